@@ -1,0 +1,90 @@
+import { z } from 'zod';
+import { ConfigError } from './errors.ts';
+
+const optionalString = z
+  .string()
+  .trim()
+  .transform((v) => (v === '' ? undefined : v))
+  .optional();
+
+const EnvSchema = z.object({
+  WFLO_DATA_DIR: z.string().trim().min(1).default('.wflo'),
+  DATABASE_URL: optionalString.pipe(
+    z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+      .optional(),
+  ),
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+  LLM_PROVIDER: z.enum(['scripted', 'openai-compatible']).default('scripted'),
+  LLM_MODEL: optionalString,
+  OPENAI_BASE_URL: z.url().default('https://api.openai.com/v1'),
+  OPENAI_API_KEY: optionalString,
+  LLM_SCRIPT_FILE: optionalString,
+  LLM_TIMEOUT_MS: z.coerce.number().int().min(100).max(900_000).default(120_000),
+  LLM_MAX_OUTPUT_TOKENS: z.coerce.number().int().min(1).max(200_000).default(1024),
+  WFLO_PRICES_FILE: optionalString,
+  WFLO_STATEMACHINES_DIR: z.string().trim().min(1).default('statemachines'),
+  WFLO_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  WFLO_HOST: z.string().trim().min(1).default('127.0.0.1'),
+  WFLO_DEFAULT_BUDGET_USD: optionalString.pipe(z.string().regex(/^\d+(\.\d{1,6})?$/).optional()),
+});
+
+/** Which store adapter runs, chosen from the environment (never by a handler). */
+export type StoreConfig = { kind: 'pglite'; dataDir: string } | { kind: 'postgres'; url: string; poolSize: number };
+
+/** The one validated view of the environment every handler and the local runtime read. */
+export interface Config {
+  readonly store: StoreConfig;
+  readonly dataDir: string;
+  readonly llm: {
+    readonly defaultProvider: 'scripted' | 'openai-compatible';
+    /** Model used when a step names none. */
+    readonly defaultModel: string;
+    readonly openai: { readonly baseUrl: string; readonly apiKey: string | undefined };
+    /** A scripted-provider script file; the bundled demo script when unset. */
+    readonly scriptFile: string | undefined;
+    readonly timeoutMs: number;
+    readonly maxOutputTokens: number;
+  };
+  readonly pricesFile: string | undefined;
+  readonly statemachinesDir: string;
+  readonly api: { readonly port: number; readonly host: string };
+  readonly defaultBudgetUsd: string | undefined;
+}
+
+/**
+ * Reads and validates the environment once. Throws {@link ConfigError} naming every bad variable.
+ * @example const config = loadConfig(); // process.env
+ * @example const config = loadConfig({ DATABASE_URL: 'postgres://localhost/wflo' });
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration: ${issues.join('; ')}`);
+  }
+  const e = parsed.data;
+  if (e.LLM_PROVIDER === 'openai-compatible' && !e.LLM_MODEL) {
+    throw new ConfigError('invalid configuration: LLM_MODEL: required when LLM_PROVIDER=openai-compatible');
+  }
+  const store: StoreConfig = e.DATABASE_URL
+    ? { kind: 'postgres', url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE }
+    : { kind: 'pglite', dataDir: `${e.WFLO_DATA_DIR}/pgdata` };
+  return {
+    store,
+    dataDir: e.WFLO_DATA_DIR,
+    llm: {
+      defaultProvider: e.LLM_PROVIDER,
+      defaultModel: e.LLM_MODEL ?? 'agent-demo',
+      openai: { baseUrl: e.OPENAI_BASE_URL.replace(/\/+$/, ''), apiKey: e.OPENAI_API_KEY },
+      scriptFile: e.LLM_SCRIPT_FILE,
+      timeoutMs: e.LLM_TIMEOUT_MS,
+      maxOutputTokens: e.LLM_MAX_OUTPUT_TOKENS,
+    },
+    pricesFile: e.WFLO_PRICES_FILE,
+    statemachinesDir: e.WFLO_STATEMACHINES_DIR,
+    api: { port: e.WFLO_PORT, host: e.WFLO_HOST },
+    defaultBudgetUsd: e.WFLO_DEFAULT_BUDGET_USD,
+  };
+}

@@ -1,0 +1,70 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import type { StoreConfig } from '../config.ts';
+import { schema } from './schema.ts';
+
+/** Drizzle over any Postgres driver wflo supports; store code is written once against this. */
+export type WfloDb = PgDatabase<PgQueryResultHKT, typeof schema>;
+
+/** An open database connection (the store port's adapter): PGlite, node-postgres, or the Aurora Data API. */
+export interface DbConnection {
+  readonly kind: 'pglite' | 'postgres' | 'data-api';
+  readonly db: WfloDb;
+  close(): Promise<void>;
+}
+
+/** Folder of the generated SQL migrations (drizzle-kit), shared by every driver. */
+export const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'migrations');
+
+/**
+ * Opens the configured database and applies pending migrations.
+ * PGlite is file-backed under `dataDir` (created on first run) or in memory for `memory://`.
+ */
+export async function openDb(config: StoreConfig, options: { migrate?: boolean } = {}): Promise<DbConnection> {
+  const conn = config.kind === 'pglite' ? await openPglite(config.dataDir) : await openPostgres(config);
+  if (options.migrate ?? true) await migrateDb(conn);
+  return conn;
+}
+
+async function openPglite(dataDir: string): Promise<DbConnection> {
+  const { PGlite } = await import('@electric-sql/pglite');
+  const { drizzle } = await import('drizzle-orm/pglite');
+  const inMemory = dataDir === 'memory://';
+  if (!inMemory) mkdirSync(dataDir, { recursive: true });
+  const client = inMemory ? await PGlite.create() : await PGlite.create({ dataDir });
+  const db = drizzle({ client, schema }) as unknown as WfloDb;
+  return {
+    kind: 'pglite',
+    db,
+    close: () => client.close(),
+  };
+}
+
+async function openPostgres(config: { url: string; poolSize: number }): Promise<DbConnection> {
+  const pg = await import('pg');
+  const { drizzle } = await import('drizzle-orm/node-postgres');
+  // int8 (bigint) columns come back as strings by default; our money fits in a double exactly.
+  pg.default.types.setTypeParser(20, (v: string) => Number(v));
+  const pool = new pg.default.Pool({ connectionString: config.url, max: config.poolSize });
+  const db = drizzle({ client: pool, schema }) as unknown as WfloDb;
+  return { kind: 'postgres', db, close: () => pool.end() };
+}
+
+/** Applies the SQL migrations in {@link MIGRATIONS_DIR}; safe to call on every start. */
+export async function migrateDb(conn: DbConnection): Promise<void> {
+  if (conn.kind === 'pglite') {
+    const { migrate } = await import('drizzle-orm/pglite/migrator');
+    // biome-ignore lint/suspicious/noExplicitAny: the driver-specific migrator wants its own db type; ours is the common supertype.
+    await migrate(conn.db as any, { migrationsFolder: MIGRATIONS_DIR });
+  } else if (conn.kind === 'postgres') {
+    const { migrate } = await import('drizzle-orm/node-postgres/migrator');
+    // biome-ignore lint/suspicious/noExplicitAny: as above, driver-specific db type.
+    await migrate(conn.db as any, { migrationsFolder: MIGRATIONS_DIR });
+  } else {
+    const { migrate } = await import('drizzle-orm/aws-data-api/pg/migrator');
+    // biome-ignore lint/suspicious/noExplicitAny: as above, driver-specific db type.
+    await migrate(conn.db as any, { migrationsFolder: MIGRATIONS_DIR });
+  }
+}

@@ -1,0 +1,168 @@
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  bigserial,
+  check,
+  index,
+  integer,
+  jsonb,
+  pgEnum,
+  pgTable,
+  text,
+  timestamp,
+  uniqueIndex,
+} from 'drizzle-orm/pg-core';
+
+/** Execution statuses; the vocabulary of the API, the CLI and the events. */
+export const EXECUTION_STATUSES = [
+  'pending',
+  'running',
+  'waiting_approval',
+  'succeeded',
+  'failed',
+  'cancelled',
+  'timed_out',
+  'budget_exceeded',
+] as const;
+export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number];
+export const TERMINAL_STATUSES: readonly ExecutionStatus[] = [
+  'succeeded',
+  'failed',
+  'cancelled',
+  'timed_out',
+  'budget_exceeded',
+];
+
+export const executionStatus = pgEnum('execution_status', EXECUTION_STATUSES);
+export const stepStatus = pgEnum('step_status', ['running', 'succeeded', 'failed']);
+export const costKind = pgEnum('cost_kind', ['llm', 'sandbox', 'lambda', 'transition']);
+export const approvalStatus = pgEnum('approval_status', ['pending', 'approved', 'rejected', 'expired']);
+
+/** Money columns are integer micro-dollars (bigint, read back as JS numbers: safe up to $9 billion). */
+const micros = (name: string) => bigint(name, { mode: 'number' });
+
+export const executions = pgTable(
+  'executions',
+  {
+    id: text('id').primaryKey(),
+    workflow: text('workflow').notNull(),
+    status: executionStatus('status').notNull().default('pending'),
+    input: jsonb('input').notNull(),
+    output: jsonb('output'),
+    error: jsonb('error'),
+    budgetMicros: micros('budget_micros'),
+    reservedMicros: micros('reserved_micros').notNull().default(0),
+    costMicros: micros('cost_micros').notNull().default(0),
+    savedMicros: micros('saved_micros').notNull().default(0),
+    idempotencyKey: text('idempotency_key'),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    startedAt: timestamp('started_at', { withTimezone: true, mode: 'date' }),
+    finishedAt: timestamp('finished_at', { withTimezone: true, mode: 'date' }),
+  },
+  (t) => [
+    uniqueIndex('executions_workflow_idempotency_key').on(t.workflow, t.idempotencyKey),
+    index('executions_created_at').on(t.createdAt.desc(), t.id.desc()),
+    index('executions_status').on(t.status),
+    check('executions_budget_non_negative', sql`${t.budgetMicros} IS NULL OR ${t.budgetMicros} >= 0`),
+    check('executions_reserved_non_negative', sql`${t.reservedMicros} >= 0`),
+  ],
+);
+
+export const steps = pgTable(
+  'steps',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    executionId: text('execution_id')
+      .notNull()
+      .references(() => executions.id, { onDelete: 'cascade' }),
+    stateName: text('state_name').notNull(),
+    activity: text('activity').notNull(),
+    /** When Step Functions entered the state; shared by all attempts of one entry. */
+    enteredAt: timestamp('entered_at', { withTimezone: true, mode: 'string', precision: 3 }).notNull(),
+    attempt: integer('attempt').notNull(),
+    status: stepStatus('status').notNull().default('running'),
+    startedAt: timestamp('started_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    finishedAt: timestamp('finished_at', { withTimezone: true, mode: 'date' }),
+    durationMs: integer('duration_ms'),
+    error: jsonb('error'),
+    costMicros: micros('cost_micros').notNull().default(0),
+  },
+  (t) => [
+    uniqueIndex('steps_entry_attempt').on(t.executionId, t.stateName, t.enteredAt, t.attempt),
+    index('steps_execution').on(t.executionId, t.id),
+  ],
+);
+
+export const costEntries = pgTable(
+  'cost_entries',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    executionId: text('execution_id')
+      .notNull()
+      .references(() => executions.id, { onDelete: 'cascade' }),
+    stepId: bigint('step_id', { mode: 'number' }).references(() => steps.id, { onDelete: 'set null' }),
+    stateName: text('state_name'),
+    kind: costKind('kind').notNull(),
+    provider: text('provider'),
+    model: text('model'),
+    tokensIn: integer('tokens_in').notNull().default(0),
+    tokensOut: integer('tokens_out').notNull().default(0),
+    tokensCached: integer('tokens_cached').notNull().default(0),
+    usdMicros: micros('usd_micros').notNull(),
+    savedMicros: micros('saved_micros').notNull().default(0),
+    /** Makes a retried write of the same charge a no-op (execution/state/entered-time scoped). */
+    idempotencyKey: text('idempotency_key'),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (t) => [
+    index('cost_entries_execution').on(t.executionId, t.id),
+    uniqueIndex('cost_entries_idempotency_key').on(t.idempotencyKey),
+    check('cost_entries_usd_non_negative', sql`${t.usdMicros} >= 0 AND ${t.savedMicros} >= 0`),
+  ],
+);
+
+export const approvals = pgTable(
+  'approvals',
+  {
+    id: text('id').primaryKey(),
+    executionId: text('execution_id')
+      .notNull()
+      .references(() => executions.id, { onDelete: 'cascade' }),
+    stateName: text('state_name').notNull(),
+    status: approvalStatus('status').notNull().default('pending'),
+    prompt: jsonb('prompt').notNull(),
+    decision: jsonb('decision'),
+    decidedBy: text('decided_by'),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }),
+    decidedAt: timestamp('decided_at', { withTimezone: true, mode: 'date' }),
+  },
+  (t) => [index('approvals_execution').on(t.executionId), index('approvals_status').on(t.status)],
+);
+
+/** Transactional outbox: written with the state change it describes, relayed to Kafka later. */
+export const events = pgTable(
+  'events',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    eventId: text('event_id')
+      .notNull()
+      .default(sql`gen_random_uuid()::text`),
+    executionId: text('execution_id')
+      .notNull()
+      .references(() => executions.id, { onDelete: 'cascade' }),
+    type: text('type').notNull(),
+    payload: jsonb('payload').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    publishedAt: timestamp('published_at', { withTimezone: true, mode: 'date' }),
+  },
+  (t) => [
+    index('events_execution').on(t.executionId, t.id),
+    uniqueIndex('events_event_id').on(t.eventId),
+    index('events_unpublished')
+      .on(t.id)
+      .where(sql`${t.publishedAt} IS NULL`),
+  ],
+);
+
+export const schema = { executions, steps, costEntries, approvals, events };

@@ -1,0 +1,106 @@
+/**
+ * Every error an activity can raise. Each class carries a stable `name` because Step Functions
+ * matches Retry/Catch on it (`ErrorEquals`), on AWS and in the local orchestrator alike.
+ * Renaming one is a breaking change for every ASL file that names it.
+ */
+export class WfloError extends Error {
+  override name = 'WfloError';
+  /** Whether a Retry on this error can succeed. Only informative; the ASL decides. */
+  readonly retryable: boolean = false;
+}
+
+/** Input failed validation. Never retryable: the same input fails the same way. */
+export class ValidationError extends WfloError {
+  override name = 'ValidationError';
+  /** The fields that failed, as `path: message`. */
+  readonly issues: readonly string[];
+  constructor(message: string, issues: readonly string[] = [], options?: ErrorOptions) {
+    super(message, options);
+    this.issues = issues;
+  }
+}
+
+/** A reservation against the execution's budget did not fit. The ASL ends the run as budget_exceeded. */
+export class BudgetExceededError extends WfloError {
+  override name = 'BudgetExceededError';
+}
+
+/** Another owner holds the lock; the ASL Retry on this error is the wait loop. */
+export class LockNotAcquiredError extends WfloError {
+  override name = 'LockNotAcquiredError';
+  override readonly retryable = true;
+}
+
+/** Sandboxed code exited non-zero or could not run. */
+export class SandboxFailedError extends WfloError {
+  override name = 'SandboxFailedError';
+}
+
+/** Sandboxed code was killed at its wall-clock limit. */
+export class SandboxTimeoutError extends WfloError {
+  override name = 'SandboxTimeoutError';
+}
+
+/** A human rejected the approval request. */
+export class ApprovalRejectedError extends WfloError {
+  override name = 'ApprovalRejectedError';
+}
+
+/** The provider failed in a way that may pass on retry: 429, 5xx, network, timeout. */
+export class LlmProviderError extends WfloError {
+  override name = 'LlmProviderError';
+  override readonly retryable = true;
+  readonly status: number | undefined;
+  constructor(message: string, status?: number, options?: ErrorOptions) {
+    super(message, options);
+    this.status = status;
+  }
+}
+
+/** The provider refused the request itself (4xx other than 429): retrying cannot help. */
+export class LlmRequestInvalidError extends WfloError {
+  override name = 'LlmRequestInvalidError';
+  readonly status: number | undefined;
+  constructor(message: string, status?: number, options?: ErrorOptions) {
+    super(message, options);
+    this.status = status;
+  }
+}
+
+/** A model has no entry in the price table, so its cost cannot be known. */
+export class UnknownModelPriceError extends WfloError {
+  override name = 'UnknownModelPriceError';
+}
+
+/** Configuration is missing or malformed. Raised at start, never mid-run. */
+export class ConfigError extends WfloError {
+  override name = 'ConfigError';
+}
+
+/** A lookup found nothing (execution, workflow). */
+export class NotFoundError extends WfloError {
+  override name = 'NotFoundError';
+}
+
+/** A request conflicts with existing state, e.g. an idempotency key reused with another input. */
+export class ConflictError extends WfloError {
+  override name = 'ConflictError';
+}
+
+/** Execution input exceeds the Step Functions 256 KiB payload limit. */
+export class PayloadTooLargeError extends WfloError {
+  override name = 'PayloadTooLargeError';
+}
+
+/** The names ASL files may match, for docs and tests. */
+export const ERROR_NAMES = [
+  'ValidationError',
+  'BudgetExceededError',
+  'LockNotAcquiredError',
+  'SandboxFailedError',
+  'SandboxTimeoutError',
+  'ApprovalRejectedError',
+  'LlmProviderError',
+  'LlmRequestInvalidError',
+  'UnknownModelPriceError',
+] as const;

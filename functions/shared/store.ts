@@ -1,0 +1,430 @@
+import { and, asc, desc, eq, gt, lt, or, sql } from 'drizzle-orm';
+import type { DbConnection, WfloDb } from './db/client.ts';
+import {
+  costEntries,
+  type ExecutionStatus,
+  events,
+  executions,
+  steps,
+  TERMINAL_STATUSES,
+} from './db/schema.ts';
+import { ConflictError, NotFoundError } from './errors.ts';
+import type { Micros } from './money.ts';
+
+export type ExecutionRow = typeof executions.$inferSelect;
+export type StepRow = typeof steps.$inferSelect;
+export type CostEntryRow = typeof costEntries.$inferSelect;
+export type EventRow = typeof events.$inferSelect;
+
+/** A domain event to write to the outbox, in the same transaction as the change it describes. */
+export interface NewEvent {
+  readonly type: string;
+  readonly payload: Record<string, unknown>;
+}
+
+export interface NewExecution {
+  readonly id: string;
+  readonly workflow: string;
+  readonly input: unknown;
+  readonly budgetMicros?: Micros | null;
+  readonly idempotencyKey?: string | null;
+}
+
+export interface StepEntry {
+  readonly executionId: string;
+  readonly stateName: string;
+  readonly activity: string;
+  /** ISO timestamp of the state entry (`$$.State.EnteredTime`). */
+  readonly enteredAt: string;
+  /** `$$.State.RetryCount`: 0 for the first attempt. */
+  readonly attempt: number;
+}
+
+export interface NewCostEntry {
+  readonly executionId: string;
+  readonly stepId?: number | null;
+  readonly stateName?: string | null;
+  readonly kind: 'llm' | 'sandbox' | 'lambda' | 'transition';
+  readonly provider?: string | null;
+  readonly model?: string | null;
+  readonly tokensIn?: number;
+  readonly tokensOut?: number;
+  readonly tokensCached?: number;
+  readonly usdMicros: Micros;
+  readonly savedMicros?: Micros;
+  readonly idempotencyKey?: string | null;
+}
+
+export interface Page<T> {
+  readonly items: T[];
+  readonly nextCursor: string | undefined;
+}
+
+/**
+ * The store port: everything wflo persists about executions, steps, costs and events.
+ * One implementation over Drizzle serves every adapter (PGlite, node-postgres, Aurora Data API);
+ * the adapters differ only in how they connect (see `db/client.ts`).
+ */
+export interface Store {
+  readonly kind: DbConnection['kind'];
+  /** Creates an execution, or returns the existing one for the same (workflow, idempotencyKey). */
+  createExecution(input: NewExecution): Promise<{ execution: ExecutionRow; created: boolean }>;
+  /** Deletes an execution that was created but could not be started, so a failed start leaves nothing. */
+  discardExecution(id: string): Promise<void>;
+  getExecution(id: string): Promise<ExecutionRow | undefined>;
+  listExecutions(query: {
+    workflow?: string | undefined;
+    status?: ExecutionStatus | undefined;
+    limit: number;
+    cursor?: string | undefined;
+  }): Promise<Page<ExecutionRow>>;
+  /** pending → running, with `execution.started`; a no-op when already past pending. */
+  markRunning(id: string): Promise<void>;
+  /**
+   * Moves a non-terminal execution to a terminal status with output/error and `execution.<status>`.
+   * Returns the row; a second call for an already finished execution changes nothing.
+   */
+  finishExecution(input: {
+    id: string;
+    status: ExecutionStatus;
+    output?: unknown;
+    error?: { error: string; cause?: string } | null;
+  }): Promise<{ execution: ExecutionRow; changed: boolean }>;
+  /** Records the start of one attempt of a step (idempotent per entry+attempt). */
+  beginStep(entry: StepEntry): Promise<StepRow>;
+  completeStep(input: {
+    stepId: number;
+    status: 'succeeded' | 'failed';
+    durationMs: number;
+    error?: { error: string; cause?: string } | null;
+    events?: NewEvent[];
+  }): Promise<void>;
+  /**
+   * Appends a ledger row and adds it to the execution's (and step's) totals atomically.
+   * With an idempotency key, a repeated call returns the first row and charges nothing.
+   */
+  recordCost(entry: NewCostEntry, extraEvents?: NewEvent[]): Promise<{ entry: CostEntryRow; created: boolean }>;
+  appendEvents(executionId: string, events: NewEvent[]): Promise<void>;
+  listSteps(executionId: string): Promise<StepRow[]>;
+  listCosts(executionId: string): Promise<CostEntryRow[]>;
+  listEvents(executionId: string, after: number, limit: number): Promise<EventRow[]>;
+  close(): Promise<void>;
+}
+
+function encodeCursor(row: ExecutionRow): string {
+  return Buffer.from(JSON.stringify([row.createdAt.toISOString(), row.id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): [Date, string] {
+  try {
+    const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string, string];
+    const date = new Date(at);
+    if (Number.isNaN(date.getTime()) || typeof id !== 'string') throw new Error('bad cursor');
+    return [date, id];
+  } catch (cause) {
+    throw new NotFoundError('cursor is not one this API issued', { cause });
+  }
+}
+
+/** JSON equality regardless of key order, for idempotent-create comparisons. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value ?? null);
+}
+
+type Tx = Parameters<Parameters<WfloDb['transaction']>[0]>[0];
+
+async function insertEvents(tx: Tx | WfloDb, executionId: string, list: readonly NewEvent[]): Promise<void> {
+  if (list.length === 0) return;
+  await tx.insert(events).values(list.map((e) => ({ executionId, type: e.type, payload: e.payload })));
+}
+
+/** Builds the store over an open connection. */
+export function createStore(conn: DbConnection): Store {
+  const db = conn.db;
+  return {
+    kind: conn.kind,
+
+    async createExecution(input) {
+      return db.transaction(async (tx) => {
+        const inserted = await tx
+          .insert(executions)
+          .values({
+            id: input.id,
+            workflow: input.workflow,
+            input: input.input ?? {},
+            budgetMicros: input.budgetMicros ?? null,
+            idempotencyKey: input.idempotencyKey ?? null,
+          })
+          .onConflictDoNothing()
+          .returning();
+        if (inserted[0]) {
+          await insertEvents(tx, input.id, [
+            {
+              type: 'execution.created',
+              payload: { executionId: input.id, workflow: input.workflow, budgetMicros: input.budgetMicros ?? null },
+            },
+          ]);
+          return { execution: inserted[0], created: true };
+        }
+        if (!input.idempotencyKey) throw new ConflictError(`execution ${input.id} already exists`);
+        const [existing] = await tx
+          .select()
+          .from(executions)
+          .where(and(eq(executions.workflow, input.workflow), eq(executions.idempotencyKey, input.idempotencyKey)));
+        if (!existing) throw new ConflictError(`execution ${input.id} already exists`);
+        if (
+          canonicalJson(existing.input) !== canonicalJson(input.input ?? {}) ||
+          (existing.budgetMicros ?? null) !== (input.budgetMicros ?? null)
+        ) {
+          throw new ConflictError(
+            `idempotencyKey '${input.idempotencyKey}' was already used for execution ${existing.id} with a different input or budget`,
+          );
+        }
+        return { execution: existing, created: false };
+      });
+    },
+
+    async discardExecution(id) {
+      await db.delete(executions).where(and(eq(executions.id, id), eq(executions.status, 'pending')));
+    },
+
+    async getExecution(id) {
+      const [row] = await db.select().from(executions).where(eq(executions.id, id));
+      return row;
+    },
+
+    async listExecutions({ workflow, status, limit, cursor }) {
+      const conditions = [];
+      if (workflow) conditions.push(eq(executions.workflow, workflow));
+      if (status) conditions.push(eq(executions.status, status));
+      if (cursor) {
+        const [at, id] = decodeCursor(cursor);
+        conditions.push(or(lt(executions.createdAt, at), and(eq(executions.createdAt, at), lt(executions.id, id))));
+      }
+      const rows = await db
+        .select()
+        .from(executions)
+        .where(conditions.length ? and(...conditions) : undefined)
+        .orderBy(desc(executions.createdAt), desc(executions.id))
+        .limit(limit + 1);
+      const items = rows.slice(0, limit);
+      const last = items.at(-1);
+      return { items, nextCursor: rows.length > limit && last ? encodeCursor(last) : undefined };
+    },
+
+    async markRunning(id) {
+      await db.transaction(async (tx) => {
+        const updated = await tx
+          .update(executions)
+          .set({ status: 'running', startedAt: new Date() })
+          .where(and(eq(executions.id, id), eq(executions.status, 'pending')))
+          .returning({ workflow: executions.workflow });
+        if (updated[0]) {
+          await insertEvents(tx, id, [
+            { type: 'execution.started', payload: { executionId: id, workflow: updated[0].workflow } },
+          ]);
+        }
+      });
+    },
+
+    async finishExecution({ id, status, output, error }) {
+      return db.transaction(async (tx) => {
+        const updated = await tx
+          .update(executions)
+          .set({
+            status,
+            output: output === undefined ? null : output,
+            error: error ?? null,
+            finishedAt: new Date(),
+            reservedMicros: 0,
+          })
+          .where(and(eq(executions.id, id), sql`${executions.status} NOT IN ${TERMINAL_STATUSES}`))
+          .returning();
+        const row = updated[0];
+        if (row) {
+          await insertEvents(tx, id, [
+            {
+              type: `execution.${status}`,
+              payload: {
+                executionId: id,
+                workflow: row.workflow,
+                status,
+                costMicros: row.costMicros,
+                ...(error ? { error } : {}),
+              },
+            },
+          ]);
+          return { execution: row, changed: true };
+        }
+        const [existing] = await tx.select().from(executions).where(eq(executions.id, id));
+        if (!existing) throw new NotFoundError(`execution ${id} not found`);
+        return { execution: existing, changed: false };
+      });
+    },
+
+    async beginStep(entry) {
+      return db.transaction(async (tx) => {
+        const inserted = await tx
+          .insert(steps)
+          .values({
+            executionId: entry.executionId,
+            stateName: entry.stateName,
+            activity: entry.activity,
+            enteredAt: entry.enteredAt,
+            attempt: entry.attempt,
+          })
+          .onConflictDoNothing()
+          .returning();
+        if (inserted[0]) {
+          const payload = {
+            executionId: entry.executionId,
+            stepId: inserted[0].id,
+            stateName: entry.stateName,
+            activity: entry.activity,
+            attempt: entry.attempt,
+          };
+          await insertEvents(tx, entry.executionId, [
+            { type: entry.attempt > 0 ? 'step.retrying' : 'step.started', payload },
+          ]);
+          return inserted[0];
+        }
+        const [existing] = await tx
+          .select()
+          .from(steps)
+          .where(
+            and(
+              eq(steps.executionId, entry.executionId),
+              eq(steps.stateName, entry.stateName),
+              eq(steps.enteredAt, entry.enteredAt),
+              eq(steps.attempt, entry.attempt),
+            ),
+          );
+        if (!existing) throw new ConflictError(`step ${entry.stateName} could not be recorded`);
+        return existing;
+      });
+    },
+
+    async completeStep({ stepId, status, durationMs, error, events: extra = [] }) {
+      await db.transaction(async (tx) => {
+        const [row] = await tx
+          .update(steps)
+          .set({ status, durationMs, error: error ?? null, finishedAt: new Date() })
+          .where(eq(steps.id, stepId))
+          .returning();
+        if (!row) throw new NotFoundError(`step ${stepId} not found`);
+        await insertEvents(tx, row.executionId, [
+          {
+            type: `step.${status}`,
+            payload: {
+              executionId: row.executionId,
+              stepId,
+              stateName: row.stateName,
+              activity: row.activity,
+              attempt: row.attempt,
+              durationMs,
+              ...(error ? { error } : {}),
+            },
+          },
+          ...extra,
+        ]);
+      });
+    },
+
+    async recordCost(entry, extraEvents = []) {
+      return db.transaction(async (tx) => {
+        const inserted = await tx
+          .insert(costEntries)
+          .values({
+            executionId: entry.executionId,
+            stepId: entry.stepId ?? null,
+            stateName: entry.stateName ?? null,
+            kind: entry.kind,
+            provider: entry.provider ?? null,
+            model: entry.model ?? null,
+            tokensIn: entry.tokensIn ?? 0,
+            tokensOut: entry.tokensOut ?? 0,
+            tokensCached: entry.tokensCached ?? 0,
+            usdMicros: entry.usdMicros,
+            savedMicros: entry.savedMicros ?? 0,
+            idempotencyKey: entry.idempotencyKey ?? null,
+          })
+          .onConflictDoNothing()
+          .returning();
+        const row = inserted[0];
+        if (!row) {
+          const [existing] = await tx
+            .select()
+            .from(costEntries)
+            .where(eq(costEntries.idempotencyKey, entry.idempotencyKey ?? ''));
+          if (!existing) throw new ConflictError('cost entry conflicted but no prior entry was found');
+          return { entry: existing, created: false };
+        }
+        const updated = await tx
+          .update(executions)
+          .set({
+            costMicros: sql`${executions.costMicros} + ${row.usdMicros}`,
+            savedMicros: sql`${executions.savedMicros} + ${row.savedMicros}`,
+          })
+          .where(eq(executions.id, entry.executionId))
+          .returning({ id: executions.id });
+        if (!updated[0]) throw new NotFoundError(`execution ${entry.executionId} not found`);
+        if (entry.stepId != null) {
+          await tx
+            .update(steps)
+            .set({ costMicros: sql`${steps.costMicros} + ${row.usdMicros}` })
+            .where(eq(steps.id, entry.stepId));
+        }
+        await insertEvents(tx, entry.executionId, [
+          {
+            type: 'cost.recorded',
+            payload: {
+              executionId: entry.executionId,
+              costEntryId: row.id,
+              stateName: row.stateName,
+              kind: row.kind,
+              model: row.model,
+              usdMicros: row.usdMicros,
+              savedMicros: row.savedMicros,
+            },
+          },
+          ...extraEvents,
+        ]);
+        return { entry: row, created: true };
+      });
+    },
+
+    async appendEvents(executionId, list) {
+      await insertEvents(db, executionId, list);
+    },
+
+    async listSteps(executionId) {
+      return db.select().from(steps).where(eq(steps.executionId, executionId)).orderBy(asc(steps.id));
+    },
+
+    async listCosts(executionId) {
+      return db
+        .select()
+        .from(costEntries)
+        .where(eq(costEntries.executionId, executionId))
+        .orderBy(asc(costEntries.id));
+    },
+
+    async listEvents(executionId, after, limit) {
+      return db
+        .select()
+        .from(events)
+        .where(and(eq(events.executionId, executionId), gt(events.id, after)))
+        .orderBy(asc(events.id))
+        .limit(limit);
+    },
+
+    close: () => conn.close(),
+  };
+}
