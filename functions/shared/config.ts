@@ -16,6 +16,23 @@ const EnvSchema = z.object({
       .optional(),
   ),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+  // Aurora Data API store (set by the CDK constructs on AWS); all three or none.
+  DB_CLUSTER_ARN: optionalString.pipe(
+    z
+      .string()
+      .regex(/^arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:cluster:.+$/, 'must be an Aurora cluster ARN')
+      .optional(),
+  ),
+  DB_SECRET_ARN: optionalString.pipe(
+    z
+      .string()
+      .regex(
+        /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/,
+        'must be a Secrets Manager secret ARN',
+      )
+      .optional(),
+  ),
+  DB_NAME: optionalString,
   LLM_PROVIDER: z.enum(['scripted', 'openai-compatible']).default('scripted'),
   LLM_MODEL: optionalString,
   OPENAI_BASE_URL: z.url().default('https://api.openai.com/v1'),
@@ -27,11 +44,19 @@ const EnvSchema = z.object({
   WFLO_STATEMACHINES_DIR: z.string().trim().min(1).default('statemachines'),
   WFLO_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   WFLO_HOST: z.string().trim().min(1).default('127.0.0.1'),
-  WFLO_DEFAULT_BUDGET_USD: optionalString.pipe(z.string().regex(/^\d+(\.\d{1,6})?$/).optional()),
+  WFLO_DEFAULT_BUDGET_USD: optionalString.pipe(
+    z
+      .string()
+      .regex(/^\d+(\.\d{1,6})?$/)
+      .optional(),
+  ),
 });
 
 /** Which store adapter runs, chosen from the environment (never by a handler). */
-export type StoreConfig = { kind: 'pglite'; dataDir: string } | { kind: 'postgres'; url: string; poolSize: number };
+export type StoreConfig =
+  | { kind: 'pglite'; dataDir: string }
+  | { kind: 'postgres'; url: string; poolSize: number }
+  | { kind: 'data-api'; resourceArn: string; secretArn: string; database: string };
 
 /** The one validated view of the environment every handler and the local runtime read. */
 export interface Config {
@@ -68,9 +93,25 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.LLM_PROVIDER === 'openai-compatible' && !e.LLM_MODEL) {
     throw new ConfigError('invalid configuration: LLM_MODEL: required when LLM_PROVIDER=openai-compatible');
   }
-  const store: StoreConfig = e.DATABASE_URL
-    ? { kind: 'postgres', url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE }
-    : { kind: 'pglite', dataDir: `${e.WFLO_DATA_DIR}/pgdata` };
+  const dataApiVars = {
+    DB_CLUSTER_ARN: e.DB_CLUSTER_ARN,
+    DB_SECRET_ARN: e.DB_SECRET_ARN,
+    DB_NAME: e.DB_NAME,
+  };
+  const dataApiMissing = Object.entries(dataApiVars)
+    .filter(([, v]) => v === undefined)
+    .map(([k]) => k);
+  if (dataApiMissing.length > 0 && dataApiMissing.length < 3) {
+    throw new ConfigError(
+      `invalid configuration: ${dataApiMissing.join(', ')}: required with the other Aurora Data API variables (DB_CLUSTER_ARN, DB_SECRET_ARN, DB_NAME)`,
+    );
+  }
+  const store: StoreConfig =
+    e.DB_CLUSTER_ARN && e.DB_SECRET_ARN && e.DB_NAME
+      ? { kind: 'data-api', resourceArn: e.DB_CLUSTER_ARN, secretArn: e.DB_SECRET_ARN, database: e.DB_NAME }
+      : e.DATABASE_URL
+        ? { kind: 'postgres', url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE }
+        : { kind: 'pglite', dataDir: `${e.WFLO_DATA_DIR}/pgdata` };
   return {
     store,
     dataDir: e.WFLO_DATA_DIR,

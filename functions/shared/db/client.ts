@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { RDSDataClient } from '@aws-sdk/client-rds-data';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import type { StoreConfig } from '../config.ts';
 import { schema } from './schema.ts';
@@ -22,8 +23,16 @@ export const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'mig
  * Opens the configured database and applies pending migrations.
  * PGlite is file-backed under `dataDir` (created on first run) or in memory for `memory://`.
  */
-export async function openDb(config: StoreConfig, options: { migrate?: boolean } = {}): Promise<DbConnection> {
-  const conn = config.kind === 'pglite' ? await openPglite(config.dataDir) : await openPostgres(config);
+export async function openDb(
+  config: StoreConfig,
+  options: { migrate?: boolean } = {},
+): Promise<DbConnection> {
+  const conn =
+    config.kind === 'pglite'
+      ? await openPglite(config.dataDir)
+      : config.kind === 'data-api'
+        ? await openDataApi(config)
+        : await openPostgres(config);
   if (options.migrate ?? true) await migrateDb(conn);
   return conn;
 }
@@ -50,6 +59,30 @@ async function openPostgres(config: { url: string; poolSize: number }): Promise<
   const pool = new pg.default.Pool({ connectionString: config.url, max: config.poolSize });
   const db = drizzle({ client: pool, schema }) as unknown as WfloDb;
   return { kind: 'postgres', db, close: () => pool.end() };
+}
+
+/**
+ * One RDS Data API client per process (module scope), so warm Lambda invocations reuse its HTTPS
+ * connections; created on first use so local runs never load the AWS SDK.
+ */
+let rdsDataClient: RDSDataClient | undefined;
+
+async function openDataApi(config: {
+  resourceArn: string;
+  secretArn: string;
+  database: string;
+}): Promise<DbConnection> {
+  const { RDSDataClient } = await import('@aws-sdk/client-rds-data');
+  const { drizzle } = await import('drizzle-orm/aws-data-api/pg');
+  rdsDataClient ??= new RDSDataClient({});
+  const db = drizzle(rdsDataClient, {
+    schema,
+    resourceArn: config.resourceArn,
+    secretArn: config.secretArn,
+    database: config.database,
+  }) as unknown as WfloDb;
+  // The HTTP client is shared by every connection in the process; there is no socket to close.
+  return { kind: 'data-api', db, close: async () => {} };
 }
 
 /** Applies the SQL migrations in {@link MIGRATIONS_DIR}; safe to call on every start. */

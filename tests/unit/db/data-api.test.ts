@@ -1,0 +1,200 @@
+import {
+  BeginTransactionCommand,
+  CommitTransactionCommand,
+  ExecuteStatementCommand,
+  RDSDataClient,
+  RollbackTransactionCommand,
+} from '@aws-sdk/client-rds-data';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '#shared/config';
+import { type DbConnection, migrateDb, openDb } from '#shared/db/client';
+import { createStore } from '#shared/store';
+
+const rds = mockClient(RDSDataClient);
+
+const CLUSTER_ARN = 'arn:aws:rds:eu-west-1:123456789012:cluster:wflo-dev';
+const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:wflo-dev-db-AbCdEf';
+const STORE = {
+  kind: 'data-api',
+  resourceArn: CLUSTER_ARN,
+  secretArn: SECRET_ARN,
+  database: 'wflo',
+} as const;
+
+/** One Data API record of the executions table, in schema column order (what `select *` returns). */
+const executionRecord = [
+  { stringValue: 'exec-1' },
+  { stringValue: 'agent-loop' },
+  { stringValue: 'running' },
+  { stringValue: '{"question":"why?"}' },
+  { isNull: true },
+  { isNull: true },
+  { longValue: 5_000_000 },
+  { longValue: 250_000 },
+  { longValue: 1_234_567 },
+  { longValue: 0 },
+  { stringValue: 'key-1' },
+  { stringValue: '2026-11-20 10:00:00.123' },
+  { stringValue: '2026-11-20 10:00:01.5' },
+  { isNull: true },
+];
+
+async function open(): Promise<DbConnection> {
+  return openDb(STORE, { migrate: false });
+}
+
+describe('Adapter: Aurora Data API store', () => {
+  afterEach(() => {
+    rds.reset();
+  });
+
+  it('selects the data-api store when DB_CLUSTER_ARN, DB_SECRET_ARN and DB_NAME are set', () => {
+    // GIVEN the environment the CDK constructs set on every Lambda
+    const env = { DB_CLUSTER_ARN: CLUSTER_ARN, DB_SECRET_ARN: SECRET_ARN, DB_NAME: 'wflo' };
+
+    // WHEN
+    const config = loadConfig(env);
+
+    // THEN
+    expect(config.store).toEqual(STORE);
+  });
+
+  it('prefers the Data API over DATABASE_URL and keeps the local defaults when none is set', () => {
+    expect(
+      loadConfig({
+        DB_CLUSTER_ARN: CLUSTER_ARN,
+        DB_SECRET_ARN: SECRET_ARN,
+        DB_NAME: 'wflo',
+        DATABASE_URL: 'postgres://x/y',
+      }).store.kind,
+    ).toBe('data-api');
+    expect(loadConfig({}).store.kind).toBe('pglite');
+    expect(loadConfig({ DATABASE_URL: 'postgres://localhost/wflo' }).store.kind).toBe('postgres');
+  });
+
+  it('rejects a partial Data API configuration, naming the missing variables', () => {
+    expect(() => loadConfig({ DB_CLUSTER_ARN: CLUSTER_ARN })).toThrow(/DB_SECRET_ARN, DB_NAME: required/);
+    expect(() =>
+      loadConfig({ DB_CLUSTER_ARN: 'not-an-arn', DB_SECRET_ARN: SECRET_ARN, DB_NAME: 'wflo' }),
+    ).toThrow(/DB_CLUSTER_ARN: must be an Aurora cluster ARN/);
+    expect(() =>
+      loadConfig({ DB_CLUSTER_ARN: CLUSTER_ARN, DB_SECRET_ARN: 'arn:aws:s3:::bucket', DB_NAME: 'wflo' }),
+    ).toThrow(/DB_SECRET_ARN: must be a Secrets Manager secret ARN/);
+  });
+
+  it('issues ExecuteStatementCommand against the configured cluster, secret and database, and maps records', async () => {
+    // GIVEN a Data API that returns one executions row
+    rds.on(ExecuteStatementCommand).resolves({ records: [executionRecord] });
+    const store = createStore(await open());
+
+    // WHEN
+    const row = await store.getExecution('exec-1');
+
+    // THEN the statement went to the configured Aurora cluster with a named, typed parameter
+    const calls = rds.commandCalls(ExecuteStatementCommand);
+    expect(calls).toHaveLength(1);
+    const input = calls[0]!.args[0].input;
+    expect(input).toMatchObject({ resourceArn: CLUSTER_ARN, secretArn: SECRET_ARN, database: 'wflo' });
+    expect(input.transactionId).toBeUndefined();
+    expect(input.sql).toMatch(/from "executions" where "executions"\."id" = :1/);
+    expect(input.parameters).toEqual([{ name: '1', value: { stringValue: 'exec-1' }, typeHint: undefined }]);
+    // AND the record is mapped to the domain row: jsonb parsed, bigint micros as numbers, timestamps as Dates
+    expect(row).toMatchObject({
+      id: 'exec-1',
+      workflow: 'agent-loop',
+      status: 'running',
+      input: { question: 'why?' },
+      output: null,
+      budgetMicros: 5_000_000,
+      reservedMicros: 250_000,
+      costMicros: 1_234_567,
+      idempotencyKey: 'key-1',
+      finishedAt: null,
+    });
+    expect(row!.createdAt).toBeInstanceOf(Date);
+    expect(row!.startedAt).toBeInstanceOf(Date);
+  });
+
+  it('returns undefined when the Data API returns no records', async () => {
+    rds.on(ExecuteStatementCommand).resolves({ records: [] });
+    const store = createStore(await open());
+
+    await expect(store.getExecution('missing')).resolves.toBeUndefined();
+  });
+
+  it('runs a store transaction as Begin → statements with the transaction id → Commit', async () => {
+    // GIVEN
+    rds.on(BeginTransactionCommand).resolves({ transactionId: 'tx-42' });
+    rds.on(ExecuteStatementCommand).resolves({ records: [executionRecord] });
+    rds.on(CommitTransactionCommand).resolves({ transactionStatus: 'Transaction Committed' });
+    const store = createStore(await open());
+
+    // WHEN
+    const { created } = await store.createExecution({
+      id: 'exec-1',
+      workflow: 'agent-loop',
+      input: { question: 'why?' },
+      budgetMicros: 5_000_000,
+      idempotencyKey: 'key-1',
+    });
+
+    // THEN
+    expect(created).toBe(true);
+    expect(rds.commandCalls(BeginTransactionCommand)[0]!.args[0].input).toEqual({
+      resourceArn: CLUSTER_ARN,
+      secretArn: SECRET_ARN,
+      database: 'wflo',
+    });
+    const statements = rds.commandCalls(ExecuteStatementCommand).map((c) => c.args[0].input);
+    expect(statements).toHaveLength(2);
+    expect(statements.every((s) => s.transactionId === 'tx-42')).toBe(true);
+    expect(statements[0]!.sql).toMatch(/^insert into "executions"/);
+    // the jsonb input travels as a JSON-typed parameter, not a string the database would store verbatim
+    expect(statements[0]!.parameters).toContainEqual(
+      expect.objectContaining({ value: { stringValue: '{"question":"why?"}' }, typeHint: 'JSON' }),
+    );
+    expect(statements[1]!.sql).toMatch(/^insert into "events"/);
+    expect(rds.commandCalls(CommitTransactionCommand)[0]!.args[0].input).toMatchObject({
+      transactionId: 'tx-42',
+    });
+    expect(rds.commandCalls(RollbackTransactionCommand)).toHaveLength(0);
+  });
+
+  it('rolls the transaction back and surfaces the error when a statement fails', async () => {
+    rds.on(BeginTransactionCommand).resolves({ transactionId: 'tx-7' });
+    rds
+      .on(ExecuteStatementCommand)
+      .rejects(new Error('BadRequestException: relation "executions" does not exist'));
+    const store = createStore(await open());
+
+    const failure = store.createExecution({ id: 'exec-2', workflow: 'hello', input: {} });
+    await expect(failure).rejects.toThrow(/Failed query: insert into "executions"/);
+    await expect(failure).rejects.toMatchObject({
+      cause: { message: expect.stringMatching(/does not exist/) },
+    });
+    expect(rds.commandCalls(RollbackTransactionCommand)[0]!.args[0].input).toMatchObject({
+      transactionId: 'tx-7',
+    });
+    expect(rds.commandCalls(CommitTransactionCommand)).toHaveLength(0);
+  });
+
+  it('applies the bundled migrations through the Data API inside one transaction', async () => {
+    // GIVEN an empty database (no recorded migration)
+    rds.on(BeginTransactionCommand).resolves({ transactionId: 'tx-m' });
+    rds.on(ExecuteStatementCommand).resolves({ records: [], columnMetadata: [] });
+    rds.on(CommitTransactionCommand).resolves({});
+    const conn = await open();
+
+    // WHEN
+    await migrateDb(conn);
+
+    // THEN the schema is created and every statement of 0000_init runs in the transaction
+    const statements = rds.commandCalls(ExecuteStatementCommand).map((c) => c.args[0].input);
+    expect(statements[0]!.sql).toMatch(/CREATE SCHEMA IF NOT EXISTS "drizzle"/);
+    const inTx = statements.filter((s) => s.transactionId === 'tx-m').map((s) => s.sql ?? '');
+    expect(inTx.some((s) => s.includes('CREATE TABLE "executions"'))).toBe(true);
+    expect(inTx.at(-1)).toMatch(/insert into "drizzle"\."__drizzle_migrations"/);
+    expect(rds.commandCalls(CommitTransactionCommand)).toHaveLength(1);
+  });
+});
