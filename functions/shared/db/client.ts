@@ -22,6 +22,7 @@ export const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'mig
 /**
  * Opens the configured database and applies pending migrations.
  * PGlite is file-backed under `dataDir` (created on first run) or in memory for `memory://`.
+ * Migrations run by default, except on the Aurora Data API (a deploy-time custom resource applies them there).
  */
 export async function openDb(
   config: StoreConfig,
@@ -33,7 +34,8 @@ export async function openDb(
       : config.kind === 'data-api'
         ? await openDataApi(config)
         : await openPostgres(config);
-  if (options.migrate ?? true) await migrateDb(conn);
+  // On AWS the deploy-time custom resource applies migrations once; Lambdas must not race to apply them.
+  if (options.migrate ?? config.kind !== 'data-api') await migrateDb(conn);
   return conn;
 }
 

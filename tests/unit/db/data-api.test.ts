@@ -41,7 +41,7 @@ const executionRecord = [
 ];
 
 async function open(): Promise<DbConnection> {
-  return openDb(STORE, { migrate: false });
+  return openDb(STORE);
 }
 
 describe('Adapter: Aurora Data API store', () => {
@@ -114,6 +114,15 @@ describe('Adapter: Aurora Data API store', () => {
     });
     expect(row!.createdAt).toBeInstanceOf(Date);
     expect(row!.startedAt).toBeInstanceOf(Date);
+  });
+
+  it('does not apply migrations when opened on AWS (the deploy-time custom resource does)', async () => {
+    rds.on(ExecuteStatementCommand).resolves({ records: [] });
+
+    await openDb(STORE);
+
+    expect(rds.commandCalls(ExecuteStatementCommand)).toHaveLength(0);
+    expect(rds.commandCalls(BeginTransactionCommand)).toHaveLength(0);
   });
 
   it('returns undefined when the Data API returns no records', async () => {
