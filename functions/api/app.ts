@@ -1,0 +1,312 @@
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { bodyLimit } from 'hono/body-limit';
+import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { summarizeCosts } from '#shared/costs';
+import { ConflictError, NotFoundError, PayloadTooLargeError, ValidationError } from '#shared/errors';
+import { MAX_INPUT_BYTES, startExecution } from '#shared/executions';
+import { microsToUsd, usdToMicros } from '#shared/money';
+import type { WorkflowEngine } from '#shared/ports/engine';
+import type { CostEntryRow, EventRow, ExecutionRow, StepRow, Store } from '#shared/store';
+import {
+  CostsSchema,
+  EventListSchema,
+  EventsQuerySchema,
+  ExecutionIdParamSchema,
+  ExecutionListSchema,
+  ExecutionSchema,
+  ListExecutionsQuerySchema,
+  ProblemSchema,
+  StartExecutionBodySchema,
+  StepSchema,
+  WorkflowSchema,
+} from './schemas.ts';
+
+export interface ApiDeps {
+  readonly store: Store;
+  readonly engine: WorkflowEngine;
+}
+
+type Problem = z.infer<typeof ProblemSchema>;
+
+function problem(status: number, title: string, detail: string, errors?: Problem['errors']): Problem {
+  return { type: `https://wflo.dev/problems/${title.toLowerCase().replace(/\s+/g, '-')}`, title, status, detail, ...(errors ? { errors } : {}) };
+}
+
+const problemResponse = (description: string) => ({
+  content: { 'application/problem+json': { schema: ProblemSchema } },
+  description,
+});
+
+const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  content: { 'application/json': { schema } },
+  description,
+});
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+export function toExecution(row: ExecutionRow): z.infer<typeof ExecutionSchema> {
+  return {
+    executionId: row.id,
+    workflow: row.workflow,
+    status: row.status,
+    input: row.input,
+    output: row.output ?? null,
+    error: row.error ?? null,
+    budgetUsd: row.budgetMicros === null ? null : microsToUsd(row.budgetMicros),
+    budgetMicros: row.budgetMicros,
+    costUsd: microsToUsd(row.costMicros),
+    costMicros: row.costMicros,
+    savedMicros: row.savedMicros,
+    idempotencyKey: row.idempotencyKey,
+    createdAt: row.createdAt.toISOString(),
+    startedAt: iso(row.startedAt),
+    finishedAt: iso(row.finishedAt),
+  };
+}
+
+function toStep(row: StepRow): z.infer<typeof StepSchema> {
+  return {
+    stepId: row.id,
+    stateName: row.stateName,
+    activity: row.activity,
+    attempt: row.attempt,
+    status: row.status,
+    enteredAt: new Date(row.enteredAt).toISOString(),
+    startedAt: row.startedAt.toISOString(),
+    finishedAt: iso(row.finishedAt),
+    durationMs: row.durationMs,
+    error: row.error ?? null,
+    costMicros: row.costMicros,
+  };
+}
+
+function toCostEntry(row: CostEntryRow) {
+  return {
+    id: row.id,
+    stateName: row.stateName,
+    kind: row.kind,
+    provider: row.provider,
+    model: row.model,
+    tokensIn: row.tokensIn,
+    tokensOut: row.tokensOut,
+    tokensCached: row.tokensCached,
+    usdMicros: row.usdMicros,
+    savedMicros: row.savedMicros,
+    createdAt: row.createdAt.toISOString(),
+  };
+}
+
+function toEvent(row: EventRow) {
+  return { id: row.id, eventId: row.eventId, type: row.type, payload: row.payload, createdAt: row.createdAt.toISOString() };
+}
+
+const routes = {
+  health: createRoute({
+    method: 'get',
+    path: '/health',
+    tags: ['ops'],
+    responses: { 200: json(z.object({ status: z.literal('ok'), store: z.string() }), 'The API and its store answer') },
+  }),
+  listWorkflows: createRoute({
+    method: 'get',
+    path: '/workflows',
+    tags: ['workflows'],
+    responses: { 200: json(z.object({ items: z.array(WorkflowSchema) }), 'Every deployed workflow') },
+  }),
+  startExecution: createRoute({
+    method: 'post',
+    path: '/workflows/{name}/executions',
+    tags: ['executions'],
+    request: {
+      params: z.object({ name: z.string().min(1).openapi({ param: { name: 'name', in: 'path' }, example: 'agent-loop' }) }),
+      body: { content: { 'application/json': { schema: StartExecutionBodySchema } }, required: true },
+    },
+    responses: {
+      201: json(ExecutionSchema, 'Execution started'),
+      200: json(ExecutionSchema, 'An execution with this idempotencyKey already exists; it is returned'),
+      400: problemResponse('Malformed JSON or a field violates the schema (the field is named)'),
+      404: problemResponse('No such workflow'),
+      409: problemResponse('The idempotencyKey was used with a different input'),
+      413: problemResponse('Input larger than the 256 KiB Step Functions limit'),
+    },
+  }),
+  listExecutions: createRoute({
+    method: 'get',
+    path: '/executions',
+    tags: ['executions'],
+    request: { query: ListExecutionsQuerySchema },
+    responses: { 200: json(ExecutionListSchema, 'Newest first, paginated by cursor'), 400: problemResponse('Bad query') },
+  }),
+  getExecution: createRoute({
+    method: 'get',
+    path: '/executions/{id}',
+    tags: ['executions'],
+    request: { params: ExecutionIdParamSchema },
+    responses: { 200: json(ExecutionSchema, 'The execution'), 404: problemResponse('No such execution') },
+  }),
+  listSteps: createRoute({
+    method: 'get',
+    path: '/executions/{id}/steps',
+    tags: ['executions'],
+    request: { params: ExecutionIdParamSchema },
+    responses: {
+      200: json(z.object({ items: z.array(StepSchema) }), 'Every attempt of every activity step, in order'),
+      404: problemResponse('No such execution'),
+    },
+  }),
+  getCosts: createRoute({
+    method: 'get',
+    path: '/executions/{id}/costs',
+    tags: ['executions'],
+    request: { params: ExecutionIdParamSchema },
+    responses: { 200: json(CostsSchema, 'The cost ledger and its totals'), 404: problemResponse('No such execution') },
+  }),
+  listEvents: createRoute({
+    method: 'get',
+    path: '/executions/{id}/events',
+    tags: ['executions'],
+    request: { params: ExecutionIdParamSchema, query: EventsQuerySchema },
+    responses: {
+      200: json(EventListSchema, 'Events after the given id, oldest first; poll with after=lastId'),
+      404: problemResponse('No such execution'),
+    },
+  }),
+};
+
+/**
+ * The wflo API as one Hono app, used by the API Lambda (API Gateway proxy) and by the local HTTP server.
+ * Bad input gets a 4xx `application/problem+json` naming the field, and nothing is written.
+ */
+export function createApp(deps: ApiDeps) {
+  const app = new OpenAPIHono({
+    defaultHook: (result, c) => {
+      if (!result.success) {
+        const errors = result.error.issues.map((i) => ({
+          field: i.path.length ? i.path.join('.') : `(${result.target})`,
+          message: i.message,
+        }));
+        const detail = errors.map((e) => `${e.field}: ${e.message}`).join('; ');
+        return c.json(problem(400, 'Invalid request', detail, errors), 400, { 'content-type': 'application/problem+json' });
+      }
+    },
+  });
+
+  app.onError((err, c) => {
+    const send = (status: ContentfulStatusCode, title: string) =>
+      c.json(problem(status, title, err.message), status, { 'content-type': 'application/problem+json' });
+    if (err instanceof NotFoundError) return send(404, 'Not found');
+    if (err instanceof ConflictError) return send(409, 'Conflict');
+    if (err instanceof PayloadTooLargeError) return send(413, 'Payload too large');
+    if (err instanceof ValidationError) return send(400, 'Invalid request');
+    if (err instanceof HTTPException) {
+      const status = err.status as ContentfulStatusCode;
+      if (status === 400 && /JSON/i.test(err.message)) {
+        return c.json(problem(400, 'Invalid request', `body: malformed JSON (${err.message})`, [{ field: 'body', message: 'malformed JSON' }]), 400, {
+          'content-type': 'application/problem+json',
+        });
+      }
+      return send(status, err.message || 'HTTP error');
+    }
+    console.error('unhandled API error', err);
+    return c.json(problem(500, 'Internal error', 'the request failed; see the server log'), 500, {
+      'content-type': 'application/problem+json',
+    });
+  });
+
+  app.notFound((c) =>
+    c.json(problem(404, 'Not found', `no route for ${c.req.method} ${c.req.path}`), 404, {
+      'content-type': 'application/problem+json',
+    }),
+  );
+
+  const requireExecution = async (id: string) => {
+    const row = await deps.store.getExecution(id);
+    if (!row) throw new NotFoundError(`execution '${id}' does not exist`);
+    return row;
+  };
+
+  // The request envelope may exceed the input a little (budget, key); the input itself is checked exactly.
+  app.use(
+    '/workflows/:name/executions',
+    bodyLimit({
+      maxSize: MAX_INPUT_BYTES + 16 * 1024,
+      onError: (c) =>
+        c.json(problem(413, 'Payload too large', `request body exceeds ${MAX_INPUT_BYTES + 16 * 1024} bytes`), 413, {
+          'content-type': 'application/problem+json',
+        }),
+    }),
+  );
+
+  app.openapi(routes.health, async (c) => c.json({ status: 'ok' as const, store: deps.store.kind }, 200));
+
+  app.openapi(routes.listWorkflows, async (c) => c.json({ items: await deps.engine.listWorkflows() }, 200));
+
+  app.openapi(routes.startExecution, async (c) => {
+    const { name } = c.req.valid('param');
+    const body = c.req.valid('json');
+    const { execution, created } = await startExecution(deps, {
+      workflow: name,
+      input: body.input,
+      budgetMicros: body.budgetUsd === undefined ? null : usdToMicros(body.budgetUsd),
+      idempotencyKey: body.idempotencyKey ?? null,
+    });
+    c.header('location', `/executions/${execution.id}`);
+    return created ? c.json(toExecution(execution), 201) : c.json(toExecution(execution), 200);
+  });
+
+  app.openapi(routes.listExecutions, async (c) => {
+    const q = c.req.valid('query');
+    const page = await deps.store.listExecutions(q);
+    return c.json({ items: page.items.map(toExecution), nextCursor: page.nextCursor ?? null }, 200);
+  });
+
+  app.openapi(routes.getExecution, async (c) => c.json(toExecution(await requireExecution(c.req.valid('param').id)), 200));
+
+  app.openapi(routes.listSteps, async (c) => {
+    const { id } = c.req.valid('param');
+    await requireExecution(id);
+    return c.json({ items: (await deps.store.listSteps(id)).map(toStep) }, 200);
+  });
+
+  app.openapi(routes.getCosts, async (c) => {
+    const { id } = c.req.valid('param');
+    await requireExecution(id);
+    const entries = await deps.store.listCosts(id);
+    const summary = summarizeCosts(entries);
+    return c.json(
+      {
+        executionId: id,
+        totalMicros: summary.totalMicros,
+        totalUsd: microsToUsd(summary.totalMicros),
+        savedMicros: summary.savedMicros,
+        byKind: summary.byKind,
+        byModel: summary.byModel,
+        byStep: summary.byStep,
+        entries: entries.map(toCostEntry),
+      },
+      200,
+    );
+  });
+
+  app.openapi(routes.listEvents, async (c) => {
+    const { id } = c.req.valid('param');
+    const { after, limit } = c.req.valid('query');
+    await requireExecution(id);
+    const rows = await deps.store.listEvents(id, after, limit);
+    return c.json({ items: rows.map(toEvent), lastId: rows.at(-1)?.id ?? after }, 200);
+  });
+
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: {
+      title: 'wflo API',
+      version: '0.1.0',
+      description: 'Start durable AI-agent workflows and inspect their steps, costs and events.',
+    },
+  });
+
+  return app;
+}
+
+export type WfloApp = ReturnType<typeof createApp>;

@@ -1,0 +1,135 @@
+import { z } from '@hono/zod-openapi';
+import { EXECUTION_STATUSES } from '#shared/db/schema';
+
+export const ProblemSchema = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    errors: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+  })
+  .openapi('Problem');
+
+export const WorkflowSchema = z.object({ name: z.string(), description: z.string() }).openapi('Workflow');
+
+export const StartExecutionBodySchema = z
+  .object({
+    input: z.record(z.string(), z.unknown()).default({}).openapi({ example: { goal: 'Summarise the README' } }),
+    budgetUsd: z
+      .number()
+      .min(0, 'must be zero or positive')
+      .max(1_000_000)
+      .optional()
+      .openapi({ example: 0.5, description: 'Hard budget for the whole execution, in USD (micro-dollar precision)' }),
+    idempotencyKey: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ -')
+      .optional()
+      .openapi({ description: 'The same key returns the same execution instead of starting another' }),
+  })
+  .strict()
+  .openapi('StartExecutionRequest');
+
+export const ExecutionSchema = z
+  .object({
+    executionId: z.string(),
+    workflow: z.string(),
+    status: z.enum(EXECUTION_STATUSES),
+    input: z.unknown(),
+    output: z.unknown().nullable(),
+    error: z.unknown().nullable(),
+    budgetUsd: z.number().nullable(),
+    budgetMicros: z.number().int().nullable(),
+    costUsd: z.number(),
+    costMicros: z.number().int(),
+    savedMicros: z.number().int(),
+    idempotencyKey: z.string().nullable(),
+    createdAt: z.string(),
+    startedAt: z.string().nullable(),
+    finishedAt: z.string().nullable(),
+  })
+  .openapi('Execution');
+
+export const ExecutionListSchema = z
+  .object({ items: z.array(ExecutionSchema), nextCursor: z.string().nullable() })
+  .openapi('ExecutionList');
+
+export const StepSchema = z
+  .object({
+    stepId: z.number().int(),
+    stateName: z.string(),
+    activity: z.string(),
+    attempt: z.number().int(),
+    status: z.enum(['running', 'succeeded', 'failed']),
+    enteredAt: z.string(),
+    startedAt: z.string(),
+    finishedAt: z.string().nullable(),
+    durationMs: z.number().int().nullable(),
+    error: z.unknown().nullable(),
+    costMicros: z.number().int(),
+  })
+  .openapi('Step');
+
+const TotalSchema = z.object({ usdMicros: z.number().int(), savedMicros: z.number().int(), entries: z.number().int() });
+
+export const CostsSchema = z
+  .object({
+    executionId: z.string(),
+    totalMicros: z.number().int(),
+    totalUsd: z.number(),
+    savedMicros: z.number().int(),
+    byKind: z.record(z.string(), TotalSchema),
+    byModel: z.record(z.string(), TotalSchema),
+    byStep: z.record(z.string(), TotalSchema),
+    entries: z.array(
+      z.object({
+        id: z.number().int(),
+        stateName: z.string().nullable(),
+        kind: z.string(),
+        provider: z.string().nullable(),
+        model: z.string().nullable(),
+        tokensIn: z.number().int(),
+        tokensOut: z.number().int(),
+        tokensCached: z.number().int(),
+        usdMicros: z.number().int(),
+        savedMicros: z.number().int(),
+        createdAt: z.string(),
+      }),
+    ),
+  })
+  .openapi('Costs');
+
+export const EventSchema = z
+  .object({
+    id: z.number().int(),
+    eventId: z.string(),
+    type: z.string(),
+    payload: z.unknown(),
+    createdAt: z.string(),
+  })
+  .openapi('Event');
+
+export const EventListSchema = z
+  .object({ items: z.array(EventSchema), lastId: z.number().int() })
+  .openapi('EventList');
+
+export const ExecutionIdParamSchema = z.object({
+  id: z
+    .string()
+    .min(1)
+    .max(80)
+    .openapi({ param: { name: 'id', in: 'path' }, example: '0b9c6b8e-3f57-4d5c-9a43-2f7b1c1d0e11' }),
+});
+
+export const ListExecutionsQuerySchema = z.object({
+  workflow: z.string().min(1).optional(),
+  status: z.enum(EXECUTION_STATUSES).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().min(1).optional(),
+});
+
+export const EventsQuerySchema = z.object({
+  after: z.coerce.number().int().min(0).default(0),
+  limit: z.coerce.number().int().min(1).max(1000).default(200),
+});

@@ -1,0 +1,44 @@
+import { z } from 'zod';
+import { EXECUTION_STATUSES } from '../db/schema.ts';
+import type { StepInfo } from '../step-context.ts';
+import type { Store } from '../store.ts';
+
+export const ExecutionFinishInputSchema = z.object({
+  context: z.unknown(),
+  status: z.enum(EXECUTION_STATUSES).refine((s) => s !== 'pending' && s !== 'running' && s !== 'waiting_approval', {
+    message: 'must be a terminal status',
+  }),
+  output: z.unknown().optional(),
+  /** A Catch's `ResultPath` value: `{ Error, Cause }`. */
+  error: z.object({ Error: z.string(), Cause: z.string().optional() }).nullish(),
+});
+export type ExecutionFinishInput = z.infer<typeof ExecutionFinishInputSchema>;
+
+export interface ExecutionFinishOutput {
+  readonly executionId: string;
+  readonly status: string;
+  readonly output: unknown;
+  readonly costMicros: number;
+  readonly savedMicros: number;
+}
+
+/** Records the final status, output and error of the execution (idempotent: a retry changes nothing). */
+export async function finishExecution(
+  deps: { store: Store },
+  step: StepInfo,
+  input: ExecutionFinishInput,
+): Promise<ExecutionFinishOutput> {
+  const { execution } = await deps.store.finishExecution({
+    id: step.executionId,
+    status: input.status,
+    output: input.output ?? null,
+    error: input.error ? { error: input.error.Error, cause: input.error.Cause ?? '' } : null,
+  });
+  return {
+    executionId: execution.id,
+    status: execution.status,
+    output: execution.output,
+    costMicros: execution.costMicros,
+    savedMicros: execution.savedMicros,
+  };
+}

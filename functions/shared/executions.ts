@@ -1,0 +1,49 @@
+import { randomUUID } from 'node:crypto';
+import { NotFoundError, PayloadTooLargeError } from './errors.ts';
+import type { Micros } from './money.ts';
+import type { WorkflowEngine } from './ports/engine.ts';
+import type { ExecutionRow, Store } from './store.ts';
+
+/** Step Functions' execution input limit (256 KiB of UTF-8 JSON). */
+export const MAX_INPUT_BYTES = 262_144;
+
+export interface StartExecutionRequest {
+  readonly workflow: string;
+  readonly input: unknown;
+  readonly budgetMicros?: Micros | null | undefined;
+  readonly idempotencyKey?: string | null | undefined;
+}
+
+/**
+ * Creates the execution row and starts it on the engine. The same idempotency key returns the same
+ * execution (`created: false`) without starting anything. A failed start removes the row, so a rejected
+ * request leaves nothing behind.
+ */
+export async function startExecution(
+  deps: { store: Store; engine: WorkflowEngine },
+  request: StartExecutionRequest,
+): Promise<{ execution: ExecutionRow; created: boolean }> {
+  const workflows = await deps.engine.listWorkflows();
+  if (!workflows.some((w) => w.name === request.workflow)) {
+    throw new NotFoundError(`workflow '${request.workflow}' does not exist`);
+  }
+  const bytes = Buffer.byteLength(JSON.stringify(request.input ?? {}), 'utf8');
+  if (bytes > MAX_INPUT_BYTES) {
+    throw new PayloadTooLargeError(`input is ${bytes} bytes; Step Functions accepts at most ${MAX_INPUT_BYTES}`);
+  }
+  const result = await deps.store.createExecution({
+    id: randomUUID(),
+    workflow: request.workflow,
+    input: request.input ?? {},
+    budgetMicros: request.budgetMicros ?? null,
+    idempotencyKey: request.idempotencyKey ?? null,
+  });
+  if (!result.created) return result;
+  try {
+    await deps.engine.startExecution(request.workflow, result.execution.id, result.execution.input);
+  } catch (err) {
+    await deps.store.discardExecution(result.execution.id);
+    throw err;
+  }
+  return result;
+}

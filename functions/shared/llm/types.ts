@@ -1,0 +1,40 @@
+import type { TokenUsage } from '../pricing/pricing.ts';
+
+export interface ChatMessage {
+  readonly role: 'user' | 'assistant';
+  readonly content: string;
+}
+
+/** A provider-neutral request; each adapter maps it to its own protocol. */
+export interface LlmRequest {
+  readonly model: string;
+  readonly system?: string | undefined;
+  readonly messages: readonly ChatMessage[];
+  readonly maxTokens: number;
+  readonly temperature?: number | undefined;
+  /** `$$.State.RetryCount` of the calling step; only the scripted provider uses it (to script transient faults). */
+  readonly attempt?: number;
+}
+
+export type StopReason = 'end_turn' | 'max_tokens' | 'stop_sequence' | 'tool_use' | 'content_filter';
+
+/** A provider-neutral response with token usage. */
+export interface LlmResponse {
+  readonly text: string;
+  readonly stopReason: StopReason;
+  readonly usage: TokenUsage;
+  /** Model id as the provider reported it. */
+  readonly model: string;
+}
+
+/**
+ * The LLM provider port. Adapters throw `LlmProviderError` for failures a retry can fix (429, 5xx,
+ * network, timeout) and `LlmRequestInvalidError` for the rest of 4xx.
+ */
+export interface LlmProvider {
+  /** Provider id, the first half of a price-table key (`openai/gpt-4o-mini`). */
+  readonly id: string;
+  complete(request: LlmRequest, signal?: AbortSignal): Promise<LlmResponse>;
+  /** Price-table key `provider/model` this provider's model is billed as. */
+  pricingKey(model: string): { provider: string; model: string };
+}

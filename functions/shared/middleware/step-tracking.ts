@@ -1,0 +1,86 @@
+import type { MiddlewareObj } from '@middy/core';
+import type { Context } from 'aws-lambda';
+import { ValidationError } from '../errors.ts';
+import { logger, metrics } from '../observability.ts';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { describeIssues } from './validate-input.ts';
+import type { Runtime } from '../runtime.ts';
+import { type StepInfo, StepFunctionsContextSchema } from '../step-context.ts';
+
+/** The Lambda context as activities see it after stepTracking ran. */
+export interface ActivityContext extends Context {
+  step: StepInfo;
+}
+
+function errorInfo(err: unknown): { error: string; cause: string } {
+  if (err instanceof Error) return { error: err.name, cause: err.message };
+  return { error: 'Error', cause: String(err) };
+}
+
+/**
+ * Writes the step row for every activity invocation: `step.started` (or `step.retrying` on attempt > 0)
+ * before the handler, then `step.succeeded`/`step.failed` with duration and error after it, each with its
+ * outbox event in the same transaction. Needs `event.context` = the Step Functions context object (`$$`).
+ * An execution started outside the API (e.g. from the console) gets its row on first sight.
+ */
+export function stepTracking(activity: string, runtime: () => Promise<Runtime>): MiddlewareObj {
+  const started = new WeakMap<object, { stepId: number; t0: number }>();
+  return {
+    before: async (request) => {
+      const raw = (request.event as { context?: unknown } | null)?.context;
+      const parsed = StepFunctionsContextSchema.safeParse(raw);
+      if (!parsed.success) {
+        const issues = describeIssues(parsed.error).map((i) => `context.${i}`);
+        throw new ValidationError(`missing or invalid Step Functions context ("context.$": "$$"): ${issues.join('; ')}`, issues);
+      }
+      const sfn = parsed.data;
+      const { store } = await runtime();
+      const executionId = sfn.Execution.Name;
+      if (!(await store.getExecution(executionId))) {
+        await store.createExecution({ id: executionId, workflow: sfn.StateMachine.Name, input: sfn.Execution.Input ?? {} });
+        await store.markRunning(executionId);
+      }
+      const row = await store.beginStep({
+        executionId,
+        stateName: sfn.State.Name,
+        activity,
+        enteredAt: sfn.State.EnteredTime,
+        attempt: sfn.State.RetryCount,
+      });
+      const step: StepInfo = {
+        stepId: row.id,
+        executionId,
+        workflow: sfn.StateMachine.Name,
+        stateName: sfn.State.Name,
+        enteredTime: sfn.State.EnteredTime,
+        attempt: sfn.State.RetryCount,
+      };
+      (request.context as ActivityContext).step = step;
+      started.set(request.context, { stepId: row.id, t0: performance.now() });
+    },
+    after: async (request) => {
+      const s = started.get(request.context);
+      if (!s) return;
+      const { store } = await runtime();
+      await store.completeStep({ stepId: s.stepId, status: 'succeeded', durationMs: Math.round(performance.now() - s.t0) });
+      metrics.addMetric('StepSucceeded', MetricUnit.Count, 1);
+    },
+    onError: async (request) => {
+      const s = started.get(request.context);
+      if (!s) return;
+      metrics.addMetric('StepFailed', MetricUnit.Count, 1);
+      try {
+        const { store } = await runtime();
+        await store.completeStep({
+          stepId: s.stepId,
+          status: 'failed',
+          durationMs: Math.round(performance.now() - s.t0),
+          error: errorInfo(request.error),
+        });
+      } catch (recordError) {
+        // The activity's own error is what Step Functions must see; a failed bookkeeping write is logged.
+        logger.error('could not record step failure', { stepId: s.stepId, error: recordError as Error });
+      }
+    },
+  };
+}

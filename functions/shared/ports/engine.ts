@@ -1,0 +1,15 @@
+/** A workflow as the API lists it. */
+export interface WorkflowSummary {
+  readonly name: string;
+  readonly description: string;
+}
+
+/**
+ * The orchestration port: Step Functions (StartExecution on the named Standard state machine) on AWS,
+ * the local orchestrator on one machine.
+ */
+export interface WorkflowEngine {
+  listWorkflows(): Promise<WorkflowSummary[]>;
+  /** Starts the execution named `executionId`; resolves once it is accepted, not when it ends. */
+  startExecution(workflow: string, executionId: string, input: unknown): Promise<void>;
+}

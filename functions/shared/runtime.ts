@@ -1,0 +1,61 @@
+import { type Config, loadConfig } from './config.ts';
+import { openDb } from './db/client.ts';
+import { OpenAiCompatibleProvider } from './llm/openai-compatible.ts';
+import { bundledScripts, loadScriptFile, ScriptedProvider } from './llm/scripted.ts';
+import type { LlmProvider } from './llm/types.ts';
+import { PriceTable } from './pricing/pricing.ts';
+import { createStore, type Store } from './store.ts';
+
+/** Everything a handler needs, built once per process from {@link loadConfig}. */
+export interface Runtime {
+  readonly config: Config;
+  readonly store: Store;
+  readonly prices: PriceTable;
+  /** Providers by id (`scripted`, `openai-compatible`). */
+  readonly providers: ReadonlyMap<string, LlmProvider>;
+  close(): Promise<void>;
+}
+
+/** Builds the providers the config enables. The scripted provider is always available (offline demos, tests). */
+export function createProviders(config: Config): Map<string, LlmProvider> {
+  const scripts = bundledScripts();
+  if (config.llm.scriptFile) scripts.push(loadScriptFile(config.llm.scriptFile));
+  const providers = new Map<string, LlmProvider>([['scripted', new ScriptedProvider(scripts)]]);
+  providers.set(
+    'openai-compatible',
+    new OpenAiCompatibleProvider({
+      baseUrl: config.llm.openai.baseUrl,
+      apiKey: config.llm.openai.apiKey,
+      timeoutMs: config.llm.timeoutMs,
+    }),
+  );
+  return providers;
+}
+
+/** Opens the store and builds the adapters for a config. */
+export async function createRuntime(config: Config): Promise<Runtime> {
+  const prices = PriceTable.load(config.pricesFile);
+  const providers = createProviders(config);
+  const store = createStore(await openDb(config.store));
+  return { config, store, prices, providers, close: () => store.close() };
+}
+
+let current: Promise<Runtime> | undefined;
+
+/** The process-wide runtime (lazily created from the environment on first use; reused across Lambda invocations). */
+export function getRuntime(): Promise<Runtime> {
+  current ??= createRuntime(loadConfig());
+  return current;
+}
+
+/** Installs a runtime built elsewhere (the local runner and tests), so handlers share its store. */
+export function setRuntime(runtime: Runtime | Promise<Runtime>): void {
+  current = Promise.resolve(runtime);
+}
+
+/** Closes and forgets the process-wide runtime. */
+export async function closeRuntime(): Promise<void> {
+  const r = current;
+  current = undefined;
+  if (r) await (await r).close();
+}

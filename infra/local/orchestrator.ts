@@ -1,0 +1,345 @@
+import './polyfills.ts';
+import { randomUUID } from 'node:crypto';
+import type { Context } from 'aws-lambda';
+import { ExecutionAbortedError, ExecutionTimeoutError, StateMachine } from 'aws-local-stepfunctions';
+import type { ExecutionStatus } from '#shared/db/schema';
+import type { Store } from '#shared/store';
+import type { ActivityDefinition } from '../activities.ts';
+import { projectExecutionEnd } from '../../functions/events/projector.ts';
+import {
+  type AslDefinition,
+  type AslState,
+  LOCAL_ACCOUNT,
+  LOCAL_REGION,
+  type Retrier,
+  walkStates,
+  type Workflow,
+} from './workflows.ts';
+
+/** A Lambda handler as exported by `functions/activities/*.ts`. */
+export type LambdaHandler = (event: unknown, context: Context) => Promise<unknown>;
+
+export interface LocalFunction {
+  readonly activity: ActivityDefinition;
+  readonly handler: LambdaHandler;
+}
+
+export interface LocalOrchestratorOptions {
+  readonly workflows: ReadonlyMap<string, Workflow>;
+  /** Function ARN (as substituted into the ASL) → in-process handler. */
+  readonly functions: ReadonlyMap<string, LocalFunction>;
+  readonly store: Store;
+  /** Multiplies every Retry interval: 1 keeps the ASL's timing, 0 retries at once (tests). @default 1 */
+  readonly retryIntervalScale?: number;
+}
+
+/** How an execution ended, as the Step Functions console would show it. */
+export interface ExecutionOutcome {
+  readonly status: Extract<ExecutionStatus, 'succeeded' | 'failed' | 'cancelled' | 'timed_out'>;
+  readonly output?: unknown;
+  readonly error?: { error: string; cause: string };
+}
+
+export interface RunHandle {
+  readonly executionId: string;
+  readonly workflow: string;
+  /** Settles when the execution ended and its final status is in the store; never rejects. */
+  readonly done: Promise<ExecutionOutcome>;
+  abort(): void;
+}
+
+/** Step Functions' limit on a state's input or output: 256 KiB. */
+export const PAYLOAD_LIMIT_BYTES = 262_144;
+
+const LAMBDA_INVOKE = /^arn:aws:states:::lambda:invoke(\.waitForTaskToken)?$/;
+const LAMBDA_ARN = /^arn:aws:lambda:[^:]+:\d{12}:function:[^:]+(:[^:]+)?$/;
+// setTimeout's ceiling (~24.8 days); stands in for "no timeout" where the library would impose 60 s.
+const NO_TIMEOUT_SECONDS = 2_147_483;
+
+/** Thrown into the interpreter so Retry/Catch see the same `Error`/`Cause` as on AWS. */
+class TaskError extends Error {
+  constructor(name: string, cause: string) {
+    super(cause);
+    this.name = name;
+  }
+}
+
+interface PreparedTask {
+  readonly stateName: string;
+  readonly retry: readonly Retrier[];
+  readonly timeoutSeconds: number | undefined;
+  /** `lambda:invoke` integration (result wrapped in `{ Payload, StatusCode }`) or a bare function ARN. */
+  readonly integration: 'invoke' | 'arn';
+  readonly functionArn: string | undefined;
+}
+
+interface PreparedWorkflow {
+  readonly workflow: Workflow;
+  readonly machine: StateMachine;
+  readonly tasks: readonly PreparedTask[];
+}
+
+function errorMatches(errorEquals: readonly string[], name: string): boolean {
+  return errorEquals.some(
+    (e) => e === name || e === 'States.ALL' || (e === 'States.TaskFailed' && name !== 'States.Timeout'),
+  );
+}
+
+/**
+ * The delay before retry number `count` (0-based) of a retrier, as Step Functions computes it:
+ * IntervalSeconds × BackoffRate^count, capped by MaxDelaySeconds, with FULL jitter drawing uniformly below it.
+ */
+export function retryDelayMs(retrier: Retrier, count: number, random = Math.random): number {
+  const base = (retrier.IntervalSeconds ?? 1) * (retrier.BackoffRate ?? 2) ** count;
+  const capped = retrier.MaxDelaySeconds === undefined ? base : Math.min(base, retrier.MaxDelaySeconds);
+  const jittered = retrier.JitterStrategy === 'FULL' ? capped * random() : capped;
+  return jittered * 1000;
+}
+
+/**
+ * Runs `statemachines/*.asl.json` on one machine with aws-local-stepfunctions, binding every Lambda Task to
+ * its in-process handler. The library's `$$` is a static mock and it does not know what Lambda's
+ * `lambda:invoke` returns, so this class supplies what Step Functions would: the per-entry context
+ * (`State.Name`, `State.EnteredTime`, `State.RetryCount`), the `{ Payload, StatusCode }` result shape, a
+ * Lambda-like context, error names for Retry/Catch, per-attempt timeouts and the 256 KiB payload limit.
+ * Lambda Tasks' Retry policies are applied here (so each attempt knows its RetryCount) and removed from the
+ * definition the interpreter sees; everything else (Choice, Map, Parallel, Catch, Pass…) is the library's.
+ */
+export class LocalOrchestrator {
+  readonly #options: LocalOrchestratorOptions;
+  readonly #prepared = new Map<string, PreparedWorkflow>();
+  readonly #running = new Map<string, RunHandle>();
+
+  constructor(options: LocalOrchestratorOptions) {
+    this.#options = options;
+    for (const workflow of options.workflows.values()) this.#prepared.set(workflow.name, this.#prepare(workflow));
+  }
+
+  /** The workflows this orchestrator runs, by name. */
+  get workflows(): ReadonlyMap<string, Workflow> {
+    return this.#options.workflows;
+  }
+
+  /** Executions still running. */
+  get running(): number {
+    return this.#running.size;
+  }
+
+  /** Starts an execution that already exists in the store (status pending); returns at once. */
+  start(workflowName: string, executionId: string, input: unknown): RunHandle {
+    const prepared = this.#prepared.get(workflowName);
+    if (!prepared) throw new Error(`unknown workflow '${workflowName}'`);
+    if (this.#running.has(executionId)) return this.#running.get(executionId)!;
+    const stateMachineArn = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:${workflowName}`;
+    const context = {
+      Execution: {
+        Id: `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:execution:${workflowName}:${executionId}`,
+        Name: executionId,
+      },
+      StateMachine: { Id: stateMachineArn, Name: workflowName },
+    };
+    const overrides: Record<string, (input: unknown) => Promise<unknown>> = {};
+    for (const task of prepared.tasks) {
+      overrides[task.stateName] = (params) => this.#runTask(task, params);
+    }
+    let abort: () => void = () => {};
+    const done = (async (): Promise<ExecutionOutcome> => {
+      await this.#options.store.markRunning(executionId);
+      const execution = prepared.machine.run(input as never, {
+        overrides: { taskResourceLocalHandlers: overrides as never },
+        context: context as never,
+      });
+      abort = execution.abort;
+      const outcome = await execution.result.then(
+        (output): ExecutionOutcome => ({ status: 'succeeded', output }),
+        (err: unknown): ExecutionOutcome => outcomeOfError(err),
+      );
+      await projectExecutionEnd(this.#options.store, executionId, outcome);
+      return outcome;
+    })()
+      .catch(
+        (err: unknown): ExecutionOutcome => ({
+          status: 'failed',
+          error: { error: 'States.Runtime', cause: err instanceof Error ? err.message : String(err) },
+        }),
+      )
+      .finally(() => this.#running.delete(executionId));
+    const handle: RunHandle = { executionId, workflow: workflowName, done, abort: () => abort() };
+    this.#running.set(executionId, handle);
+    return handle;
+  }
+
+  /** Aborts a running execution (→ cancelled). Returns false when it is not running here. */
+  cancel(executionId: string): boolean {
+    const handle = this.#running.get(executionId);
+    if (!handle) return false;
+    handle.abort();
+    return true;
+  }
+
+  /** Waits for every running execution to end. */
+  async drain(): Promise<void> {
+    await Promise.all([...this.#running.values()].map((h) => h.done));
+  }
+
+  #prepare(workflow: Workflow): PreparedWorkflow {
+    const definition = structuredClone(workflow.definition) as AslDefinition;
+    const tasks: PreparedTask[] = [];
+    const unsupported: string[] = [];
+    walkStates(definition, (stateName, state) => {
+      if (state.Type !== 'Task') return;
+      const task = this.#prepareTask(stateName, state);
+      if (!task) {
+        unsupported.push(`${stateName} (${state.Resource})`);
+        return;
+      }
+      tasks.push(task);
+      // Retry and per-attempt timeouts are applied by #runTask; the interpreter keeps Catch.
+      delete state.Retry;
+      state.TimeoutSeconds = NO_TIMEOUT_SECONDS;
+      delete state.TimeoutSecondsPath;
+    });
+    if (unsupported.length > 0) {
+      throw new Error(`${workflow.file}: the local runtime cannot run Task state(s) ${unsupported.join(', ')}`);
+    }
+    const machine = new StateMachine(definition as never, { validationOptions: { checkArn: false } });
+    return { workflow, machine, tasks };
+  }
+
+  #prepareTask(stateName: string, state: AslState): PreparedTask | undefined {
+    const resource = state.Resource ?? '';
+    const base = {
+      stateName,
+      retry: state.Retry ?? [],
+      timeoutSeconds: typeof state.TimeoutSeconds === 'number' ? state.TimeoutSeconds : undefined,
+    };
+    if (LAMBDA_INVOKE.test(resource)) {
+      const fn = state.Parameters?.FunctionName;
+      if (typeof fn === 'string' && !this.#options.functions.has(fn)) {
+        throw new Error(`state '${stateName}' invokes ${fn}, which no local handler serves`);
+      }
+      return { ...base, integration: 'invoke', functionArn: typeof fn === 'string' ? fn : undefined };
+    }
+    if (LAMBDA_ARN.test(resource)) {
+      if (!this.#options.functions.has(resource)) {
+        throw new Error(`state '${stateName}' invokes ${resource}, which no local handler serves`);
+      }
+      return { ...base, integration: 'arn', functionArn: resource };
+    }
+    return undefined;
+  }
+
+  async #runTask(task: PreparedTask, params: unknown): Promise<unknown> {
+    const enteredTime = new Date().toISOString();
+    const counts = task.retry.map(() => 0);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#attempt(task, params, enteredTime, attempt);
+      } catch (err) {
+        const name = err instanceof Error ? err.name : 'Error';
+        // As Step Functions does: the first retrier whose ErrorEquals matches decides; exhausted means no retry.
+        const index = task.retry.findIndex((r) => errorMatches(r.ErrorEquals, name));
+        const retrier = task.retry[index];
+        if (!retrier || counts[index]! >= (retrier.MaxAttempts ?? 3)) throw err;
+        const delay = retryDelayMs(retrier, counts[index]!) * (this.#options.retryIntervalScale ?? 1);
+        counts[index]!++;
+        if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
+  async #attempt(task: PreparedTask, params: unknown, enteredTime: string, attempt: number): Promise<unknown> {
+    const invoke = task.integration === 'invoke';
+    const p = (params ?? {}) as { FunctionName?: unknown; Payload?: unknown };
+    const functionArn = invoke ? String(p.FunctionName) : task.functionArn!;
+    const fn = this.#options.functions.get(functionArn);
+    if (!fn) throw new TaskError('Lambda.ResourceNotFoundException', `Function not found: ${functionArn}`);
+    const payload = withStateContext(invoke ? p.Payload : params, task.stateName, enteredTime, attempt);
+    // A Lambda receives JSON, never shared objects.
+    const event = JSON.parse(JSON.stringify(payload ?? {}));
+    const timeoutMs = Math.min(
+      (task.timeoutSeconds ?? Number.POSITIVE_INFINITY) * 1000,
+      fn.activity.timeoutSeconds * 1000,
+    );
+    const lambdaTimedOut = timeoutMs === fn.activity.timeoutSeconds * 1000;
+    const deadline = Date.now() + timeoutMs;
+    const context = lambdaContext(fn.activity, functionArn, deadline);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            lambdaTimedOut
+              ? new TaskError('Sandbox.Timedout', `Task timed out after ${timeoutMs / 1000} seconds`)
+              : new TaskError('States.Timeout', `State timed out after ${task.timeoutSeconds} seconds`),
+          ),
+        timeoutMs,
+      );
+    });
+    let result: unknown;
+    try {
+      result = await Promise.race([fn.handler(event, context), timeout]);
+    } catch (err) {
+      if (err instanceof TaskError) throw err;
+      const e = err instanceof Error ? err : new Error(String(err));
+      throw new TaskError(e.name, JSON.stringify({ errorType: e.name, errorMessage: e.message }));
+    } finally {
+      clearTimeout(timer);
+    }
+    const json = JSON.stringify(result ?? null);
+    if (Buffer.byteLength(json, 'utf8') > PAYLOAD_LIMIT_BYTES) {
+      throw new TaskError(
+        'States.DataLimitExceeded',
+        `The state/task '${task.stateName}' returned a result with a size exceeding the maximum number of bytes service limit.`,
+      );
+    }
+    const value = JSON.parse(json) as unknown;
+    return invoke
+      ? { ExecutedVersion: '$LATEST', Payload: value, StatusCode: 200, SdkHttpMetadata: { HttpStatusCode: 200 } }
+      : value;
+  }
+}
+
+/** Replaces the static `$$` the interpreter resolved into `context` with the real per-entry context object. */
+function withStateContext(payload: unknown, stateName: string, enteredTime: string, attempt: number): unknown {
+  if (!payload || typeof payload !== 'object' || Array.isArray(payload)) return payload;
+  const ctx = (payload as { context?: unknown }).context;
+  if (!ctx || typeof ctx !== 'object' || !('Execution' in ctx)) return payload;
+  return {
+    ...payload,
+    context: { ...ctx, State: { Name: stateName, EnteredTime: enteredTime, RetryCount: attempt } },
+  };
+}
+
+function lambdaContext(activity: ActivityDefinition, arn: string, deadline: number): Context {
+  const functionName = arn.split(':')[6] ?? activity.id;
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: arn,
+    memoryLimitInMB: String(activity.memoryMb),
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: () => {},
+    fail: () => {},
+    succeed: () => {},
+  };
+}
+
+function outcomeOfError(err: unknown): ExecutionOutcome {
+  if (err instanceof ExecutionAbortedError) {
+    return { status: 'cancelled', error: { error: 'ExecutionAborted', cause: 'Execution was aborted' } };
+  }
+  if (err instanceof ExecutionTimeoutError) {
+    return { status: 'timed_out', error: { error: 'States.Timeout', cause: 'Execution timed out' } };
+  }
+  const cause = err instanceof Error && err.cause instanceof Error ? err.cause : err;
+  if (cause instanceof Error) {
+    if (cause.name === 'States.Timeout') return { status: 'timed_out', error: { error: cause.name, cause: cause.message } };
+    return { status: 'failed', error: { error: cause.name, cause: cause.message } };
+  }
+  return { status: 'failed', error: { error: 'States.Runtime', cause: String(cause) } };
+}

@@ -1,0 +1,69 @@
+import { resolve } from 'node:path';
+import type { Config } from '#shared/config';
+import type { WorkflowEngine } from '#shared/ports/engine';
+import { createRuntime, type Runtime, setRuntime } from '#shared/runtime';
+import { ACTIVITIES } from '../activities.ts';
+import { type LambdaHandler, type LocalFunction, LocalOrchestrator } from './orchestrator.ts';
+import { loadWorkflows, localFunctionArn } from './workflows.ts';
+
+/** The embedded target: shared runtime (store, providers) + local orchestrator + engine port over it. */
+export interface LocalRuntime {
+  readonly runtime: Runtime;
+  readonly orchestrator: LocalOrchestrator;
+  readonly engine: WorkflowEngine;
+  close(): Promise<void>;
+}
+
+/** Imports every activity's handler module (functions/activities/<id>.ts) and keys it by its local ARN. */
+export async function loadLocalFunctions(): Promise<Map<string, LocalFunction>> {
+  const entries = await Promise.all(
+    ACTIVITIES.map(async (activity) => {
+      const mod = (await import(`../../functions/activities/${activity.id}.ts`)) as { handler?: LambdaHandler };
+      if (typeof mod.handler !== 'function') {
+        throw new Error(`functions/activities/${activity.id}.ts does not export a handler`);
+      }
+      return [localFunctionArn(activity.id), { activity, handler: mod.handler }] as const;
+    }),
+  );
+  return new Map(entries);
+}
+
+/** Wraps the local orchestrator in the engine port the API uses. */
+export function localEngine(orchestrator: LocalOrchestrator): WorkflowEngine {
+  return {
+    listWorkflows: async () =>
+      [...orchestrator.workflows.values()].map((w) => ({ name: w.name, description: w.description })),
+    startExecution: async (workflow, executionId, input) => {
+      orchestrator.start(workflow, executionId, input);
+    },
+  };
+}
+
+/**
+ * Builds the embedded target from a config: opens the store (PGlite under `.wflo/` unless DATABASE_URL is
+ * set), installs it as the process runtime the handlers use, loads `statemachines/*.asl.json`.
+ */
+export async function createLocalRuntime(
+  config: Config,
+  options: { retryIntervalScale?: number; statemachinesDir?: string } = {},
+): Promise<LocalRuntime> {
+  const workflows = loadWorkflows(resolve(options.statemachinesDir ?? config.statemachinesDir));
+  const functions = await loadLocalFunctions();
+  const runtime = await createRuntime(config);
+  setRuntime(runtime);
+  const orchestrator = new LocalOrchestrator({
+    workflows,
+    functions,
+    store: runtime.store,
+    retryIntervalScale: options.retryIntervalScale ?? 1,
+  });
+  return {
+    runtime,
+    orchestrator,
+    engine: localEngine(orchestrator),
+    close: async () => {
+      await orchestrator.drain();
+      await runtime.close();
+    },
+  };
+}
