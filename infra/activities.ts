@@ -35,7 +35,12 @@ export const ACTIVITIES: readonly ActivityDefinition[] = [
 ];
 
 /** Substitution variables that name infrastructure rather than a Lambda activity. */
-export const RESOURCE_VARIABLES = ['SandboxCluster', 'SandboxTaskDefinition', 'SandboxSubnets', 'SandboxSecurityGroup'] as const;
+export const RESOURCE_VARIABLES = [
+  'SandboxCluster',
+  'SandboxTaskDefinition',
+  'SandboxSubnets',
+  'SandboxSecurityGroup',
+] as const;
 
 /** Every variable an ASL file may reference. */
 export function knownVariables(): string[] {
@@ -51,7 +56,11 @@ export function findVariables(aslText: string): string[] {
  * Replaces every `${Name}` in an ASL text; throws naming each variable that has no value.
  * @example substitute(text, { LlmInvokeFunction: 'arn:aws:lambda:...:function:llm-invoke' })
  */
-export function substituteVariables(aslText: string, values: Readonly<Record<string, string>>, source = 'ASL'): string {
+export function substituteVariables(
+  aslText: string,
+  values: Readonly<Record<string, string>>,
+  source = 'ASL',
+): string {
   const missing = findVariables(aslText).filter((v) => !(v in values));
   if (missing.length > 0) {
     throw new Error(

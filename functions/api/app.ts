@@ -30,7 +30,13 @@ export interface ApiDeps {
 type Problem = z.infer<typeof ProblemSchema>;
 
 function problem(status: number, title: string, detail: string, errors?: Problem['errors']): Problem {
-  return { type: `https://wflo.dev/problems/${title.toLowerCase().replace(/\s+/g, '-')}`, title, status, detail, ...(errors ? { errors } : {}) };
+  return {
+    type: `https://wflo.dev/problems/${title.toLowerCase().replace(/\s+/g, '-')}`,
+    title,
+    status,
+    detail,
+    ...(errors ? { errors } : {}),
+  };
 }
 
 const problemResponse = (description: string) => ({
@@ -98,7 +104,13 @@ function toCostEntry(row: CostEntryRow) {
 }
 
 function toEvent(row: EventRow) {
-  return { id: row.id, eventId: row.eventId, type: row.type, payload: row.payload, createdAt: row.createdAt.toISOString() };
+  return {
+    id: row.id,
+    eventId: row.eventId,
+    type: row.type,
+    payload: row.payload,
+    createdAt: row.createdAt.toISOString(),
+  };
 }
 
 const routes = {
@@ -106,7 +118,9 @@ const routes = {
     method: 'get',
     path: '/health',
     tags: ['ops'],
-    responses: { 200: json(z.object({ status: z.literal('ok'), store: z.string() }), 'The API and its store answer') },
+    responses: {
+      200: json(z.object({ status: z.literal('ok'), store: z.string() }), 'The API and its store answer'),
+    },
   }),
   listWorkflows: createRoute({
     method: 'get',
@@ -119,7 +133,12 @@ const routes = {
     path: '/workflows/{name}/executions',
     tags: ['executions'],
     request: {
-      params: z.object({ name: z.string().min(1).openapi({ param: { name: 'name', in: 'path' }, example: 'agent-loop' }) }),
+      params: z.object({
+        name: z
+          .string()
+          .min(1)
+          .openapi({ param: { name: 'name', in: 'path' }, example: 'agent-loop' }),
+      }),
       body: { content: { 'application/json': { schema: StartExecutionBodySchema } }, required: true },
     },
     responses: {
@@ -136,7 +155,10 @@ const routes = {
     path: '/executions',
     tags: ['executions'],
     request: { query: ListExecutionsQuerySchema },
-    responses: { 200: json(ExecutionListSchema, 'Newest first, paginated by cursor'), 400: problemResponse('Bad query') },
+    responses: {
+      200: json(ExecutionListSchema, 'Newest first, paginated by cursor'),
+      400: problemResponse('Bad query'),
+    },
   }),
   getExecution: createRoute({
     method: 'get',
@@ -160,7 +182,10 @@ const routes = {
     path: '/executions/{id}/costs',
     tags: ['executions'],
     request: { params: ExecutionIdParamSchema },
-    responses: { 200: json(CostsSchema, 'The cost ledger and its totals'), 404: problemResponse('No such execution') },
+    responses: {
+      200: json(CostsSchema, 'The cost ledger and its totals'),
+      404: problemResponse('No such execution'),
+    },
   }),
   listEvents: createRoute({
     method: 'get',
@@ -187,7 +212,9 @@ export function createApp(deps: ApiDeps) {
           message: i.message,
         }));
         const detail = errors.map((e) => `${e.field}: ${e.message}`).join('; ');
-        return c.json(problem(400, 'Invalid request', detail, errors), 400, { 'content-type': 'application/problem+json' });
+        return c.json(problem(400, 'Invalid request', detail, errors), 400, {
+          'content-type': 'application/problem+json',
+        });
       }
     },
   });
@@ -202,9 +229,15 @@ export function createApp(deps: ApiDeps) {
     if (err instanceof HTTPException) {
       const status = err.status as ContentfulStatusCode;
       if (status === 400 && /JSON/i.test(err.message)) {
-        return c.json(problem(400, 'Invalid request', `body: malformed JSON (${err.message})`, [{ field: 'body', message: 'malformed JSON' }]), 400, {
-          'content-type': 'application/problem+json',
-        });
+        return c.json(
+          problem(400, 'Invalid request', `body: malformed JSON (${err.message})`, [
+            { field: 'body', message: 'malformed JSON' },
+          ]),
+          400,
+          {
+            'content-type': 'application/problem+json',
+          },
+        );
       }
       return send(status, err.message || 'HTTP error');
     }
@@ -232,9 +265,13 @@ export function createApp(deps: ApiDeps) {
     bodyLimit({
       maxSize: MAX_INPUT_BYTES + 16 * 1024,
       onError: (c) =>
-        c.json(problem(413, 'Payload too large', `request body exceeds ${MAX_INPUT_BYTES + 16 * 1024} bytes`), 413, {
-          'content-type': 'application/problem+json',
-        }),
+        c.json(
+          problem(413, 'Payload too large', `request body exceeds ${MAX_INPUT_BYTES + 16 * 1024} bytes`),
+          413,
+          {
+            'content-type': 'application/problem+json',
+          },
+        ),
     }),
   );
 
@@ -261,7 +298,9 @@ export function createApp(deps: ApiDeps) {
     return c.json({ items: page.items.map(toExecution), nextCursor: page.nextCursor ?? null }, 200);
   });
 
-  app.openapi(routes.getExecution, async (c) => c.json(toExecution(await requireExecution(c.req.valid('param').id)), 200));
+  app.openapi(routes.getExecution, async (c) =>
+    c.json(toExecution(await requireExecution(c.req.valid('param').id)), 200),
+  );
 
   app.openapi(routes.listSteps, async (c) => {
     const { id } = c.req.valid('param');

@@ -15,13 +15,23 @@ export const WorkflowSchema = z.object({ name: z.string(), description: z.string
 
 export const StartExecutionBodySchema = z
   .object({
-    input: z.record(z.string(), z.unknown()).default({}).openapi({ example: { goal: 'Summarise the README' } }),
+    input: z
+      .record(z.string(), z.unknown())
+      .default({})
+      .openapi({ example: { goal: 'Summarise the README' } }),
     budgetUsd: z
       .number()
       .min(0, 'must be zero or positive')
       .max(1_000_000)
+      .refine(
+        (v) => Math.abs(v * 1e6 - Math.round(v * 1e6)) < 1e-6,
+        'must have at most 6 decimal places (micro-dollars)',
+      )
       .optional()
-      .openapi({ example: 0.5, description: 'Hard budget for the whole execution, in USD (micro-dollar precision)' }),
+      .openapi({
+        example: 0.5,
+        description: 'Hard budget for the whole execution, in USD (micro-dollar precision)',
+      }),
     idempotencyKey: z
       .string()
       .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ -')
@@ -71,7 +81,11 @@ export const StepSchema = z
   })
   .openapi('Step');
 
-const TotalSchema = z.object({ usdMicros: z.number().int(), savedMicros: z.number().int(), entries: z.number().int() });
+const TotalSchema = z.object({
+  usdMicros: z.number().int(),
+  savedMicros: z.number().int(),
+  entries: z.number().int(),
+});
 
 export const CostsSchema = z
   .object({

@@ -13,7 +13,11 @@ export interface ExecutionEnd {
  * without an execution-finish step, a failure outside any Catch, an abort or a timeout). A row the workflow
  * already finished (e.g. `budget_exceeded` via execution-finish) is left as it is.
  */
-export async function projectExecutionEnd(store: Store, executionId: string, end: ExecutionEnd): Promise<void> {
+export async function projectExecutionEnd(
+  store: Store,
+  executionId: string,
+  end: ExecutionEnd,
+): Promise<void> {
   await store.finishExecution({
     id: executionId,
     status: end.status,

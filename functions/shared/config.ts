@@ -112,7 +112,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       ? { kind: 'data-api', resourceArn: e.DB_CLUSTER_ARN, secretArn: e.DB_SECRET_ARN, database: e.DB_NAME }
       : e.DATABASE_URL
         ? { kind: 'postgres', url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE }
-        : { kind: 'pglite', dataDir: e.WFLO_DATA_DIR === 'memory://' ? 'memory://' : `${e.WFLO_DATA_DIR}/pgdata` };
+        : {
+            kind: 'pglite',
+            dataDir: e.WFLO_DATA_DIR === 'memory://' ? 'memory://' : `${e.WFLO_DATA_DIR}/pgdata`,
+          };
   return {
     store,
     dataDir: e.WFLO_DATA_DIR,

@@ -24,7 +24,8 @@ export interface CostSummary {
 }
 
 function add(map: Record<string, CostTotal>, key: string, e: LedgerEntry): void {
-  const t = (map[key] ??= { usdMicros: 0, savedMicros: 0, entries: 0 });
+  const t = map[key] ?? { usdMicros: 0, savedMicros: 0, entries: 0 };
+  map[key] = t;
   t.usdMicros += e.usdMicros;
   t.savedMicros += e.savedMicros;
   t.entries += 1;

@@ -29,7 +29,9 @@ export async function startExecution(
   }
   const bytes = Buffer.byteLength(JSON.stringify(request.input ?? {}), 'utf8');
   if (bytes > MAX_INPUT_BYTES) {
-    throw new PayloadTooLargeError(`input is ${bytes} bytes; Step Functions accepts at most ${MAX_INPUT_BYTES}`);
+    throw new PayloadTooLargeError(
+      `input is ${bytes} bytes; Step Functions accepts at most ${MAX_INPUT_BYTES}`,
+    );
   }
   const result = await deps.store.createExecution({
     id: randomUUID(),

@@ -17,7 +17,8 @@ export function usdToMicros(usd: number | string): Micros {
   if (!match) throw new RangeError(`not a non-negative USD amount with at most 6 decimals: ${text}`);
   const [, whole, frac = ''] = match;
   const rest = text.split('.')[1]?.slice(6) ?? '';
-  if (/[1-9]/.test(rest)) throw new RangeError(`more than 6 decimal places (micro-dollar precision): ${text}`);
+  if (/[1-9]/.test(rest))
+    throw new RangeError(`more than 6 decimal places (micro-dollar precision): ${text}`);
   const micros = BigInt(whole!) * 1_000_000n + BigInt(frac.padEnd(6, '0'));
   if (micros > BigInt(Number.MAX_SAFE_INTEGER)) throw new RangeError(`amount too large: ${text}`);
   return Number(micros);

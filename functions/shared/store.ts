@@ -103,7 +103,10 @@ export interface Store {
    * Appends a ledger row and adds it to the execution's (and step's) totals atomically.
    * With an idempotency key, a repeated call returns the first row and charges nothing.
    */
-  recordCost(entry: NewCostEntry, extraEvents?: NewEvent[]): Promise<{ entry: CostEntryRow; created: boolean }>;
+  recordCost(
+    entry: NewCostEntry,
+    extraEvents?: NewEvent[],
+  ): Promise<{ entry: CostEntryRow; created: boolean }>;
   appendEvents(executionId: string, events: NewEvent[]): Promise<void>;
   listSteps(executionId: string): Promise<StepRow[]>;
   listCosts(executionId: string): Promise<CostEntryRow[]>;
@@ -168,7 +171,11 @@ export function createStore(conn: DbConnection): Store {
           await insertEvents(tx, input.id, [
             {
               type: 'execution.created',
-              payload: { executionId: input.id, workflow: input.workflow, budgetMicros: input.budgetMicros ?? null },
+              payload: {
+                executionId: input.id,
+                workflow: input.workflow,
+                budgetMicros: input.budgetMicros ?? null,
+              },
             },
           ]);
           return { execution: inserted[0], created: true };
@@ -177,7 +184,9 @@ export function createStore(conn: DbConnection): Store {
         const [existing] = await tx
           .select()
           .from(executions)
-          .where(and(eq(executions.workflow, input.workflow), eq(executions.idempotencyKey, input.idempotencyKey)));
+          .where(
+            and(eq(executions.workflow, input.workflow), eq(executions.idempotencyKey, input.idempotencyKey)),
+          );
         if (!existing) throw new ConflictError(`execution ${input.id} already exists`);
         if (
           canonicalJson(existing.input) !== canonicalJson(input.input ?? {}) ||
@@ -206,7 +215,9 @@ export function createStore(conn: DbConnection): Store {
       if (status) conditions.push(eq(executions.status, status));
       if (cursor) {
         const [at, id] = decodeCursor(cursor);
-        conditions.push(or(lt(executions.createdAt, at), and(eq(executions.createdAt, at), lt(executions.id, id))));
+        conditions.push(
+          or(lt(executions.createdAt, at), and(eq(executions.createdAt, at), lt(executions.id, id))),
+        );
       }
       const rows = await db
         .select()

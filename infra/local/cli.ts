@@ -43,7 +43,8 @@ async function dev(args: string[]): Promise<number> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0-65535`);
   const server = await startLocalServer(local, { port, host: values.host ?? config.api.host });
   const workflows = [...local.orchestrator.workflows.keys()].join(', ');
-  const store = config.store.kind === 'pglite' ? `PGlite at ${config.store.dataDir}` : 'PostgreSQL (DATABASE_URL)';
+  const store =
+    config.store.kind === 'pglite' ? `PGlite at ${config.store.dataDir}` : 'PostgreSQL (DATABASE_URL)';
   console.log(`wflo dev — embedded runtime
   API        ${server.url}   (OpenAPI document: ${server.url}/openapi.json)
   store      ${store}
@@ -85,7 +86,8 @@ async function run(args: string[]): Promise<number> {
   const workflow = positionals[0];
   if (!workflow || positionals.length > 1) throw new UsageError('wflo run takes exactly one workflow name');
   const input = parseInput(values.input);
-  if (!input || typeof input !== 'object' || Array.isArray(input)) throw new UsageError('--input must be a JSON object');
+  if (!input || typeof input !== 'object' || Array.isArray(input))
+    throw new UsageError('--input must be a JSON object');
   const { usdToMicros, microsToUsd } = await import('#shared/money');
   let budgetMicros: number | null = null;
   if (values.budget !== undefined) {
@@ -161,7 +163,8 @@ async function run(args: string[]): Promise<number> {
 async function workflows(): Promise<number> {
   const { loadConfig } = await import('#shared/config');
   const { loadWorkflows } = await import('./workflows.ts');
-  for (const w of loadWorkflows(loadConfig().statemachinesDir).values()) console.log(`${w.name.padEnd(16)} ${w.description}`);
+  for (const w of loadWorkflows(loadConfig().statemachinesDir).values())
+    console.log(`${w.name.padEnd(16)} ${w.description}`);
   return 0;
 }
 
@@ -188,7 +191,10 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
-    if (err instanceof UsageError || (err instanceof Error && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS'))) {
+    if (
+      err instanceof UsageError ||
+      (err instanceof Error && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS'))
+    ) {
       console.error(`wflo: ${err.message}\n\n${USAGE}`);
       process.exit(2);
     }

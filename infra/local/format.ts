@@ -44,12 +44,30 @@ export function costTable(entries: readonly CostEntryRow[]): string {
   const summary = summarizeCosts(entries);
   const header = ['step', 'kind', 'model', 'tokens in/out', 'cost', 'saved'];
   const footer = [
-    ...Object.entries(summary.byKind).map(([kind, t]) => [`total ${kind}`, '', '', '', `$${formatMicros(t.usdMicros)}`, t.savedMicros ? `$${formatMicros(t.savedMicros)}` : '']),
-    ['total', '', '', '', `$${formatMicros(summary.totalMicros)}`, summary.savedMicros ? `$${formatMicros(summary.savedMicros)}` : ''],
+    ...Object.entries(summary.byKind).map(([kind, t]) => [
+      `total ${kind}`,
+      '',
+      '',
+      '',
+      `$${formatMicros(t.usdMicros)}`,
+      t.savedMicros ? `$${formatMicros(t.savedMicros)}` : '',
+    ]),
+    [
+      'total',
+      '',
+      '',
+      '',
+      `$${formatMicros(summary.totalMicros)}`,
+      summary.savedMicros ? `$${formatMicros(summary.savedMicros)}` : '',
+    ],
   ];
   const all = [header, ...rows, ...footer];
   const widths = header.map((_, i) => Math.max(...all.map((r) => r[i]!.length)));
-  const line = (r: string[]) => r.map((c, i) => pad(c, widths[i]!)).join('  ').trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => pad(c, widths[i]!))
+      .join('  ')
+      .trimEnd();
   const rule = widths.map((w) => '-'.repeat(w)).join('  ');
   return [line(header), rule, ...rows.map(line), rule, ...footer.map(line)].join('\n');
 }

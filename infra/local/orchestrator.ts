@@ -4,16 +4,16 @@ import type { Context } from 'aws-lambda';
 import { ExecutionAbortedError, ExecutionTimeoutError, StateMachine } from 'aws-local-stepfunctions';
 import type { ExecutionStatus } from '#shared/db/schema';
 import type { Store } from '#shared/store';
-import type { ActivityDefinition } from '../activities.ts';
 import { projectExecutionEnd } from '../../functions/events/projector.ts';
+import type { ActivityDefinition } from '../activities.ts';
 import {
   type AslDefinition,
   type AslState,
   LOCAL_ACCOUNT,
   LOCAL_REGION,
   type Retrier,
-  walkStates,
   type Workflow,
+  walkStates,
 } from './workflows.ts';
 
 /** A Lambda handler as exported by `functions/activities/*.ts`. */
@@ -112,7 +112,8 @@ export class LocalOrchestrator {
 
   constructor(options: LocalOrchestratorOptions) {
     this.#options = options;
-    for (const workflow of options.workflows.values()) this.#prepared.set(workflow.name, this.#prepare(workflow));
+    for (const workflow of options.workflows.values())
+      this.#prepared.set(workflow.name, this.#prepare(workflow));
   }
 
   /** The workflows this orchestrator runs, by name. */
@@ -200,7 +201,9 @@ export class LocalOrchestrator {
       delete state.TimeoutSecondsPath;
     });
     if (unsupported.length > 0) {
-      throw new Error(`${workflow.file}: the local runtime cannot run Task state(s) ${unsupported.join(', ')}`);
+      throw new Error(
+        `${workflow.file}: the local runtime cannot run Task state(s) ${unsupported.join(', ')}`,
+      );
     }
     const machine = new StateMachine(definition as never, { validationOptions: { checkArn: false } });
     return { workflow, machine, tasks };
@@ -248,7 +251,12 @@ export class LocalOrchestrator {
     }
   }
 
-  async #attempt(task: PreparedTask, params: unknown, enteredTime: string, attempt: number): Promise<unknown> {
+  async #attempt(
+    task: PreparedTask,
+    params: unknown,
+    enteredTime: string,
+    attempt: number,
+  ): Promise<unknown> {
     const invoke = task.integration === 'invoke';
     const p = (params ?? {}) as { FunctionName?: unknown; Payload?: unknown };
     const functionArn = invoke ? String(p.FunctionName) : task.functionArn!;
@@ -295,13 +303,23 @@ export class LocalOrchestrator {
     }
     const value = JSON.parse(json) as unknown;
     return invoke
-      ? { ExecutedVersion: '$LATEST', Payload: value, StatusCode: 200, SdkHttpMetadata: { HttpStatusCode: 200 } }
+      ? {
+          ExecutedVersion: '$LATEST',
+          Payload: value,
+          StatusCode: 200,
+          SdkHttpMetadata: { HttpStatusCode: 200 },
+        }
       : value;
   }
 }
 
 /** Replaces the static `$$` the interpreter resolved into `context` with the real per-entry context object. */
-function withStateContext(payload: unknown, stateName: string, enteredTime: string, attempt: number): unknown {
+function withStateContext(
+  payload: unknown,
+  stateName: string,
+  enteredTime: string,
+  attempt: number,
+): unknown {
   if (!payload || typeof payload !== 'object' || Array.isArray(payload)) return payload;
   const ctx = (payload as { context?: unknown }).context;
   if (!ctx || typeof ctx !== 'object' || !('Execution' in ctx)) return payload;
@@ -338,7 +356,8 @@ function outcomeOfError(err: unknown): ExecutionOutcome {
   }
   const cause = err instanceof Error && err.cause instanceof Error ? err.cause : err;
   if (cause instanceof Error) {
-    if (cause.name === 'States.Timeout') return { status: 'timed_out', error: { error: cause.name, cause: cause.message } };
+    if (cause.name === 'States.Timeout')
+      return { status: 'timed_out', error: { error: cause.name, cause: cause.message } };
     return { status: 'failed', error: { error: cause.name, cause: cause.message } };
   }
   return { status: 'failed', error: { error: 'States.Runtime', cause: String(cause) } };

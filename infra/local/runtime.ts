@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import type { Config } from '#shared/config';
 import type { WorkflowEngine } from '#shared/ports/engine';
-import { createRuntime, type Runtime, setRuntime } from '#shared/runtime';
+import { closeRuntime, createRuntime, type Runtime, setRuntime } from '#shared/runtime';
 import { ACTIVITIES } from '../activities.ts';
 import { type LambdaHandler, type LocalFunction, LocalOrchestrator } from './orchestrator.ts';
 import { loadWorkflows, localFunctionArn } from './workflows.ts';
@@ -18,7 +18,9 @@ export interface LocalRuntime {
 export async function loadLocalFunctions(): Promise<Map<string, LocalFunction>> {
   const entries = await Promise.all(
     ACTIVITIES.map(async (activity) => {
-      const mod = (await import(`../../functions/activities/${activity.id}.ts`)) as { handler?: LambdaHandler };
+      const mod = (await import(`../../functions/activities/${activity.id}.ts`)) as {
+        handler?: LambdaHandler;
+      };
       if (typeof mod.handler !== 'function') {
         throw new Error(`functions/activities/${activity.id}.ts does not export a handler`);
       }
@@ -63,7 +65,8 @@ export async function createLocalRuntime(
     engine: localEngine(orchestrator),
     close: async () => {
       await orchestrator.drain();
-      await runtime.close();
+      // The runtime was installed process-wide for the handlers; closing it also uninstalls it.
+      await closeRuntime();
     },
   };
 }

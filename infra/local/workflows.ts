@@ -77,7 +77,10 @@ export function validateAsl(definition: unknown, source: string): void {
 }
 
 /** Loads one ASL file: substitute `${Vars}` (unknown ones fail by name), parse, validate. */
-export function loadWorkflowFile(file: string, substitutions: Record<string, string> = localSubstitutions()): Workflow {
+export function loadWorkflowFile(
+  file: string,
+  substitutions: Record<string, string> = localSubstitutions(),
+): Workflow {
   const name = basename(file).replace(/\.asl\.json$/, '');
   if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(name)) {
     throw new Error(`${file}: workflow file names must be kebab-case (got '${name}')`);

@@ -5,9 +5,11 @@ import type { Store } from '../store.ts';
 
 export const ExecutionFinishInputSchema = z.object({
   context: z.unknown(),
-  status: z.enum(EXECUTION_STATUSES).refine((s) => s !== 'pending' && s !== 'running' && s !== 'waiting_approval', {
-    message: 'must be a terminal status',
-  }),
+  status: z
+    .enum(EXECUTION_STATUSES)
+    .refine((s) => s !== 'pending' && s !== 'running' && s !== 'waiting_approval', {
+      message: 'must be a terminal status',
+    }),
   output: z.unknown().optional(),
   /** A Catch's `ResultPath` value: `{ Error, Cause }`. */
   error: z.object({ Error: z.string(), Cause: z.string().optional() }).nullish(),

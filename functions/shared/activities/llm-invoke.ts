@@ -56,7 +56,11 @@ export interface LlmInvokeDeps {
  * One model call as a workflow step: resolve provider and price (an unknown model fails before any call),
  * check the execution's budget, call, then record the ledger row and `llm.called` atomically.
  */
-export async function invokeLlm(deps: LlmInvokeDeps, step: StepInfo, input: LlmInvokeInput): Promise<LlmInvokeOutput> {
+export async function invokeLlm(
+  deps: LlmInvokeDeps,
+  step: StepInfo,
+  input: LlmInvokeInput,
+): Promise<LlmInvokeOutput> {
   const providerId = input.model?.provider ?? deps.defaults.provider;
   const provider = deps.providers.get(providerId);
   if (!provider) throw new LlmRequestInvalidError(`unknown LLM provider '${providerId}'`);
@@ -71,8 +75,12 @@ export async function invokeLlm(deps: LlmInvokeDeps, step: StepInfo, input: LlmI
     );
   }
 
-  const messages: ChatMessage[] = [...input.messages, ...(input.prompt ? [{ role: 'user' as const, content: input.prompt }] : [])];
-  if (messages.length === 0) throw new LlmRequestInvalidError('messages and prompt are both empty: nothing to send');
+  const messages: ChatMessage[] = [
+    ...input.messages,
+    ...(input.prompt ? [{ role: 'user' as const, content: input.prompt }] : []),
+  ];
+  if (messages.length === 0)
+    throw new LlmRequestInvalidError('messages and prompt are both empty: nothing to send');
   const maxTokens = input.maxTokens ?? deps.defaults.maxTokens;
   const t0 = performance.now();
   const response = await provider.complete({

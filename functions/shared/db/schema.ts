@@ -145,9 +145,7 @@ export const events = pgTable(
   'events',
   {
     id: bigserial('id', { mode: 'number' }).primaryKey(),
-    eventId: text('event_id')
-      .notNull()
-      .default(sql`gen_random_uuid()::text`),
+    eventId: text('event_id').notNull().default(sql`gen_random_uuid()::text`),
     executionId: text('execution_id')
       .notNull()
       .references(() => executions.id, { onDelete: 'cascade' }),
@@ -159,9 +157,7 @@ export const events = pgTable(
   (t) => [
     index('events_execution').on(t.executionId, t.id),
     uniqueIndex('events_event_id').on(t.eventId),
-    index('events_unpublished')
-      .on(t.id)
-      .where(sql`${t.publishedAt} IS NULL`),
+    index('events_unpublished').on(t.id).where(sql`${t.publishedAt} IS NULL`),
   ],
 );
 

@@ -15,7 +15,11 @@ export interface OpenAiCompatibleOptions {
 interface ChatCompletion {
   model?: string;
   choices?: { message?: { content?: string | null }; finish_reason?: string | null }[];
-  usage?: { prompt_tokens?: number; completion_tokens?: number; prompt_tokens_details?: { cached_tokens?: number } };
+  usage?: {
+    prompt_tokens?: number;
+    completion_tokens?: number;
+    prompt_tokens_details?: { cached_tokens?: number };
+  };
 }
 
 const FINISH_REASONS: Record<string, StopReason> = {
@@ -78,9 +82,13 @@ export class OpenAiCompatibleProvider implements LlmProvider {
       });
     } catch (cause) {
       const reason = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
-      throw new LlmProviderError(`openai-compatible request to ${this.#options.baseUrl} failed: ${reason}`, undefined, {
-        cause,
-      });
+      throw new LlmProviderError(
+        `openai-compatible request to ${this.#options.baseUrl} failed: ${reason}`,
+        undefined,
+        {
+          cause,
+        },
+      );
     }
     const body = await response.text();
     if (!response.ok) throw errorForStatus('openai-compatible', response.status, body);
@@ -88,10 +96,13 @@ export class OpenAiCompatibleProvider implements LlmProvider {
     try {
       parsed = JSON.parse(body) as ChatCompletion;
     } catch (cause) {
-      throw new LlmProviderError('openai-compatible returned a body that is not JSON', response.status, { cause });
+      throw new LlmProviderError('openai-compatible returned a body that is not JSON', response.status, {
+        cause,
+      });
     }
     const choice = parsed.choices?.[0];
-    if (!choice?.message) throw new LlmProviderError('openai-compatible returned no choices', response.status);
+    if (!choice?.message)
+      throw new LlmProviderError('openai-compatible returned no choices', response.status);
     const inputTokens = parsed.usage?.prompt_tokens ?? 0;
     return {
       text: choice.message.content ?? '',

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError, LlmRequestInvalidError } from '../errors.ts';
-import agentDemo from './scripts/agent-demo.json' with { type: 'json' };
 import { errorForStatus } from './errors.ts';
+import agentDemo from './scripts/agent-demo.json' with { type: 'json' };
 import type { LlmProvider, LlmRequest, LlmResponse } from './types.ts';
 
 const RuleSchema = z.object({
@@ -100,7 +100,8 @@ export class ScriptedProvider implements LlmProvider {
     const rule = script.rules.find(({ when }) => {
       if (when.turn !== undefined && when.turn !== turn) return false;
       if (when.attempt !== undefined && when.attempt !== (request.attempt ?? 0)) return false;
-      if (when.systemIncludes !== undefined && !(request.system ?? '').includes(when.systemIncludes)) return false;
+      if (when.systemIncludes !== undefined && !(request.system ?? '').includes(when.systemIncludes))
+        return false;
       if (when.lastUserIncludes !== undefined && !lastUser.includes(when.lastUserIncludes)) return false;
       if (
         when.anyMessageIncludes !== undefined &&
@@ -112,7 +113,8 @@ export class ScriptedProvider implements LlmProvider {
     if (!rule) {
       throw new LlmRequestInvalidError(`scripted model '${request.model}' has no rule for turn ${turn}`, 400);
     }
-    if ('error' in rule.reply) throw errorForStatus('scripted', rule.reply.error.status, rule.reply.error.message);
+    if ('error' in rule.reply)
+      throw errorForStatus('scripted', rule.reply.error.status, rule.reply.error.message);
     const text = rule.reply.text;
     const usage = rule.reply.usage ?? {
       inputTokens: estimateTokens([request.system ?? '', ...request.messages.map((m) => m.content)]),

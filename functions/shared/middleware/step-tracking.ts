@@ -1,11 +1,11 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { MiddlewareObj } from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { ValidationError } from '../errors.ts';
 import { logger, metrics } from '../observability.ts';
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { describeIssues } from './validate-input.ts';
 import type { Runtime } from '../runtime.ts';
-import { type StepInfo, StepFunctionsContextSchema } from '../step-context.ts';
+import { StepFunctionsContextSchema, type StepInfo } from '../step-context.ts';
+import { describeIssues } from './validate-input.ts';
 
 /** The Lambda context as activities see it after stepTracking ran. */
 export interface ActivityContext extends Context {
@@ -31,13 +31,20 @@ export function stepTracking(activity: string, runtime: () => Promise<Runtime>):
       const parsed = StepFunctionsContextSchema.safeParse(raw);
       if (!parsed.success) {
         const issues = describeIssues(parsed.error).map((i) => `context.${i}`);
-        throw new ValidationError(`missing or invalid Step Functions context ("context.$": "$$"): ${issues.join('; ')}`, issues);
+        throw new ValidationError(
+          `missing or invalid Step Functions context ("context.$": "$$"): ${issues.join('; ')}`,
+          issues,
+        );
       }
       const sfn = parsed.data;
       const { store } = await runtime();
       const executionId = sfn.Execution.Name;
       if (!(await store.getExecution(executionId))) {
-        await store.createExecution({ id: executionId, workflow: sfn.StateMachine.Name, input: sfn.Execution.Input ?? {} });
+        await store.createExecution({
+          id: executionId,
+          workflow: sfn.StateMachine.Name,
+          input: sfn.Execution.Input ?? {},
+        });
         await store.markRunning(executionId);
       }
       const row = await store.beginStep({
@@ -62,7 +69,11 @@ export function stepTracking(activity: string, runtime: () => Promise<Runtime>):
       const s = started.get(request.context);
       if (!s) return;
       const { store } = await runtime();
-      await store.completeStep({ stepId: s.stepId, status: 'succeeded', durationMs: Math.round(performance.now() - s.t0) });
+      await store.completeStep({
+        stepId: s.stepId,
+        status: 'succeeded',
+        durationMs: Math.round(performance.now() - s.t0),
+      });
       metrics.addMetric('StepSucceeded', MetricUnit.Count, 1);
     },
     onError: async (request) => {

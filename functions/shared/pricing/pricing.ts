@@ -94,7 +94,8 @@ function parsePrices(raw: unknown, source: string): Map<string, ModelPrice> {
  */
 export function costOf(price: ModelPrice, usage: TokenUsage): Micros {
   for (const [k, v] of Object.entries(usage)) {
-    if (!Number.isInteger(v) || v < 0) throw new RangeError(`token count ${k} must be a non-negative integer`);
+    if (!Number.isInteger(v) || v < 0)
+      throw new RangeError(`token count ${k} must be a non-negative integer`);
   }
   if (usage.cachedInputTokens > usage.inputTokens) {
     throw new RangeError('cachedInputTokens cannot exceed inputTokens');

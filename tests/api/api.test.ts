@@ -1,0 +1,217 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LocalRuntime } from '../../infra/local/runtime.ts';
+import { startLocalServer } from '../../infra/local/server.ts';
+import { startLocal, stopLocal, TEST_MODEL } from '../helpers/local.ts';
+
+let local: LocalRuntime;
+let server: Awaited<ReturnType<typeof startLocalServer>>;
+let base: string;
+
+beforeAll(async () => {
+  local = await startLocal();
+  server = await startLocalServer(local, { port: 0, host: '127.0.0.1' });
+  base = server.url;
+});
+afterAll(async () => {
+  await server.close();
+  await stopLocal(local);
+});
+
+async function post(path: string, body: unknown, raw = false, headers: Record<string, string> = {}) {
+  const res = await fetch(`${base}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: raw ? (body as string) : JSON.stringify(body),
+  });
+  return {
+    status: res.status,
+    type: res.headers.get('content-type'),
+    body: (await res.json()) as Record<string, unknown>,
+  };
+}
+
+async function get(path: string) {
+  const res = await fetch(`${base}${path}`);
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+async function executionCount(): Promise<number> {
+  const page = await local.runtime.store.listExecutions({ limit: 100 });
+  return page.items.length;
+}
+
+async function waitForEnd(id: string) {
+  await local.orchestrator.drain();
+  return (await get(`/executions/${id}`)).body;
+}
+
+describe('API over HTTP (local server)', () => {
+  it('GET /health answers ok with the store kind', async () => {
+    const { status, body } = await get('/health');
+    expect(status).toBe(200);
+    expect(body).toEqual({ status: 'ok', store: local.runtime.store.kind });
+  });
+
+  it('GET /workflows lists every ASL file with its Comment', async () => {
+    const { body } = await get('/workflows');
+    const items = body.items as { name: string; description: string }[];
+    expect(items.map((w) => w.name)).toEqual(['agent-loop', 'hello']);
+    expect(items[0]!.description).toMatch(/^Agent loop/);
+  });
+
+  it('POST /workflows/{name}/executions starts a run; its steps, costs and events are readable', async () => {
+    // Act
+    const started = await post('/workflows/agent-loop/executions', {
+      input: { goal: 'answer', model: TEST_MODEL },
+      budgetUsd: 0.5,
+    });
+    const id = started.body.executionId as string;
+    const final = await waitForEnd(id);
+    const steps = await get(`/executions/${id}/steps`);
+    const costs = await get(`/executions/${id}/costs`);
+    const events = await get(`/executions/${id}/events?after=0`);
+    const later = await get(`/executions/${id}/events?after=${(events.body as { lastId: number }).lastId}`);
+
+    // Assess
+    expect(started.status).toBe(201);
+    expect(started.body).toMatchObject({ workflow: 'agent-loop', budgetMicros: 500_000, budgetUsd: 0.5 });
+    expect(final).toMatchObject({ status: 'succeeded', costMicros: 810, output: { answer: '42' } });
+    expect((steps.body.items as unknown[]).length).toBe(4);
+    expect(costs.body).toMatchObject({ totalMicros: 810, byKind: { llm: { usdMicros: 810, entries: 3 } } });
+    const byStep = costs.body.byStep as Record<string, { usdMicros: number }>;
+    expect(Object.values(byStep).reduce((s, t) => s + t.usdMicros, 0)).toBe(810);
+    expect((events.body.items as { type: string }[]).at(-1)?.type).toBe('step.succeeded');
+    expect(later.body.items).toEqual([]);
+  });
+
+  it('GET /executions lists newest first and pages with a cursor', async () => {
+    // Prepare
+    for (let i = 0; i < 3; i++) await post('/workflows/hello/executions', { input: { name: `n${i}` } });
+    await local.orchestrator.drain();
+
+    // Act
+    const first = await get('/executions?workflow=hello&limit=2');
+    const second = await get(`/executions?workflow=hello&limit=2&cursor=${first.body.nextCursor}`);
+
+    // Assess
+    const names = [
+      ...(first.body.items as { input: { name: string } }[]),
+      ...(second.body.items as { input: { name: string } }[]),
+    ].map((e) => e.input.name);
+    expect(names.slice(0, 3)).toEqual(['n2', 'n1', 'n0']);
+    expect(first.body.nextCursor).toEqual(expect.any(String));
+  });
+
+  it('the same idempotencyKey returns the same execution (200) and starts nothing new', async () => {
+    // Act
+    const a = await post('/workflows/hello/executions', { input: { name: 'idem' }, idempotencyKey: 'key-1' });
+    const before = await executionCount();
+    const b = await post('/workflows/hello/executions', { input: { name: 'idem' }, idempotencyKey: 'key-1' });
+
+    // Assess
+    expect(a.status).toBe(201);
+    expect(b.status).toBe(200);
+    expect(b.body.executionId).toBe(a.body.executionId);
+    expect(await executionCount()).toBe(before);
+  });
+
+  it('the same idempotencyKey with another input is a 409 conflict', async () => {
+    await post('/workflows/hello/executions', { input: { name: 'one' }, idempotencyKey: 'key-2' });
+    const b = await post('/workflows/hello/executions', { input: { name: 'two' }, idempotencyKey: 'key-2' });
+    expect(b.status).toBe(409);
+    expect(b.body.detail).toMatch(/key-2/);
+  });
+
+  describe('bad input is refused and nothing is written', () => {
+    it('unknown workflow → 404', async () => {
+      const before = await executionCount();
+      const res = await post('/workflows/nope/executions', { input: {} });
+      expect(res.status).toBe(404);
+      expect(res.type).toContain('application/problem+json');
+      expect(res.body.detail).toMatch(/workflow 'nope' does not exist/);
+      expect(await executionCount()).toBe(before);
+    });
+
+    it('malformed JSON → 400 naming the body', async () => {
+      const before = await executionCount();
+      const res = await post('/workflows/hello/executions', '{"input": {', true);
+      expect(res.status).toBe(400);
+      expect(res.body.errors).toEqual([{ field: 'body', message: 'malformed JSON' }]);
+      expect(await executionCount()).toBe(before);
+    });
+
+    it('schema violation → 400 naming the field', async () => {
+      const before = await executionCount();
+      const res = await post('/workflows/hello/executions', { input: 'not an object' });
+      expect(res.status).toBe(400);
+      expect((res.body.errors as { field: string }[])[0]!.field).toBe('input');
+      expect(await executionCount()).toBe(before);
+    });
+
+    it('unknown field → 400 naming it', async () => {
+      const res = await post('/workflows/hello/executions', { input: {}, budget: 1 });
+      expect(res.status).toBe(400);
+      expect(String(res.body.detail)).toMatch(/budget/);
+    });
+
+    it('negative budget → 400 naming budgetUsd', async () => {
+      const before = await executionCount();
+      const res = await post('/workflows/hello/executions', { input: {}, budgetUsd: -1 });
+      expect(res.status).toBe(400);
+      expect((res.body.errors as { field: string }[])[0]!.field).toBe('budgetUsd');
+      expect(await executionCount()).toBe(before);
+    });
+
+    it('budget below micro-dollar precision → 400', async () => {
+      const res = await post('/workflows/hello/executions', { input: {}, budgetUsd: 0.0000001 });
+      expect(res.status).toBe(400);
+    });
+
+    it('input over 256 KiB → 413', async () => {
+      const before = await executionCount();
+      const res = await post('/workflows/hello/executions', { input: { blob: 'x'.repeat(262_144) } });
+      expect(res.status).toBe(413);
+      expect(await executionCount()).toBe(before);
+    });
+
+    it('request body far over the limit → 413 before it is parsed', async () => {
+      // The server answers before reading the body and drops the connection, so the client must not reuse it.
+      const res = await post('/workflows/hello/executions', { input: { blob: 'x'.repeat(400_000) } }, false, {
+        connection: 'close',
+      });
+      expect(res.status).toBe(413);
+    });
+
+    it('unknown execution id → 404 on every execution route', async () => {
+      for (const path of ['', '/steps', '/costs', '/events']) {
+        const res = await get(`/executions/does-not-exist${path}`);
+        expect(res.status, path).toBe(404);
+      }
+    });
+
+    it('bad query → 400 naming the parameter', async () => {
+      const res = await get('/executions?limit=0');
+      expect(res.status).toBe(400);
+      expect((res.body.errors as { field: string }[])[0]!.field).toBe('limit');
+    });
+  });
+
+  it('GET /openapi.json documents every route, generated from the zod schemas', async () => {
+    const { status, body } = await get('/openapi.json');
+    expect(status).toBe(200);
+    expect(body.openapi).toBe('3.1.0');
+    expect(Object.keys(body.paths as object).sort()).toEqual([
+      '/executions',
+      '/executions/{id}',
+      '/executions/{id}/costs',
+      '/executions/{id}/events',
+      '/executions/{id}/steps',
+      '/health',
+      '/workflows',
+      '/workflows/{name}/executions',
+    ]);
+    const schemas = (body.components as { schemas: Record<string, unknown> }).schemas;
+    expect(schemas).toHaveProperty('StartExecutionRequest');
+    expect(schemas).toHaveProperty('Problem');
+  });
+});

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Installs (if missing) and starts on loopback the real services the integration suites use, idempotently.
+# Usage: tests/integration/services.sh [postgres] ...   (no argument: all)
+# Prints the environment to use, e.g.:  eval "$(tests/integration/services.sh)"
+set -euo pipefail
+
+SERVICES_DIR="${WFLO_SERVICES_DIR:-/tmp/wflo-services}"
+PG_PORT="${WFLO_PG_PORT:-55432}"
+mkdir -p "$SERVICES_DIR"
+
+log() { echo "services: $*" >&2; }
+
+apt_install() {
+  # apt-get update only when a package is actually missing (it is slow and needs the registry).
+  if [ "$(id -u)" != 0 ]; then log "need root to apt-get install $*"; exit 1; fi
+  log "installing $* (apt-get)"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2
+}
+
+pg_bin() {
+  local dir
+  dir="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1 || true)"
+  [ -n "$dir" ] && [ -x "$dir/postgres" ] && echo "$dir"
+}
+
+start_postgres() {
+  local bin data
+  bin="$(pg_bin || true)"
+  if [ -z "$bin" ]; then
+    apt_install postgresql
+    bin="$(pg_bin)"
+  fi
+  data="$SERVICES_DIR/postgres"
+  # PostgreSQL refuses to run as root: the cluster belongs to the package's postgres user.
+  local as=()
+  if [ "$(id -u)" = 0 ]; then as=(runuser -u postgres --); chown postgres:postgres "$SERVICES_DIR" 2>/dev/null || true; fi
+  if ! "$bin/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT"; then
+    if [ ! -s "$data/PG_VERSION" ]; then
+      log "initdb $data"
+      mkdir -p "$data"
+      [ "$(id -u)" = 0 ] && chown postgres:postgres "$data"
+      "${as[@]}" "$bin/initdb" -D "$data" -U postgres --auth=trust -E UTF8 >/dev/null
+    fi
+    log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
+    "${as[@]}" "$bin/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 \
+      -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k /tmp -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" start >&2
+  fi
+  for db in wflo_test; do
+    if ! "$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='$db'" | grep -q 1; then
+      "$bin/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres "$db"
+    fi
+  done
+  echo "export DATABASE_URL=postgres://postgres@127.0.0.1:$PG_PORT/wflo_test"
+}
+
+services=("$@")
+[ ${#services[@]} -eq 0 ] && services=(postgres)
+for s in "${services[@]}"; do
+  case "$s" in
+    postgres) start_postgres ;;
+    *) log "unknown service $s"; exit 2 ;;
+  esac
+done

@@ -1,0 +1,162 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startExecution } from '#shared/executions';
+import type { LocalRuntime } from '../../infra/local/runtime.ts';
+import { startLocal, stopLocal, TEST_MODEL } from '../helpers/local.ts';
+
+let local: LocalRuntime;
+
+beforeAll(async () => {
+  local = await startLocal();
+});
+afterAll(async () => {
+  await stopLocal(local);
+});
+
+/** Starts the agent loop through the same service the API uses and waits for the end. */
+async function runAgent(input: Record<string, unknown>, budgetMicros: number | null = null) {
+  const { execution } = await startExecution(
+    { store: local.runtime.store, engine: local.engine },
+    { workflow: 'agent-loop', input: { model: TEST_MODEL, ...input }, budgetMicros },
+  );
+  await local.orchestrator.drain();
+  const store = local.runtime.store;
+  return {
+    execution: (await store.getExecution(execution.id))!,
+    steps: await store.listSteps(execution.id),
+    costs: await store.listCosts(execution.id),
+    events: await store.listEvents(execution.id, 0, 1000),
+  };
+}
+
+describe('State machine: agent-loop.asl.json', () => {
+  it('HappyPath: plans, acts until FINAL, finishes with the answer and a ledger row per model call', async () => {
+    // Act
+    const { execution, steps, costs, events } = await runAgent({ goal: 'answer the question' });
+
+    // Assess
+    expect(execution.status).toBe('succeeded');
+    expect(execution.output).toEqual({
+      goal: 'answer the question',
+      answer: '42',
+      lastReply: 'done\nFINAL: 42',
+      iterations: 2,
+      stoppedBy: 'final',
+    });
+    expect(steps.map((s) => [s.stateName, s.attempt, s.status])).toEqual([
+      ['Plan', 0, 'succeeded'],
+      ['Act', 0, 'succeeded'],
+      ['Act', 0, 'succeeded'],
+      ['Finish', 0, 'succeeded'],
+    ]);
+    // 1000 in × $0.15/M + 200 out × $0.60/M = 150 + 120 µ$ per call, three calls.
+    expect(costs.map((c) => c.usdMicros)).toEqual([270, 270, 270]);
+    expect(execution.costMicros).toBe(810);
+    expect(steps[0]!.costMicros).toBe(270);
+    const types = events.map((e) => e.type);
+    expect(types[0]).toBe('execution.created');
+    expect(types).toContain('execution.started');
+    expect(types.filter((t) => t === 'llm.called')).toHaveLength(3);
+    expect(types.filter((t) => t === 'step.succeeded')).toHaveLength(4);
+    expect(types).toContain('execution.succeeded');
+  });
+
+  it('ActEntries: each loop turn is a new state entry with its own EnteredTime', async () => {
+    // Act
+    const { steps } = await runAgent({ goal: 'answer the question' });
+
+    // Assess
+    const acts = steps.filter((s) => s.stateName === 'Act');
+    expect(acts).toHaveLength(2);
+    expect(acts[0]!.enteredAt).not.toBe(acts[1]!.enteredAt);
+  });
+
+  it('RetryOnProviderError: a transient 503 is retried as attempt 1 of the same entry, charged once', async () => {
+    // Act
+    const { execution, steps, costs, events } = await runAgent({ goal: 'transient failure first' });
+
+    // Assess
+    expect(execution.status).toBe('succeeded');
+    const plan = steps.filter((s) => s.stateName === 'Plan');
+    expect(plan.map((s) => [s.attempt, s.status])).toEqual([
+      [0, 'failed'],
+      [1, 'succeeded'],
+    ]);
+    expect(plan[0]!.enteredAt).toBe(plan[1]!.enteredAt);
+    expect(plan[0]!.error).toMatchObject({ error: 'LlmProviderError' });
+    expect(costs.filter((c) => c.stateName === 'Plan')).toHaveLength(1);
+    expect(events.map((e) => e.type)).toContain('step.retrying');
+  });
+
+  it('RetryExhausted: a provider that stays down fails the run after 1 + 3 attempts through RecordFailure', async () => {
+    // Act
+    const { execution, steps } = await runAgent({ goal: 'always-down' });
+
+    // Assess
+    expect(execution.status).toBe('failed');
+    expect(execution.error).toMatchObject({ error: 'LlmProviderError' });
+    expect(steps.filter((s) => s.stateName === 'Plan').map((s) => s.attempt)).toEqual([0, 1, 2, 3]);
+    expect(steps.at(-1)).toMatchObject({ stateName: 'RecordFailure', status: 'succeeded' });
+  });
+
+  it('NonRetryableCatch: a 400 from the provider is not retried; Catch records failed with the error name', async () => {
+    // Act
+    const { execution, steps, costs } = await runAgent({ goal: 'invalid request' });
+
+    // Assess
+    expect(execution.status).toBe('failed');
+    expect(execution.error).toMatchObject({ error: 'LlmRequestInvalidError' });
+    expect((execution.error as { cause: string }).cause).toContain('model does not support this request');
+    expect(steps.filter((s) => s.stateName === 'Plan')).toHaveLength(1);
+    expect(costs).toHaveLength(0);
+  });
+
+  it('MaxIterationsStop: a model that always answers NEXT stops at maxIterations', async () => {
+    // Act
+    const { execution, costs } = await runAgent({ goal: 'endless work', maxIterations: 3 });
+
+    // Assess
+    expect(execution.status).toBe('succeeded');
+    expect(execution.output).toMatchObject({ iterations: 3, stoppedBy: 'max_iterations', answer: null });
+    expect(costs).toHaveLength(4); // plan + 3 turns
+  });
+
+  it('DefaultMaxIterations: without maxIterations the loop stops after 5 turns', async () => {
+    // Act
+    const { execution } = await runAgent({ goal: 'endless work' });
+
+    // Assess
+    expect(execution.output).toMatchObject({ iterations: 5, stoppedBy: 'max_iterations' });
+  });
+
+  it('BudgetExceededCatch: a spent budget ends the run as budget_exceeded with its ledger intact', async () => {
+    // Act: 270 µ$ per call; the first call fits under 300 µ$, the next is refused.
+    const { execution, costs } = await runAgent({ goal: 'answer the question' }, 300);
+
+    // Assess
+    expect(execution.status).toBe('budget_exceeded');
+    expect(execution.error).toMatchObject({ error: 'BudgetExceededError' });
+    expect(costs).toHaveLength(2);
+    expect(execution.costMicros).toBe(540);
+  });
+
+  it('Concurrency: 30 executions run at once without mixing their steps', async () => {
+    // Act
+    const results = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        startExecution(
+          { store: local.runtime.store, engine: local.engine },
+          { workflow: 'agent-loop', input: { model: TEST_MODEL, goal: `question ${i}` } },
+        ),
+      ),
+    );
+    await local.orchestrator.drain();
+
+    // Assess
+    for (const { execution } of results) {
+      const row = await local.runtime.store.getExecution(execution.id);
+      expect(row?.status).toBe('succeeded');
+      expect(row?.costMicros).toBe(810);
+      expect(await local.runtime.store.listSteps(execution.id)).toHaveLength(4);
+    }
+  });
+});

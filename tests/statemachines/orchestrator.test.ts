@@ -1,0 +1,278 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Context } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Store } from '#shared/store';
+import { ACTIVITIES } from '../../infra/activities.ts';
+import { type LambdaHandler, LocalOrchestrator, retryDelayMs } from '../../infra/local/orchestrator.ts';
+import { loadWorkflowFile, localFunctionArn, type Workflow } from '../../infra/local/workflows.ts';
+import { openTestStore } from '../helpers/database.ts';
+
+const activity = ACTIVITIES[0]!;
+const ECHO = localFunctionArn('echo');
+const FAIL = localFunctionArn('fail');
+const BIG = localFunctionArn('big');
+const SLOW = localFunctionArn('slow');
+
+let store: Store;
+let closeStore: () => Promise<void>;
+const calls: { event: Record<string, unknown>; context: Context }[] = [];
+let failures = 0;
+
+class BudgetExceededError extends Error {
+  override name = 'BudgetExceededError';
+}
+
+const handlers: Record<string, LambdaHandler> = {
+  [ECHO]: async (event, context) => {
+    calls.push({ event: event as Record<string, unknown>, context });
+    return { state: (event as { context: { State: { Name: string } } }).context.State.Name };
+  },
+  [FAIL]: async (event) => {
+    calls.push({ event: event as Record<string, unknown>, context: {} as Context });
+    failures += 1;
+    throw new BudgetExceededError('over budget');
+  },
+  [BIG]: async () => ({ blob: 'x'.repeat(300_000) }),
+  [SLOW]: () => new Promise((r) => setTimeout(() => r({}), 5_000)),
+};
+
+function workflowFrom(name: string, definition: object): Workflow {
+  const dir = mkdtempSync(join(tmpdir(), 'wflo-asl-'));
+  const file = join(dir, `${name}.asl.json`);
+  writeFileSync(file, JSON.stringify(definition));
+  return loadWorkflowFile(file, { Echo: ECHO, Fail: FAIL, Big: BIG, Slow: SLOW });
+}
+
+const lambdaTask = (fn: string, extra: object = {}) => ({
+  Type: 'Task',
+  Resource: 'arn:aws:states:::lambda:invoke',
+  Parameters: { FunctionName: fn, Payload: { 'context.$': '$$', 'input.$': '$' } },
+  ResultSelector: { 'out.$': '$.Payload' },
+  ...extra,
+});
+
+function orchestrator(...workflows: Workflow[]) {
+  return new LocalOrchestrator({
+    workflows: new Map(workflows.map((w) => [w.name, w])),
+    functions: new Map(Object.entries(handlers).map(([arn, handler]) => [arn, { activity, handler }])),
+    store,
+    retryIntervalScale: 0,
+  });
+}
+
+async function run(o: LocalOrchestrator, workflow: string, input: object = {}) {
+  const id = `${workflow}-${Math.random().toString(36).slice(2)}`;
+  await store.createExecution({ id, workflow, input });
+  calls.length = 0;
+  failures = 0;
+  const outcome = await o.start(workflow, id, input).done;
+  return { outcome, row: (await store.getExecution(id))! };
+}
+
+beforeAll(async () => {
+  ({ store, close: closeStore } = await openTestStore());
+});
+afterAll(async () => {
+  await closeStore();
+});
+
+describe('Class: LocalOrchestrator', () => {
+  it('gives every Lambda Task in Map iterators and Parallel branches its own state context', async () => {
+    // Prepare
+    const wf = workflowFrom('nested', {
+      StartAt: 'Fan',
+      States: {
+        Fan: {
+          Type: 'Parallel',
+          Branches: [
+            { StartAt: 'InBranch', States: { InBranch: { ...lambdaTask('${Echo}'), End: true } } },
+            {
+              StartAt: 'Items',
+              States: {
+                Items: {
+                  Type: 'Map',
+                  ItemsPath: '$.items',
+                  ItemProcessor: {
+                    StartAt: 'InMap',
+                    States: { InMap: { ...lambdaTask('${Echo}'), End: true } },
+                  },
+                  End: true,
+                },
+              },
+            },
+          ],
+          End: true,
+        },
+      },
+    });
+
+    // Act
+    const { outcome, row } = await run(orchestrator(wf), 'nested', { items: [1, 2, 3] });
+
+    // Assess
+    expect(outcome.status).toBe('succeeded');
+    expect(outcome.output).toEqual([
+      { out: { state: 'InBranch' } },
+      [{ out: { state: 'InMap' } }, { out: { state: 'InMap' } }, { out: { state: 'InMap' } }],
+    ]);
+    expect(row.status).toBe('succeeded');
+    const ctx = calls[0]!.event.context as {
+      Execution: { Name: string };
+      State: { RetryCount: number; EnteredTime: string };
+    };
+    expect(ctx.Execution.Name).toBe(row.id);
+    expect(ctx.State.RetryCount).toBe(0);
+    expect(Number.isNaN(Date.parse(ctx.State.EnteredTime))).toBe(false);
+    expect(calls[0]!.context.invokedFunctionArn).toBe(ECHO);
+    expect(calls[0]!.context.getRemainingTimeInMillis()).toBeGreaterThan(0);
+  });
+
+  it('retries by the ASL Retry policy with RetryCount 0..MaxAttempts and one EnteredTime, then Catch sees the error name', async () => {
+    // Prepare
+    const wf = workflowFrom('retrying', {
+      StartAt: 'Charge',
+      States: {
+        Charge: {
+          ...lambdaTask('${Fail}'),
+          Retry: [{ ErrorEquals: ['BudgetExceededError'], MaxAttempts: 2, IntervalSeconds: 1 }],
+          Catch: [{ ErrorEquals: ['BudgetExceededError'], ResultPath: '$.error', Next: 'Caught' }],
+          Next: 'Caught',
+        },
+        Caught: { Type: 'Pass', End: true },
+      },
+    });
+
+    // Act
+    const { outcome } = await run(orchestrator(wf), 'retrying');
+
+    // Assess
+    expect(failures).toBe(3);
+    const contexts = calls.map(
+      (c) => (c.event.context as { State: { RetryCount: number; EnteredTime: string } }).State,
+    );
+    expect(contexts.map((s) => s.RetryCount)).toEqual([0, 1, 2]);
+    expect(new Set(contexts.map((s) => s.EnteredTime)).size).toBe(1);
+    expect(outcome.status).toBe('succeeded');
+    const error = (outcome.output as { error: { Error: string; Cause: string } }).error;
+    expect(error.Error).toBe('BudgetExceededError');
+    expect(JSON.parse(error.Cause)).toEqual({
+      errorType: 'BudgetExceededError',
+      errorMessage: 'over budget',
+    });
+  });
+
+  it('fails an uncaught error and projects failed with the error name', async () => {
+    // Prepare
+    const wf = workflowFrom('uncaught', {
+      StartAt: 'Charge',
+      States: { Charge: { ...lambdaTask('${Fail}'), End: true } },
+    });
+
+    // Act
+    const { outcome, row } = await run(orchestrator(wf), 'uncaught');
+
+    // Assess
+    expect(outcome.status).toBe('failed');
+    expect(row.status).toBe('failed');
+    expect(row.error).toMatchObject({ error: 'BudgetExceededError' });
+  });
+
+  it('rejects a result over 256 KiB with States.DataLimitExceeded, as Step Functions does', async () => {
+    // Prepare
+    const wf = workflowFrom('big', {
+      StartAt: 'Big',
+      States: { Big: { ...lambdaTask('${Big}'), End: true } },
+    });
+
+    // Act
+    const { row } = await run(orchestrator(wf), 'big');
+
+    // Assess
+    expect(row.status).toBe('failed');
+    expect(row.error).toMatchObject({ error: 'States.DataLimitExceeded' });
+  });
+
+  it('applies TimeoutSeconds per attempt and ends the run as timed_out', async () => {
+    // Prepare
+    const wf = workflowFrom('slow', {
+      StartAt: 'Slow',
+      States: { Slow: { ...lambdaTask('${Slow}'), TimeoutSeconds: 1, End: true } },
+    });
+
+    // Act
+    const { row } = await run(orchestrator(wf), 'slow');
+
+    // Assess
+    expect(row.status).toBe('timed_out');
+    expect(row.error).toMatchObject({ error: 'States.Timeout' });
+  });
+
+  it('cancels a running execution on request', async () => {
+    // Prepare
+    const wf = workflowFrom('waiting', {
+      StartAt: 'Wait',
+      States: { Wait: { Type: 'Wait', Seconds: 30, Next: 'Done' }, Done: { Type: 'Succeed' } },
+    });
+    const o = orchestrator(wf);
+    await store.createExecution({ id: 'to-cancel', workflow: 'waiting', input: {} });
+    const handle = o.start('waiting', 'to-cancel', {});
+    await new Promise((r) => setTimeout(r, 50));
+
+    // Act
+    const cancelled = o.cancel('to-cancel');
+    const outcome = await handle.done;
+
+    // Assess
+    expect(cancelled).toBe(true);
+    expect(outcome.status).toBe('cancelled');
+    expect((await store.getExecution('to-cancel'))?.status).toBe('cancelled');
+  });
+
+  it('refuses an ASL file with an unknown substitution variable, naming it', () => {
+    // Prepare
+    const dir = mkdtempSync(join(tmpdir(), 'wflo-asl-'));
+    const file = join(dir, 'typo.asl.json');
+    writeFileSync(
+      file,
+      JSON.stringify({ StartAt: 'A', States: { A: { ...lambdaTask('${LlmInvokeFunctoin}'), End: true } } }),
+    );
+
+    // Act / Assess
+    expect(() => loadWorkflowFile(file)).toThrow(
+      /unknown substitution variable\(s\) \$\{LlmInvokeFunctoin\}/,
+    );
+  });
+
+  it('refuses a Task whose integration the local runtime cannot run, naming the state', () => {
+    // Prepare
+    const wf = workflowFrom('sns', {
+      StartAt: 'Notify',
+      States: {
+        Notify: {
+          Type: 'Task',
+          Resource: 'arn:aws:states:::sns:publish',
+          Parameters: { Message: 'x', TopicArn: 'arn:aws:sns:us-east-1:000000000000:t' },
+          End: true,
+        },
+      },
+    });
+
+    // Act / Assess
+    expect(() => orchestrator(wf)).toThrow(/cannot run Task state\(s\) Notify/);
+  });
+});
+
+describe('Function: retryDelayMs', () => {
+  it('grows by BackoffRate, caps at MaxDelaySeconds and draws FULL jitter below the cap', () => {
+    expect(retryDelayMs({ ErrorEquals: ['x'], IntervalSeconds: 2, BackoffRate: 2 }, 0)).toBe(2000);
+    expect(retryDelayMs({ ErrorEquals: ['x'], IntervalSeconds: 2, BackoffRate: 2 }, 3)).toBe(16000);
+    expect(
+      retryDelayMs({ ErrorEquals: ['x'], IntervalSeconds: 2, BackoffRate: 2, MaxDelaySeconds: 5 }, 3),
+    ).toBe(5000);
+    expect(
+      retryDelayMs({ ErrorEquals: ['x'], IntervalSeconds: 2, JitterStrategy: 'FULL' }, 0, () => 0.25),
+    ).toBe(500);
+  });
+});

@@ -1,0 +1,216 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConflictError, NotFoundError } from '#shared/errors';
+import type { Store } from '#shared/store';
+import { openTestStore } from '../helpers/database.ts';
+
+let store: Store;
+let close: () => Promise<void>;
+let n = 0;
+const newId = () => `exec-${Date.now()}-${n++}`;
+
+beforeAll(async () => {
+  ({ store, close } = await openTestStore());
+});
+afterAll(async () => {
+  await close();
+});
+
+const entry = (
+  executionId: string,
+  stateName = 'Plan',
+  attempt = 0,
+  enteredAt = '2026-11-21T10:00:00.000Z',
+) => ({
+  executionId,
+  stateName,
+  activity: 'llm-invoke',
+  enteredAt,
+  attempt,
+});
+
+describe('Store (the port every adapter implements)', () => {
+  it('creates an execution once per idempotency key and returns the same one after', async () => {
+    const a = await store.createExecution({
+      id: newId(),
+      workflow: 'w',
+      input: { a: 1, b: [1, 2] },
+      idempotencyKey: 'k1',
+    });
+    const b = await store.createExecution({
+      id: newId(),
+      workflow: 'w',
+      input: { b: [1, 2], a: 1 },
+      idempotencyKey: 'k1',
+    });
+    expect(a.created).toBe(true);
+    expect(b.created).toBe(false);
+    expect(b.execution.id).toBe(a.execution.id);
+  });
+
+  it('refuses the same key with another input or budget, and the same id twice', async () => {
+    const id = newId();
+    await store.createExecution({
+      id,
+      workflow: 'w',
+      input: { a: 1 },
+      idempotencyKey: 'k2',
+      budgetMicros: 5,
+    });
+    await expect(
+      store.createExecution({
+        id: newId(),
+        workflow: 'w',
+        input: { a: 2 },
+        idempotencyKey: 'k2',
+        budgetMicros: 5,
+      }),
+    ).rejects.toThrow(ConflictError);
+    await expect(
+      store.createExecution({
+        id: newId(),
+        workflow: 'w',
+        input: { a: 1 },
+        idempotencyKey: 'k2',
+        budgetMicros: 6,
+      }),
+    ).rejects.toThrow(ConflictError);
+    await expect(store.createExecution({ id, workflow: 'w', input: {} })).rejects.toThrow(ConflictError);
+  });
+
+  it('scopes idempotency keys per workflow', async () => {
+    const a = await store.createExecution({
+      id: newId(),
+      workflow: 'w1',
+      input: {},
+      idempotencyKey: 'shared',
+    });
+    const b = await store.createExecution({
+      id: newId(),
+      workflow: 'w2',
+      input: {},
+      idempotencyKey: 'shared',
+    });
+    expect(b.created).toBe(true);
+    expect(b.execution.id).not.toBe(a.execution.id);
+  });
+
+  it('records step attempts once each and keeps money exact beyond 32 bits', async () => {
+    const id = newId();
+    await store.createExecution({ id, workflow: 'w', input: {}, budgetMicros: 9_000_000_000 });
+    const s1 = await store.beginStep(entry(id));
+    const again = await store.beginStep(entry(id));
+    const s2 = await store.beginStep(entry(id, 'Plan', 1));
+    expect(again.id).toBe(s1.id);
+    expect(s2.id).not.toBe(s1.id);
+    await store.recordCost({
+      executionId: id,
+      stepId: s2.id,
+      kind: 'llm',
+      usdMicros: 4_000_000_001,
+      idempotencyKey: `${id}/c1`,
+    });
+    const repeat = await store.recordCost({
+      executionId: id,
+      stepId: s2.id,
+      kind: 'llm',
+      usdMicros: 4_000_000_001,
+      idempotencyKey: `${id}/c1`,
+    });
+    await store.recordCost({ executionId: id, kind: 'transition', usdMicros: 25 });
+    const row = await store.getExecution(id);
+    expect(repeat.created).toBe(false);
+    expect(row?.costMicros).toBe(4_000_000_026);
+    expect(row?.budgetMicros).toBe(9_000_000_000);
+    expect((await store.listSteps(id)).find((s) => s.id === s2.id)?.costMicros).toBe(4_000_000_001);
+    const costs = await store.listCosts(id);
+    expect(costs.reduce((s, c) => s + c.usdMicros, 0)).toBe(row?.costMicros);
+  });
+
+  it('refuses a negative charge and leaves the totals untouched', async () => {
+    const id = newId();
+    await store.createExecution({ id, workflow: 'w', input: {} });
+    await expect(store.recordCost({ executionId: id, kind: 'llm', usdMicros: -1 })).rejects.toThrow();
+    expect((await store.getExecution(id))?.costMicros).toBe(0);
+    expect(await store.listCosts(id)).toEqual([]);
+  });
+
+  it('refuses a charge for an unknown execution and writes nothing', async () => {
+    await expect(store.recordCost({ executionId: 'missing', kind: 'llm', usdMicros: 1 })).rejects.toThrow();
+  });
+
+  it('finishes an execution once; a later finish changes nothing', async () => {
+    const id = newId();
+    await store.createExecution({ id, workflow: 'w', input: {} });
+    await store.markRunning(id);
+    const first = await store.finishExecution({
+      id,
+      status: 'budget_exceeded',
+      error: { error: 'BudgetExceededError', cause: 'x' },
+    });
+    const second = await store.finishExecution({
+      id,
+      status: 'failed',
+      error: { error: 'States.Runtime', cause: 'y' },
+    });
+    expect(first.changed).toBe(true);
+    expect(second.changed).toBe(false);
+    expect(second.execution.status).toBe('budget_exceeded');
+    const types = (await store.listEvents(id, 0, 100)).map((e) => e.type);
+    expect(types).toEqual(['execution.created', 'execution.started', 'execution.budget_exceeded']);
+    await expect(store.finishExecution({ id: 'missing', status: 'failed' })).rejects.toThrow(NotFoundError);
+  });
+
+  it('writes each state change and its event in one transaction, readable in order after a cursor', async () => {
+    const id = newId();
+    await store.createExecution({ id, workflow: 'w', input: {} });
+    const step = await store.beginStep(entry(id));
+    await store.completeStep({
+      stepId: step.id,
+      status: 'failed',
+      durationMs: 5,
+      error: { error: 'E', cause: 'c' },
+    });
+    const all = await store.listEvents(id, 0, 100);
+    const after = await store.listEvents(id, all[0]!.id, 100);
+    expect(all.map((e) => e.type)).toEqual(['execution.created', 'step.started', 'step.failed']);
+    expect(after.map((e) => e.type)).toEqual(['step.started', 'step.failed']);
+    expect(new Set(all.map((e) => e.eventId)).size).toBe(3);
+  });
+
+  it('discards only a pending execution (a start that failed), with its events', async () => {
+    const pending = newId();
+    const running = newId();
+    await store.createExecution({ id: pending, workflow: 'w', input: {} });
+    await store.createExecution({ id: running, workflow: 'w', input: {} });
+    await store.markRunning(running);
+    await store.discardExecution(pending);
+    await store.discardExecution(running);
+    expect(await store.getExecution(pending)).toBeUndefined();
+    expect(await store.listEvents(pending, 0, 10)).toEqual([]);
+    expect(await store.getExecution(running)).toBeDefined();
+  });
+
+  it('lists newest first with a stable cursor and filters', async () => {
+    const ids = [newId(), newId(), newId()];
+    for (const id of ids) await store.createExecution({ id, workflow: 'paged', input: {} });
+    const p1 = await store.listExecutions({ workflow: 'paged', limit: 2 });
+    const p2 = await store.listExecutions({ workflow: 'paged', limit: 2, cursor: p1.nextCursor });
+    expect([...p1.items, ...p2.items].map((e) => e.id)).toEqual([...ids].reverse());
+    expect(p2.nextCursor).toBeUndefined();
+    expect((await store.listExecutions({ workflow: 'paged', status: 'running', limit: 5 })).items).toEqual(
+      [],
+    );
+    await expect(store.listExecutions({ limit: 1, cursor: 'garbage' })).rejects.toThrow(NotFoundError);
+  });
+
+  it('keeps concurrent charges to one execution consistent', async () => {
+    const id = newId();
+    await store.createExecution({ id, workflow: 'w', input: {} });
+    await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        store.recordCost({ executionId: id, kind: 'llm', usdMicros: i + 1 }),
+      ),
+    );
+    expect((await store.getExecution(id))?.costMicros).toBe((40 * 41) / 2);
+  });
+});

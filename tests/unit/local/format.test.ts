@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import type { CostEntryRow, EventRow } from '#shared/store';
+import { costTable, progressLine } from '../../../infra/local/format.ts';
+
+const event = (type: string, payload: Record<string, unknown>): EventRow => ({
+  id: 1,
+  eventId: 'e',
+  executionId: 'x',
+  type,
+  payload,
+  createdAt: new Date(0),
+  publishedAt: null,
+});
+
+describe('wflo run output', () => {
+  it('prints one line per step transition and model call', () => {
+    expect(progressLine(event('step.started', { stateName: 'Plan', activity: 'llm-invoke' }))).toBe(
+      '  … Plan           llm-invoke',
+    );
+    expect(progressLine(event('step.retrying', { stateName: 'Plan', attempt: 1 }))).toContain(
+      'retry attempt 2',
+    );
+    expect(
+      progressLine(
+        event('step.failed', { stateName: 'Plan', error: { error: 'LlmProviderError', cause: 'x' } }),
+      ),
+    ).toContain('LlmProviderError: x');
+    expect(
+      progressLine(
+        event('llm.called', {
+          stateName: 'Plan',
+          provider: 'scripted',
+          model: 'm',
+          usage: { inputTokens: 3, outputTokens: 4 },
+          costMicros: 12,
+        }),
+      ),
+    ).toContain('3 in / 4 out  $0.000012');
+    expect(progressLine(event('cost.recorded', {}))).toBeUndefined();
+  });
+
+  it('prints a cost table whose total is the sum of its rows', () => {
+    const row = (stateName: string, usdMicros: number, savedMicros = 0): CostEntryRow => ({
+      id: 1,
+      executionId: 'x',
+      stepId: 1,
+      stateName,
+      kind: 'llm',
+      provider: 'scripted',
+      model: 'agent-demo',
+      tokensIn: 10,
+      tokensOut: 5,
+      tokensCached: 0,
+      usdMicros,
+      savedMicros,
+      idempotencyKey: null,
+      createdAt: new Date(0),
+    });
+    const table = costTable([row('Plan', 26), row('Act', 37, 12)]);
+    expect(table).toMatch(/Plan\s+llm\s+scripted\/agent-demo\s+10\/5\s+\$0\.000026/);
+    expect(table).toMatch(/^total\s+\$0\.000063\s+\$0\.000012$/m);
+  });
+});

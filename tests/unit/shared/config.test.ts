@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '#shared/config';
+import { ConfigError } from '#shared/errors';
+
+describe('Function: loadConfig', () => {
+  it('defaults to the embedded target: PGlite under .wflo and the scripted demo model', () => {
+    const config = loadConfig({});
+    expect(config.store).toEqual({ kind: 'pglite', dataDir: '.wflo/pgdata' });
+    expect(config.llm.defaultProvider).toBe('scripted');
+    expect(config.llm.defaultModel).toBe('agent-demo');
+    expect(config.api).toEqual({ port: 3000, host: '127.0.0.1' });
+  });
+
+  it('selects PostgreSQL when DATABASE_URL is set', () => {
+    const config = loadConfig({
+      DATABASE_URL: 'postgres://u:p@127.0.0.1:5432/wflo',
+      DATABASE_POOL_SIZE: '4',
+    });
+    expect(config.store).toEqual({
+      kind: 'postgres',
+      url: 'postgres://u:p@127.0.0.1:5432/wflo',
+      poolSize: 4,
+    });
+  });
+
+  it('keeps PGlite in memory for memory://', () => {
+    expect(loadConfig({ WFLO_DATA_DIR: 'memory://' }).store).toEqual({
+      kind: 'pglite',
+      dataDir: 'memory://',
+    });
+  });
+
+  it('treats empty variables as unset', () => {
+    expect(loadConfig({ DATABASE_URL: '', LLM_MODEL: '' }).store.kind).toBe('pglite');
+  });
+
+  it('names every bad variable at once', () => {
+    expect(() =>
+      loadConfig({ DATABASE_URL: 'mysql://x', WFLO_PORT: 'eighty', LLM_PROVIDER: 'magic' }),
+    ).toThrow(ConfigError);
+    try {
+      loadConfig({ DATABASE_URL: 'mysql://x', WFLO_PORT: 'eighty', LLM_PROVIDER: 'magic' });
+    } catch (err) {
+      expect((err as Error).message).toMatch(/DATABASE_URL/);
+      expect((err as Error).message).toMatch(/WFLO_PORT/);
+      expect((err as Error).message).toMatch(/LLM_PROVIDER/);
+    }
+  });
+
+  it('requires a model when the OpenAI-compatible provider is the default', () => {
+    expect(() => loadConfig({ LLM_PROVIDER: 'openai-compatible' })).toThrow(/LLM_MODEL: required/);
+    const config = loadConfig({
+      LLM_PROVIDER: 'openai-compatible',
+      LLM_MODEL: 'llama3.2',
+      OPENAI_BASE_URL: 'http://127.0.0.1:11434/v1/',
+    });
+    expect(config.llm.openai.baseUrl).toBe('http://127.0.0.1:11434/v1');
+  });
+});
