@@ -1,0 +1,31 @@
+/**
+ * What each activity may touch, beyond the Aurora store every activity uses. An activity missing here gets
+ * only the store (least privilege by default): give a new activity its needs here when it has them.
+ */
+export type ActivityNeed =
+  /** ElastiCache Valkey (runs the function in the VPC): response cache, locks. */
+  | 'cache'
+  /** Powertools idempotency table. */
+  | 'idempotency'
+  /** Approval task tokens table. */
+  | 'approvals'
+  /** Artifacts bucket, objects under executions/. */
+  | 'artifacts-read'
+  | 'artifacts-write'
+  /** The LLM provider API key secret (when one is configured). */
+  | 'llm-secret';
+
+export const ACTIVITY_NEEDS: Readonly<Record<string, readonly ActivityNeed[]>> = {
+  'llm-invoke': ['cache', 'idempotency', 'llm-secret'],
+  'execution-finish': [],
+  'sandbox-prepare': ['artifacts-write'],
+  'sandbox-collect': ['artifacts-read'],
+  'approval-request': ['approvals'],
+  'lock-acquire': ['cache'],
+  'lock-release': ['cache'],
+};
+
+/** The needs of one activity (none beyond the store when it is not listed). */
+export function needsOf(activityId: string): readonly ActivityNeed[] {
+  return ACTIVITY_NEEDS[activityId] ?? [];
+}

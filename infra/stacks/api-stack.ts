@@ -1,0 +1,224 @@
+import { ArnFormat, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import * as apigw from 'aws-cdk-lib/aws-apigateway';
+import * as cognito from 'aws-cdk-lib/aws-cognito';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import { WfloFunction } from '../constructs/wflo-function.ts';
+import type { WorkflowStateMachine } from '../constructs/workflow-state-machine.ts';
+import type { WfloContext } from './context.ts';
+import type { DataStack } from './data-stack.ts';
+import { llmEnvironment } from './orchestration-stack.ts';
+
+/** The API stage name (part of every URL). */
+export const API_STAGE = 'v1';
+
+export interface ApiStackProps extends StackProps {
+  readonly prefix: string;
+  readonly context: WfloContext;
+  readonly data: DataStack;
+  /** The deployed workflows by name. */
+  readonly workflows: ReadonlyMap<string, WorkflowStateMachine>;
+  readonly logRetention: logs.RetentionDays;
+  /** The API Lambda entry. @default 'functions/api/handler.ts' */
+  readonly entry?: string;
+}
+
+/** JSON schema (draft 4, what API Gateway models use) of `POST /workflows/{name}/executions`. */
+export const START_EXECUTION_SCHEMA: apigw.JsonSchema = {
+  schema: apigw.JsonSchemaVersion.DRAFT4,
+  title: 'StartExecution',
+  type: apigw.JsonSchemaType.OBJECT,
+  properties: {
+    input: {},
+    budgetUsd: {
+      type: [apigw.JsonSchemaType.STRING, apigw.JsonSchemaType.NUMBER],
+    },
+    // Becomes the execution name: Step Functions allows 1-80 characters of this set.
+    idempotencyKey: {
+      type: apigw.JsonSchemaType.STRING,
+      minLength: 1,
+      maxLength: 80,
+      pattern: '^[A-Za-z0-9_-]+$',
+    },
+  },
+};
+
+/**
+ * The REST API in front of the same API app that runs locally (functions/api/handler.ts, Hono): IAM (SigV4)
+ * authorization on every method by default, or a Cognito user pool; request validation; JSON access logs;
+ * stage throttling; X-Ray. The API function starts executions with StartExecution on the named state machine.
+ */
+export class ApiStack extends Stack {
+  readonly api: apigw.RestApi;
+  readonly handler: WfloFunction;
+  readonly accessLogs: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: ApiStackProps) {
+    super(scope, id, props);
+    const { context: ctx, data } = props;
+    const removal = ctx.deletionProtection ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+
+    const stateMachineArns = Object.fromEntries(
+      [...props.workflows].map(([name, wf]) => [name, wf.stateMachine.stateMachineArn]),
+    );
+    this.handler = new WfloFunction(this, 'Handler', {
+      entry: props.entry ?? 'functions/api/handler.ts',
+      description: 'wflo API (Hono): workflows, executions, approvals',
+      functionName: `${props.prefix}-api`,
+      memoryMb: 512,
+      timeoutSeconds: 29,
+      logRetention: props.logRetention,
+      logRemovalPolicy: removal,
+      environment: {
+        ...llmEnvironment(ctx),
+        WORKFLOW_STATE_MACHINES: this.toJsonString(stateMachineArns),
+      },
+    });
+    data.bindStore(this.handler);
+    data.bindApprovals(this.handler);
+
+    const stateMachineResources = [...props.workflows.values()].map((wf) => wf.stateMachine.stateMachineArn);
+    const stateMachineNames = [...props.workflows.keys()].map((name) => `${props.prefix}-${name}`);
+    const executionResources = stateMachineNames.map((name) =>
+      this.formatArn({
+        service: 'states',
+        resource: 'execution',
+        resourceName: `${name}:*`,
+        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      }),
+    );
+    this.handler.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: stateMachineResources }),
+    );
+    this.handler.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: [
+          'states:DescribeExecution',
+          'states:StopExecution',
+          'states:RedriveExecution',
+          'states:GetExecutionHistory',
+        ],
+        resources: executionResources,
+      }),
+    );
+    this.handler.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['states:SendTaskSuccess', 'states:SendTaskFailure', 'states:SendTaskHeartbeat'],
+        resources: ['*'],
+      }),
+    );
+    for (const name of stateMachineNames) {
+      Validations.of(this.handler.role).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:${name}:*]`,
+        reason:
+          'Execution names are chosen at run time (the idempotency key); describe/stop/redrive are limited to executions ' +
+          'of the deployed wflo state machines.',
+      });
+    }
+
+    this.accessLogs = new logs.LogGroup(this, 'AccessLogs', {
+      retention: props.logRetention,
+      removalPolicy: removal,
+    });
+
+    const authorizer =
+      ctx.apiAuth === 'cognito' && ctx.cognitoUserPoolArn
+        ? new apigw.CognitoUserPoolsAuthorizer(this, 'Authorizer', {
+            cognitoUserPools: [cognito.UserPool.fromUserPoolArn(this, 'UserPool', ctx.cognitoUserPoolArn)],
+          })
+        : undefined;
+
+    this.api = new apigw.RestApi(this, 'Api', {
+      restApiName: `${props.prefix}-api`,
+      description: 'wflo: start and inspect durable AI-agent workflows',
+      endpointTypes: [apigw.EndpointType.REGIONAL],
+      cloudWatchRole: true,
+      cloudWatchRoleRemovalPolicy: RemovalPolicy.DESTROY,
+      deployOptions: {
+        stageName: API_STAGE,
+        accessLogDestination: new apigw.LogGroupLogDestination(this.accessLogs),
+        accessLogFormat: apigw.AccessLogFormat.jsonWithStandardFields({
+          caller: true,
+          httpMethod: true,
+          ip: true,
+          protocol: true,
+          requestTime: true,
+          resourcePath: true,
+          responseLength: true,
+          status: true,
+          user: true,
+        }),
+        loggingLevel: apigw.MethodLoggingLevel.ERROR,
+        dataTraceEnabled: false,
+        metricsEnabled: true,
+        tracingEnabled: true,
+        throttlingRateLimit: ctx.apiThrottleRatePerSecond,
+        throttlingBurstLimit: ctx.apiThrottleBurst,
+      },
+      defaultMethodOptions: authorizer
+        ? { authorizationType: apigw.AuthorizationType.COGNITO, authorizer }
+        : { authorizationType: apigw.AuthorizationType.IAM },
+    });
+
+    const integration = new apigw.LambdaIntegration(this.handler.function, {
+      proxy: true,
+      allowTestInvoke: false,
+    });
+    const paramsValidator = this.api.addRequestValidator('ParamsValidator', {
+      requestValidatorName: 'parameters',
+      validateRequestParameters: true,
+    });
+    const bodyValidator = this.api.addRequestValidator('BodyValidator', {
+      requestValidatorName: 'body-and-parameters',
+      validateRequestBody: true,
+      validateRequestParameters: true,
+    });
+    const startModel = this.api.addModel('StartExecutionModel', {
+      contentType: 'application/json',
+      modelName: 'StartExecution',
+      schema: START_EXECUTION_SCHEMA,
+    });
+
+    // Everything goes to the one app; the start route is explicit so API Gateway validates its body first.
+    const proxy = this.api.root.addResource('{proxy+}');
+    proxy.addMethod('ANY', integration, {
+      requestValidator: paramsValidator,
+      requestParameters: { 'method.request.path.proxy': true },
+    });
+    const workflowsResource = this.api.root.addResource('workflows');
+    workflowsResource.addMethod('ANY', integration, { requestValidator: paramsValidator });
+    const workflowResource = workflowsResource.addResource('{name}');
+    workflowResource.addMethod('ANY', integration, {
+      requestValidator: paramsValidator,
+      requestParameters: { 'method.request.path.name': true },
+    });
+    workflowResource.addResource('executions').addMethod('POST', integration, {
+      requestValidator: bodyValidator,
+      requestModels: { 'application/json': startModel },
+      requestParameters: { 'method.request.path.name': true },
+    });
+
+    Validations.of(this.api).acknowledge({
+      id: 'AwsSolutions-APIG3',
+      reason:
+        'Every method requires SigV4 (IAM) or Cognito authorization, so anonymous traffic is rejected by API Gateway ' +
+        'before it costs anything; stage throttling bounds abuse. Attach a WAF web ACL to the stage where a public ' +
+        'client base needs IP or bot rules.',
+    });
+    if (!authorizer) {
+      Validations.of(this.api).acknowledge({
+        id: 'AwsSolutions-COG4',
+        reason:
+          'Methods use AWS_IAM authorization (SigV4 with IAM principals), the default for this service-to-service API; ' +
+          'a Cognito user-pool authorizer is available with -c apiAuth=cognito.',
+      });
+    }
+    Validations.of(this.api).acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+      reason:
+        'API Gateway requires this account-level role to write execution logs (AwsSolutions-APIG6); the AWS-managed ' +
+        'policy is the documented one and grants only CloudWatch Logs writes.',
+    });
+  }
+}

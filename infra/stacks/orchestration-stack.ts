@@ -1,0 +1,122 @@
+import { RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type { Construct } from 'constructs';
+import { ACTIVITIES, type ActivityDefinition } from '../activities.ts';
+import { ActivityFunction } from '../constructs/activity-function.ts';
+import { listWorkflowFiles, type WorkflowFile } from '../constructs/asl.ts';
+import { SandboxTask } from '../constructs/sandbox-task.ts';
+import { WorkflowStateMachine } from '../constructs/workflow-state-machine.ts';
+import { needsOf } from './activity-permissions.ts';
+import type { WfloContext } from './context.ts';
+import type { DataStack } from './data-stack.ts';
+import { SUBNETS } from './network-stack.ts';
+
+export interface OrchestrationStackProps extends StackProps {
+  readonly prefix: string;
+  readonly context: WfloContext;
+  readonly vpc: ec2.IVpc;
+  readonly lambdaSecurityGroup: ec2.ISecurityGroup;
+  readonly sandboxSecurityGroup: ec2.ISecurityGroup;
+  readonly data: DataStack;
+  readonly logRetention: logs.RetentionDays;
+  /** @default every entry of ACTIVITIES in infra/activities.ts */
+  readonly activities?: readonly ActivityDefinition[];
+  /** Sandbox image build context. @default 'sandbox-image' */
+  readonly sandboxImageDirectory?: string;
+  /** @default every statemachines/*.asl.json */
+  readonly workflows?: readonly WorkflowFile[];
+}
+
+/**
+ * The activities, the sandbox and the workflows: one ActivityFunction per ACTIVITIES entry (so a new activity
+ * deploys by adding an entry), one Standard state machine per statemachines/*.asl.json, and the Fargate sandbox.
+ */
+export class OrchestrationStack extends Stack {
+  readonly sandbox: SandboxTask;
+  /** Activity functions by activity id. */
+  readonly activities: ReadonlyMap<string, ActivityFunction>;
+  /** State machines by workflow name. */
+  readonly workflows: ReadonlyMap<string, WorkflowStateMachine>;
+
+  constructor(scope: Construct, id: string, props: OrchestrationStackProps) {
+    super(scope, id, props);
+    const { context: ctx, data } = props;
+    const removal = ctx.deletionProtection ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+
+    this.sandbox = new SandboxTask(this, 'Sandbox', {
+      prefix: props.prefix,
+      vpc: props.vpc,
+      subnets: { subnetGroupName: SUBNETS.sandbox },
+      securityGroup: props.sandboxSecurityGroup,
+      cpu: ctx.sandboxCpu,
+      memoryMiB: ctx.sandboxMemoryMiB,
+      logRetention: props.logRetention,
+      logRemovalPolicy: removal,
+      imageDirectory: props.sandboxImageDirectory,
+    });
+
+    const llmSecret = ctx.llmSecretArn
+      ? secretsmanager.Secret.fromSecretCompleteArn(this, 'LlmSecret', ctx.llmSecretArn)
+      : undefined;
+
+    const activities = new Map<string, ActivityFunction>();
+    const byVariable: Record<string, lambda.IFunction> = {};
+    for (const activity of props.activities ?? ACTIVITIES) {
+      const fn = new ActivityFunction(this, `Activity-${activity.id}`, {
+        activity,
+        namePrefix: props.prefix,
+        logRetention: props.logRetention,
+        logRemovalPolicy: removal,
+        vpc: props.vpc,
+        vpcSubnets: { subnetGroupName: SUBNETS.private },
+        securityGroups: [props.lambdaSecurityGroup],
+        environment: llmEnvironment(ctx),
+      });
+      data.bindStore(fn);
+      for (const need of needsOf(activity.id)) {
+        if (need === 'cache') data.bindCache(fn);
+        else if (need === 'idempotency') data.bindIdempotency(fn);
+        else if (need === 'approvals') data.bindApprovals(fn);
+        else if (need === 'artifacts-read') data.bindArtifacts(fn, 'read');
+        else if (need === 'artifacts-write') data.bindArtifacts(fn, 'write');
+        else if (need === 'llm-secret' && llmSecret) {
+          fn.addEnvironment('LLM_SECRET_ARN', llmSecret.secretArn);
+          llmSecret.grantRead(fn.role);
+        }
+      }
+      activities.set(activity.id, fn);
+      byVariable[activity.variable] = fn.function;
+    }
+    this.activities = activities;
+
+    const workflows = new Map<string, WorkflowStateMachine>();
+    for (const workflow of props.workflows ?? listWorkflowFiles()) {
+      workflows.set(
+        workflow.name,
+        new WorkflowStateMachine(this, `Workflow-${workflow.name}`, {
+          workflow,
+          prefix: props.prefix,
+          functions: byVariable,
+          sandbox: this.sandbox,
+          logRetention: props.logRetention,
+          logRemovalPolicy: removal,
+        }),
+      );
+    }
+    if (workflows.size === 0) throw new Error('no statemachines/*.asl.json found: nothing to deploy');
+    this.workflows = workflows;
+  }
+}
+
+/** The LLM and budget settings every function's loadConfig() reads. */
+export function llmEnvironment(ctx: WfloContext): Record<string, string> {
+  return {
+    LLM_PROVIDER: ctx.llmProvider,
+    WFLO_DEFAULT_BUDGET_USD: ctx.defaultBudgetUsd,
+    ...(ctx.llmModel ? { LLM_MODEL: ctx.llmModel } : {}),
+    ...(ctx.llmBaseUrl ? { OPENAI_BASE_URL: ctx.llmBaseUrl } : {}),
+  };
+}

@@ -1,0 +1,100 @@
+import { type App, RemovalPolicy, Tags } from 'aws-cdk-lib';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import type { WfloFunction } from '../constructs/wflo-function.ts';
+import { ApiStack } from './api-stack.ts';
+import type { WfloContext } from './context.ts';
+import { DataStack } from './data-stack.ts';
+import { MonitoringStack } from './monitoring-stack.ts';
+import { NetworkStack } from './network-stack.ts';
+import { OrchestrationStack } from './orchestration-stack.ts';
+
+/** The five stacks of one wflo environment. */
+export interface WfloStacks {
+  readonly network: NetworkStack;
+  readonly data: DataStack;
+  readonly orchestration: OrchestrationStack;
+  readonly api: ApiStack;
+  readonly monitoring: MonitoringStack;
+}
+
+/** Where the app finds code that is not infrastructure; defaults are the repository's own folders. */
+export interface WfloOptions {
+  /** @default 'sandbox-image' */
+  readonly sandboxImageDirectory?: string;
+  /** @default 'functions/api/handler.ts' */
+  readonly apiEntry?: string;
+}
+
+/**
+ * Adds one wflo environment (`Wflo-<env>-Network|Data|Orchestration|Api|Monitoring`) to an app.
+ * Stacks are environment-agnostic so `cdk synth` needs no credentials; `cdk deploy` targets the CLI's account/region.
+ * @example createWflo(new App(), parseContext(app.node.getAllContext()))
+ */
+export function createWflo(app: App, ctx: WfloContext, options: WfloOptions = {}): WfloStacks {
+  const prefix = `wflo-${ctx.envName}`;
+  const stackName = (part: string) => `Wflo-${ctx.envName}-${part}`;
+  const logRetention = ctx.logRetentionDays as logs.RetentionDays;
+  const description = (what: string) => `wflo (${ctx.envName}): ${what}`;
+
+  const network = new NetworkStack(app, stackName('Network'), {
+    description: description('VPC, endpoints, flow logs, security groups'),
+    natGateways: ctx.natGateways,
+    logRetention,
+    removalPolicy: ctx.deletionProtection ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+  });
+  const data = new DataStack(app, stackName('Data'), {
+    description: description('Aurora, Valkey, MSK, DynamoDB, S3'),
+    prefix,
+    vpc: network.vpc,
+    lambdaSecurityGroup: network.lambdaSecurityGroup,
+    dbMinCapacity: ctx.dbMinCapacity,
+    dbMaxCapacity: ctx.dbMaxCapacity,
+    deletionProtection: ctx.deletionProtection,
+    cacheMaxDataGb: ctx.cacheMaxDataGb,
+    cacheMaxEcpuPerSecond: ctx.cacheMaxEcpuPerSecond,
+    kafka: ctx.kafka,
+    logRetention,
+  });
+  const orchestration = new OrchestrationStack(app, stackName('Orchestration'), {
+    description: description('activities, sandbox, workflows'),
+    prefix,
+    context: ctx,
+    vpc: network.vpc,
+    lambdaSecurityGroup: network.lambdaSecurityGroup,
+    sandboxSecurityGroup: network.sandboxSecurityGroup,
+    data,
+    logRetention,
+    sandboxImageDirectory: options.sandboxImageDirectory,
+  });
+  const api = new ApiStack(app, stackName('Api'), {
+    description: description('REST API'),
+    prefix,
+    context: ctx,
+    data,
+    workflows: orchestration.workflows,
+    logRetention,
+    entry: options.apiEntry,
+  });
+  const functions = new Map<string, WfloFunction>([
+    ...orchestration.activities,
+    ['api', api.handler],
+    ['migrations', data.migrations.handler],
+  ]);
+  const monitoring = new MonitoringStack(app, stackName('Monitoring'), {
+    description: description('alarms and dashboard'),
+    prefix,
+    alarmEmail: ctx.alarmEmail,
+    costAlarmUsdPerHour: ctx.costAlarmUsdPerHour,
+    dbMaxCapacity: ctx.dbMaxCapacity,
+    workflows: orchestration.workflows,
+    functions,
+    api: api.api,
+    data,
+  });
+
+  for (const stack of [network, data, orchestration, api, monitoring]) {
+    Tags.of(stack).add('project', 'wflo');
+    Tags.of(stack).add('wflo:env', ctx.envName);
+  }
+  return { network, data, orchestration, api, monitoring };
+}
