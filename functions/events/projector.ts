@@ -18,10 +18,8 @@ export async function projectExecutionEnd(
   executionId: string,
   end: ExecutionEnd,
 ): Promise<void> {
-  await store.finishExecution({
-    id: executionId,
-    status: end.status,
-    output: end.output,
-    error: end.error ?? null,
-  });
+  await store.finishExecution(
+    { id: executionId, status: end.status, output: end.output, error: end.error ?? null },
+    { readExisting: false },
+  );
 }

@@ -41,11 +41,14 @@ export async function startExecution(
     idempotencyKey: request.idempotencyKey ?? null,
   });
   if (!result.created) return result;
+  // Marked running first, so the engine's first step never races the status change; a start the engine
+  // refuses removes the row again.
+  const running = await deps.store.markRunning(result.execution.id);
   try {
     await deps.engine.startExecution(request.workflow, result.execution.id, result.execution.input);
   } catch (err) {
     await deps.store.discardExecution(result.execution.id);
     throw err;
   }
-  return result;
+  return { execution: running ?? result.execution, created: true };
 }

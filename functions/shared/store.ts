@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, lt, or, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, lt, or, type SQL, sql } from 'drizzle-orm';
 import type { DbConnection, WfloDb } from './db/client.ts';
 import {
   costEntries,
@@ -69,7 +69,7 @@ export interface Store {
   readonly kind: DbConnection['kind'];
   /** Creates an execution, or returns the existing one for the same (workflow, idempotencyKey). */
   createExecution(input: NewExecution): Promise<{ execution: ExecutionRow; created: boolean }>;
-  /** Deletes an execution that was created but could not be started, so a failed start leaves nothing. */
+  /** Deletes an execution the engine refused to start (pending or just marked running), with its rows. */
   discardExecution(id: string): Promise<void>;
   getExecution(id: string): Promise<ExecutionRow | undefined>;
   listExecutions(query: {
@@ -78,18 +78,22 @@ export interface Store {
     limit: number;
     cursor?: string | undefined;
   }): Promise<Page<ExecutionRow>>;
-  /** pending → running, with `execution.started`; a no-op when already past pending. */
-  markRunning(id: string): Promise<void>;
+  /** pending → running, with `execution.started`; returns the updated row, or undefined when already past pending. */
+  markRunning(id: string): Promise<ExecutionRow | undefined>;
   /**
    * Moves a non-terminal execution to a terminal status with output/error and `execution.<status>`.
-   * Returns the row; a second call for an already finished execution changes nothing.
+   * Returns the row; a second call for an already finished execution changes nothing (and, with
+   * `readExisting: false`, costs no second query).
    */
-  finishExecution(input: {
-    id: string;
-    status: ExecutionStatus;
-    output?: unknown;
-    error?: { error: string; cause?: string } | null;
-  }): Promise<{ execution: ExecutionRow; changed: boolean }>;
+  finishExecution(
+    input: {
+      id: string;
+      status: ExecutionStatus;
+      output?: unknown;
+      error?: { error: string; cause?: string } | null;
+    },
+    options?: { readExisting?: boolean },
+  ): Promise<{ execution: ExecutionRow | undefined; changed: boolean }>;
   /** Records the start of one attempt of a step (idempotent per entry+attempt). */
   beginStep(entry: StepEntry): Promise<StepRow>;
   completeStep(input: {
@@ -97,7 +101,6 @@ export interface Store {
     status: 'succeeded' | 'failed';
     durationMs: number;
     error?: { error: string; cause?: string } | null;
-    events?: NewEvent[];
   }): Promise<void>;
   /**
    * Appends a ledger row and adds it to the execution's (and step's) totals atomically.
@@ -141,22 +144,41 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value ?? null);
 }
 
-type Tx = Parameters<Parameters<WfloDb['transaction']>[0]>[0];
-
-async function insertEvents(tx: Tx | WfloDb, executionId: string, list: readonly NewEvent[]): Promise<void> {
+async function insertEvents(db: WfloDb, executionId: string, list: readonly NewEvent[]): Promise<void> {
   if (list.length === 0) return;
-  await tx.insert(events).values(list.map((e) => ({ executionId, type: e.type, payload: e.payload })));
+  await db.insert(events).values(list.map((e) => ({ executionId, type: e.type, payload: e.payload })));
 }
 
 /** Builds the store over an open connection. */
 export function createStore(conn: DbConnection): Store {
   const db = conn.db;
+
+  /**
+   * A CTE that writes one outbox row per row of `source`, in the same statement as the change itself:
+   * every state change below is a single SQL statement (atomic without a transaction, one round trip —
+   * which matters most on the Aurora Data API, where each call is an HTTPS request).
+   */
+  const outbox = (alias: string, executionId: SQL, from: SQL, type: SQL, payload: SQL) =>
+    db
+      .$with(alias, { id: sql<number>`id` })
+      .as(
+        sql`insert into ${events} (execution_id, type, payload) select ${executionId}, ${type}, ${payload} from ${from} returning id`,
+      );
+
+  /** Extra events (type + payload given by the caller) for every row of `from`. */
+  const extraOutbox = (alias: string, executionId: SQL, from: SQL, list: readonly NewEvent[]) =>
+    db
+      .$with(alias, { id: sql<number>`id` })
+      .as(
+        sql`insert into ${events} (execution_id, type, payload) select ${executionId}, e.type, e.payload from ${from}, jsonb_to_recordset(${JSON.stringify(list)}::jsonb) as e(type text, payload jsonb) returning id`,
+      );
+
   return {
     kind: conn.kind,
 
     async createExecution(input) {
-      return db.transaction(async (tx) => {
-        const inserted = await tx
+      const ins = db.$with('ins').as(
+        db
           .insert(executions)
           .values({
             id: input.id,
@@ -166,42 +188,40 @@ export function createStore(conn: DbConnection): Store {
             idempotencyKey: input.idempotencyKey ?? null,
           })
           .onConflictDoNothing()
-          .returning();
-        if (inserted[0]) {
-          await insertEvents(tx, input.id, [
-            {
-              type: 'execution.created',
-              payload: {
-                executionId: input.id,
-                workflow: input.workflow,
-                budgetMicros: input.budgetMicros ?? null,
-              },
-            },
-          ]);
-          return { execution: inserted[0], created: true };
-        }
-        if (!input.idempotencyKey) throw new ConflictError(`execution ${input.id} already exists`);
-        const [existing] = await tx
-          .select()
-          .from(executions)
-          .where(
-            and(eq(executions.workflow, input.workflow), eq(executions.idempotencyKey, input.idempotencyKey)),
-          );
-        if (!existing) throw new ConflictError(`execution ${input.id} already exists`);
-        if (
-          canonicalJson(existing.input) !== canonicalJson(input.input ?? {}) ||
-          (existing.budgetMicros ?? null) !== (input.budgetMicros ?? null)
-        ) {
-          throw new ConflictError(
-            `idempotencyKey '${input.idempotencyKey}' was already used for execution ${existing.id} with a different input or budget`,
-          );
-        }
-        return { execution: existing, created: false };
-      });
+          .returning(),
+      );
+      const ev = outbox(
+        'ev',
+        sql`${ins.id}`,
+        sql`${ins}`,
+        sql`'execution.created'`,
+        sql`jsonb_build_object('executionId', ${ins.id}, 'workflow', ${ins.workflow}, 'budgetMicros', ${ins.budgetMicros})`,
+      );
+      const [created] = await db.with(ins, ev).select().from(ins);
+      if (created) return { execution: created, created: true };
+      if (!input.idempotencyKey) throw new ConflictError(`execution ${input.id} already exists`);
+      const [existing] = await db
+        .select()
+        .from(executions)
+        .where(
+          and(eq(executions.workflow, input.workflow), eq(executions.idempotencyKey, input.idempotencyKey)),
+        );
+      if (!existing) throw new ConflictError(`execution ${input.id} already exists`);
+      if (
+        canonicalJson(existing.input) !== canonicalJson(input.input ?? {}) ||
+        (existing.budgetMicros ?? null) !== (input.budgetMicros ?? null)
+      ) {
+        throw new ConflictError(
+          `idempotencyKey '${input.idempotencyKey}' was already used for execution ${existing.id} with a different input or budget`,
+        );
+      }
+      return { execution: existing, created: false };
     },
 
     async discardExecution(id) {
-      await db.delete(executions).where(and(eq(executions.id, id), eq(executions.status, 'pending')));
+      await db
+        .delete(executions)
+        .where(and(eq(executions.id, id), inArray(executions.status, ['pending', 'running'])));
     },
 
     async getExecution(id) {
@@ -231,23 +251,27 @@ export function createStore(conn: DbConnection): Store {
     },
 
     async markRunning(id) {
-      await db.transaction(async (tx) => {
-        const updated = await tx
+      const upd = db.$with('upd').as(
+        db
           .update(executions)
           .set({ status: 'running', startedAt: new Date() })
           .where(and(eq(executions.id, id), eq(executions.status, 'pending')))
-          .returning({ workflow: executions.workflow });
-        if (updated[0]) {
-          await insertEvents(tx, id, [
-            { type: 'execution.started', payload: { executionId: id, workflow: updated[0].workflow } },
-          ]);
-        }
-      });
+          .returning(),
+      );
+      const ev = outbox(
+        'ev',
+        sql`${upd.id}`,
+        sql`${upd}`,
+        sql`'execution.started'`,
+        sql`jsonb_build_object('executionId', ${upd.id}, 'workflow', ${upd.workflow})`,
+      );
+      const [row] = await db.with(upd, ev).select().from(upd);
+      return row;
     },
 
-    async finishExecution({ id, status, output, error }) {
-      return db.transaction(async (tx) => {
-        const updated = await tx
+    async finishExecution({ id, status, output, error }, options = {}) {
+      const upd = db.$with('upd').as(
+        db
           .update(executions)
           .set({
             status,
@@ -257,32 +281,26 @@ export function createStore(conn: DbConnection): Store {
             reservedMicros: 0,
           })
           .where(and(eq(executions.id, id), sql`${executions.status} NOT IN ${TERMINAL_STATUSES}`))
-          .returning();
-        const row = updated[0];
-        if (row) {
-          await insertEvents(tx, id, [
-            {
-              type: `execution.${status}`,
-              payload: {
-                executionId: id,
-                workflow: row.workflow,
-                status,
-                costMicros: row.costMicros,
-                ...(error ? { error } : {}),
-              },
-            },
-          ]);
-          return { execution: row, changed: true };
-        }
-        const [existing] = await tx.select().from(executions).where(eq(executions.id, id));
-        if (!existing) throw new NotFoundError(`execution ${id} not found`);
-        return { execution: existing, changed: false };
-      });
+          .returning(),
+      );
+      const ev = outbox(
+        'ev',
+        sql`${upd.id}`,
+        sql`${upd}`,
+        sql`${`execution.${status}`}::text`,
+        sql`jsonb_strip_nulls(jsonb_build_object('executionId', ${upd.id}, 'workflow', ${upd.workflow}, 'status', ${upd.status}, 'costMicros', ${upd.costMicros}, 'error', ${upd.error}))`,
+      );
+      const [row] = await db.with(upd, ev).select().from(upd);
+      if (row) return { execution: row, changed: true };
+      if (options.readExisting === false) return { execution: undefined, changed: false };
+      const [existing] = await db.select().from(executions).where(eq(executions.id, id));
+      if (!existing) throw new NotFoundError(`execution ${id} not found`);
+      return { execution: existing, changed: false };
     },
 
     async beginStep(entry) {
-      return db.transaction(async (tx) => {
-        const inserted = await tx
+      const ins = db.$with('ins').as(
+        db
           .insert(steps)
           .values({
             executionId: entry.executionId,
@@ -292,65 +310,54 @@ export function createStore(conn: DbConnection): Store {
             attempt: entry.attempt,
           })
           .onConflictDoNothing()
-          .returning();
-        if (inserted[0]) {
-          const payload = {
-            executionId: entry.executionId,
-            stepId: inserted[0].id,
-            stateName: entry.stateName,
-            activity: entry.activity,
-            attempt: entry.attempt,
-          };
-          await insertEvents(tx, entry.executionId, [
-            { type: entry.attempt > 0 ? 'step.retrying' : 'step.started', payload },
-          ]);
-          return inserted[0];
-        }
-        const [existing] = await tx
-          .select()
-          .from(steps)
-          .where(
-            and(
-              eq(steps.executionId, entry.executionId),
-              eq(steps.stateName, entry.stateName),
-              eq(steps.enteredAt, entry.enteredAt),
-              eq(steps.attempt, entry.attempt),
-            ),
-          );
-        if (!existing) throw new ConflictError(`step ${entry.stateName} could not be recorded`);
-        return existing;
-      });
+          .returning(),
+      );
+      const ev = outbox(
+        'ev',
+        sql`${ins.executionId}`,
+        sql`${ins}`,
+        sql`case when ${ins.attempt} > 0 then 'step.retrying' else 'step.started' end`,
+        sql`jsonb_build_object('executionId', ${ins.executionId}, 'stepId', ${ins.id}, 'stateName', ${ins.stateName}, 'activity', ${ins.activity}, 'attempt', ${ins.attempt})`,
+      );
+      const [row] = await db.with(ins, ev).select().from(ins);
+      if (row) return row;
+      const [existing] = await db
+        .select()
+        .from(steps)
+        .where(
+          and(
+            eq(steps.executionId, entry.executionId),
+            eq(steps.stateName, entry.stateName),
+            eq(steps.enteredAt, entry.enteredAt),
+            eq(steps.attempt, entry.attempt),
+          ),
+        );
+      if (!existing) throw new ConflictError(`step ${entry.stateName} could not be recorded`);
+      return existing;
     },
 
-    async completeStep({ stepId, status, durationMs, error, events: extra = [] }) {
-      await db.transaction(async (tx) => {
-        const [row] = await tx
+    async completeStep({ stepId, status, durationMs, error }) {
+      const upd = db.$with('upd').as(
+        db
           .update(steps)
           .set({ status, durationMs, error: error ?? null, finishedAt: new Date() })
           .where(eq(steps.id, stepId))
-          .returning();
-        if (!row) throw new NotFoundError(`step ${stepId} not found`);
-        await insertEvents(tx, row.executionId, [
-          {
-            type: `step.${status}`,
-            payload: {
-              executionId: row.executionId,
-              stepId,
-              stateName: row.stateName,
-              activity: row.activity,
-              attempt: row.attempt,
-              durationMs,
-              ...(error ? { error } : {}),
-            },
-          },
-          ...extra,
-        ]);
-      });
+          .returning(),
+      );
+      const ev = outbox(
+        'ev',
+        sql`${upd.executionId}`,
+        sql`${upd}`,
+        sql`${`step.${status}`}::text`,
+        sql`jsonb_strip_nulls(jsonb_build_object('executionId', ${upd.executionId}, 'stepId', ${upd.id}, 'stateName', ${upd.stateName}, 'activity', ${upd.activity}, 'attempt', ${upd.attempt}, 'durationMs', ${upd.durationMs}, 'error', ${upd.error}))`,
+      );
+      const [row] = await db.with(upd, ev).select({ id: upd.id }).from(upd);
+      if (!row) throw new NotFoundError(`step ${stepId} not found`);
     },
 
     async recordCost(entry, extraEvents = []) {
-      return db.transaction(async (tx) => {
-        const inserted = await tx
+      const ins = db.$with('ins').as(
+        db
           .insert(costEntries)
           .values({
             executionId: entry.executionId,
@@ -367,48 +374,34 @@ export function createStore(conn: DbConnection): Store {
             idempotencyKey: entry.idempotencyKey ?? null,
           })
           .onConflictDoNothing()
-          .returning();
-        const row = inserted[0];
-        if (!row) {
-          const [existing] = await tx
-            .select()
-            .from(costEntries)
-            .where(eq(costEntries.idempotencyKey, entry.idempotencyKey ?? ''));
-          if (!existing) throw new ConflictError('cost entry conflicted but no prior entry was found');
-          return { entry: existing, created: false };
-        }
-        const updated = await tx
-          .update(executions)
-          .set({
-            costMicros: sql`${executions.costMicros} + ${row.usdMicros}`,
-            savedMicros: sql`${executions.savedMicros} + ${row.savedMicros}`,
-          })
-          .where(eq(executions.id, entry.executionId))
-          .returning({ id: executions.id });
-        if (!updated[0]) throw new NotFoundError(`execution ${entry.executionId} not found`);
-        if (entry.stepId != null) {
-          await tx
-            .update(steps)
-            .set({ costMicros: sql`${steps.costMicros} + ${row.usdMicros}` })
-            .where(eq(steps.id, entry.stepId));
-        }
-        await insertEvents(tx, entry.executionId, [
-          {
-            type: 'cost.recorded',
-            payload: {
-              executionId: entry.executionId,
-              costEntryId: row.id,
-              stateName: row.stateName,
-              kind: row.kind,
-              model: row.model,
-              usdMicros: row.usdMicros,
-              savedMicros: row.savedMicros,
-            },
-          },
-          ...extraEvents,
-        ]);
-        return { entry: row, created: true };
-      });
+          .returning(),
+      );
+      // The totals move in the same statement as the ledger row, so they always equal its sum.
+      const totals = db
+        .$with('totals', { id: sql<string>`id` })
+        .as(
+          sql`update ${executions} set cost_micros = ${executions.costMicros} + ${ins.usdMicros}, saved_micros = ${executions.savedMicros} + ${ins.savedMicros} from ${ins} where ${executions.id} = ${ins.executionId} returning ${executions.id}`,
+        );
+      const stepTotal = db
+        .$with('step_total', { id: sql<number>`id` })
+        .as(
+          sql`update ${steps} set cost_micros = ${steps.costMicros} + ${ins.usdMicros} from ${ins} where ${steps.id} = ${ins.stepId} returning ${steps.id}`,
+        );
+      const ev = outbox(
+        'ev',
+        sql`${ins.executionId}`,
+        sql`${ins}`,
+        sql`'cost.recorded'`,
+        sql`jsonb_build_object('executionId', ${ins.executionId}, 'costEntryId', ${ins.id}, 'stateName', ${ins.stateName}, 'kind', ${ins.kind}, 'model', ${ins.model}, 'usdMicros', ${ins.usdMicros}, 'savedMicros', ${ins.savedMicros})`,
+      );
+      const extra = extraOutbox('extra', sql`${ins.executionId}`, sql`${ins}`, extraEvents);
+      const [row] = await db.with(ins, totals, stepTotal, ev, extra).select().from(ins);
+      if (row) return { entry: row, created: true };
+      const [existing] = entry.idempotencyKey
+        ? await db.select().from(costEntries).where(eq(costEntries.idempotencyKey, entry.idempotencyKey))
+        : [];
+      if (!existing) throw new ConflictError('cost entry conflicted but no prior entry was found');
+      return { entry: existing, created: false };
     },
 
     async appendEvents(executionId, list) {

@@ -126,7 +126,10 @@ export class LocalOrchestrator {
     return this.#running.size;
   }
 
-  /** Starts an execution that already exists in the store (status pending); returns at once. */
+  /**
+   * Starts an execution that already exists in the store; returns at once. Marking it running is the
+   * caller's part (see `startExecution`), as it is on AWS where Step Functions accepts the start.
+   */
   start(workflowName: string, executionId: string, input: unknown): RunHandle {
     const prepared = this.#prepared.get(workflowName);
     if (!prepared) throw new Error(`unknown workflow '${workflowName}'`);
@@ -145,7 +148,6 @@ export class LocalOrchestrator {
     }
     let abort: () => void = () => {};
     const done = (async (): Promise<ExecutionOutcome> => {
-      await this.#options.store.markRunning(executionId);
       const execution = prepared.machine.run(input as never, {
         overrides: { taskResourceLocalHandlers: overrides as never },
         context: context as never,

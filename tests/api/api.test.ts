@@ -215,3 +215,24 @@ describe('API over HTTP (local server)', () => {
     expect(schemas).toHaveProperty('Problem');
   });
 });
+
+describe('startExecution (service)', () => {
+  it('removes the execution again when the engine refuses to start it', async () => {
+    // Prepare: an engine that lists the workflow but fails to start it (as StartExecution can on AWS).
+    const { startExecution } = await import('#shared/executions');
+    const engine = {
+      listWorkflows: async () => [{ name: 'hello', description: '' }],
+      startExecution: async () => {
+        throw new Error('ExecutionLimitExceeded');
+      },
+    };
+    const before = await executionCount();
+
+    // Act
+    const attempt = startExecution({ store: local.runtime.store, engine }, { workflow: 'hello', input: {} });
+
+    // Assess
+    await expect(attempt).rejects.toThrow('ExecutionLimitExceeded');
+    expect(await executionCount()).toBe(before);
+  });
+});

@@ -154,7 +154,7 @@ describe('Store (the port every adapter implements)', () => {
     });
     expect(first.changed).toBe(true);
     expect(second.changed).toBe(false);
-    expect(second.execution.status).toBe('budget_exceeded');
+    expect(second.execution?.status).toBe('budget_exceeded');
     const types = (await store.listEvents(id, 0, 100)).map((e) => e.type);
     expect(types).toEqual(['execution.created', 'execution.started', 'execution.budget_exceeded']);
     await expect(store.finishExecution({ id: 'missing', status: 'failed' })).rejects.toThrow(NotFoundError);
@@ -177,17 +177,18 @@ describe('Store (the port every adapter implements)', () => {
     expect(new Set(all.map((e) => e.eventId)).size).toBe(3);
   });
 
-  it('discards only a pending execution (a start that failed), with its events', async () => {
-    const pending = newId();
-    const running = newId();
-    await store.createExecution({ id: pending, workflow: 'w', input: {} });
-    await store.createExecution({ id: running, workflow: 'w', input: {} });
-    await store.markRunning(running);
-    await store.discardExecution(pending);
-    await store.discardExecution(running);
-    expect(await store.getExecution(pending)).toBeUndefined();
-    expect(await store.listEvents(pending, 0, 10)).toEqual([]);
-    expect(await store.getExecution(running)).toBeDefined();
+  it('discards an execution whose start failed, with its events, but never a finished one', async () => {
+    const started = newId();
+    const finished = newId();
+    await store.createExecution({ id: started, workflow: 'w', input: {} });
+    await store.markRunning(started);
+    await store.createExecution({ id: finished, workflow: 'w', input: {} });
+    await store.finishExecution({ id: finished, status: 'succeeded' });
+    await store.discardExecution(started);
+    await store.discardExecution(finished);
+    expect(await store.getExecution(started)).toBeUndefined();
+    expect(await store.listEvents(started, 0, 10)).toEqual([]);
+    expect(await store.getExecution(finished)).toBeDefined();
   });
 
   it('lists newest first with a stable cursor and filters', async () => {

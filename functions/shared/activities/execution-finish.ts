@@ -30,12 +30,13 @@ export async function finishExecution(
   step: StepInfo,
   input: ExecutionFinishInput,
 ): Promise<ExecutionFinishOutput> {
-  const { execution } = await deps.store.finishExecution({
+  const { execution: row } = await deps.store.finishExecution({
     id: step.executionId,
     status: input.status,
     output: input.output ?? null,
     error: input.error ? { error: input.error.Error, cause: input.error.Cause ?? '' } : null,
   });
+  const execution = row!;
   return {
     executionId: execution.id,
     status: execution.status,

@@ -1,11 +1,19 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { MiddlewareObj } from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { ValidationError } from '../errors.ts';
+import { ConflictError, ValidationError } from '../errors.ts';
 import { logger, metrics } from '../observability.ts';
 import type { Runtime } from '../runtime.ts';
 import { StepFunctionsContextSchema, type StepInfo } from '../step-context.ts';
 import { describeIssues } from './validate-input.ts';
+
+// Executions this process has already seen exist, so later steps skip the lookup. Bounded: oldest go first.
+const knownExecutions = new Set<string>();
+const KNOWN_LIMIT = 10_000;
+function rememberExecution(id: string): void {
+  knownExecutions.add(id);
+  if (knownExecutions.size > KNOWN_LIMIT) knownExecutions.delete(knownExecutions.values().next().value!);
+}
 
 /** The Lambda context as activities see it after stepTracking ran. */
 export interface ActivityContext extends Context {
@@ -39,13 +47,21 @@ export function stepTracking(activity: string, runtime: () => Promise<Runtime>):
       const sfn = parsed.data;
       const { store } = await runtime();
       const executionId = sfn.Execution.Name;
-      if (!(await store.getExecution(executionId))) {
-        await store.createExecution({
-          id: executionId,
-          workflow: sfn.StateMachine.Name,
-          input: sfn.Execution.Input ?? {},
-        });
-        await store.markRunning(executionId);
+      if (!knownExecutions.has(executionId)) {
+        if (!(await store.getExecution(executionId))) {
+          await store
+            .createExecution({
+              id: executionId,
+              workflow: sfn.StateMachine.Name,
+              input: sfn.Execution.Input ?? {},
+            })
+            .catch((err: unknown) => {
+              // Another step of the same execution created it first.
+              if (!(err instanceof ConflictError)) throw err;
+            });
+          await store.markRunning(executionId);
+        }
+        rememberExecution(executionId);
       }
       const row = await store.beginStep({
         executionId,

@@ -132,11 +132,9 @@ describe('Adapter: Aurora Data API store', () => {
     await expect(store.getExecution('missing')).resolves.toBeUndefined();
   });
 
-  it('runs a store transaction as Begin → statements with the transaction id → Commit', async () => {
+  it('writes a state change and its outbox event in one ExecuteStatement, with no transaction round trips', async () => {
     // GIVEN
-    rds.on(BeginTransactionCommand).resolves({ transactionId: 'tx-42' });
     rds.on(ExecuteStatementCommand).resolves({ records: [executionRecord] });
-    rds.on(CommitTransactionCommand).resolves({ transactionStatus: 'Transaction Committed' });
     const store = createStore(await open());
 
     // WHEN
@@ -148,44 +146,39 @@ describe('Adapter: Aurora Data API store', () => {
       idempotencyKey: 'key-1',
     });
 
-    // THEN
+    // THEN one call carries both inserts (a CTE), atomically, against the configured cluster
     expect(created).toBe(true);
-    expect(rds.commandCalls(BeginTransactionCommand)[0]!.args[0].input).toEqual({
+    const statements = rds.commandCalls(ExecuteStatementCommand).map((c) => c.args[0].input);
+    expect(statements).toHaveLength(1);
+    expect(statements[0]).toMatchObject({
       resourceArn: CLUSTER_ARN,
       secretArn: SECRET_ARN,
       database: 'wflo',
     });
-    const statements = rds.commandCalls(ExecuteStatementCommand).map((c) => c.args[0].input);
-    expect(statements).toHaveLength(2);
-    expect(statements.every((s) => s.transactionId === 'tx-42')).toBe(true);
-    expect(statements[0]!.sql).toMatch(/^insert into "executions"/);
+    expect(statements[0]!.transactionId).toBeUndefined();
+    expect(statements[0]!.sql).toMatch(/^with "ins" as \(insert into "executions"/);
+    expect(statements[0]!.sql).toMatch(/insert into "events"/);
     // the jsonb input travels as a JSON-typed parameter, not a string the database would store verbatim
     expect(statements[0]!.parameters).toContainEqual(
       expect.objectContaining({ value: { stringValue: '{"question":"why?"}' }, typeHint: 'JSON' }),
     );
-    expect(statements[1]!.sql).toMatch(/^insert into "events"/);
-    expect(rds.commandCalls(CommitTransactionCommand)[0]!.args[0].input).toMatchObject({
-      transactionId: 'tx-42',
-    });
-    expect(rds.commandCalls(RollbackTransactionCommand)).toHaveLength(0);
+    expect(rds.commandCalls(BeginTransactionCommand)).toHaveLength(0);
+    expect(rds.commandCalls(CommitTransactionCommand)).toHaveLength(0);
   });
 
-  it('rolls the transaction back and surfaces the error when a statement fails', async () => {
-    rds.on(BeginTransactionCommand).resolves({ transactionId: 'tx-7' });
+  it('surfaces the error when the statement fails, and sends nothing after it', async () => {
     rds
       .on(ExecuteStatementCommand)
       .rejects(new Error('BadRequestException: relation "executions" does not exist'));
     const store = createStore(await open());
 
     const failure = store.createExecution({ id: 'exec-2', workflow: 'hello', input: {} });
-    await expect(failure).rejects.toThrow(/Failed query: insert into "executions"/);
+    await expect(failure).rejects.toThrow(/Failed query: with "ins" as \(insert into "executions"/);
     await expect(failure).rejects.toMatchObject({
       cause: { message: expect.stringMatching(/does not exist/) },
     });
-    expect(rds.commandCalls(RollbackTransactionCommand)[0]!.args[0].input).toMatchObject({
-      transactionId: 'tx-7',
-    });
-    expect(rds.commandCalls(CommitTransactionCommand)).toHaveLength(0);
+    expect(rds.commandCalls(ExecuteStatementCommand)).toHaveLength(1);
+    expect(rds.commandCalls(RollbackTransactionCommand)).toHaveLength(0);
   });
 
   it('applies the bundled migrations through the Data API inside one transaction', async () => {

@@ -1,0 +1,333 @@
+import type { ChildProcess } from 'node:child_process';
+import { chmod, chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SandboxFailedError, ValidationError } from '#shared/errors';
+import {
+  SANDBOX_LANGUAGES,
+  type SandboxLimits,
+  type SandboxRequest,
+  type SandboxResult,
+  type SandboxRunner,
+} from '#shared/ports/sandbox';
+import {
+  type BwrapFeatures,
+  bwrapArgs,
+  maskablePaths,
+  prlimitArgs,
+  probeBwrapFeatures,
+  SANDBOX_CODE_DIR,
+  SANDBOX_WORK_DIR,
+} from './bwrap.ts';
+import { childEnv, codeFileName, findExecutable, type Interpreters, interpreterArgv } from './interpreter.ts';
+import { addressSpaceLimit, MAX_CODE_BYTES, resolveLimits } from './limits.ts';
+import { type KillReason, killPid, runProcess } from './process.ts';
+import { toSandboxResult } from './result.ts';
+
+/** What to do when bubblewrap is missing, spelled out where the refusal is raised. */
+export const INSTALL_BUBBLEWRAP =
+  'Install bubblewrap (Debian/Ubuntu: `sudo apt-get install bubblewrap`; Fedora: `sudo dnf install ' +
+  'bubblewrap`; Arch: `sudo pacman -S bubblewrap`), or run with --unsafe-local-sandbox to execute ' +
+  'untrusted code WITHOUT isolation (trusted code only).';
+
+/**
+ * The host uid/gid the sandbox runs as when this process is root. Nothing else may run as it: the
+ * kernel's per-user accounting (and `ps` in the escape suite) then sees only sandboxes, and the
+ * program cannot read root-owned files through the owner bits, which it could if it were mapped to
+ * root. Above the 0x70000000 container range systemd hands out, below 2^31.
+ */
+export const DEFAULT_HOST_UID = 2_000_000_000;
+
+const BIN_DIRS = ['/usr/local/bin', '/usr/bin', '/bin', '/usr/local/sbin', '/usr/sbin', '/sbin'];
+
+export interface LocalSandboxOptions {
+  /**
+   * Run without bubblewrap when it is missing: the program then runs as a plain process (own process
+   * group, cleared environment, CPU/memory/file rlimits, timeout) with NO filesystem, network or
+   * process isolation. For trusted code only; the CLI's `--unsafe-local-sandbox`.
+   * @default false
+   */
+  readonly unsafeLocalSandbox?: boolean;
+  /** Directory for per-run program files, created if missing; each run's folder is removed after it. @default `<os tmpdir>/wflo-sandbox` */
+  readonly workRoot?: string;
+  /** Host uid and gid of sandboxed processes when this process is root. @default DEFAULT_HOST_UID */
+  readonly hostUid?: number;
+  /** @default found in /usr/local/bin, /usr/bin, /bin (and sbin) */
+  readonly bwrapPath?: string;
+  /** @default found like bwrapPath */
+  readonly prlimitPath?: string;
+  /** @default python3 from the system bin directories; node is this process's `execPath` */
+  readonly interpreters?: Partial<Interpreters>;
+  /**
+   * Host paths hidden from the program besides the defaults (home directories, /root, /run, /var,
+   * /srv, /mnt, /media, /opt and this process's working directory, i.e. the project).
+   */
+  readonly hiddenPaths?: readonly string[];
+  /** Limits for requests that leave them out. */
+  readonly defaultLimits?: Partial<SandboxLimits>;
+  /** Receives the one-time warning of unsafe mode. @default process.emitWarning */
+  readonly onWarning?: (message: string) => void;
+}
+
+/** How runs are executed here, once resolved. */
+export type LocalSandboxMode =
+  | {
+      readonly kind: 'bubblewrap';
+      readonly bwrapPath: string;
+      readonly prlimitPath: string;
+      readonly features: BwrapFeatures;
+      readonly interpreters: Interpreters;
+      readonly hiddenPaths: readonly string[];
+    }
+  | {
+      readonly kind: 'unsafe';
+      readonly prlimitPath: string | undefined;
+      readonly interpreters: Interpreters;
+    };
+
+/**
+ * The local adapter of `SandboxRunner`: each run is a fresh bubblewrap sandbox (new user, PID,
+ * network, IPC, UTS and cgroup namespaces; read-only host root with home and project directories
+ * masked; private size-capped /tmp; cleared environment; uid 65534, no capabilities) with rlimits
+ * set by `prlimit` inside it. The runner core (`runProcess`) is the same one the Fargate image runs.
+ * Refuses to run when bubblewrap is missing unless `unsafeLocalSandbox` is set.
+ *
+ * @example
+ * const sandbox = new LocalSandbox();
+ * const result = await sandbox.run({ language: 'python', code: 'print(6 * 7)', timeoutMs: 5_000 });
+ * // result.stdout === '42\n', result.exitCode === 0
+ */
+export class LocalSandbox implements SandboxRunner {
+  readonly #options: LocalSandboxOptions;
+  readonly #workRoot: string;
+  readonly #hostUid: number;
+  #mode: LocalSandboxMode | undefined;
+  #warned = false;
+
+  constructor(options: LocalSandboxOptions = {}) {
+    this.#options = options;
+    this.#workRoot = options.workRoot ?? join(tmpdir(), 'wflo-sandbox');
+    this.#hostUid = options.hostUid ?? DEFAULT_HOST_UID;
+    if (!Number.isInteger(this.#hostUid) || this.#hostUid < 1 || this.#hostUid >= 2 ** 31) {
+      throw new ValidationError('invalid LocalSandbox options', [
+        'hostUid: must be an integer from 1 to 2^31-1',
+      ]);
+    }
+  }
+
+  /** Where per-run directories are made. */
+  get workRoot(): string {
+    return this.#workRoot;
+  }
+
+  /** The host uid sandboxed processes have, or undefined when they keep this process's uid (not root). */
+  get hostUid(): number | undefined {
+    return process.getuid?.() === 0 ? this.#hostUid : undefined;
+  }
+
+  /**
+   * Resolves bubblewrap, prlimit and the interpreters (once).
+   * @throws SandboxFailedError when bubblewrap is missing and unsafe mode was not asked for.
+   */
+  mode(): LocalSandboxMode {
+    if (this.#mode) return this.#mode;
+    const o = this.#options;
+    const interpreters: Interpreters = {
+      python: o.interpreters?.python ?? findExecutable('python3') ?? 'python3',
+      node: o.interpreters?.node ?? process.execPath,
+    };
+    const bwrapPath = o.bwrapPath ?? findExecutable('bwrap', BIN_DIRS);
+    const prlimitPath = o.prlimitPath ?? findExecutable('prlimit', BIN_DIRS);
+    if (bwrapPath === undefined) {
+      if (!o.unsafeLocalSandbox) {
+        throw new SandboxFailedError(
+          `bubblewrap (bwrap) not found: refusing to run untrusted code. ${INSTALL_BUBBLEWRAP}`,
+        );
+      }
+      this.#mode = { kind: 'unsafe', prlimitPath, interpreters };
+      return this.#mode;
+    }
+    if (prlimitPath === undefined) {
+      throw new SandboxFailedError('prlimit not found (package util-linux): it sets the sandbox rlimits');
+    }
+    const hidden = [
+      '/root',
+      '/home',
+      '/run',
+      '/var',
+      '/srv',
+      '/mnt',
+      '/media',
+      '/opt',
+      homedir(),
+      process.cwd(),
+      this.#workRoot,
+      ...(o.hiddenPaths ?? []),
+    ];
+    this.#mode = {
+      kind: 'bubblewrap',
+      bwrapPath,
+      prlimitPath,
+      features: probeBwrapFeatures(bwrapPath),
+      interpreters,
+      hiddenPaths: maskablePaths(hidden, [interpreters.python, interpreters.node, prlimitPath]),
+    };
+    return this.#mode;
+  }
+
+  async run(request: SandboxRequest): Promise<SandboxResult> {
+    const limits = this.#validate(request);
+    const mode = this.mode();
+    const runDir = await this.#makeRunDir();
+    try {
+      const codePath = join(runDir, codeFileName(request.language));
+      await writeFile(codePath, request.code, { mode: 0o400 });
+      if (this.hostUid !== undefined) {
+        await chown(runDir, this.hostUid, this.hostUid);
+        await chown(codePath, this.hostUid, this.hostUid);
+      }
+      return mode.kind === 'bubblewrap'
+        ? await this.#runBubblewrap(mode, request, limits, codePath)
+        : await this.#runUnsafe(mode, request, limits, codePath, runDir);
+    } finally {
+      await rm(runDir, { recursive: true, force: true });
+    }
+  }
+
+  #validate(request: SandboxRequest): SandboxLimits {
+    const issues: string[] = [];
+    if (!SANDBOX_LANGUAGES.includes(request.language)) {
+      issues.push(`language: must be one of ${SANDBOX_LANGUAGES.join(', ')}`);
+    }
+    if (typeof request.code !== 'string') issues.push('code: must be a string');
+    else if (Buffer.byteLength(request.code) > MAX_CODE_BYTES) {
+      issues.push(`code: must be at most ${MAX_CODE_BYTES} bytes`);
+    }
+    if (issues.length > 0) throw new ValidationError('invalid sandbox request', issues);
+    return resolveLimits({
+      ...request,
+      limits: { ...this.#options.defaultLimits, ...request.limits },
+    });
+  }
+
+  async #makeRunDir(): Promise<string> {
+    // 0711: the sandbox's host uid must traverse it to reach its own run folder, not list others.
+    await mkdir(this.#workRoot, { recursive: true, mode: 0o711 });
+    await chmod(this.#workRoot, 0o711);
+    return mkdtemp(join(this.#workRoot, 'run-'));
+  }
+
+  async #runBubblewrap(
+    mode: Extract<LocalSandboxMode, { kind: 'bubblewrap' }>,
+    request: SandboxRequest,
+    limits: SandboxLimits,
+    hostCodePath: string,
+  ): Promise<SandboxResult> {
+    const sandboxCodePath = `${SANDBOX_CODE_DIR}/${codeFileName(request.language)}`;
+    const INFO_FD = 3;
+    const args = bwrapArgs({
+      features: mode.features,
+      hostCodePath,
+      sandboxCodePath,
+      hiddenPaths: mode.hiddenPaths,
+      tmpBytes: limits.tmpBytes,
+      env: childEnv(SANDBOX_WORK_DIR),
+      infoFd: INFO_FD,
+      command: [
+        // Inside the sandbox, so RLIMIT_NPROC counts this sandbox's user namespace only (and bwrap's
+        // own setup is not squeezed by the limits).
+        ...prlimitArgs(mode.prlimitPath, limits, addressSpaceLimit(request.language, limits)),
+        ...interpreterArgv(request.language, sandboxCodePath, limits, mode.interpreters),
+      ],
+    });
+    // The program, PID 1 of its namespace (--as-pid-1): killing it takes every process inside with it.
+    let sandboxInit: number | undefined;
+    const onSpawn = (child: ChildProcess): void => {
+      let info = '';
+      child.stdio[INFO_FD]?.on('data', (chunk: Buffer) => {
+        info += chunk.toString('utf8');
+        const match = /"child-pid"\s*:\s*(\d+)/.exec(info);
+        if (match) sandboxInit = Number(match[1]);
+      });
+    };
+    const killExtra = (reason: KillReason): boolean => {
+      // After exit bwrap has reaped the program, and the pid may already be someone else's.
+      if (reason === 'exited' || sandboxInit === undefined) return false;
+      // Kill the program (its namespace's PID 1, so everything inside goes with it) and let bwrap
+      // reap it and exit: killing bwrap at the same moment would orphan a zombie to the host's init.
+      killPid(sandboxInit);
+      return true;
+    };
+    const outcome = await this.#spawn(mode.bwrapPath, args, request, limits, {
+      onSpawn,
+      killExtra,
+      extraPipes: 1,
+    });
+    return toSandboxResult(outcome, outcome.timedOut ? 'SIGKILL' : undefined);
+  }
+
+  async #runUnsafe(
+    mode: Extract<LocalSandboxMode, { kind: 'unsafe' }>,
+    request: SandboxRequest,
+    limits: SandboxLimits,
+    codePath: string,
+    runDir: string,
+  ): Promise<SandboxResult> {
+    if (!this.#warned) {
+      this.#warned = true;
+      (this.#options.onWarning ?? ((m: string) => process.emitWarning(m, 'WfloUnsafeSandbox')))(
+        `running untrusted code WITHOUT a sandbox (--unsafe-local-sandbox): no filesystem, network or ` +
+          `process isolation. ${INSTALL_BUBBLEWRAP}`,
+      );
+    }
+    const workDir = join(runDir, 'work');
+    await mkdir(workDir, { mode: 0o700 });
+    if (this.hostUid !== undefined) await chown(workDir, this.hostUid, this.hostUid);
+    const argv = interpreterArgv(request.language, codePath, limits, mode.interpreters);
+    // Without a user namespace RLIMIT_NPROC counts every process of the real uid, so it is only
+    // meaningful when we switched to the dedicated sandbox uid.
+    const rlimits =
+      mode.prlimitPath === undefined
+        ? []
+        : prlimitArgs(mode.prlimitPath, limits, addressSpaceLimit(request.language, limits)).filter(
+            (a) => this.hostUid !== undefined || !a.startsWith('--nproc='),
+          );
+    const [command, ...args] = [...rlimits, ...argv] as [string, ...string[]];
+    const env = childEnv(workDir);
+    const outcome = await this.#spawn(command, args, request, limits, { cwd: workDir, env });
+    return toSandboxResult(outcome, outcome.timedOut ? 'SIGKILL' : undefined);
+  }
+
+  #spawn(
+    command: string,
+    args: readonly string[],
+    request: SandboxRequest,
+    limits: SandboxLimits,
+    extra: {
+      cwd?: string;
+      env?: Record<string, string>;
+      onSpawn?: (child: ChildProcess) => void;
+      killExtra?: (reason: KillReason) => boolean;
+      extraPipes?: number;
+    },
+  ) {
+    const uid = this.hostUid;
+    return runProcess({
+      command,
+      args,
+      cwd: extra.cwd ?? '/',
+      // bwrap itself needs nothing from us; the program's environment is set inside (--setenv).
+      env: extra.env ?? {},
+      timeoutMs: request.timeoutMs,
+      maxOutputBytes: limits.maxOutputBytes,
+      ...(uid === undefined ? {} : { uid, gid: uid }),
+      ...(extra.onSpawn ? { onSpawn: extra.onSpawn } : {}),
+      ...(extra.killExtra ? { killExtra: extra.killExtra } : {}),
+      ...(extra.extraPipes ? { extraPipes: extra.extraPipes } : {}),
+    }).catch((error: unknown) => {
+      throw new SandboxFailedError(`could not start the sandbox (${command}): ${String(error)}`, {
+        cause: error,
+      });
+    });
+  }
+}
