@@ -1,4 +1,4 @@
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SandboxLanguage, SandboxLimits } from '#shared/ports/sandbox';
 
@@ -17,16 +17,21 @@ export interface Interpreters {
   readonly node: string;
 }
 
+/** `path` if it names an executable file, else undefined. */
+export function isExecutable(path: string): string | undefined {
+  try {
+    accessSync(path, constants.X_OK);
+    return statSync(path).isFile() ? path : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The first executable `name` in `dirs`, or undefined. */
 export function findExecutable(name: string, dirs: readonly string[] = SYSTEM_BIN_DIRS): string | undefined {
   for (const dir of dirs) {
-    const candidate = join(dir, name);
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not here; try the next
-    }
+    const found = isExecutable(join(dir, name));
+    if (found) return found;
   }
   return undefined;
 }

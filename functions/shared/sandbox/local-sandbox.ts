@@ -19,7 +19,14 @@ import {
   SANDBOX_CODE_DIR,
   SANDBOX_WORK_DIR,
 } from './bwrap.ts';
-import { childEnv, codeFileName, findExecutable, type Interpreters, interpreterArgv } from './interpreter.ts';
+import {
+  childEnv,
+  codeFileName,
+  findExecutable,
+  type Interpreters,
+  interpreterArgv,
+  isExecutable,
+} from './interpreter.ts';
 import { addressSpaceLimit, MAX_CODE_BYTES, resolveLimits } from './limits.ts';
 import { type KillReason, killPid, runProcess } from './process.ts';
 import { toSandboxResult } from './result.ts';
@@ -136,12 +143,14 @@ export class LocalSandbox implements SandboxRunner {
       python: o.interpreters?.python ?? findExecutable('python3') ?? 'python3',
       node: o.interpreters?.node ?? process.execPath,
     };
-    const bwrapPath = o.bwrapPath ?? findExecutable('bwrap', BIN_DIRS);
+    // A configured path that is not executable counts as missing: refuse rather than fail obscurely.
+    const bwrapPath =
+      o.bwrapPath === undefined ? findExecutable('bwrap', BIN_DIRS) : isExecutable(o.bwrapPath);
     const prlimitPath = o.prlimitPath ?? findExecutable('prlimit', BIN_DIRS);
     if (bwrapPath === undefined) {
       if (!o.unsafeLocalSandbox) {
         throw new SandboxFailedError(
-          `bubblewrap (bwrap) not found: refusing to run untrusted code. ${INSTALL_BUBBLEWRAP}`,
+          `bubblewrap (${o.bwrapPath ?? 'bwrap'}) not found: refusing to run untrusted code. ${INSTALL_BUBBLEWRAP}`,
         );
       }
       this.#mode = { kind: 'unsafe', prlimitPath, interpreters };
