@@ -45,6 +45,8 @@ const EnvSchema = z.object({
   WFLO_STATEMACHINES_DIR: z.string().trim().min(1).default('statemachines'),
   WFLO_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   WFLO_HOST: z.string().trim().min(1).default('127.0.0.1'),
+  /** On AWS: JSON object workflow name → state machine ARN (set by the API stack). */
+  WORKFLOW_STATE_MACHINES: optionalString,
   WFLO_DEFAULT_BUDGET_USD: optionalString.pipe(
     z
       .string()
@@ -77,6 +79,8 @@ export interface Config {
   readonly statemachinesDir: string;
   readonly api: { readonly port: number; readonly host: string };
   readonly defaultBudgetUsd: string | undefined;
+  /** Workflow name → Standard state machine ARN, on AWS. */
+  readonly stateMachines: Readonly<Record<string, string>>;
 }
 
 /**
@@ -131,5 +135,29 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     statemachinesDir: e.WFLO_STATEMACHINES_DIR,
     api: { port: e.WFLO_PORT, host: e.WFLO_HOST },
     defaultBudgetUsd: e.WFLO_DEFAULT_BUDGET_USD,
+    stateMachines: parseStateMachines(e.WORKFLOW_STATE_MACHINES),
   };
+}
+
+const StateMachinesSchema = z.record(
+  z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'workflow names are kebab-case'),
+  z.string().regex(/^arn:aws[a-z-]*:states:[^:]+:\d{12}:stateMachine:.+$/, 'must be a state machine ARN'),
+);
+
+function parseStateMachines(raw: string | undefined): Record<string, string> {
+  if (!raw) return {};
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch (cause) {
+    throw new ConfigError('invalid configuration: WORKFLOW_STATE_MACHINES: not JSON', { cause });
+  }
+  const parsed = StateMachinesSchema.safeParse(json);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map(
+      (i) => `WORKFLOW_STATE_MACHINES.${i.path.join('.')}: ${i.message}`,
+    );
+    throw new ConfigError(`invalid configuration: ${issues.join('; ')}`);
+  }
+  return parsed.data;
 }

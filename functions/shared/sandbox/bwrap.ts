@@ -1,6 +1,5 @@
 import { execFileSync } from 'node:child_process';
 import { isAbsolute, normalize, sep } from 'node:path';
-import type { SandboxLimits } from '#shared/ports/sandbox';
 
 /** Inside the sandbox: the uid/gid the program runs as, its working directory and where its code is. */
 export const SANDBOX_UID = 65534;
@@ -49,20 +48,6 @@ export function maskablePaths(candidates: readonly string[], keep: readonly stri
   return clean.filter((p, i) => !clean.slice(0, i).some((q) => within(p, q)));
 }
 
-/** `prlimit` arguments that set every limit (soft = hard) on the command that follows them. */
-export function prlimitArgs(prlimitPath: string, limits: SandboxLimits, addressSpaceBytes: number): string[] {
-  return [
-    prlimitPath,
-    `--cpu=${limits.cpuSeconds}`,
-    `--as=${addressSpaceBytes}`,
-    `--nproc=${limits.maxProcesses}`,
-    `--fsize=${limits.maxFileBytes}`,
-    // A core dump of a 512 MiB process would be a file-size-limit fight we never need.
-    '--core=0',
-    '--nofile=256',
-    '--',
-  ];
-}
 
 export interface BwrapArgsInput {
   readonly features: BwrapFeatures;

@@ -1,0 +1,53 @@
+import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, describe, expect, it } from 'vitest';
+import { sfnEngine } from '#shared/adapters/sfn-engine';
+import { NotFoundError } from '#shared/errors';
+
+const sfn = mockClient(SFNClient);
+const ARN = 'arn:aws:states:eu-west-1:123456789012:stateMachine:wflo-dev-agent-loop';
+
+describe('Adapter: sfnEngine', () => {
+  afterEach(() => sfn.reset());
+
+  it('starts the named Standard state machine with the execution id as the execution name', async () => {
+    // Prepare
+    sfn.on(StartExecutionCommand).resolves({ executionArn: `${ARN}:exec-1`, startDate: new Date() });
+    const engine = sfnEngine(new SFNClient({}), { 'agent-loop': ARN });
+
+    // Act
+    await engine.startExecution('agent-loop', 'exec-1', { goal: 'x' });
+
+    // Assess
+    expect(sfn.commandCalls(StartExecutionCommand)[0]!.args[0].input).toEqual({
+      stateMachineArn: ARN,
+      name: 'exec-1',
+      input: '{"goal":"x"}',
+    });
+  });
+
+  it('lists the deployed workflows by name', async () => {
+    const engine = sfnEngine(
+      new SFNClient({}),
+      { 'agent-loop': ARN, hello: `${ARN}-hello` },
+      { hello: 'Hello' },
+    );
+    expect(await engine.listWorkflows()).toEqual([
+      { name: 'agent-loop', description: '' },
+      { name: 'hello', description: 'Hello' },
+    ]);
+  });
+
+  it('treats a retried start of the same execution as accepted', async () => {
+    sfn.on(StartExecutionCommand).rejects(new ExecutionAlreadyExists({ message: 'exists', $metadata: {} }));
+    const engine = sfnEngine(new SFNClient({}), { 'agent-loop': ARN });
+    await expect(engine.startExecution('agent-loop', 'exec-1', {})).resolves.toBeUndefined();
+  });
+
+  it('surfaces other Step Functions errors and refuses unknown workflows', async () => {
+    sfn.on(StartExecutionCommand).rejects(new Error('ExecutionLimitExceeded'));
+    const engine = sfnEngine(new SFNClient({}), { 'agent-loop': ARN });
+    await expect(engine.startExecution('agent-loop', 'exec-1', {})).rejects.toThrow('ExecutionLimitExceeded');
+    await expect(engine.startExecution('nope', 'exec-1', {})).rejects.toThrow(NotFoundError);
+  });
+});
