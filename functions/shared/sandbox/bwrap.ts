@@ -48,7 +48,6 @@ export function maskablePaths(candidates: readonly string[], keep: readonly stri
   return clean.filter((p, i) => !clean.slice(0, i).some((q) => within(p, q)));
 }
 
-
 export interface BwrapArgsInput {
   readonly features: BwrapFeatures;
   /** Host path of the program file, bound read-only at `sandboxCodePath`. */

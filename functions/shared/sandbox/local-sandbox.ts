@@ -11,25 +11,31 @@ import {
   type SandboxRunner,
 } from '#shared/ports/sandbox';
 import {
-  type BwrapFeatures,
-  bwrapArgs,
-  maskablePaths,
-  prlimitArgs,
-  probeBwrapFeatures,
-  SANDBOX_CODE_DIR,
-  SANDBOX_WORK_DIR,
-} from './bwrap.ts';
-import {
   childEnv,
   codeFileName,
   findExecutable,
   type Interpreters,
   interpreterArgv,
   isExecutable,
-} from './interpreter.ts';
-import { addressSpaceLimit, MAX_CODE_BYTES, resolveLimits } from './limits.ts';
-import { type KillReason, killPid, runProcess } from './process.ts';
-import { toSandboxResult } from './result.ts';
+  isLanguage,
+} from '../../../sandbox-image/src/core/interpreter.ts';
+import {
+  addressSpaceLimit,
+  InvalidLimitsError,
+  MAX_CODE_BYTES,
+  resolveLimits,
+} from '../../../sandbox-image/src/core/limits.ts';
+import { prlimitArgs } from '../../../sandbox-image/src/core/prlimit.ts';
+import { type KillReason, killPid, runProcess } from '../../../sandbox-image/src/core/process.ts';
+import { toSandboxResult } from '../../../sandbox-image/src/core/result.ts';
+import {
+  type BwrapFeatures,
+  bwrapArgs,
+  maskablePaths,
+  probeBwrapFeatures,
+  SANDBOX_CODE_DIR,
+  SANDBOX_WORK_DIR,
+} from './bwrap.ts';
 
 /** What to do when bubblewrap is missing, spelled out where the refusal is raised. */
 export const INSTALL_BUBBLEWRAP =
@@ -205,7 +211,7 @@ export class LocalSandbox implements SandboxRunner {
 
   #validate(request: SandboxRequest): SandboxLimits {
     const issues: string[] = [];
-    if (!SANDBOX_LANGUAGES.includes(request.language)) {
+    if (!isLanguage(request.language)) {
       issues.push(`language: must be one of ${SANDBOX_LANGUAGES.join(', ')}`);
     }
     if (typeof request.code !== 'string') issues.push('code: must be a string');
@@ -213,10 +219,12 @@ export class LocalSandbox implements SandboxRunner {
       issues.push(`code: must be at most ${MAX_CODE_BYTES} bytes`);
     }
     if (issues.length > 0) throw new ValidationError('invalid sandbox request', issues);
-    return resolveLimits({
-      ...request,
-      limits: { ...this.#options.defaultLimits, ...request.limits },
-    });
+    try {
+      return resolveLimits({ ...request, limits: { ...this.#options.defaultLimits, ...request.limits } });
+    } catch (error) {
+      if (error instanceof InvalidLimitsError) throw new ValidationError(error.message, error.issues);
+      throw error;
+    }
   }
 
   async #makeRunDir(): Promise<string> {

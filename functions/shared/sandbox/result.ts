@@ -1,7 +1,6 @@
 import { SandboxFailedError, SandboxTimeoutError } from '#shared/errors';
 import type { SandboxResult } from '#shared/ports/sandbox';
 
-
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
 
 /**

@@ -1,6 +1,6 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { SandboxLanguage, SandboxLimits } from '#shared/ports/sandbox';
+import type { SandboxLanguage, SandboxLimits } from '../../../functions/shared/ports/sandbox.ts';
 
 /**
  * Where interpreters are looked up. Deliberately not the caller's PATH: a version manager's shim
@@ -37,8 +37,18 @@ export function findExecutable(name: string, dirs: readonly string[] = SYSTEM_BI
 }
 
 /** The file the program is written to, by language (`.js` lets Node detect CommonJS or ESM syntax). */
+const CODE_FILE: Record<SandboxLanguage, string> = { python: 'main.py', javascript: 'main.js' };
+
+/** The languages the runner knows (the keys of a record typed by the port's union, so none is missed). */
+export const LANGUAGES = Object.keys(CODE_FILE) as readonly SandboxLanguage[];
+
+/** Narrows untrusted input to a language. */
+export function isLanguage(value: unknown): value is SandboxLanguage {
+  return typeof value === 'string' && Object.hasOwn(CODE_FILE, value);
+}
+
 export function codeFileName(language: SandboxLanguage): string {
-  return language === 'python' ? 'main.py' : 'main.js';
+  return CODE_FILE[language];
 }
 
 /**

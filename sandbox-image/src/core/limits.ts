@@ -1,5 +1,18 @@
-import { ValidationError } from '#shared/errors';
-import type { SandboxLanguage, SandboxLimits, SandboxRequest } from '#shared/ports/sandbox';
+import type {
+  SandboxLanguage,
+  SandboxLimits,
+  SandboxRequest,
+} from '../../../functions/shared/ports/sandbox.ts';
+
+/** Limits out of range; the local sandbox turns it into a `ValidationError`, the runner into a config error. */
+export class InvalidLimitsError extends Error {
+  override name = 'InvalidLimitsError';
+  readonly issues: readonly string[];
+  constructor(issues: readonly string[]) {
+    super(`invalid sandbox limits: ${issues.join('; ')}`);
+    this.issues = issues;
+  }
+}
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -51,7 +64,7 @@ const BOUNDS: Record<keyof SandboxLimits, Bound> = {
 
 /**
  * Fills in defaults and checks every limit against its bounds.
- * @throws ValidationError naming each field out of range.
+ * @throws InvalidLimitsError naming each field out of range.
  */
 export function resolveLimits(
   request: Pick<SandboxRequest, 'language' | 'timeoutMs' | 'limits'>,
@@ -78,7 +91,7 @@ export function resolveLimits(
   if (limits.maxProcesses < minProcesses) {
     issues.push(`limits.maxProcesses: ${request.language} needs at least ${minProcesses}`);
   }
-  if (issues.length > 0) throw new ValidationError('invalid sandbox limits', issues);
+  if (issues.length > 0) throw new InvalidLimitsError(issues);
   return limits;
 }
 

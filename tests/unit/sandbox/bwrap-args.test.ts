@@ -1,0 +1,138 @@
+import { describe, expect, it } from 'vitest';
+import { bwrapArgs, maskablePaths, SANDBOX_WORK_DIR } from '../../../functions/shared/sandbox/bwrap.ts';
+import { resolveLimits } from '../../../sandbox-image/src/core/limits.ts';
+import { prlimitArgs } from '../../../sandbox-image/src/core/prlimit.ts';
+
+const base = {
+  features: { size: true, disableUserns: true },
+  hostCodePath: '/tmp/wflo-sandbox/run-1/main.py',
+  sandboxCodePath: '/tmp/code/main.py',
+  hiddenPaths: ['/home', '/work/project'],
+  tmpBytes: 1024,
+  env: { PATH: '/usr/bin', HOME: '/tmp/work' },
+  infoFd: 3,
+  command: ['/usr/bin/prlimit', '--', '/usr/bin/python3', '/tmp/code/main.py'],
+};
+
+/** The value following `flag` each time it occurs. */
+const valuesOf = (args: string[], flag: string): string[] =>
+  args.flatMap((a, i) => (a === flag ? [args[i + 1]!] : []));
+
+describe('Function: bwrapArgs', () => {
+  it('unshares every namespace, drops capabilities and pins the sandbox uid/gid', () => {
+    // Act
+    const args = bwrapArgs(base);
+
+    // Assess
+    for (const flag of [
+      '--unshare-all',
+      '--unshare-user',
+      '--die-with-parent',
+      '--new-session',
+      '--clearenv',
+    ]) {
+      expect(args).toContain(flag);
+    }
+    expect(args).not.toContain('--share-net');
+    expect(valuesOf(args, '--uid')).toEqual(['65534']);
+    expect(valuesOf(args, '--gid')).toEqual(['65534']);
+    expect(valuesOf(args, '--cap-drop')).toEqual(['ALL']);
+    expect(args).toContain('--disable-userns');
+  });
+
+  it('binds the host root read-only and replaces /dev, /proc and /tmp, /dev read-only', () => {
+    const args = bwrapArgs(base);
+    expect(args.slice(args.indexOf('--ro-bind'), args.indexOf('--ro-bind') + 3)).toEqual([
+      '--ro-bind',
+      '/',
+      '/',
+    ]);
+    expect(args).not.toContain('--bind');
+    expect(valuesOf(args, '--dev')).toEqual(['/dev']);
+    expect(valuesOf(args, '--remount-ro')).toContain('/dev');
+    expect(valuesOf(args, '--proc')).toEqual(['/proc']);
+    expect(valuesOf(args, '--size')).toEqual(['1024']);
+    expect(args[args.indexOf('--size') + 2]).toBe('--tmpfs');
+    expect(args[args.indexOf('--size') + 3]).toBe('/tmp');
+  });
+
+  it('masks each hidden path with an empty read-only mount after the root bind', () => {
+    const args = bwrapArgs(base);
+    const rootBind = args.indexOf('/');
+    for (const path of base.hiddenPaths) {
+      const at = args.indexOf(path);
+      expect(at).toBeGreaterThan(rootBind);
+      expect(args.slice(at - 1, at + 3)).toEqual(['--tmpfs', path, '--remount-ro', path]);
+    }
+  });
+
+  it('binds only the program file read-only and runs in the private work directory', () => {
+    const args = bwrapArgs(base);
+    const at = args.lastIndexOf('--ro-bind');
+    expect(args.slice(at, at + 3)).toEqual(['--ro-bind', base.hostCodePath, base.sandboxCodePath]);
+    expect(valuesOf(args, '--chdir')).toEqual([SANDBOX_WORK_DIR]);
+  });
+
+  it('sets exactly the given environment after clearing it', () => {
+    const args = bwrapArgs(base);
+    const setenv = args.flatMap((a, i) => (a === '--setenv' ? [`${args[i + 1]}=${args[i + 2]}`] : []));
+    expect(setenv).toEqual(['PATH=/usr/bin', 'HOME=/tmp/work']);
+    expect(args.indexOf('--clearenv')).toBeLessThan(args.indexOf('--setenv'));
+  });
+
+  it('ends with the command after --', () => {
+    const args = bwrapArgs(base);
+    expect(args.slice(args.indexOf('--') + 1)).toEqual(base.command);
+    expect(valuesOf(args, '--info-fd')).toEqual(['3']);
+  });
+
+  it('leaves out flags an older bubblewrap does not know', () => {
+    const args = bwrapArgs({ ...base, features: { size: false, disableUserns: false } });
+    expect(args).not.toContain('--size');
+    expect(args).not.toContain('--disable-userns');
+    expect(valuesOf(args, '--tmpfs')).toContain('/tmp');
+  });
+});
+
+describe('Function: maskablePaths', () => {
+  it('drops the root, system paths, paths holding a kept file, and what /tmp /dev /proc replace', () => {
+    // Act
+    const paths = maskablePaths(
+      ['/', '/usr', '/usr/local', '/etc', '/tmp/wflo', '/proc/1', '/opt', '/home', 'relative', ''],
+      ['/opt/python/bin/python3'],
+    );
+
+    // Assess: /usr/local holds nothing kept and is not a parent of /usr, so it may go
+    expect(paths).toEqual(['/home', '/usr/local']);
+  });
+
+  it('drops duplicates, trailing slashes and paths inside another masked path', () => {
+    expect(maskablePaths(['/home/', '/home', '/home/dev/project', '/root'], [])).toEqual(['/home', '/root']);
+  });
+
+  it('never hides a directory that contains a system path', () => {
+    expect(maskablePaths(['/usr', '/lib', '/bin', '/sbin', '/etc'], [])).toEqual([]);
+  });
+});
+
+describe('Function: prlimitArgs', () => {
+  it('sets CPU, address space, process, file size, core and open-file limits before the command', () => {
+    // Prepare
+    const limits = resolveLimits({ language: 'python', timeoutMs: 3_000, limits: { maxProcesses: 7 } });
+
+    // Act
+    const args = prlimitArgs('/usr/bin/prlimit', limits, 12345);
+
+    // Assess
+    expect(args).toEqual([
+      '/usr/bin/prlimit',
+      '--cpu=4',
+      '--as=12345',
+      '--nproc=7',
+      `--fsize=${limits.maxFileBytes}`,
+      '--core=0',
+      '--nofile=256',
+      '--',
+    ]);
+  });
+});
