@@ -34,10 +34,12 @@ const EnvSchema = z.object({
       .optional(),
   ),
   DB_NAME: optionalString,
-  LLM_PROVIDER: z.enum(['scripted', 'openai-compatible']).default('scripted'),
+  LLM_PROVIDER: z.enum(['scripted', 'openai-compatible', 'bedrock', 'anthropic']).default('scripted'),
   LLM_MODEL: optionalString,
   OPENAI_BASE_URL: z.url().default('https://api.openai.com/v1'),
   OPENAI_API_KEY: optionalString,
+  ANTHROPIC_BASE_URL: z.url().default('https://api.anthropic.com'),
+  ANTHROPIC_API_KEY: optionalString,
   LLM_SCRIPT_FILE: optionalString,
   LLM_TIMEOUT_MS: z.coerce.number().int().min(100).max(900_000).default(120_000),
   LLM_MAX_OUTPUT_TOKENS: z.coerce.number().int().min(1).max(200_000).default(1024),
@@ -66,10 +68,12 @@ export interface Config {
   readonly store: StoreConfig;
   readonly dataDir: string;
   readonly llm: {
-    readonly defaultProvider: 'scripted' | 'openai-compatible';
+    readonly defaultProvider: 'scripted' | 'openai-compatible' | 'bedrock' | 'anthropic';
     /** Model used when a step names none. */
     readonly defaultModel: string;
     readonly openai: { readonly baseUrl: string; readonly apiKey: string | undefined };
+    /** Anthropic Messages API; the Bedrock provider needs no settings here (AWS SDK region and credential chain). */
+    readonly anthropic: { readonly baseUrl: string; readonly apiKey: string | undefined };
     /** A scripted-provider script file; the bundled demo script when unset. */
     readonly scriptFile: string | undefined;
     readonly timeoutMs: number;
@@ -95,8 +99,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`invalid configuration: ${issues.join('; ')}`);
   }
   const e = parsed.data;
-  if (e.LLM_PROVIDER === 'openai-compatible' && !e.LLM_MODEL) {
-    throw new ConfigError('invalid configuration: LLM_MODEL: required when LLM_PROVIDER=openai-compatible');
+  if (e.LLM_PROVIDER !== 'scripted' && !e.LLM_MODEL) {
+    throw new ConfigError(`invalid configuration: LLM_MODEL: required when LLM_PROVIDER=${e.LLM_PROVIDER}`);
+  }
+  if (e.LLM_PROVIDER === 'anthropic' && !e.ANTHROPIC_API_KEY) {
+    throw new ConfigError('invalid configuration: ANTHROPIC_API_KEY: required when LLM_PROVIDER=anthropic');
   }
   const dataApiVars = {
     DB_CLUSTER_ARN: e.DB_CLUSTER_ARN,
@@ -127,6 +134,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       defaultProvider: e.LLM_PROVIDER,
       defaultModel: e.LLM_MODEL ?? 'agent-demo',
       openai: { baseUrl: e.OPENAI_BASE_URL.replace(/\/+$/, ''), apiKey: e.OPENAI_API_KEY },
+      anthropic: { baseUrl: e.ANTHROPIC_BASE_URL.replace(/\/+$/, ''), apiKey: e.ANTHROPIC_API_KEY },
       scriptFile: e.LLM_SCRIPT_FILE,
       timeoutMs: e.LLM_TIMEOUT_MS,
       maxOutputTokens: e.LLM_MAX_OUTPUT_TOKENS,

@@ -56,4 +56,32 @@ describe('Function: loadConfig', () => {
     });
     expect(config.llm.openai.baseUrl).toBe('http://127.0.0.1:11434/v1');
   });
+
+  it('accepts Bedrock as the default provider with a model id and no other settings', () => {
+    expect(() => loadConfig({ LLM_PROVIDER: 'bedrock' })).toThrow(
+      /LLM_MODEL: required when LLM_PROVIDER=bedrock/,
+    );
+    const config = loadConfig({ LLM_PROVIDER: 'bedrock', LLM_MODEL: 'amazon.nova-lite-v1:0' });
+    expect(config.llm.defaultProvider).toBe('bedrock');
+    expect(config.llm.defaultModel).toBe('amazon.nova-lite-v1:0');
+  });
+
+  it('requires a model and an API key when Anthropic is the default, and defaults its base URL', () => {
+    expect(() => loadConfig({ LLM_PROVIDER: 'anthropic', ANTHROPIC_API_KEY: 'k' })).toThrow(
+      /LLM_MODEL: required/,
+    );
+    expect(() => loadConfig({ LLM_PROVIDER: 'anthropic', LLM_MODEL: 'claude-haiku-4-5' })).toThrow(
+      /ANTHROPIC_API_KEY: required/,
+    );
+    const config = loadConfig({
+      LLM_PROVIDER: 'anthropic',
+      LLM_MODEL: 'claude-haiku-4-5',
+      ANTHROPIC_API_KEY: 'k',
+    });
+    expect(config.llm.anthropic).toEqual({ baseUrl: 'https://api.anthropic.com', apiKey: 'k' });
+    expect(loadConfig({ ANTHROPIC_BASE_URL: 'http://127.0.0.1:8080/' }).llm.anthropic).toEqual({
+      baseUrl: 'http://127.0.0.1:8080',
+      apiKey: undefined,
+    });
+  });
 });
