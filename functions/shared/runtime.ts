@@ -1,5 +1,8 @@
+import { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import { type Config, loadConfig } from './config.ts';
 import { openDb } from './db/client.ts';
+import { AnthropicProvider } from './llm/anthropic.ts';
+import { BedrockProvider } from './llm/bedrock.ts';
 import { OpenAiCompatibleProvider } from './llm/openai-compatible.ts';
 import { bundledScripts, loadScriptFile, ScriptedProvider } from './llm/scripted.ts';
 import type { LlmProvider } from './llm/types.ts';
@@ -11,7 +14,7 @@ export interface Runtime {
   readonly config: Config;
   readonly store: Store;
   readonly prices: PriceTable;
-  /** Providers by id (`scripted`, `openai-compatible`). */
+  /** Providers by id (`scripted`, `openai-compatible`, `bedrock`, `anthropic`). */
   readonly providers: ReadonlyMap<string, LlmProvider>;
   close(): Promise<void>;
 }
@@ -26,6 +29,23 @@ export function createProviders(config: Config): Map<string, LlmProvider> {
     new OpenAiCompatibleProvider({
       baseUrl: config.llm.openai.baseUrl,
       apiKey: config.llm.openai.apiKey,
+      timeoutMs: config.llm.timeoutMs,
+    }),
+  );
+  providers.set(
+    'bedrock',
+    new BedrockProvider({
+      // Region and credentials from the AWS defaults (AWS_REGION, the Lambda role, a local profile), resolved
+      // on first call. One attempt: the ASL Retry is the retry policy, visible in the step rows.
+      client: new BedrockRuntimeClient({ maxAttempts: 1 }),
+      timeoutMs: config.llm.timeoutMs,
+    }),
+  );
+  providers.set(
+    'anthropic',
+    new AnthropicProvider({
+      baseUrl: config.llm.anthropic.baseUrl,
+      apiKey: config.llm.anthropic.apiKey,
       timeoutMs: config.llm.timeoutMs,
     }),
   );
