@@ -15,7 +15,7 @@ export const LlmInvokeInputSchema = z.object({
   /** Provider and model; the configured default when null or absent. */
   model: z
     .object({
-      provider: z.enum(['scripted', 'openai-compatible']).optional(),
+      provider: z.enum(['scripted', 'openai-compatible', 'bedrock', 'anthropic']).optional(),
       name: z.string().min(1).optional(),
     })
     .nullish(),
