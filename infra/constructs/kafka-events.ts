@@ -1,6 +1,7 @@
-import { Fn, Stack } from 'aws-cdk-lib';
+import { Fn, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as msk from 'aws-cdk-lib/aws-msk';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
@@ -17,6 +18,8 @@ export interface KafkaEventsProps {
   readonly subnets: ec2.SubnetSelection;
   /** Security groups allowed to connect on 9098 (SASL/IAM over TLS). */
   readonly clientSecurityGroups: ec2.ISecurityGroup[];
+  /** Retention of the lookup function's logs. */
+  readonly logRetention: logs.RetentionDays;
 }
 
 /**
@@ -53,6 +56,10 @@ export class KafkaEvents extends Construct {
     const lookup = new cr.AwsCustomResource(this, 'BootstrapBrokers', {
       resourceType: 'Custom::MskBootstrapBrokers',
       installLatestAwsSdk: false,
+      logGroup: new logs.LogGroup(this, 'BootstrapBrokersLogs', {
+        retention: props.logRetention,
+        removalPolicy: RemovalPolicy.DESTROY,
+      }),
       onUpdate: {
         service: 'Kafka',
         action: 'getBootstrapBrokers',

@@ -24,25 +24,25 @@ export interface ApiStackProps extends StackProps {
   readonly entry?: string;
 }
 
-/** JSON schema (draft 4, what API Gateway models use) of `POST /workflows/{name}/executions`. */
+/**
+ * JSON schema (draft 4, what API Gateway models use) of `POST /workflows/{name}/executions`, mirroring
+ * StartExecutionBodySchema in functions/api/schemas.ts (the app validates again and owns the details).
+ */
 export const START_EXECUTION_SCHEMA: apigw.JsonSchema = {
   schema: apigw.JsonSchemaVersion.DRAFT4,
-  title: 'StartExecution',
+  title: 'StartExecutionRequest',
   type: apigw.JsonSchemaType.OBJECT,
+  additionalProperties: false,
   properties: {
-    input: {},
-    budgetUsd: {
-      type: [apigw.JsonSchemaType.STRING, apigw.JsonSchemaType.NUMBER],
-    },
-    // Becomes the execution name: Step Functions allows 1-80 characters of this set.
-    idempotencyKey: {
-      type: apigw.JsonSchemaType.STRING,
-      minLength: 1,
-      maxLength: 80,
-      pattern: '^[A-Za-z0-9_-]+$',
-    },
+    input: { type: apigw.JsonSchemaType.OBJECT },
+    budgetUsd: { type: apigw.JsonSchemaType.NUMBER, minimum: 0, maximum: 1_000_000 },
+    idempotencyKey: { type: apigw.JsonSchemaType.STRING, pattern: '^[A-Za-z0-9_-]{1,64}$' },
   },
 };
+
+/** API Gateway's own 400s answer in the API's problem format (functions/api/schemas.ts ProblemSchema). */
+const PROBLEM_TEMPLATE =
+  '{"type":"about:blank","title":"Bad Request","status":400,"detail":$context.error.validationErrorString}';
 
 /**
  * The REST API in front of the same API app that runs locally (functions/api/handler.ts, Hono): IAM (SigV4)
@@ -198,6 +198,18 @@ export class ApiStack extends Stack {
       requestModels: { 'application/json': startModel },
       requestParameters: { 'method.request.path.name': true },
     });
+
+    for (const [id, type] of [
+      ['BadRequestBody', apigw.ResponseType.BAD_REQUEST_BODY],
+      ['BadRequestParameters', apigw.ResponseType.BAD_REQUEST_PARAMETERS],
+    ] as const) {
+      this.api.addGatewayResponse(id, {
+        type,
+        statusCode: '400',
+        responseHeaders: { 'Content-Type': "'application/problem+json'" },
+        templates: { 'application/json': PROBLEM_TEMPLATE },
+      });
+    }
 
     Validations.of(this.api).acknowledge({
       id: 'AwsSolutions-APIG3',

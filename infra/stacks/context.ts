@@ -63,7 +63,7 @@ const ContextSchema = z
     /** Default model id; required for real providers. */
     llmModel: z.string().trim().min(1).optional(),
     /** OpenAI-compatible endpoint base URL. */
-    llmBaseUrl: z.url({ error: 'must be an http(s) URL' }).optional(),
+    llmBaseUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
     /** Secrets Manager secret holding the provider API key (complete ARN, with the 6-character suffix). */
     llmSecretArn: z
       .string()

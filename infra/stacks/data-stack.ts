@@ -73,7 +73,9 @@ export class DataStack extends Stack {
       removalPolicy,
     });
     this.cluster = new rds.DatabaseCluster(this, 'Database', {
-      engine: rds.DatabaseClusterEngine.auroraPostgres({ version: rds.AuroraPostgresEngineVersion.VER_16_6 }),
+      engine: rds.DatabaseClusterEngine.auroraPostgres({
+        version: rds.AuroraPostgresEngineVersion.VER_16_13,
+      }),
       clusterIdentifier,
       writer: rds.ClusterInstance.serverlessV2('Writer', { autoMinorVersionUpgrade: true }),
       serverlessV2MinCapacity: props.dbMinCapacity,
@@ -98,6 +100,14 @@ export class DataStack extends Stack {
       copyTagsToSnapshot: true,
     });
     this.cluster.node.addDependency(postgresLogs);
+    if (!props.deletionProtection) {
+      Validations.of(this.cluster).acknowledge({
+        id: 'AwsSolutions-RDS10',
+        reason:
+          'Deletion protection was turned off for this environment on purpose (-c deletionProtection=false, for ' +
+          'disposable dev/test environments that are torn down with cdk destroy); the default keeps it on.',
+      });
+    }
     this.cluster.addRotationSingleUser({
       automaticallyAfter: Duration.days(30),
       vpcSubnets: { subnetGroupName: SUBNETS.private },
@@ -127,6 +137,7 @@ export class DataStack extends Stack {
           vpc: props.vpc,
           subnets: { subnetGroupName: SUBNETS.data },
           clientSecurityGroups: [props.lambdaSecurityGroup],
+          logRetention: props.logRetention,
         })
       : undefined;
 

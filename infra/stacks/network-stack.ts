@@ -1,4 +1,4 @@
-import { type RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -133,6 +133,10 @@ export class NetworkStack extends Stack {
     const prefixListLookup = new cr.AwsCustomResource(this, 'S3PrefixList', {
       resourceType: 'Custom::S3PrefixListLookup',
       installLatestAwsSdk: false,
+      logGroup: new logs.LogGroup(this, 'S3PrefixListLogs', {
+        retention: props.logRetention,
+        removalPolicy: RemovalPolicy.DESTROY,
+      }),
       onUpdate: {
         service: 'EC2',
         action: 'describeManagedPrefixLists',

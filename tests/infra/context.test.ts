@@ -1,0 +1,108 @@
+import { describe, expect, it } from 'vitest';
+import { parseContext } from '../../infra/stacks/context.ts';
+import { cdkJsonContext } from './helpers.ts';
+
+const SECRET = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:wflo/openai-AbC123';
+
+describe('Function: parseContext', () => {
+  it('accepts cdk.json as shipped and fills every default', () => {
+    const ctx = parseContext(cdkJsonContext());
+    expect(ctx).toMatchObject({
+      envName: 'dev',
+      defaultBudgetUsd: '5',
+      llmProvider: 'scripted',
+      dbMinCapacity: 0.5,
+      dbMaxCapacity: 4,
+      deletionProtection: true,
+      natGateways: 1,
+      sandboxCpu: 512,
+      sandboxMemoryMiB: 1024,
+      kafka: true,
+      apiAuth: 'iam',
+      logRetentionDays: 30,
+    });
+    expect(ctx.alarmEmail).toBeUndefined();
+  });
+
+  it('reads -c strings as numbers and booleans', () => {
+    const ctx = parseContext({
+      dbMinCapacity: '0',
+      dbMaxCapacity: '16',
+      deletionProtection: 'false',
+      kafka: 'FALSE',
+      natGateways: '2',
+      sandboxCpu: '1024',
+      sandboxMemoryMiB: '4096',
+    });
+    expect(ctx).toMatchObject({
+      dbMinCapacity: 0,
+      dbMaxCapacity: 16,
+      deletionProtection: false,
+      kafka: false,
+      natGateways: 2,
+      sandboxCpu: 1024,
+      sandboxMemoryMiB: 4096,
+    });
+  });
+
+  it('names the key, the problem, the value given and how to pass it', () => {
+    expect(() => parseContext({ envName: 'Prod!' })).toThrow(
+      /Invalid wflo context parameters \(pass them with -c key=value\):\n {2}- envName: must be 2-15 characters.*\(got "Prod!"\)/,
+    );
+  });
+
+  it.each([
+    [{ alarmEmail: 'ops-at-example' }, /alarmEmail: must be an email address/],
+    [{ defaultBudgetUsd: '1.1234567' }, /defaultBudgetUsd: must be a decimal amount in USD/],
+    [{ dbMinCapacity: '0.3' }, /dbMinCapacity: must be a multiple of 0.5 ACU/],
+    [{ dbMinCapacity: 'many' }, /dbMinCapacity: must be a number of ACUs/],
+    [{ dbMinCapacity: 8, dbMaxCapacity: 4 }, /dbMaxCapacity: must be at least dbMinCapacity/],
+    [{ deletionProtection: 'yes' }, /deletionProtection: must be true or false/],
+    [{ natGateways: 3 }, /natGateways: .*2/],
+    [{ sandboxCpu: 300 }, /sandboxCpu: must be one of 256, 512, 1024, 2048, 4096/],
+    [
+      { sandboxCpu: 256, sandboxMemoryMiB: 4096 },
+      /sandboxMemoryMiB: must be one of 512\.\.2048 .* with sandboxCpu=256/,
+    ],
+    [{ llmProvider: 'gpt' }, /llmProvider: must be one of scripted, openai-compatible/],
+    [
+      { llmProvider: 'openai-compatible', llmSecretArn: SECRET },
+      /llmModel: required when llmProvider=openai-compatible/,
+    ],
+    [
+      { llmProvider: 'openai-compatible', llmModel: 'gpt-4o-mini' },
+      /llmSecretArn: required when llmProvider=openai-compatible/,
+    ],
+    [
+      { llmSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:wflo/openai' },
+      /llmSecretArn: must be the complete ARN/,
+    ],
+    [{ llmBaseUrl: 'localhost:11434' }, /llmBaseUrl: must be an http\(s\) URL/],
+    [{ apiAuth: 'cognito' }, /cognitoUserPoolArn: required when apiAuth=cognito/],
+    [{ apiAuth: 'apikey' }, /apiAuth: must be iam or cognito/],
+    [{ logRetentionDays: 10 }, /logRetentionDays: must be one of 1, 3, 5, 7, 14, 30/],
+    [{ costAlarmUsdPerHour: -1 }, /costAlarmUsdPerHour: /],
+  ])('rejects %j', (raw, message) => {
+    expect(() => parseContext(raw)).toThrow(message);
+  });
+
+  it('reports every bad key at once', () => {
+    expect(() => parseContext({ envName: '1', natGateways: 9, apiAuth: 'cognito' })).toThrow(
+      /envName:[\s\S]*natGateways:[\s\S]*cognitoUserPoolArn:/,
+    );
+  });
+
+  it('accepts a complete real-provider configuration', () => {
+    const ctx = parseContext({
+      envName: 'prod',
+      alarmEmail: 'ops@example.com',
+      llmProvider: 'openai-compatible',
+      llmModel: 'gpt-4o-mini',
+      llmSecretArn: SECRET,
+      llmBaseUrl: 'https://api.openai.com/v1',
+      apiAuth: 'cognito',
+      cognitoUserPoolArn: 'arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_AbCdEf123',
+    });
+    expect(ctx).toMatchObject({ envName: 'prod', llmProvider: 'openai-compatible', apiAuth: 'cognito' });
+  });
+});
