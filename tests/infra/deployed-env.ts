@@ -20,6 +20,7 @@ function standIn(reference: string): string {
     return `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:${reference.replace(/[^A-Za-z0-9-]/g, '')}`;
   }
   if (/DatabaseSecret/.test(reference)) return FAKE_SECRET_ARN;
+  if (/EndpointPort/.test(reference)) return '6379';
   if (/Database/.test(reference)) return 'wflo-db';
   return `deployed-${reference.replace(/[^A-Za-z0-9-]/g, '').toLowerCase()}`;
 }
@@ -38,7 +39,14 @@ function resolve(value: unknown): string {
   throw new Error(`deployedEnvironment: no stand-in for ${JSON.stringify(value)}`);
 }
 
-/** A Lambda's `Environment.Variables` with every intrinsic resolved to a plausible deployed value. */
+/**
+ * A Lambda's `Environment.Variables` with every intrinsic resolved to a plausible deployed value, plus the
+ * variables the Lambda runtime itself provides.
+ */
 export function deployedEnvironment(vars: Record<string, unknown>): Record<string, string> {
-  return Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, resolve(v)]));
+  return {
+    AWS_REGION: REGION,
+    AWS_LAMBDA_FUNCTION_NAME: 'wflo-function',
+    ...Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, resolve(v)])),
+  };
 }
