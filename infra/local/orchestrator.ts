@@ -153,11 +153,17 @@ export class LocalOrchestrator {
         context: context as never,
       });
       abort = execution.abort;
+      // Step Functions bills every state entered (Map iterations included); count them as it would.
+      let transitions = 0;
+      const counted = (async () => {
+        for await (const event of execution.eventLogs) if (event.type === 'StateEntered') transitions++;
+      })();
       const outcome = await execution.result.then(
         (output): ExecutionOutcome => ({ status: 'succeeded', output }),
         (err: unknown): ExecutionOutcome => outcomeOfError(err),
       );
-      await projectExecutionEnd(this.#options.store, executionId, outcome);
+      await counted;
+      await projectExecutionEnd(this.#options.store, executionId, outcome, transitions);
       return outcome;
     })()
       .catch(

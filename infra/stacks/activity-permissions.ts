@@ -12,11 +12,11 @@ export type ActivityNeed =
   /** Artifacts bucket, objects under executions/. */
   | 'artifacts-read'
   | 'artifacts-write'
-  /** The LLM provider API key secret (when one is configured). */
-  | 'llm-secret';
+  /** Calls the model provider: reads its API key secret (when configured) or invokes the Bedrock model. */
+  | 'llm';
 
 export const ACTIVITY_NEEDS: Readonly<Record<string, readonly ActivityNeed[]>> = {
-  'llm-invoke': ['cache', 'idempotency', 'llm-secret'],
+  'llm-invoke': ['cache', 'idempotency', 'llm'],
   'execution-finish': [],
   'sandbox-prepare': ['artifacts-write'],
   'sandbox-collect': ['artifacts-read'],

@@ -35,7 +35,10 @@ const bool = z.preprocess(
 const num = (schema: z.ZodNumber) =>
   z.preprocess((v) => (typeof v === 'string' && v.trim() !== '' ? Number(v) : v), schema);
 
-const LLM_PROVIDERS = ['scripted', 'openai-compatible'] as const;
+/** The providers functions/shared/config.ts accepts as LLM_PROVIDER. */
+const LLM_PROVIDERS = ['scripted', 'openai-compatible', 'anthropic', 'bedrock'] as const;
+/** Providers that authenticate with an API key (kept in Secrets Manager, see DEPLOYMENT.md). */
+const KEYED_PROVIDERS: readonly string[] = ['openai-compatible', 'anthropic'];
 
 const ContextSchema = z
   .object({
@@ -60,9 +63,9 @@ const ContextSchema = z
     llmProvider: z
       .enum(LLM_PROVIDERS, { error: `must be one of ${LLM_PROVIDERS.join(', ')}` })
       .default('scripted'),
-    /** Default model id; required for real providers. */
+    /** Default model id; required for real providers (for bedrock: a model id or an inference profile id). */
     llmModel: z.string().trim().min(1).optional(),
-    /** OpenAI-compatible endpoint base URL. */
+    /** Base URL of the openai-compatible or anthropic endpoint (default: the provider's public API). */
     llmBaseUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
     /** Secrets Manager secret holding the provider API key (complete ARN, with the 6-character suffix). */
     llmSecretArn: z
@@ -141,12 +144,18 @@ const ContextSchema = z
         message: `required when llmProvider=${c.llmProvider}`,
       });
     }
-    if (c.llmProvider === 'openai-compatible' && !c.llmSecretArn) {
+    if (KEYED_PROVIDERS.includes(c.llmProvider) && !c.llmSecretArn) {
       ctx.addIssue({
         code: 'custom',
         path: ['llmSecretArn'],
-        message:
-          'required when llmProvider=openai-compatible (store the API key in Secrets Manager, see DEPLOYMENT.md)',
+        message: `required when llmProvider=${c.llmProvider} (store the API key in Secrets Manager, see DEPLOYMENT.md)`,
+      });
+    }
+    if (c.llmBaseUrl && !KEYED_PROVIDERS.includes(c.llmProvider)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['llmBaseUrl'],
+        message: `only applies to ${KEYED_PROVIDERS.join(' and ')}`,
       });
     }
     if (c.apiAuth === 'cognito' && !c.cognitoUserPoolArn) {

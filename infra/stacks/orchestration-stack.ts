@@ -1,5 +1,6 @@
-import { RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -8,6 +9,7 @@ import { ACTIVITIES, type ActivityDefinition } from '../activities.ts';
 import { ActivityFunction } from '../constructs/activity-function.ts';
 import { listWorkflowFiles, type WorkflowFile } from '../constructs/asl.ts';
 import { SandboxTask } from '../constructs/sandbox-task.ts';
+import type { WfloFunction } from '../constructs/wflo-function.ts';
 import { WorkflowStateMachine } from '../constructs/workflow-state-machine.ts';
 import { needsOf } from './activity-permissions.ts';
 import type { WfloContext } from './context.ts';
@@ -82,9 +84,12 @@ export class OrchestrationStack extends Stack {
         else if (need === 'approvals') data.bindApprovals(fn);
         else if (need === 'artifacts-read') data.bindArtifacts(fn, 'read');
         else if (need === 'artifacts-write') data.bindArtifacts(fn, 'write');
-        else if (need === 'llm-secret' && llmSecret) {
-          fn.addEnvironment('LLM_SECRET_ARN', llmSecret.secretArn);
-          llmSecret.grantRead(fn.role);
+        else if (need === 'llm') {
+          if (llmSecret) {
+            fn.addEnvironment('LLM_SECRET_ARN', llmSecret.secretArn);
+            llmSecret.grantRead(fn.role);
+          }
+          if (ctx.llmProvider === 'bedrock' && ctx.llmModel) grantBedrockModel(fn, ctx.llmModel);
         }
       }
       activities.set(activity.id, fn);
@@ -117,6 +122,36 @@ export function llmEnvironment(ctx: WfloContext): Record<string, string> {
     LLM_PROVIDER: ctx.llmProvider,
     WFLO_DEFAULT_BUDGET_USD: ctx.defaultBudgetUsd,
     ...(ctx.llmModel ? { LLM_MODEL: ctx.llmModel } : {}),
-    ...(ctx.llmBaseUrl ? { OPENAI_BASE_URL: ctx.llmBaseUrl } : {}),
+    ...(ctx.llmBaseUrl
+      ? { [ctx.llmProvider === 'anthropic' ? 'ANTHROPIC_BASE_URL' : 'OPENAI_BASE_URL']: ctx.llmBaseUrl }
+      : {}),
   };
+}
+
+/** Cross-region inference profile ids start with a geography (`us.`, `eu.`, `global.`...). */
+const INFERENCE_PROFILE = /^(us|us-gov|eu|apac|jp|au|ca|global)\./;
+
+/**
+ * Lets a function call one Bedrock model (Converse needs bedrock:InvokeModel). A plain model id is granted in
+ * this region only; an inference profile also needs the model in every region the profile routes to.
+ */
+export function grantBedrockModel(fn: WfloFunction, model: string): void {
+  const stack = Stack.of(fn);
+  const profile = INFERENCE_PROFILE.test(model);
+  const foundationModel = profile ? model.replace(INFERENCE_PROFILE, '') : model;
+  const resources = profile
+    ? [
+        stack.formatArn({ service: 'bedrock', resource: 'inference-profile', resourceName: model }),
+        `arn:${stack.partition}:bedrock:*::foundation-model/${foundationModel}`,
+      ]
+    : [`arn:${stack.partition}:bedrock:${stack.region}::foundation-model/${foundationModel}`];
+  fn.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['bedrock:InvokeModel'], resources }));
+  if (profile) {
+    Validations.of(fn.role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:bedrock:*::foundation-model/${foundationModel}]`,
+      reason:
+        `The cross-region inference profile ${model} routes each request to ${foundationModel} in one of several ` +
+        'regions it chooses; the grant names that one model, in any region, and only through the profile.',
+    });
+  }
 }

@@ -93,7 +93,7 @@ const NEED_ACTIONS: Record<ActivityNeed, string[]> = {
   ],
   'artifacts-read': ['s3:GetObject'],
   'artifacts-write': ['s3:AbortMultipartUpload', 's3:PutObject'],
-  'llm-secret': [], // no secret configured in this app (see api-cognito.test.ts)
+  llm: [], // the scripted provider needs no key and no Bedrock (see variants.test.ts)
 };
 /** Actions that AWS offers only on "*" and that every function's role carries. */
 const STAR_ONLY_ACTIONS = new Set(['xray:PutTelemetryRecords', 'xray:PutTraceSegments']);

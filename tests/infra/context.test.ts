@@ -64,7 +64,16 @@ describe('Function: parseContext', () => {
       { sandboxCpu: 256, sandboxMemoryMiB: 4096 },
       /sandboxMemoryMiB: must be one of 512\.\.2048 .* with sandboxCpu=256/,
     ],
-    [{ llmProvider: 'gpt' }, /llmProvider: must be one of scripted, openai-compatible/],
+    [{ llmProvider: 'gpt' }, /llmProvider: must be one of scripted, openai-compatible, anthropic, bedrock/],
+    [
+      { llmProvider: 'anthropic', llmModel: 'claude-sonnet-4-5' },
+      /llmSecretArn: required when llmProvider=anthropic/,
+    ],
+    [{ llmProvider: 'bedrock' }, /llmModel: required when llmProvider=bedrock/],
+    [
+      { llmProvider: 'bedrock', llmModel: 'm', llmBaseUrl: 'https://x.example' },
+      /llmBaseUrl: only applies to/,
+    ],
     [
       { llmProvider: 'openai-compatible', llmSecretArn: SECRET },
       /llmModel: required when llmProvider=openai-compatible/,

@@ -61,7 +61,7 @@ describe('App variant: openai-compatible, Cognito, no Kafka', () => {
           Environment: { Variables: Record<string, unknown> };
         }
       ).Environment.Variables;
-      if (needsOf(id).includes('llm-secret')) {
+      if (needsOf(id).includes('llm')) {
         expect(secretReads).toHaveLength(1);
         // (merged with the database secret's identical statement by @aws-cdk/aws-iam:minimizePolicies)
         expect(resourcesOf(secretReads[0]!)).toContain(SECRET);
