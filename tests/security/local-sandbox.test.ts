@@ -4,8 +4,8 @@
  * namespaces, no per-run directory.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { existsSync, realpathSync, rmSync } from 'node:fs';
+import { chmod, copyFile, link, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -275,6 +275,37 @@ describe('Class: LocalSandbox', () => {
       // Assess: the project is an empty mount, /root and /home too
       expect(result.stdout).not.toContain('READ');
       expect(result.stdout).toBe('denied 2\ndenied 2\ndenied 2\n[] []\n');
+    });
+
+    it('runs Node installed under a masked directory (nvm-style) without revealing its neighbours', async () => {
+      // Prepare: /var is masked; put a node "installation" and a secret beside it there
+      const root = await mkdtemp('/var/tmp/wflo-nvm-');
+      const prefix = join(root, 'versions', 'node', 'v0');
+      await mkdir(join(prefix, 'bin'), { recursive: true });
+      await chmod(root, 0o755);
+      const node = join(prefix, 'bin', 'node');
+      await link(realpathSync(process.execPath), node).catch(() => copyFile(process.execPath, node));
+      await writeFile(join(root, 'secret.txt'), 'nvm-neighbour-secret', { mode: 0o644 });
+      const nvmSandbox = new LocalSandbox({ workRoot, hostUid: HOST_UID, interpreters: { node } });
+
+      try {
+        // Act
+        const result = await nvmSandbox.run({
+          language: 'javascript',
+          code: `const fs = require("node:fs");
+            console.log(process.execPath);
+            try { console.log("READ", fs.readFileSync(${JSON.stringify(join(root, 'secret.txt'))}, "utf8")); }
+            catch (e) { console.log(e.code); }
+            console.log(fs.readdirSync(${JSON.stringify(root)}).join(","));`,
+          timeoutMs: 5_000,
+        });
+
+        // Assess: only the path down to the installation exists in there (as empty mount points)
+        expect(nvmSandbox.mode()).toMatchObject({ revealedPaths: [prefix] });
+        expect(result.stdout).toBe(`${node}\nENOENT\nversions\n`);
+      } finally {
+        await rm(root, { recursive: true, force: true });
+      }
     });
 
     it('cannot fill the disk: one file stops at the file-size limit, /tmp at its size', async () => {

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { isAbsolute, normalize, sep } from 'node:path';
+import { dirname, isAbsolute, normalize, sep } from 'node:path';
 
 /** Inside the sandbox: the uid/gid the program runs as, its working directory and where its code is. */
 export const SANDBOX_UID = 65534;
@@ -35,9 +35,7 @@ export const SYSTEM_PATHS = ['/usr', '/etc', '/bin', '/sbin', '/lib', '/lib32', 
  * /tmp, /dev or /proc (those are replaced anyway), and not containing a path in `keep`.
  * Duplicates and paths inside another hidden path are dropped.
  */
-export function maskablePaths(candidates: readonly string[], keep: readonly string[]): string[] {
-  const within = (child: string, parent: string): boolean =>
-    child === parent || child.startsWith(parent.endsWith(sep) ? parent : parent + sep);
+export function maskablePaths(candidates: readonly string[], keep: readonly string[] = []): string[] {
   const clean = [
     ...new Set(candidates.filter((p) => p && isAbsolute(p)).map((p) => normalize(p).replace(/\/+$/, ''))),
   ]
@@ -48,6 +46,34 @@ export function maskablePaths(candidates: readonly string[], keep: readonly stri
   return clean.filter((p, i) => !clean.slice(0, i).some((q) => within(p, q)));
 }
 
+/** Whether `child` is `parent` or lies below it. */
+function within(child: string, parent: string): boolean {
+  return child === parent || child.startsWith(parent.endsWith(sep) ? parent : parent + sep);
+}
+
+/**
+ * What to bind back, read-only, of the masked paths so the given executables still run: for one
+ * under a masked path, its installation prefix (`<prefix>/bin/<exe>`, e.g. an nvm or pyenv version),
+ * unless that prefix is the masked path itself or holds the home directory, in which case only the
+ * file. So Node from `~/.nvm` works without exposing `~/.aws`.
+ * @param executables real paths (symlinks resolved)
+ */
+export function revealedPaths(
+  executables: readonly string[],
+  masked: readonly string[],
+  home: string,
+): string[] {
+  const out = new Set<string>();
+  for (const exe of executables) {
+    const root = masked.find((m) => within(exe, m));
+    if (root === undefined) continue;
+    const prefix = dirname(dirname(exe));
+    const prefixIsSafe = prefix !== root && within(prefix, root) && !within(home, prefix);
+    out.add(prefixIsSafe ? prefix : exe);
+  }
+  return [...out].filter((p, _i, all) => !all.some((q) => q !== p && within(p, q))).sort();
+}
+
 export interface BwrapArgsInput {
   readonly features: BwrapFeatures;
   /** Host path of the program file, bound read-only at `sandboxCodePath`. */
@@ -55,6 +81,8 @@ export interface BwrapArgsInput {
   readonly sandboxCodePath: string;
   /** Host directories hidden behind empty read-only mounts (already filtered by `maskablePaths`). */
   readonly hiddenPaths: readonly string[];
+  /** Host paths inside hidden ones bound back read-only (from `revealedPaths`). */
+  readonly revealedPaths?: readonly string[];
   readonly tmpBytes: number;
   readonly env: Readonly<Record<string, string>>;
   /** A file descriptor bwrap writes `{"child-pid": n}` to, so the host can kill the sandbox's init. */
@@ -105,10 +133,11 @@ export function bwrapArgs(input: BwrapArgsInput): string[] {
     '--tmpfs',
     '/tmp',
   ];
-  for (const path of input.hiddenPaths) {
-    // Read-only too: an empty writable tmpfs would be unmetered memory for the program to fill.
-    args.push('--tmpfs', path, '--remount-ro', path);
-  }
+  for (const path of input.hiddenPaths) args.push('--tmpfs', path);
+  for (const path of input.revealedPaths ?? []) args.push('--ro-bind', path, path);
+  // Read-only too (after the binds above made their mount points): an empty writable tmpfs would be
+  // unmetered memory for the program to fill.
+  for (const path of input.hiddenPaths) args.push('--remount-ro', path);
   args.push('--dir', SANDBOX_WORK_DIR, '--ro-bind', input.hostCodePath, input.sandboxCodePath);
   args.push('--chdir', SANDBOX_WORK_DIR, '--clearenv');
   for (const [key, value] of Object.entries(input.env)) args.push('--setenv', key, value);

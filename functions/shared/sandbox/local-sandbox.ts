@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
-import { chmod, chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { realpathSync } from 'node:fs';
+import { chmod, chown, lstat, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SandboxFailedError, ValidationError } from '#shared/errors';
@@ -33,6 +34,7 @@ import {
   bwrapArgs,
   maskablePaths,
   probeBwrapFeatures,
+  revealedPaths,
   SANDBOX_CODE_DIR,
   SANDBOX_WORK_DIR,
 } from './bwrap.ts';
@@ -51,6 +53,15 @@ export const INSTALL_BUBBLEWRAP =
  */
 export const DEFAULT_HOST_UID = 2_000_000_000;
 
+/** The real path of an existing file; the path unchanged otherwise (spawning it will say what is wrong). */
+function realPath(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
+}
+
 const BIN_DIRS = ['/usr/local/bin', '/usr/bin', '/bin', '/usr/local/sbin', '/usr/sbin', '/sbin'];
 
 export interface LocalSandboxOptions {
@@ -61,7 +72,10 @@ export interface LocalSandboxOptions {
    * @default false
    */
   readonly unsafeLocalSandbox?: boolean;
-  /** Directory for per-run program files, created if missing; each run's folder is removed after it. @default `<os tmpdir>/wflo-sandbox` */
+  /**
+   * Directory for per-run program files, created if missing and required to be owned by this user;
+   * each run's folder is removed after it. @default `<os tmpdir>/wflo-sandbox-<uid>`
+   */
   readonly workRoot?: string;
   /** Host uid and gid of sandboxed processes when this process is root. @default DEFAULT_HOST_UID */
   readonly hostUid?: number;
@@ -91,6 +105,8 @@ export type LocalSandboxMode =
       readonly features: BwrapFeatures;
       readonly interpreters: Interpreters;
       readonly hiddenPaths: readonly string[];
+      /** Interpreter installations inside hidden paths, bound back read-only. */
+      readonly revealedPaths: readonly string[];
     }
   | {
       readonly kind: 'unsafe';
@@ -119,7 +135,7 @@ export class LocalSandbox implements SandboxRunner {
 
   constructor(options: LocalSandboxOptions = {}) {
     this.#options = options;
-    this.#workRoot = options.workRoot ?? join(tmpdir(), 'wflo-sandbox');
+    this.#workRoot = options.workRoot ?? join(tmpdir(), `wflo-sandbox-${process.getuid?.() ?? 'user'}`);
     this.#hostUid = options.hostUid ?? DEFAULT_HOST_UID;
     if (!Number.isInteger(this.#hostUid) || this.#hostUid < 1 || this.#hostUid >= 2 ** 31) {
       throw new ValidationError('invalid LocalSandbox options', [
@@ -145,9 +161,10 @@ export class LocalSandbox implements SandboxRunner {
   mode(): LocalSandboxMode {
     if (this.#mode) return this.#mode;
     const o = this.#options;
+    // Real paths: a symlink through a masked directory would not resolve inside the sandbox.
     const interpreters: Interpreters = {
-      python: o.interpreters?.python ?? findExecutable('python3') ?? 'python3',
-      node: o.interpreters?.node ?? process.execPath,
+      python: realPath(o.interpreters?.python ?? findExecutable('python3') ?? 'python3'),
+      node: realPath(o.interpreters?.node ?? process.execPath),
     };
     // A configured path that is not executable counts as missing: refuse rather than fail obscurely.
     const bwrapPath =
@@ -165,7 +182,7 @@ export class LocalSandbox implements SandboxRunner {
     if (prlimitPath === undefined) {
       throw new SandboxFailedError('prlimit not found (package util-linux): it sets the sandbox rlimits');
     }
-    const hidden = [
+    const hiddenPaths = maskablePaths([
       '/root',
       '/home',
       '/run',
@@ -178,14 +195,19 @@ export class LocalSandbox implements SandboxRunner {
       process.cwd(),
       this.#workRoot,
       ...(o.hiddenPaths ?? []),
-    ];
+    ]);
     this.#mode = {
       kind: 'bubblewrap',
       bwrapPath,
       prlimitPath,
       features: probeBwrapFeatures(bwrapPath),
       interpreters,
-      hiddenPaths: maskablePaths(hidden, [interpreters.python, interpreters.node, prlimitPath]),
+      hiddenPaths,
+      revealedPaths: revealedPaths(
+        [interpreters.python, interpreters.node, realPath(prlimitPath)],
+        hiddenPaths,
+        homedir(),
+      ),
     };
     return this.#mode;
   }
@@ -230,6 +252,13 @@ export class LocalSandbox implements SandboxRunner {
   async #makeRunDir(): Promise<string> {
     // 0711: the sandbox's host uid must traverse it to reach its own run folder, not list others.
     await mkdir(this.#workRoot, { recursive: true, mode: 0o711 });
+    // In a shared /tmp someone else could have made it first (or as a symlink) to read or swap code.
+    const stat = await lstat(this.#workRoot);
+    if (!stat.isDirectory() || stat.uid !== process.getuid?.()) {
+      throw new SandboxFailedError(
+        `sandbox work root ${this.#workRoot} is not a directory owned by this user`,
+      );
+    }
     await chmod(this.#workRoot, 0o711);
     return mkdtemp(join(this.#workRoot, 'run-'));
   }
@@ -247,6 +276,7 @@ export class LocalSandbox implements SandboxRunner {
       hostCodePath,
       sandboxCodePath,
       hiddenPaths: mode.hiddenPaths,
+      revealedPaths: mode.revealedPaths,
       tmpBytes: limits.tmpBytes,
       env: childEnv(SANDBOX_WORK_DIR),
       infoFd: INFO_FD,

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { bwrapArgs, maskablePaths, SANDBOX_WORK_DIR } from '../../../functions/shared/sandbox/bwrap.ts';
+import {
+  bwrapArgs,
+  maskablePaths,
+  revealedPaths,
+  SANDBOX_WORK_DIR,
+} from '../../../functions/shared/sandbox/bwrap.ts';
 import { resolveLimits } from '../../../sandbox-image/src/core/limits.ts';
 import { prlimitArgs } from '../../../sandbox-image/src/core/prlimit.ts';
 
@@ -56,14 +61,31 @@ describe('Function: bwrapArgs', () => {
     expect(args[args.indexOf('--size') + 3]).toBe('/tmp');
   });
 
-  it('masks each hidden path with an empty read-only mount after the root bind', () => {
+  it('masks each hidden path with an empty mount after the root bind, made read-only', () => {
     const args = bwrapArgs(base);
     const rootBind = args.indexOf('/');
     for (const path of base.hiddenPaths) {
       const at = args.indexOf(path);
       expect(at).toBeGreaterThan(rootBind);
-      expect(args.slice(at - 1, at + 3)).toEqual(['--tmpfs', path, '--remount-ro', path]);
+      expect(args[at - 1]).toBe('--tmpfs');
+      expect(valuesOf(args, '--remount-ro')).toContain(path);
+      expect(args.lastIndexOf(path)).toBeGreaterThan(at);
     }
+  });
+
+  it('binds revealed paths back read-only inside the masks, before the masks go read-only', () => {
+    // Act
+    const args = bwrapArgs({ ...base, revealedPaths: ['/home/dev/.nvm/versions/node/v22'] });
+
+    // Assess
+    const at = args.indexOf('/home/dev/.nvm/versions/node/v22');
+    expect(args.slice(at - 1, at + 2)).toEqual([
+      '--ro-bind',
+      '/home/dev/.nvm/versions/node/v22',
+      '/home/dev/.nvm/versions/node/v22',
+    ]);
+    expect(at).toBeGreaterThan(args.indexOf('--tmpfs', args.indexOf('/tmp') + 1));
+    expect(at).toBeLessThan(args.indexOf('--remount-ro', args.indexOf('/dev') + 2));
   });
 
   it('binds only the program file read-only and runs in the private work directory', () => {
@@ -112,6 +134,28 @@ describe('Function: maskablePaths', () => {
 
   it('never hides a directory that contains a system path', () => {
     expect(maskablePaths(['/usr', '/lib', '/bin', '/sbin', '/etc'], [])).toEqual([]);
+  });
+});
+
+describe('Function: revealedPaths', () => {
+  it('binds back the installation prefix of an interpreter under a masked path', () => {
+    expect(
+      revealedPaths(['/home/dev/.nvm/versions/node/v22.1.0/bin/node'], ['/home', '/root'], '/home/dev'),
+    ).toEqual(['/home/dev/.nvm/versions/node/v22.1.0']);
+  });
+
+  it('binds only the file when the prefix would expose the home directory or the whole mask', () => {
+    // ~/bin/node: the prefix would be the home directory itself
+    expect(revealedPaths(['/home/dev/bin/node'], ['/home'], '/home/dev')).toEqual(['/home/dev/bin/node']);
+    // /opt/bin/node: the prefix would be the masked /opt
+    expect(revealedPaths(['/opt/bin/node'], ['/opt'], '/root')).toEqual(['/opt/bin/node']);
+  });
+
+  it('reveals nothing for executables outside masked paths and nothing twice', () => {
+    expect(revealedPaths(['/usr/bin/python3', '/usr/bin/node'], ['/home'], '/home/dev')).toEqual([]);
+    expect(
+      revealedPaths(['/srv/py/3.12/bin/python3', '/srv/py/3.12/bin/python3.12'], ['/srv'], '/root'),
+    ).toEqual(['/srv/py/3.12']);
   });
 });
 
