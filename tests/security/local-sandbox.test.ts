@@ -272,7 +272,11 @@ describe('Class: LocalSandbox', () => {
         ].join('\n'),
       );
 
-      // Assess: the project is an empty mount, /root and /home too
+      // Assess: the project is an empty mount, /root and /home too; the checkout is masked even
+      // when wflo was started from another directory
+      expect(sandbox.mode()).toMatchObject({
+        hiddenPaths: expect.arrayContaining([join(import.meta.dirname, '../..')]),
+      });
       expect(result.stdout).not.toContain('READ');
       expect(result.stdout).toBe('denied 2\ndenied 2\ndenied 2\n[] []\n');
     });

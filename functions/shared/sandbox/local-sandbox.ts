@@ -3,6 +3,7 @@ import { realpathSync } from 'node:fs';
 import { chmod, chown, lstat, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { SandboxFailedError, ValidationError } from '#shared/errors';
 import {
   SANDBOX_LANGUAGES,
@@ -87,7 +88,7 @@ export interface LocalSandboxOptions {
   readonly interpreters?: Partial<Interpreters>;
   /**
    * Host paths hidden from the program besides the defaults (home directories, /root, /run, /var,
-   * /srv, /mnt, /media, /opt and this process's working directory, i.e. the project).
+   * /srv, /mnt, /media, /opt, this process's working directory and the wflo checkout itself).
    */
   readonly hiddenPaths?: readonly string[];
   /** Limits for requests that leave them out. */
@@ -193,6 +194,8 @@ export class LocalSandbox implements SandboxRunner {
       '/opt',
       homedir(),
       process.cwd(),
+      // The checkout this module runs from, wherever wflo was started.
+      fileURLToPath(new URL('../../..', import.meta.url)),
       this.#workRoot,
       ...(o.hiddenPaths ?? []),
     ]);
