@@ -47,6 +47,23 @@ const EnvSchema = z.object({
   WFLO_STATEMACHINES_DIR: z.string().trim().min(1).default('statemachines'),
   WFLO_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   WFLO_HOST: z.string().trim().min(1).default('127.0.0.1'),
+  /** Redis/Valkey for the response cache (`redis://` or `rediss://`); the store's table when unset. */
+  REDIS_URL: optionalString.pipe(
+    z
+      .string()
+      .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+      .optional(),
+  ),
+  /** ElastiCache Serverless (set by the CDK constructs): endpoint, port, TLS, IAM user and cache name. */
+  VALKEY_ENDPOINT: optionalString,
+  VALKEY_PORT: z.coerce.number().int().min(1).max(65535).default(6379),
+  VALKEY_TLS: z.enum(['true', 'false']).default('true'),
+  VALKEY_AUTH: z.enum(['iam', 'none']).default('none'),
+  VALKEY_USER: optionalString,
+  VALKEY_CACHE_NAME: optionalString,
+  AWS_REGION: optionalString,
+  CACHE_TTL_SECONDS: z.coerce.number().int().min(1).max(31_536_000).default(86_400),
+  CACHE_TIMEOUT_MS: z.coerce.number().int().min(10).max(10_000).default(250),
   /** On AWS: JSON object workflow name → state machine ARN (set by the API stack). */
   WORKFLOW_STATE_MACHINES: optionalString,
   WFLO_DEFAULT_BUDGET_USD: optionalString.pipe(
@@ -83,6 +100,21 @@ export interface Config {
   readonly statemachinesDir: string;
   readonly api: { readonly port: number; readonly host: string };
   readonly defaultBudgetUsd: string | undefined;
+  readonly cache: {
+    readonly target:
+      | { kind: 'store' }
+      | { kind: 'redis-url'; url: string }
+      | {
+          kind: 'elasticache';
+          host: string;
+          port: number;
+          tls: boolean;
+          iam: { user: string; cacheName: string; region: string } | undefined;
+        };
+    readonly ttlSeconds: number;
+    /** A cache call slower than this is abandoned and the request goes on without it (fail-open). */
+    readonly timeoutMs: number;
+  };
   /** Workflow name → Standard state machine ARN, on AWS. */
   readonly stateMachines: Readonly<Record<string, string>>;
 }
@@ -144,6 +176,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     api: { port: e.WFLO_PORT, host: e.WFLO_HOST },
     defaultBudgetUsd: e.WFLO_DEFAULT_BUDGET_USD,
     stateMachines: parseStateMachines(e.WORKFLOW_STATE_MACHINES),
+    cache: { target: cacheTarget(e), ttlSeconds: e.CACHE_TTL_SECONDS, timeoutMs: e.CACHE_TIMEOUT_MS },
   };
 }
 
@@ -168,4 +201,25 @@ function parseStateMachines(raw: string | undefined): Record<string, string> {
     throw new ConfigError(`invalid configuration: ${issues.join('; ')}`);
   }
   return parsed.data;
+}
+
+function cacheTarget(e: z.infer<typeof EnvSchema>): Config['cache']['target'] {
+  if (e.VALKEY_ENDPOINT) {
+    let iam: { user: string; cacheName: string; region: string } | undefined;
+    if (e.VALKEY_AUTH === 'iam') {
+      const missing = (['VALKEY_USER', 'VALKEY_CACHE_NAME', 'AWS_REGION'] as const).filter((k) => !e[k]);
+      if (missing.length)
+        throw new ConfigError(`invalid configuration: ${missing.join(', ')}: required with VALKEY_AUTH=iam`);
+      iam = { user: e.VALKEY_USER!, cacheName: e.VALKEY_CACHE_NAME!, region: e.AWS_REGION! };
+    }
+    return {
+      kind: 'elasticache',
+      host: e.VALKEY_ENDPOINT,
+      port: e.VALKEY_PORT,
+      tls: e.VALKEY_TLS === 'true',
+      iam,
+    };
+  }
+  if (e.REDIS_URL) return { kind: 'redis-url', url: e.REDIS_URL };
+  return { kind: 'store' };
 }

@@ -1,11 +1,17 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
+import { redisCache } from './adapters/redis-cache.ts';
+import { storeCache } from './adapters/store-cache.ts';
+import { failOpen } from './cache.ts';
 import { type Config, loadConfig } from './config.ts';
-import { openDb } from './db/client.ts';
+import { openDb, type WfloDb } from './db/client.ts';
 import { AnthropicProvider } from './llm/anthropic.ts';
 import { BedrockProvider } from './llm/bedrock.ts';
 import { OpenAiCompatibleProvider } from './llm/openai-compatible.ts';
 import { bundledScripts, loadScriptFile, ScriptedProvider } from './llm/scripted.ts';
 import type { LlmProvider } from './llm/types.ts';
+import { logger, metrics } from './observability.ts';
+import type { ResponseCache } from './ports/cache.ts';
 import { PriceTable } from './pricing/pricing.ts';
 import { createStore, type Store } from './store.ts';
 
@@ -16,6 +22,8 @@ export interface Runtime {
   readonly prices: PriceTable;
   /** Providers by id (`scripted`, `openai-compatible`, `bedrock`, `anthropic`). */
   readonly providers: ReadonlyMap<string, LlmProvider>;
+  /** Response cache (already wrapped to fail open). */
+  readonly cache: ResponseCache;
   close(): Promise<void>;
 }
 
@@ -52,12 +60,51 @@ export function createProviders(config: Config): Map<string, LlmProvider> {
   return providers;
 }
 
+/** The response cache the config selects, wrapped so its failures never fail a call. */
+export function createCache(config: Config, db: WfloDb): ResponseCache {
+  const t = config.cache.target;
+  const cache =
+    t.kind === 'store'
+      ? storeCache(db)
+      : t.kind === 'redis-url'
+        ? redisCache({ kind: 'url', url: t.url }, { commandTimeoutMs: config.cache.timeoutMs })
+        : redisCache(
+            { kind: 'elasticache', host: t.host, port: t.port, tls: t.tls, ...(t.iam ? { iam: t.iam } : {}) },
+            { commandTimeoutMs: config.cache.timeoutMs },
+          );
+  return failOpen(cache, {
+    timeoutMs: config.cache.timeoutMs,
+    onError: (operation, error) => {
+      logger.warn('response cache unavailable; continuing without it', { operation, error: error as Error });
+      metrics.addMetric('CacheErrors', MetricUnit.Count, 1);
+    },
+  });
+}
+
 /** Opens the store and builds the adapters for a config. */
 export async function createRuntime(config: Config): Promise<Runtime> {
   const prices = PriceTable.load(config.pricesFile);
+  // An unpriced default model is a start-up error, not a surprise on the first call.
   const providers = createProviders(config);
-  const store = createStore(await openDb(config.store));
-  return { config, store, prices, providers, close: () => store.close() };
+  const defaultProvider = providers.get(config.llm.defaultProvider);
+  if (defaultProvider) {
+    const key = defaultProvider.pricingKey(config.llm.defaultModel);
+    prices.priceOf(key.provider, key.model);
+  }
+  const conn = await openDb(config.store);
+  const store = createStore(conn);
+  const cache = createCache(config, conn.db);
+  return {
+    config,
+    store,
+    prices,
+    providers,
+    cache,
+    close: async () => {
+      await cache.close();
+      await store.close();
+    },
+  };
 }
 
 let current: Promise<Runtime> | undefined;

@@ -1,6 +1,8 @@
 import { and, asc, desc, eq, gt, inArray, lt, or, type SQL, sql } from 'drizzle-orm';
 import type { DbConnection, WfloDb } from './db/client.ts';
 import {
+  activityResults,
+  budgetReservations,
   costEntries,
   type ExecutionStatus,
   events,
@@ -101,6 +103,8 @@ export interface Store {
     status: 'succeeded' | 'failed';
     durationMs: number;
     error?: { error: string; cause?: string } | null;
+    /** The attempt's compute cost (kind `lambda`), charged in the same statement. */
+    computeMicros?: Micros;
   }): Promise<void>;
   /**
    * Appends a ledger row and adds it to the execution's (and step's) totals atomically.
@@ -109,7 +113,28 @@ export interface Store {
   recordCost(
     entry: NewCostEntry,
     extraEvents?: NewEvent[],
+    options?: {
+      /** Settle this reservation: its amount leaves `reserved` as the actual cost enters `cost`. */
+      reservationKey?: string;
+      /** Keep the activity's result under this key, so a retry of the same entry returns it. */
+      result?: { key: string; value: unknown };
+    },
   ): Promise<{ entry: CostEntryRow; created: boolean }>;
+  /**
+   * Holds `amountMicros` against the execution's budget, atomically: it succeeds only if
+   * cost + reserved + amount ≤ budget (always, without a budget). Idempotent per key.
+   */
+  reserveBudget(input: {
+    key: string;
+    executionId: string;
+    amountMicros: Micros;
+  }): Promise<
+    { ok: true } | { ok: false; budgetMicros: Micros | null; costMicros: Micros; reservedMicros: Micros }
+  >;
+  /** Returns a reservation's amount to the budget (after a failed call). Idempotent. */
+  releaseBudget(key: string): Promise<void>;
+  /** The result an activity kept for a state entry, if any. */
+  getActivityResult(key: string): Promise<unknown | undefined>;
   appendEvents(executionId: string, events: NewEvent[]): Promise<void>;
   listSteps(executionId: string): Promise<StepRow[]>;
   listCosts(executionId: string): Promise<CostEntryRow[]>;
@@ -160,7 +185,7 @@ export function createStore(conn: DbConnection): Store {
    */
   const outbox = (alias: string, executionId: SQL, from: SQL, type: SQL, payload: SQL) =>
     db
-      .$with(alias, { id: sql<number>`id` })
+      .$with(alias, { id: sql<number>`id`.as('id') })
       .as(
         sql`insert into ${events} (execution_id, type, payload) select ${executionId}, ${type}, ${payload} from ${from} returning id`,
       );
@@ -168,12 +193,12 @@ export function createStore(conn: DbConnection): Store {
   /** Extra events (type + payload given by the caller) for every row of `from`. */
   const extraOutbox = (alias: string, executionId: SQL, from: SQL, list: readonly NewEvent[]) =>
     db
-      .$with(alias, { id: sql<number>`id` })
+      .$with(alias, { id: sql<number>`id`.as('id') })
       .as(
         sql`insert into ${events} (execution_id, type, payload) select ${executionId}, e.type, e.payload from ${from}, jsonb_to_recordset(${JSON.stringify(list)}::jsonb) as e(type text, payload jsonb) returning id`,
       );
 
-  return {
+  const store: Store = {
     kind: conn.kind,
 
     async createExecution(input) {
@@ -336,11 +361,17 @@ export function createStore(conn: DbConnection): Store {
       return existing;
     },
 
-    async completeStep({ stepId, status, durationMs, error }) {
+    async completeStep({ stepId, status, durationMs, error, computeMicros = 0 }) {
       const upd = db.$with('upd').as(
         db
           .update(steps)
-          .set({ status, durationMs, error: error ?? null, finishedAt: new Date() })
+          .set({
+            status,
+            durationMs,
+            error: error ?? null,
+            finishedAt: new Date(),
+            costMicros: sql`${steps.costMicros} + ${computeMicros}`,
+          })
           .where(eq(steps.id, stepId))
           .returning(),
       );
@@ -351,11 +382,22 @@ export function createStore(conn: DbConnection): Store {
         sql`${`step.${status}`}::text`,
         sql`jsonb_strip_nulls(jsonb_build_object('executionId', ${upd.executionId}, 'stepId', ${upd.id}, 'stateName', ${upd.stateName}, 'activity', ${upd.activity}, 'attempt', ${upd.attempt}, 'durationMs', ${upd.durationMs}, 'error', ${upd.error}))`,
       );
-      const [row] = await db.with(upd, ev).select({ id: upd.id }).from(upd);
+      // The attempt's compute is a ledger row of its own (kind lambda), counted in the totals at once.
+      const compute = db
+        .$with('compute', { id: sql<number>`id`.as('id') })
+        .as(
+          sql`insert into ${costEntries} (execution_id, step_id, state_name, kind, usd_micros) select ${upd.executionId}, ${upd.id}, ${upd.stateName}, 'lambda', ${computeMicros}::bigint from ${upd} where ${computeMicros}::bigint > 0 returning id`,
+        );
+      const totals = db
+        .$with('totals', { id: sql<string>`id`.as('id') })
+        .as(
+          sql`update ${executions} set cost_micros = ${executions.costMicros} + ${computeMicros}::bigint from ${upd} where ${executions.id} = ${upd.executionId} and ${computeMicros}::bigint > 0 returning ${executions.id}`,
+        );
+      const [row] = await db.with(upd, ev, compute, totals).select({ id: upd.id }).from(upd);
       if (!row) throw new NotFoundError(`step ${stepId} not found`);
     },
 
-    async recordCost(entry, extraEvents = []) {
+    async recordCost(entry, extraEvents = [], options = {}) {
       const ins = db.$with('ins').as(
         db
           .insert(costEntries)
@@ -376,14 +418,25 @@ export function createStore(conn: DbConnection): Store {
           .onConflictDoNothing()
           .returning(),
       );
+      // Settling a reservation: only when the ledger row was written, so a repeat cannot settle twice.
+      const settled = db
+        .$with('settled', { amount: sql<number>`amount_micros`.as('amount_micros') })
+        .as(
+          sql`update ${budgetReservations} set status = 'settled' where ${budgetReservations.key} = ${options.reservationKey ?? null}::text and ${budgetReservations.status} = 'reserved' and exists (select 1 from ${ins}) returning amount_micros`,
+        );
       // The totals move in the same statement as the ledger row, so they always equal its sum.
       const totals = db
-        .$with('totals', { id: sql<string>`id` })
+        .$with('totals', {
+          id: sql<string>`id`.as('id'),
+          newCost: sql<number>`new_cost`.as('new_cost'),
+          delta: sql<number>`delta`.as('delta'),
+          budget: sql<number | null>`budget`.as('budget'),
+        })
         .as(
-          sql`update ${executions} set cost_micros = ${executions.costMicros} + ${ins.usdMicros}, saved_micros = ${executions.savedMicros} + ${ins.savedMicros} from ${ins} where ${executions.id} = ${ins.executionId} returning ${executions.id}`,
+          sql`update ${executions} set cost_micros = ${executions.costMicros} + ${ins.usdMicros}, saved_micros = ${executions.savedMicros} + ${ins.savedMicros}, reserved_micros = greatest(0, ${executions.reservedMicros} - coalesce((select sum(amount_micros) from ${settled}), 0)) from ${ins} where ${executions.id} = ${ins.executionId} returning ${executions.id} as id, ${executions.costMicros} as new_cost, ${ins.usdMicros} as delta, ${executions.budgetMicros} as budget`,
         );
       const stepTotal = db
-        .$with('step_total', { id: sql<number>`id` })
+        .$with('step_total', { id: sql<number>`id`.as('id') })
         .as(
           sql`update ${steps} set cost_micros = ${steps.costMicros} + ${ins.usdMicros} from ${ins} where ${steps.id} = ${ins.stepId} returning ${steps.id}`,
         );
@@ -395,13 +448,80 @@ export function createStore(conn: DbConnection): Store {
         sql`jsonb_build_object('executionId', ${ins.executionId}, 'costEntryId', ${ins.id}, 'stateName', ${ins.stateName}, 'kind', ${ins.kind}, 'model', ${ins.model}, 'usdMicros', ${ins.usdMicros}, 'savedMicros', ${ins.savedMicros})`,
       );
       const extra = extraOutbox('extra', sql`${ins.executionId}`, sql`${ins}`, extraEvents);
-      const [row] = await db.with(ins, totals, stepTotal, ev, extra).select().from(ins);
+      // budget.warning once per threshold, when this charge crosses it.
+      const warn = db
+        .$with('warn', { id: sql<number>`id`.as('id') })
+        .as(
+          sql`insert into ${events} (execution_id, type, payload) select totals.id, 'budget.warning', jsonb_build_object('executionId', totals.id, 'thresholdPercent', p, 'costMicros', totals.new_cost, 'budgetMicros', totals.budget) from ${totals} as totals, unnest(array[50, 75, 90]) as p where totals.budget > 0 and totals.new_cost * 100 >= p * totals.budget and (totals.new_cost - totals.delta) * 100 < p * totals.budget returning id`,
+        );
+      const kept = db
+        .$with('kept', { key: sql<string>`key`.as('key') })
+        .as(
+          options.result
+            ? sql`insert into ${activityResults} (key, execution_id, result) select ${options.result.key}::text, ${ins.executionId}, ${JSON.stringify(options.result.value)}::jsonb from ${ins} on conflict do nothing returning key`
+            : sql`select null::text as key where false`,
+        );
+      const [row] = await db.with(ins, settled, totals, stepTotal, ev, extra, warn, kept).select().from(ins);
       if (row) return { entry: row, created: true };
       const [existing] = entry.idempotencyKey
         ? await db.select().from(costEntries).where(eq(costEntries.idempotencyKey, entry.idempotencyKey))
         : [];
       if (!existing) throw new ConflictError('cost entry conflicted but no prior entry was found');
+      if (options.reservationKey) await store.releaseBudget(options.reservationKey);
       return { entry: existing, created: false };
+    },
+
+    async reserveBudget({ key, executionId, amountMicros }) {
+      if (!Number.isSafeInteger(amountMicros) || amountMicros < 0) {
+        throw new RangeError('a reservation is a non-negative whole number of micro-dollars');
+      }
+      const upd = db
+        .$with('upd', { id: sql<string>`id`.as('id') })
+        .as(
+          sql`update ${executions} set reserved_micros = ${executions.reservedMicros} + ${amountMicros}::bigint where ${executions.id} = ${executionId} and (${executions.budgetMicros} is null or ${executions.costMicros} + ${executions.reservedMicros} + ${amountMicros}::bigint <= ${executions.budgetMicros}) and not exists (select 1 from ${budgetReservations} where ${budgetReservations.key} = ${key}) returning ${executions.id} as id`,
+        );
+      const held = db
+        .$with('held', { key: sql<string>`key`.as('key') })
+        .as(
+          sql`insert into ${budgetReservations} (key, execution_id, amount_micros) select ${key}::text, upd.id, ${amountMicros}::bigint from ${upd} as upd returning key`,
+        );
+      const [row] = await db.with(upd, held).select().from(upd);
+      if (row) return { ok: true };
+      const [existing] = await db.select().from(budgetReservations).where(eq(budgetReservations.key, key));
+      if (existing?.status === 'reserved') return { ok: true };
+      const [execution] = await db.select().from(executions).where(eq(executions.id, executionId));
+      if (!execution) throw new NotFoundError(`execution ${executionId} not found`);
+      return {
+        ok: false,
+        budgetMicros: execution.budgetMicros,
+        costMicros: execution.costMicros,
+        reservedMicros: execution.reservedMicros,
+      };
+    },
+
+    async releaseBudget(key) {
+      const released = db
+        .$with('released', {
+          executionId: sql<string>`execution_id`.as('execution_id'),
+          amount: sql<number>`amount_micros`.as('amount_micros'),
+        })
+        .as(
+          sql`update ${budgetReservations} set status = 'released' where ${budgetReservations.key} = ${key} and ${budgetReservations.status} = 'reserved' returning execution_id, amount_micros`,
+        );
+      const back = db
+        .$with('back', { id: sql<string>`id`.as('id') })
+        .as(
+          sql`update ${executions} set reserved_micros = greatest(0, ${executions.reservedMicros} - released.amount_micros) from ${released} as released where ${executions.id} = released.execution_id returning ${executions.id}`,
+        );
+      await db.with(released, back).select().from(released);
+    },
+
+    async getActivityResult(key) {
+      const [row] = await db
+        .select({ result: activityResults.result })
+        .from(activityResults)
+        .where(eq(activityResults.key, key));
+      return row?.result;
     },
 
     async appendEvents(executionId, list) {
@@ -431,4 +551,5 @@ export function createStore(conn: DbConnection): Store {
 
     close: () => conn.close(),
   };
+  return store;
 }

@@ -12,6 +12,10 @@ afterAll(async () => {
   await stopLocal(local);
 });
 
+let goals = 0;
+/** A goal no other test uses, so the response cache (temperature 0) never serves one test from another. */
+const fresh = (goal: string) => `${goal} #${goals++}`;
+
 /** Starts the agent loop through the same service the API uses and waits for the end. */
 async function runAgent(input: Record<string, unknown>, budgetMicros: number | null = null) {
   const { execution } = await startExecution(
@@ -20,23 +24,29 @@ async function runAgent(input: Record<string, unknown>, budgetMicros: number | n
   );
   await local.orchestrator.drain();
   const store = local.runtime.store;
+  const ledger = await store.listCosts(execution.id);
   return {
     execution: (await store.getExecution(execution.id))!,
     steps: await store.listSteps(execution.id),
-    costs: await store.listCosts(execution.id),
+    /** The model calls of the ledger (kind llm). */
+    costs: ledger.filter((c) => c.kind === 'llm'),
+    ledger,
     events: await store.listEvents(execution.id, 0, 1000),
   };
 }
 
+const sum = (rows: { usdMicros: number }[]) => rows.reduce((s, r) => s + r.usdMicros, 0);
+
 describe('State machine: agent-loop.asl.json', () => {
   it('HappyPath: plans, acts until FINAL, finishes with the answer and a ledger row per model call', async () => {
     // Act
-    const { execution, steps, costs, events } = await runAgent({ goal: 'answer the question' });
+    const goal = fresh('answer the question');
+    const { execution, steps, costs, ledger, events } = await runAgent({ goal });
 
     // Assess
     expect(execution.status).toBe('succeeded');
     expect(execution.output).toEqual({
-      goal: 'answer the question',
+      goal,
       answer: '42',
       lastReply: 'done\nFINAL: 42',
       iterations: 2,
@@ -50,8 +60,15 @@ describe('State machine: agent-loop.asl.json', () => {
     ]);
     // 1000 in × $0.15/M + 200 out × $0.60/M = 150 + 120 µ$ per call, three calls.
     expect(costs.map((c) => c.usdMicros)).toEqual([270, 270, 270]);
-    expect(execution.costMicros).toBe(810);
-    expect(steps[0]!.costMicros).toBe(270);
+    // Each step attempt's compute (kind lambda) and the 13 states entered × 25 µ$ (kind transition) too:
+    // CheckMaxIterations, DefaultMaxIterations, CheckModel, Initialize, Plan, (Act, CountIteration,
+    // ShouldContinue) × 2, MarkAnswered, Finish.
+    expect(ledger.filter((c) => c.kind === 'lambda')).toHaveLength(4);
+    expect(ledger.filter((c) => c.kind === 'transition').map((c) => c.usdMicros)).toEqual([325]);
+    expect(execution.costMicros).toBe(sum(ledger));
+    expect(steps[0]!.costMicros).toBe(
+      270 + ledger.find((c) => c.kind === 'lambda' && c.stepId === steps[0]!.id)!.usdMicros,
+    );
     const types = events.map((e) => e.type);
     expect(types[0]).toBe('execution.created');
     expect(types).toContain('execution.started');
@@ -62,7 +79,7 @@ describe('State machine: agent-loop.asl.json', () => {
 
   it('ActEntries: each loop turn is a new state entry with its own EnteredTime', async () => {
     // Act
-    const { steps } = await runAgent({ goal: 'answer the question' });
+    const { steps } = await runAgent({ goal: fresh('answer the question') });
 
     // Assess
     const acts = steps.filter((s) => s.stateName === 'Act');
@@ -72,7 +89,7 @@ describe('State machine: agent-loop.asl.json', () => {
 
   it('RetryOnProviderError: a transient 503 is retried as attempt 1 of the same entry, charged once', async () => {
     // Act
-    const { execution, steps, costs, events } = await runAgent({ goal: 'transient failure first' });
+    const { execution, steps, costs, events } = await runAgent({ goal: fresh('transient failure first') });
 
     // Assess
     expect(execution.status).toBe('succeeded');
@@ -89,7 +106,7 @@ describe('State machine: agent-loop.asl.json', () => {
 
   it('RetryExhausted: a provider that stays down fails the run after 1 + 3 attempts through RecordFailure', async () => {
     // Act
-    const { execution, steps } = await runAgent({ goal: 'always-down' });
+    const { execution, steps } = await runAgent({ goal: fresh('always-down') });
 
     // Assess
     expect(execution.status).toBe('failed');
@@ -100,7 +117,7 @@ describe('State machine: agent-loop.asl.json', () => {
 
   it('NonRetryableCatch: a 400 from the provider is not retried; Catch records failed with the error name', async () => {
     // Act
-    const { execution, steps, costs } = await runAgent({ goal: 'invalid request' });
+    const { execution, steps, costs } = await runAgent({ goal: fresh('invalid request') });
 
     // Assess
     expect(execution.status).toBe('failed');
@@ -112,7 +129,7 @@ describe('State machine: agent-loop.asl.json', () => {
 
   it('MaxIterationsStop: a model that always answers NEXT stops at maxIterations', async () => {
     // Act
-    const { execution, costs } = await runAgent({ goal: 'endless work', maxIterations: 3 });
+    const { execution, costs } = await runAgent({ goal: fresh('endless work'), maxIterations: 3 });
 
     // Assess
     expect(execution.status).toBe('succeeded');
@@ -122,21 +139,51 @@ describe('State machine: agent-loop.asl.json', () => {
 
   it('DefaultMaxIterations: without maxIterations the loop stops after 5 turns', async () => {
     // Act
-    const { execution } = await runAgent({ goal: 'endless work' });
+    const { execution } = await runAgent({ goal: fresh('endless work') });
 
     // Assess
     expect(execution.output).toMatchObject({ iterations: 5, stoppedBy: 'max_iterations' });
   });
 
-  it('BudgetExceededCatch: a spent budget ends the run as budget_exceeded with its ledger intact', async () => {
-    // Act: 270 µ$ per call; the first call fits under 300 µ$, the next is refused.
-    const { execution, costs } = await runAgent({ goal: 'answer the question' }, 300);
+  it('BudgetExceededCatch: a call whose worst case no longer fits is refused; the run ends budget_exceeded within budget', async () => {
+    // Act: each call reserves its worst case (~650 µ$: input bytes + 1,024 output tokens) and settles at 270 µ$,
+    // so in 1,000 µ$ the plan and one turn fit, and the second turn's reservation does not.
+    const { execution, costs, events } = await runAgent({ goal: fresh('answer the question') }, 1000);
 
     // Assess
     expect(execution.status).toBe('budget_exceeded');
     expect(execution.error).toMatchObject({ error: 'BudgetExceededError' });
+    expect((execution.error as { cause: string }).cause).toMatch(/may cost up to \d+ µ\$/);
     expect(costs).toHaveLength(2);
-    expect(execution.costMicros).toBe(540);
+    expect(execution.costMicros).toBeLessThanOrEqual(1000);
+    expect(execution.reservedMicros).toBe(0);
+    // 50 % is crossed by the second call; 75 % by the state transitions charged when the run ends.
+    expect(
+      events
+        .filter((e) => e.type === 'budget.warning')
+        .map((e) => (e.payload as { thresholdPercent: number }).thresholdPercent),
+    ).toEqual([50, 75]);
+  });
+
+  it('CacheHit: the same deterministic run again is served from the response cache at $0, with its saving', async () => {
+    // Prepare
+    const goal = fresh('cache me');
+    const first = await runAgent({ goal });
+
+    // Act
+    const second = await runAgent({ goal });
+
+    // Assess
+    expect(second.execution.status).toBe('succeeded');
+    expect(second.execution.output).toEqual(first.execution.output);
+    expect(second.costs.map((c) => [c.usdMicros, c.savedMicros])).toEqual([
+      [0, 270],
+      [0, 270],
+      [0, 270],
+    ]);
+    expect(second.execution.savedMicros).toBe(810);
+    expect(second.events.filter((e) => e.type === 'cache.hit')).toHaveLength(3);
+    expect(second.events.filter((e) => e.type === 'llm.called')).toHaveLength(0);
   });
 
   it('Concurrency: 30 executions run at once without mixing their steps', async () => {
@@ -145,7 +192,7 @@ describe('State machine: agent-loop.asl.json', () => {
       Array.from({ length: 30 }, (_, i) =>
         startExecution(
           { store: local.runtime.store, engine: local.engine },
-          { workflow: 'agent-loop', input: { model: TEST_MODEL, goal: `question ${i}` } },
+          { workflow: 'agent-loop', input: { model: TEST_MODEL, goal: fresh(`question ${i}`) } },
         ),
       ),
     );
@@ -154,8 +201,10 @@ describe('State machine: agent-loop.asl.json', () => {
     // Assess
     for (const { execution } of results) {
       const row = await local.runtime.store.getExecution(execution.id);
+      const ledger = await local.runtime.store.listCosts(execution.id);
       expect(row?.status).toBe('succeeded');
-      expect(row?.costMicros).toBe(810);
+      expect(sum(ledger.filter((c) => c.kind === 'llm'))).toBe(810);
+      expect(row?.costMicros).toBe(sum(ledger));
       expect(await local.runtime.store.listSteps(execution.id)).toHaveLength(4);
     }
   });

@@ -1,8 +1,11 @@
 import { z } from 'zod';
+import { llmCacheKey } from '../cache.ts';
 import { BudgetExceededError, LlmRequestInvalidError } from '../errors.ts';
 import { type AgentDirective, parseDirective } from '../llm/directive.ts';
+import { worstCaseInputTokens } from '../llm/tokens.ts';
 import type { ChatMessage, LlmProvider, StopReason } from '../llm/types.ts';
 import { type Micros, microsToUsd } from '../money.ts';
+import type { ResponseCache } from '../ports/cache.ts';
 import { costOf, type PriceTable, type TokenUsage } from '../pricing/pricing.ts';
 import type { StepInfo } from '../step-context.ts';
 import { entryKey } from '../step-context.ts';
@@ -27,6 +30,11 @@ export const LlmInvokeInputSchema = z.object({
   temperature: z.number().min(0).max(2).optional(),
   /** Parse the reply for the agent-loop `NEXT:`/`FINAL:` directive. */
   parseDirective: z.boolean().default(false),
+  /**
+   * Use the response cache. Default: only deterministic requests (temperature 0) are cached; `true` caches
+   * this step whatever its temperature, `false` never.
+   */
+  cache: z.boolean().optional(),
 });
 export type LlmInvokeInput = z.infer<typeof LlmInvokeInputSchema>;
 
@@ -39,41 +47,55 @@ export interface LlmInvokeOutput {
   readonly provider: string;
   readonly model: string;
   readonly usage: TokenUsage;
+  /** What this step paid: 0 on a cache hit. */
   readonly costMicros: Micros;
   readonly costUsd: number;
+  /** Served from the response cache; `savedMicros` is what the call would have cost. */
+  readonly cached: boolean;
+  readonly savedMicros: Micros;
 }
 
 export interface LlmInvokeDeps {
   readonly store: Store;
   readonly prices: PriceTable;
   readonly providers: ReadonlyMap<string, LlmProvider>;
-  readonly defaults: { provider: string; model: string; maxTokens: number };
-  /** Powertools Metrics (or anything with its addMetric) for CostMicros / LlmCalls. */
+  readonly cache: ResponseCache;
+  readonly defaults: { provider: string; model: string; maxTokens: number; cacheTtlSeconds: number };
+  /** Powertools Metrics (or anything with its addMetric) for CostMicros, LlmCalls, CacheHit/CacheMiss, BudgetExceeded. */
   readonly metrics?: { addMetric(name: string, unit: 'Count', value: number): void };
 }
 
+interface CachedResponse {
+  readonly text: string;
+  readonly stopReason: StopReason;
+  readonly usage: TokenUsage;
+}
+
 /**
- * One model call as a workflow step: resolve provider and price (an unknown model fails before any call),
- * check the execution's budget, call, then record the ledger row and `llm.called` atomically.
+ * One model call as a workflow step:
+ * 1. a retried invocation of the same state entry returns the first result (no second call, no second charge);
+ * 2. provider and price are resolved first: an unknown model fails before anything is spent;
+ * 3. a cacheable request served from the response cache costs $0 and records what it saved;
+ * 4. otherwise the worst case (input bound + max output tokens) is reserved against the execution's budget
+ *    in one SQL statement — `BudgetExceededError` if it does not fit — the call is made, and the reservation
+ *    is settled with the actual usage (or released if the call failed), together with the ledger row, the
+ *    `llm.called` event and the kept result.
  */
 export async function invokeLlm(
   deps: LlmInvokeDeps,
   step: StepInfo,
   input: LlmInvokeInput,
 ): Promise<LlmInvokeOutput> {
+  const resultKey = `${entryKey(step)}/llm`;
+  const prior = await deps.store.getActivityResult(resultKey);
+  if (prior !== undefined) return prior as LlmInvokeOutput;
+
   const providerId = input.model?.provider ?? deps.defaults.provider;
   const provider = deps.providers.get(providerId);
   if (!provider) throw new LlmRequestInvalidError(`unknown LLM provider '${providerId}'`);
   const model = input.model?.name ?? deps.defaults.model;
   const pricing = provider.pricingKey(model);
   const price = deps.prices.priceOf(pricing.provider, pricing.model);
-
-  const execution = await deps.store.getExecution(step.executionId);
-  if (execution?.budgetMicros != null && execution.costMicros >= execution.budgetMicros) {
-    throw new BudgetExceededError(
-      `execution ${step.executionId} has spent ${execution.costMicros} of its ${execution.budgetMicros} µ$ budget`,
-    );
-  }
 
   const messages: ChatMessage[] = [
     ...input.messages,
@@ -82,31 +104,101 @@ export async function invokeLlm(
   if (messages.length === 0)
     throw new LlmRequestInvalidError('messages and prompt are both empty: nothing to send');
   const maxTokens = input.maxTokens ?? deps.defaults.maxTokens;
-  const t0 = performance.now();
-  const response = await provider.complete({
+  const request = { model, system: input.system, messages, maxTokens, temperature: input.temperature };
+  const cacheable = input.cache ?? input.temperature === 0;
+  const cacheKey = cacheable ? llmCacheKey({ provider: provider.id, ...request }) : undefined;
+  const costKey = `${resultKey}/cost`;
+  const output = (
+    response: CachedResponse,
+    costMicros: Micros,
+    cached: boolean,
+    savedMicros: Micros,
+  ): LlmInvokeOutput => ({
+    text: response.text,
+    stopReason: response.stopReason,
+    directive: input.parseDirective ? parseDirective(response.text) : null,
+    messages: [...messages, { role: 'assistant', content: response.text }],
+    provider: provider.id,
     model,
-    system: input.system,
-    messages,
-    maxTokens,
-    temperature: input.temperature,
-    attempt: step.attempt,
+    usage: response.usage,
+    costMicros,
+    costUsd: microsToUsd(costMicros),
+    cached,
+    savedMicros,
   });
+  const ledger = (response: CachedResponse, usdMicros: Micros, savedMicros: Micros) => ({
+    executionId: step.executionId,
+    stepId: step.stepId,
+    stateName: step.stateName,
+    kind: 'llm' as const,
+    provider: provider.id,
+    model,
+    tokensIn: response.usage.inputTokens,
+    tokensOut: response.usage.outputTokens,
+    tokensCached: response.usage.cachedInputTokens,
+    usdMicros,
+    savedMicros,
+    idempotencyKey: costKey,
+  });
+
+  if (cacheKey) {
+    const hit = parseCached(await deps.cache.get(cacheKey));
+    if (hit) {
+      const saved = costOf(price, hit.usage);
+      const result = output(hit, 0, true, saved);
+      await deps.store.recordCost(
+        ledger(hit, 0, saved),
+        [
+          {
+            type: 'cache.hit',
+            payload: {
+              executionId: step.executionId,
+              stateName: step.stateName,
+              provider: provider.id,
+              model,
+              savedMicros: saved,
+            },
+          },
+        ],
+        { result: { key: resultKey, value: result } },
+      );
+      deps.metrics?.addMetric('CacheHit', 'Count', 1);
+      return result;
+    }
+    deps.metrics?.addMetric('CacheMiss', 'Count', 1);
+  }
+
+  const worstCase = costOf(price, {
+    inputTokens: worstCaseInputTokens(input.system, messages),
+    outputTokens: maxTokens,
+    cachedInputTokens: 0,
+  });
+  const reservationKey = `${resultKey}/${step.attempt}`;
+  const reserved = await deps.store.reserveBudget({
+    key: reservationKey,
+    executionId: step.executionId,
+    amountMicros: worstCase,
+  });
+  if (!reserved.ok) {
+    deps.metrics?.addMetric('BudgetExceeded', 'Count', 1);
+    throw new BudgetExceededError(
+      `a call to ${provider.id}/${model} may cost up to ${worstCase} µ$; execution ${step.executionId} has spent ${reserved.costMicros} and holds ${reserved.reservedMicros} of its ${reserved.budgetMicros} µ$ budget`,
+    );
+  }
+
+  const t0 = performance.now();
+  let response: CachedResponse;
+  try {
+    response = await provider.complete({ ...request, attempt: step.attempt });
+  } catch (err) {
+    await deps.store.releaseBudget(reservationKey);
+    throw err;
+  }
   const latencyMs = Math.round(performance.now() - t0);
   const costMicros = costOf(price, response.usage);
+  const result = output(response, costMicros, false, 0);
   await deps.store.recordCost(
-    {
-      executionId: step.executionId,
-      stepId: step.stepId,
-      stateName: step.stateName,
-      kind: 'llm',
-      provider: provider.id,
-      model,
-      tokensIn: response.usage.inputTokens,
-      tokensOut: response.usage.outputTokens,
-      tokensCached: response.usage.cachedInputTokens,
-      usdMicros: costMicros,
-      idempotencyKey: `${entryKey(step)}/${step.attempt}/llm`,
-    },
+    ledger(response, costMicros, 0),
     [
       {
         type: 'llm.called',
@@ -118,23 +210,32 @@ export async function invokeLlm(
           pricedAs: `${pricing.provider}/${pricing.model}`,
           usage: response.usage,
           costMicros,
+          reservedMicros: worstCase,
           latencyMs,
           stopReason: response.stopReason,
         },
       },
     ],
+    { reservationKey, result: { key: resultKey, value: result } },
   );
+  if (cacheKey) {
+    await deps.cache.set(
+      cacheKey,
+      JSON.stringify({ text: response.text, stopReason: response.stopReason, usage: response.usage }),
+      deps.defaults.cacheTtlSeconds,
+    );
+  }
   deps.metrics?.addMetric('CostMicros', 'Count', costMicros);
   deps.metrics?.addMetric('LlmCalls', 'Count', 1);
-  return {
-    text: response.text,
-    stopReason: response.stopReason,
-    directive: input.parseDirective ? parseDirective(response.text) : null,
-    messages: [...messages, { role: 'assistant', content: response.text }],
-    provider: provider.id,
-    model,
-    usage: response.usage,
-    costMicros,
-    costUsd: microsToUsd(costMicros),
-  };
+  return result;
+}
+
+function parseCached(value: string | undefined): CachedResponse | undefined {
+  if (!value) return undefined;
+  try {
+    const parsed = JSON.parse(value) as CachedResponse;
+    return typeof parsed.text === 'string' && parsed.usage ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
 }

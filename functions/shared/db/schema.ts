@@ -161,4 +161,60 @@ export const events = pgTable(
   ],
 );
 
-export const schema = { executions, steps, costEntries, approvals, events };
+export const reservationStatus = pgEnum('reservation_status', ['reserved', 'settled', 'released']);
+
+/**
+ * Budget reservations: the worst case of a call is held against the execution's budget before it runs,
+ * then settled with the actual cost or released on failure. The row makes settle/release idempotent.
+ */
+export const budgetReservations = pgTable(
+  'budget_reservations',
+  {
+    key: text('key').primaryKey(),
+    executionId: text('execution_id')
+      .notNull()
+      .references(() => executions.id, { onDelete: 'cascade' }),
+    amountMicros: micros('amount_micros').notNull(),
+    status: reservationStatus('status').notNull().default('reserved'),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (t) => [
+    index('budget_reservations_execution').on(t.executionId),
+    check('budget_reservations_amount_non_negative', sql`${t.amountMicros} >= 0`),
+  ],
+);
+
+/**
+ * The first result of an activity for one state entry (execution, state, entered time): a retried
+ * invocation returns it instead of calling the model and paying again.
+ */
+export const activityResults = pgTable('activity_results', {
+  key: text('key').primaryKey(),
+  executionId: text('execution_id')
+    .notNull()
+    .references(() => executions.id, { onDelete: 'cascade' }),
+  result: jsonb('result').notNull(),
+  createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+});
+
+/** The embedded response cache (PGlite in-process, or PostgreSQL when no Redis/Valkey is configured). */
+export const cacheEntries = pgTable(
+  'cache_entries',
+  {
+    key: text('key').primaryKey(),
+    value: text('value').notNull(),
+    expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }).notNull(),
+  },
+  (t) => [index('cache_entries_expires_at').on(t.expiresAt)],
+);
+
+export const schema = {
+  executions,
+  steps,
+  costEntries,
+  approvals,
+  events,
+  budgetReservations,
+  activityResults,
+  cacheEntries,
+};

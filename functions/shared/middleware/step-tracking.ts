@@ -3,6 +3,7 @@ import type { MiddlewareObj } from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { ConflictError, ValidationError } from '../errors.ts';
 import { logger, metrics } from '../observability.ts';
+import { lambdaComputeMicros } from '../pricing/aws.ts';
 import type { Runtime } from '../runtime.ts';
 import { StepFunctionsContextSchema, type StepInfo } from '../step-context.ts';
 import { describeIssues } from './validate-input.ts';
@@ -20,13 +21,20 @@ export interface ActivityContext extends Context {
   step: StepInfo;
 }
 
+/** The function's memory, which Lambda bills by (the local runtime reports the activity's configured size). */
+function memoryOf(context: Context): number {
+  const mb = Number(context.memoryLimitInMB);
+  return Number.isFinite(mb) && mb > 0 ? mb : 128;
+}
+
 function errorInfo(err: unknown): { error: string; cause: string } {
   if (err instanceof Error) return { error: err.name, cause: err.message };
   return { error: 'Error', cause: String(err) };
 }
 
 /**
- * Writes the step row for every activity invocation: `step.started` (or `step.retrying` on attempt > 0)
+ * Writes the step row for every activity invocation, and charges its compute (memory × billed duration,
+ * kind `lambda`) to the ledger: `step.started` (or `step.retrying` on attempt > 0)
  * before the handler, then `step.succeeded`/`step.failed` with duration and error after it, each with its
  * outbox event in the same transaction. Needs `event.context` = the Step Functions context object (`$$`).
  * An execution started outside the API (e.g. from the console) gets its row on first sight.
@@ -85,10 +93,12 @@ export function stepTracking(activity: string, runtime: () => Promise<Runtime>):
       const s = started.get(request.context);
       if (!s) return;
       const { store } = await runtime();
+      const durationMs = Math.round(performance.now() - s.t0);
       await store.completeStep({
         stepId: s.stepId,
         status: 'succeeded',
-        durationMs: Math.round(performance.now() - s.t0),
+        durationMs,
+        computeMicros: lambdaComputeMicros(memoryOf(request.context), durationMs),
       });
       metrics.addMetric('StepSucceeded', MetricUnit.Count, 1);
     },
@@ -98,11 +108,13 @@ export function stepTracking(activity: string, runtime: () => Promise<Runtime>):
       metrics.addMetric('StepFailed', MetricUnit.Count, 1);
       try {
         const { store } = await runtime();
+        const durationMs = Math.round(performance.now() - s.t0);
         await store.completeStep({
           stepId: s.stepId,
           status: 'failed',
-          durationMs: Math.round(performance.now() - s.t0),
+          durationMs,
           error: errorInfo(request.error),
+          computeMicros: lambdaComputeMicros(memoryOf(request.context), durationMs),
         });
       } catch (recordError) {
         // The activity's own error is what Step Functions must see; a failed bookkeeping write is logged.
