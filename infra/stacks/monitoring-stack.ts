@@ -6,6 +6,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import {
   DefaultDashboardFactory,
   MetricStatistic,
@@ -41,6 +42,8 @@ export interface MonitoringStackProps extends StackProps {
   readonly functions: ReadonlyMap<string, WfloFunction>;
   readonly api: apigw.RestApi;
   readonly data: DataStack;
+  /** Dead-letter queues whose first message pages. */
+  readonly deadLetterQueues: ReadonlyMap<string, sqs.IQueue>;
 }
 
 /**
@@ -123,6 +126,15 @@ export class MonitoringStack extends Stack {
           datapointsToAlarm: 3,
           evaluationPeriods: 3,
         }),
+      });
+    }
+
+    for (const [name, queue] of props.deadLetterQueues) {
+      f.monitorSqsQueue({
+        queue,
+        alarmFriendlyName: `Dlq-${name}`,
+        humanReadableName: `Dead letters: ${name}`,
+        addQueueMaxSizeAlarm: critical({ maxMessageCount: 0 }),
       });
     }
 

@@ -1,15 +1,18 @@
-import { RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { ACTIVITIES, type ActivityDefinition } from '../activities.ts';
 import { ActivityFunction } from '../constructs/activity-function.ts';
 import { listWorkflowFiles, type WorkflowFile } from '../constructs/asl.ts';
 import { SandboxTask } from '../constructs/sandbox-task.ts';
-import type { WfloFunction } from '../constructs/wflo-function.ts';
+import { WfloFunction } from '../constructs/wflo-function.ts';
 import { WorkflowStateMachine } from '../constructs/workflow-state-machine.ts';
 import { needsOf } from './activity-permissions.ts';
 import type { WfloContext } from './context.ts';
@@ -42,6 +45,10 @@ export class OrchestrationStack extends Stack {
   readonly activities: ReadonlyMap<string, ActivityFunction>;
   /** State machines by workflow name. */
   readonly workflows: ReadonlyMap<string, WorkflowStateMachine>;
+  /** Records how executions ended, from EventBridge status-change events. */
+  readonly projector: WfloFunction;
+  /** Status-change events the projector could not take after its retries. */
+  readonly projectorDeadLetters: sqs.Queue;
 
   constructor(scope: Construct, id: string, props: OrchestrationStackProps) {
     super(scope, id, props);
@@ -113,6 +120,50 @@ export class OrchestrationStack extends Stack {
     }
     if (workflows.size === 0) throw new Error('no statemachines/*.asl.json found: nothing to deploy');
     this.workflows = workflows;
+
+    // Runs that end without their execution-finish step (failed outside a Catch, timed out, aborted) are
+    // recorded from Step Functions' own status-change events.
+    this.projector = new WfloFunction(this, 'StatusProjector', {
+      entry: 'functions/events/execution-status.ts',
+      description: 'wflo: records how executions ended from Step Functions status-change events',
+      functionName: `${props.prefix}-status-projector`,
+      memoryMb: 256,
+      timeoutSeconds: 30,
+      logRetention: props.logRetention,
+      logRemovalPolicy: removal,
+      environment: llmEnvironment(ctx),
+    });
+    data.bindStore(this.projector);
+    this.projectorDeadLetters = new sqs.Queue(this, 'StatusProjectorDlq', {
+      queueName: `${props.prefix}-status-projector-dlq`,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(this.projectorDeadLetters).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason:
+        'This queue is itself the dead-letter queue of the status-change rule target (EventBridge DLQs are not ' +
+        'recognised by the rule); its depth is alarmed on in the monitoring stack.',
+    });
+    new events.Rule(this, 'StatusChanges', {
+      description: 'wflo: terminal status changes of the wflo state machines',
+      eventPattern: {
+        source: ['aws.states'],
+        detailType: ['Step Functions Execution Status Change'],
+        detail: {
+          status: ['SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED'],
+          stateMachineArn: [...workflows.values()].map((wf) => wf.stateMachine.stateMachineArn),
+        },
+      },
+      targets: [
+        new targets.LambdaFunction(this.projector.function, {
+          deadLetterQueue: this.projectorDeadLetters,
+          retryAttempts: 8,
+          maxEventAge: Duration.hours(6),
+        }),
+      ],
+    });
   }
 }
 

@@ -78,6 +78,7 @@ export function createWflo(app: App, ctx: WfloContext, options: WfloOptions = {}
   const functions = new Map<string, WfloFunction>([
     ...orchestration.activities,
     ['api', api.handler],
+    ['status-projector', orchestration.projector],
     ['migrations', data.migrations.handler],
   ]);
   const monitoring = new MonitoringStack(app, stackName('Monitoring'), {
@@ -88,6 +89,7 @@ export function createWflo(app: App, ctx: WfloContext, options: WfloOptions = {}
     dbMaxCapacity: ctx.dbMaxCapacity,
     workflows: orchestration.workflows,
     functions,
+    deadLetterQueues: new Map([['status-projector', orchestration.projectorDeadLetters]]),
     api: api.api,
     data,
   });

@@ -139,7 +139,7 @@ describe('Construct: ActivityFunction', () => {
 
   it('deploys one function per ACTIVITIES entry with the house defaults', () => {
     const functions = resourcesOfType(t(), 'AWS::Lambda::Function');
-    expect(functions).toHaveLength(ACTIVITIES.length);
+    expect(functions).toHaveLength(ACTIVITIES.length + 1); // + the status projector
     for (const activity of ACTIVITIES) {
       w.templates.orchestration.hasResourceProperties('AWS::Lambda::Function', {
         FunctionName: `wflo-test-${activity.id}`,
@@ -262,6 +262,40 @@ describe('Construct: WorkflowStateMachine', () => {
       ).toEqual(sm.integrations.ecsRunTask ? expect.arrayContaining(['ecs:RunTask', 'iam:PassRole']) : []);
     },
   );
+});
+
+describe('Status projector', () => {
+  it('receives the terminal status changes of every wflo state machine, with retries and a dead-letter queue', () => {
+    const o = w.stacks.orchestration;
+    const rules = resourcesOfType(w.json.orchestration, 'AWS::Events::Rule');
+    expect(rules).toHaveLength(1);
+    const rule = rules[0]![1].Properties as {
+      EventPattern: { source: string[]; detail: { status: string[]; stateMachineArn: unknown[] } };
+      Targets: Record<string, unknown>[];
+    };
+    expect(rule.EventPattern.source).toEqual(['aws.states']);
+    expect(rule.EventPattern.detail.status.sort()).toEqual(['ABORTED', 'FAILED', 'SUCCEEDED', 'TIMED_OUT']);
+    expect(rule.EventPattern.detail.stateMachineArn).toEqual(
+      expect.arrayContaining([...o.workflows.values()].map((wf) => ({ Ref: logicalId(wf.stateMachine) }))),
+    );
+    expect(rule.EventPattern.detail.stateMachineArn).toHaveLength(workflows.length);
+    expect(rule.Targets).toEqual([
+      expect.objectContaining({
+        Arn: { 'Fn::GetAtt': [logicalId(o.projector.function), 'Arn'] },
+        DeadLetterConfig: { Arn: { 'Fn::GetAtt': [logicalId(o.projectorDeadLetters), 'Arn'] } },
+        RetryPolicy: expect.objectContaining({ MaximumRetryAttempts: 8 }),
+      }),
+    ]);
+    w.templates.orchestration.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
+  });
+
+  it('may only write its logs and traces and use the store', () => {
+    const statements = statementsOfRole(
+      w.json.orchestration,
+      logicalId(w.stacks.orchestration.projector.role),
+    );
+    expect(new Set(statements.flatMap(actionsOf))).toEqual(new Set(BASE_ACTIVITY_ACTIONS));
+  });
 });
 
 describe('Construct: SandboxTask', () => {
@@ -558,7 +592,7 @@ describe('Stack: Monitoring', () => {
   const t = () => w.templates.monitoring;
 
   it('alarms on every workflow, function, the API and the data stores, and pages once through a composite alarm', () => {
-    const functions = ACTIVITIES.length + 2; // + API, + migrations
+    const functions = ACTIVITIES.length + 3; // + API, migrations, status projector
     const expected =
       4 * workflows.length + // failed, timed out, throttled, aborted
       3 * functions + // errors, throttles, p99 duration
@@ -567,7 +601,8 @@ describe('Stack: Monitoring', () => {
       2 + // Valkey throttles, latency
       3 * 2 + // DynamoDB system errors, read and write throttles (2 tables)
       1 + // MSK consumer lag
-      2; // cost per hour, budget exceeded
+      2 + // cost per hour, budget exceeded
+      1; // status projector dead letters
     t().resourceCountIs('AWS::CloudWatch::Alarm', expected);
     t().resourceCountIs('AWS::CloudWatch::CompositeAlarm', 1);
     const composite = resourcesOfType(w.json.monitoring, 'AWS::CloudWatch::CompositeAlarm')[0]?.[1];
@@ -675,8 +710,9 @@ describe('cdk-nag: AwsSolutions', () => {
 
 describe('Config: the environment the constructs set', () => {
   it('is accepted by loadConfig() and selects the Aurora Data API store', () => {
-    for (const fn of [...w.stacks.orchestration.activities.values(), w.stacks.api.handler]) {
-      const stack = fn.function.stack === w.stacks.api ? w.json.api : w.json.orchestration;
+    const { orchestration, api } = w.stacks;
+    for (const fn of [...orchestration.activities.values(), orchestration.projector, api.handler]) {
+      const stack = fn.function.stack === api ? w.json.api : w.json.orchestration;
       const vars = (
         stack.Resources[logicalId(fn.function)]!.Properties as {
           Environment: { Variables: Record<string, unknown> };
