@@ -1,4 +1,4 @@
-import { ArnFormat, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -197,6 +197,11 @@ export class ApiStack extends Stack {
       requestValidator: bodyValidator,
       requestModels: { 'application/json': startModel },
       requestParameters: { 'method.request.path.name': true },
+    });
+
+    new CfnOutput(this, 'ApiUrl', {
+      value: this.api.url,
+      description: 'Base URL of the wflo API (SigV4-signed requests, see DEPLOYMENT.md)',
     });
 
     for (const [id, type] of [

@@ -1,4 +1,4 @@
-import { Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as apigw from 'aws-cdk-lib/aws-apigateway';
 import { ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -105,10 +105,12 @@ export class MonitoringStack extends Stack {
         stateMachine: wf.stateMachine,
         alarmFriendlyName: `Workflow-${name}`,
         humanReadableName: `Workflow ${name}`,
-        addFailedExecutionCountAlarm: critical({ maxErrorCount: 0 }),
+        // A single failure can be one bad input or one run stopped by its budget (those end in a Fail state
+        // too); more than two in five minutes is systemic. Aborts are user cancellations: page on a burst only.
+        addFailedExecutionCountAlarm: critical({ maxErrorCount: 2 }),
         addTimedOutExecutionCountAlarm: critical({ maxErrorCount: 0 }),
         addThrottledExecutionCountAlarm: critical({ maxErrorCount: 0 }),
-        addAbortedExecutionCountAlarm: critical({ maxErrorCount: 0 }),
+        addAbortedExecutionCountAlarm: critical({ maxErrorCount: 5 }),
       });
     }
 
@@ -285,6 +287,15 @@ export class MonitoringStack extends Stack {
         },
         { title: 'LLM cache hit ratio (%)', metrics: [hitRatio, hit, miss] },
       ],
+    });
+
+    new CfnOutput(this, 'DashboardUrl', {
+      value: `https://console.aws.amazon.com/cloudwatch/home?region=${this.region}#dashboards:name=${props.prefix}`,
+      description: 'The wflo CloudWatch dashboard',
+    });
+    new CfnOutput(this, 'AlarmTopicArn', {
+      value: this.topic.topicArn,
+      description: 'Where the critical alarm notifies',
     });
 
     f.createCompositeAlarmUsingDisambiguator(CRITICAL, {

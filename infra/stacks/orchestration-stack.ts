@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -119,6 +119,13 @@ export class OrchestrationStack extends Stack {
       );
     }
     if (workflows.size === 0) throw new Error('no statemachines/*.asl.json found: nothing to deploy');
+    for (const [name, wf] of workflows) {
+      const id = name.replace(/(^|-)([a-z0-9])/g, (_, __, c: string) => c.toUpperCase());
+      new CfnOutput(this, `StateMachine${id}`, {
+        value: wf.stateMachine.stateMachineArn,
+        description: `Step Functions state machine of workflow ${name}`,
+      });
+    }
     this.workflows = workflows;
 
     // Runs that end without their execution-finish step (failed outside a Catch, timed out, aborted) are
