@@ -28,10 +28,16 @@ export interface StepInfo {
   readonly workflow: string;
   readonly stateName: string;
   readonly enteredTime: string;
+  /** Map iteration discriminator from the payload's `item` ('' outside a Map). */
+  readonly item: string;
   readonly attempt: number;
 }
 
-/** Stable key of one state entry: identical across retries of the same entry, different on re-entry. */
-export function entryKey(step: Pick<StepInfo, 'executionId' | 'stateName' | 'enteredTime'>): string {
-  return `${step.executionId}/${step.stateName}/${step.enteredTime}`;
+/**
+ * Stable key of one state entry: identical across retries of the same entry, different on re-entry and
+ * for each Map iteration that passes its index as `item`.
+ */
+export function entryKey(step: Pick<StepInfo, 'executionId' | 'stateName' | 'enteredTime' | 'item'>): string {
+  const base = `${step.executionId}/${step.stateName}/${step.enteredTime}`;
+  return step.item ? `${base}/${step.item}` : base;
 }

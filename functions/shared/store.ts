@@ -38,6 +38,8 @@ export interface StepEntry {
   readonly activity: string;
   /** ISO timestamp of the state entry (`$$.State.EnteredTime`). */
   readonly enteredAt: string;
+  /** Map iteration discriminator ('' or absent outside a Map). */
+  readonly item?: string;
   /** `$$.State.RetryCount`: 0 for the first attempt. */
   readonly attempt: number;
 }
@@ -332,6 +334,7 @@ export function createStore(conn: DbConnection): Store {
             stateName: entry.stateName,
             activity: entry.activity,
             enteredAt: entry.enteredAt,
+            item: entry.item ?? '',
             attempt: entry.attempt,
           })
           .onConflictDoNothing()
@@ -354,6 +357,7 @@ export function createStore(conn: DbConnection): Store {
             eq(steps.executionId, entry.executionId),
             eq(steps.stateName, entry.stateName),
             eq(steps.enteredAt, entry.enteredAt),
+            eq(steps.item, entry.item ?? ''),
             eq(steps.attempt, entry.attempt),
           ),
         );

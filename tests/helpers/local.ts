@@ -11,7 +11,8 @@ const drops = new WeakMap<LocalRuntime, () => Promise<void>>();
 /**
  * The embedded target as `wflo` builds it, with the test script loaded and retries immediate (their count
  * and order are still the ASL's). The store is in-memory PGlite, or — when DATABASE_URL is set, as in
- * `npm run test:integration` — a fresh database on that PostgreSQL server.
+ * `npm run test:integration` — a fresh database on that PostgreSQL server; the response cache is the
+ * store's table, or Redis when REDIS_URL is set.
  */
 export async function startLocal(env: Record<string, string> = {}): Promise<LocalRuntime> {
   const db = await createTestDatabase();
@@ -19,6 +20,7 @@ export async function startLocal(env: Record<string, string> = {}): Promise<Loca
     WFLO_DATA_DIR: 'memory://',
     LLM_SCRIPT_FILE: TEST_SCRIPT,
     ...(db.url ? { DATABASE_URL: db.url } : {}),
+    ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
     ...env,
   });
   const local = await createLocalRuntime(config, { retryIntervalScale: 0 });

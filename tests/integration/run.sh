@@ -3,6 +3,8 @@
 # the integration suites against them.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-eval "$(bash tests/integration/services.sh)"
-export DATABASE_URL
+eval "$(bash tests/integration/services.sh postgres redis)"
+export DATABASE_URL REDIS_URL
+# Cached answers from an earlier run would change what the suites measure.
+redis-cli -u "$REDIS_URL" flushall >/dev/null
 exec npx vitest run --config tests/vitest.config.ts --project integration "$@"

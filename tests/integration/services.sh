@@ -6,6 +6,7 @@ set -euo pipefail
 
 SERVICES_DIR="${WFLO_SERVICES_DIR:-/tmp/wflo-services}"
 PG_PORT="${WFLO_PG_PORT:-55432}"
+REDIS_PORT="${WFLO_REDIS_PORT:-56379}"
 mkdir -p "$SERVICES_DIR"
 
 log() { echo "services: $*" >&2; }
@@ -54,11 +55,25 @@ start_postgres() {
   echo "export DATABASE_URL=postgres://postgres@127.0.0.1:$PG_PORT/wflo_test"
 }
 
+start_redis() {
+  # Debian's redis-server (Valkey's protocol is the same); no persistence, loopback only.
+  if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then apt_install redis-server redis-tools; fi
+  if ! redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping >/dev/null 2>&1; then
+    log "starting Redis on 127.0.0.1:$REDIS_PORT"
+    mkdir -p "$SERVICES_DIR/redis"
+    redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no --daemonize yes \
+      --dir "$SERVICES_DIR/redis" --logfile "$SERVICES_DIR/redis/redis.log" --protected-mode yes >&2
+    for _ in $(seq 1 50); do redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  fi
+  echo "export REDIS_URL=redis://127.0.0.1:$REDIS_PORT"
+}
+
 services=("$@")
-[ ${#services[@]} -eq 0 ] && services=(postgres)
+[ ${#services[@]} -eq 0 ] && services=(postgres redis)
 for s in "${services[@]}"; do
   case "$s" in
     postgres) start_postgres ;;
+    redis) start_redis ;;
     *) log "unknown service $s"; exit 2 ;;
   esac
 done

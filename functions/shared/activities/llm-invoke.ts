@@ -30,6 +30,8 @@ export const LlmInvokeInputSchema = z.object({
   temperature: z.number().min(0).max(2).optional(),
   /** Parse the reply for the agent-loop `NEXT:`/`FINAL:` directive. */
   parseDirective: z.boolean().default(false),
+  /** Inside a Map: the iteration (`"item.$": "$.index"` from an ItemSelector with `$$.Map.Item.Index`). */
+  item: z.union([z.string(), z.number()]).optional(),
   /**
    * Use the response cache. Default: only deterministic requests (temperature 0) are cached; `true` caches
    * this step whatever its temperature, `false` never.

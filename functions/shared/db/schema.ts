@@ -79,6 +79,8 @@ export const steps = pgTable(
     activity: text('activity').notNull(),
     /** When Step Functions entered the state; shared by all attempts of one entry. */
     enteredAt: timestamp('entered_at', { withTimezone: true, mode: 'string', precision: 3 }).notNull(),
+    /** Map iteration discriminator ('' outside a Map): iterations may share an EnteredTime. */
+    item: text('item').notNull().default(''),
     attempt: integer('attempt').notNull(),
     status: stepStatus('status').notNull().default('running'),
     startedAt: timestamp('started_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
@@ -88,7 +90,7 @@ export const steps = pgTable(
     costMicros: micros('cost_micros').notNull().default(0),
   },
   (t) => [
-    uniqueIndex('steps_entry_attempt').on(t.executionId, t.stateName, t.enteredAt, t.attempt),
+    uniqueIndex('steps_entry_item_attempt').on(t.executionId, t.stateName, t.enteredAt, t.item, t.attempt),
     index('steps_execution').on(t.executionId, t.id),
   ],
 );

@@ -46,13 +46,18 @@ export function stepTracking(activity: string, runtime: () => Promise<Runtime>):
       const raw = (request.event as { context?: unknown } | null)?.context;
       const parsed = StepFunctionsContextSchema.safeParse(raw);
       if (!parsed.success) {
-        const issues = describeIssues(parsed.error).map((i) => `context.${i}`);
+        const issues = describeIssues(parsed.error).map((i) =>
+          i.startsWith('(root)') ? `context${i.slice(6)}` : `context.${i}`,
+        );
         throw new ValidationError(
           `missing or invalid Step Functions context ("context.$": "$$"): ${issues.join('; ')}`,
           issues,
         );
       }
       const sfn = parsed.data;
+      // Inside a Map, iterations of one state can share an EnteredTime: the payload's `item` tells them apart.
+      const rawItem = (request.event as { item?: unknown }).item;
+      const item = rawItem === undefined || rawItem === null ? '' : String(rawItem);
       const { store } = await runtime();
       const executionId = sfn.Execution.Name;
       if (!knownExecutions.has(executionId)) {
@@ -76,6 +81,7 @@ export function stepTracking(activity: string, runtime: () => Promise<Runtime>):
         stateName: sfn.State.Name,
         activity,
         enteredAt: sfn.State.EnteredTime,
+        item,
         attempt: sfn.State.RetryCount,
       });
       const step: StepInfo = {
@@ -84,6 +90,7 @@ export function stepTracking(activity: string, runtime: () => Promise<Runtime>):
         workflow: sfn.StateMachine.Name,
         stateName: sfn.State.Name,
         enteredTime: sfn.State.EnteredTime,
+        item,
         attempt: sfn.State.RetryCount,
       };
       (request.context as ActivityContext).step = step;

@@ -1,0 +1,270 @@
+import type { Context } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { invokeLlm, type LlmInvokeDeps } from '#shared/activities/llm-invoke';
+import { failOpen } from '#shared/cache';
+import { loadConfig } from '#shared/config';
+import { UnknownModelPriceError } from '#shared/errors';
+import type { LlmProvider, LlmRequest } from '#shared/llm/types';
+import { PriceTable } from '#shared/pricing/pricing';
+import { closeRuntime, createRuntime, type Runtime, setRuntime } from '#shared/runtime';
+import type { StepInfo } from '#shared/step-context';
+import { handler as llmInvoke } from '../../functions/activities/llm-invoke.ts';
+
+// The handler's event type is its validated input; these tests send raw events as Step Functions would.
+const handler = llmInvoke as unknown as (event: unknown, context: Context) => Promise<unknown>;
+
+import { openTestStore } from '../helpers/database.ts';
+
+let runtime: Runtime;
+let n = 0;
+
+beforeAll(async () => {
+  runtime = await createRuntime(
+    loadConfig({ WFLO_DATA_DIR: 'memory://', LLM_SCRIPT_FILE: 'tests/fixtures/scripts/test-agent.json' }),
+  );
+  setRuntime(runtime);
+});
+afterAll(async () => {
+  await closeRuntime();
+});
+
+const lambdaContext = {
+  memoryLimitInMB: '512',
+  awsRequestId: 'r',
+  getRemainingTimeInMillis: () => 60_000,
+} as unknown as Context;
+
+function sfnContext(executionId: string, attempt: number, enteredTime: string) {
+  return {
+    Execution: {
+      Id: `arn:aws:states:us-east-1:000000000000:execution:agent-loop:${executionId}`,
+      Name: executionId,
+    },
+    State: { Name: 'Plan', EnteredTime: enteredTime, RetryCount: attempt },
+    StateMachine: { Name: 'agent-loop' },
+  };
+}
+
+describe('Lambda: llm-invoke (handler over a real store)', () => {
+  it('a retried invocation of the same state entry returns the first result and charges once', async () => {
+    // Prepare
+    const id = `retry-${n++}`;
+    await runtime.store.createExecution({ id, workflow: 'agent-loop', input: {} });
+    const entered = new Date().toISOString();
+    const event = (attempt: number) => ({
+      context: sfnContext(id, attempt, entered),
+      model: { provider: 'scripted', name: 'test-agent' },
+      prompt: 'hello there',
+    });
+
+    // Act: attempt 0 succeeds; Step Functions retries anyway (e.g. Lambda.ServiceException after the handler returned).
+    const first = await handler(event(0), lambdaContext);
+    const second = await handler(event(1), lambdaContext);
+
+    // Assess
+    expect(second).toEqual(first);
+    const llm = (await runtime.store.listCosts(id)).filter((c) => c.kind === 'llm');
+    expect(llm).toHaveLength(1);
+    expect((await runtime.store.listEvents(id, 0, 100)).filter((e) => e.type === 'llm.called')).toHaveLength(
+      1,
+    );
+  });
+
+  it('refuses an event without the Step Functions context, naming the field', async () => {
+    await expect(handler({ prompt: 'x' }, lambdaContext)).rejects.toThrow(
+      /Step Functions context .*context: /,
+    );
+  });
+});
+
+describe('Function: invokeLlm', () => {
+  let store: Awaited<ReturnType<typeof openTestStore>>;
+  beforeAll(async () => {
+    store = await openTestStore();
+  });
+  afterAll(async () => {
+    await store.close();
+  });
+
+  /** A provider that records its calls and answers with fixed usage. */
+  function countingProvider(): LlmProvider & { calls: LlmRequest[] } {
+    const calls: LlmRequest[] = [];
+    return {
+      id: 'openai-compatible',
+      calls,
+      pricingKey: (model) => ({ provider: 'openai', model }),
+      complete: async (request) => {
+        calls.push(request);
+        return {
+          text: 'ok',
+          stopReason: 'end_turn',
+          model: request.model,
+          usage: { inputTokens: 100, outputTokens: 10, cachedInputTokens: 0 },
+        };
+      },
+    };
+  }
+
+  async function step(): Promise<StepInfo> {
+    const executionId = `inv-${n++}`;
+    await store.store.createExecution({ id: executionId, workflow: 'w', input: {} });
+    const row = await store.store.beginStep({
+      executionId,
+      stateName: 'Ask',
+      activity: 'llm-invoke',
+      enteredAt: new Date().toISOString(),
+      attempt: 0,
+    });
+    return {
+      stepId: row.id,
+      executionId,
+      workflow: 'w',
+      stateName: 'Ask',
+      enteredTime: row.enteredAt,
+      item: '',
+      attempt: 0,
+    };
+  }
+
+  const deps = (provider: LlmProvider, cache: LlmInvokeDeps['cache']): LlmInvokeDeps => ({
+    store: store.store,
+    prices: PriceTable.load(),
+    providers: new Map([[provider.id, provider]]),
+    cache,
+    defaults: { provider: provider.id, model: 'gpt-4o-mini', maxTokens: 64, cacheTtlSeconds: 60 },
+  });
+
+  it('goes on without the cache when the cache fails (fail-open), reporting the failure', async () => {
+    // Prepare: a cache whose every call fails, and one that never answers.
+    const errors: string[] = [];
+    const broken = failOpen(
+      {
+        kind: 'redis',
+        get: async () => Promise.reject(new Error('ECONNREFUSED')),
+        set: async () => Promise.reject(new Error('ECONNREFUSED')),
+        close: async () => {},
+      },
+      { timeoutMs: 50, onError: (op) => errors.push(op) },
+    );
+    const hanging = failOpen(
+      {
+        kind: 'redis',
+        get: () => new Promise(() => {}),
+        set: () => new Promise(() => {}),
+        close: async () => {},
+      },
+      { timeoutMs: 50, onError: (op) => errors.push(op) },
+    );
+    const provider = countingProvider();
+
+    // Act
+    const a = await invokeLlm(deps(provider, broken), await step(), {
+      context: {},
+      messages: [],
+      prompt: 'hi',
+      temperature: 0,
+      parseDirective: false,
+    });
+    const b = await invokeLlm(deps(provider, hanging), await step(), {
+      context: {},
+      messages: [],
+      prompt: 'hi',
+      temperature: 0,
+      parseDirective: false,
+    });
+
+    // Assess
+    expect([a.text, b.text]).toEqual(['ok', 'ok']);
+    expect(provider.calls).toHaveLength(2);
+    expect(errors).toEqual(['get', 'set', 'get', 'set']);
+  });
+
+  it('caches only deterministic requests unless the step asks', async () => {
+    // Prepare
+    const memory = new Map<string, string>();
+    const cache = {
+      kind: 'store' as const,
+      get: async (k: string) => memory.get(k),
+      set: async (k: string, v: string) => void memory.set(k, v),
+      close: async () => {},
+    };
+    const provider = countingProvider();
+    const d = deps(provider, cache);
+
+    // Act
+    await invokeLlm(d, await step(), {
+      context: {},
+      messages: [],
+      prompt: 'warm',
+      temperature: 0.7,
+      parseDirective: false,
+    });
+    await invokeLlm(d, await step(), {
+      context: {},
+      messages: [],
+      prompt: 'warm',
+      temperature: 0.7,
+      parseDirective: false,
+    });
+    await invokeLlm(d, await step(), {
+      context: {},
+      messages: [],
+      prompt: 'warm',
+      temperature: 0.7,
+      cache: true,
+      parseDirective: false,
+    });
+    const hit = await invokeLlm(d, await step(), {
+      context: {},
+      messages: [],
+      prompt: 'warm',
+      temperature: 0.7,
+      cache: true,
+      parseDirective: false,
+    });
+
+    // Assess
+    expect(provider.calls).toHaveLength(3);
+    expect(hit).toMatchObject({ cached: true, costMicros: 0, savedMicros: 21 }); // 100 × 0.15 + 10 × 0.6
+  });
+
+  it('refuses an unpriced model before calling it or reserving anything', async () => {
+    const provider = countingProvider();
+    const s = await step();
+    await expect(
+      invokeLlm(
+        deps(
+          provider,
+          failOpen(
+            { kind: 'store', get: async () => undefined, set: async () => {}, close: async () => {} },
+            { timeoutMs: 50, onError: () => {} },
+          ),
+        ),
+        s,
+        {
+          context: {},
+          model: { name: 'gpt-unknown' },
+          messages: [],
+          prompt: 'hi',
+          parseDirective: false,
+        },
+      ),
+    ).rejects.toThrow(UnknownModelPriceError);
+    expect(provider.calls).toHaveLength(0);
+    expect((await store.store.getExecution(s.executionId))?.reservedMicros).toBe(0);
+  });
+});
+
+describe('Function: createRuntime', () => {
+  it('fails at start when the default model has no price', async () => {
+    await expect(
+      createRuntime(
+        loadConfig({
+          WFLO_DATA_DIR: 'memory://',
+          LLM_PROVIDER: 'openai-compatible',
+          LLM_MODEL: 'gpt-unknown',
+        }),
+      ),
+    ).rejects.toThrow(UnknownModelPriceError);
+  });
+});
