@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
@@ -126,8 +126,11 @@ describe('Construct: DatabaseMigrations (bundled)', () => {
   let bundleDir: string;
 
   beforeAll(() => {
-    // Inside the repository (cdk.out is git-ignored) so the bundle resolves the runtime-provided AWS SDK from node_modules.
-    outdir = mkdtempSync(join(REPO_ROOT, 'cdk.out', 'test-migrations-'));
+    // Inside the repository (under node_modules/.cache) so the bundle resolves the runtime-provided AWS SDK from
+    // node_modules, as it would from the Lambda runtime.
+    const parent = join(REPO_ROOT, 'node_modules', '.cache', 'wflo-infra-tests');
+    mkdirSync(parent, { recursive: true });
+    outdir = mkdtempSync(join(parent, 'migrations-'));
     const app = new App({ outdir, context: cdkJsonContext() });
     const stack = new Stack(app, 'MigrationsTest');
     const vpc = new ec2.Vpc(stack, 'Vpc', {
