@@ -24,11 +24,31 @@ export interface LocalFunction {
   readonly handler: LambdaHandler;
 }
 
+/** What a local service integration learns about the Task attempt it runs. */
+export interface LocalIntegrationContext {
+  readonly executionId: string;
+  readonly workflow: string;
+  readonly stateName: string;
+  readonly enteredTime: string;
+  readonly attempt: number;
+  /** Aborted when the attempt times out (TimeoutSeconds) or the execution is cancelled. */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * A local stand-in for a Step Functions service integration (e.g. `arn:aws:states:::ecs:runTask.sync`):
+ * receives the resolved `Parameters` and returns what the integration would. Throw an error whose `name`
+ * is what Step Functions would report (e.g. `States.TaskFailed`) for Retry/Catch to match.
+ */
+export type LocalIntegration = (params: unknown, context: LocalIntegrationContext) => Promise<unknown>;
+
 export interface LocalOrchestratorOptions {
   readonly workflows: ReadonlyMap<string, Workflow>;
   /** Function ARN (as substituted into the ASL) → in-process handler. */
   readonly functions: ReadonlyMap<string, LocalFunction>;
   readonly store: Store;
+  /** Service integrations run locally, keyed by the exact Task `Resource`. @default none */
+  readonly integrations?: ReadonlyMap<string, LocalIntegration>;
   /** Multiplies every Retry interval: 1 keeps the ASL's timing, 0 retries at once (tests). @default 1 */
   readonly retryIntervalScale?: number;
 }
@@ -68,9 +88,10 @@ interface PreparedTask {
   readonly stateName: string;
   readonly retry: readonly Retrier[];
   readonly timeoutSeconds: number | undefined;
-  /** `lambda:invoke` integration (result wrapped in `{ Payload, StatusCode }`) or a bare function ARN. */
-  readonly integration: 'invoke' | 'arn';
+  /** `lambda:invoke` integration (result wrapped in `{ Payload, StatusCode }`), a bare function ARN, or a local service integration. */
+  readonly integration: 'invoke' | 'arn' | 'service';
   readonly functionArn: string | undefined;
+  readonly service?: LocalIntegration;
 }
 
 interface PreparedWorkflow {
@@ -144,7 +165,7 @@ export class LocalOrchestrator {
     };
     const overrides: Record<string, (input: unknown) => Promise<unknown>> = {};
     for (const task of prepared.tasks) {
-      overrides[task.stateName] = (params) => this.#runTask(task, params);
+      overrides[task.stateName] = (params) => this.#runTask(task, params, executionId, workflowName);
     }
     let abort: () => void = () => {};
     const done = (async (): Promise<ExecutionOutcome> => {
@@ -231,6 +252,8 @@ export class LocalOrchestrator {
       }
       return { ...base, integration: 'invoke', functionArn: typeof fn === 'string' ? fn : undefined };
     }
+    const service = this.#options.integrations?.get(resource);
+    if (service) return { ...base, integration: 'service', functionArn: undefined, service };
     if (LAMBDA_ARN.test(resource)) {
       if (!this.#options.functions.has(resource)) {
         throw new Error(`state '${stateName}' invokes ${resource}, which no local handler serves`);
@@ -240,11 +263,25 @@ export class LocalOrchestrator {
     return undefined;
   }
 
-  async #runTask(task: PreparedTask, params: unknown): Promise<unknown> {
+  async #runTask(
+    task: PreparedTask,
+    params: unknown,
+    executionId: string,
+    workflow: string,
+  ): Promise<unknown> {
     const enteredTime = new Date().toISOString();
     const counts = task.retry.map(() => 0);
     for (let attempt = 0; ; attempt++) {
       try {
+        if (task.integration === 'service') {
+          return await this.#service(task, params, {
+            executionId,
+            workflow,
+            stateName: task.stateName,
+            enteredTime,
+            attempt,
+          });
+        }
         return await this.#attempt(task, params, enteredTime, attempt);
       } catch (err) {
         const name = err instanceof Error ? err.name : 'Error';
@@ -256,6 +293,31 @@ export class LocalOrchestrator {
         counts[index]!++;
         if (delay > 0) await new Promise((r) => setTimeout(r, delay));
       }
+    }
+  }
+
+  async #service(
+    task: PreparedTask,
+    params: unknown,
+    context: Omit<LocalIntegrationContext, 'signal'>,
+  ): Promise<unknown> {
+    const controller = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      if (task.timeoutSeconds === undefined) return;
+      timer = setTimeout(() => {
+        controller.abort();
+        reject(new TaskError('States.Timeout', `State timed out after ${task.timeoutSeconds} seconds`));
+      }, task.timeoutSeconds * 1000);
+    });
+    try {
+      return await Promise.race([task.service!(params, { ...context, signal: controller.signal }), timeout]);
+    } catch (err) {
+      if (err instanceof TaskError) throw err;
+      const e = err instanceof Error ? err : new Error(String(err));
+      throw new TaskError(e.name, e.message);
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -3,7 +3,12 @@ import type { Config } from '#shared/config';
 import type { WorkflowEngine } from '#shared/ports/engine';
 import { closeRuntime, createRuntime, type Runtime, setRuntime } from '#shared/runtime';
 import { ACTIVITIES } from '../activities.ts';
-import { type LambdaHandler, type LocalFunction, LocalOrchestrator } from './orchestrator.ts';
+import {
+  type LambdaHandler,
+  type LocalFunction,
+  type LocalIntegration,
+  LocalOrchestrator,
+} from './orchestrator.ts';
 import { loadWorkflows, localFunctionArn } from './workflows.ts';
 
 /** The embedded target: shared runtime (store, providers) + local orchestrator + engine port over it. */
@@ -47,7 +52,12 @@ export function localEngine(orchestrator: LocalOrchestrator): WorkflowEngine {
  */
 export async function createLocalRuntime(
   config: Config,
-  options: { retryIntervalScale?: number; statemachinesDir?: string } = {},
+  options: {
+    retryIntervalScale?: number;
+    statemachinesDir?: string;
+    /** Local service integrations by Task Resource (see infra/local/integrations). */
+    integrations?: ReadonlyMap<string, LocalIntegration>;
+  } = {},
 ): Promise<LocalRuntime> {
   const workflows = loadWorkflows(resolve(options.statemachinesDir ?? config.statemachinesDir));
   const functions = await loadLocalFunctions();
@@ -58,6 +68,7 @@ export async function createLocalRuntime(
     functions,
     store: runtime.store,
     retryIntervalScale: options.retryIntervalScale ?? 1,
+    ...(options.integrations ? { integrations: options.integrations } : {}),
   });
   return {
     runtime,

@@ -108,6 +108,15 @@ export class ApiStack extends Stack {
         resources: ['*'],
       }),
     );
+    const defaultPolicy = this.handler.role.node.tryFindChild('DefaultPolicy');
+    if (defaultPolicy) {
+      Validations.of(defaultPolicy).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason:
+          'Approvals answer Step Functions callbacks with SendTaskSuccess/SendTaskFailure/SendTaskHeartbeat, which act on ' +
+          'an opaque task token and support no resource-level permissions; X-Ray tracing actions are the same.',
+      });
+    }
     for (const name of stateMachineNames) {
       Validations.of(this.handler.role).acknowledge({
         id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:${name}:*]`,
