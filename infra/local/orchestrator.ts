@@ -306,8 +306,9 @@ export class LocalOrchestrator {
     const timeout = new Promise<never>((_, reject) => {
       if (task.timeoutSeconds === undefined) return;
       timer = setTimeout(() => {
-        controller.abort();
+        // Reject first: the race is decided before the integration reacts to the abort.
         reject(new TaskError('States.Timeout', `State timed out after ${task.timeoutSeconds} seconds`));
+        controller.abort();
       }, task.timeoutSeconds * 1000);
     });
     try {

@@ -264,6 +264,78 @@ describe('Class: LocalOrchestrator', () => {
   });
 });
 
+describe('Local service integrations', () => {
+  const RUN_TASK = 'arn:aws:states:::ecs:runTask.sync';
+  const wf = () =>
+    workflowFrom('ecs', {
+      StartAt: 'Run',
+      States: {
+        Run: {
+          Type: 'Task',
+          Resource: RUN_TASK,
+          Parameters: { Cluster: 'c', TaskDefinition: 't', 'Overrides.$': '$.overrides' },
+          TimeoutSeconds: 1,
+          Retry: [{ ErrorEquals: ['States.TaskFailed'], MaxAttempts: 1, IntervalSeconds: 1 }],
+          Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'Caught' }],
+          End: true,
+        },
+        Caught: { Type: 'Pass', End: true },
+      },
+    });
+
+  async function runWith(
+    integration: (params: unknown, ctx: { attempt: number; signal: AbortSignal }) => Promise<unknown>,
+  ) {
+    const o = new LocalOrchestrator({
+      workflows: new Map([['ecs', wf()]]),
+      functions: new Map(),
+      store,
+      retryIntervalScale: 0,
+      integrations: new Map([[RUN_TASK, integration]]),
+    });
+    const id = `ecs-${Math.random().toString(36).slice(2)}`;
+    await store.createExecution({ id, workflow: 'ecs', input: {} });
+    return o.start('ecs', id, { overrides: { x: 1 } }).done;
+  }
+
+  it('runs a Task whose Resource has a local integration, with its resolved Parameters', async () => {
+    const seen: unknown[] = [];
+    const outcome = await runWith(async (params) => {
+      seen.push(params);
+      return { StopCode: 'EssentialContainerExited' };
+    });
+    expect(outcome).toMatchObject({ status: 'succeeded', output: { StopCode: 'EssentialContainerExited' } });
+    expect(seen).toEqual([{ Cluster: 'c', TaskDefinition: 't', Overrides: { x: 1 } }]);
+  });
+
+  it('retries and catches an integration error by its name, with the attempt number', async () => {
+    const attempts: number[] = [];
+    const outcome = await runWith(async (_, ctx) => {
+      attempts.push(ctx.attempt);
+      throw Object.assign(new Error('container exited 1'), { name: 'States.TaskFailed' });
+    });
+    expect(attempts).toEqual([0, 1]);
+    expect(outcome.output).toMatchObject({
+      error: { Error: 'States.TaskFailed', Cause: 'container exited 1' },
+    });
+  });
+
+  it('times an attempt out at TimeoutSeconds and aborts its signal', async () => {
+    let aborted = false;
+    const outcome = await runWith(
+      (_, ctx) =>
+        new Promise((resolve) => {
+          ctx.signal.addEventListener('abort', () => {
+            aborted = true;
+            resolve({});
+          });
+        }),
+    );
+    expect(aborted).toBe(true);
+    expect(outcome.output).toMatchObject({ error: { Error: 'States.Timeout' } });
+  });
+});
+
 describe('Function: retryDelayMs', () => {
   it('grows by BackoffRate, caps at MaxDelaySeconds and draws FULL jitter below the cap', () => {
     expect(retryDelayMs({ ErrorEquals: ['x'], IntervalSeconds: 2, BackoffRate: 2 }, 0)).toBe(2000);
