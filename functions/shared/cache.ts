@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { ResponseCache } from './ports/cache.ts';
-import { canonicalJson } from './store.ts';
 
 /**
- * The cache key of a model request: a SHA-256 of its canonical JSON (provider, model, system prompt,
- * messages, sampling parameters), so the same request from any execution hits the same entry.
+ * The cache key of a model request: a SHA-256 over its canonical fields (provider, model, system prompt,
+ * sampling parameters, then each message's role and content, each length-prefixed), so the same request
+ * from any execution hits the same entry.
  */
 export function llmCacheKey(request: {
   provider: string;
@@ -14,48 +14,56 @@ export function llmCacheKey(request: {
   maxTokens: number;
   temperature?: number | undefined;
 }): string {
-  const digest = createHash('sha256')
-    .update(
-      canonicalJson({
-        provider: request.provider,
-        model: request.model,
-        system: request.system ?? null,
-        messages: request.messages,
-        maxTokens: request.maxTokens,
-        temperature: request.temperature ?? null,
-      }),
-    )
-    .digest('hex');
-  return `wflo:llm:v1:${digest}`;
+  // Streamed into the hash field by field (fixed order = canonical): no intermediate JSON document, so the
+  // hit path allocates little and stays clear of GC pauses.
+  const hash = createHash('sha256');
+  const field = (name: string, value: string | number | null) => {
+    const text = typeof value === 'string' ? value : String(value);
+    // Length-prefixed, so no content can imitate a field boundary.
+    hash.update(`${name}:${text.length}:`);
+    hash.update(text);
+  };
+  field('v', 1);
+  field('provider', request.provider);
+  field('model', request.model);
+  field('system', request.system ?? null);
+  field('maxTokens', request.maxTokens);
+  field('temperature', request.temperature ?? null);
+  for (const m of request.messages) {
+    field('role', m.role);
+    field('content', m.content);
+  }
+  return `wflo:llm:v1:${hash.digest('hex')}`;
 }
 
 /**
- * Wraps a cache so it can never fail or stall a call: each operation is abandoned after `timeoutMs`, and
- * any error is reported to `onError` and read as a miss (get) or ignored (set).
+ * Wraps a cache so it can never fail or stall a call: any error is reported to `onError` and read as a
+ * miss (get) or ignored (set). Slowness is bounded where it can arise — the Redis adapter's own command
+ * timeout — so the hit path pays for no timer of its own; `timeoutMs` is the backstop for adapters
+ * without one, armed only after that long.
  */
 export function failOpen(
   cache: ResponseCache,
   options: { timeoutMs: number; onError: (operation: 'get' | 'set', error: unknown) => void },
 ): ResponseCache {
-  const guard = async <T>(operation: 'get' | 'set', run: () => Promise<T>, fallback: T): Promise<T> => {
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      return await Promise.race([
-        run(),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new Error(`cache ${operation} timed out after ${options.timeoutMs} ms`)),
-            options.timeoutMs,
-          );
-        }),
-      ]);
-    } catch (error) {
-      options.onError(operation, error);
-      return fallback;
-    } finally {
-      clearTimeout(timer);
-    }
-  };
+  const guard = <T>(operation: 'get' | 'set', run: () => Promise<T>, fallback: T): Promise<T> =>
+    new Promise<T>((resolve) => {
+      let settled = false;
+      const done = (value: T) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve(value);
+      };
+      const timer = setTimeout(() => {
+        options.onError(operation, new Error(`cache ${operation} timed out after ${options.timeoutMs} ms`));
+        done(fallback);
+      }, options.timeoutMs);
+      run().then(done, (error: unknown) => {
+        if (!settled) options.onError(operation, error);
+        done(fallback);
+      });
+    });
   return {
     kind: cache.kind,
     get: (key) => guard('get', () => cache.get(key), undefined),

@@ -1,0 +1,114 @@
+/**
+ * cache-budget: the two hot paths of the cost machinery against real servers on loopback.
+ * - Cache hit: what llm-invoke does on a hit (hash the canonical request, fail-open GET through the Redis
+ *   adapter, parse) next to a raw iovalkey GET of the same value, interleaved, same connection pool size.
+ * - Budget: reserve + settle (the two statements around every model call) against PostgreSQL.
+ */
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'iovalkey';
+import { redisCache } from '#shared/adapters/redis-cache';
+import { failOpen, llmCacheKey } from '#shared/cache';
+import { openDb } from '#shared/db/client';
+import { createStore } from '#shared/store';
+import { type BenchResult, percentile, report, target } from './lib.ts';
+import { serviceUrls } from './services.ts';
+
+const N = 5000;
+
+async function cacheHit(redisUrl: string) {
+  const messages = Array.from({ length: 6 }, (_, i) => ({
+    role: i % 2 ? ('assistant' as const) : ('user' as const),
+    content: `turn ${i}: ${'lorem ipsum '.repeat(40)}`,
+  }));
+  const request = {
+    provider: 'openai-compatible',
+    model: 'gpt-4o-mini',
+    system: 'be brief',
+    messages,
+    maxTokens: 512,
+    temperature: 0,
+  };
+  const value = JSON.stringify({
+    text: 'x'.repeat(1500),
+    stopReason: 'end_turn',
+    usage: { inputTokens: 900, outputTokens: 300, cachedInputTokens: 0 },
+  });
+  const raw = new Redis(redisUrl);
+  const cache = failOpen(redisCache({ kind: 'url', url: redisUrl }), { timeoutMs: 250, onError: () => {} });
+  const key = llmCacheKey(request);
+  await cache.set(key, value, 3600);
+  await raw.set('bench:raw', value);
+  const rawMs: number[] = [];
+  const hitMs: number[] = [];
+  for (let i = 0; i < 500; i++) {
+    await raw.get('bench:raw');
+    await cache.get(llmCacheKey(request));
+  }
+  for (let i = 0; i < N; i++) {
+    // Interleaved, so both see the same machine state.
+    let t0 = performance.now();
+    await raw.get('bench:raw');
+    rawMs.push(performance.now() - t0);
+    t0 = performance.now();
+    const hit = await cache.get(llmCacheKey(request));
+    JSON.parse(hit!);
+    hitMs.push(performance.now() - t0);
+  }
+  raw.disconnect();
+  await cache.close();
+  return { rawMs, hitMs };
+}
+
+async function reserveSettle(databaseUrl: string) {
+  const store = createStore(await openDb({ kind: 'postgres', url: databaseUrl, poolSize: 4 }));
+  const id = `bench-${randomUUID()}`;
+  await store.createExecution({ id, workflow: 'bench', input: {}, budgetMicros: 10 ** 12 });
+  const ms: number[] = [];
+  for (let i = 0; i < 200; i++) {
+    await store.reserveBudget({ key: `${id}/w${i}`, executionId: id, amountMicros: 1000 });
+    await store.recordCost(
+      { executionId: id, kind: 'llm', usdMicros: 300, idempotencyKey: `${id}/w${i}/c` },
+      [],
+      { reservationKey: `${id}/w${i}` },
+    );
+  }
+  for (let i = 0; i < 2000; i++) {
+    const t0 = performance.now();
+    await store.reserveBudget({ key: `${id}/${i}`, executionId: id, amountMicros: 1000 });
+    await store.recordCost(
+      { executionId: id, kind: 'llm', usdMicros: 300, idempotencyKey: `${id}/${i}/c` },
+      [],
+      { reservationKey: `${id}/${i}` },
+    );
+    ms.push(performance.now() - t0);
+  }
+  await store.close();
+  return ms;
+}
+
+export async function run(): Promise<BenchResult> {
+  const { databaseUrl, redisUrl } = serviceUrls();
+  const { rawMs, hitMs } = await cacheHit(redisUrl);
+  const settle = await reserveSettle(databaseUrl);
+  const ratio = percentile(hitMs, 99) / percentile(rawMs, 99);
+  return {
+    name: 'cache-budget',
+    figures: {
+      'cache samples': N,
+      'raw Redis GET p50 (ms)': percentile(rawMs, 50),
+      'raw Redis GET p99 (ms)': percentile(rawMs, 99),
+      'cache hit p50 (ms)': percentile(hitMs, 50),
+      'cache hit p99 (ms)': percentile(hitMs, 99),
+      'ratio cache hit / raw GET p99': ratio,
+      'reserve+settle samples': settle.length,
+      'reserve+settle p50 (ms)': percentile(settle, 50),
+      'reserve+settle p99 (ms)': percentile(settle, 99),
+    },
+    targets: {
+      'ratio cache hit / raw GET p99': target(ratio, 1.5),
+      'reserve+settle p99 (ms)': target(percentile(settle, 99), 5),
+    },
+  };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) report(await run());
