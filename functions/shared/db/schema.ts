@@ -6,7 +6,6 @@ import {
   index,
   integer,
   jsonb,
-  pgEnum,
   pgTable,
   text,
   timestamp,
@@ -33,10 +32,14 @@ export const TERMINAL_STATUSES: readonly ExecutionStatus[] = [
   'budget_exceeded',
 ];
 
-export const executionStatus = pgEnum('execution_status', EXECUTION_STATUSES);
-export const stepStatus = pgEnum('step_status', ['running', 'succeeded', 'failed']);
-export const costKind = pgEnum('cost_kind', ['llm', 'sandbox', 'lambda', 'transition']);
-export const approvalStatus = pgEnum('approval_status', ['pending', 'approved', 'rejected', 'expired']);
+// Status and kind columns are text with CHECK constraints rather than Postgres enums: the Aurora Data API
+// sends string parameters typed as text, which Postgres will not assign to an enum column without a cast.
+export const STEP_STATUSES = ['running', 'succeeded', 'failed'] as const;
+export const COST_KINDS = ['llm', 'sandbox', 'lambda', 'transition'] as const;
+export const APPROVAL_STATUSES = ['pending', 'approved', 'rejected', 'expired'] as const;
+export const RESERVATION_STATUSES = ['reserved', 'settled', 'released'] as const;
+const oneOf = (column: { name: string }, values: readonly string[]) =>
+  sql.raw(`"${column.name}" IN (${values.map((v) => `'${v}'`).join(', ')})`);
 
 /** Money columns are integer micro-dollars (bigint, read back as JS numbers: safe up to $9 billion). */
 const micros = (name: string) => bigint(name, { mode: 'number' });
@@ -46,7 +49,7 @@ export const executions = pgTable(
   {
     id: text('id').primaryKey(),
     workflow: text('workflow').notNull(),
-    status: executionStatus('status').notNull().default('pending'),
+    status: text('status', { enum: EXECUTION_STATUSES }).notNull().default('pending'),
     input: jsonb('input').notNull(),
     output: jsonb('output'),
     error: jsonb('error'),
@@ -63,6 +66,7 @@ export const executions = pgTable(
     uniqueIndex('executions_workflow_idempotency_key').on(t.workflow, t.idempotencyKey),
     index('executions_created_at').on(t.createdAt.desc(), t.id.desc()),
     index('executions_status').on(t.status),
+    check('executions_status_valid', oneOf(t.status, EXECUTION_STATUSES)),
     check('executions_budget_non_negative', sql`${t.budgetMicros} IS NULL OR ${t.budgetMicros} >= 0`),
     check('executions_reserved_non_negative', sql`${t.reservedMicros} >= 0`),
   ],
@@ -82,7 +86,7 @@ export const steps = pgTable(
     /** Map iteration discriminator ('' outside a Map): iterations may share an EnteredTime. */
     item: text('item').notNull().default(''),
     attempt: integer('attempt').notNull(),
-    status: stepStatus('status').notNull().default('running'),
+    status: text('status', { enum: STEP_STATUSES }).notNull().default('running'),
     startedAt: timestamp('started_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
     finishedAt: timestamp('finished_at', { withTimezone: true, mode: 'date' }),
     durationMs: integer('duration_ms'),
@@ -92,6 +96,7 @@ export const steps = pgTable(
   (t) => [
     uniqueIndex('steps_entry_item_attempt').on(t.executionId, t.stateName, t.enteredAt, t.item, t.attempt),
     index('steps_execution').on(t.executionId, t.id),
+    check('steps_status_valid', oneOf(t.status, STEP_STATUSES)),
   ],
 );
 
@@ -104,7 +109,7 @@ export const costEntries = pgTable(
       .references(() => executions.id, { onDelete: 'cascade' }),
     stepId: bigint('step_id', { mode: 'number' }).references(() => steps.id, { onDelete: 'set null' }),
     stateName: text('state_name'),
-    kind: costKind('kind').notNull(),
+    kind: text('kind', { enum: COST_KINDS }).notNull(),
     provider: text('provider'),
     model: text('model'),
     tokensIn: integer('tokens_in').notNull().default(0),
@@ -119,6 +124,7 @@ export const costEntries = pgTable(
   (t) => [
     index('cost_entries_execution').on(t.executionId, t.id),
     uniqueIndex('cost_entries_idempotency_key').on(t.idempotencyKey),
+    check('cost_entries_kind_valid', oneOf(t.kind, COST_KINDS)),
     check('cost_entries_usd_non_negative', sql`${t.usdMicros} >= 0 AND ${t.savedMicros} >= 0`),
   ],
 );
@@ -131,7 +137,7 @@ export const approvals = pgTable(
       .notNull()
       .references(() => executions.id, { onDelete: 'cascade' }),
     stateName: text('state_name').notNull(),
-    status: approvalStatus('status').notNull().default('pending'),
+    status: text('status', { enum: APPROVAL_STATUSES }).notNull().default('pending'),
     prompt: jsonb('prompt').notNull(),
     decision: jsonb('decision'),
     decidedBy: text('decided_by'),
@@ -139,7 +145,11 @@ export const approvals = pgTable(
     expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }),
     decidedAt: timestamp('decided_at', { withTimezone: true, mode: 'date' }),
   },
-  (t) => [index('approvals_execution').on(t.executionId), index('approvals_status').on(t.status)],
+  (t) => [
+    index('approvals_execution').on(t.executionId),
+    index('approvals_status').on(t.status),
+    check('approvals_status_valid', oneOf(t.status, APPROVAL_STATUSES)),
+  ],
 );
 
 /** Transactional outbox: written with the state change it describes, relayed to Kafka later. */
@@ -163,7 +173,6 @@ export const events = pgTable(
   ],
 );
 
-export const reservationStatus = pgEnum('reservation_status', ['reserved', 'settled', 'released']);
 
 /**
  * Budget reservations: the worst case of a call is held against the execution's budget before it runs,
@@ -177,12 +186,13 @@ export const budgetReservations = pgTable(
       .notNull()
       .references(() => executions.id, { onDelete: 'cascade' }),
     amountMicros: micros('amount_micros').notNull(),
-    status: reservationStatus('status').notNull().default('reserved'),
+    status: text('status', { enum: RESERVATION_STATUSES }).notNull().default('reserved'),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   },
   (t) => [
     index('budget_reservations_execution').on(t.executionId),
     check('budget_reservations_amount_non_negative', sql`${t.amountMicros} >= 0`),
+    check('budget_reservations_status_valid', oneOf(t.status, RESERVATION_STATUSES)),
   ],
 );
 
