@@ -40,6 +40,8 @@ const EnvSchema = z.object({
   OPENAI_API_KEY: optionalString,
   ANTHROPIC_BASE_URL: z.url().default('https://api.anthropic.com'),
   ANTHROPIC_API_KEY: optionalString,
+  /** On AWS: Secrets Manager secret holding the provider API key (raw string or JSON {"apiKey": "…"}). */
+  LLM_SECRET_ARN: optionalString,
   LLM_SCRIPT_FILE: optionalString,
   LLM_TIMEOUT_MS: z.coerce.number().int().min(100).max(900_000).default(120_000),
   LLM_MAX_OUTPUT_TOKENS: z.coerce.number().int().min(1).max(200_000).default(1024),
@@ -93,6 +95,8 @@ export interface Config {
     readonly anthropic: { readonly baseUrl: string; readonly apiKey: string | undefined };
     /** A scripted-provider script file; the bundled demo script when unset. */
     readonly scriptFile: string | undefined;
+    /** Secret with the API key of the default provider, read once at start (AWS). */
+    readonly secretArn: string | undefined;
     readonly timeoutMs: number;
     readonly maxOutputTokens: number;
   };
@@ -134,8 +138,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.LLM_PROVIDER !== 'scripted' && !e.LLM_MODEL) {
     throw new ConfigError(`invalid configuration: LLM_MODEL: required when LLM_PROVIDER=${e.LLM_PROVIDER}`);
   }
-  if (e.LLM_PROVIDER === 'anthropic' && !e.ANTHROPIC_API_KEY) {
-    throw new ConfigError('invalid configuration: ANTHROPIC_API_KEY: required when LLM_PROVIDER=anthropic');
+  if (e.LLM_PROVIDER === 'anthropic' && !e.ANTHROPIC_API_KEY && !e.LLM_SECRET_ARN) {
+    throw new ConfigError(
+      'invalid configuration: ANTHROPIC_API_KEY (or LLM_SECRET_ARN): required when LLM_PROVIDER=anthropic',
+    );
   }
   const dataApiVars = {
     DB_CLUSTER_ARN: e.DB_CLUSTER_ARN,
@@ -168,6 +174,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       openai: { baseUrl: e.OPENAI_BASE_URL.replace(/\/+$/, ''), apiKey: e.OPENAI_API_KEY },
       anthropic: { baseUrl: e.ANTHROPIC_BASE_URL.replace(/\/+$/, ''), apiKey: e.ANTHROPIC_API_KEY },
       scriptFile: e.LLM_SCRIPT_FILE,
+      secretArn: e.LLM_SECRET_ARN,
       timeoutMs: e.LLM_TIMEOUT_MS,
       maxOutputTokens: e.LLM_MAX_OUTPUT_TOKENS,
     },

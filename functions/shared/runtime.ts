@@ -1,10 +1,12 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { redisCache } from './adapters/redis-cache.ts';
 import { storeCache } from './adapters/store-cache.ts';
 import { failOpen } from './cache.ts';
 import { type Config, loadConfig } from './config.ts';
 import { openDb, type WfloDb } from './db/client.ts';
+import { ConfigError } from './errors.ts';
 import { AnthropicProvider } from './llm/anthropic.ts';
 import { BedrockProvider } from './llm/bedrock.ts';
 import { OpenAiCompatibleProvider } from './llm/openai-compatible.ts';
@@ -81,8 +83,41 @@ export function createCache(config: Config, db: WfloDb): ResponseCache {
   });
 }
 
+/**
+ * Reads the provider API key from Secrets Manager (once per container) into the config: the secret is a
+ * raw key or JSON with `apiKey`. It goes to the default provider (OpenAI-compatible or Anthropic).
+ */
+export async function withSecretApiKey(
+  config: Config,
+  client: Pick<SecretsManagerClient, 'send'>,
+): Promise<Config> {
+  if (!config.llm.secretArn) return config;
+  const { SecretString } = await client.send(new GetSecretValueCommand({ SecretId: config.llm.secretArn }));
+  if (!SecretString) throw new ConfigError(`LLM_SECRET_ARN ${config.llm.secretArn} has no string value`);
+  let apiKey = SecretString.trim();
+  if (apiKey.startsWith('{')) {
+    const parsed = JSON.parse(apiKey) as { apiKey?: unknown };
+    if (typeof parsed.apiKey !== 'string' || !parsed.apiKey) {
+      throw new ConfigError(`LLM_SECRET_ARN ${config.llm.secretArn}: JSON secret needs a non-empty "apiKey"`);
+    }
+    apiKey = parsed.apiKey;
+  }
+  const llm = config.llm;
+  return {
+    ...config,
+    llm: {
+      ...llm,
+      openai: llm.defaultProvider === 'openai-compatible' ? { ...llm.openai, apiKey } : llm.openai,
+      anthropic: llm.defaultProvider === 'anthropic' ? { ...llm.anthropic, apiKey } : llm.anthropic,
+    },
+  };
+}
+
 /** Opens the store and builds the adapters for a config. */
-export async function createRuntime(config: Config): Promise<Runtime> {
+export async function createRuntime(configIn: Config): Promise<Runtime> {
+  const config = configIn.llm.secretArn
+    ? await withSecretApiKey(configIn, new SecretsManagerClient({}))
+    : configIn;
   const prices = PriceTable.load(config.pricesFile);
   // An unpriced default model is a start-up error, not a surprise on the first call.
   const providers = createProviders(config);

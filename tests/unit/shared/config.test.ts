@@ -71,7 +71,7 @@ describe('Function: loadConfig', () => {
       /LLM_MODEL: required/,
     );
     expect(() => loadConfig({ LLM_PROVIDER: 'anthropic', LLM_MODEL: 'claude-haiku-4-5' })).toThrow(
-      /ANTHROPIC_API_KEY: required/,
+      /ANTHROPIC_API_KEY \(or LLM_SECRET_ARN\): required/,
     );
     const config = loadConfig({
       LLM_PROVIDER: 'anthropic',
