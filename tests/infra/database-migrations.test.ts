@@ -106,7 +106,7 @@ describe('Handler: migrations custom resource', () => {
   it('fails the deployment on a real SQL error, after rolling back', async () => {
     rds_.on(BeginTransactionCommand).resolves({ transactionId: 'tx-1' });
     rds_.on(ExecuteStatementCommand).callsFake((input: { sql?: string }) => {
-      if (input.sql?.includes('CREATE TYPE')) {
+      if (input.sql?.includes('CREATE TABLE "executions"')) {
         throw Object.assign(new Error('ERROR: permission denied for schema public'), {
           name: 'BadRequestException',
         });
