@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
 
@@ -68,6 +70,20 @@ const EnvSchema = z.object({
   CACHE_TIMEOUT_MS: z.coerce.number().int().min(10).max(10_000).default(250),
   /** On AWS: JSON object workflow name → state machine ARN (set by the API stack). */
   WORKFLOW_STATE_MACHINES: optionalString,
+  /** On AWS: the artifacts bucket (set by the CDK's bindArtifacts); a local directory when unset. */
+  ARTIFACTS_BUCKET: optionalString.pipe(
+    z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name')
+      .optional(),
+  ),
+  /** Local artifacts directory. @default `${WFLO_DATA_DIR}/artifacts` (a per-user temp dir for memory://) */
+  WFLO_ARTIFACTS_DIR: optionalString,
+  /** Run sandboxed code WITHOUT bubblewrap when it is missing (trusted code only; `--unsafe-local-sandbox`). */
+  SANDBOX_UNSAFE_LOCAL: z.enum(['true', 'false', '1', '0']).default('false'),
+  /** Size of one sandbox task (Fargate CPU units and MiB), for its compute cost where the task does not say. */
+  SANDBOX_CPU: z.coerce.number().int().min(256).max(16_384).default(512),
+  SANDBOX_MEMORY_MIB: z.coerce.number().int().min(512).max(122_880).default(1024),
   WFLO_DEFAULT_BUDGET_USD: optionalString.pipe(
     z
       .string()
@@ -121,6 +137,17 @@ export interface Config {
   };
   /** Workflow name → Standard state machine ARN, on AWS. */
   readonly stateMachines: Readonly<Record<string, string>>;
+  /** Where sandbox code and results go: the S3 bucket on AWS, a directory locally. */
+  readonly artifacts:
+    | { readonly kind: 's3'; readonly bucket: string }
+    | { readonly kind: 'local'; readonly dir: string };
+  readonly sandbox: {
+    /** Locally: run without bubblewrap when it is missing (no isolation; trusted code only). */
+    readonly unsafeLocal: boolean;
+    /** Task size (CPU units, MiB) charged when a run does not report its own (the local sandbox). */
+    readonly cpu: number;
+    readonly memoryMiB: number;
+  };
 }
 
 /**
@@ -184,6 +211,21 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     defaultBudgetUsd: e.WFLO_DEFAULT_BUDGET_USD,
     stateMachines: parseStateMachines(e.WORKFLOW_STATE_MACHINES),
     cache: { target: cacheTarget(e), ttlSeconds: e.CACHE_TTL_SECONDS, timeoutMs: e.CACHE_TIMEOUT_MS },
+    artifacts: e.ARTIFACTS_BUCKET
+      ? { kind: 's3', bucket: e.ARTIFACTS_BUCKET }
+      : {
+          kind: 'local',
+          dir:
+            e.WFLO_ARTIFACTS_DIR ??
+            (e.WFLO_DATA_DIR === 'memory://'
+              ? join(tmpdir(), `wflo-artifacts-${process.getuid?.() ?? 'user'}`)
+              : `${e.WFLO_DATA_DIR}/artifacts`),
+        },
+    sandbox: {
+      unsafeLocal: e.SANDBOX_UNSAFE_LOCAL === 'true' || e.SANDBOX_UNSAFE_LOCAL === '1',
+      cpu: e.SANDBOX_CPU,
+      memoryMiB: e.SANDBOX_MEMORY_MIB,
+    },
   };
 }
 

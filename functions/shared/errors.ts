@@ -92,6 +92,11 @@ export class PayloadTooLargeError extends WfloError {
   override name = 'PayloadTooLargeError';
 }
 
+/** An artifact (e.g. a sandbox result object) is larger than its reader accepts; nothing past the limit was read. */
+export class ArtifactTooLargeError extends WfloError {
+  override name = 'ArtifactTooLargeError';
+}
+
 /** The names ASL files may match, for docs and tests. */
 export const ERROR_NAMES = [
   'ValidationError',

@@ -1,7 +1,10 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
+import { S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { LocalArtifacts } from './adapters/local-artifacts.ts';
 import { redisCache } from './adapters/redis-cache.ts';
+import { S3Artifacts } from './adapters/s3-artifacts.ts';
 import { storeCache } from './adapters/store-cache.ts';
 import { failOpen } from './cache.ts';
 import { type Config, loadConfig } from './config.ts';
@@ -13,6 +16,7 @@ import { OpenAiCompatibleProvider } from './llm/openai-compatible.ts';
 import { bundledScripts, loadScriptFile, ScriptedProvider } from './llm/scripted.ts';
 import type { LlmProvider } from './llm/types.ts';
 import { logger, metrics } from './observability.ts';
+import type { ArtifactStore } from './ports/artifacts.ts';
 import type { ResponseCache } from './ports/cache.ts';
 import { PriceTable } from './pricing/pricing.ts';
 import { createStore, type Store } from './store.ts';
@@ -26,6 +30,8 @@ export interface Runtime {
   readonly providers: ReadonlyMap<string, LlmProvider>;
   /** Response cache (already wrapped to fail open). */
   readonly cache: ResponseCache;
+  /** Sandbox code and results: S3 on AWS, a directory locally. */
+  readonly artifacts: ArtifactStore;
   close(): Promise<void>;
 }
 
@@ -113,6 +119,13 @@ export async function withSecretApiKey(
   };
 }
 
+/** The artifact store the config selects (nothing is touched until it is used). */
+export function createArtifacts(config: Config): ArtifactStore {
+  return config.artifacts.kind === 's3'
+    ? new S3Artifacts({ client: new S3Client({}), bucket: config.artifacts.bucket })
+    : new LocalArtifacts(config.artifacts.dir);
+}
+
 /** Opens the store and builds the adapters for a config. */
 export async function createRuntime(configIn: Config): Promise<Runtime> {
   const config = configIn.llm.secretArn
@@ -135,6 +148,7 @@ export async function createRuntime(configIn: Config): Promise<Runtime> {
     prices,
     providers,
     cache,
+    artifacts: createArtifacts(config),
     close: async () => {
       await cache.close();
       await store.close();
