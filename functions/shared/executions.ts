@@ -33,22 +33,22 @@ export async function startExecution(
       `input is ${bytes} bytes; Step Functions accepts at most ${MAX_INPUT_BYTES}`,
     );
   }
+  // Created already running, so the engine's first step never races the status change; a start the
+  // engine refuses removes the row again.
   const result = await deps.store.createExecution({
     id: randomUUID(),
     workflow: request.workflow,
     input: request.input ?? {},
     budgetMicros: request.budgetMicros ?? null,
     idempotencyKey: request.idempotencyKey ?? null,
+    running: true,
   });
   if (!result.created) return result;
-  // Marked running first, so the engine's first step never races the status change; a start the engine
-  // refuses removes the row again.
-  const running = await deps.store.markRunning(result.execution.id);
   try {
     await deps.engine.startExecution(request.workflow, result.execution.id, result.execution.input);
   } catch (err) {
     await deps.store.discardExecution(result.execution.id);
     throw err;
   }
-  return { execution: running ?? result.execution, created: true };
+  return result;
 }

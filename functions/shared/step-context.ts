@@ -31,6 +31,11 @@ export interface StepInfo {
   /** Map iteration discriminator from the payload's `item` ('' outside a Map). */
   readonly item: string;
   readonly attempt: number;
+  /**
+   * Where the activity keeps its result for this entry (in the same statement as its charge); a retry of
+   * the entry is then answered from it by stepTracking.
+   */
+  readonly resultKey: string;
 }
 
 /**

@@ -30,6 +30,8 @@ export interface NewExecution {
   readonly input: unknown;
   readonly budgetMicros?: Micros | null;
   readonly idempotencyKey?: string | null;
+  /** Create it already running (the engine is about to start it): one statement, both events. */
+  readonly running?: boolean;
 }
 
 export interface StepEntry {
@@ -99,7 +101,12 @@ export interface Store {
     options?: { readExisting?: boolean },
   ): Promise<{ execution: ExecutionRow | undefined; changed: boolean }>;
   /** Records the start of one attempt of a step (idempotent per entry+attempt). */
-  beginStep(entry: StepEntry): Promise<StepRow>;
+  /**
+   * Records the start of one attempt of a step (idempotent per entry+item+attempt). With `keptResultKey`,
+   * the same statement also reads the result an earlier attempt of this entry kept (`kept`), so a retry
+   * can be answered without running the activity again.
+   */
+  beginStep(entry: StepEntry, options?: { keptResultKey?: string }): Promise<StepRow & { kept?: unknown }>;
   completeStep(input: {
     stepId: number;
     status: 'succeeded' | 'failed';
@@ -213,17 +220,17 @@ export function createStore(conn: DbConnection): Store {
             input: input.input ?? {},
             budgetMicros: input.budgetMicros ?? null,
             idempotencyKey: input.idempotencyKey ?? null,
+            ...(input.running ? { status: 'running' as const, startedAt: new Date() } : {}),
           })
           .onConflictDoNothing()
           .returning(),
       );
-      const ev = outbox(
-        'ev',
-        sql`${ins.id}`,
-        sql`${ins}`,
-        sql`'execution.created'`,
-        sql`jsonb_build_object('executionId', ${ins.id}, 'workflow', ${ins.workflow}, 'budgetMicros', ${ins.budgetMicros})`,
-      );
+      // execution.created, then execution.started when created running: one insert, in that order.
+      const ev = db
+        .$with('ev', { id: sql<number>`id`.as('id') })
+        .as(
+          sql`insert into ${events} (execution_id, type, payload) select ${ins.id}, e.type, case when e.ord = 1 then jsonb_build_object('executionId', ${ins.id}, 'workflow', ${ins.workflow}, 'budgetMicros', ${ins.budgetMicros}) else jsonb_build_object('executionId', ${ins.id}, 'workflow', ${ins.workflow}) end from ${ins} cross join (values (1, 'execution.created'), (2, 'execution.started')) as e(ord, type) where e.ord = 1 or ${ins.status} = 'running' order by e.ord returning id`,
+        );
       const [created] = await db.with(ins, ev).select().from(ins);
       if (created) return { execution: created, created: true };
       if (!input.idempotencyKey) throw new ConflictError(`execution ${input.id} already exists`);
@@ -325,7 +332,7 @@ export function createStore(conn: DbConnection): Store {
       return { execution: existing, changed: false };
     },
 
-    async beginStep(entry) {
+    async beginStep(entry, options = {}) {
       const ins = db.$with('ins').as(
         db
           .insert(steps)
@@ -347,8 +354,16 @@ export function createStore(conn: DbConnection): Store {
         sql`case when ${ins.attempt} > 0 then 'step.retrying' else 'step.started' end`,
         sql`jsonb_build_object('executionId', ${ins.executionId}, 'stepId', ${ins.id}, 'stateName', ${ins.stateName}, 'activity', ${ins.activity}, 'attempt', ${ins.attempt})`,
       );
-      const [row] = await db.with(ins, ev).select().from(ins);
-      if (row) return row;
+      const kept = db
+        .$with('kept', { result: sql<unknown>`result`.as('result') })
+        .as(
+          sql`select ${activityResults.result} as result from ${activityResults} where ${activityResults.key} = ${options.keptResultKey ?? null}::text`,
+        );
+      const [inserted] = await db.with(ins, ev, kept).select().from(ins).leftJoin(kept, sql`true`);
+      if (inserted) {
+        const result = inserted.kept?.result;
+        return result == null ? inserted.ins : { ...inserted.ins, kept: result };
+      }
       const [existing] = await db
         .select()
         .from(steps)
@@ -362,7 +377,8 @@ export function createStore(conn: DbConnection): Store {
           ),
         );
       if (!existing) throw new ConflictError(`step ${entry.stateName} could not be recorded`);
-      return existing;
+      const keptBefore = options.keptResultKey ? await store.getActivityResult(options.keptResultKey) : undefined;
+      return keptBefore === undefined ? existing : { ...existing, kept: keptBefore };
     },
 
     async completeStep({ stepId, status, durationMs, error, computeMicros = 0 }) {

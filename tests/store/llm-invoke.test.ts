@@ -123,6 +123,7 @@ describe('Function: invokeLlm', () => {
       enteredTime: row.enteredAt,
       item: '',
       attempt: 0,
+      resultKey: `${executionId}/Ask/${row.enteredAt}/llm-invoke`,
     };
   }
 

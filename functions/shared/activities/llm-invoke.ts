@@ -8,7 +8,6 @@ import { type Micros, microsToUsd } from '../money.ts';
 import type { ResponseCache } from '../ports/cache.ts';
 import { costOf, type PriceTable, type TokenUsage } from '../pricing/pricing.ts';
 import type { StepInfo } from '../step-context.ts';
-import { entryKey } from '../step-context.ts';
 import type { Store } from '../store.ts';
 
 const MessageSchema = z.object({ role: z.enum(['user', 'assistant']), content: z.string() });
@@ -75,7 +74,8 @@ interface CachedResponse {
 
 /**
  * One model call as a workflow step:
- * 1. a retried invocation of the same state entry returns the first result (no second call, no second charge);
+ * 1. the result is kept under `step.resultKey` with the charge, so a retried invocation of the same state
+ *    entry is answered from it by stepTracking (no second call, no second charge);
  * 2. provider and price are resolved first: an unknown model fails before anything is spent;
  * 3. a cacheable request served from the response cache costs $0 and records what it saved;
  * 4. otherwise the worst case (input bound + max output tokens) is reserved against the execution's budget
@@ -88,9 +88,7 @@ export async function invokeLlm(
   step: StepInfo,
   input: LlmInvokeInput,
 ): Promise<LlmInvokeOutput> {
-  const resultKey = `${entryKey(step)}/llm`;
-  const prior = await deps.store.getActivityResult(resultKey);
-  if (prior !== undefined) return prior as LlmInvokeOutput;
+  const resultKey = step.resultKey;
 
   const providerId = input.model?.provider ?? deps.defaults.provider;
   const provider = deps.providers.get(providerId);

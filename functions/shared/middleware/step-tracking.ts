@@ -5,7 +5,7 @@ import { ConflictError, ValidationError } from '../errors.ts';
 import { logger, metrics } from '../observability.ts';
 import { lambdaComputeMicros } from '../pricing/aws.ts';
 import type { Runtime } from '../runtime.ts';
-import { StepFunctionsContextSchema, type StepInfo } from '../step-context.ts';
+import { entryKey, StepFunctionsContextSchema, type StepInfo } from '../step-context.ts';
 import { describeIssues } from './validate-input.ts';
 
 // Executions this process has already seen exist, so later steps skip the lookup. Bounded: oldest go first.
@@ -76,14 +76,32 @@ export function stepTracking(activity: string, runtime: () => Promise<Runtime>):
         }
         rememberExecution(executionId);
       }
-      const row = await store.beginStep({
-        executionId,
-        stateName: sfn.State.Name,
-        activity,
-        enteredAt: sfn.State.EnteredTime,
-        item,
-        attempt: sfn.State.RetryCount,
-      });
+      const resultKey = `${entryKey({ executionId, stateName: sfn.State.Name, enteredTime: sfn.State.EnteredTime, item })}/${activity}`;
+      const t0 = performance.now();
+      const row = await store.beginStep(
+        {
+          executionId,
+          stateName: sfn.State.Name,
+          activity,
+          enteredAt: sfn.State.EnteredTime,
+          item,
+          attempt: sfn.State.RetryCount,
+        },
+        { keptResultKey: resultKey },
+      );
+      if (row.kept !== undefined) {
+        // A retry of an entry whose activity already finished (e.g. Step Functions retried after a Lambda
+        // service error): answer with the kept result; nothing runs or is charged twice.
+        const durationMs = Math.round(performance.now() - t0);
+        await store.completeStep({
+          stepId: row.id,
+          status: 'succeeded',
+          durationMs,
+          computeMicros: lambdaComputeMicros(memoryOf(request.context), durationMs),
+        });
+        logger.info('returning the kept result of this state entry', { resultKey });
+        return row.kept;
+      }
       const step: StepInfo = {
         stepId: row.id,
         executionId,
@@ -92,9 +110,10 @@ export function stepTracking(activity: string, runtime: () => Promise<Runtime>):
         enteredTime: sfn.State.EnteredTime,
         item,
         attempt: sfn.State.RetryCount,
+        resultKey,
       };
       (request.context as ActivityContext).step = step;
-      started.set(request.context, { stepId: row.id, t0: performance.now() });
+      started.set(request.context, { stepId: row.id, t0 });
     },
     after: async (request) => {
       const s = started.get(request.context);
