@@ -46,10 +46,8 @@ export class ApprovalRejectedError extends WfloError {
   override name = 'ApprovalRejectedError';
 }
 
-/** The provider failed in a way that may pass on retry: 429, 5xx, network, timeout. */
-export class LlmProviderError extends WfloError {
-  override name = 'LlmProviderError';
-  override readonly retryable = true;
+/** A model provider's failure, with the HTTP status when there was one. */
+abstract class LlmError extends WfloError {
   readonly status: number | undefined;
   constructor(message: string, status?: number, options?: ErrorOptions) {
     super(message, options);
@@ -57,14 +55,15 @@ export class LlmProviderError extends WfloError {
   }
 }
 
+/** The provider failed in a way that may pass on retry: 429, 5xx, network, timeout. */
+export class LlmProviderError extends LlmError {
+  override name = 'LlmProviderError';
+  override readonly retryable = true;
+}
+
 /** The provider refused the request itself (4xx other than 429): retrying cannot help. */
-export class LlmRequestInvalidError extends WfloError {
+export class LlmRequestInvalidError extends LlmError {
   override name = 'LlmRequestInvalidError';
-  readonly status: number | undefined;
-  constructor(message: string, status?: number, options?: ErrorOptions) {
-    super(message, options);
-    this.status = status;
-  }
 }
 
 /** A model has no entry in the price table, so its cost cannot be known. */
