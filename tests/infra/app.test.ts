@@ -289,12 +289,20 @@ describe('Status projector', () => {
     w.templates.orchestration.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
   });
 
-  it('may only write its logs and traces and use the store', () => {
+  it('may only write its logs and traces, use the store and read the history of wflo executions', () => {
     const statements = statementsOfRole(
       w.json.orchestration,
       logicalId(w.stacks.orchestration.projector.role),
     );
-    expect(new Set(statements.flatMap(actionsOf))).toEqual(new Set(BASE_ACTIVITY_ACTIONS));
+    expect(new Set(statements.flatMap(actionsOf))).toEqual(
+      new Set([...BASE_ACTIVITY_ACTIONS, 'states:GetExecutionHistory']),
+    );
+    const history = statements
+      .filter((s) => actionsOf(s).includes('states:GetExecutionHistory'))
+      .flatMap(resourcesOf)
+      .map((r) => JSON.stringify(r));
+    expect(history).toHaveLength(workflows.length);
+    for (const r of history) expect(r).toMatch(/:execution:wflo-[a-z0-9-]+-[a-z0-9-]+:\*/);
   });
 });
 

@@ -1,4 +1,4 @@
-import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { GetExecutionHistoryCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -83,10 +83,26 @@ describe('Lambda: functions/events/execution-status.ts (EventBridge)', () => {
     detail: { executionArn: `${ARN}:${name}`, stateMachineArn: ARN, name, status, ...extra },
   });
 
-  it('records a run that timed out without reaching its own finish step', async () => {
-    // Prepare
+  it('records a run that timed out without reaching its own finish step, and charges its transitions', async () => {
+    // Prepare: a history of two pages with 3 states entered.
     await runtime.store.createExecution({ id: 'timed-out-run', workflow: 'agent-loop', input: {} });
     await runtime.store.markRunning('timed-out-run');
+    sfn
+      .on(GetExecutionHistoryCommand)
+      .resolvesOnce({
+        events: [
+          { type: 'ExecutionStarted', id: 1, timestamp: new Date() },
+          { type: 'PassStateEntered', id: 2, timestamp: new Date() },
+          { type: 'TaskStateEntered', id: 3, timestamp: new Date() },
+        ],
+        nextToken: 'page-2',
+      })
+      .resolvesOnce({
+        events: [
+          { type: 'MapStateEntered', id: 4, timestamp: new Date() },
+          { type: 'ExecutionTimedOut', id: 5, timestamp: new Date() },
+        ],
+      });
 
     // Act
     await statusHandler(
@@ -97,9 +113,28 @@ describe('Lambda: functions/events/execution-status.ts (EventBridge)', () => {
     const row = await runtime.store.getExecution('timed-out-run');
     expect(row?.status).toBe('timed_out');
     expect(row?.error).toEqual({ error: 'States.Timeout', cause: 'too slow' });
+    const calls = sfn.commandCalls(GetExecutionHistoryCommand).map((c) => c.args[0].input);
+    expect(calls).toEqual([
+      {
+        executionArn: `${ARN}:timed-out-run`,
+        maxResults: 1000,
+        includeExecutionData: false,
+        nextToken: undefined,
+      },
+      {
+        executionArn: `${ARN}:timed-out-run`,
+        maxResults: 1000,
+        includeExecutionData: false,
+        nextToken: 'page-2',
+      },
+    ]);
+    const ledger = await runtime.store.listCosts('timed-out-run');
+    expect(ledger.map((c) => [c.kind, c.usdMicros])).toEqual([['transition', 75]]);
+    expect(row?.costMicros).toBe(75);
   });
 
   it('leaves a status the workflow recorded itself (budget_exceeded) as it is', async () => {
+    sfn.on(GetExecutionHistoryCommand).resolves({ events: [] });
     await runtime.store.createExecution({ id: 'budget-run', workflow: 'agent-loop', input: {} });
     await runtime.store.finishExecution({ id: 'budget-run', status: 'budget_exceeded' });
     await statusHandler(statusEvent('budget-run', 'FAILED', { error: 'BudgetExceededError' }));
