@@ -377,7 +377,9 @@ export function createStore(conn: DbConnection): Store {
           ),
         );
       if (!existing) throw new ConflictError(`step ${entry.stateName} could not be recorded`);
-      const keptBefore = options.keptResultKey ? await store.getActivityResult(options.keptResultKey) : undefined;
+      const keptBefore = options.keptResultKey
+        ? await store.getActivityResult(options.keptResultKey)
+        : undefined;
       return keptBefore === undefined ? existing : { ...existing, kept: keptBefore };
     },
 
