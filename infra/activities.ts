@@ -32,6 +32,20 @@ export const ACTIVITIES: readonly ActivityDefinition[] = [
     memoryMb: 256,
     timeoutSeconds: 30,
   },
+  {
+    id: 'sandbox-prepare',
+    variable: 'SandboxPrepareFunction',
+    description: 'Stores a program and presigns its code and result URLs for the sandbox task',
+    memoryMb: 256,
+    timeoutSeconds: 30,
+  },
+  {
+    id: 'sandbox-collect',
+    variable: 'SandboxCollectFunction',
+    description: 'Reads a sandbox result; records output, exit code and compute cost',
+    memoryMb: 512,
+    timeoutSeconds: 60,
+  },
 ];
 
 /** Substitution variables that name infrastructure rather than a Lambda activity. */

@@ -163,9 +163,12 @@ export class LocalOrchestrator {
       },
       StateMachine: { Id: stateMachineArn, Name: workflowName },
     };
+    // Aborted with the execution, so a running service integration (a sandboxed program) stops too.
+    const cancelled = new AbortController();
     const overrides: Record<string, (input: unknown) => Promise<unknown>> = {};
     for (const task of prepared.tasks) {
-      overrides[task.stateName] = (params) => this.#runTask(task, params, executionId, workflowName);
+      overrides[task.stateName] = (params) =>
+        this.#runTask(task, params, executionId, workflowName, cancelled.signal);
     }
     let abort: () => void = () => {};
     const done = (async (): Promise<ExecutionOutcome> => {
@@ -194,7 +197,15 @@ export class LocalOrchestrator {
         }),
       )
       .finally(() => this.#running.delete(executionId));
-    const handle: RunHandle = { executionId, workflow: workflowName, done, abort: () => abort() };
+    const handle: RunHandle = {
+      executionId,
+      workflow: workflowName,
+      done,
+      abort: () => {
+        abort();
+        cancelled.abort();
+      },
+    };
     this.#running.set(executionId, handle);
     return handle;
   }
@@ -268,19 +279,19 @@ export class LocalOrchestrator {
     params: unknown,
     executionId: string,
     workflow: string,
+    cancelled: AbortSignal,
   ): Promise<unknown> {
     const enteredTime = new Date().toISOString();
     const counts = task.retry.map(() => 0);
     for (let attempt = 0; ; attempt++) {
       try {
         if (task.integration === 'service') {
-          return await this.#service(task, params, {
-            executionId,
-            workflow,
-            stateName: task.stateName,
-            enteredTime,
-            attempt,
-          });
+          return await this.#service(
+            task,
+            params,
+            { executionId, workflow, stateName: task.stateName, enteredTime, attempt },
+            cancelled,
+          );
         }
         return await this.#attempt(task, params, enteredTime, attempt);
       } catch (err) {
@@ -300,8 +311,12 @@ export class LocalOrchestrator {
     task: PreparedTask,
     params: unknown,
     context: Omit<LocalIntegrationContext, 'signal'>,
+    cancelled: AbortSignal,
   ): Promise<unknown> {
     const controller = new AbortController();
+    const onCancel = () => controller.abort();
+    cancelled.addEventListener('abort', onCancel, { once: true });
+    if (cancelled.aborted) controller.abort();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       if (task.timeoutSeconds === undefined) return;
@@ -319,6 +334,7 @@ export class LocalOrchestrator {
       throw new TaskError(e.name, e.message);
     } finally {
       clearTimeout(timer);
+      cancelled.removeEventListener('abort', onCancel);
     }
   }
 

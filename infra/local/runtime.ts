@@ -1,8 +1,11 @@
 import { resolve } from 'node:path';
+import { LocalArtifacts } from '#shared/adapters/local-artifacts';
 import type { Config } from '#shared/config';
 import type { WorkflowEngine } from '#shared/ports/engine';
 import { closeRuntime, createRuntime, type Runtime, setRuntime } from '#shared/runtime';
+import { LocalSandbox } from '#shared/sandbox/local-sandbox';
 import { ACTIVITIES } from '../activities.ts';
+import { ECS_RUN_TASK_SYNC, ecsRunTaskIntegration } from './integrations/ecs-run-task.ts';
 import {
   type LambdaHandler,
   type LocalFunction,
@@ -16,6 +19,8 @@ export interface LocalRuntime {
   readonly runtime: Runtime;
   readonly orchestrator: LocalOrchestrator;
   readonly engine: WorkflowEngine;
+  /** The local sandbox behind `ecs:runTask.sync` (bubblewrap; unsafe fallback only when configured). */
+  readonly sandbox: LocalSandbox;
   close(): Promise<void>;
 }
 
@@ -48,7 +53,10 @@ export function localEngine(orchestrator: LocalOrchestrator): WorkflowEngine {
 
 /**
  * Builds the embedded target from a config: opens the store (PGlite under `.wflo/` unless DATABASE_URL is
- * set), installs it as the process runtime the handlers use, loads `statemachines/*.asl.json`.
+ * set), installs it as the process runtime the handlers use, loads `statemachines/*.asl.json`, and serves
+ * `ecs:runTask.sync` with the local sandbox (`infra/local/integrations/ecs-run-task.ts`; bubblewrap, or
+ * without isolation when SANDBOX_UNSAFE_LOCAL is set and bubblewrap is missing). Integrations passed in
+ * replace the defaults for the same Task Resource.
  */
 export async function createLocalRuntime(
   config: Config,
@@ -63,17 +71,31 @@ export async function createLocalRuntime(
   const functions = await loadLocalFunctions();
   const runtime = await createRuntime(config);
   setRuntime(runtime);
+  const sandbox = new LocalSandbox({ unsafeLocalSandbox: config.sandbox.unsafeLocal });
+  const artifacts = runtime.artifacts;
+  const integrations = new Map<string, LocalIntegration>([
+    [
+      ECS_RUN_TASK_SYNC,
+      ecsRunTaskIntegration({
+        sandbox,
+        ...(artifacts instanceof LocalArtifacts ? { filePath: (url: string) => artifacts.pathOf(url) } : {}),
+        taskSize: { cpu: config.sandbox.cpu, memoryMiB: config.sandbox.memoryMiB },
+      }),
+    ],
+    ...(options.integrations ?? []),
+  ]);
   const orchestrator = new LocalOrchestrator({
     workflows,
     functions,
     store: runtime.store,
     retryIntervalScale: options.retryIntervalScale ?? 1,
-    ...(options.integrations ? { integrations: options.integrations } : {}),
+    integrations,
   });
   return {
     runtime,
     orchestrator,
     engine: localEngine(orchestrator),
+    sandbox,
     close: async () => {
       await orchestrator.drain();
       // The runtime was installed process-wide for the handlers; closing it also uninstalls it.

@@ -18,7 +18,8 @@ export type ActivityNeed =
 export const ACTIVITY_NEEDS: Readonly<Record<string, readonly ActivityNeed[]>> = {
   'llm-invoke': ['cache', 'idempotency', 'llm'],
   'execution-finish': [],
-  'sandbox-prepare': ['artifacts-write'],
+  // Read too: the presigned GET of the code is signed with this function's role.
+  'sandbox-prepare': ['artifacts-read', 'artifacts-write'],
   'sandbox-collect': ['artifacts-read'],
   'approval-request': ['approvals'],
   'lock-acquire': ['cache'],

@@ -218,7 +218,11 @@ export class DataStack extends Stack {
     this.grantItems(fn, this.approvalsTable, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query']);
   }
 
-  /** Artifacts bucket: ARTIFACTS_BUCKET and object read and/or write under `executions/`. */
+  /**
+   * Artifacts bucket: ARTIFACTS_BUCKET and object read and/or write under `executions/`. Readers may also
+   * list the bucket: without s3:ListBucket, S3 answers a GET of a missing key with 403 instead of 404, and a
+   * sandbox result that never arrived could not be told from a denied read.
+   */
   bindArtifacts(fn: WfloFunction, access: ArtifactsAccess): void {
     fn.addEnvironment('ARTIFACTS_BUCKET', this.artifactsBucket.bucketName);
     const actions = [
@@ -228,11 +232,29 @@ export class DataStack extends Stack {
     fn.role.addToPrincipalPolicy(
       new iam.PolicyStatement({ actions, resources: [this.artifactsBucket.arnForObjects('executions/*')] }),
     );
-    Validations.of(fn.role).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(this.artifactsBucket.node.defaultChild as s3.CfnBucket)}.Arn>/executions/*]`,
-      reason:
-        'Artifact keys are created per execution at run time (executions/<id>/...); access is limited to that prefix ' +
-        'of the one artifacts bucket.',
+    if (access !== 'write') {
+      fn.role.addToPrincipalPolicy(
+        new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.artifactsBucket.bucketArn] }),
+      );
+    }
+    // The function is in another stack, so its policy names the bucket through a cross-stack reference
+    // (Fn::GetStackOutput), and cdk-nag's finding id quotes that reference. It exists only once references
+    // are resolved, which synthesis does just before it validates the tree: acknowledge then, by the id
+    // cdk-nag will compute.
+    const role = fn.role;
+    role.node.addValidation({
+      validate: () => {
+        const arn = Stack.of(role).resolve(this.artifactsBucket.bucketArn) as unknown;
+        const getAtt = (arn as { 'Fn::GetAtt'?: [string, string] })['Fn::GetAtt'];
+        const rendered = getAtt ? `<${getAtt[0]}.${getAtt[1]}>` : JSON.stringify(arn);
+        Validations.of(role).acknowledge({
+          id: `AwsSolutions-IAM5[Resource::${rendered}/executions/*]`,
+          reason:
+            'Artifact keys are created per execution at run time (executions/<id>/...); access is limited to that prefix ' +
+            'of the one artifacts bucket.',
+        });
+        return [];
+      },
     });
   }
 

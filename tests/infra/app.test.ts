@@ -91,7 +91,7 @@ const NEED_ACTIONS: Record<ActivityNeed, string[]> = {
     'dynamodb:UpdateItem',
     ...KMS_TABLE,
   ],
-  'artifacts-read': ['s3:GetObject'],
+  'artifacts-read': ['s3:GetObject', 's3:ListBucket'],
   'artifacts-write': ['s3:AbortMultipartUpload', 's3:PutObject'],
   llm: [], // the scripted provider needs no key and no Bedrock (see variants.test.ts)
 };

@@ -25,7 +25,8 @@ export class LocalArtifacts implements ArtifactStore {
     this.root = resolve(root);
   }
 
-  async put(key: string, body: string | Uint8Array): Promise<void> {
+  /** The content type is not kept: a file's name says what it is. */
+  async put(key: string, body: string | Uint8Array, _contentType?: string): Promise<void> {
     const path = this.#path(key);
     await mkdir(dirname(path), { recursive: true, mode: 0o700 });
     // Write-then-rename: a reader never sees half an object.
@@ -39,11 +40,11 @@ export class LocalArtifacts implements ArtifactStore {
     }
   }
 
-  async presignGet(key: string): Promise<string> {
+  async presignGet(key: string, _expiresInSeconds?: number): Promise<string> {
     return pathToFileURL(this.#path(key)).href;
   }
 
-  async presignPut(key: string): Promise<string> {
+  async presignPut(key: string, _contentType?: string, _expiresInSeconds?: number): Promise<string> {
     const path = this.#path(key);
     await mkdir(dirname(path), { recursive: true, mode: 0o700 });
     return pathToFileURL(path).href;

@@ -69,7 +69,8 @@ export class S3Artifacts implements ArtifactStore {
     return this.#presign(
       this.#client,
       new PutObjectCommand({ Bucket: this.#bucket, Key: assertArtifactKey(key), ContentType: contentType }),
-      { expiresIn: expiry(expiresInSeconds) },
+      // Signed, so the upload must declare exactly this type (the presigner signs only `host` by default).
+      { expiresIn: expiry(expiresInSeconds), signableHeaders: new Set(['content-type']) },
     );
   }
 

@@ -31,6 +31,8 @@ export interface SandboxRequest {
   /** Wall-clock limit; the whole process tree is killed when it passes. */
   readonly timeoutMs: number;
   readonly limits?: Partial<SandboxLimits>;
+  /** Aborting kills the program like the timeout does (without `timedOut`); e.g. the run was cancelled. */
+  readonly signal?: AbortSignal;
 }
 
 /** What a run produced. The same JSON shape the Fargate runner writes to its result URL or file. */

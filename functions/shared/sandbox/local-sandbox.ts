@@ -374,6 +374,7 @@ export class LocalSandbox implements SandboxRunner {
       ...(extra.onSpawn ? { onSpawn: extra.onSpawn } : {}),
       ...(extra.killExtra ? { killExtra: extra.killExtra } : {}),
       ...(extra.extraPipes ? { extraPipes: extra.extraPipes } : {}),
+      ...(request.signal ? { signal: request.signal } : {}),
     }).catch((error: unknown) => {
       throw new SandboxFailedError(`could not start the sandbox (${command}): ${String(error)}`, {
         cause: error,
