@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import type { LocalRuntime } from './runtime.ts';
 
 // Local defaults before any handler module loads: quiet logs, no EMF metrics on stdout.
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
@@ -8,10 +9,15 @@ process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
 const USAGE = `wflo — durable AI-agent workflows, embedded on this machine
 
 Usage:
-  wflo dev [--port 3000] [--host 127.0.0.1]     serve the API over the embedded runtime
+  wflo dev [--port 3000] [--host 127.0.0.1] [--unsafe-local-sandbox]
+                                                 serve the API over the embedded runtime
   wflo run <workflow> [--input <json|@file>] [--budget <usd>] [--idempotency-key <key>] [--json]
-                                                 run one execution to the end, showing each step
+           [--unsafe-local-sandbox]              run one execution to the end, showing each step
   wflo workflows                                 list the workflows in statemachines/
+
+Code that workflows run (code-execution, the agent loop's RUN tool) runs in a bubblewrap sandbox.
+Without bubblewrap it is refused, unless --unsafe-local-sandbox: then it runs WITHOUT isolation
+(for code you trust only). See docs/sandbox.md.
 
 Environment: DATABASE_URL (PostgreSQL instead of the embedded PGlite under .wflo/), LLM_PROVIDER,
 LLM_MODEL, OPENAI_BASE_URL, OPENAI_API_KEY, LLM_SCRIPT_FILE — see README.md.`;
@@ -28,16 +34,51 @@ function parseInput(value: string | undefined): unknown {
   }
 }
 
-async function boot() {
+const UNSAFE_WARNING =
+  'WARNING: --unsafe-local-sandbox: where bubblewrap is missing, code that workflows run executes as a plain ' +
+  'process with NO filesystem, network or process isolation: it can read your files and reach your network. ' +
+  'Use it only for code you trust.';
+
+async function boot(options: { unsafeLocalSandbox?: boolean } = {}) {
+  if (options.unsafeLocalSandbox) {
+    process.env.SANDBOX_UNSAFE_LOCAL = 'true';
+    console.error(UNSAFE_WARNING);
+  }
   const { loadConfig } = await import('#shared/config');
   const { createLocalRuntime } = await import('./runtime.ts');
   const config = loadConfig();
-  return { config, local: await createLocalRuntime(config) };
+  const local = await createLocalRuntime(config);
+  warnIfSandboxUnavailable(local);
+  return { config, local };
+}
+
+/** Says up front when the workflows that run code will be refused here, and what to do about it. */
+function warnIfSandboxUnavailable(local: LocalRuntime) {
+  const runningCode = [...local.orchestrator.workflows.values()]
+    .filter((w) => JSON.stringify(w.definition).includes('"arn:aws:states:::ecs:runTask'))
+    .map((w) => w.name);
+  if (runningCode.length === 0) return;
+  try {
+    if (local.sandbox.mode().kind === 'unsafe') {
+      console.error('wflo: bubblewrap not found: code runs WITHOUT isolation (--unsafe-local-sandbox).');
+    }
+  } catch (error) {
+    console.error(
+      `wflo: ${(error as Error).message}\n  Until then, steps that run code fail (workflows: ${runningCode.join(', ')}).`,
+    );
+  }
 }
 
 async function dev(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { port: { type: 'string' }, host: { type: 'string' } } });
-  const { config, local } = await boot();
+  const { values } = parseArgs({
+    args,
+    options: {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      'unsafe-local-sandbox': { type: 'boolean', default: false },
+    },
+  });
+  const { config, local } = await boot({ unsafeLocalSandbox: values['unsafe-local-sandbox'] });
   const { startLocalServer } = await import('./server.ts');
   const port = values.port === undefined ? config.api.port : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0-65535`);
@@ -81,6 +122,7 @@ async function run(args: string[]): Promise<number> {
       budget: { type: 'string', short: 'b' },
       'idempotency-key': { type: 'string' },
       json: { type: 'boolean', default: false },
+      'unsafe-local-sandbox': { type: 'boolean', default: false },
     },
   });
   const workflow = positionals[0];
@@ -97,7 +139,7 @@ async function run(args: string[]): Promise<number> {
       throw new UsageError(`--budget: ${(err as Error).message}`);
     }
   }
-  const { local } = await boot();
+  const { local } = await boot({ unsafeLocalSandbox: values['unsafe-local-sandbox'] });
   try {
     const { startExecution } = await import('#shared/executions');
     const { progressLine, costTable } = await import('./format.ts');

@@ -25,6 +25,15 @@ export function progressLine(event: EventRow): string | undefined {
       const u = p.usage as { inputTokens: number; outputTokens: number };
       return `    ${state} ${p.provider}/${p.model}  ${u.inputTokens} in / ${u.outputTokens} out  $${formatMicros(Number(p.costMicros))}`;
     }
+    case 'sandbox.started':
+      return `    ${state} sandbox: ${p.language}, ${p.codeBytes} bytes, ${p.timeoutSeconds} s limit`;
+    case 'sandbox.finished': {
+      const outcome =
+        p.error !== undefined
+          ? `no result (${String(p.error).slice(0, 120)})`
+          : `exit ${p.exitCode}${p.timedOut ? ' (timed out)' : ''} after ${p.durationMs} ms`;
+      return `    ${state} sandbox: ${outcome}  $${formatMicros(Number(p.costMicros))}`;
+    }
     default:
       // The terminal status is printed once the run has ended, after its last step line.
       return undefined;

@@ -39,6 +39,39 @@ describe('wflo run output', () => {
     expect(progressLine(event('cost.recorded', {}))).toBeUndefined();
   });
 
+  it('prints what a sandbox run was given and how it ended', () => {
+    expect(
+      progressLine(
+        event('sandbox.started', {
+          stateName: 'Prepare',
+          language: 'python',
+          codeBytes: 12,
+          timeoutSeconds: 30,
+        }),
+      ),
+    ).toBe('    Prepare        sandbox: python, 12 bytes, 30 s limit');
+    expect(
+      progressLine(
+        event('sandbox.finished', {
+          stateName: 'Collect',
+          exitCode: 137,
+          timedOut: true,
+          durationMs: 1002,
+          costMicros: 330,
+        }),
+      ),
+    ).toBe('    Collect        sandbox: exit 137 (timed out) after 1002 ms  $0.000330');
+    expect(
+      progressLine(
+        event('sandbox.finished', {
+          stateName: 'Collect',
+          error: 'no result was delivered',
+          costMicros: 330,
+        }),
+      ),
+    ).toContain('sandbox: no result (no result was delivered)');
+  });
+
   it('prints a cost table whose total is the sum of its rows', () => {
     const row = (stateName: string, usdMicros: number, savedMicros = 0): CostEntryRow => ({
       id: 1,
