@@ -1,5 +1,6 @@
 import { loadConfig } from '#shared/config';
 import { closeRuntime } from '#shared/runtime';
+import type { LocalIntegration } from '../../infra/local/orchestrator.ts';
 import { createLocalRuntime, type LocalRuntime } from '../../infra/local/runtime.ts';
 import { createTestDatabase } from './database.ts';
 
@@ -14,7 +15,11 @@ const drops = new WeakMap<LocalRuntime, () => Promise<void>>();
  * `npm run test:integration` — a fresh database on that PostgreSQL server; the response cache is the
  * store's table, or Redis when REDIS_URL is set.
  */
-export async function startLocal(env: Record<string, string> = {}): Promise<LocalRuntime> {
+export async function startLocal(
+  env: Record<string, string> = {},
+  /** Local service integrations replacing the defaults (e.g. a sandbox with its own host uid). */
+  integrations?: ReadonlyMap<string, LocalIntegration>,
+): Promise<LocalRuntime> {
   const db = await createTestDatabase();
   const config = loadConfig({
     WFLO_DATA_DIR: 'memory://',
@@ -23,7 +28,10 @@ export async function startLocal(env: Record<string, string> = {}): Promise<Loca
     ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
     ...env,
   });
-  const local = await createLocalRuntime(config, { retryIntervalScale: 0 });
+  const local = await createLocalRuntime(config, {
+    retryIntervalScale: 0,
+    ...(integrations ? { integrations } : {}),
+  });
   drops.set(local, db.drop);
   return local;
 }
