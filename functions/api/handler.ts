@@ -26,5 +26,4 @@ function getApp(): Promise<Handle> {
 }
 
 /** Lambda behind API Gateway (REST, proxy integration): the same Hono app `wflo dev` serves. */
-export const handler = async (event: LambdaEvent, context: Context) =>
-  (await getApp())(event, context);
+export const handler = async (event: LambdaEvent, context: Context) => (await getApp())(event, context);

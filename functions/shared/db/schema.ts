@@ -173,7 +173,6 @@ export const events = pgTable(
   ],
 );
 
-
 /**
  * Budget reservations: the worst case of a call is held against the execution's budget before it runs,
  * then settled with the actual cost or released on failure. The row makes settle/release idempotent.
