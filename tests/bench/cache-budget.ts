@@ -10,6 +10,7 @@ import { redisCache } from '#shared/adapters/redis-cache';
 import { failOpen, llmCacheKey } from '#shared/cache';
 import { openDb } from '#shared/db/client';
 import { createStore } from '#shared/store';
+import { createTestDatabase } from '../helpers/database.ts';
 import { type BenchResult, percentile, report, target } from './lib.ts';
 import { serviceUrls } from './services.ts';
 
@@ -60,7 +61,9 @@ async function cacheHit(redisUrl: string) {
 }
 
 async function reserveSettle(databaseUrl: string) {
-  const store = createStore(await openDb({ kind: 'postgres', url: databaseUrl, poolSize: 4 }));
+  // A database of its own, migrated fresh, dropped afterwards.
+  const db = await createTestDatabase(databaseUrl);
+  const store = createStore(await openDb({ kind: 'postgres', url: db.url!, poolSize: 4 }));
   const id = `bench-${randomUUID()}`;
   await store.createExecution({ id, workflow: 'bench', input: {}, budgetMicros: 10 ** 12 });
   const ms: number[] = [];
@@ -83,6 +86,7 @@ async function reserveSettle(databaseUrl: string) {
     ms.push(performance.now() - t0);
   }
   await store.close();
+  await db.drop();
   return ms;
 }
 

@@ -5,8 +5,9 @@ import pg from 'pg';
  * With DATABASE_URL set (integration runs), each test file gets a database of its own on that server, so
  * files running in parallel never see each other's rows. Without it, tests use in-memory PGlite.
  */
-export async function createTestDatabase(): Promise<{ url: string | undefined; drop(): Promise<void> }> {
-  const admin = process.env.DATABASE_URL;
+export async function createTestDatabase(
+  admin: string | undefined = process.env.DATABASE_URL,
+): Promise<{ url: string | undefined; drop(): Promise<void> }> {
   if (!admin) return { url: undefined, drop: async () => {} };
   const name = `wflo_t_${randomBytes(6).toString('hex')}`;
   const client = new pg.Client({ connectionString: admin });
