@@ -2,7 +2,8 @@
  * local-engine: the embedded runtime's overhead over the bare interpreter.
  * 200 agent-loop runs (3 scripted model calls each) at concurrency 50, with the real handlers writing
  * steps, events and costs to file-backed PGlite — next to aws-local-stepfunctions running the same ASL
- * with no-op tasks that return the same shapes. Also a burst of 50 runs started at once.
+ * with no-op tasks that return the same shapes. Also a burst of 50 runs started at once, and the same
+ * figures with the store on a PostgreSQL server for comparison.
  */
 import '../../infra/local/polyfills.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -13,7 +14,9 @@ import { loadConfig } from '#shared/config';
 import { startExecution } from '#shared/executions';
 import { createLocalRuntime } from '../../infra/local/runtime.ts';
 import { loadWorkflowFile, walkStates } from '../../infra/local/workflows.ts';
+import { createTestDatabase } from '../helpers/database.ts';
 import { type BenchResult, percentile, report, runPool, target } from './lib.ts';
+import { serviceUrls } from './services.ts';
 
 const RUNS = 200;
 const CONCURRENCY = 50;
@@ -57,10 +60,14 @@ async function bare(): Promise<{ durations: number[]; wallMs: number; burstMs: n
   return { durations, wallMs, burstMs: performance.now() - b0 };
 }
 
-async function embedded(): Promise<{ durations: number[]; wallMs: number; burstMs: number; bootMs: number }> {
+async function embedded(
+  databaseUrl?: string,
+): Promise<{ durations: number[]; wallMs: number; burstMs: number; bootMs: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'wflo-bench-'));
   const b = performance.now();
-  const local = await createLocalRuntime(loadConfig({ ...process.env, WFLO_DATA_DIR: dir }));
+  const local = await createLocalRuntime(
+    loadConfig({ ...process.env, WFLO_DATA_DIR: dir, DATABASE_URL: databaseUrl, REDIS_URL: undefined }),
+  );
   const bootMs = performance.now() - b;
   const deps = { store: local.runtime.store, engine: local.engine };
   const runOnce = async () => {
@@ -95,6 +102,19 @@ export async function run(): Promise<BenchResult> {
   const base = await bare();
   const full = await embedded();
   const ratio = full.wallMs / base.wallMs;
+  // The same runs with the store on a PostgreSQL server (when the services script can start one), to show
+  // how much of the cost is the embedded store.
+  let server: Awaited<ReturnType<typeof embedded>> | undefined;
+  try {
+    const db = await createTestDatabase(serviceUrls().databaseUrl);
+    try {
+      server = await embedded(db.url);
+    } finally {
+      await db.drop();
+    }
+  } catch (err) {
+    console.warn(`local-engine: no PostgreSQL server for the comparison (${(err as Error).message})`);
+  }
   return {
     name: 'local-engine',
     figures: {
@@ -112,6 +132,14 @@ export async function run(): Promise<BenchResult> {
       'burst of 50 embedded (ms)': full.burstMs,
       'burst of 50 bare (ms)': base.burstMs,
       'embedded boot (ms)': full.bootMs,
+      ...(server
+        ? {
+            'with PostgreSQL server: p50 per run (ms)': percentile(server.durations, 50),
+            'with PostgreSQL server: wall (ms)': server.wallMs,
+            'with PostgreSQL server: ratio to bare wall': server.wallMs / base.wallMs,
+            'with PostgreSQL server: burst of 50 (ms)': server.burstMs,
+          }
+        : {}),
     },
     targets: {
       'ratio embedded/bare wall': target(ratio, 1.5),
