@@ -1,4 +1,4 @@
-import { ArnFormat, CfnOutput, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { CfnOutput, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -8,6 +8,7 @@ import { WfloFunction } from '../constructs/wflo-function.ts';
 import type { WorkflowStateMachine } from '../constructs/workflow-state-machine.ts';
 import type { WfloContext } from './context.ts';
 import type { DataStack } from './data-stack.ts';
+import { grantOnExecutions } from './execution-grants.ts';
 import { llmEnvironment } from './orchestration-stack.ts';
 
 /** The API stage name (part of every URL). */
@@ -80,27 +81,21 @@ export class ApiStack extends Stack {
 
     const stateMachineResources = [...props.workflows.values()].map((wf) => wf.stateMachine.stateMachineArn);
     const stateMachineNames = [...props.workflows.keys()].map((name) => `${props.prefix}-${name}`);
-    const executionResources = stateMachineNames.map((name) =>
-      this.formatArn({
-        service: 'states',
-        resource: 'execution',
-        resourceName: `${name}:*`,
-        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-      }),
-    );
     this.handler.role.addToPrincipalPolicy(
       new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: stateMachineResources }),
     );
-    this.handler.role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        actions: [
-          'states:DescribeExecution',
-          'states:StopExecution',
-          'states:RedriveExecution',
-          'states:GetExecutionHistory',
-        ],
-        resources: executionResources,
-      }),
+    grantOnExecutions(
+      this,
+      this.handler.role,
+      stateMachineNames,
+      [
+        'states:DescribeExecution',
+        'states:StopExecution',
+        'states:RedriveExecution',
+        'states:GetExecutionHistory',
+      ],
+      'Execution names are chosen at run time (the idempotency key); describe/stop/redrive are limited to executions ' +
+        'of the deployed wflo state machines.',
     );
     this.handler.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
@@ -117,15 +112,6 @@ export class ApiStack extends Stack {
           'an opaque task token and support no resource-level permissions; X-Ray tracing actions are the same.',
       });
     }
-    for (const name of stateMachineNames) {
-      Validations.of(this.handler.role).acknowledge({
-        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:${name}:*]`,
-        reason:
-          'Execution names are chosen at run time (the idempotency key); describe/stop/redrive are limited to executions ' +
-          'of the deployed wflo state machines.',
-      });
-    }
-
     this.accessLogs = new logs.LogGroup(this, 'AccessLogs', {
       retention: props.logRetention,
       removalPolicy: removal,

@@ -1,12 +1,4 @@
-import {
-  ArnFormat,
-  CfnOutput,
-  Duration,
-  RemovalPolicy,
-  Stack,
-  type StackProps,
-  Validations,
-} from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -25,6 +17,7 @@ import { WorkflowStateMachine } from '../constructs/workflow-state-machine.ts';
 import { needsOf } from './activity-permissions.ts';
 import type { WfloContext } from './context.ts';
 import type { DataStack } from './data-stack.ts';
+import { grantOnExecutions } from './execution-grants.ts';
 import { SUBNETS } from './network-stack.ts';
 
 export interface OrchestrationStackProps extends StackProps {
@@ -150,28 +143,14 @@ export class OrchestrationStack extends Stack {
     });
     data.bindStore(this.projector);
     // It counts each run's state transitions from the execution history, to charge them to the ledger.
-    for (const name of workflows.keys()) {
-      const stateMachineName = `${props.prefix}-${name}`;
-      this.projector.role.addToPrincipalPolicy(
-        new iam.PolicyStatement({
-          actions: ['states:GetExecutionHistory'],
-          resources: [
-            this.formatArn({
-              service: 'states',
-              resource: 'execution',
-              resourceName: `${stateMachineName}:*`,
-              arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-            }),
-          ],
-        }),
-      );
-      Validations.of(this.projector.role).acknowledge({
-        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:${stateMachineName}:*]`,
-        reason:
-          'Execution names are chosen at run time (the execution id); reading history is limited to executions of the ' +
-          'deployed wflo state machines.',
-      });
-    }
+    grantOnExecutions(
+      this,
+      this.projector.role,
+      [...workflows.keys()].map((name) => `${props.prefix}-${name}`),
+      ['states:GetExecutionHistory'],
+      'Execution names are chosen at run time (the execution id); reading history is limited to executions of the ' +
+        'deployed wflo state machines.',
+    );
     this.projectorDeadLetters = new sqs.Queue(this, 'StatusProjectorDlq', {
       queueName: `${props.prefix}-status-projector-dlq`,
       encryption: sqs.QueueEncryption.SQS_MANAGED,
