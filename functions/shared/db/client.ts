@@ -1,9 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { RDSDataClient } from '@aws-sdk/client-rds-data';
+import type { RDSDataClient, ServiceInputTypes, ServiceOutputTypes } from '@aws-sdk/client-rds-data';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import type { StoreConfig } from '../config.ts';
+import { retryWhileResuming } from './resume-retry.ts';
 import { schema } from './schema.ts';
 
 /** Drizzle over any Postgres driver wflo supports; store code is written once against this. */
@@ -76,7 +77,14 @@ async function openDataApi(config: {
 }): Promise<DbConnection> {
   const { RDSDataClient } = await import('@aws-sdk/client-rds-data');
   const { drizzle } = await import('drizzle-orm/aws-data-api/pg');
-  rdsDataClient ??= new RDSDataClient({});
+  if (!rdsDataClient) {
+    rdsDataClient = new RDSDataClient({});
+    // An auto-paused cluster answers DatabaseResumingException until it is up: wait instead of failing.
+    rdsDataClient.middlewareStack.add(retryWhileResuming<ServiceInputTypes, ServiceOutputTypes>(), {
+      step: 'finalizeRequest',
+      name: 'wfloRetryWhileResuming',
+    });
+  }
   const db = drizzle(rdsDataClient, {
     schema,
     resourceArn: config.resourceArn,
