@@ -102,7 +102,12 @@ describe('Class: AnthropicProvider (over HTTP)', () => {
     const r = await provider.complete(request);
 
     // Assess
-    expect(r.usage).toEqual({ inputTokens: 2350, outputTokens: 7, cachedInputTokens: 2000 });
+    expect(r.usage).toEqual({
+      inputTokens: 2350,
+      outputTokens: 7,
+      cachedInputTokens: 2000,
+      cacheWriteInputTokens: 300,
+    });
     expect(r.usage.cachedInputTokens).toBeLessThanOrEqual(r.usage.inputTokens);
   });
 

@@ -66,7 +66,7 @@ describe('Class: BedrockProvider (real SDK over HTTP/2)', () => {
       text: 'four',
       stopReason: 'content_filter',
       model: MODEL,
-      usage: { inputTokens: 1240, outputTokens: 3, cachedInputTokens: 1000 },
+      usage: { inputTokens: 1240, outputTokens: 3, cachedInputTokens: 1000, cacheWriteInputTokens: 200 },
     });
   });
 

@@ -113,6 +113,7 @@ export class AnthropicProvider implements LlmProvider {
         inputTokens: (parsed.usage?.input_tokens ?? 0) + cacheRead + cacheWrite,
         outputTokens: parsed.usage?.output_tokens ?? 0,
         cachedInputTokens: cacheRead,
+        ...(cacheWrite > 0 ? { cacheWriteInputTokens: cacheWrite } : {}),
       },
     };
   }

@@ -139,6 +139,7 @@ export class BedrockProvider implements LlmProvider {
         inputTokens: (output.usage?.inputTokens ?? 0) + cacheRead + cacheWrite,
         outputTokens: output.usage?.outputTokens ?? 0,
         cachedInputTokens: cacheRead,
+        ...(cacheWrite > 0 ? { cacheWriteInputTokens: cacheWrite } : {}),
       },
     };
   }

@@ -8,7 +8,13 @@ const UsdPerMTok = z.number().min(0).max(10_000);
 const PriceFileSchema = z.object({
   models: z.record(
     z.string().regex(/^[a-z0-9-]+\/.+$/, 'keys are provider/model'),
-    z.object({ input: UsdPerMTok, output: UsdPerMTok, cachedInput: UsdPerMTok.optional() }),
+    z.object({
+      input: UsdPerMTok,
+      output: UsdPerMTok,
+      cachedInput: UsdPerMTok.optional(),
+      /** Writing the prompt cache (Anthropic: 1.25 × input); the input price when absent. */
+      cacheWriteInput: UsdPerMTok.optional(),
+    }),
   ),
 });
 
@@ -17,6 +23,7 @@ export interface ModelPrice {
   readonly inputMicrosPerMTok: number;
   readonly outputMicrosPerMTok: number;
   readonly cachedInputMicrosPerMTok: number;
+  readonly cacheWriteInputMicrosPerMTok: number;
 }
 
 export interface TokenUsage {
@@ -24,6 +31,8 @@ export interface TokenUsage {
   readonly outputTokens: number;
   /** Input tokens served from the provider's prompt cache (a subset of inputTokens). */
   readonly cachedInputTokens: number;
+  /** Input tokens written to the provider's prompt cache (a subset of inputTokens, billed at its own rate). */
+  readonly cacheWriteInputTokens?: number;
 }
 
 /** Price lookup by `provider/model`, with `provider/*` wildcards for self-hosted models. */
@@ -81,6 +90,7 @@ function parsePrices(raw: unknown, source: string): Map<string, ModelPrice> {
         inputMicrosPerMTok: usdToMicrosPerMTok(p.input),
         outputMicrosPerMTok: usdToMicrosPerMTok(p.output),
         cachedInputMicrosPerMTok: usdToMicrosPerMTok(p.cachedInput ?? p.input),
+        cacheWriteInputMicrosPerMTok: usdToMicrosPerMTok(p.cacheWriteInput ?? p.input),
       },
     ]),
   );
@@ -97,13 +107,15 @@ export function costOf(price: ModelPrice, usage: TokenUsage): Micros {
     if (!Number.isInteger(v) || v < 0)
       throw new RangeError(`token count ${k} must be a non-negative integer`);
   }
-  if (usage.cachedInputTokens > usage.inputTokens) {
-    throw new RangeError('cachedInputTokens cannot exceed inputTokens');
+  const cacheWrite = usage.cacheWriteInputTokens ?? 0;
+  if (usage.cachedInputTokens + cacheWrite > usage.inputTokens) {
+    throw new RangeError('cachedInputTokens + cacheWriteInputTokens cannot exceed inputTokens');
   }
-  const uncached = BigInt(usage.inputTokens - usage.cachedInputTokens);
+  const uncached = BigInt(usage.inputTokens - usage.cachedInputTokens - cacheWrite);
   const numerator =
     uncached * BigInt(price.inputMicrosPerMTok) +
     BigInt(usage.cachedInputTokens) * BigInt(price.cachedInputMicrosPerMTok) +
+    BigInt(cacheWrite) * BigInt(price.cacheWriteInputMicrosPerMTok) +
     BigInt(usage.outputTokens) * BigInt(price.outputMicrosPerMTok);
   const perMillion = 1_000_000n;
   return Number((numerator + perMillion - 1n) / perMillion);

@@ -158,7 +158,12 @@ describe('Class: BedrockProvider', () => {
     const r = await provider.complete(request);
 
     // Assess
-    expect(r.usage).toEqual({ inputTokens: 2350, outputTokens: 7, cachedInputTokens: 2000 });
+    expect(r.usage).toEqual({
+      inputTokens: 2350,
+      outputTokens: 7,
+      cachedInputTokens: 2000,
+      cacheWriteInputTokens: 300,
+    });
   });
 
   it.each([

@@ -10,11 +10,22 @@ describe('Function: costOf', () => {
     inputMicrosPerMTok: 150_000,
     outputMicrosPerMTok: 600_000,
     cachedInputMicrosPerMTok: 75_000,
+    cacheWriteInputMicrosPerMTok: 187_500,
   };
 
   it('prices input, cached input and output tokens exactly in micro-dollars', () => {
     // 800 × 0.15 + 200 × 0.075 + 500 × 0.6 = 120 + 15 + 300
     expect(costOf(price, { inputTokens: 1000, cachedInputTokens: 200, outputTokens: 500 })).toBe(435);
+  });
+
+  it('prices prompt-cache writes at their own rate', () => {
+    // 600 × 0.15 + 400 × 0.1875 (cache write) + 0 output = 90 + 75
+    expect(
+      costOf(price, { inputTokens: 1000, cachedInputTokens: 0, cacheWriteInputTokens: 400, outputTokens: 0 }),
+    ).toBe(165);
+    expect(() =>
+      costOf(price, { inputTokens: 10, cachedInputTokens: 6, cacheWriteInputTokens: 5, outputTokens: 0 }),
+    ).toThrow(/cannot exceed inputTokens/);
   });
 
   it('rounds a fraction of a micro-dollar up once, never down', () => {
@@ -27,6 +38,7 @@ describe('Function: costOf', () => {
       inputMicrosPerMTok: 2_500_000,
       outputMicrosPerMTok: 10_000_000,
       cachedInputMicrosPerMTok: 1_250_000,
+      cacheWriteInputMicrosPerMTok: 2_500_000,
     };
     expect(costOf(big, { inputTokens: 3_000_003, cachedInputTokens: 1, outputTokens: 777_777 })).toBe(
       15_277_777,
@@ -53,7 +65,10 @@ describe('Class: PriceTable', () => {
       inputMicrosPerMTok: 150_000,
       outputMicrosPerMTok: 600_000,
       cachedInputMicrosPerMTok: 75_000,
+      cacheWriteInputMicrosPerMTok: 150_000,
     });
+    // Anthropic bills prompt-cache writes at 1.25 × input.
+    expect(table.priceOf('anthropic', 'claude-sonnet-4-5').cacheWriteInputMicrosPerMTok).toBe(3_750_000);
   });
 
   it('prices self-hosted models through a provider wildcard', () => {
@@ -78,6 +93,7 @@ describe('Class: PriceTable', () => {
       inputMicrosPerMTok: 1_000_000,
       outputMicrosPerMTok: 2_000_000,
       cachedInputMicrosPerMTok: 1_000_000,
+      cacheWriteInputMicrosPerMTok: 1_000_000,
     });
     expect(table.has('acme', 'x')).toBe(true);
     expect(table.has('openai', 'gpt-4o')).toBe(true);
