@@ -455,7 +455,7 @@ export function createStore(conn: DbConnection): Store {
           budget: sql<number | null>`budget`.as('budget'),
         })
         .as(
-          sql`update ${executions} set cost_micros = ${executions.costMicros} + ${ins.usdMicros}, saved_micros = ${executions.savedMicros} + ${ins.savedMicros}, reserved_micros = greatest(0, ${executions.reservedMicros} - coalesce((select sum(amount_micros) from ${settled}), 0)) from ${ins} where ${executions.id} = ${ins.executionId} returning ${executions.id} as id, ${executions.costMicros} as new_cost, ${ins.usdMicros} as delta, ${executions.budgetMicros} as budget`,
+          sql`update ${executions} set cost_micros = ${executions.costMicros} + ${ins.usdMicros}, saved_micros = ${executions.savedMicros} + ${ins.savedMicros}, reserved_micros = greatest(0, ${executions.reservedMicros} - ${options.reservationKey ? sql`coalesce((select sum(amount_micros) from ${settled}), 0)` : sql`0`}) from ${ins} where ${executions.id} = ${ins.executionId} returning ${executions.id} as id, ${executions.costMicros} as new_cost, ${ins.usdMicros} as delta, ${executions.budgetMicros} as budget`,
         );
       const stepTotal = db
         .$with('step_total', { id: sql<number>`id`.as('id') })
@@ -476,14 +476,28 @@ export function createStore(conn: DbConnection): Store {
         .as(
           sql`insert into ${events} (execution_id, type, payload) select totals.id, 'budget.warning', jsonb_build_object('executionId', totals.id, 'thresholdPercent', p, 'costMicros', totals.new_cost, 'budgetMicros', totals.budget) from ${totals} as totals, unnest(array[50, 75, 90]) as p where totals.budget > 0 and totals.new_cost * 100 >= p * totals.budget and (totals.new_cost - totals.delta) * 100 < p * totals.budget returning id`,
         );
-      const kept = db
-        .$with('kept', { key: sql<string>`key`.as('key') })
-        .as(
-          options.result
-            ? sql`insert into ${activityResults} (key, execution_id, result) select ${options.result.key}::text, ${ins.executionId}, ${JSON.stringify(options.result.value)}::jsonb from ${ins} on conflict do nothing returning key`
-            : sql`select null::text as key where false`,
-        );
-      const [row] = await db.with(ins, settled, totals, stepTotal, ev, extra, warn, kept).select().from(ins);
+      const kept = options.result
+        ? db
+            .$with('kept', { key: sql<string>`key`.as('key') })
+            .as(
+              sql`insert into ${activityResults} (key, execution_id, result) select ${options.result.key}::text, ${ins.executionId}, ${JSON.stringify(options.result.value)}::jsonb from ${ins} on conflict do nothing returning key`,
+            )
+        : undefined;
+      // Only the parts this charge needs: a smaller statement plans faster.
+      const parts = [
+        ins,
+        ...(options.reservationKey ? [settled] : []),
+        totals,
+        stepTotal,
+        ev,
+        ...(extraEvents.length ? [extra] : []),
+        warn,
+        ...(kept ? [kept] : []),
+      ];
+      const [row] = await db
+        .with(...parts)
+        .select()
+        .from(ins);
       if (row) return { entry: row, created: true };
       const [existing] = entry.idempotencyKey
         ? await db.select().from(costEntries).where(eq(costEntries.idempotencyKey, entry.idempotencyKey))

@@ -2,7 +2,8 @@
  * cache-budget: the two hot paths of the cost machinery against real servers on loopback.
  * - Cache hit: what llm-invoke does on a hit (hash the canonical request, fail-open GET through the Redis
  *   adapter, parse) next to a raw iovalkey GET of the same value, interleaved, same connection pool size.
- * - Budget: reserve + settle (the two statements around every model call) against PostgreSQL.
+ * - Budget: reserve + settle (the two statements around every model call, the settlement with its event
+ *   and kept result as llm-invoke writes it) against PostgreSQL.
  */
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'iovalkey';
@@ -78,10 +79,14 @@ async function reserveSettle(databaseUrl: string) {
   for (let i = 0; i < 2000; i++) {
     const t0 = performance.now();
     await store.reserveBudget({ key: `${id}/${i}`, executionId: id, amountMicros: 1000 });
+    // As llm-invoke settles: the ledger row, its llm.called event and the kept result, in one statement.
     await store.recordCost(
       { executionId: id, kind: 'llm', usdMicros: 300, idempotencyKey: `${id}/${i}/c` },
-      [],
-      { reservationKey: `${id}/${i}` },
+      [{ type: 'llm.called', payload: { executionId: id, model: 'gpt-4o-mini', costMicros: 300 } }],
+      {
+        reservationKey: `${id}/${i}`,
+        result: { key: `${id}/${i}/r`, value: { text: 'answer', costMicros: 300 } },
+      },
     );
     ms.push(performance.now() - t0);
   }
