@@ -38,16 +38,23 @@ export function llmCacheKey(request: {
 
 /**
  * Wraps a cache so it can never fail or stall a call: any error is reported to `onError` and read as a
- * miss (get) or ignored (set). Slowness is bounded where it can arise — the Redis adapter's own command
- * timeout — so the hit path pays for no timer of its own; `timeoutMs` is the backstop for adapters
- * without one, armed only after that long.
+ * miss (get) or ignored (set). An adapter that bounds its own latency (`boundedLatency`, e.g. Redis with a
+ * command timeout) is only guarded against errors, so the hit path allocates no timer; any other adapter
+ * is abandoned after `timeoutMs`.
  */
 export function failOpen(
   cache: ResponseCache,
   options: { timeoutMs: number; onError: (operation: 'get' | 'set', error: unknown) => void },
 ): ResponseCache {
-  const guard = <T>(operation: 'get' | 'set', run: () => Promise<T>, fallback: T): Promise<T> =>
-    new Promise<T>((resolve) => {
+  const guard = <T>(operation: 'get' | 'set', run: () => Promise<T>, fallback: T): Promise<T> => {
+    if (cache.boundedLatency) {
+      // The adapter times its own calls out: only errors need catching, and the hit path allocates no timer.
+      return run().catch((error: unknown) => {
+        options.onError(operation, error);
+        return fallback;
+      });
+    }
+    return new Promise<T>((resolve) => {
       let settled = false;
       const done = (value: T) => {
         if (settled) return;
@@ -64,8 +71,10 @@ export function failOpen(
         done(fallback);
       });
     });
+  };
   return {
     kind: cache.kind,
+    boundedLatency: true,
     get: (key) => guard('get', () => cache.get(key), undefined),
     set: (key, value, ttl) => guard('set', () => cache.set(key, value, ttl), undefined),
     close: () => cache.close(),

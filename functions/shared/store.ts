@@ -183,7 +183,11 @@ async function insertEvents(db: WfloDb, executionId: string, list: readonly NewE
   await db.insert(events).values(list.map((e) => ({ executionId, type: e.type, payload: e.payload })));
 }
 
-/** Builds the store over an open connection. */
+/**
+ * Builds the store over an open connection. The statements on every step's path are prepared by name
+ * (`wflo_*`): on PostgreSQL and Aurora each connection plans them once; PGlite and the Data API run them
+ * as usual.
+ */
 export function createStore(conn: DbConnection): Store {
   const db = conn.db;
 
@@ -231,7 +235,12 @@ export function createStore(conn: DbConnection): Store {
         .as(
           sql`insert into ${events} (execution_id, type, payload) select ${ins.id}, e.type, case when e.ord = 1 then jsonb_build_object('executionId', ${ins.id}, 'workflow', ${ins.workflow}, 'budgetMicros', ${ins.budgetMicros}) else jsonb_build_object('executionId', ${ins.id}, 'workflow', ${ins.workflow}) end from ${ins} cross join (values (1, 'execution.created'), (2, 'execution.started')) as e(ord, type) where e.ord = 1 or ${ins.status} = 'running' order by e.ord returning id`,
         );
-      const [created] = await db.with(ins, ev).select().from(ins);
+      const [created] = await db
+        .with(ins, ev)
+        .select()
+        .from(ins)
+        .prepare(input.running ? 'wflo_create_execution_running' : 'wflo_create_execution')
+        .execute();
       if (created) return { execution: created, created: true };
       if (!input.idempotencyKey) throw new ConflictError(`execution ${input.id} already exists`);
       const [existing] = await db
@@ -324,7 +333,7 @@ export function createStore(conn: DbConnection): Store {
         sql`${`execution.${status}`}::text`,
         sql`jsonb_strip_nulls(jsonb_build_object('executionId', ${upd.id}, 'workflow', ${upd.workflow}, 'status', ${upd.status}, 'costMicros', ${upd.costMicros}, 'error', ${upd.error}))`,
       );
-      const [row] = await db.with(upd, ev).select().from(upd);
+      const [row] = await db.with(upd, ev).select().from(upd).prepare('wflo_finish_execution').execute();
       if (row) return { execution: row, changed: true };
       if (options.readExisting === false) return { execution: undefined, changed: false };
       const [existing] = await db.select().from(executions).where(eq(executions.id, id));
@@ -359,7 +368,13 @@ export function createStore(conn: DbConnection): Store {
         .as(
           sql`select ${activityResults.result} as result from ${activityResults} where ${activityResults.key} = ${options.keptResultKey ?? null}::text`,
         );
-      const [inserted] = await db.with(ins, ev, kept).select().from(ins).leftJoin(kept, sql`true`);
+      const [inserted] = await db
+        .with(ins, ev, kept)
+        .select()
+        .from(ins)
+        .leftJoin(kept, sql`true`)
+        .prepare('wflo_begin_step')
+        .execute();
       if (inserted) {
         const result = inserted.kept?.result;
         return result == null ? inserted.ins : { ...inserted.ins, kept: result };
@@ -415,7 +430,12 @@ export function createStore(conn: DbConnection): Store {
         .as(
           sql`update ${executions} set cost_micros = ${executions.costMicros} + ${computeMicros}::bigint from ${upd} where ${executions.id} = ${upd.executionId} and ${computeMicros}::bigint > 0 returning ${executions.id}`,
         );
-      const [row] = await db.with(upd, ev, compute, totals).select({ id: upd.id }).from(upd);
+      const [row] = await db
+        .with(upd, ev, compute, totals)
+        .select({ id: upd.id })
+        .from(upd)
+        .prepare('wflo_complete_step')
+        .execute();
       if (!row) throw new NotFoundError(`step ${stepId} not found`);
     },
 
@@ -494,10 +514,15 @@ export function createStore(conn: DbConnection): Store {
         warn,
         ...(kept ? [kept] : []),
       ];
+      // Named per statement shape: on PostgreSQL the server keeps its plan (the text is identical for a
+      // shape; only the parameters differ), which is most of this statement's cost.
+      const shape = `${options.reservationKey ? 'r' : ''}${extraEvents.length ? 'e' : ''}${kept ? 'k' : ''}`;
       const [row] = await db
         .with(...parts)
         .select()
-        .from(ins);
+        .from(ins)
+        .prepare(`wflo_record_cost_${shape || 'plain'}`)
+        .execute();
       if (row) return { entry: row, created: true };
       const [existing] = entry.idempotencyKey
         ? await db.select().from(costEntries).where(eq(costEntries.idempotencyKey, entry.idempotencyKey))
@@ -521,7 +546,7 @@ export function createStore(conn: DbConnection): Store {
         .as(
           sql`insert into ${budgetReservations} (key, execution_id, amount_micros) select ${key}::text, upd.id, ${amountMicros}::bigint from ${upd} as upd returning key`,
         );
-      const [row] = await db.with(upd, held).select().from(upd);
+      const [row] = await db.with(upd, held).select().from(upd).prepare('wflo_reserve_budget').execute();
       if (row) return { ok: true };
       const [existing] = await db.select().from(budgetReservations).where(eq(budgetReservations.key, key));
       if (existing?.status === 'reserved') return { ok: true };

@@ -15,7 +15,7 @@ import { createTestDatabase } from '../helpers/database.ts';
 import { type BenchResult, percentile, report, target } from './lib.ts';
 import { serviceUrls } from './services.ts';
 
-const N = 5000;
+const N = 20_000;
 
 async function cacheHit(redisUrl: string) {
   const messages = Array.from({ length: 6 }, (_, i) => ({

@@ -94,6 +94,8 @@ export function redisCache(target: RedisTarget, options: { commandTimeoutMs?: nu
   };
   return {
     kind: 'redis',
+    // Every command carries the client's commandTimeout.
+    boundedLatency: true,
     async get(key) {
       return (await (await get()).get(key)) ?? undefined;
     },

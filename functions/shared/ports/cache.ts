@@ -5,6 +5,8 @@
  */
 export interface ResponseCache {
   readonly kind: 'store' | 'redis';
+  /** The adapter bounds its own call latency (e.g. a client command timeout), so callers need no timer. */
+  readonly boundedLatency?: boolean;
   get(key: string): Promise<string | undefined>;
   set(key: string, value: string, ttlSeconds: number): Promise<void>;
   close(): Promise<void>;
