@@ -336,16 +336,37 @@ export function createApp(deps: ApiDeps) {
     return c.json({ items: rows.map(toEvent), lastId: rows.at(-1)?.id ?? after }, 200);
   });
 
-  app.doc31('/openapi.json', {
-    openapi: '3.1.0',
-    info: {
-      title: 'wflo API',
-      version: '0.1.0',
-      description: 'Start durable AI-agent workflows and inspect their steps, costs and events.',
-    },
-  });
+  app.doc31('/openapi.json', OPENAPI_INFO);
 
   return app;
+}
+
+const OPENAPI_INFO = {
+  openapi: '3.1.0',
+  info: {
+    title: 'wflo API',
+    version: '0.1.0',
+    description: 'Start durable AI-agent workflows and inspect their steps, costs and events.',
+  },
+} as const;
+
+/**
+ * The OpenAPI 3.1 document of the API, generated from the routes' zod schemas (what `GET /openapi.json`
+ * serves), for docs/openapi.json. Rendering it calls no route, so the app is built without a store or engine.
+ */
+export function openApiDocument() {
+  const unavailable = new Proxy(
+    {},
+    {
+      get: () => {
+        throw new Error('openApiDocument() renders routes only; no store or engine is available');
+      },
+    },
+  );
+  return createApp({
+    store: unavailable as Store,
+    engine: unavailable as WorkflowEngine,
+  }).getOpenAPI31Document(OPENAPI_INFO);
 }
 
 export type WfloApp = ReturnType<typeof createApp>;

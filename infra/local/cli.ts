@@ -14,6 +14,7 @@ Usage:
   wflo run <workflow> [--input <json|@file>] [--budget <usd>] [--idempotency-key <key>] [--json]
            [--unsafe-local-sandbox]              run one execution to the end, showing each step
   wflo workflows                                 list the workflows in statemachines/
+  wflo openapi                                   print the API's OpenAPI 3.1 document
 
 Code that workflows run (code-execution, the agent loop's RUN tool) runs in a bubblewrap sandbox.
 Without bubblewrap it is refused, unless --unsafe-local-sandbox: then it runs WITHOUT isolation
@@ -219,6 +220,11 @@ async function main(argv: string[]): Promise<number> {
       return run(rest);
     case 'workflows':
       return workflows();
+    case 'openapi': {
+      const { openApiDocument } = await import('../../functions/api/app.ts');
+      console.log(JSON.stringify(openApiDocument(), null, 2));
+      return 0;
+    }
     case undefined:
     case '-h':
     case '--help':
