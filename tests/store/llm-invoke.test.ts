@@ -70,6 +70,27 @@ describe('Lambda: llm-invoke (handler over a real store)', () => {
     );
   });
 
+  it('records an execution started outside the API (e.g. from the console) as running on its first step', async () => {
+    // Prepare: no row exists for this execution.
+    const id = `console-${n++}`;
+
+    // Act
+    await handler(
+      {
+        context: sfnContext(id, 0, new Date().toISOString()),
+        model: { provider: 'scripted', name: 'test-agent' },
+        prompt: 'hi',
+      },
+      lambdaContext,
+    );
+
+    // Assess
+    const row = await runtime.store.getExecution(id);
+    expect(row).toMatchObject({ workflow: 'agent-loop', status: 'running' });
+    const types = (await runtime.store.listEvents(id, 0, 100)).map((e) => e.type);
+    expect(types.slice(0, 3)).toEqual(['execution.created', 'execution.started', 'step.started']);
+  });
+
   it('refuses an event without the Step Functions context, naming the field', async () => {
     await expect(handler({ prompt: 'x' }, lambdaContext)).rejects.toThrow(
       /Step Functions context .*context: /,

@@ -6,6 +6,7 @@ import { logger, metrics } from '../observability.ts';
 import { lambdaComputeMicros } from '../pricing/aws.ts';
 import type { Runtime } from '../runtime.ts';
 import { entryKey, StepFunctionsContextSchema, type StepInfo } from '../step-context.ts';
+import type { Store } from '../store.ts';
 import { describeIssues } from './validate-input.ts';
 
 // Executions this process has already seen exist, so later steps skip the lookup. Bounded: oldest go first.
@@ -25,6 +26,25 @@ export interface ActivityContext extends Context {
 function memoryOf(context: Context): number {
   const mb = Number(context.memoryLimitInMB);
   return Number.isFinite(mb) && mb > 0 ? mb : 128;
+}
+
+/** Completes a step attempt with its duration since `t0` and its compute charged (kind lambda). */
+function closeStep(
+  store: Store,
+  stepId: number,
+  t0: number,
+  context: Context,
+  status: 'succeeded' | 'failed',
+  error?: { error: string; cause: string },
+): Promise<void> {
+  const durationMs = Math.round(performance.now() - t0);
+  return store.completeStep({
+    stepId,
+    status,
+    durationMs,
+    error: error ?? null,
+    computeMicros: lambdaComputeMicros(memoryOf(context), durationMs),
+  });
 }
 
 function errorInfo(err: unknown): { error: string; cause: string } {
@@ -67,12 +87,12 @@ export function stepTracking(activity: string, runtime: () => Promise<Runtime>):
               id: executionId,
               workflow: sfn.StateMachine.Name,
               input: sfn.Execution.Input ?? {},
+              running: true,
             })
             .catch((err: unknown) => {
               // Another step of the same execution created it first.
               if (!(err instanceof ConflictError)) throw err;
             });
-          await store.markRunning(executionId);
         }
         rememberExecution(executionId);
       }
@@ -92,13 +112,7 @@ export function stepTracking(activity: string, runtime: () => Promise<Runtime>):
       if (row.kept !== undefined) {
         // A retry of an entry whose activity already finished (e.g. Step Functions retried after a Lambda
         // service error): answer with the kept result; nothing runs or is charged twice.
-        const durationMs = Math.round(performance.now() - t0);
-        await store.completeStep({
-          stepId: row.id,
-          status: 'succeeded',
-          durationMs,
-          computeMicros: lambdaComputeMicros(memoryOf(request.context), durationMs),
-        });
+        await closeStep(store, row.id, t0, request.context, 'succeeded');
         logger.info('returning the kept result of this state entry', { resultKey });
         return row.kept;
       }
@@ -119,13 +133,7 @@ export function stepTracking(activity: string, runtime: () => Promise<Runtime>):
       const s = started.get(request.context);
       if (!s) return;
       const { store } = await runtime();
-      const durationMs = Math.round(performance.now() - s.t0);
-      await store.completeStep({
-        stepId: s.stepId,
-        status: 'succeeded',
-        durationMs,
-        computeMicros: lambdaComputeMicros(memoryOf(request.context), durationMs),
-      });
+      await closeStep(store, s.stepId, s.t0, request.context, 'succeeded');
       metrics.addMetric('StepSucceeded', MetricUnit.Count, 1);
     },
     onError: async (request) => {
@@ -134,14 +142,7 @@ export function stepTracking(activity: string, runtime: () => Promise<Runtime>):
       metrics.addMetric('StepFailed', MetricUnit.Count, 1);
       try {
         const { store } = await runtime();
-        const durationMs = Math.round(performance.now() - s.t0);
-        await store.completeStep({
-          stepId: s.stepId,
-          status: 'failed',
-          durationMs,
-          error: errorInfo(request.error),
-          computeMicros: lambdaComputeMicros(memoryOf(request.context), durationMs),
-        });
+        await closeStep(store, s.stepId, s.t0, request.context, 'failed', errorInfo(request.error));
       } catch (recordError) {
         // The activity's own error is what Step Functions must see; a failed bookkeeping write is logged.
         logger.error('could not record step failure', { stepId: s.stepId, error: recordError as Error });
