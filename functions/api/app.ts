@@ -25,6 +25,8 @@ import {
 export interface ApiDeps {
   readonly store: Store;
   readonly engine: WorkflowEngine;
+  /** Budget for executions started without one. @default none */
+  readonly defaultBudgetMicros?: number | undefined;
 }
 
 type Problem = z.infer<typeof ProblemSchema>;

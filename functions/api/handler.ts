@@ -16,7 +16,13 @@ let app: Promise<Handle> | undefined;
 function getApp(): Promise<Handle> {
   app ??= getRuntime()
     .then((runtime) =>
-      handle(createApp({ store: runtime.store, engine: sfnEngine(sfn, runtime.config.stateMachines) })),
+      handle(
+        createApp({
+          store: runtime.store,
+          engine: sfnEngine(sfn, runtime.config.stateMachines),
+          defaultBudgetMicros: runtime.config.defaultBudgetMicros,
+        }),
+      ),
     )
     .catch((err: unknown) => {
       app = undefined;

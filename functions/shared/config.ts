@@ -2,6 +2,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
+import { usdToMicros } from './money.ts';
 
 const optionalString = z
   .string()
@@ -119,7 +120,8 @@ export interface Config {
   readonly pricesFile: string | undefined;
   readonly statemachinesDir: string;
   readonly api: { readonly port: number; readonly host: string };
-  readonly defaultBudgetUsd: string | undefined;
+  /** Budget of an execution started without one (WFLO_DEFAULT_BUDGET_USD), in micro-dollars. */
+  readonly defaultBudgetMicros: number | undefined;
   readonly cache: {
     readonly target:
       | { kind: 'store' }
@@ -208,7 +210,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     pricesFile: e.WFLO_PRICES_FILE,
     statemachinesDir: e.WFLO_STATEMACHINES_DIR,
     api: { port: e.WFLO_PORT, host: e.WFLO_HOST },
-    defaultBudgetUsd: e.WFLO_DEFAULT_BUDGET_USD,
+    defaultBudgetMicros:
+      e.WFLO_DEFAULT_BUDGET_USD === undefined ? undefined : usdToMicros(e.WFLO_DEFAULT_BUDGET_USD),
     stateMachines: parseStateMachines(e.WORKFLOW_STATE_MACHINES),
     cache: { target: cacheTarget(e), ttlSeconds: e.CACHE_TTL_SECONDS, timeoutMs: e.CACHE_TIMEOUT_MS },
     artifacts: e.ARTIFACTS_BUCKET

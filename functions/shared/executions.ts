@@ -15,12 +15,13 @@ export interface StartExecutionRequest {
 }
 
 /**
- * Creates the execution row and starts it on the engine. The same idempotency key returns the same
+ * Creates the execution row and starts it on the engine; without a budget of its own it gets the
+ * configured default (`WFLO_DEFAULT_BUDGET_USD`). The same idempotency key returns the same
  * execution (`created: false`) without starting anything. A failed start removes the row, so a rejected
  * request leaves nothing behind.
  */
 export async function startExecution(
-  deps: { store: Store; engine: WorkflowEngine },
+  deps: { store: Store; engine: WorkflowEngine; defaultBudgetMicros?: Micros | undefined },
   request: StartExecutionRequest,
 ): Promise<{ execution: ExecutionRow; created: boolean }> {
   const workflows = await deps.engine.listWorkflows();
@@ -39,7 +40,7 @@ export async function startExecution(
     id: randomUUID(),
     workflow: request.workflow,
     input: request.input ?? {},
-    budgetMicros: request.budgetMicros ?? null,
+    budgetMicros: request.budgetMicros ?? deps.defaultBudgetMicros ?? null,
     idempotencyKey: request.idempotencyKey ?? null,
     running: true,
   });

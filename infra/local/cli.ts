@@ -146,7 +146,11 @@ async function run(args: string[]): Promise<number> {
     const { progressLine, costTable } = await import('./format.ts');
     const t0 = performance.now();
     const { execution, created } = await startExecution(
-      { store: local.runtime.store, engine: local.engine },
+      {
+        store: local.runtime.store,
+        engine: local.engine,
+        defaultBudgetMicros: local.runtime.config.defaultBudgetMicros,
+      },
       { workflow, input, budgetMicros, idempotencyKey: values['idempotency-key'] ?? null },
     );
     const store = local.runtime.store;

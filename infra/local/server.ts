@@ -7,7 +7,11 @@ export async function startLocalServer(
   local: LocalRuntime,
   options: { port: number; host: string },
 ): Promise<{ server: ServerType; url: string; close(): Promise<void> }> {
-  const app = createApp({ store: local.runtime.store, engine: local.engine });
+  const app = createApp({
+    store: local.runtime.store,
+    engine: local.engine,
+    defaultBudgetMicros: local.runtime.config.defaultBudgetMicros,
+  });
   return new Promise((resolve, reject) => {
     const server = serve({ fetch: app.fetch, port: options.port, hostname: options.host }, (info) => {
       resolve({

@@ -229,6 +229,25 @@ describe('API over HTTP (local server)', () => {
 });
 
 describe('startExecution (service)', () => {
+  it('gives an execution started without a budget the configured default, and keeps an explicit one', async () => {
+    // Prepare
+    const { startExecution } = await import('#shared/executions');
+    const deps = { store: local.runtime.store, engine: local.engine, defaultBudgetMicros: 750_000 };
+
+    // Act
+    const implicit = await startExecution(deps, { workflow: 'hello', input: { name: 'default budget' } });
+    const explicit = await startExecution(deps, {
+      workflow: 'hello',
+      input: { name: 'own budget' },
+      budgetMicros: 10,
+    });
+    await local.orchestrator.drain();
+
+    // Assess
+    expect(implicit.execution.budgetMicros).toBe(750_000);
+    expect(explicit.execution.budgetMicros).toBe(10);
+  });
+
   it('removes the execution again when the engine refuses to start it', async () => {
     // Prepare: an engine that lists the workflow but fails to start it (as StartExecution can on AWS).
     const { startExecution } = await import('#shared/executions');

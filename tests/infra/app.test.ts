@@ -734,7 +734,7 @@ describe('Config: the environment the constructs set', () => {
         database: 'wflo',
       });
       expect(config.llm.defaultProvider).toBe('scripted');
-      expect(config.defaultBudgetUsd).toBe('5');
+      expect(config.defaultBudgetMicros).toBe(5_000_000);
       if (fn === w.stacks.api.handler) {
         expect(Object.keys(config.stateMachines).sort()).toEqual(workflows.map((wf) => wf.name).sort());
       }

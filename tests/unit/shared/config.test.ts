@@ -30,6 +30,12 @@ describe('Function: loadConfig', () => {
     });
   });
 
+  it('reads the default budget in exact micro-dollars and refuses sub-micro precision', () => {
+    expect(loadConfig({ WFLO_DEFAULT_BUDGET_USD: '0.25' }).defaultBudgetMicros).toBe(250_000);
+    expect(loadConfig({}).defaultBudgetMicros).toBeUndefined();
+    expect(() => loadConfig({ WFLO_DEFAULT_BUDGET_USD: '0.0000001' })).toThrow(/WFLO_DEFAULT_BUDGET_USD/);
+  });
+
   it('treats empty variables as unset', () => {
     expect(loadConfig({ DATABASE_URL: '', LLM_MODEL: '' }).store.kind).toBe('pglite');
   });
