@@ -1,0 +1,46 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { openDb } from '#shared/db/client';
+import { createStore } from '#shared/store';
+
+/** Runs the real `wflo` command in a fresh data folder. */
+function wflo(args: string[]) {
+  const dataDir = join(mkdtempSync(join(tmpdir(), 'wflo-cli-')), 'data');
+  const r = spawnSync(process.execPath, ['infra/local/bin/wflo.mjs', ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, WFLO_DATA_DIR: dataDir, POWERTOOLS_METRICS_DISABLED: 'true' },
+    timeout: 60_000,
+  });
+  return { code: r.status, stderr: r.stderr, stdout: r.stdout, dataDir };
+}
+
+describe('CLI: wflo run refuses bad input before writing anything', () => {
+  it.each([
+    [['run', 'hello', '--input', '{"name":'], /--input is not valid JSON/],
+    [['run', 'hello', '--input', '[1,2]'], /--input must be a JSON object/],
+    [['run', 'hello', '--budget=-1'], /--budget: .*non-negative/],
+    [['run', 'hello', '--budget', '0.0000001'], /--budget: more than 6 decimal places/],
+    [['run'], /exactly one workflow name/],
+    [['nope'], /unknown command 'nope'/],
+  ])('%j → exit 2 with a message, no data folder', (args, message) => {
+    const r = wflo(args);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(existsSync(r.dataDir)).toBe(false);
+  });
+
+  it('an unknown workflow exits 1 naming it, and no execution is recorded', async () => {
+    const r = wflo(['run', 'no-such-workflow', '--input', '{}']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/workflow 'no-such-workflow' does not exist/);
+    const store = createStore(await openDb({ kind: 'pglite', dataDir: join(r.dataDir, 'pgdata') }));
+    try {
+      expect((await store.listExecutions({ limit: 10 })).items).toEqual([]);
+    } finally {
+      await store.close();
+    }
+  });
+});
