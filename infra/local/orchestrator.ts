@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 import { ExecutionAbortedError, ExecutionTimeoutError, StateMachine } from 'aws-local-stepfunctions';
 import type { ExecutionStatus } from '#shared/db/schema';
+import { logger } from '#shared/observability';
 import type { Store } from '#shared/store';
 import { projectExecutionEnd } from '../../functions/events/projector.ts';
 import type { ActivityDefinition } from '../activities.ts';
@@ -190,12 +191,14 @@ export class LocalOrchestrator {
       await projectExecutionEnd(this.#options.store, executionId, outcome, transitions);
       return outcome;
     })()
-      .catch(
-        (err: unknown): ExecutionOutcome => ({
+      .catch((err: unknown): ExecutionOutcome => {
+        // Only recording the end can fail here (the interpreter's own failures are outcomes above).
+        logger.error('could not record how the execution ended', { executionId, error: err as Error });
+        return {
           status: 'failed',
           error: { error: 'States.Runtime', cause: err instanceof Error ? err.message : String(err) },
-        }),
-      )
+        };
+      })
       .finally(() => this.#running.delete(executionId));
     const handle: RunHandle = {
       executionId,

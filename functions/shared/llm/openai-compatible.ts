@@ -32,10 +32,9 @@ const FINISH_REASONS: Record<string, StopReason> = {
 
 /** Guesses the pricing provider from the base URL: OpenAI's own API, or self-hosted (priced $0/token). */
 export function pricingProviderFor(baseUrl: string): string {
-  const host = new URL(baseUrl).hostname;
-  if (host === 'api.openai.com') return 'openai';
-  if (/:11434$/.test(new URL(baseUrl).host)) return 'ollama';
-  return 'openai';
+  // Ollama's default port means a self-hosted model (priced `ollama/*`, $0 per token); anything else is
+  // priced as OpenAI's model of that name, and an unknown name is refused rather than priced at $0.
+  return new URL(baseUrl).port === '11434' ? 'ollama' : 'openai';
 }
 
 /**
