@@ -11,7 +11,14 @@ function wflo(args: string[]) {
   const dataDir = join(mkdtempSync(join(tmpdir(), 'wflo-cli-')), 'data');
   const r = spawnSync(process.execPath, ['infra/local/bin/wflo.mjs', ...args], {
     encoding: 'utf8',
-    env: { ...process.env, WFLO_DATA_DIR: dataDir, POWERTOOLS_METRICS_DISABLED: 'true' },
+    // The embedded default: no server URLs from an integration run.
+    env: {
+      ...process.env,
+      DATABASE_URL: '',
+      REDIS_URL: '',
+      WFLO_DATA_DIR: dataDir,
+      POWERTOOLS_METRICS_DISABLED: 'true',
+    },
     timeout: 60_000,
   });
   return { code: r.status, stderr: r.stderr, stdout: r.stdout, dataDir };

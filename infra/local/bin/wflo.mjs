@@ -6,7 +6,8 @@ import { register } from 'tsx/esm/api';
 // pins the SDK, so that warning is noise on every start. Every other warning is still printed.
 process.removeAllListeners('warning');
 process.on('warning', (warning) => {
-  if (warning.name !== 'NodeVersionSupportWarning') console.warn(`${warning.name}: ${warning.message}`);
+  const sdkNodeNotice = `${warning.name}: ${warning.message}`.includes('NodeVersionSupportWarning');
+  if (!sdkNodeNotice) console.warn(`${warning.name}: ${warning.message}`);
 });
 
 register();
