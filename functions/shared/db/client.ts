@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { RDSDataClient, ServiceInputTypes, ServiceOutputTypes } from '@aws-sdk/client-rds-data';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import type { StoreConfig } from '../config.ts';
+import { BatchingPglite } from './pglite-batch.ts';
 import { retryWhileResuming } from './resume-retry.ts';
 import { schema } from './schema.ts';
 
@@ -45,8 +46,10 @@ async function openPglite(dataDir: string): Promise<DbConnection> {
   const { drizzle } = await import('drizzle-orm/pglite');
   const inMemory = dataDir === 'memory://';
   if (!inMemory) mkdirSync(dataDir, { recursive: true });
-  const client = inMemory ? await PGlite.create() : await PGlite.create({ dataDir });
-  const db = drizzle({ client, schema }) as unknown as WfloDb;
+  const pglite = inMemory ? await PGlite.create() : await PGlite.create({ dataDir });
+  // Concurrent executions' statements are sent to PGlite together (group commit, see pglite-batch.ts).
+  const client = new BatchingPglite(pglite);
+  const db = drizzle({ client: client as unknown as typeof pglite, schema }) as unknown as WfloDb;
   return {
     kind: 'pglite',
     db,

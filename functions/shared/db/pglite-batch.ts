@@ -1,0 +1,281 @@
+import type { PGlite, QueryOptions, Results } from '@electric-sql/pglite';
+
+/**
+ * Group commit for PGlite.
+ *
+ * PGlite runs one statement at a time, and its cost per `query()` is mostly the extended-protocol
+ * exchange (parse, describe, bind, execute, sync through the WASM boundary), not the statement: a small
+ * INSERT costs ~300 µs alone and ~25 µs as one of many statements in a single simple-protocol message.
+ * Many executions write at once, so this client queues the statements that arrive while PGlite is busy
+ * and sends them together as one message. Postgres runs a multi-statement message as one implicit
+ * transaction, so a batch commits (and is synced to disk) as a whole before any caller sees its result,
+ * and each caller's statement stays atomic; the statements see each other's effects in arrival order,
+ * exactly as if they had run one after the other.
+ *
+ * If any statement of a batch fails, Postgres rolls the whole batch back; the statements are then run
+ * again one by one with the ordinary extended protocol, so each caller gets its own result or its own
+ * error, and nothing of the failed batch stays written.
+ *
+ * Parameters are inlined as quoted literals, which Postgres types from context just as it types an
+ * untyped parameter. A statement whose parameters have no unambiguous text form (arrays, binary data,
+ * strings with NUL) or that asks for other query options is not batched: it runs alone, as before.
+ */
+export class BatchingPglite {
+  /** Statements waiting for the next batch, in arrival order. */
+  #queue: Pending[] = [];
+  #flushing = false;
+  /** Parsers that keep every value as the server's text, so each caller's own parsers apply afterwards. */
+  #rawParsers: Record<number, (value: string) => string> = {};
+  #rawParserCount = -1;
+  /** Figures for benchmarks and tests: how many batches ran and how many statements they carried. */
+  readonly stats = { batches: 0, batchedStatements: 0, replays: 0, unbatched: 0 };
+
+  constructor(readonly pglite: PGlite) {}
+
+  query<T>(text: string, params?: unknown[], options?: QueryOptions): Promise<Results<T>> {
+    const inlined = batchable(options) ? inlineParams(text, params ?? []) : undefined;
+    if (inlined === undefined) {
+      this.stats.unbatched++;
+      return this.pglite.query<T>(text, params, options);
+    }
+    return new Promise<Results<T>>((resolve, reject) => {
+      this.#queue.push({
+        text,
+        params: params ?? [],
+        options,
+        inlined,
+        resolve: resolve as (r: Results) => void,
+        reject,
+      });
+      if (!this.#flushing) {
+        this.#flushing = true;
+        // Statements issued in the same turn join this batch; later ones wait for the next.
+        queueMicrotask(() => void this.#drain());
+      }
+    });
+  }
+
+  /** Transactions bypass batching: PGlite holds its transaction lock for their whole duration. */
+  transaction<T>(callback: Parameters<PGlite['transaction']>[0]): Promise<T> {
+    return this.pglite.transaction(callback) as Promise<T>;
+  }
+
+  exec(text: string, options?: QueryOptions): Promise<Results[]> {
+    return this.pglite.exec(text, options);
+  }
+
+  close(): Promise<void> {
+    return this.pglite.close();
+  }
+
+  async #drain(): Promise<void> {
+    try {
+      while (this.#queue.length > 0) {
+        const batch = this.#queue;
+        this.#queue = [];
+        await this.#run(batch);
+      }
+    } finally {
+      this.#flushing = false;
+    }
+  }
+
+  async #run(batch: Pending[]): Promise<void> {
+    if (batch.length === 1) {
+      // Alone, the extended protocol is as fast and keeps PGlite's own typing of the parameters.
+      await this.#runAlone(batch[0]!);
+      return;
+    }
+    let results: Results[];
+    try {
+      results = await this.pglite.exec(batch.map((p) => p.inlined).join(';\n'), {
+        rowMode: 'array',
+        parsers: this.#raw(),
+      });
+    } catch {
+      // The batch was rolled back as a whole: run each statement alone for its own outcome.
+      this.stats.replays++;
+      for (const pending of batch) await this.#runAlone(pending);
+      return;
+    }
+    this.stats.batches++;
+    this.stats.batchedStatements += batch.length;
+    if (results.length !== batch.length) {
+      // Cannot happen for single statements (checked when inlining); never guess which result is whose.
+      const err = new Error(`PGlite batch returned ${results.length} results for ${batch.length} statements`);
+      for (const pending of batch) pending.reject(err);
+      return;
+    }
+    batch.forEach((pending, i) => {
+      try {
+        pending.resolve(this.#shape(results[i]!, pending.options));
+      } catch (err) {
+        pending.reject(err);
+      }
+    });
+  }
+
+  async #runAlone(pending: Pending): Promise<void> {
+    try {
+      pending.resolve(await this.pglite.query(pending.text, pending.params, pending.options));
+    } catch (err) {
+      pending.reject(err);
+    }
+  }
+
+  #raw(): Record<number, (value: string) => string> {
+    const known = Object.keys(this.pglite.parsers);
+    if (known.length !== this.#rawParserCount) {
+      this.#rawParsers = Object.fromEntries(known.map((oid) => [oid, keepText]));
+      this.#rawParserCount = known.length;
+    }
+    return this.#rawParsers;
+  }
+
+  /** Turns one statement's raw result into what `query()` would have returned for the caller's options. */
+  #shape(raw: Results, options: QueryOptions | undefined): Results {
+    const parsers = options?.parsers;
+    const parse = raw.fields.map(({ dataTypeID }) => {
+      const own = parsers?.[dataTypeID] ?? this.pglite.parsers[dataTypeID];
+      return own ? (v: unknown) => (v === null ? null : own(v as string, dataTypeID)) : (v: unknown) => v;
+    });
+    const arrays = (raw.rows as unknown[][]).map((row) => row.map((v, i) => parse[i]!(v)));
+    const rows =
+      options?.rowMode === 'array'
+        ? arrays
+        : arrays.map((row) => {
+            const obj: Record<string, unknown> = {};
+            raw.fields.forEach((f, i) => {
+              obj[f.name] = row[i];
+            });
+            return obj;
+          });
+    // A multi-statement message reports affectedRows cumulatively; each statement's own count is rowCount.
+    const counts = raw.command === 'INSERT' || raw.command === 'UPDATE' || raw.command === 'DELETE';
+    const rowCount = (raw as Results & { rowCount?: number }).rowCount;
+    return {
+      rows,
+      fields: raw.fields,
+      affectedRows: counts || raw.command === 'MERGE' ? (rowCount ?? 0) : 0,
+    } as Results;
+  }
+}
+
+interface Pending {
+  readonly text: string;
+  readonly params: unknown[];
+  readonly options: QueryOptions | undefined;
+  readonly inlined: string;
+  resolve(result: Results): void;
+  reject(err: unknown): void;
+}
+
+const keepText = (value: string): string => value;
+
+/** Only row mode and parsers can be honoured after the fact; any other option runs the statement alone. */
+function batchable(options: QueryOptions | undefined): boolean {
+  if (!options) return true;
+  for (const key of Object.keys(options)) {
+    if (key !== 'rowMode' && key !== 'parsers') return false;
+  }
+  return true;
+}
+
+/** A parameter as an SQL literal Postgres will type from context, or undefined when none is unambiguous. */
+function literal(value: unknown): string | undefined {
+  if (value === null || value === undefined) return 'NULL';
+  switch (typeof value) {
+    case 'string':
+      return value.includes('\0') ? undefined : quote(value);
+    case 'number':
+    case 'bigint':
+      return quote(String(value));
+    case 'boolean':
+      return value ? "'t'" : "'f'";
+    case 'object':
+      if (value instanceof Date)
+        return Number.isNaN(value.getTime()) ? undefined : quote(value.toISOString());
+      // Arrays are Postgres arrays or JSON depending on the column; binary needs bytea escaping.
+      if (Array.isArray(value) || ArrayBuffer.isView(value)) return undefined;
+      {
+        const json = JSON.stringify(value);
+        return json.includes('\\u0000') ? undefined : quote(json);
+      }
+    default:
+      return undefined;
+  }
+}
+
+/** standard_conforming_strings is on (the default since PostgreSQL 9.1): only quotes need doubling. */
+function quote(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
+}
+
+/**
+ * Replaces `$n` parameter references with literals, skipping quoted strings, quoted identifiers,
+ * dollar-quoted bodies and comments. Undefined when a parameter cannot be inlined or is missing.
+ */
+export function inlineParams(text: string, params: readonly unknown[]): string | undefined {
+  const literals: (string | undefined)[] = params.map(literal);
+  let out = '';
+  let i = 0;
+  let from = 0;
+  const n = text.length;
+  while (i < n) {
+    const c = text[i]!;
+    if (c === ';') {
+      // More than one statement: it would not map to one result of the batch.
+      return undefined;
+    } else if (c === "'" || c === '"') {
+      // E'...' strings take backslash escapes; they are not worth parsing here.
+      if (c === "'" && /[eE]/.test(text[i - 1] ?? '') && !/\w/.test(text[i - 2] ?? '')) return undefined;
+      const end = closing(text, i + 1, c);
+      if (end < 0) return undefined;
+      i = end + 1;
+    } else if (c === '-' && text[i + 1] === '-') {
+      const end = text.indexOf('\n', i);
+      i = end < 0 ? n : end + 1;
+    } else if (c === '/' && text[i + 1] === '*') {
+      const end = text.indexOf('*/', i + 2);
+      if (end < 0) return undefined;
+      i = end + 2;
+    } else if (c === '$') {
+      const digits = /^\$(\d+)/.exec(text.slice(i, i + 12));
+      // `a$1` is an identifier, not a parameter.
+      if (digits && !/[\w$]/.test(text[i - 1] ?? '')) {
+        const index = Number(digits[1]) - 1;
+        const lit = literals[index];
+        if (lit === undefined) return undefined;
+        out += text.slice(from, i) + lit;
+        i += digits[0].length;
+        from = i;
+        continue;
+      }
+      const tag = /^\$[A-Za-z_]*\$/.exec(text.slice(i, i + 64));
+      if (!tag) {
+        i++;
+        continue;
+      }
+      const end = text.indexOf(tag[0], i + tag[0].length);
+      if (end < 0) return undefined;
+      i = end + tag[0].length;
+    } else {
+      i++;
+    }
+  }
+  return out + text.slice(from);
+}
+
+/** Index of the quote closing a literal or identifier opened before `from` (a doubled quote is escaped). */
+function closing(text: string, from: number, q: string): number {
+  let i = from;
+  for (;;) {
+    const j = text.indexOf(q, i);
+    if (j < 0) return -1;
+    if (text[j + 1] === q) {
+      i = j + 2;
+      continue;
+    }
+    return j;
+  }
+}
