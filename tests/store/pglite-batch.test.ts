@@ -146,6 +146,41 @@ describe('BatchingPglite (group commit over PGlite)', () => {
     expect(rows.rows.find((r) => r.name === 'taken')?.n).toBeNull();
   });
 
+  it('prepares each statement text once and runs it by name after that', async () => {
+    // Prepare: earlier tests' statements are prepared on this PGlite too
+    const before = await pglite.query<{ name: string }>('select name from pg_prepared_statements');
+    // Act
+    for (let round = 0; round < 3; round++) {
+      await Promise.all([
+        client.query('insert into items (name, n) values ($1, $2)', [`r${round}-a`, round]),
+        client.query('insert into items (name, n) values ($1, $2)', [`r${round}-b`, round]),
+        client.query('select count(*)::int as c from items where n = $1', [round]),
+      ]);
+    }
+    // Assess
+    expect(client.stats.prepared).toBe(2);
+    const prepared = await pglite.query<{ statement: string }>(
+      'select statement from pg_prepared_statements where not (name = any($1)) order by statement',
+      [before.rows.map((r) => r.name)],
+    );
+    expect(prepared.rows.map((r) => r.statement)).toEqual([
+      expect.stringContaining('insert into items (name, n) values ($1, $2)'),
+      expect.stringContaining('select count(*)::int as c from items where n = $1'),
+    ]);
+    const rows = await pglite.query<{ c: number }>('select count(*)::int as c from items');
+    expect(rows.rows[0]?.c).toBe(6);
+  });
+
+  it('inlines the parameters of a statement Postgres cannot prepare untyped', async () => {
+    // `$1 is null` gives the parameter no type: PREPARE refuses it, a literal is fine.
+    const [a, b] = await Promise.all([
+      client.query<{ n: boolean }>('select $1 is null as n', [null]),
+      client.query<{ n: boolean }>('select $1 is null as n', ['x']),
+    ]);
+    expect([a?.rows[0]?.n, b?.rows[0]?.n]).toEqual([true, false]);
+    expect(client.stats).toMatchObject({ prepared: 0, batches: 1, replays: 0 });
+  });
+
   it('keeps a hostile string a string', async () => {
     const evil = "x'); drop table items; --";
     await Promise.all([

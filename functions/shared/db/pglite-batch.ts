@@ -24,17 +24,20 @@ export class BatchingPglite {
   /** Statements waiting for the next batch, in arrival order. */
   #queue: Pending[] = [];
   #flushing = false;
+  /** Each statement text seen: where its parameters go, and the name it is prepared under. */
+  #statements = new Map<string, Statement>();
   /** Parsers that keep every value as the server's text, so each caller's own parsers apply afterwards. */
   #rawParsers: Record<number, (value: string) => string> = {};
   #rawParserCount = -1;
   /** Figures for benchmarks and tests: how many batches ran and how many statements they carried. */
-  readonly stats = { batches: 0, batchedStatements: 0, replays: 0, unbatched: 0 };
+  readonly stats = { batches: 0, batchedStatements: 0, replays: 0, unbatched: 0, prepared: 0 };
 
   constructor(readonly pglite: PGlite) {}
 
   query<T>(text: string, params?: unknown[], options?: QueryOptions): Promise<Results<T>> {
-    const inlined = batchable(options) ? inlineParams(text, params ?? []) : undefined;
-    if (inlined === undefined) {
+    const args = batchable(options) ? literals(params ?? []) : undefined;
+    const statement = args && this.#statement(text);
+    if (!args || !statement || !covers(statement.parts, args)) {
       this.stats.unbatched++;
       return this.pglite.query<T>(text, params, options);
     }
@@ -43,7 +46,8 @@ export class BatchingPglite {
         text,
         params: params ?? [],
         options,
-        inlined,
+        args,
+        statement,
         resolve: resolve as (r: Results) => void,
         reject,
       });
@@ -68,6 +72,17 @@ export class BatchingPglite {
     return this.pglite.close();
   }
 
+  /** The parsed form of a statement text, kept for the hot few hundred; undefined if it cannot be batched. */
+  #statement(text: string): Statement | undefined {
+    const known = this.#statements.get(text);
+    if (known) return known;
+    const parts = splitParams(text);
+    if (!parts) return undefined;
+    const statement: Statement = { parts, name: undefined };
+    if (this.#statements.size < MAX_STATEMENTS) this.#statements.set(text, statement);
+    return statement;
+  }
+
   async #drain(): Promise<void> {
     try {
       while (this.#queue.length > 0) {
@@ -80,18 +95,39 @@ export class BatchingPglite {
     }
   }
 
-  async #run(batch: Pending[]): Promise<void> {
-    if (batch.length === 1) {
-      // Alone, the extended protocol is as fast and keeps PGlite's own typing of the parameters.
-      await this.#runAlone(batch[0]!);
-      return;
+  /**
+   * A statement seen for the first time is prepared (PREPARE types its parameters from context exactly as
+   * the extended protocol's Parse does) so Postgres parses and plans it once, not on every run. A text
+   * that cannot be prepared, or beyond the first few hundred, is sent with its parameters inlined.
+   */
+  async #prepare(batch: readonly Pending[]): Promise<void> {
+    for (const { text, statement } of batch) {
+      if (statement.name !== undefined || this.#statements.get(text) !== statement) continue;
+      const name = `wflo_b${++preparedNames}`;
+      try {
+        await this.pglite.exec(`PREPARE ${name} AS ${text}`);
+        statement.name = name;
+        this.stats.prepared++;
+      } catch {
+        statement.name = null;
+      }
     }
+  }
+
+  async #run(batch: Pending[]): Promise<void> {
+    await this.#prepare(batch);
+    const sql = batch
+      .map(({ statement: { name, parts }, args }) =>
+        name
+          ? args.length > 0
+            ? `EXECUTE ${name}(${args.join(', ')})`
+            : `EXECUTE ${name}`
+          : parts.map((part) => (typeof part === 'number' ? args[part] : part)).join(''),
+      )
+      .join(';\n');
     let results: Results[];
     try {
-      results = await this.pglite.exec(batch.map((p) => p.inlined).join(';\n'), {
-        rowMode: 'array',
-        parsers: this.#raw(),
-      });
+      results = await this.pglite.exec(sql, { rowMode: 'array', parsers: this.#raw() });
     } catch {
       // The batch was rolled back as a whole: run each statement alone for its own outcome.
       this.stats.replays++;
@@ -101,7 +137,7 @@ export class BatchingPglite {
     this.stats.batches++;
     this.stats.batchedStatements += batch.length;
     if (results.length !== batch.length) {
-      // Cannot happen for single statements (checked when inlining); never guess which result is whose.
+      // Cannot happen for single statements (checked when split); never guess which result is whose.
       const err = new Error(`PGlite batch returned ${results.length} results for ${batch.length} statements`);
       for (const pending of batch) pending.reject(err);
       return;
@@ -161,11 +197,26 @@ export class BatchingPglite {
   }
 }
 
+/** Prepared names are unique in the process, so two clients over one PGlite never collide. */
+let preparedNames = 0;
+
+/** How many distinct statement texts are kept parsed and prepared. */
+const MAX_STATEMENTS = 500;
+
+interface Statement {
+  /** The text cut at its parameters: a number is a parameter's index. */
+  readonly parts: readonly (string | number)[];
+  /** Its prepared name; undefined until prepared, null if it cannot be. */
+  name: string | null | undefined;
+}
+
 interface Pending {
   readonly text: string;
   readonly params: unknown[];
   readonly options: QueryOptions | undefined;
-  readonly inlined: string;
+  /** The parameters as SQL literals. */
+  readonly args: readonly string[];
+  readonly statement: Statement;
   resolve(result: Results): void;
   reject(err: unknown): void;
 }
@@ -211,13 +262,24 @@ function quote(text: string): string {
   return `'${text.replaceAll("'", "''")}'`;
 }
 
+/** Every parameter as a literal, or undefined if one has no unambiguous text form. */
+function literals(params: readonly unknown[]): string[] | undefined {
+  const out: string[] = [];
+  for (const value of params) {
+    const lit = literal(value);
+    if (lit === undefined) return undefined;
+    out.push(lit);
+  }
+  return out;
+}
+
 /**
- * Replaces `$n` parameter references with literals, skipping quoted strings, quoted identifiers,
- * dollar-quoted bodies and comments. Undefined when a parameter cannot be inlined or is missing.
+ * Cuts a statement at its `$n` parameter references (as numbers: the parameter's index), skipping
+ * quoted strings, quoted identifiers, dollar-quoted bodies and comments. Undefined when the text is not
+ * one plain statement.
  */
-export function inlineParams(text: string, params: readonly unknown[]): string | undefined {
-  const literals: (string | undefined)[] = params.map(literal);
-  let out = '';
+export function splitParams(text: string): (string | number)[] | undefined {
+  const parts: (string | number)[] = [];
   let i = 0;
   let from = 0;
   const n = text.length;
@@ -243,10 +305,7 @@ export function inlineParams(text: string, params: readonly unknown[]): string |
       const digits = /^\$(\d+)/.exec(text.slice(i, i + 12));
       // `a$1` is an identifier, not a parameter.
       if (digits && !/[\w$]/.test(text[i - 1] ?? '')) {
-        const index = Number(digits[1]) - 1;
-        const lit = literals[index];
-        if (lit === undefined) return undefined;
-        out += text.slice(from, i) + lit;
+        parts.push(text.slice(from, i), Number(digits[1]) - 1);
         i += digits[0].length;
         from = i;
         continue;
@@ -263,7 +322,21 @@ export function inlineParams(text: string, params: readonly unknown[]): string |
       i++;
     }
   }
-  return out + text.slice(from);
+  parts.push(text.slice(from));
+  return parts;
+}
+
+/** The statement with its parameters inlined as literals; undefined if that cannot be done safely. */
+export function inlineParams(text: string, params: readonly unknown[]): string | undefined {
+  const parts = splitParams(text);
+  const args = literals(params);
+  if (!parts || !args || !covers(parts, args)) return undefined;
+  return parts.map((part) => (typeof part === 'number' ? args[part] : part)).join('');
+}
+
+/** Whether every parameter the statement refers to was given. */
+function covers(parts: readonly (string | number)[], args: readonly string[]): boolean {
+  return parts.every((part) => typeof part === 'string' || part < args.length);
 }
 
 /** Index of the quote closing a literal or identifier opened before `from` (a doubled quote is escaped). */
