@@ -1,4 +1,5 @@
 import { and, asc, desc, eq, gt, inArray, lt, or, type SQL, sql } from 'drizzle-orm';
+import type { PgPreparedQuery, PreparedQueryConfig } from 'drizzle-orm/pg-core';
 import type { DbConnection, WfloDb } from './db/client.ts';
 import {
   activityResults,
@@ -183,10 +184,24 @@ async function insertEvents(db: WfloDb, executionId: string, list: readonly NewE
   await db.insert(events).values(list.map((e) => ({ executionId, type: e.type, payload: e.payload })));
 }
 
+/** A named placeholder: the statement is built once and filled with each call's values. */
+const p = (name: string) => sql.placeholder(name);
+/** A JSON value as a jsonb parameter (serialised here, so strings, numbers and arrays stay JSON). */
+const json = (value: unknown) => (value === undefined || value === null ? null : JSON.stringify(value));
+
+/** Builds a statement on first use and keeps it: drizzle's query building costs more than PGlite running it. */
+function once<T extends PreparedQueryConfig>(build: () => PgPreparedQuery<T>): () => PgPreparedQuery<T> {
+  let built: PgPreparedQuery<T> | undefined;
+  return () => {
+    built ??= build();
+    return built;
+  };
+}
+
 /**
- * Builds the store over an open connection. The statements on every step's path are prepared by name
- * (`wflo_*`): on PostgreSQL and Aurora each connection plans them once; PGlite and the Data API run them
- * as usual.
+ * Builds the store over an open connection. The statements on every step's path are built once with
+ * placeholders and prepared by name (`wflo_*`): on PostgreSQL and Aurora each connection plans them
+ * once, and PGlite's batching client prepares each text once too.
  */
 export function createStore(conn: DbConnection): Store {
   const db = conn.db;
@@ -203,44 +218,259 @@ export function createStore(conn: DbConnection): Store {
         sql`insert into ${events} (execution_id, type, payload) select ${executionId}, ${type}, ${payload} from ${from} returning id`,
       );
 
-  /** Extra events (type + payload given by the caller) for every row of `from`. */
-  const extraOutbox = (alias: string, executionId: SQL, from: SQL, list: readonly NewEvent[]) =>
+  /** Extra events (a JSON array of type + payload, placeholder `extra`) for every row of `from`. */
+  const extraOutbox = (alias: string, executionId: SQL, from: SQL) =>
     db
       .$with(alias, { id: sql<number>`id`.as('id') })
       .as(
-        sql`insert into ${events} (execution_id, type, payload) select ${executionId}, e.type, e.payload from ${from}, jsonb_to_recordset(${JSON.stringify(list)}::jsonb) as e(type text, payload jsonb) returning id`,
+        sql`insert into ${events} (execution_id, type, payload) select ${executionId}, e.type, e.payload from ${from}, jsonb_to_recordset(${p('extra')}::jsonb) as e(type text, payload jsonb) returning id`,
       );
+
+  /** execution.created, then execution.started when created running: one insert, in that order. */
+  const createQuery = (running: boolean) => {
+    const ins = db.$with('ins').as(
+      db
+        .insert(executions)
+        .values({
+          id: p('id'),
+          workflow: p('workflow'),
+          input: sql`${p('input')}::jsonb`,
+          budgetMicros: p('budgetMicros'),
+          idempotencyKey: p('idempotencyKey'),
+          ...(running ? { status: 'running' as const, startedAt: sql`${p('startedAt')}::timestamptz` } : {}),
+        })
+        .onConflictDoNothing()
+        .returning(),
+    );
+    const ev = db
+      .$with('ev', { id: sql<number>`id`.as('id') })
+      .as(
+        sql`insert into ${events} (execution_id, type, payload) select ${ins.id}, e.type, case when e.ord = 1 then jsonb_build_object('executionId', ${ins.id}, 'workflow', ${ins.workflow}, 'budgetMicros', ${ins.budgetMicros}) else jsonb_build_object('executionId', ${ins.id}, 'workflow', ${ins.workflow}) end from ${ins} cross join (values (1, 'execution.created'), (2, 'execution.started')) as e(ord, type) where e.ord = 1 or ${ins.status} = 'running' order by e.ord returning id`,
+      );
+    return db
+      .with(ins, ev)
+      .select()
+      .from(ins)
+      .prepare(running ? 'wflo_create_execution_running' : 'wflo_create_execution');
+  };
+  const createPendingQuery = once(() => createQuery(false));
+  const createRunningQuery = once(() => createQuery(true));
+
+  const getExecutionQuery = once(() =>
+    db
+      .select()
+      .from(executions)
+      .where(eq(executions.id, p('id')))
+      .prepare('wflo_get_execution'),
+  );
+
+  const finishQuery = once(() => {
+    const upd = db.$with('upd').as(
+      db
+        .update(executions)
+        .set({
+          status: sql`${p('status')}`,
+          output: sql`${p('output')}::jsonb`,
+          error: sql`${p('error')}::jsonb`,
+          finishedAt: sql`${p('finishedAt')}::timestamptz`,
+          reservedMicros: 0,
+        })
+        .where(and(eq(executions.id, p('id')), sql`${executions.status} NOT IN ${TERMINAL_STATUSES}`))
+        .returning(),
+    );
+    const ev = outbox(
+      'ev',
+      sql`${upd.id}`,
+      sql`${upd}`,
+      sql`${p('event')}::text`,
+      sql`jsonb_strip_nulls(jsonb_build_object('executionId', ${upd.id}, 'workflow', ${upd.workflow}, 'status', ${upd.status}, 'costMicros', ${upd.costMicros}, 'error', ${upd.error}))`,
+    );
+    return db.with(upd, ev).select().from(upd).prepare('wflo_finish_execution');
+  });
+
+  /** A step attempt's row and its event, with the result a previous attempt kept (if any). */
+  const beginStepQuery = once(() => {
+    const ins = db.$with('ins').as(
+      db
+        .insert(steps)
+        .values({
+          executionId: p('executionId'),
+          stateName: p('stateName'),
+          activity: p('activity'),
+          enteredAt: sql`${p('enteredAt')}::timestamptz`,
+          item: p('item'),
+          attempt: sql`${p('attempt')}::integer`,
+        })
+        .onConflictDoNothing()
+        .returning(),
+    );
+    const ev = outbox(
+      'ev',
+      sql`${ins.executionId}`,
+      sql`${ins}`,
+      sql`case when ${ins.attempt} > 0 then 'step.retrying' else 'step.started' end`,
+      sql`jsonb_build_object('executionId', ${ins.executionId}, 'stepId', ${ins.id}, 'stateName', ${ins.stateName}, 'activity', ${ins.activity}, 'attempt', ${ins.attempt})`,
+    );
+    const kept = db
+      .$with('kept', { result: sql<unknown>`result`.as('result') })
+      .as(
+        sql`select ${activityResults.result} as result from ${activityResults} where ${activityResults.key} = ${p('keptKey')}::text`,
+      );
+    return db.with(ins, ev, kept).select().from(ins).leftJoin(kept, sql`true`).prepare('wflo_begin_step');
+  });
+
+  /** Closes a step attempt: its row, its event, and its compute as a ledger row counted in the totals. */
+  const completeStepQuery = once(() => {
+    const compute = sql`${p('compute')}::bigint`;
+    const upd = db.$with('upd').as(
+      db
+        .update(steps)
+        .set({
+          status: sql`${p('status')}`,
+          durationMs: sql`${p('durationMs')}::integer`,
+          error: sql`${p('error')}::jsonb`,
+          finishedAt: sql`${p('finishedAt')}::timestamptz`,
+          costMicros: sql`${steps.costMicros} + ${compute}`,
+        })
+        .where(eq(steps.id, sql`${p('stepId')}::bigint`))
+        .returning(),
+    );
+    const ev = outbox(
+      'ev',
+      sql`${upd.executionId}`,
+      sql`${upd}`,
+      sql`${p('event')}::text`,
+      sql`jsonb_strip_nulls(jsonb_build_object('executionId', ${upd.executionId}, 'stepId', ${upd.id}, 'stateName', ${upd.stateName}, 'activity', ${upd.activity}, 'attempt', ${upd.attempt}, 'durationMs', ${upd.durationMs}, 'error', ${upd.error}))`,
+    );
+    const ledger = db
+      .$with('compute', { id: sql<number>`id`.as('id') })
+      .as(
+        sql`insert into ${costEntries} (execution_id, step_id, state_name, kind, usd_micros) select ${upd.executionId}, ${upd.id}, ${upd.stateName}, 'lambda', ${compute} from ${upd} where ${compute} > 0 returning id`,
+      );
+    const totals = db
+      .$with('totals', { id: sql<string>`id`.as('id') })
+      .as(
+        sql`update ${executions} set cost_micros = ${executions.costMicros} + ${compute} from ${upd} where ${executions.id} = ${upd.executionId} and ${compute} > 0 returning ${executions.id}`,
+      );
+    return db.with(upd, ev, ledger, totals).select({ id: upd.id }).from(upd).prepare('wflo_complete_step');
+  });
+
+  /**
+   * A ledger row with everything that moves with it, in one statement. Only the parts a charge needs
+   * (settling a reservation `r`, extra events `e`, keeping the activity's result `k`): a smaller
+   * statement plans faster, and each shape is one prepared statement.
+   */
+  const recordCostQuery = (shape: string) => {
+    const ins = db.$with('ins').as(
+      db
+        .insert(costEntries)
+        .values({
+          executionId: p('executionId'),
+          stepId: sql`${p('stepId')}::bigint`,
+          stateName: p('stateName'),
+          kind: sql`${p('kind')}`,
+          provider: p('provider'),
+          model: p('model'),
+          tokensIn: sql`${p('tokensIn')}::integer`,
+          tokensOut: sql`${p('tokensOut')}::integer`,
+          tokensCached: sql`${p('tokensCached')}::integer`,
+          usdMicros: sql`${p('usdMicros')}::bigint`,
+          savedMicros: sql`${p('savedMicros')}::bigint`,
+          idempotencyKey: p('idempotencyKey'),
+        })
+        .onConflictDoNothing()
+        .returning(),
+    );
+    const settles = shape.includes('r');
+    // Settling a reservation: only when the ledger row was written, so a repeat cannot settle twice.
+    const settled = db
+      .$with('settled', { amount: sql<number>`amount_micros`.as('amount_micros') })
+      .as(
+        sql`update ${budgetReservations} set status = 'settled' where ${budgetReservations.key} = ${p('reservationKey')}::text and ${budgetReservations.status} = 'reserved' and exists (select 1 from ${ins}) returning amount_micros`,
+      );
+    // The totals move in the same statement as the ledger row, so they always equal its sum.
+    const totals = db
+      .$with('totals', {
+        id: sql<string>`id`.as('id'),
+        newCost: sql<number>`new_cost`.as('new_cost'),
+        delta: sql<number>`delta`.as('delta'),
+        budget: sql<number | null>`budget`.as('budget'),
+      })
+      .as(
+        sql`update ${executions} set cost_micros = ${executions.costMicros} + ${ins.usdMicros}, saved_micros = ${executions.savedMicros} + ${ins.savedMicros}, reserved_micros = greatest(0, ${executions.reservedMicros} - ${settles ? sql`coalesce((select sum(amount_micros) from ${settled}), 0)` : sql`0`}) from ${ins} where ${executions.id} = ${ins.executionId} returning ${executions.id} as id, ${executions.costMicros} as new_cost, ${ins.usdMicros} as delta, ${executions.budgetMicros} as budget`,
+      );
+    const stepTotal = db
+      .$with('step_total', { id: sql<number>`id`.as('id') })
+      .as(
+        sql`update ${steps} set cost_micros = ${steps.costMicros} + ${ins.usdMicros} from ${ins} where ${steps.id} = ${ins.stepId} returning ${steps.id}`,
+      );
+    const ev = outbox(
+      'ev',
+      sql`${ins.executionId}`,
+      sql`${ins}`,
+      sql`'cost.recorded'`,
+      sql`jsonb_build_object('executionId', ${ins.executionId}, 'costEntryId', ${ins.id}, 'stateName', ${ins.stateName}, 'kind', ${ins.kind}, 'model', ${ins.model}, 'usdMicros', ${ins.usdMicros}, 'savedMicros', ${ins.savedMicros})`,
+    );
+    const extra = extraOutbox('extra', sql`${ins.executionId}`, sql`${ins}`);
+    // budget.warning once per threshold, when this charge crosses it.
+    const warn = db
+      .$with('warn', { id: sql<number>`id`.as('id') })
+      .as(
+        sql`insert into ${events} (execution_id, type, payload) select totals.id, 'budget.warning', jsonb_build_object('executionId', totals.id, 'thresholdPercent', p, 'costMicros', totals.new_cost, 'budgetMicros', totals.budget) from ${totals} as totals, unnest(array[50, 75, 90]) as p where totals.budget > 0 and totals.new_cost * 100 >= p * totals.budget and (totals.new_cost - totals.delta) * 100 < p * totals.budget returning id`,
+      );
+    const kept = db
+      .$with('kept', { key: sql<string>`key`.as('key') })
+      .as(
+        sql`insert into ${activityResults} (key, execution_id, result) select ${p('resultKey')}::text, ${ins.executionId}, ${p('resultValue')}::jsonb from ${ins} on conflict do nothing returning key`,
+      );
+    const parts = [
+      ins,
+      ...(settles ? [settled] : []),
+      totals,
+      stepTotal,
+      ev,
+      ...(shape.includes('e') ? [extra] : []),
+      warn,
+      ...(shape.includes('k') ? [kept] : []),
+    ];
+    // Named per shape: on PostgreSQL the server keeps each shape's plan, most of this statement's cost.
+    return db
+      .with(...parts)
+      .select()
+      .from(ins)
+      .prepare(`wflo_record_cost_${shape || 'plain'}`);
+  };
+  const recordCostQueries = new Map<string, ReturnType<typeof recordCostQuery>>();
+
+  /** Holds an amount against the budget only if it fits, and records the hold under its key. */
+  const reserveQuery = once(() => {
+    const amount = sql`${p('amount')}::bigint`;
+    const key = sql`${p('key')}::text`;
+    const upd = db
+      .$with('upd', { id: sql<string>`id`.as('id') })
+      .as(
+        sql`update ${executions} set reserved_micros = ${executions.reservedMicros} + ${amount} where ${executions.id} = ${p('executionId')} and (${executions.budgetMicros} is null or ${executions.costMicros} + ${executions.reservedMicros} + ${amount} <= ${executions.budgetMicros}) and not exists (select 1 from ${budgetReservations} where ${budgetReservations.key} = ${key}) returning ${executions.id} as id`,
+      );
+    const held = db
+      .$with('held', { key: sql<string>`key`.as('key') })
+      .as(
+        sql`insert into ${budgetReservations} (key, execution_id, amount_micros) select ${key}, upd.id, ${amount} from ${upd} as upd returning key`,
+      );
+    return db.with(upd, held).select().from(upd).prepare('wflo_reserve_budget');
+  });
 
   const store: Store = {
     kind: conn.kind,
 
     async createExecution(input) {
-      const ins = db.$with('ins').as(
-        db
-          .insert(executions)
-          .values({
-            id: input.id,
-            workflow: input.workflow,
-            input: input.input ?? {},
-            budgetMicros: input.budgetMicros ?? null,
-            idempotencyKey: input.idempotencyKey ?? null,
-            ...(input.running ? { status: 'running' as const, startedAt: new Date() } : {}),
-          })
-          .onConflictDoNothing()
-          .returning(),
-      );
-      // execution.created, then execution.started when created running: one insert, in that order.
-      const ev = db
-        .$with('ev', { id: sql<number>`id`.as('id') })
-        .as(
-          sql`insert into ${events} (execution_id, type, payload) select ${ins.id}, e.type, case when e.ord = 1 then jsonb_build_object('executionId', ${ins.id}, 'workflow', ${ins.workflow}, 'budgetMicros', ${ins.budgetMicros}) else jsonb_build_object('executionId', ${ins.id}, 'workflow', ${ins.workflow}) end from ${ins} cross join (values (1, 'execution.created'), (2, 'execution.started')) as e(ord, type) where e.ord = 1 or ${ins.status} = 'running' order by e.ord returning id`,
-        );
-      const [created] = await db
-        .with(ins, ev)
-        .select()
-        .from(ins)
-        .prepare(input.running ? 'wflo_create_execution_running' : 'wflo_create_execution')
-        .execute();
+      const [created] = await (input.running ? createRunningQuery : createPendingQuery)().execute({
+        id: input.id,
+        workflow: input.workflow,
+        input: json(input.input ?? {}),
+        budgetMicros: input.budgetMicros ?? null,
+        idempotencyKey: input.idempotencyKey ?? null,
+        startedAt: new Date().toISOString(),
+      });
       if (created) return { execution: created, created: true };
       if (!input.idempotencyKey) throw new ConflictError(`execution ${input.id} already exists`);
       const [existing] = await db
@@ -268,7 +498,7 @@ export function createStore(conn: DbConnection): Store {
     },
 
     async getExecution(id) {
-      const [row] = await db.select().from(executions).where(eq(executions.id, id));
+      const [row] = await getExecutionQuery().execute({ id });
       return row;
     },
 
@@ -313,68 +543,31 @@ export function createStore(conn: DbConnection): Store {
     },
 
     async finishExecution({ id, status, output, error }, options = {}) {
-      const upd = db.$with('upd').as(
-        db
-          .update(executions)
-          .set({
-            status,
-            output: output === undefined ? null : output,
-            error: error ?? null,
-            finishedAt: new Date(),
-            reservedMicros: 0,
-          })
-          .where(and(eq(executions.id, id), sql`${executions.status} NOT IN ${TERMINAL_STATUSES}`))
-          .returning(),
-      );
-      const ev = outbox(
-        'ev',
-        sql`${upd.id}`,
-        sql`${upd}`,
-        sql`${`execution.${status}`}::text`,
-        sql`jsonb_strip_nulls(jsonb_build_object('executionId', ${upd.id}, 'workflow', ${upd.workflow}, 'status', ${upd.status}, 'costMicros', ${upd.costMicros}, 'error', ${upd.error}))`,
-      );
-      const [row] = await db.with(upd, ev).select().from(upd).prepare('wflo_finish_execution').execute();
+      const [row] = await finishQuery().execute({
+        id,
+        status,
+        event: `execution.${status}`,
+        output: json(output),
+        error: json(error),
+        finishedAt: new Date().toISOString(),
+      });
       if (row) return { execution: row, changed: true };
       if (options.readExisting === false) return { execution: undefined, changed: false };
-      const [existing] = await db.select().from(executions).where(eq(executions.id, id));
+      const [existing] = await getExecutionQuery().execute({ id });
       if (!existing) throw new NotFoundError(`execution ${id} not found`);
       return { execution: existing, changed: false };
     },
 
     async beginStep(entry, options = {}) {
-      const ins = db.$with('ins').as(
-        db
-          .insert(steps)
-          .values({
-            executionId: entry.executionId,
-            stateName: entry.stateName,
-            activity: entry.activity,
-            enteredAt: entry.enteredAt,
-            item: entry.item ?? '',
-            attempt: entry.attempt,
-          })
-          .onConflictDoNothing()
-          .returning(),
-      );
-      const ev = outbox(
-        'ev',
-        sql`${ins.executionId}`,
-        sql`${ins}`,
-        sql`case when ${ins.attempt} > 0 then 'step.retrying' else 'step.started' end`,
-        sql`jsonb_build_object('executionId', ${ins.executionId}, 'stepId', ${ins.id}, 'stateName', ${ins.stateName}, 'activity', ${ins.activity}, 'attempt', ${ins.attempt})`,
-      );
-      const kept = db
-        .$with('kept', { result: sql<unknown>`result`.as('result') })
-        .as(
-          sql`select ${activityResults.result} as result from ${activityResults} where ${activityResults.key} = ${options.keptResultKey ?? null}::text`,
-        );
-      const [inserted] = await db
-        .with(ins, ev, kept)
-        .select()
-        .from(ins)
-        .leftJoin(kept, sql`true`)
-        .prepare('wflo_begin_step')
-        .execute();
+      const [inserted] = await beginStepQuery().execute({
+        executionId: entry.executionId,
+        stateName: entry.stateName,
+        activity: entry.activity,
+        enteredAt: entry.enteredAt,
+        item: entry.item ?? '',
+        attempt: entry.attempt,
+        keptKey: options.keptResultKey ?? null,
+      });
       if (inserted) {
         const result = inserted.kept?.result;
         return result == null ? inserted.ins : { ...inserted.ins, kept: result };
@@ -399,130 +592,43 @@ export function createStore(conn: DbConnection): Store {
     },
 
     async completeStep({ stepId, status, durationMs, error, computeMicros = 0 }) {
-      const upd = db.$with('upd').as(
-        db
-          .update(steps)
-          .set({
-            status,
-            durationMs,
-            error: error ?? null,
-            finishedAt: new Date(),
-            costMicros: sql`${steps.costMicros} + ${computeMicros}`,
-          })
-          .where(eq(steps.id, stepId))
-          .returning(),
-      );
-      const ev = outbox(
-        'ev',
-        sql`${upd.executionId}`,
-        sql`${upd}`,
-        sql`${`step.${status}`}::text`,
-        sql`jsonb_strip_nulls(jsonb_build_object('executionId', ${upd.executionId}, 'stepId', ${upd.id}, 'stateName', ${upd.stateName}, 'activity', ${upd.activity}, 'attempt', ${upd.attempt}, 'durationMs', ${upd.durationMs}, 'error', ${upd.error}))`,
-      );
-      // The attempt's compute is a ledger row of its own (kind lambda), counted in the totals at once.
-      const compute = db
-        .$with('compute', { id: sql<number>`id`.as('id') })
-        .as(
-          sql`insert into ${costEntries} (execution_id, step_id, state_name, kind, usd_micros) select ${upd.executionId}, ${upd.id}, ${upd.stateName}, 'lambda', ${computeMicros}::bigint from ${upd} where ${computeMicros}::bigint > 0 returning id`,
-        );
-      const totals = db
-        .$with('totals', { id: sql<string>`id`.as('id') })
-        .as(
-          sql`update ${executions} set cost_micros = ${executions.costMicros} + ${computeMicros}::bigint from ${upd} where ${executions.id} = ${upd.executionId} and ${computeMicros}::bigint > 0 returning ${executions.id}`,
-        );
-      const [row] = await db
-        .with(upd, ev, compute, totals)
-        .select({ id: upd.id })
-        .from(upd)
-        .prepare('wflo_complete_step')
-        .execute();
+      const [row] = await completeStepQuery().execute({
+        stepId,
+        status,
+        event: `step.${status}`,
+        durationMs,
+        error: json(error),
+        finishedAt: new Date().toISOString(),
+        compute: computeMicros,
+      });
       if (!row) throw new NotFoundError(`step ${stepId} not found`);
     },
 
     async recordCost(entry, extraEvents = [], options = {}) {
-      const ins = db.$with('ins').as(
-        db
-          .insert(costEntries)
-          .values({
-            executionId: entry.executionId,
-            stepId: entry.stepId ?? null,
-            stateName: entry.stateName ?? null,
-            kind: entry.kind,
-            provider: entry.provider ?? null,
-            model: entry.model ?? null,
-            tokensIn: entry.tokensIn ?? 0,
-            tokensOut: entry.tokensOut ?? 0,
-            tokensCached: entry.tokensCached ?? 0,
-            usdMicros: entry.usdMicros,
-            savedMicros: entry.savedMicros ?? 0,
-            idempotencyKey: entry.idempotencyKey ?? null,
-          })
-          .onConflictDoNothing()
-          .returning(),
-      );
-      // Settling a reservation: only when the ledger row was written, so a repeat cannot settle twice.
-      const settled = db
-        .$with('settled', { amount: sql<number>`amount_micros`.as('amount_micros') })
-        .as(
-          sql`update ${budgetReservations} set status = 'settled' where ${budgetReservations.key} = ${options.reservationKey ?? null}::text and ${budgetReservations.status} = 'reserved' and exists (select 1 from ${ins}) returning amount_micros`,
-        );
-      // The totals move in the same statement as the ledger row, so they always equal its sum.
-      const totals = db
-        .$with('totals', {
-          id: sql<string>`id`.as('id'),
-          newCost: sql<number>`new_cost`.as('new_cost'),
-          delta: sql<number>`delta`.as('delta'),
-          budget: sql<number | null>`budget`.as('budget'),
-        })
-        .as(
-          sql`update ${executions} set cost_micros = ${executions.costMicros} + ${ins.usdMicros}, saved_micros = ${executions.savedMicros} + ${ins.savedMicros}, reserved_micros = greatest(0, ${executions.reservedMicros} - ${options.reservationKey ? sql`coalesce((select sum(amount_micros) from ${settled}), 0)` : sql`0`}) from ${ins} where ${executions.id} = ${ins.executionId} returning ${executions.id} as id, ${executions.costMicros} as new_cost, ${ins.usdMicros} as delta, ${executions.budgetMicros} as budget`,
-        );
-      const stepTotal = db
-        .$with('step_total', { id: sql<number>`id`.as('id') })
-        .as(
-          sql`update ${steps} set cost_micros = ${steps.costMicros} + ${ins.usdMicros} from ${ins} where ${steps.id} = ${ins.stepId} returning ${steps.id}`,
-        );
-      const ev = outbox(
-        'ev',
-        sql`${ins.executionId}`,
-        sql`${ins}`,
-        sql`'cost.recorded'`,
-        sql`jsonb_build_object('executionId', ${ins.executionId}, 'costEntryId', ${ins.id}, 'stateName', ${ins.stateName}, 'kind', ${ins.kind}, 'model', ${ins.model}, 'usdMicros', ${ins.usdMicros}, 'savedMicros', ${ins.savedMicros})`,
-      );
-      const extra = extraOutbox('extra', sql`${ins.executionId}`, sql`${ins}`, extraEvents);
-      // budget.warning once per threshold, when this charge crosses it.
-      const warn = db
-        .$with('warn', { id: sql<number>`id`.as('id') })
-        .as(
-          sql`insert into ${events} (execution_id, type, payload) select totals.id, 'budget.warning', jsonb_build_object('executionId', totals.id, 'thresholdPercent', p, 'costMicros', totals.new_cost, 'budgetMicros', totals.budget) from ${totals} as totals, unnest(array[50, 75, 90]) as p where totals.budget > 0 and totals.new_cost * 100 >= p * totals.budget and (totals.new_cost - totals.delta) * 100 < p * totals.budget returning id`,
-        );
-      const kept = options.result
-        ? db
-            .$with('kept', { key: sql<string>`key`.as('key') })
-            .as(
-              sql`insert into ${activityResults} (key, execution_id, result) select ${options.result.key}::text, ${ins.executionId}, ${JSON.stringify(options.result.value)}::jsonb from ${ins} on conflict do nothing returning key`,
-            )
-        : undefined;
-      // Only the parts this charge needs: a smaller statement plans faster.
-      const parts = [
-        ins,
-        ...(options.reservationKey ? [settled] : []),
-        totals,
-        stepTotal,
-        ev,
-        ...(extraEvents.length ? [extra] : []),
-        warn,
-        ...(kept ? [kept] : []),
-      ];
-      // Named per statement shape: on PostgreSQL the server keeps its plan (the text is identical for a
-      // shape; only the parameters differ), which is most of this statement's cost.
-      const shape = `${options.reservationKey ? 'r' : ''}${extraEvents.length ? 'e' : ''}${kept ? 'k' : ''}`;
-      const [row] = await db
-        .with(...parts)
-        .select()
-        .from(ins)
-        .prepare(`wflo_record_cost_${shape || 'plain'}`)
-        .execute();
+      const shape = `${options.reservationKey ? 'r' : ''}${extraEvents.length ? 'e' : ''}${options.result ? 'k' : ''}`;
+      let query = recordCostQueries.get(shape);
+      if (!query) {
+        query = recordCostQuery(shape);
+        recordCostQueries.set(shape, query);
+      }
+      const [row] = await query.execute({
+        executionId: entry.executionId,
+        stepId: entry.stepId ?? null,
+        stateName: entry.stateName ?? null,
+        kind: entry.kind,
+        provider: entry.provider ?? null,
+        model: entry.model ?? null,
+        tokensIn: entry.tokensIn ?? 0,
+        tokensOut: entry.tokensOut ?? 0,
+        tokensCached: entry.tokensCached ?? 0,
+        usdMicros: entry.usdMicros,
+        savedMicros: entry.savedMicros ?? 0,
+        idempotencyKey: entry.idempotencyKey ?? null,
+        reservationKey: options.reservationKey ?? null,
+        extra: JSON.stringify(extraEvents),
+        resultKey: options.result?.key ?? null,
+        resultValue: json(options.result?.value),
+      });
       if (row) return { entry: row, created: true };
       const [existing] = entry.idempotencyKey
         ? await db.select().from(costEntries).where(eq(costEntries.idempotencyKey, entry.idempotencyKey))
@@ -536,17 +642,7 @@ export function createStore(conn: DbConnection): Store {
       if (!Number.isSafeInteger(amountMicros) || amountMicros < 0) {
         throw new RangeError('a reservation is a non-negative whole number of micro-dollars');
       }
-      const upd = db
-        .$with('upd', { id: sql<string>`id`.as('id') })
-        .as(
-          sql`update ${executions} set reserved_micros = ${executions.reservedMicros} + ${amountMicros}::bigint where ${executions.id} = ${executionId} and (${executions.budgetMicros} is null or ${executions.costMicros} + ${executions.reservedMicros} + ${amountMicros}::bigint <= ${executions.budgetMicros}) and not exists (select 1 from ${budgetReservations} where ${budgetReservations.key} = ${key}) returning ${executions.id} as id`,
-        );
-      const held = db
-        .$with('held', { key: sql<string>`key`.as('key') })
-        .as(
-          sql`insert into ${budgetReservations} (key, execution_id, amount_micros) select ${key}::text, upd.id, ${amountMicros}::bigint from ${upd} as upd returning key`,
-        );
-      const [row] = await db.with(upd, held).select().from(upd).prepare('wflo_reserve_budget').execute();
+      const [row] = await reserveQuery().execute({ key, executionId, amount: amountMicros });
       if (row) return { ok: true };
       const [existing] = await db.select().from(budgetReservations).where(eq(budgetReservations.key, key));
       if (existing?.status === 'reserved') return { ok: true };

@@ -10,13 +10,16 @@ import type { ResponseCache } from '../ports/cache.ts';
  */
 export function storeCache(db: WfloDb): ResponseCache {
   let writes = 0;
+  // Built once: drizzle's query building costs more than the lookup itself.
+  const lookup = db
+    .select({ value: cacheEntries.value })
+    .from(cacheEntries)
+    .where(and(eq(cacheEntries.key, sql.placeholder('key')), gt(cacheEntries.expiresAt, sql`now()`)))
+    .prepare('wflo_cache_get');
   return {
     kind: 'store',
     async get(key) {
-      const [row] = await db
-        .select({ value: cacheEntries.value })
-        .from(cacheEntries)
-        .where(and(eq(cacheEntries.key, key), gt(cacheEntries.expiresAt, sql`now()`)));
+      const [row] = await lookup.execute({ key });
       return row?.value;
     },
     async set(key, value, ttlSeconds) {
