@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { LocalArtifacts } from '#shared/adapters/local-artifacts';
 import type { Config } from '#shared/config';
+import { executionRecorded } from '#shared/middleware/step-tracking';
 import type { WorkflowEngine } from '#shared/ports/engine';
 import { closeRuntime, createRuntime, type Runtime, setRuntime } from '#shared/runtime';
 import { LocalSandbox } from '#shared/sandbox/local-sandbox';
@@ -46,6 +47,8 @@ export function localEngine(orchestrator: LocalOrchestrator): WorkflowEngine {
     listWorkflows: async () =>
       [...orchestrator.workflows.values()].map((w) => ({ name: w.name, description: w.description })),
     startExecution: async (workflow, executionId, input) => {
+      // The port is called once the execution's row is written.
+      executionRecorded(executionId);
       orchestrator.start(workflow, executionId, input);
     },
   };

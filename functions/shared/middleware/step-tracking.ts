@@ -17,6 +17,15 @@ function rememberExecution(id: string): void {
   if (knownExecutions.size > KNOWN_LIMIT) knownExecutions.delete(knownExecutions.values().next().value!);
 }
 
+/**
+ * Tells stepTracking that an execution's row exists, so its first step skips the lookup. The embedded
+ * engine calls it for executions it starts after the API created their row (same process); on Lambda the
+ * API runs elsewhere, and the first step looks.
+ */
+export function executionRecorded(id: string): void {
+  rememberExecution(id);
+}
+
 /** The Lambda context as activities see it after stepTracking ran. */
 export interface ActivityContext extends Context {
   step: StepInfo;

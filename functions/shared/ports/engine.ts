@@ -10,6 +10,9 @@ export interface WorkflowSummary {
  */
 export interface WorkflowEngine {
   listWorkflows(): Promise<WorkflowSummary[]>;
-  /** Starts the execution named `executionId`; resolves once it is accepted, not when it ends. */
+  /**
+   * Starts the execution named `executionId`, whose row the caller has already written
+   * (`startExecution` in executions.ts); resolves once it is accepted, not when it ends.
+   */
   startExecution(workflow: string, executionId: string, input: unknown): Promise<void>;
 }
