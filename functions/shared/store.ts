@@ -264,6 +264,7 @@ export function createStore(conn: DbConnection): Store {
       .prepare('wflo_get_execution'),
   );
 
+  /** Ends an execution that has not ended yet (its status, output or error) with its event. */
   const finishQuery = once(() => {
     const upd = db.$with('upd').as(
       db

@@ -16,9 +16,13 @@ import type { PGlite, QueryOptions, Results } from '@electric-sql/pglite';
  * again one by one with the ordinary extended protocol, so each caller gets its own result or its own
  * error, and nothing of the failed batch stays written.
  *
- * Parameters are inlined as quoted literals, which Postgres types from context just as it types an
- * untyped parameter. A statement whose parameters have no unambiguous text form (arrays, binary data,
- * strings with NUL) or that asks for other query options is not batched: it runs alone, as before.
+ * Each statement text is PREPAREd the first time it is seen (Postgres types its parameters from
+ * context, as Parse does) and then EXECUTEd with its parameters as quoted literals, so it is parsed and
+ * planned once. A text that cannot be prepared untyped is sent with the literals inlined. A statement
+ * whose parameters have no unambiguous text form (arrays, binary data, strings with NUL), that is not one
+ * plain statement, or that asks for query options other than row mode and parsers is not batched: it
+ * runs alone, as before. A batch of one is sent the same way (one simple-protocol message is cheaper
+ * than the extended protocol's five).
  */
 export class BatchingPglite {
   /** Statements waiting for the next batch, in arrival order. */
@@ -29,7 +33,7 @@ export class BatchingPglite {
   /** Parsers that keep every value as the server's text, so each caller's own parsers apply afterwards. */
   #rawParsers: Record<number, (value: string) => string> = {};
   #rawParserCount = -1;
-  /** Figures for benchmarks and tests: how many batches ran and how many statements they carried. */
+  /** Figures for tests and benchmarks: batches run, statements they carried, replays, lone runs, prepared texts. */
   readonly stats = { batches: 0, batchedStatements: 0, replays: 0, unbatched: 0, prepared: 0 };
 
   constructor(readonly pglite: PGlite) {}
