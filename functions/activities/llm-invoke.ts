@@ -2,8 +2,11 @@ import { invokeLlm, LlmInvokeInputSchema } from '#shared/activities/llm-invoke';
 import { activityHandler } from '#shared/middleware/activity';
 import { metrics } from '#shared/observability';
 
-/** Lambda: one model call with pricing, budget check and a ledger row (see functions/shared/activities/llm-invoke.ts). */
-export const handler = activityHandler('llm-invoke', LlmInvokeInputSchema, (rt, step, input) =>
+/**
+ * Lambda: one model call with pricing, budget check and a ledger row (see functions/shared/activities/llm-invoke.ts);
+ * the call is aborted shortly before the function's deadline.
+ */
+export const handler = activityHandler('llm-invoke', LlmInvokeInputSchema, (rt, step, input, { signal }) =>
   invokeLlm(
     {
       store: rt.store,
@@ -20,5 +23,6 @@ export const handler = activityHandler('llm-invoke', LlmInvokeInputSchema, (rt, 
     },
     step,
     input,
+    { signal },
   ),
 );

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { invokeLlm, type LlmInvokeDeps } from '#shared/activities/llm-invoke';
 import { failOpen } from '#shared/cache';
 import { loadConfig } from '#shared/config';
-import { UnknownModelPriceError } from '#shared/errors';
+import { LlmProviderError, UnknownModelPriceError } from '#shared/errors';
 import type { LlmProvider, LlmRequest } from '#shared/llm/types';
 import { PriceTable } from '#shared/pricing/pricing';
 import { closeRuntime, createRuntime, type Runtime, setRuntime } from '#shared/runtime';
@@ -89,6 +89,30 @@ describe('Lambda: llm-invoke (handler over a real store)', () => {
     expect(row).toMatchObject({ workflow: 'agent-loop', status: 'running' });
     const types = (await runtime.store.listEvents(id, 0, 100)).map((e) => e.type);
     expect(types.slice(0, 3)).toEqual(['execution.created', 'execution.started', 'step.started']);
+  });
+
+  it('with less time left than the deadline margin, fails retryably without calling the model or holding budget', async () => {
+    // Prepare: a budget, and an invocation with 1 s left (the margin is 2 s)
+    const id = `deadline-${n++}`;
+    await runtime.store.createExecution({ id, workflow: 'agent-loop', input: {}, budgetMicros: 1_000_000 });
+    const late = { ...lambdaContext, getRemainingTimeInMillis: () => 1_000 } as Context;
+
+    // Act
+    const outcome = handler(
+      {
+        context: sfnContext(id, 0, new Date().toISOString()),
+        model: { provider: 'scripted', name: 'test-agent' },
+        prompt: `never asked ${id}`,
+        temperature: 0.7,
+      },
+      late,
+    );
+
+    // Assess
+    await expect(outcome).rejects.toMatchObject({ name: 'LlmProviderError', message: /no time left/ });
+    expect((await runtime.store.listCosts(id)).filter((c) => c.kind === 'llm')).toHaveLength(0);
+    expect((await runtime.store.getExecution(id))?.reservedMicros).toBe(0);
+    expect((await runtime.store.listSteps(id)).map((st) => st.status)).toEqual(['failed']);
   });
 
   it('refuses an event without the Step Functions context, naming the field', async () => {
@@ -248,6 +272,40 @@ describe('Function: invokeLlm', () => {
     // Assess
     expect(provider.calls).toHaveLength(3);
     expect(hit).toMatchObject({ cached: true, costMicros: 0, savedMicros: 21 }); // 100 × 0.15 + 10 × 0.6
+  });
+
+  it('aborts a call still running at the deadline and releases its reservation', async () => {
+    // Prepare: a provider that answers only when aborted, as fetch does
+    const calls: (AbortSignal | undefined)[] = [];
+    const slow: LlmProvider = {
+      id: 'openai-compatible',
+      pricingKey: (model) => ({ provider: 'openai', model }),
+      complete: (_request, signal) =>
+        new Promise((_resolve, reject) => {
+          calls.push(signal);
+          signal?.addEventListener('abort', () => reject(new LlmProviderError('request aborted')));
+        }),
+    };
+    const s = await step();
+    const noCache = failOpen(
+      { kind: 'store', get: async () => undefined, set: async () => {}, close: async () => {} },
+      { timeoutMs: 50, onError: () => {} },
+    );
+
+    // Act
+    const outcome = invokeLlm(
+      deps(slow, noCache),
+      s,
+      { context: {}, messages: [], prompt: 'slow', parseDirective: false },
+      { signal: AbortSignal.timeout(50) },
+    );
+
+    // Assess
+    await expect(outcome).rejects.toThrow(LlmProviderError);
+    expect(calls).toHaveLength(1);
+    expect(calls[0]?.aborted).toBe(true);
+    expect((await store.store.getExecution(s.executionId))?.reservedMicros).toBe(0);
+    expect(await store.store.listCosts(s.executionId)).toHaveLength(0);
   });
 
   it('refuses an unpriced model before calling it or reserving anything', async () => {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { llmCacheKey } from '../cache.ts';
-import { BudgetExceededError, LlmRequestInvalidError } from '../errors.ts';
+import { BudgetExceededError, LlmProviderError, LlmRequestInvalidError } from '../errors.ts';
 import { type AgentDirective, parseDirective } from '../llm/directive.ts';
 import { worstCaseInputTokens } from '../llm/tokens.ts';
 import type { ChatMessage, LlmProvider, StopReason } from '../llm/types.ts';
@@ -81,12 +81,14 @@ interface CachedResponse {
  * 4. otherwise the worst case (input bound + max output tokens) is reserved against the execution's budget
  *    in one SQL statement — `BudgetExceededError` if it does not fit — the call is made, and the reservation
  *    is settled with the actual usage (or released if the call failed), together with the ledger row, the
- *    `llm.called` event and the kept result.
+ *    `llm.called` event and the kept result. `options.signal` (the invocation's deadline) aborts the call;
+ *    an aborted call fails as a retryable LlmProviderError like any other failed call.
  */
 export async function invokeLlm(
   deps: LlmInvokeDeps,
   step: StepInfo,
   input: LlmInvokeInput,
+  options: { signal?: AbortSignal } = {},
 ): Promise<LlmInvokeOutput> {
   const resultKey = step.resultKey;
 
@@ -189,7 +191,15 @@ export async function invokeLlm(
   const t0 = performance.now();
   let response: CachedResponse;
   try {
-    response = await provider.complete({ ...request, attempt: step.attempt });
+    // No time left (the signal is the invocation's deadline): fail retryably without calling.
+    if (options.signal?.aborted) {
+      throw new LlmProviderError(
+        `no time left to call ${provider.id}/${model} before the function's deadline`,
+        undefined,
+        { cause: options.signal.reason },
+      );
+    }
+    response = await provider.complete({ ...request, attempt: step.attempt }, options.signal);
   } catch (err) {
     await deps.store.releaseBudget(reservationKey);
     throw err;

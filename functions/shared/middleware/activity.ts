@@ -10,19 +10,39 @@ import type { StepInfo } from '../step-context.ts';
 import { type ActivityContext, stepTracking } from './step-tracking.ts';
 import { validateInput } from './validate-input.ts';
 
+/** Time kept back from a function's timeout to release what a call held and record the step's end. */
+export const DEADLINE_MARGIN_MS = 2_000;
+
+/**
+ * A signal that aborts {@link DEADLINE_MARGIN_MS} before the invocation's deadline (at once when less is
+ * left), so a slow model call fails as a retryable error with its reservation released, instead of the
+ * function being killed mid-call with the reservation held and the step left running.
+ */
+export function deadlineSignal(context: Pick<Context, 'getRemainingTimeInMillis'>): AbortSignal {
+  const left = context.getRemainingTimeInMillis() - DEADLINE_MARGIN_MS;
+  return left > 0
+    ? AbortSignal.timeout(left)
+    : AbortSignal.abort(new Error('no time left before the deadline'));
+}
+
+/** What an activity gets besides its input: the invocation's deadline as an abort signal. */
+export interface ActivityOptions {
+  readonly signal: AbortSignal;
+}
+
 /**
  * The house middleware stack every activity Lambda uses: Powertools logger, metrics and tracer, the
  * stepTracking middleware (step row + events) and zod validation of the event. The activity itself is a
- * plain function of (runtime, step, validated input).
+ * plain function of (runtime, step, validated input, { signal }).
  * @example export const handler = activityHandler('execution-finish', Schema, (rt, step, input) => finish(rt, step, input));
  */
 export function activityHandler<S extends z.ZodType, O>(
   activity: string,
   schema: S,
-  fn: (runtime: Runtime, step: StepInfo, input: z.infer<S>) => Promise<O>,
+  fn: (runtime: Runtime, step: StepInfo, input: z.infer<S>, options: ActivityOptions) => Promise<O>,
 ) {
   const base = async (event: z.infer<S>, context: Context): Promise<O> =>
-    fn(await getRuntime(), (context as ActivityContext).step, event);
+    fn(await getRuntime(), (context as ActivityContext).step, event, { signal: deadlineSignal(context) });
   return middy<z.infer<S>, O, Error, Context>(base)
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(logMetrics(metrics))
