@@ -1,10 +1,10 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:http';
+import { ScriptedProtocolServer, type ServerRequest, type ServerResponse } from './protocol-server.ts';
 
 export interface RecordedMessagesRequest {
   readonly method: string | undefined;
   readonly path: string | undefined;
-  readonly headers: IncomingMessage['headers'];
+  readonly headers: ServerRequest['headers'];
   readonly body: {
     model: string;
     max_tokens: number;
@@ -14,7 +14,7 @@ export interface RecordedMessagesRequest {
   };
 }
 
-/** What the server answers next: a message, an HTTP error, a raw body, or a delay then the fallback. */
+/** What the server answers next: a message, an HTTP error or a raw body (or a `hang`, see the base). */
 export type MessagesReply =
   | {
       kind: 'message';
@@ -25,8 +25,7 @@ export type MessagesReply =
       model?: string;
     }
   | { kind: 'status'; status: number; body?: string }
-  | { kind: 'raw'; body: string }
-  | { kind: 'hang'; ms: number };
+  | { kind: 'raw'; body: string };
 
 function anthropicError(status: number): string {
   const type =
@@ -40,97 +39,89 @@ function anthropicError(status: number): string {
   return JSON.stringify({ type: 'error', error: { type, message: `status ${status}` } });
 }
 
+function json(res: ServerResponse, status: number, body: string): void {
+  res.writeHead(status, { 'content-type': 'application/json', 'request-id': 'req_test' });
+  res.end(body);
+}
+
 /**
- * A small server speaking the Anthropic Messages protocol on loopback, for testing the adapter over real
- * HTTP. Like the real API it rejects requests without `anthropic-version` (400) or `x-api-key` (401).
- * Replies come from a queue; when it is empty, `fallback` answers.
+ * The Anthropic Messages protocol (`POST /v1/messages`) on loopback; `url` is the base without `/v1`, as
+ * the adapter takes it. Like the real API it refuses requests without `anthropic-version` (400) or
+ * `x-api-key` (401).
  */
-export class AnthropicProtocolServer {
-  readonly requests: RecordedMessagesRequest[] = [];
-  readonly queue: MessagesReply[] = [];
-  fallback: (req: RecordedMessagesRequest) => MessagesReply = (req) => ({
+export class AnthropicProtocolServer extends ScriptedProtocolServer<RecordedMessagesRequest, MessagesReply> {
+  fallback = (req: RecordedMessagesRequest): MessagesReply => ({
     kind: 'message',
     blocks: [`echo: ${req.body.messages.at(-1)?.content ?? ''}`],
     usage: { input: 100, output: 20 },
   });
-  #server: Server | undefined;
-  /** Base URL without `/v1`, as the adapter takes it. */
-  url = '';
 
-  async start(): Promise<void> {
-    this.#server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const json = (status: number, body: string) =>
-          res.writeHead(status, { 'content-type': 'application/json', 'request-id': 'req_test' }).end(body);
-        if (req.method !== 'POST' || req.url !== '/v1/messages') {
-          json(
-            404,
-            JSON.stringify({ type: 'error', error: { type: 'not_found_error', message: 'not found' } }),
-          );
-          return;
-        }
-        const recorded: RecordedMessagesRequest = {
-          method: req.method,
-          path: req.url,
-          headers: req.headers,
-          body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as RecordedMessagesRequest['body'],
-        };
-        this.requests.push(recorded);
-        if (!req.headers['anthropic-version']) {
-          json(400, anthropicError(400));
-          return;
-        }
-        if (!req.headers['x-api-key']) {
-          json(
-            401,
-            JSON.stringify({
-              type: 'error',
-              error: { type: 'authentication_error', message: 'x-api-key header is required' },
-            }),
-          );
-          return;
-        }
-        const reply = this.queue.shift() ?? this.fallback(recorded);
-        const send = (r: MessagesReply) => {
-          if (r.kind === 'status') json(r.status, r.body ?? anthropicError(r.status));
-          else if (r.kind === 'raw') json(200, r.body);
-          else if (r.kind === 'message') {
-            json(
-              200,
-              JSON.stringify({
-                id: `msg_${this.requests.length}`,
-                type: 'message',
-                role: 'assistant',
-                model: r.model ?? recorded.body.model,
-                content: r.blocks.map((text) =>
-                  text === null
-                    ? { type: 'thinking', thinking: 'hmm', signature: 'sig' }
-                    : { type: 'text', text },
-                ),
-                stop_reason: r.stopReason ?? 'end_turn',
-                stop_sequence: null,
-                usage: {
-                  input_tokens: r.usage?.input ?? 10,
-                  output_tokens: r.usage?.output ?? 5,
-                  cache_read_input_tokens: r.usage?.cacheRead ?? 0,
-                  cache_creation_input_tokens: r.usage?.cacheCreation ?? 0,
-                },
-              }),
-            );
-          }
-        };
-        if (reply.kind === 'hang') setTimeout(() => send(this.fallback(recorded)), reply.ms);
-        else send(reply);
-      });
-    });
-    await new Promise<void>((resolve) => this.#server!.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.#server!.address() as AddressInfo).port}`;
+  protected createServer(handler: (req: ServerRequest, res: ServerResponse) => void) {
+    return createServer(handler);
   }
 
-  async stop(): Promise<void> {
-    this.#server?.closeAllConnections();
-    await new Promise<void>((resolve) => (this.#server ? this.#server.close(() => resolve()) : resolve()));
+  protected read(req: ServerRequest, body: Buffer): RecordedMessagesRequest | undefined {
+    if (req.method !== 'POST' || req.url !== '/v1/messages') return undefined;
+    return {
+      method: req.method,
+      path: req.url,
+      headers: req.headers,
+      body: JSON.parse(body.toString('utf8')) as RecordedMessagesRequest['body'],
+    };
+  }
+
+  protected notFound(res: ServerResponse): void {
+    json(
+      res,
+      404,
+      JSON.stringify({ type: 'error', error: { type: 'not_found_error', message: 'not found' } }),
+    );
+  }
+
+  protected override refuse(req: RecordedMessagesRequest, res: ServerResponse): boolean {
+    if (!req.headers['anthropic-version']) {
+      json(res, 400, anthropicError(400));
+      return true;
+    }
+    if (!req.headers['x-api-key']) {
+      json(
+        res,
+        401,
+        JSON.stringify({
+          type: 'error',
+          error: { type: 'authentication_error', message: 'x-api-key header is required' },
+        }),
+      );
+      return true;
+    }
+    return false;
+  }
+
+  protected reply(res: ServerResponse, r: MessagesReply, req: RecordedMessagesRequest): void {
+    if (r.kind === 'status') json(res, r.status, r.body ?? anthropicError(r.status));
+    else if (r.kind === 'raw') json(res, 200, r.body);
+    else {
+      json(
+        res,
+        200,
+        JSON.stringify({
+          id: `msg_${this.requests.length}`,
+          type: 'message',
+          role: 'assistant',
+          model: r.model ?? req.body.model,
+          content: r.blocks.map((text) =>
+            text === null ? { type: 'thinking', thinking: 'hmm', signature: 'sig' } : { type: 'text', text },
+          ),
+          stop_reason: r.stopReason ?? 'end_turn',
+          stop_sequence: null,
+          usage: {
+            input_tokens: r.usage?.input ?? 10,
+            output_tokens: r.usage?.output ?? 5,
+            cache_read_input_tokens: r.usage?.cacheRead ?? 0,
+            cache_creation_input_tokens: r.usage?.cacheCreation ?? 0,
+          },
+        }),
+      );
+    }
   }
 }

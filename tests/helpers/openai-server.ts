@@ -1,9 +1,9 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:http';
+import { ScriptedProtocolServer, type ServerRequest, type ServerResponse } from './protocol-server.ts';
 
 export interface RecordedRequest {
   readonly path: string;
-  readonly headers: IncomingMessage['headers'];
+  readonly headers: ServerRequest['headers'];
   readonly body: {
     model: string;
     messages: { role: string; content: string }[];
@@ -12,7 +12,7 @@ export interface RecordedRequest {
   };
 }
 
-/** What the server answers next: a chat completion, an HTTP error, a raw body, or a delay then answer. */
+/** What the server answers next: a chat completion, an HTTP error or a raw body (or a `hang`, see the base). */
 export type Reply =
   | {
       kind: 'completion';
@@ -21,80 +21,72 @@ export type Reply =
       usage?: { prompt: number; completion: number; cached?: number };
     }
   | { kind: 'status'; status: number; body?: string }
-  | { kind: 'raw'; body: string }
-  | { kind: 'hang'; ms: number };
+  | { kind: 'raw'; body: string };
 
-/**
- * A small server speaking the OpenAI Chat Completions protocol on loopback, for testing the provider
- * adapter over real HTTP. Replies come from a queue; when it is empty, `fallback` answers.
- */
-export class OpenAiProtocolServer {
-  readonly requests: RecordedRequest[] = [];
-  readonly queue: Reply[] = [];
-  fallback: (req: RecordedRequest) => Reply = (req) => ({
+const JSON_TYPE = { 'content-type': 'application/json' };
+
+/** The OpenAI Chat Completions protocol (`POST /v1/chat/completions`) on loopback; `url` ends in `/v1`. */
+export class OpenAiProtocolServer extends ScriptedProtocolServer<RecordedRequest, Reply> {
+  fallback = (req: RecordedRequest): Reply => ({
     kind: 'completion',
     content: `echo: ${req.body.messages.at(-1)?.content ?? ''}`,
     usage: { prompt: 100, completion: 20 },
   });
-  #server: Server | undefined;
-  url = '';
 
-  async start(): Promise<void> {
-    this.#server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        if (req.method !== 'POST' || req.url !== '/v1/chat/completions') {
-          res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"message":"not found"}}');
-          return;
-        }
-        const recorded: RecordedRequest = {
-          path: req.url,
-          headers: req.headers,
-          body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as RecordedRequest['body'],
-        };
-        this.requests.push(recorded);
-        const reply = this.queue.shift() ?? this.fallback(recorded);
-        const send = (r: Reply) => {
-          if (r.kind === 'status') {
-            res
-              .writeHead(r.status, { 'content-type': 'application/json' })
-              .end(r.body ?? `{"error":{"message":"status ${r.status}"}}`);
-          } else if (r.kind === 'raw') {
-            res.writeHead(200, { 'content-type': 'application/json' }).end(r.body);
-          } else if (r.kind === 'completion') {
-            res.writeHead(200, { 'content-type': 'application/json' }).end(
-              JSON.stringify({
-                id: `chatcmpl-${this.requests.length}`,
-                object: 'chat.completion',
-                model: recorded.body.model,
-                choices: [
-                  {
-                    index: 0,
-                    message: { role: 'assistant', content: r.content },
-                    finish_reason: r.finishReason ?? 'stop',
-                  },
-                ],
-                usage: {
-                  prompt_tokens: r.usage?.prompt ?? 10,
-                  completion_tokens: r.usage?.completion ?? 5,
-                  total_tokens: (r.usage?.prompt ?? 10) + (r.usage?.completion ?? 5),
-                  prompt_tokens_details: { cached_tokens: r.usage?.cached ?? 0 },
-                },
-              }),
-            );
-          }
-        };
-        if (reply.kind === 'hang') setTimeout(() => send(this.fallback(recorded)), reply.ms);
-        else send(reply);
-      });
-    });
-    await new Promise<void>((resolve) => this.#server!.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.#server!.address() as AddressInfo).port}/v1`;
+  protected createServer(handler: (req: ServerRequest, res: ServerResponse) => void) {
+    return createServer(handler);
   }
 
-  async stop(): Promise<void> {
-    this.#server?.closeAllConnections();
-    await new Promise<void>((resolve) => (this.#server ? this.#server.close(() => resolve()) : resolve()));
+  protected override baseUrl(port: number): string {
+    return `http://127.0.0.1:${port}/v1`;
+  }
+
+  protected read(req: ServerRequest, body: Buffer): RecordedRequest | undefined {
+    if (req.method !== 'POST' || req.url !== '/v1/chat/completions') return undefined;
+    return {
+      path: req.url,
+      headers: req.headers,
+      body: JSON.parse(body.toString('utf8')) as RecordedRequest['body'],
+    };
+  }
+
+  protected notFound(res: ServerResponse): void {
+    res.writeHead(404, JSON_TYPE);
+    res.end('{"error":{"message":"not found"}}');
+  }
+
+  protected reply(res: ServerResponse, r: Reply, req: RecordedRequest): void {
+    if (r.kind === 'status') {
+      res.writeHead(r.status, JSON_TYPE);
+      res.end(r.body ?? `{"error":{"message":"status ${r.status}"}}`);
+      return;
+    }
+    res.writeHead(200, JSON_TYPE);
+    if (r.kind === 'raw') {
+      res.end(r.body);
+      return;
+    }
+    const prompt = r.usage?.prompt ?? 10;
+    const completion = r.usage?.completion ?? 5;
+    res.end(
+      JSON.stringify({
+        id: `chatcmpl-${this.requests.length}`,
+        object: 'chat.completion',
+        model: req.body.model,
+        choices: [
+          {
+            index: 0,
+            message: { role: 'assistant', content: r.content },
+            finish_reason: r.finishReason ?? 'stop',
+          },
+        ],
+        usage: {
+          prompt_tokens: prompt,
+          completion_tokens: completion,
+          total_tokens: prompt + completion,
+          prompt_tokens_details: { cached_tokens: r.usage?.cached ?? 0 },
+        },
+      }),
+    );
   }
 }
