@@ -180,6 +180,22 @@ describe('Function: invokeLlm', () => {
     defaults: { provider: provider.id, model: 'gpt-4o-mini', maxTokens: 64, cacheTtlSeconds: 60 },
   });
 
+  /** A cache that never has the answer. */
+  const noCache = () =>
+    failOpen(
+      { kind: 'store', get: async () => undefined, set: async () => {}, close: async () => {} },
+      { timeoutMs: 50, onError: () => {} },
+    );
+
+  /** A plain request: no cache unless asked, no directive parsing. */
+  const ask = (prompt: string, extra: Partial<Parameters<typeof invokeLlm>[2]> = {}) => ({
+    context: {},
+    messages: [],
+    prompt,
+    parseDirective: false,
+    ...extra,
+  });
+
   it('goes on without the cache when the cache fails (fail-open), reporting the failure', async () => {
     // Prepare: a cache whose every call fails, and one that never answers.
     const errors: string[] = [];
@@ -204,20 +220,8 @@ describe('Function: invokeLlm', () => {
     const provider = countingProvider();
 
     // Act
-    const a = await invokeLlm(deps(provider, broken), await step(), {
-      context: {},
-      messages: [],
-      prompt: 'hi',
-      temperature: 0,
-      parseDirective: false,
-    });
-    const b = await invokeLlm(deps(provider, hanging), await step(), {
-      context: {},
-      messages: [],
-      prompt: 'hi',
-      temperature: 0,
-      parseDirective: false,
-    });
+    const a = await invokeLlm(deps(provider, broken), await step(), ask('hi', { temperature: 0 }));
+    const b = await invokeLlm(deps(provider, hanging), await step(), ask('hi', { temperature: 0 }));
 
     // Assess
     expect([a.text, b.text]).toEqual(['ok', 'ok']);
@@ -238,36 +242,10 @@ describe('Function: invokeLlm', () => {
     const d = deps(provider, cache);
 
     // Act
-    await invokeLlm(d, await step(), {
-      context: {},
-      messages: [],
-      prompt: 'warm',
-      temperature: 0.7,
-      parseDirective: false,
-    });
-    await invokeLlm(d, await step(), {
-      context: {},
-      messages: [],
-      prompt: 'warm',
-      temperature: 0.7,
-      parseDirective: false,
-    });
-    await invokeLlm(d, await step(), {
-      context: {},
-      messages: [],
-      prompt: 'warm',
-      temperature: 0.7,
-      cache: true,
-      parseDirective: false,
-    });
-    const hit = await invokeLlm(d, await step(), {
-      context: {},
-      messages: [],
-      prompt: 'warm',
-      temperature: 0.7,
-      cache: true,
-      parseDirective: false,
-    });
+    await invokeLlm(d, await step(), ask('warm', { temperature: 0.7 }));
+    await invokeLlm(d, await step(), ask('warm', { temperature: 0.7 }));
+    await invokeLlm(d, await step(), ask('warm', { temperature: 0.7, cache: true }));
+    const hit = await invokeLlm(d, await step(), ask('warm', { temperature: 0.7, cache: true }));
 
     // Assess
     expect(provider.calls).toHaveLength(3);
@@ -287,18 +265,9 @@ describe('Function: invokeLlm', () => {
         }),
     };
     const s = await step();
-    const noCache = failOpen(
-      { kind: 'store', get: async () => undefined, set: async () => {}, close: async () => {} },
-      { timeoutMs: 50, onError: () => {} },
-    );
 
     // Act
-    const outcome = invokeLlm(
-      deps(slow, noCache),
-      s,
-      { context: {}, messages: [], prompt: 'slow', parseDirective: false },
-      { signal: AbortSignal.timeout(50) },
-    );
+    const outcome = invokeLlm(deps(slow, noCache()), s, ask('slow'), { signal: AbortSignal.timeout(50) });
 
     // Assess
     await expect(outcome).rejects.toThrow(LlmProviderError);
@@ -312,23 +281,7 @@ describe('Function: invokeLlm', () => {
     const provider = countingProvider();
     const s = await step();
     await expect(
-      invokeLlm(
-        deps(
-          provider,
-          failOpen(
-            { kind: 'store', get: async () => undefined, set: async () => {}, close: async () => {} },
-            { timeoutMs: 50, onError: () => {} },
-          ),
-        ),
-        s,
-        {
-          context: {},
-          model: { name: 'gpt-unknown' },
-          messages: [],
-          prompt: 'hi',
-          parseDirective: false,
-        },
-      ),
+      invokeLlm(deps(provider, noCache()), s, ask('hi', { model: { name: 'gpt-unknown' } })),
     ).rejects.toThrow(UnknownModelPriceError);
     expect(provider.calls).toHaveLength(0);
     expect((await store.store.getExecution(s.executionId))?.reservedMicros).toBe(0);
