@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 
 /** The parts of an HTTP/1 or HTTP/2 request the protocol servers read. */
 export interface ServerRequest {
@@ -70,6 +71,12 @@ export abstract class ScriptedProtocolServer<Req, Reply extends { kind: string }
     this.url = this.baseUrl((server.address() as AddressInfo).port);
   }
 
+  /** Forgets the recorded requests and the replies not yet given. */
+  reset(): void {
+    this.requests.length = 0;
+    this.queue.length = 0;
+  }
+
   async stop(): Promise<void> {
     const server = this.#server;
     server?.closeAllConnections?.();
@@ -91,4 +98,16 @@ export abstract class ScriptedProtocolServer<Req, Reply extends { kind: string }
     if (next.kind === 'hang') setTimeout(() => send(this.fallback(recorded)), (next as Hang).ms);
     else send(next as Reply);
   }
+}
+
+/**
+ * Serves a protocol server for the whole test file, starting empty for every test. Registered first,
+ * its start runs before the file's own beforeAll and its stop after the file's own afterAll.
+ */
+export function serveDuringTests(
+  server: Pick<ScriptedProtocolServer<never, never>, 'start' | 'reset' | 'stop'>,
+): void {
+  beforeAll(() => server.start());
+  afterEach(() => server.reset());
+  afterAll(() => server.stop());
 }

@@ -1,21 +1,16 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { LlmProviderError, LlmRequestInvalidError } from '#shared/errors';
 import { AnthropicProvider } from '#shared/llm/anthropic';
 import { AnthropicProtocolServer } from '../helpers/anthropic-server.ts';
+import { serveDuringTests } from '../helpers/protocol-server.ts';
 
 const server = new AnthropicProtocolServer();
 let provider: AnthropicProvider;
 
+serveDuringTests(server);
+
 beforeAll(async () => {
-  await server.start();
   provider = new AnthropicProvider({ baseUrl: server.url, apiKey: 'sk-ant-test', timeoutMs: 500 });
-});
-afterAll(async () => {
-  await server.stop();
-});
-afterEach(() => {
-  server.requests.length = 0;
-  server.queue.length = 0;
 });
 
 const request = {

@@ -1,26 +1,23 @@
 import type { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LlmProviderError, LlmRequestInvalidError } from '#shared/errors';
 import { BedrockProvider } from '#shared/llm/bedrock';
 import { BedrockProtocolServer } from '../helpers/bedrock-server.ts';
+import { serveDuringTests } from '../helpers/protocol-server.ts';
 
 const server = new BedrockProtocolServer();
 const MODEL = 'amazon.nova-lite-v1:0';
 let client: BedrockRuntimeClient;
 let provider: BedrockProvider;
 
+serveDuringTests(server);
+
 beforeAll(async () => {
-  await server.start();
   client = server.client();
   provider = new BedrockProvider({ client, timeoutMs: 500 });
 });
-afterAll(async () => {
+afterAll(() => {
   client.destroy();
-  await server.stop();
-});
-afterEach(() => {
-  server.requests.length = 0;
-  server.queue.length = 0;
 });
 
 const request = {

@@ -1,21 +1,16 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { LlmProviderError, LlmRequestInvalidError } from '#shared/errors';
 import { OpenAiCompatibleProvider } from '#shared/llm/openai-compatible';
 import { OpenAiProtocolServer } from '../helpers/openai-server.ts';
+import { serveDuringTests } from '../helpers/protocol-server.ts';
 
 const server = new OpenAiProtocolServer();
 let provider: OpenAiCompatibleProvider;
 
+serveDuringTests(server);
+
 beforeAll(async () => {
-  await server.start();
   provider = new OpenAiCompatibleProvider({ baseUrl: server.url, apiKey: 'sk-test', timeoutMs: 500 });
-});
-afterAll(async () => {
-  await server.stop();
-});
-afterEach(() => {
-  server.requests.length = 0;
-  server.queue.length = 0;
 });
 
 const request = {
