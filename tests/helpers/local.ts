@@ -1,4 +1,5 @@
 import { loadConfig } from '#shared/config';
+import { startExecution } from '#shared/executions';
 import { closeRuntime } from '#shared/runtime';
 import type { LocalIntegration } from '../../infra/local/orchestrator.ts';
 import { createLocalRuntime, type LocalRuntime } from '../../infra/local/runtime.ts';
@@ -41,4 +42,28 @@ export async function stopLocal(local: LocalRuntime | undefined): Promise<void> 
     await local.close();
     await drops.get(local)?.();
   } else await closeRuntime();
+}
+
+/**
+ * Starts a workflow through the same service the API uses, waits for the end, and reads back what the
+ * store holds about it: the execution row, its steps, its whole ledger and its events.
+ */
+export async function runToEnd(
+  local: LocalRuntime,
+  workflow: string,
+  input: Record<string, unknown>,
+  budgetMicros: number | null = null,
+) {
+  const { execution } = await startExecution(
+    { store: local.runtime.store, engine: local.engine },
+    { workflow, input, budgetMicros },
+  );
+  await local.orchestrator.drain();
+  const store = local.runtime.store;
+  return {
+    execution: (await store.getExecution(execution.id))!,
+    steps: await store.listSteps(execution.id),
+    ledger: await store.listCosts(execution.id),
+    events: await store.listEvents(execution.id, 0, 1000),
+  };
 }

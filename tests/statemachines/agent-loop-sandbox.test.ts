@@ -6,11 +6,10 @@
  * (SANDBOX_UNSAFE_LOCAL); tests/security runs the Python case in bubblewrap.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startExecution } from '#shared/executions';
 import { fargateMicros } from '#shared/pricing/aws';
 import type { LocalRuntime } from '../../infra/local/runtime.ts';
 import { findExecutable } from '../../sandbox-image/src/core/interpreter.ts';
-import { startLocal, stopLocal } from '../helpers/local.ts';
+import { runToEnd, startLocal, stopLocal } from '../helpers/local.ts';
 
 const CODE_MODEL = { provider: 'scripted', name: 'code-agent' } as const;
 /** The sandbox runs the system's python3 only (never a version manager's shim). */
@@ -31,19 +30,8 @@ afterAll(async () => {
 let goals = 0;
 const fresh = (goal: string) => `${goal} #${goals++}`;
 
-async function runAgent(input: Record<string, unknown>) {
-  const { execution } = await startExecution(
-    { store: local.runtime.store, engine: local.engine },
-    { workflow: 'agent-loop', input: { model: CODE_MODEL, ...input }, budgetMicros: null },
-  );
-  await local.orchestrator.drain();
-  const store = local.runtime.store;
-  return {
-    execution: (await store.getExecution(execution.id))!,
-    steps: await store.listSteps(execution.id),
-    ledger: await store.listCosts(execution.id),
-    events: await store.listEvents(execution.id, 0, 1000),
-  };
+function runAgent(input: Record<string, unknown>) {
+  return runToEnd(local, 'agent-loop', { model: CODE_MODEL, ...input });
 }
 
 describe('State machine: agent-loop.asl.json with the sandbox tool', () => {

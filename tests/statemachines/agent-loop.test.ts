@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startExecution } from '#shared/executions';
 import type { LocalRuntime } from '../../infra/local/runtime.ts';
-import { startLocal, stopLocal, TEST_MODEL } from '../helpers/local.ts';
+import { runToEnd, startLocal, stopLocal, TEST_MODEL } from '../helpers/local.ts';
 
 let local: LocalRuntime;
 
@@ -18,21 +18,9 @@ const fresh = (goal: string) => `${goal} #${goals++}`;
 
 /** Starts the agent loop through the same service the API uses and waits for the end. */
 async function runAgent(input: Record<string, unknown>, budgetMicros: number | null = null) {
-  const { execution } = await startExecution(
-    { store: local.runtime.store, engine: local.engine },
-    { workflow: 'agent-loop', input: { model: TEST_MODEL, ...input }, budgetMicros },
-  );
-  await local.orchestrator.drain();
-  const store = local.runtime.store;
-  const ledger = await store.listCosts(execution.id);
-  return {
-    execution: (await store.getExecution(execution.id))!,
-    steps: await store.listSteps(execution.id),
-    /** The model calls of the ledger (kind llm). */
-    costs: ledger.filter((c) => c.kind === 'llm'),
-    ledger,
-    events: await store.listEvents(execution.id, 0, 1000),
-  };
+  const run = await runToEnd(local, 'agent-loop', { model: TEST_MODEL, ...input }, budgetMicros);
+  /** The model calls of the ledger (kind llm). */
+  return { ...run, costs: run.ledger.filter((c) => c.kind === 'llm') };
 }
 
 const sum = (rows: { usdMicros: number }[]) => rows.reduce((s, r) => s + r.usdMicros, 0);

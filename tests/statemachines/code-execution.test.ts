@@ -6,10 +6,9 @@
  * the tests, so these cases need nothing but Node.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startExecution } from '#shared/executions';
 import { fargateMicros } from '#shared/pricing/aws';
 import type { LocalRuntime } from '../../infra/local/runtime.ts';
-import { startLocal, stopLocal } from '../helpers/local.ts';
+import { runToEnd, startLocal, stopLocal } from '../helpers/local.ts';
 
 let local: LocalRuntime;
 
@@ -21,19 +20,8 @@ afterAll(async () => {
 });
 
 /** Starts code-execution through the same service the API uses and waits for the end. */
-async function runCode(input: Record<string, unknown>) {
-  const { execution } = await startExecution(
-    { store: local.runtime.store, engine: local.engine },
-    { workflow: 'code-execution', input, budgetMicros: null },
-  );
-  await local.orchestrator.drain();
-  const store = local.runtime.store;
-  return {
-    execution: (await store.getExecution(execution.id))!,
-    steps: await store.listSteps(execution.id),
-    ledger: await store.listCosts(execution.id),
-    events: await store.listEvents(execution.id, 0, 1000),
-  };
+function runCode(input: Record<string, unknown>) {
+  return runToEnd(local, 'code-execution', input);
 }
 
 const sum = (rows: { usdMicros: number }[]) => rows.reduce((s, r) => s + r.usdMicros, 0);
