@@ -187,6 +187,8 @@ export class LocalOrchestrator {
         (output): ExecutionOutcome => ({ status: 'succeeded', output }),
         (err: unknown): ExecutionOutcome => outcomeOfError(err),
       );
+      // A timed-out execution stops what it still runs, as Step Functions stops a .sync task it waits for.
+      if (outcome.status === 'timed_out') cancelled.abort();
       await counted;
       await projectExecutionEnd(this.#options.store, executionId, outcome, transitions);
       return outcome;
@@ -247,6 +249,11 @@ export class LocalOrchestrator {
       throw new Error(
         `${workflow.file}: the local runtime cannot run Task state(s) ${unsupported.join(', ')}`,
       );
+    }
+    // The interpreter enforces the top-level TimeoutSeconds (ExecutionTimeoutError → timed_out) with one timer,
+    // and a Node timer past its ~24.8-day ceiling fires at once: a longer limit (up to a year on AWS) is capped.
+    if (typeof definition.TimeoutSeconds === 'number' && definition.TimeoutSeconds > NO_TIMEOUT_SECONDS) {
+      definition.TimeoutSeconds = NO_TIMEOUT_SECONDS;
     }
     const machine = new StateMachine(definition as never, { validationOptions: { checkArn: false } });
     return { workflow, machine, tasks };

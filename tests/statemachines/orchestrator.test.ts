@@ -73,7 +73,7 @@ async function run(o: LocalOrchestrator, workflow: string, input: object = {}) {
 
 beforeAll(async () => {
   ({ store, close: closeStore } = await openTestStore());
-});
+}, 60_000);
 afterAll(async () => {
   await closeStore();
 });
@@ -333,6 +333,71 @@ describe('Local service integrations', () => {
     );
     expect(aborted).toBe(true);
     expect(outcome.output).toMatchObject({ error: { Error: 'States.Timeout' } });
+  });
+});
+
+describe('Top-level TimeoutSeconds', () => {
+  const RUN_TASK = 'arn:aws:states:::ecs:runTask.sync';
+
+  it('ends the execution timed_out when the workflow runs longer, and stops its running integration', async () => {
+    // Prepare: a 1 s execution limit around a task that would run until it is aborted (no task timeout of its own)
+    let aborted = false;
+    const wf = workflowFrom('overdue', {
+      StartAt: 'Run',
+      TimeoutSeconds: 1,
+      States: {
+        Run: { Type: 'Task', Resource: RUN_TASK, Parameters: { Cluster: 'c' }, End: true },
+      },
+    });
+    const o = new LocalOrchestrator({
+      workflows: new Map([['overdue', wf]]),
+      functions: new Map(),
+      store,
+      integrations: new Map([
+        [
+          RUN_TASK,
+          (_: unknown, ctx: { signal: AbortSignal }) =>
+            new Promise((resolve) => {
+              ctx.signal.addEventListener('abort', () => {
+                aborted = true;
+                resolve({});
+              });
+            }),
+        ],
+      ]),
+    });
+    const id = `overdue-${Math.random().toString(36).slice(2)}`;
+    await store.createExecution({ id, workflow: 'overdue', input: {} });
+    const started = Date.now();
+
+    // Act
+    const outcome = await o.start('overdue', id, {}).done;
+
+    // Assess
+    expect(outcome).toMatchObject({ status: 'timed_out', error: { error: 'States.Timeout' } });
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(aborted).toBe(true);
+    expect((await store.getExecution(id))!.status).toBe('timed_out');
+  });
+
+  it('runs a workflow whose limit is the Step Functions maximum (one year) to the end', async () => {
+    // Prepare: one year is past setTimeout's ~24.8-day ceiling, where a plain timer would fire at once (the
+    // Wait lets such a timer fire before the run ends)
+    const wf = workflowFrom('yearlong', {
+      StartAt: 'Pause',
+      TimeoutSeconds: 31_536_000,
+      States: {
+        Pause: { Type: 'Wait', Seconds: 1, Next: 'Echo' },
+        Echo: { ...lambdaTask('${Echo}'), End: true },
+      },
+    });
+
+    // Act
+    const { outcome, row } = await run(orchestrator(wf), 'yearlong');
+
+    // Assess
+    expect(outcome.status).toBe('succeeded');
+    expect(row.status).toBe('succeeded');
   });
 });
 
