@@ -3,12 +3,8 @@
  * only the store (least privilege by default): give a new activity its needs here when it has them.
  */
 export type ActivityNeed =
-  /** ElastiCache Valkey (runs the function in the VPC): response cache, locks. */
+  /** ElastiCache Valkey (runs the function in the VPC): response cache. */
   | 'cache'
-  /** Powertools idempotency table. */
-  | 'idempotency'
-  /** Approval task tokens table. */
-  | 'approvals'
   /** Artifacts bucket, objects under executions/. */
   | 'artifacts-read'
   | 'artifacts-write'
@@ -16,14 +12,11 @@ export type ActivityNeed =
   | 'llm';
 
 export const ACTIVITY_NEEDS: Readonly<Record<string, readonly ActivityNeed[]>> = {
-  'llm-invoke': ['cache', 'idempotency', 'llm'],
+  'llm-invoke': ['cache', 'llm'],
   'execution-finish': [],
   // Read too: the presigned GET of the code is signed with this function's role.
   'sandbox-prepare': ['artifacts-read', 'artifacts-write'],
   'sandbox-collect': ['artifacts-read'],
-  'approval-request': ['approvals'],
-  'lock-acquire': ['cache'],
-  'lock-release': ['cache'],
 };
 
 /** The needs of one activity (none beyond the store when it is not listed). */

@@ -1,14 +1,15 @@
-import { CfnOutput, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { dataRemovalPolicy } from '../constructs/names.ts';
 import { WfloFunction } from '../constructs/wflo-function.ts';
 import type { WorkflowStateMachine } from '../constructs/workflow-state-machine.ts';
 import type { WfloContext } from './context.ts';
 import type { DataStack } from './data-stack.ts';
-import { grantOnExecutions } from './execution-grants.ts';
+import { grantExecutionData } from './execution-grants.ts';
 import { llmEnvironment } from './orchestration-stack.ts';
 
 /** The API stage name (part of every URL). */
@@ -58,7 +59,7 @@ export class ApiStack extends Stack {
   constructor(scope: Construct, id: string, props: ApiStackProps) {
     super(scope, id, props);
     const { context: ctx, data } = props;
-    const removal = ctx.deletionProtection ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+    const removal = dataRemovalPolicy(ctx.retainData);
 
     const stateMachineArns = Object.fromEntries(
       [...props.workflows].map(([name, wf]) => [name, wf.stateMachine.stateMachineArn]),
@@ -77,41 +78,17 @@ export class ApiStack extends Stack {
       },
     });
     data.bindStore(this.handler);
-    data.bindApprovals(this.handler);
 
     const stateMachineResources = [...props.workflows.values()].map((wf) => wf.stateMachine.stateMachineArn);
-    const stateMachineNames = [...props.workflows.keys()].map((name) => `${props.prefix}-${name}`);
     this.handler.role.addToPrincipalPolicy(
       new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: stateMachineResources }),
     );
-    grantOnExecutions(
-      this,
+    // StartExecution encrypts the input with the workflows' key, as the caller.
+    grantExecutionData(
       this.handler.role,
-      stateMachineNames,
-      [
-        'states:DescribeExecution',
-        'states:StopExecution',
-        'states:RedriveExecution',
-        'states:GetExecutionHistory',
-      ],
-      'Execution names are chosen at run time (the idempotency key); describe/stop/redrive are limited to executions ' +
-        'of the deployed wflo state machines.',
+      [...props.workflows.values()],
+      ['kms:Decrypt', 'kms:GenerateDataKey'],
     );
-    this.handler.role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        actions: ['states:SendTaskSuccess', 'states:SendTaskFailure', 'states:SendTaskHeartbeat'],
-        resources: ['*'],
-      }),
-    );
-    const defaultPolicy = this.handler.role.node.tryFindChild('DefaultPolicy');
-    if (defaultPolicy) {
-      Validations.of(defaultPolicy).acknowledge({
-        id: 'AwsSolutions-IAM5[Resource::*]',
-        reason:
-          'Approvals answer Step Functions callbacks with SendTaskSuccess/SendTaskFailure/SendTaskHeartbeat, which act on ' +
-          'an opaque task token and support no resource-level permissions; X-Ray tracing actions are the same.',
-      });
-    }
     this.accessLogs = new logs.LogGroup(this, 'AccessLogs', {
       retention: props.logRetention,
       removalPolicy: removal,
@@ -128,8 +105,10 @@ export class ApiStack extends Stack {
       restApiName: `${props.prefix}-api`,
       description: 'wflo: start and inspect durable AI-agent workflows',
       endpointTypes: [apigw.EndpointType.REGIONAL],
-      cloudWatchRole: true,
-      cloudWatchRoleRemovalPolicy: RemovalPolicy.DESTROY,
+      // The CloudWatch Logs role of API Gateway is one setting per account and region (AWS::ApiGateway::Account):
+      // an environment that owned it would overwrite, and on deletion remove, every other environment's. It comes
+      // from the Wflo-ApiGatewayAccount stack (-c apiGatewayAccount=true) or the account's existing setting.
+      cloudWatchRole: false,
       deployOptions: {
         stageName: API_STAGE,
         accessLogDestination: new apigw.LogGroupLogDestination(this.accessLogs),
@@ -226,11 +205,5 @@ export class ApiStack extends Stack {
           'a Cognito user-pool authorizer is available with -c apiAuth=cognito.',
       });
     }
-    Validations.of(this.api).acknowledge({
-      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
-      reason:
-        'API Gateway requires this account-level role to write execution logs (AwsSolutions-APIG6); the AWS-managed ' +
-        'policy is the documented one and grants only CloudWatch Logs writes.',
-    });
   }
 }

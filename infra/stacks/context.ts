@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_WORKFLOW_TIMEOUT_SECONDS } from '../constructs/workflow-state-machine.ts';
 
 /** Log retention values CloudWatch Logs accepts (days). */
 const LOG_RETENTION_DAYS = [
@@ -35,6 +36,34 @@ const bool = z.preprocess(
 const num = (schema: z.ZodNumber) =>
   z.preprocess((v) => (typeof v === 'string' && v.trim() !== '' ? Number(v) : v), schema);
 
+const timeoutSeconds = num(
+  z
+    .number({ error: 'must be a whole number of seconds' })
+    .int({ error: 'must be a whole number of seconds' })
+    .min(1, { error: 'must be at least 1 second' })
+    .max(MAX_WORKFLOW_TIMEOUT_SECONDS, {
+      error: `must be at most ${MAX_WORKFLOW_TIMEOUT_SECONDS} seconds (one year, the Step Functions Standard limit)`,
+    }),
+);
+
+/** `-c workflowTimeouts='{"agent-loop":7200}'` arrives as JSON text; tests and cdk.json pass an object. */
+const timeoutsByWorkflow = z.preprocess(
+  (v) => {
+    if (typeof v !== 'string') return v;
+    try {
+      return JSON.parse(v) as unknown;
+    } catch {
+      return v;
+    }
+  },
+  z.record(z.string().regex(/^[a-z0-9-]+$/, 'workflow names are kebab-case'), timeoutSeconds, {
+    error: 'must be a JSON object of workflow name → seconds, e.g. {"agent-loop":7200}',
+  }),
+);
+
+/** Step Functions log levels (`stateMachineLogLevel`). */
+export const STATE_MACHINE_LOG_LEVELS = ['ALL', 'ERROR', 'FATAL', 'OFF'] as const;
+
 /** The providers functions/shared/config.ts accepts as LLM_PROVIDER. */
 const LLM_PROVIDERS = ['scripted', 'openai-compatible', 'anthropic', 'bedrock'] as const;
 /** Providers that authenticate with an API key (kept in Secrets Manager, see DEPLOYMENT.md). */
@@ -50,8 +79,18 @@ const ContextSchema = z
         'must be 2-15 characters: lowercase letters, digits, hyphens, starting with a letter',
       )
       .default('dev'),
+    /**
+     * A development environment: may run without alarm recipients, logs every state-machine event by default
+     * and drops its data with `cdk destroy`. @default true when envName is `dev` or starts with `dev-`
+     */
+    dev: bool.optional(),
     /** Email address the alarm topic notifies (a subscription confirmation is sent on deploy). */
     alarmEmail: z.email({ error: 'must be an email address' }).optional(),
+    /** An existing SNS topic (e.g. wired to a chat integration) the alarms notify as well. */
+    alarmTopicArn: z
+      .string()
+      .regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/, 'must be an SNS topic ARN')
+      .optional(),
     /** Budget (USD) applied to executions started without one. */
     defaultBudgetUsd: z
       .string()
@@ -90,8 +129,18 @@ const ContextSchema = z
         .max(256)
         .multipleOf(0.5, { error: 'must be a multiple of 0.5 ACU' }),
     ).default(4),
-    /** Deletion protection on the database (and RETAIN on data stores). */
-    deletionProtection: bool.default(true),
+    /**
+     * Aurora deletion protection. Off for the first deploy (a protected cluster blocks the rollback of a failed
+     * create); turn it on once the environment is up (DEPLOYMENT.md, second step for production).
+     */
+    deletionProtection: bool.default(false),
+    /** CloudFormation termination protection on every stack of the environment (second step for production). */
+    terminationProtection: bool.default(false),
+    /**
+     * Keep data stores and logs when a resource is replaced or the stack deleted (RETAIN_ON_UPDATE_OR_DELETE:
+     * a failed first create still rolls back cleanly). @default true, except in dev environments
+     */
+    retainData: bool.optional(),
     /** NAT gateways for the activity Lambdas' internet egress (1 is cheaper, 2 survives an AZ outage). */
     natGateways: num(z.number().int().min(1).max(2)).default(1),
     /** Fargate size of one sandbox task. */
@@ -100,8 +149,26 @@ const ContextSchema = z
     /** ElastiCache Serverless upper limits. */
     cacheMaxDataGb: num(z.number().int().min(1).max(5000)).default(1),
     cacheMaxEcpuPerSecond: num(z.number().int().min(1000).max(15_000_000)).default(5000),
-    /** MSK Serverless for the event stream (about $550/month fixed; off keeps events in the Postgres outbox). */
-    kafka: bool.default(true),
+    /**
+     * MSK Serverless for the event stream (about $550/month fixed). Off until something produces to it; events stay
+     * in the Postgres outbox either way.
+     */
+    kafka: bool.default(false),
+    /** Step Functions log level. @default ALL in dev environments, ERROR elsewhere */
+    stateMachineLogLevel: z
+      .enum(STATE_MACHINE_LOG_LEVELS, { error: `must be one of ${STATE_MACHINE_LOG_LEVELS.join(', ')}` })
+      .optional(),
+    /** Include execution input and output in the state-machine log events (encrypted with the stack's key). */
+    stateMachineExecutionData: bool.default(true),
+    /** Top-level TimeoutSeconds for a workflow whose ASL file has none. */
+    workflowTimeoutSeconds: timeoutSeconds.optional(),
+    /** Per-workflow TimeoutSeconds, overriding the ASL file's: `{"agent-loop":7200}`. */
+    workflowTimeouts: timeoutsByWorkflow.default({}),
+    /**
+     * Also synthesize `Wflo-ApiGatewayAccount`, the once-per-account-and-region stack that owns API Gateway's
+     * CloudWatch Logs role (AWS::ApiGateway::Account). No environment stack owns it.
+     */
+    apiGatewayAccount: bool.default(false),
     /** API authorization: IAM (SigV4) or a Cognito user pool. */
     apiAuth: z.enum(['iam', 'cognito'], { error: 'must be iam or cognito' }).default('iam'),
     cognitoUserPoolArn: z
@@ -158,6 +225,15 @@ const ContextSchema = z
         message: `only applies to ${KEYED_PROVIDERS.join(' and ')}`,
       });
     }
+    if (!isDev(c) && !c.alarmEmail && !c.alarmTopicArn) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['alarmEmail'],
+        message:
+          `required outside dev environments (envName=${c.envName}): pass -c alarmEmail=<ops address> or ` +
+          '-c alarmTopicArn=<SNS topic ARN>, or mark a development environment with -c dev=true',
+      });
+    }
     if (c.apiAuth === 'cognito' && !c.cognitoUserPoolArn) {
       ctx.addIssue({
         code: 'custom',
@@ -167,11 +243,21 @@ const ContextSchema = z
     }
   });
 
-/** The validated deployment parameters (CDK context). */
-export type WfloContext = z.infer<typeof ContextSchema>;
+function isDev(c: { dev?: boolean | undefined; envName: string }): boolean {
+  return c.dev ?? /^dev(-|$)/.test(c.envName);
+}
+
+type ParsedContext = z.infer<typeof ContextSchema>;
+
+/** The validated deployment parameters (CDK context), with the dev-dependent defaults resolved. */
+export type WfloContext = Omit<ParsedContext, 'dev' | 'retainData' | 'stateMachineLogLevel'> & {
+  readonly dev: boolean;
+  readonly retainData: boolean;
+  readonly stateMachineLogLevel: (typeof STATE_MACHINE_LOG_LEVELS)[number];
+};
 
 /** Every context key the app reads; anything else passed with `-c` is left to the CDK itself. */
-export const CONTEXT_KEYS = Object.keys(ContextSchema.shape) as (keyof WfloContext)[];
+export const CONTEXT_KEYS = Object.keys(ContextSchema.shape) as (keyof ParsedContext)[];
 
 /**
  * Validates the deployment parameters. Throws one error naming every bad key and how to pass it.
@@ -189,5 +275,11 @@ export function parseContext(raw: Readonly<Record<string, unknown>>): WfloContex
     });
     throw new Error(`Invalid wflo context parameters (pass them with -c key=value):\n${lines.join('\n')}`);
   }
-  return parsed.data;
+  const dev = isDev(parsed.data);
+  return {
+    ...parsed.data,
+    dev,
+    retainData: parsed.data.retainData ?? !dev,
+    stateMachineLogLevel: parsed.data.stateMachineLogLevel ?? (dev ? 'ALL' : 'ERROR'),
+  };
 }

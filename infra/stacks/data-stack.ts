@@ -1,5 +1,4 @@
 import { Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
-import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -9,6 +8,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import { DatabaseMigrations } from '../constructs/database-migrations.ts';
 import { KafkaEvents } from '../constructs/kafka-events.ts';
+import { dataRemovalPolicy, stackSuffix } from '../constructs/names.ts';
 import { ValkeyCache } from '../constructs/valkey-cache.ts';
 import type { WfloFunction } from '../constructs/wflo-function.ts';
 import { SUBNETS } from './network-stack.ts';
@@ -25,9 +25,13 @@ export interface DataStackProps extends StackProps {
   readonly lambdaSecurityGroup: ec2.ISecurityGroup;
   readonly dbMinCapacity: number;
   readonly dbMaxCapacity: number;
+  /** Aurora deletion protection (the second step for production, see DEPLOYMENT.md). */
   readonly deletionProtection: boolean;
+  /** Keep data and logs on replacement or stack deletion (RETAIN_ON_UPDATE_OR_DELETE; Aurora: a final snapshot). */
+  readonly retainData: boolean;
   readonly cacheMaxDataGb: number;
   readonly cacheMaxEcpuPerSecond: number;
+  /** Deploy MSK Serverless (off by default: nothing produces to it yet). */
   readonly kafka: boolean;
   readonly logRetention: logs.RetentionDays;
 }
@@ -37,9 +41,9 @@ export type ArtifactsAccess = 'read' | 'write' | 'read-write';
 
 /**
  * Every data store: Aurora PostgreSQL Serverless v2 (Data API, IAM auth, rotation, migrations at deploy time),
- * ElastiCache Serverless Valkey, MSK Serverless (optional), DynamoDB tables for approvals and idempotency, and the
- * artifacts bucket. All encrypted (one customer-managed key with rotation; SSE-S3 for the bucket so presigned URLs
- * work for the sandbox). Functions get access only through the `bindX()` helpers, which set the environment
+ * ElastiCache Serverless Valkey, MSK Serverless (only with `kafka`; {@link DataStack.kafka} is undefined otherwise),
+ * and the artifacts bucket. All encrypted (one customer-managed key with rotation; SSE-S3 for the bucket so presigned
+ * URLs work for the sandbox). Approvals and idempotency records live in Aurora, so there are no DynamoDB tables. Functions get access only through the `bindX()` helpers, which set the environment
  * variables loadConfig() reads and grant exactly that resource.
  */
 export class DataStack extends Stack {
@@ -47,26 +51,29 @@ export class DataStack extends Stack {
   readonly cluster: rds.DatabaseCluster;
   readonly migrations: DatabaseMigrations;
   readonly cache: ValkeyCache;
+  /** MSK Serverless, or undefined when the environment runs without it (the default). */
   readonly kafka: KafkaEvents | undefined;
-  readonly approvalsTable: dynamodb.Table;
-  readonly idempotencyTable: dynamodb.Table;
   readonly artifactsBucket: s3.Bucket;
   readonly accessLogsBucket: s3.Bucket;
 
   constructor(scope: Construct, id: string, props: DataStackProps) {
     super(scope, id, props);
-    const removalPolicy = props.deletionProtection ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+    const removalPolicy = dataRemovalPolicy(props.retainData);
 
     this.key = new kms.Key(this, 'DataKey', {
-      description: `${props.prefix}: encrypts Aurora storage, Valkey and the DynamoDB tables`,
+      description: `${props.prefix}: encrypts Aurora storage and Valkey`,
       enableKeyRotation: true,
-      removalPolicy: props.deletionProtection ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      removalPolicy,
       pendingWindow: Duration.days(7),
     });
 
     // ---- Aurora PostgreSQL Serverless v2 ------------------------------------------------------------------
-    const clusterIdentifier = `${props.prefix}-db`;
-    // Created here (not by RDS on first export) so it has a retention without the LogRetention Lambda.
+    // A physical name on purpose: RDS exports to /aws/rds/cluster/<identifier>/postgresql, and that log group is
+    // created here first (so it has a retention without the LogRetention Lambda), so the identifier must be known
+    // before the cluster exists. It ends with the stack's id, so a retained log group of a destroyed environment
+    // does not block creating the environment again; the fixed name also means CloudFormation never replaces the
+    // cluster (with its data) silently: a change that needs replacement fails instead.
+    const clusterIdentifier = `${props.prefix}-db-${stackSuffix(this)}`;
     const postgresLogs = new logs.LogGroup(this, 'DatabaseLogs', {
       logGroupName: `/aws/rds/cluster/${clusterIdentifier}/postgresql`,
       retention: props.logRetention,
@@ -82,9 +89,8 @@ export class DataStack extends Stack {
       serverlessV2MaxCapacity: props.dbMaxCapacity,
       // The secret uses the account's aws/secretsmanager key: a customer-managed key here would put every
       // consumer's role into the key policy, a dependency cycle with the stacks that consume the secret.
-      credentials: rds.Credentials.fromGeneratedSecret('wflo_admin', {
-        secretName: `${props.prefix}/aurora/admin`,
-      }),
+      // No secret name: a deleted secret keeps its name for its recovery window, which would block a retry.
+      credentials: rds.Credentials.fromGeneratedSecret('wflo_admin'),
       defaultDatabaseName: DB_NAME,
       port: DB_PORT,
       enableDataApi: true,
@@ -92,7 +98,7 @@ export class DataStack extends Stack {
       storageEncrypted: true,
       storageEncryptionKey: this.key,
       deletionProtection: props.deletionProtection,
-      removalPolicy: props.deletionProtection ? RemovalPolicy.SNAPSHOT : RemovalPolicy.DESTROY,
+      removalPolicy: props.retainData ? RemovalPolicy.SNAPSHOT : RemovalPolicy.DESTROY,
       backup: { retention: Duration.days(7) },
       cloudwatchLogsExports: ['postgresql'],
       vpc: props.vpc,
@@ -104,8 +110,9 @@ export class DataStack extends Stack {
       Validations.of(this.cluster).acknowledge({
         id: 'AwsSolutions-RDS10',
         reason:
-          'Deletion protection was turned off for this environment on purpose (-c deletionProtection=false, for ' +
-          'disposable dev/test environments that are torn down with cdk destroy); the default keeps it on.',
+          'Deletion protection is off for the first deploy on purpose: a protected cluster blocks the rollback of a ' +
+          'failed create, so the deploy could not be retried. DEPLOYMENT.md makes -c deletionProtection=true the ' +
+          'second step for production, once the environment is up.',
       });
     }
     this.cluster.addRotationSingleUser({
@@ -140,29 +147,6 @@ export class DataStack extends Stack {
           logRetention: props.logRetention,
         })
       : undefined;
-
-    // ---- DynamoDB --------------------------------------------------------------------------------------------
-    const tableDefaults = {
-      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-      encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
-      encryptionKey: this.key,
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      deletionProtection: props.deletionProtection,
-      removalPolicy,
-    } as const;
-    this.approvalsTable = new dynamodb.Table(this, 'Approvals', {
-      ...tableDefaults,
-      tableName: `${props.prefix}-approvals`,
-      partitionKey: { name: 'approvalId', type: dynamodb.AttributeType.STRING },
-      timeToLiveAttribute: 'expiresAt',
-    });
-    // Powertools idempotency's default DynamoDB layout.
-    this.idempotencyTable = new dynamodb.Table(this, 'Idempotency', {
-      ...tableDefaults,
-      tableName: `${props.prefix}-idempotency`,
-      partitionKey: { name: 'id', type: dynamodb.AttributeType.STRING },
-      timeToLiveAttribute: 'expiration',
-    });
 
     // ---- S3 --------------------------------------------------------------------------------------------------
     this.accessLogsBucket = new s3.Bucket(this, 'AccessLogs', {
@@ -206,18 +190,6 @@ export class DataStack extends Stack {
     this.cache.bind(fn);
   }
 
-  /** Powertools idempotency table: IDEMPOTENCY_TABLE and item read/write on it. */
-  bindIdempotency(fn: WfloFunction): void {
-    fn.addEnvironment('IDEMPOTENCY_TABLE', this.idempotencyTable.tableName);
-    this.grantItems(fn, this.idempotencyTable, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem']);
-  }
-
-  /** Approval task tokens: APPROVALS_TABLE and item read/write on it. */
-  bindApprovals(fn: WfloFunction): void {
-    fn.addEnvironment('APPROVALS_TABLE', this.approvalsTable.tableName);
-    this.grantItems(fn, this.approvalsTable, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query']);
-  }
-
   /**
    * Artifacts bucket: ARTIFACTS_BUCKET and object read and/or write under `executions/`. Readers may also
    * list the bucket: without s3:ListBucket, S3 answers a GET of a missing key with 403 instead of 404, and a
@@ -256,12 +228,5 @@ export class DataStack extends Stack {
         return [];
       },
     });
-  }
-
-  private grantItems(fn: WfloFunction, table: dynamodb.Table, actions: string[]): void {
-    fn.role.addToPrincipalPolicy(
-      new iam.PolicyStatement({ actions: actions.map((a) => `dynamodb:${a}`), resources: [table.tableArn] }),
-    );
-    this.key.grant(fn.role, 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:DescribeKey');
   }
 }

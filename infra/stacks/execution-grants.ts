@@ -1,5 +1,6 @@
 import { ArnFormat, type Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type { WorkflowStateMachine } from '../constructs/workflow-state-machine.ts';
 
 /**
  * Grants `actions` on the executions of the named state machines — the resource Step Functions scopes
@@ -31,5 +32,33 @@ export function grantOnExecutions(
       id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:${name}:*]`,
       reason,
     });
+  }
+}
+
+/**
+ * Grants KMS `actions` on the workflows' customer managed key, only for data of those state machines (the
+ * encryption context Step Functions sets). Callers need them: StartExecution encrypts the input
+ * (kms:GenerateDataKey, kms:Decrypt); DescribeExecution, GetExecutionHistory and StopExecution decrypt.
+ */
+export function grantExecutionData(
+  role: iam.IRole,
+  workflows: readonly WorkflowStateMachine[],
+  actions: readonly ('kms:Decrypt' | 'kms:GenerateDataKey')[],
+): void {
+  const keys = new Set(workflows.map((wf) => wf.encryptionKey));
+  for (const key of keys) {
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: [...actions],
+        resources: [key.keyArn],
+        conditions: {
+          StringEquals: {
+            'kms:EncryptionContext:aws:states:stateMachineArn': workflows
+              .filter((wf) => wf.encryptionKey === key)
+              .map((wf) => wf.stateMachine.stateMachineArn),
+          },
+        },
+      }),
+    );
   }
 }

@@ -1,7 +1,6 @@
-import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as apigw from 'aws-cdk-lib/aws-apigateway';
 import { ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
-import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -63,6 +62,8 @@ export class MonitoringStack extends Stack {
     const topicKey = new kms.Key(this, 'AlarmTopicKey', {
       description: `${props.prefix}: encrypts the alarm topic`,
       enableKeyRotation: true,
+      // Not the default plain RETAIN: a failed first create must delete what it made (issue 9).
+      removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     });
     topicKey.addToResourcePolicy(
       new iam.PolicyStatement({
@@ -178,19 +179,6 @@ export class MonitoringStack extends Stack {
         evaluationPeriods: 3,
       }),
     });
-    const tables: [string, dynamodb.Table][] = [
-      ['Approvals', data.approvalsTable],
-      ['Idempotency', data.idempotencyTable],
-    ];
-    for (const [name, table] of tables) {
-      f.monitorDynamoTable({
-        table,
-        alarmFriendlyName: `Table-${name}`,
-        addSystemErrorCountAlarm: critical({ maxErrorCount: 0 }),
-        addReadThrottledEventsCountAlarm: critical({ maxThrottledEventsThreshold: 0 }),
-        addWriteThrottledEventsCountAlarm: critical({ maxThrottledEventsThreshold: 0 }),
-      });
-    }
     if (data.kafka) {
       f.addSegment(
         new MskServerlessMonitoring(f, {

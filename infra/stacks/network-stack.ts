@@ -21,7 +21,10 @@ export interface NetworkStackProps extends StackProps {
   /** 1 (cheaper) or 2 (one per AZ). */
   readonly natGateways: number;
   readonly logRetention: logs.RetentionDays;
+  /** What happens to the flow logs on replacement or stack deletion (see dataRemovalPolicy). */
   readonly removalPolicy: RemovalPolicy;
+  /** Open the Lambdas' egress to MSK (9098) only when the environment has an MSK cluster. */
+  readonly kafka: boolean;
 }
 
 /**
@@ -30,7 +33,7 @@ export interface NetworkStackProps extends StackProps {
  */
 export class NetworkStack extends Stack {
   readonly vpc: ec2.Vpc;
-  /** Activity Lambdas: HTTPS anywhere (via NAT), Valkey and MSK inside the VPC. */
+  /** Activity Lambdas: HTTPS anywhere (via NAT), Valkey (and MSK, when deployed) inside the VPC. */
   readonly lambdaSecurityGroup: ec2.SecurityGroup;
   /** Sandbox tasks: HTTPS to the S3 prefix list and to the interface endpoints, nothing else. */
   readonly sandboxSecurityGroup: ec2.SecurityGroup;
@@ -58,10 +61,6 @@ export class NetworkStack extends Stack {
           service: ec2.GatewayVpcEndpointAwsService.S3,
           subnets: [{ subnetGroupName: SUBNETS.private }, { subnetGroupName: SUBNETS.sandbox }],
         },
-        DynamoDB: {
-          service: ec2.GatewayVpcEndpointAwsService.DYNAMODB,
-          subnets: [{ subnetGroupName: SUBNETS.private }],
-        },
       },
     });
 
@@ -76,7 +75,9 @@ export class NetworkStack extends Stack {
 
     this.lambdaSecurityGroup = new ec2.SecurityGroup(this, 'LambdaSg', {
       vpc: this.vpc,
-      description: 'wflo activity Lambdas: HTTPS out via NAT, Valkey and MSK inside the VPC',
+      description: props.kafka
+        ? 'wflo activity Lambdas: HTTPS out via NAT, Valkey and MSK inside the VPC'
+        : 'wflo activity Lambdas: HTTPS out via NAT, Valkey inside the VPC',
       allowAllOutbound: false,
     });
     this.lambdaSecurityGroup.addEgressRule(
@@ -89,11 +90,13 @@ export class NetworkStack extends Stack {
       ec2.Port.tcp(6379),
       'Valkey (TLS)',
     );
-    this.lambdaSecurityGroup.addEgressRule(
-      ec2.Peer.ipv4(this.vpc.vpcCidrBlock),
-      ec2.Port.tcp(9098),
-      'MSK (IAM auth)',
-    );
+    if (props.kafka) {
+      this.lambdaSecurityGroup.addEgressRule(
+        ec2.Peer.ipv4(this.vpc.vpcCidrBlock),
+        ec2.Port.tcp(9098),
+        'MSK (IAM auth)',
+      );
+    }
 
     this.endpointSecurityGroup = new ec2.SecurityGroup(this, 'EndpointSg', {
       vpc: this.vpc,

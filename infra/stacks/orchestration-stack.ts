@@ -1,23 +1,26 @@
-import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { ACTIVITIES, type ActivityDefinition } from '../activities.ts';
 import { ActivityFunction } from '../constructs/activity-function.ts';
 import { listWorkflowFiles, type WorkflowFile } from '../constructs/asl.ts';
+import { dataRemovalPolicy } from '../constructs/names.ts';
 import { SandboxTask } from '../constructs/sandbox-task.ts';
 import { WfloFunction } from '../constructs/wflo-function.ts';
 import { WorkflowStateMachine } from '../constructs/workflow-state-machine.ts';
 import { needsOf } from './activity-permissions.ts';
 import type { WfloContext } from './context.ts';
 import type { DataStack } from './data-stack.ts';
-import { grantOnExecutions } from './execution-grants.ts';
+import { grantExecutionData, grantOnExecutions } from './execution-grants.ts';
 import { SUBNETS } from './network-stack.ts';
 
 export interface OrchestrationStackProps extends StackProps {
@@ -42,6 +45,8 @@ export interface OrchestrationStackProps extends StackProps {
  */
 export class OrchestrationStack extends Stack {
   readonly sandbox: SandboxTask;
+  /** Encrypts the workflows' definitions, execution data and logs (customer managed, rotated). */
+  readonly key: kms.Key;
   /** Activity functions by activity id. */
   readonly activities: ReadonlyMap<string, ActivityFunction>;
   /** State machines by workflow name. */
@@ -54,7 +59,14 @@ export class OrchestrationStack extends Stack {
   constructor(scope: Construct, id: string, props: OrchestrationStackProps) {
     super(scope, id, props);
     const { context: ctx, data } = props;
-    const removal = ctx.deletionProtection ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+    const removal = dataRemovalPolicy(ctx.retainData);
+
+    this.key = new kms.Key(this, 'WorkflowKey', {
+      description: `${props.prefix}: encrypts the state machines' definitions, execution data and logs`,
+      enableKeyRotation: true,
+      removalPolicy: removal,
+      pendingWindow: Duration.days(7),
+    });
 
     this.sandbox = new SandboxTask(this, 'Sandbox', {
       prefix: props.prefix,
@@ -88,8 +100,6 @@ export class OrchestrationStack extends Stack {
       data.bindStore(fn);
       for (const need of needsOf(activity.id)) {
         if (need === 'cache') data.bindCache(fn);
-        else if (need === 'idempotency') data.bindIdempotency(fn);
-        else if (need === 'approvals') data.bindApprovals(fn);
         else if (need === 'artifacts-read') data.bindArtifacts(fn, 'read');
         else if (need === 'artifacts-write') data.bindArtifacts(fn, 'write');
         else if (need === 'llm') {
@@ -105,8 +115,15 @@ export class OrchestrationStack extends Stack {
     }
     this.activities = activities;
 
+    const workflowFiles = props.workflows ?? listWorkflowFiles();
+    const unknown = Object.keys(ctx.workflowTimeouts).filter((n) => !workflowFiles.some((w) => w.name === n));
+    if (unknown.length > 0) {
+      throw new Error(
+        `workflowTimeouts names no deployed workflow: ${unknown.join(', ')} (workflows: ${workflowFiles.map((w) => w.name).join(', ')})`,
+      );
+    }
     const workflows = new Map<string, WorkflowStateMachine>();
-    for (const workflow of props.workflows ?? listWorkflowFiles()) {
+    for (const workflow of workflowFiles) {
       workflows.set(
         workflow.name,
         new WorkflowStateMachine(this, `Workflow-${workflow.name}`, {
@@ -116,6 +133,11 @@ export class OrchestrationStack extends Stack {
           sandbox: this.sandbox,
           logRetention: props.logRetention,
           logRemovalPolicy: removal,
+          encryptionKey: this.key,
+          logLevel: sfn.LogLevel[ctx.stateMachineLogLevel],
+          includeExecutionData: ctx.stateMachineExecutionData,
+          timeoutSeconds: ctx.workflowTimeouts[workflow.name],
+          defaultTimeoutSeconds: ctx.workflowTimeoutSeconds,
         }),
       );
     }
@@ -151,8 +173,10 @@ export class OrchestrationStack extends Stack {
       'Execution names are chosen at run time (the execution id); reading history is limited to executions of the ' +
         'deployed wflo state machines.',
     );
+    // The history is encrypted with the workflow key: reading it decrypts.
+    grantExecutionData(this.projector.role, [...workflows.values()], ['kms:Decrypt']);
+    // No queue name: SQS refuses a deleted queue's name for 60 seconds, which would fail an immediate retry.
     this.projectorDeadLetters = new sqs.Queue(this, 'StatusProjectorDlq', {
-      queueName: `${props.prefix}-status-projector-dlq`,
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),

@@ -1,6 +1,8 @@
-import { type App, RemovalPolicy, Tags } from 'aws-cdk-lib';
+import { type App, Tags } from 'aws-cdk-lib';
 import type * as logs from 'aws-cdk-lib/aws-logs';
+import { dataRemovalPolicy } from '../constructs/names.ts';
 import type { WfloFunction } from '../constructs/wflo-function.ts';
+import { API_GATEWAY_ACCOUNT_STACK, ApiGatewayAccountStack } from './api-gateway-account-stack.ts';
 import { ApiStack } from './api-stack.ts';
 import type { WfloContext } from './context.ts';
 import { DataStack } from './data-stack.ts';
@@ -15,6 +17,8 @@ export interface WfloStacks {
   readonly orchestration: OrchestrationStack;
   readonly api: ApiStack;
   readonly monitoring: MonitoringStack;
+  /** The once-per-account API Gateway logging role, when `apiGatewayAccount` asks for it (not an environment stack). */
+  readonly apiGatewayAccount?: ApiGatewayAccountStack;
 }
 
 /** Where the app finds code that is not infrastructure; defaults are the repository's own folders. */
@@ -35,21 +39,26 @@ export function createWflo(app: App, ctx: WfloContext, options: WfloOptions = {}
   const stackName = (part: string) => `Wflo-${ctx.envName}-${part}`;
   const logRetention = ctx.logRetentionDays as logs.RetentionDays;
   const description = (what: string) => `wflo (${ctx.envName}): ${what}`;
+  const terminationProtection = ctx.terminationProtection;
 
   const network = new NetworkStack(app, stackName('Network'), {
     description: description('VPC, endpoints, flow logs, security groups'),
+    terminationProtection,
     natGateways: ctx.natGateways,
     logRetention,
-    removalPolicy: ctx.deletionProtection ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    removalPolicy: dataRemovalPolicy(ctx.retainData),
+    kafka: ctx.kafka,
   });
   const data = new DataStack(app, stackName('Data'), {
-    description: description('Aurora, Valkey, MSK, DynamoDB, S3'),
+    description: description(ctx.kafka ? 'Aurora, Valkey, MSK, S3' : 'Aurora, Valkey, S3'),
+    terminationProtection,
     prefix,
     vpc: network.vpc,
     lambdaSecurityGroup: network.lambdaSecurityGroup,
     dbMinCapacity: ctx.dbMinCapacity,
     dbMaxCapacity: ctx.dbMaxCapacity,
     deletionProtection: ctx.deletionProtection,
+    retainData: ctx.retainData,
     cacheMaxDataGb: ctx.cacheMaxDataGb,
     cacheMaxEcpuPerSecond: ctx.cacheMaxEcpuPerSecond,
     kafka: ctx.kafka,
@@ -57,6 +66,7 @@ export function createWflo(app: App, ctx: WfloContext, options: WfloOptions = {}
   });
   const orchestration = new OrchestrationStack(app, stackName('Orchestration'), {
     description: description('activities, sandbox, workflows'),
+    terminationProtection,
     prefix,
     context: ctx,
     vpc: network.vpc,
@@ -68,6 +78,7 @@ export function createWflo(app: App, ctx: WfloContext, options: WfloOptions = {}
   });
   const api = new ApiStack(app, stackName('Api'), {
     description: description('REST API'),
+    terminationProtection,
     prefix,
     context: ctx,
     data,
@@ -83,6 +94,7 @@ export function createWflo(app: App, ctx: WfloContext, options: WfloOptions = {}
   ]);
   const monitoring = new MonitoringStack(app, stackName('Monitoring'), {
     description: description('alarms and dashboard'),
+    terminationProtection,
     prefix,
     alarmEmail: ctx.alarmEmail,
     costAlarmUsdPerHour: ctx.costAlarmUsdPerHour,
@@ -98,5 +110,25 @@ export function createWflo(app: App, ctx: WfloContext, options: WfloOptions = {}
     Tags.of(stack).add('project', 'wflo');
     Tags.of(stack).add('wflo:env', ctx.envName);
   }
-  return { network, data, orchestration, api, monitoring };
+  // Shared by every environment of the account and region, so it is found (not created again) by name.
+  let apiGatewayAccount: ApiGatewayAccountStack | undefined;
+  if (ctx.apiGatewayAccount) {
+    apiGatewayAccount =
+      (app.node.tryFindChild(API_GATEWAY_ACCOUNT_STACK) as ApiGatewayAccountStack | undefined) ??
+      new ApiGatewayAccountStack(app, API_GATEWAY_ACCOUNT_STACK, {
+        description:
+          'wflo: API Gateway CloudWatch Logs role, once per account and region (no environment owns it)',
+      });
+    Tags.of(apiGatewayAccount).add('project', 'wflo');
+    // The stage's access logging needs the account role first.
+    api.addDependency(apiGatewayAccount);
+  }
+  return {
+    network,
+    data,
+    orchestration,
+    api,
+    monitoring,
+    ...(apiGatewayAccount ? { apiGatewayAccount } : {}),
+  };
 }

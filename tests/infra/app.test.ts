@@ -73,24 +73,8 @@ const BASE_ACTIVITY_ACTIONS = [
   'secretsmanager:DescribeSecret',
   'secretsmanager:GetSecretValue',
 ];
-const KMS_TABLE = ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'];
 const NEED_ACTIONS: Record<ActivityNeed, string[]> = {
   cache: ['elasticache:Connect'],
-  idempotency: [
-    'dynamodb:DeleteItem',
-    'dynamodb:GetItem',
-    'dynamodb:PutItem',
-    'dynamodb:UpdateItem',
-    ...KMS_TABLE,
-  ],
-  approvals: [
-    'dynamodb:DeleteItem',
-    'dynamodb:GetItem',
-    'dynamodb:PutItem',
-    'dynamodb:Query',
-    'dynamodb:UpdateItem',
-    ...KMS_TABLE,
-  ],
   'artifacts-read': ['s3:GetObject', 's3:ListBucket'],
   'artifacts-write': ['s3:AbortMultipartUpload', 's3:PutObject'],
   llm: [], // the scripted provider needs no key and no Bedrock (see variants.test.ts)
@@ -194,13 +178,10 @@ describe('Construct: ActivityFunction', () => {
         expect(cache).toContain(logicalId(data.cache.cache));
         expect(cache).toContain('CacheAppUser');
       }
-      const dynamo = resourcesFor('dynamodb:GetItem');
-      expect(dynamo.includes(logicalId(data.idempotencyTable))).toBe(needs.includes('idempotency'));
-      expect(dynamo.includes(logicalId(data.approvalsTable))).toBe(needs.includes('approvals'));
     },
   );
 
-  it('sets the Valkey and idempotency environment only where the activity needs them', () => {
+  it('sets the Valkey environment only where the activity needs it, and no table names', () => {
     for (const activity of ACTIVITIES) {
       const env = w.stacks.orchestration.activities.get(activity.id)!;
       const vars = (
@@ -211,8 +192,7 @@ describe('Construct: ActivityFunction', () => {
       const needs = needsOf(activity.id);
       expect('VALKEY_ENDPOINT' in vars).toBe(needs.includes('cache'));
       if (needs.includes('cache')) expect(vars).toMatchObject({ VALKEY_TLS: 'true', VALKEY_AUTH: 'iam' });
-      expect('IDEMPOTENCY_TABLE' in vars).toBe(needs.includes('idempotency'));
-      expect('APPROVALS_TABLE' in vars).toBe(needs.includes('approvals'));
+      expect(Object.keys(vars).filter((k) => k.endsWith('_TABLE') || k.startsWith('KAFKA_'))).toEqual([]);
     }
   });
 });
@@ -226,10 +206,25 @@ describe('Construct: WorkflowStateMachine', () => {
         StateMachineName: `wflo-test-${wf.name}`,
         StateMachineType: 'STANDARD',
         TracingConfiguration: { Enabled: true },
-        LoggingConfiguration: Match.objectLike({ Level: 'ALL', IncludeExecutionData: true }),
+        // envName=test is not a dev environment: ERROR by default, execution data encrypted with the stack's key
+        LoggingConfiguration: Match.objectLike({ Level: 'ERROR', IncludeExecutionData: true }),
+        EncryptionConfiguration: {
+          Type: 'CUSTOMER_MANAGED_KMS_KEY',
+          KmsKeyId: { 'Fn::GetAtt': [logicalId(w.stacks.orchestration.key), 'Arn'] },
+          KmsDataKeyReusePeriodSeconds: 300,
+        },
       });
       w.templates.orchestration.hasResourceProperties('AWS::Logs::LogGroup', {
-        LogGroupName: `/aws/vendedlogs/states/wflo-test-${wf.name}`,
+        LogGroupName: {
+          'Fn::Join': [
+            '',
+            [
+              `/aws/vendedlogs/states/wflo-test-${wf.name}-`,
+              Match.objectLike({ 'Fn::Select': Match.anyValue() }),
+            ],
+          ],
+        },
+        KmsKeyId: { 'Fn::GetAtt': [logicalId(w.stacks.orchestration.key), 'Arn'] },
         RetentionInDays: 30,
       });
     }
@@ -289,14 +284,27 @@ describe('Status projector', () => {
     w.templates.orchestration.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
   });
 
-  it('may only write its logs and traces, use the store and read the history of wflo executions', () => {
+  it('may only write its logs and traces, use the store and read (and decrypt) the history of wflo executions', () => {
     const statements = statementsOfRole(
       w.json.orchestration,
       logicalId(w.stacks.orchestration.projector.role),
     );
     expect(new Set(statements.flatMap(actionsOf))).toEqual(
-      new Set([...BASE_ACTIVITY_ACTIONS, 'states:GetExecutionHistory']),
+      new Set([...BASE_ACTIVITY_ACTIONS, 'states:GetExecutionHistory', 'kms:Decrypt']),
     );
+    const decrypt = statements.filter((s) => actionsOf(s).includes('kms:Decrypt'));
+    expect(decrypt).toEqual([
+      expect.objectContaining({
+        Resource: { 'Fn::GetAtt': [logicalId(w.stacks.orchestration.key), 'Arn'] },
+        Condition: {
+          StringEquals: {
+            'kms:EncryptionContext:aws:states:stateMachineArn': [
+              ...w.stacks.orchestration.workflows.values(),
+            ].map((wf) => ({ Ref: logicalId(wf.stateMachine) })),
+          },
+        },
+      }),
+    ]);
     const history = statements
       .filter((s) => actionsOf(s).includes('states:GetExecutionHistory'))
       .flatMap(resourcesOf)
@@ -356,9 +364,9 @@ describe('Stack: Network', () => {
     });
   });
 
-  it('has S3 and DynamoDB gateway endpoints and the ECR/Logs interface endpoints the sandbox needs', () => {
-    t().resourceCountIs('AWS::EC2::VPCEndpoint', 5);
-    for (const service of ['s3', 'dynamodb']) {
+  it('has the S3 gateway endpoint and the ECR/Logs interface endpoints the sandbox needs (no DynamoDB: no tables)', () => {
+    t().resourceCountIs('AWS::EC2::VPCEndpoint', 4);
+    for (const service of ['s3']) {
       t().hasResourceProperties('AWS::EC2::VPCEndpoint', {
         VpcEndpointType: 'Gateway',
         ServiceName: Match.objectLike({ 'Fn::Join': ['', Match.arrayWith([`.${service}`])] }),
@@ -423,7 +431,7 @@ describe('Stack: Network', () => {
 describe('Stack: Data', () => {
   const t = () => w.templates.data;
 
-  it('runs Aurora PostgreSQL Serverless v2: Data API, IAM auth, encrypted, port 5433, protected, logs exported', () => {
+  it('runs Aurora PostgreSQL Serverless v2: Data API, IAM auth, encrypted, port 5433, logs exported', () => {
     t().resourceCountIs('AWS::RDS::DBCluster', 1);
     t().hasResourceProperties('AWS::RDS::DBCluster', {
       Engine: 'aurora-postgresql',
@@ -432,14 +440,29 @@ describe('Stack: Data', () => {
       StorageEncrypted: true,
       KmsKeyId: Match.anyValue(),
       Port: DB_PORT,
-      DeletionProtection: true,
+      // the second step for production, not the first deploy (see 'Deploys that can fail and be retried')
+      DeletionProtection: false,
       EnableCloudwatchLogsExports: ['postgresql'],
       ServerlessV2ScalingConfiguration: { MinCapacity: 0.5, MaxCapacity: 4 },
       BackupRetentionPeriod: 7,
     });
     t().hasResourceProperties('AWS::RDS::DBInstance', { DBInstanceClass: 'db.serverless' });
+    t().hasResourceProperties('AWS::RDS::DBCluster', {
+      DBClusterIdentifier: {
+        'Fn::Join': ['', ['wflo-test-db-', Match.objectLike({ 'Fn::Select': Match.anyValue() })]],
+      },
+    });
     t().hasResourceProperties('AWS::Logs::LogGroup', {
-      LogGroupName: '/aws/rds/cluster/wflo-test-db/postgresql',
+      LogGroupName: {
+        'Fn::Join': [
+          '',
+          [
+            '/aws/rds/cluster/wflo-test-db-',
+            Match.objectLike({ 'Fn::Select': Match.anyValue() }),
+            '/postgresql',
+          ],
+        ],
+      },
       RetentionInDays: 30,
     });
     t().hasResourceProperties('AWS::SecretsManager::RotationSchedule', {
@@ -459,16 +482,9 @@ describe('Stack: Data', () => {
     expect(resource.DependsOn).toEqual(expect.arrayContaining([logicalId(w.stacks.data.cluster)]));
   });
 
-  it('encrypts and protects every data store', () => {
-    t().resourceCountIs('AWS::DynamoDB::Table', 2);
-    for (const ttl of ['expiresAt', 'expiration']) {
-      t().hasResourceProperties('AWS::DynamoDB::Table', {
-        SSESpecification: { SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: Match.anyValue() },
-        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
-        TimeToLiveSpecification: { AttributeName: ttl, Enabled: true },
-        DeletionProtectionEnabled: true,
-      });
-    }
+  it('encrypts every data store', () => {
+    // Approvals and idempotency records live in Aurora: no DynamoDB table is deployed
+    t().resourceCountIs('AWS::DynamoDB::Table', 0);
     t().resourceCountIs('AWS::S3::Bucket', 2);
     for (const [, bucket] of resourcesOfType(w.json.data, 'AWS::S3::Bucket')) {
       expect(bucket.Properties).toMatchObject({
@@ -504,19 +520,23 @@ describe('Stack: Data', () => {
       AccessString: Match.stringLikeRegexp('^on '),
     });
     t().hasResourceProperties('AWS::ElastiCache::User', { UserName: 'default', AccessString: 'off -@all' });
-    t().hasResourceProperties('AWS::MSK::ServerlessCluster', {
-      ClientAuthentication: { Sasl: { Iam: { Enabled: true } } },
-    });
+    // MSK is off by default (variants.test.ts deploys it with kafka=true)
+    t().resourceCountIs('AWS::MSK::ServerlessCluster', 0);
+    expect(w.stacks.data.kafka).toBeUndefined();
     t().hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
   });
 
-  it('opens Valkey and MSK only to the Lambda security group', () => {
+  it('opens Valkey only to the Lambda security group, and nothing to MSK by default', () => {
     const lambdaSg = logicalId(w.stacks.network.lambdaSecurityGroup);
     const ingress = resourcesOfType(w.json.data, 'AWS::EC2::SecurityGroupIngress').map(
       ([, r]) => r.Properties!,
     );
     const cacheAndKafka = ingress.filter((r) => r.FromPort === 6379 || r.FromPort === 9098);
-    expect(cacheAndKafka).toHaveLength(2);
+    expect(cacheAndKafka.map((r) => r.FromPort)).toEqual([6379]);
+    const egress = (
+      w.json.network.Resources[lambdaSg]!.Properties as { SecurityGroupEgress: { FromPort: number }[] }
+    ).SecurityGroupEgress;
+    expect(egress.map((e) => e.FromPort).sort()).toEqual([443, 6379]);
     for (const rule of cacheAndKafka) expect(JSON.stringify(rule.SourceSecurityGroupId)).toContain(lambdaSg);
   });
 
@@ -570,26 +590,30 @@ describe('Stack: Api', () => {
     });
   });
 
-  it('lets the API start exactly the deployed state machines', () => {
+  it('lets the API start exactly the deployed state machines, encrypting their input with the workflow key', () => {
     const statements = statementsOfRole(w.json.api, logicalId(w.stacks.api.handler.role));
     const start = statements.filter((s) => actionsOf(s).includes('states:StartExecution'));
     expect(start).toHaveLength(1);
     expect(resourcesOf(start[0]!)).toHaveLength(workflows.length);
+    // No other Step Functions action: the API only starts executions (the projector records how they end)
+    expect(statements.flatMap(actionsOf).filter((a) => a.startsWith('states:'))).toEqual([
+      'states:StartExecution',
+    ]);
     const star = statements.filter((s) => s.Resource === '*').flatMap(actionsOf);
-    expect(star.sort()).toEqual(
-      [
-        'states:SendTaskFailure',
-        'states:SendTaskHeartbeat',
-        'states:SendTaskSuccess',
-        ...STAR_ONLY_ACTIONS,
-      ].sort(),
+    expect(star.sort()).toEqual([...STAR_ONLY_ACTIONS].sort());
+    const kmsStatements = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('kms:')));
+    expect(kmsStatements).toHaveLength(1);
+    expect(actionsOf(kmsStatements[0]!).sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
+    expect(JSON.stringify(kmsStatements[0]!.Condition)).toContain(
+      'kms:EncryptionContext:aws:states:stateMachineArn',
     );
     const env = (
       w.json.api.Resources[logicalId(w.stacks.api.handler.function)]!.Properties as {
         Environment: { Variables: Record<string, unknown> };
       }
     ).Environment.Variables;
-    expect(env).toMatchObject({ DB_NAME: 'wflo', APPROVALS_TABLE: expect.anything() });
+    expect(env).toMatchObject({ DB_NAME: 'wflo' });
+    expect(env.APPROVALS_TABLE).toBeUndefined();
     expect(JSON.stringify(env.WORKFLOW_STATE_MACHINES)).toContain(
       workflows.map((wf) => `\\"${wf.name}\\":`)[0],
     );
@@ -606,9 +630,7 @@ describe('Stack: Monitoring', () => {
       3 * functions + // errors, throttles, p99 duration
       2 + // API 5xx, latency
       2 + // Aurora CPU, capacity
-      2 + // Valkey throttles, latency
-      3 * 2 + // DynamoDB system errors, read and write throttles (2 tables)
-      1 + // MSK consumer lag
+      2 + // Valkey throttles, latency (no DynamoDB tables; no MSK by default)
       2 + // cost per hour, budget exceeded
       1; // status projector dead letters
     t().resourceCountIs('AWS::CloudWatch::Alarm', expected);
@@ -669,6 +691,77 @@ describe('Stack: Monitoring', () => {
         ]),
       },
     });
+  });
+});
+
+describe('Deploys that can fail and be retried', () => {
+  /** Every resource of the environment's five stacks, with its stack. */
+  const everything = () =>
+    STACK_KEYS.flatMap((k) => Object.entries(w.json[k].Resources).map(([id, r]) => ({ stack: k, id, r })));
+
+  it('GIVEN a non-dev environment WHEN synthesized THEN data stores and logs are RETAIN_ON_UPDATE_OR_DELETE, never plain RETAIN', () => {
+    const retained = ['AWS::Logs::LogGroup', 'AWS::S3::Bucket', 'AWS::KMS::Key'];
+    for (const { stack, id, r } of everything()) {
+      // Plain Retain would keep resources through the rollback of a failed first create
+      expect([stack, id, r.DeletionPolicy]).not.toEqual([stack, id, 'Retain']);
+      if (
+        retained.includes(r.Type) &&
+        !id.startsWith('S3PrefixListLogs') &&
+        !id.startsWith('KafkaBootstrapBrokersLogs')
+      ) {
+        expect([stack, id, r.DeletionPolicy, r.UpdateReplacePolicy]).toEqual([
+          stack,
+          id,
+          'RetainExceptOnCreate',
+          'Retain',
+        ]);
+      }
+    }
+    w.templates.data.hasResource('AWS::RDS::DBCluster', {
+      DeletionPolicy: 'Snapshot',
+      UpdateReplacePolicy: 'Snapshot',
+    });
+  });
+
+  it('GIVEN the defaults WHEN synthesized THEN no deletion protection and no termination protection block a rollback', () => {
+    w.templates.data.hasResourceProperties('AWS::RDS::DBCluster', { DeletionProtection: false });
+    for (const key of STACK_KEYS) expect([key, w.stacks[key].terminationProtection]).toEqual([key, false]);
+  });
+
+  it('GIVEN the defaults WHEN synthesized THEN no physical name would block a retry after a rollback', () => {
+    for (const { stack, id, r } of everything()) {
+      const p = r.Properties ?? {};
+      // SQS keeps a deleted queue's name for 60 s; a deleted secret keeps its name for its recovery window
+      if (r.Type === 'AWS::SQS::Queue') expect([stack, id, p.QueueName]).toEqual([stack, id, undefined]);
+      if (r.Type === 'AWS::SecretsManager::Secret')
+        expect([stack, id, p.Name]).toEqual([stack, id, undefined]);
+      // A named log group ends with the stack's id, so one retained by a destroyed environment does not collide
+      if (r.Type === 'AWS::Logs::LogGroup' && p.LogGroupName !== undefined) {
+        expect([stack, id, JSON.stringify(p.LogGroupName)]).toEqual([
+          stack,
+          id,
+          expect.stringContaining('AWS::StackId'),
+        ]);
+      }
+    }
+    expect(everything().filter(({ r }) => r.Type === 'AWS::DynamoDB::Table')).toEqual([]);
+  });
+
+  it('GIVEN two environments in one account WHEN synthesized THEN neither owns the API Gateway CloudWatch role', () => {
+    for (const key of STACK_KEYS) {
+      expect([key, resourcesOfType(w.json[key], 'AWS::ApiGateway::Account')]).toEqual([key, []]);
+    }
+    expect(w.stacks.apiGatewayAccount).toBeUndefined();
+    const apiRoles = resourcesOfType(w.json.api, 'AWS::IAM::Role').filter(([, r]) =>
+      JSON.stringify(r.Properties?.AssumeRolePolicyDocument).includes('apigateway.amazonaws.com'),
+    );
+    expect(apiRoles).toEqual([]);
+    // ... and the stage still writes access logs (through the account-level role, see ApiGatewayAccountStack)
+    w.templates.api.hasResourceProperties('AWS::ApiGateway::Stage', {
+      AccessLogSetting: { DestinationArn: Match.anyValue(), Format: Match.anyValue() },
+    });
+    const stage = resourcesOfType(w.json.api, 'AWS::ApiGateway::Stage')[0]![1];
+    expect(JSON.stringify(stage.Properties?.AccessLogSetting)).toContain(logicalId(w.stacks.api.accessLogs));
   });
 });
 

@@ -13,15 +13,24 @@ describe('Function: parseContext', () => {
       llmProvider: 'scripted',
       dbMinCapacity: 0.5,
       dbMaxCapacity: 4,
-      deletionProtection: true,
+      dev: true,
+      // A first deploy must be able to fail and be retried: no deletion or termination protection yet
+      deletionProtection: false,
+      terminationProtection: false,
+      retainData: false,
       natGateways: 1,
       sandboxCpu: 512,
       sandboxMemoryMiB: 1024,
-      kafka: true,
+      kafka: false,
+      stateMachineLogLevel: 'ALL',
+      stateMachineExecutionData: true,
+      workflowTimeouts: {},
+      apiGatewayAccount: false,
       apiAuth: 'iam',
       logRetentionDays: 30,
     });
     expect(ctx.alarmEmail).toBeUndefined();
+    expect(ctx.workflowTimeoutSeconds).toBeUndefined();
   });
 
   it('reads -c strings as numbers and booleans', () => {
@@ -91,6 +100,17 @@ describe('Function: parseContext', () => {
     [{ apiAuth: 'apikey' }, /apiAuth: must be iam or cognito/],
     [{ logRetentionDays: 10 }, /logRetentionDays: must be one of 1, 3, 5, 7, 14, 30/],
     [{ costAlarmUsdPerHour: -1 }, /costAlarmUsdPerHour: /],
+    [{ alarmTopicArn: 'ops-topic' }, /alarmTopicArn: must be an SNS topic ARN/],
+    [{ stateMachineLogLevel: 'DEBUG' }, /stateMachineLogLevel: must be one of ALL, ERROR, FATAL, OFF/],
+    [{ terminationProtection: 'on' }, /terminationProtection: must be true or false/],
+    [{ workflowTimeoutSeconds: 0 }, /workflowTimeoutSeconds: must be at least 1 second/],
+    [
+      { workflowTimeoutSeconds: 31_536_001 },
+      /workflowTimeoutSeconds: must be at most 31536000 seconds \(one year, the Step Functions Standard limit\)/,
+    ],
+    [{ workflowTimeoutSeconds: '1.5' }, /workflowTimeoutSeconds: must be a whole number of seconds/],
+    [{ workflowTimeouts: '{"hello":' }, /workflowTimeouts: must be a JSON object of workflow name → seconds/],
+    [{ workflowTimeouts: '{"hello":0}' }, /workflowTimeouts\.hello: must be at least 1 second/],
   ])('rejects %j', (raw, message) => {
     expect(() => parseContext(raw)).toThrow(message);
   });
@@ -113,5 +133,60 @@ describe('Function: parseContext', () => {
       cognitoUserPoolArn: 'arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_AbCdEf123',
     });
     expect(ctx).toMatchObject({ envName: 'prod', llmProvider: 'openai-compatible', apiAuth: 'cognito' });
+  });
+
+  it('GIVEN a non-dev environment WHEN no alarm recipient is given THEN it fails saying how to give one', () => {
+    expect(() => parseContext({ envName: 'prod' })).toThrow(
+      /alarmEmail: required outside dev environments \(envName=prod\): pass -c alarmEmail=<ops address> or -c alarmTopicArn=<SNS topic ARN>, or mark a development environment with -c dev=true/,
+    );
+    expect(() => parseContext({ envName: 'staging', dev: 'false' })).toThrow(
+      /alarmEmail: required outside dev/,
+    );
+  });
+
+  it.each([
+    [{ envName: 'prod', alarmEmail: 'ops@example.com' }, false],
+    [{ envName: 'prod', alarmTopicArn: 'arn:aws:sns:eu-west-1:123456789012:wflo-ops' }, false],
+    [{ envName: 'sandbox', dev: 'true' }, true],
+    [{ envName: 'dev-alice' }, true],
+    [{ envName: 'dev' }, true],
+  ])('GIVEN %j WHEN parsed THEN it is accepted, dev=%s', (raw, dev) => {
+    expect(parseContext(raw).dev).toBe(dev);
+  });
+
+  it('GIVEN dev or not WHEN nothing else is said THEN the log level and data retention follow', () => {
+    expect(parseContext({ envName: 'dev' })).toMatchObject({
+      stateMachineLogLevel: 'ALL',
+      retainData: false,
+    });
+    expect(parseContext({ envName: 'prod', alarmEmail: 'ops@example.com' })).toMatchObject({
+      stateMachineLogLevel: 'ERROR',
+      retainData: true,
+      deletionProtection: false,
+      terminationProtection: false,
+      kafka: false,
+    });
+    expect(
+      parseContext({
+        envName: 'prod',
+        alarmEmail: 'ops@example.com',
+        stateMachineLogLevel: 'FATAL',
+        retainData: 'false',
+        deletionProtection: 'true',
+        terminationProtection: 'true',
+        kafka: 'true',
+      }),
+    ).toMatchObject({
+      stateMachineLogLevel: 'FATAL',
+      retainData: false,
+      deletionProtection: true,
+      terminationProtection: true,
+      kafka: true,
+    });
+  });
+
+  it('GIVEN workflow timeouts from -c WHEN parsed THEN the JSON text becomes numbers', () => {
+    const ctx = parseContext({ workflowTimeoutSeconds: '900', workflowTimeouts: '{"agent-loop":7200}' });
+    expect(ctx).toMatchObject({ workflowTimeoutSeconds: 900, workflowTimeouts: { 'agent-loop': 7200 } });
   });
 });

@@ -26,7 +26,8 @@ export function testApp(extraContext: Record<string, unknown> = {}): { app: App;
   return { app, outdir };
 }
 
-export type StackKey = keyof WfloStacks;
+/** The five environment stacks (the shared API Gateway account stack is not one of them). */
+export type StackKey = Exclude<keyof WfloStacks, 'apiGatewayAccount'>;
 export const STACK_KEYS: readonly StackKey[] = ['network', 'data', 'orchestration', 'api', 'monitoring'];
 
 export interface SynthesizedWflo {

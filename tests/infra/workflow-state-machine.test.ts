@@ -1,10 +1,12 @@
 import { rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACTIVITIES, knownVariables, substituteVariables } from '../../infra/activities.ts';
 import {
@@ -16,7 +18,11 @@ import {
   type WorkflowFile,
 } from '../../infra/constructs/asl.ts';
 import { SandboxTask } from '../../infra/constructs/sandbox-task.ts';
-import { WorkflowStateMachine } from '../../infra/constructs/workflow-state-machine.ts';
+import {
+  MAX_WORKFLOW_TIMEOUT_SECONDS,
+  WorkflowStateMachine,
+  type WorkflowStateMachineProps,
+} from '../../infra/constructs/workflow-state-machine.ts';
 import {
   acknowledgements,
   actionsOf,
@@ -25,6 +31,7 @@ import {
   nagFindings,
   rawNagFindings,
   resourcesOf,
+  resourcesOfType,
   statementsOfRole,
   testApp,
 } from './helpers.ts';
@@ -49,6 +56,7 @@ function workflow(name: string, definition: unknown): WorkflowFile {
 const SANDBOX_FLOW = workflow('code-exec', {
   Comment: 'test: runs code in the sandbox',
   StartAt: 'Run',
+  TimeoutSeconds: 900,
   States: {
     Run: {
       Type: 'Task',
@@ -88,6 +96,16 @@ describe('ASL files in statemachines/', () => {
       // and only uses variables of the contract, with integrations the CDK app can grant
       expect(() => validateWorkflow(file)).not.toThrow();
       expect(() => analyzeIntegrations(file.name, JSON.parse(file.text) as AslDefinition)).not.toThrow();
+    },
+  );
+
+  it.each(files.map((f) => [f.name, f] as const))(
+    '%s declares its own top-level TimeoutSeconds (1 s to one year), so it deploys without a context default',
+    (_, file) => {
+      const timeout = (JSON.parse(file.text) as { TimeoutSeconds?: unknown }).TimeoutSeconds;
+      expect(Number.isInteger(timeout)).toBe(true);
+      expect(timeout).toBeGreaterThanOrEqual(1);
+      expect(timeout).toBeLessThanOrEqual(MAX_WORKFLOW_TIMEOUT_SECONDS);
     },
   );
 
@@ -181,6 +199,7 @@ describe('Construct: WorkflowStateMachine', () => {
   let stack: Stack;
   let sandbox: SandboxTask;
   let functions: Record<string, lambda.IFunction>;
+  let key: kms.Key;
   let t: CfnTemplate;
   let cleanup: () => void;
 
@@ -213,12 +232,14 @@ describe('Construct: WorkflowStateMachine', () => {
         ),
       ]),
     );
+    key = new kms.Key(stack, 'Key', { enableKeyRotation: true });
     new WorkflowStateMachine(stack, 'CodeExec', {
       workflow: SANDBOX_FLOW,
       prefix: 'wflo-t',
       functions,
       sandbox,
       logRetention: logs.RetentionDays.ONE_WEEK,
+      encryptionKey: key,
     });
     t = Template.fromStack(stack).toJSON() as CfnTemplate;
   }, 120_000);
@@ -300,6 +321,7 @@ describe('Construct: WorkflowStateMachine', () => {
           functions,
           sandbox,
           logRetention: logs.RetentionDays.ONE_WEEK,
+          encryptionKey: key,
         }),
     ).toThrow(/unknown substitution variable\(s\) \$\{NoSuchFunction\}/);
     expect(
@@ -309,7 +331,152 @@ describe('Construct: WorkflowStateMachine', () => {
           prefix: 'wflo-t',
           functions,
           logRetention: logs.RetentionDays.ONE_WEEK,
+          encryptionKey: key,
         }),
     ).toThrow(/unknown substitution variable\(s\) \$\{SandboxCluster\}, \$\{SandboxSecurityGroup\}/);
+  });
+});
+
+describe('Construct: WorkflowStateMachine settings', () => {
+  const FINISH_ARN = 'arn:aws:lambda:us-east-1:123456789012:function:wflo-s-execution-finish';
+  const finishOnly = (extra: object = {}) =>
+    workflow('finish', { StartAt: 'A', ...extra, States: { A: lambdaTask('${ExecutionFinishFunction}') } });
+  let cleanup: () => void = () => {};
+  afterAll(() => cleanup());
+
+  /** One state machine in a stack of its own, with a key of that stack. */
+  function build(props: Partial<WorkflowStateMachineProps> & Pick<WorkflowStateMachineProps, 'workflow'>) {
+    const { app, outdir } = testApp();
+    const previous = cleanup;
+    cleanup = () => {
+      previous();
+      rmSync(outdir, { recursive: true, force: true });
+    };
+    const stack = new Stack(app, 'Settings');
+    const key = new kms.Key(stack, 'Key', { enableKeyRotation: true });
+    const fn = lambda.Function.fromFunctionArn(stack, 'Finish', FINISH_ARN);
+    const sm = new WorkflowStateMachine(stack, 'Wf', {
+      prefix: 'wflo-s',
+      functions: { ExecutionFinishFunction: fn },
+      logRetention: logs.RetentionDays.ONE_WEEK,
+      encryptionKey: key,
+      ...props,
+    });
+    const template = Template.fromStack(stack);
+    return { stack, key, sm, template, json: template.toJSON() as CfnTemplate };
+  }
+  const definitionOf = (json: CfnTemplate) =>
+    JSON.parse(
+      (
+        resourcesOfType(json, 'AWS::StepFunctions::StateMachine')[0]![1].Properties as {
+          DefinitionString: string;
+        }
+      ).DefinitionString,
+    ) as { TimeoutSeconds?: number };
+
+  it('GIVEN a file with TimeoutSeconds WHEN deployed THEN the definition is the file as written', () => {
+    const file = finishOnly({ TimeoutSeconds: 600 });
+    const { sm, template } = build({ workflow: file, defaultTimeoutSeconds: 60 });
+    expect(sm.timeoutSeconds).toBe(600);
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', { DefinitionString: file.text });
+  });
+
+  it('GIVEN a file without TimeoutSeconds WHEN a default applies THEN it is injected at the top level', () => {
+    const { sm, json } = build({ workflow: finishOnly(), defaultTimeoutSeconds: 1800 });
+    expect(sm.timeoutSeconds).toBe(1800);
+    expect(definitionOf(json).TimeoutSeconds).toBe(1800);
+  });
+
+  it('GIVEN a per-workflow override WHEN the file has its own THEN the override wins', () => {
+    const { sm, json } = build({ workflow: finishOnly({ TimeoutSeconds: 600 }), timeoutSeconds: 7200 });
+    expect(sm.timeoutSeconds).toBe(7200);
+    expect(definitionOf(json).TimeoutSeconds).toBe(7200);
+  });
+
+  it('GIVEN a file without TimeoutSeconds and no default WHEN synthesized THEN it fails naming the file and the fix', () => {
+    expect(() => build({ workflow: finishOnly() })).toThrow(
+      /statemachines\/finish\.asl\.json: no top-level TimeoutSeconds\. Add one to the file .*-c workflowTimeoutSeconds=<seconds>.*-c workflowTimeouts='\{"finish":<seconds>\}'/,
+    );
+  });
+
+  it.each([
+    [0, /TimeoutSeconds must be a whole number of seconds from 1 to 31536000 .* got 0/],
+    [
+      MAX_WORKFLOW_TIMEOUT_SECONDS + 1,
+      /from 1 to 31536000 \(one year, the Step Functions Standard limit\), got 31536001/,
+    ],
+    // asl-validator, which runs first, rejects what is not an integer
+    [1.5, /finish\.asl\.json: invalid ASL: .*\/TimeoutSeconds is invalid\. must be integer/],
+    ['600', /finish\.asl\.json: invalid ASL: .*\/TimeoutSeconds is invalid\. must be integer/],
+  ])('GIVEN TimeoutSeconds %j in the file WHEN synthesized THEN it fails', (value, message) => {
+    expect(() => build({ workflow: finishOnly({ TimeoutSeconds: value }) })).toThrow(message);
+  });
+
+  it('GIVEN the defaults WHEN deployed THEN it logs ERROR with execution data, encrypted with the key, and acknowledges SF1', () => {
+    const { key, sm, template, json } = build({ workflow: finishOnly({ TimeoutSeconds: 60 }) });
+    const keyId = logicalId(key);
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      EncryptionConfiguration: {
+        Type: 'CUSTOMER_MANAGED_KMS_KEY',
+        KmsKeyId: { 'Fn::GetAtt': [keyId, 'Arn'] },
+      },
+      LoggingConfiguration: Match.objectLike({ Level: 'ERROR', IncludeExecutionData: true }),
+    });
+    template.hasResourceProperties('AWS::Logs::LogGroup', {
+      KmsKeyId: { 'Fn::GetAtt': [keyId, 'Arn'] },
+      LogGroupName: {
+        'Fn::Join': [
+          '',
+          ['/aws/vendedlogs/states/wflo-s-finish-', Match.objectLike({ 'Fn::Select': Match.anyValue() })],
+        ],
+      },
+    });
+    // The key lets CloudWatch Logs use it for exactly this log group, and log delivery decrypt.
+    template.hasResourceProperties('AWS::KMS::Key', {
+      KeyPolicy: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Principal: { Service: { 'Fn::Join': ['', ['logs.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } },
+            Action: Match.arrayWith(['kms:Decrypt*', 'kms:Encrypt*', 'kms:GenerateDataKey*']),
+            Condition: {
+              ArnEquals: {
+                'kms:EncryptionContext:aws:logs:arn': {
+                  'Fn::Join': [
+                    '',
+                    Match.arrayWith([
+                      Match.stringLikeRegexp(':log-group:/aws/vendedlogs/states/wflo-s-finish-$'),
+                    ]),
+                  ],
+                },
+              },
+            },
+          }),
+          Match.objectLike({ Principal: { Service: 'delivery.logs.amazonaws.com' }, Action: 'kms:Decrypt*' }),
+        ]),
+      },
+    });
+    // The role encrypts and decrypts execution data of this state machine only.
+    const statements = statementsOfRole(json, logicalId(sm.stateMachine.role));
+    const kmsStatement = statements.find((s) => actionsOf(s).includes('kms:Decrypt'));
+    expect(kmsStatement).toMatchObject({
+      Resource: { 'Fn::GetAtt': [keyId, 'Arn'] },
+      Condition: { StringEquals: { 'kms:EncryptionContext:aws:states:stateMachineArn': expect.anything() } },
+    });
+    expect(acknowledgements(sm).map((a) => a.id)).toContain('AwsSolutions-SF1');
+    expect(rawNagFindings(sm).map((v) => v.ruleName)).toContain('AwsSolutions-SF1');
+    expect(nagFindings(sm).map((v) => v.ruleName)).toEqual([]);
+  });
+
+  it('GIVEN logLevel ALL WHEN deployed THEN it logs ALL and acknowledges nothing about it', () => {
+    const { sm, template } = build({
+      workflow: finishOnly({ TimeoutSeconds: 60 }),
+      logLevel: sfn.LogLevel.ALL,
+      includeExecutionData: false,
+    });
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      LoggingConfiguration: Match.objectLike({ Level: 'ALL', IncludeExecutionData: false }),
+    });
+    expect(acknowledgements(sm).map((a) => a.id)).not.toContain('AwsSolutions-SF1');
+    expect(nagFindings(sm).map((v) => v.ruleName)).toEqual([]);
   });
 });
