@@ -199,7 +199,8 @@ export class DataStack extends Stack {
     fn.addEnvironment('ARTIFACTS_BUCKET', this.artifactsBucket.bucketName);
     const actions = [
       ...(access === 'write' ? [] : ['s3:GetObject']),
-      ...(access === 'read' ? [] : ['s3:PutObject', 's3:AbortMultipartUpload']),
+      // No s3:AbortMultipartUpload: nothing uploads in parts (PutObject and presigned single PUTs only).
+      ...(access === 'read' ? [] : ['s3:PutObject']),
     ];
     fn.role.addToPrincipalPolicy(
       new iam.PolicyStatement({ actions, resources: [this.artifactsBucket.arnForObjects('executions/*')] }),

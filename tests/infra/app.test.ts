@@ -76,7 +76,7 @@ const BASE_ACTIVITY_ACTIONS = [
 const NEED_ACTIONS: Record<ActivityNeed, string[]> = {
   cache: ['elasticache:Connect'],
   'artifacts-read': ['s3:GetObject', 's3:ListBucket'],
-  'artifacts-write': ['s3:AbortMultipartUpload', 's3:PutObject'],
+  'artifacts-write': ['s3:PutObject'],
   llm: [], // the scripted provider needs no key and no Bedrock (see variants.test.ts)
 };
 /** Actions that AWS offers only on "*" and that every function's role carries. */
