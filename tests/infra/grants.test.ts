@@ -59,14 +59,14 @@ const STORE: Readonly<Record<string, Caller>> = {
   'secretsmanager:DescribeSecret': DATA_API,
 };
 
-export interface FunctionCallers {
+interface FunctionCallers {
   /** Entry file, relative to the repository root. */
   readonly entry: string;
   readonly actions: Readonly<Record<string, Caller>>;
 }
 
 /** Per function (activity id, `api`, `status-projector`, `migrations`): what it may be granted, and why. */
-export const CALLERS: Readonly<Record<string, FunctionCallers>> = {
+const CALLERS: Readonly<Record<string, FunctionCallers>> = {
   'llm-invoke': {
     entry: 'functions/activities/llm-invoke.ts',
     actions: {
@@ -134,7 +134,7 @@ export const CALLERS: Readonly<Record<string, FunctionCallers>> = {
 const IMPORT = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)['"]([^'"]+)['"]/g;
 
 /** The source files an entry reaches through relative and `#shared/`/`#local/` imports, static or dynamic. */
-export function reachableSources(entry: string): Map<string, string> {
+function reachableSources(entry: string): Map<string, string> {
   const out = new Map<string, string>();
   const visit = (file: string): void => {
     if (out.has(file)) return;
@@ -154,7 +154,7 @@ export function reachableSources(entry: string): Map<string, string> {
 }
 
 /** Granted actions of a function that have no caller: not allow-listed, or allow-listed without a caller in its code. */
-export function uncalledActions(functionId: string, granted: readonly string[]): string[] {
+function uncalledActions(functionId: string, granted: readonly string[]): string[] {
   const callers = CALLERS[functionId];
   if (!callers) return [...granted].filter((a) => !(a in PLATFORM_ACTIONS)).sort();
   const code = [...reachableSources(callers.entry).values()].join('\n');
@@ -162,7 +162,7 @@ export function uncalledActions(functionId: string, granted: readonly string[]):
     .filter((a) => !(a in PLATFORM_ACTIONS))
     .filter((a) => {
       const caller = callers.actions[a];
-      return !caller || !caller.pattern.test(code);
+      return !caller?.pattern.test(code);
     })
     .sort();
 }
