@@ -121,7 +121,7 @@ export function createWflo(app: App, ctx: WfloContext, options: WfloOptions = {}
       });
     Tags.of(apiGatewayAccount).add('project', 'wflo');
     // The stage's access logging needs the account role first.
-    api.addDependency(apiGatewayAccount);
+    api.addStackDependency(apiGatewayAccount, 'the stage writes access logs through the account role');
   }
   return {
     network,
