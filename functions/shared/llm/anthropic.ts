@@ -1,5 +1,6 @@
 import { LlmProviderError } from '../errors.ts';
 import { postJson } from './http-core.ts';
+import type { LlmProviderId } from './providers.ts';
 import type { LlmProvider, LlmRequest, LlmResponse, StopReason } from './types.ts';
 import { settleUsage, tokenCount } from './usage.ts';
 
@@ -45,7 +46,7 @@ const STOP_REASONS: Record<string, StopReason> = {
  * @example new AnthropicProvider({ baseUrl: 'https://api.anthropic.com', apiKey: key, timeoutMs: 120_000 })
  */
 export class AnthropicProvider implements LlmProvider {
-  readonly id = 'anthropic';
+  readonly id: LlmProviderId = 'anthropic';
   readonly #options: AnthropicOptions;
 
   constructor(options: AnthropicOptions) {

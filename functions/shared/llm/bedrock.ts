@@ -7,6 +7,7 @@ import {
 import { LlmProviderError, LlmRequestInvalidError } from '../errors.ts';
 import { errorForStatus, type ProviderError, retryAfterSeconds } from './errors.ts';
 import { withProviderBoundary } from './http-core.ts';
+import type { LlmProviderId } from './providers.ts';
 import type { LlmProvider, LlmRequest, LlmResponse, StopReason } from './types.ts';
 import { settleUsage, tokenCount } from './usage.ts';
 
@@ -104,7 +105,7 @@ export function errorForBedrock(cause: unknown): ProviderError {
  * @example new BedrockProvider({ client: new BedrockRuntimeClient({ maxAttempts: 1 }), timeoutMs: 120_000 })
  */
 export class BedrockProvider implements LlmProvider {
-  readonly id = 'bedrock';
+  readonly id: LlmProviderId = 'bedrock';
   readonly #options: BedrockOptions;
 
   constructor(options: BedrockOptions) {

@@ -1,5 +1,6 @@
 import { LlmProviderError } from '../errors.ts';
 import { postJson } from './http-core.ts';
+import type { LlmProviderId } from './providers.ts';
 import type { LlmProvider, LlmRequest, LlmResponse, StopReason } from './types.ts';
 import { settleUsage, tokenCount } from './usage.ts';
 
@@ -43,7 +44,7 @@ export function pricingProviderFor(baseUrl: string): string {
  * @example new OpenAiCompatibleProvider({ baseUrl: 'http://localhost:11434/v1', timeoutMs: 60000, pricingProvider: 'ollama' })
  */
 export class OpenAiCompatibleProvider implements LlmProvider {
-  readonly id = 'openai-compatible';
+  readonly id: LlmProviderId = 'openai-compatible';
   readonly #options: OpenAiCompatibleOptions;
   readonly #pricingProvider: string;
 
