@@ -1,5 +1,5 @@
 import type { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LlmProviderError, LlmRequestInvalidError } from '#shared/errors';
 import { AnthropicProvider } from '#shared/llm/anthropic';
 import { BedrockProvider } from '#shared/llm/bedrock';
@@ -10,7 +10,7 @@ import type { LlmProvider, LlmRequest } from '#shared/llm/types';
 import { AnthropicProtocolServer } from '../helpers/anthropic-server.ts';
 import { BedrockProtocolServer } from '../helpers/bedrock-server.ts';
 import { OpenAiProtocolServer } from '../helpers/openai-server.ts';
-import type { Fault } from '../helpers/protocol-server.ts';
+import { type Fault, serveDuringTests } from '../helpers/protocol-server.ts';
 
 /** The provider's own timeout in these tests; the margin allows for a loaded machine. */
 const TIMEOUT_MS = 300;
@@ -29,9 +29,8 @@ const request: LlmRequest = {
 /** One provider under the contract: its protocol server and how to script that server's replies. */
 interface Subject {
   readonly name: string;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  reset(): void;
+  /** Started for the block; faults (`stall`, `reset`, `hang`) go straight into its queue. */
+  readonly server: Parameters<typeof serveDuringTests>[0] & { readonly queue: { push(f: Fault): unknown } };
   /** An adapter aimed at the server, with the provider's own timeout. */
   provider(timeoutMs: number): LlmProvider;
   /** Queues a normal reply; `usage` null leaves usage out of the reply. */
@@ -40,26 +39,26 @@ interface Subject {
   status(status: 400 | 429, headers?: Record<string, string>): void;
   /** Queues a 200 whose body is not JSON. */
   malformed(): void;
-  fault(fault: Fault): void;
+  /** Releases what `provider` created, before the server stops. */
+  close?(): void;
 }
+
+const GATEWAY_PAGE = '<html>gateway</html>';
 
 function openAi(): Subject {
   const server = new OpenAiProtocolServer();
   return {
     name: 'openai-compatible',
-    start: () => server.start(),
-    stop: () => server.stop(),
-    reset: () => server.reset(),
+    server,
     provider: (timeoutMs) => new OpenAiCompatibleProvider({ baseUrl: server.url, apiKey: 'sk', timeoutMs }),
-    reply: (content, usage) =>
+    reply: (content, u) =>
       server.queue.push({
         kind: 'completion',
         content,
-        usage: usage && { prompt: usage.input, completion: usage.output },
+        usage: u && { prompt: u.input, completion: u.output },
       }),
     status: (status, headers) => server.queue.push({ kind: 'status', status, ...(headers && { headers }) }),
-    malformed: () => server.queue.push({ kind: 'raw', body: '<html>gateway</html>' }),
-    fault: (f) => server.queue.push(f),
+    malformed: () => server.queue.push({ kind: 'raw', body: GATEWAY_PAGE }),
   };
 }
 
@@ -67,19 +66,11 @@ function anthropic(): Subject {
   const server = new AnthropicProtocolServer();
   return {
     name: 'anthropic',
-    start: () => server.start(),
-    stop: () => server.stop(),
-    reset: () => server.reset(),
+    server,
     provider: (timeoutMs) => new AnthropicProvider({ baseUrl: server.url, apiKey: 'sk-ant', timeoutMs }),
-    reply: (text, usage) =>
-      server.queue.push({
-        kind: 'message',
-        blocks: [text],
-        usage: usage && { input: usage.input, output: usage.output },
-      }),
+    reply: (text, usage) => server.queue.push({ kind: 'message', blocks: [text], usage }),
     status: (status, headers) => server.queue.push({ kind: 'status', status, ...(headers && { headers }) }),
-    malformed: () => server.queue.push({ kind: 'raw', body: '<html>gateway</html>' }),
-    fault: (f) => server.queue.push(f),
+    malformed: () => server.queue.push({ kind: 'raw', body: GATEWAY_PAGE }),
   };
 }
 
@@ -89,12 +80,7 @@ function bedrock(): Subject {
   const exception = { 400: 'ValidationException', 429: 'ThrottlingException' } as const;
   return {
     name: 'bedrock',
-    start: () => server.start(),
-    stop: async () => {
-      for (const c of clients) c.destroy();
-      await server.stop();
-    },
-    reset: () => server.reset(),
+    server,
     provider: (timeoutMs) => {
       const client = server.client();
       clients.push(client);
@@ -103,8 +89,10 @@ function bedrock(): Subject {
     reply: (text, usage) => server.queue.push({ kind: 'converse', text, usage }),
     status: (status, headers) =>
       server.queue.push({ kind: 'exception', status, type: exception[status], ...(headers && { headers }) }),
-    malformed: () => server.queue.push({ kind: 'raw', status: 200, body: '<html>gateway</html>' }),
-    fault: (f) => server.queue.push(f),
+    malformed: () => server.queue.push({ kind: 'raw', status: 200, body: GATEWAY_PAGE }),
+    close: () => {
+      for (const c of clients) c.destroy();
+    },
   };
 }
 
@@ -121,12 +109,11 @@ async function failure(call: Promise<unknown>): Promise<{ error: unknown; ms: nu
 
 describe.each([openAi(), anthropic(), bedrock()])('Provider contract: $name', (subject) => {
   let provider: LlmProvider;
-  beforeAll(async () => {
-    await subject.start();
+  serveDuringTests(subject.server);
+  beforeAll(() => {
     provider = subject.provider(TIMEOUT_MS);
   });
-  afterEach(() => subject.reset());
-  afterAll(() => subject.stop());
+  afterAll(() => subject.close?.());
 
   it('normalizes a reply: text, stop reason and usage', async () => {
     // Prepare
@@ -145,7 +132,7 @@ describe.each([openAi(), anthropic(), bedrock()])('Provider contract: $name', (s
 
   it('fails retryably within its timeout when the headers arrive and the body stalls', async () => {
     // Prepare
-    subject.fault({ kind: 'stall' });
+    subject.server.queue.push({ kind: 'stall' });
 
     // Act
     const { error, ms } = await failure(provider.complete(request));
@@ -159,7 +146,7 @@ describe.each([openAi(), anthropic(), bedrock()])('Provider contract: $name', (s
   it('fails retryably, naming the deadline, when the caller aborts a stalled body', async () => {
     // Prepare: the provider would wait 10 s; the caller's deadline fires first
     const patient = subject.provider(10_000);
-    subject.fault({ kind: 'stall' });
+    subject.server.queue.push({ kind: 'stall' });
 
     // Act
     const { error, ms } = await failure(patient.complete(request, AbortSignal.timeout(100)));
@@ -172,7 +159,7 @@ describe.each([openAi(), anthropic(), bedrock()])('Provider contract: $name', (s
 
   it('fails retryably when the connection is reset mid-body', async () => {
     // Prepare
-    subject.fault({ kind: 'reset' });
+    subject.server.queue.push({ kind: 'reset' });
 
     // Act
     const { error } = await failure(provider.complete(request));
@@ -242,8 +229,8 @@ describe.each([openAi(), anthropic(), bedrock()])('Provider contract: $name', (s
       () => subject.status(400),
       () => subject.status(429),
       () => subject.malformed(),
-      () => subject.fault({ kind: 'reset' }),
-      () => subject.fault({ kind: 'stall' }),
+      () => subject.server.queue.push({ kind: 'reset' }),
+      () => subject.server.queue.push({ kind: 'stall' }),
     ];
 
     // Act
