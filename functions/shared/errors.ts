@@ -49,9 +49,16 @@ export class ApprovalRejectedError extends WfloError {
 /** A model provider's failure, with the HTTP status when there was one. */
 abstract class LlmError extends WfloError {
   readonly status: number | undefined;
-  constructor(message: string, status?: number, options?: ErrorOptions) {
+  /** How long the provider asked callers to wait (its `Retry-After`), when it said. Informative only. */
+  readonly retryAfterSeconds: number | undefined;
+  constructor(
+    message: string,
+    status?: number,
+    options?: ErrorOptions & { readonly retryAfterSeconds?: number | undefined },
+  ) {
     super(message, options);
     this.status = status;
+    this.retryAfterSeconds = options?.retryAfterSeconds;
   }
 }
 

@@ -14,17 +14,20 @@ export interface RecordedMessagesRequest {
   };
 }
 
-/** What the server answers next: a message, an HTTP error or a raw body (or a `hang`, see the base). */
+/**
+ * What the server answers next: a message (`usage: null` leaves the usage object out), an HTTP error with
+ * optional extra headers (e.g. `Retry-After`), or a raw body; or a fault (see the base).
+ */
 export type MessagesReply =
   | {
       kind: 'message';
       /** One text block per entry; `null` inserts a non-text (thinking) block the adapter must skip. */
       blocks: (string | null)[];
       stopReason?: string;
-      usage?: { input: number; output: number; cacheRead?: number; cacheCreation?: number };
+      usage?: { input: number; output: number; cacheRead?: number; cacheCreation?: number } | null;
       model?: string;
     }
-  | { kind: 'status'; status: number; body?: string }
+  | { kind: 'status'; status: number; body?: string; headers?: Record<string, string> }
   | { kind: 'raw'; body: string };
 
 function anthropicError(status: number): string {
@@ -39,8 +42,8 @@ function anthropicError(status: number): string {
   return JSON.stringify({ type: 'error', error: { type, message: `status ${status}` } });
 }
 
-function json(res: ServerResponse, status: number, body: string): void {
-  res.writeHead(status, { 'content-type': 'application/json', 'request-id': 'req_test' });
+function json(res: ServerResponse, status: number, body: string, headers?: Record<string, string>): void {
+  res.writeHead(status, { 'content-type': 'application/json', 'request-id': 'req_test', ...headers });
   res.end(body);
 }
 
@@ -98,7 +101,7 @@ export class AnthropicProtocolServer extends ScriptedProtocolServer<RecordedMess
   }
 
   protected reply(res: ServerResponse, r: MessagesReply, req: RecordedMessagesRequest): void {
-    if (r.kind === 'status') json(res, r.status, r.body ?? anthropicError(r.status));
+    if (r.kind === 'status') json(res, r.status, r.body ?? anthropicError(r.status), r.headers);
     else if (r.kind === 'raw') json(res, 200, r.body);
     else {
       json(
@@ -114,12 +117,16 @@ export class AnthropicProtocolServer extends ScriptedProtocolServer<RecordedMess
           ),
           stop_reason: r.stopReason ?? 'end_turn',
           stop_sequence: null,
-          usage: {
-            input_tokens: r.usage?.input ?? 10,
-            output_tokens: r.usage?.output ?? 5,
-            cache_read_input_tokens: r.usage?.cacheRead ?? 0,
-            cache_creation_input_tokens: r.usage?.cacheCreation ?? 0,
-          },
+          ...(r.usage === null
+            ? {}
+            : {
+                usage: {
+                  input_tokens: r.usage?.input ?? 10,
+                  output_tokens: r.usage?.output ?? 5,
+                  cache_read_input_tokens: r.usage?.cacheRead ?? 0,
+                  cache_creation_input_tokens: r.usage?.cacheCreation ?? 0,
+                },
+              }),
         }),
       );
     }

@@ -9,15 +9,18 @@ export interface RecordedConverseRequest {
   readonly body: Record<string, unknown>;
 }
 
-/** What the server answers next: a Converse reply, a modelled exception or a raw body (or a `hang`). */
+/**
+ * What the server answers next: a Converse reply (`usage: null` leaves the usage object out), a modelled
+ * exception with optional extra headers (e.g. `Retry-After`), or a raw body; or a fault (see the base).
+ */
 export type ConverseReply =
   | {
       kind: 'converse';
       text: string;
       stopReason?: string;
-      usage?: { input: number; output: number; cacheRead?: number; cacheWrite?: number };
+      usage?: { input: number; output: number; cacheRead?: number; cacheWrite?: number } | null;
     }
-  | { kind: 'exception'; status: number; type: string; message?: string }
+  | { kind: 'exception'; status: number; type: string; message?: string; headers?: Record<string, string> }
   | { kind: 'raw'; status: number; body: string };
 
 /**
@@ -53,25 +56,30 @@ export class BedrockProtocolServer extends ScriptedProtocolServer<RecordedConver
         'content-type': 'application/json',
         'x-amzn-errortype': `${r.type}:http://internal.amazon.com/coral/com.amazon.bedrock/`,
         'x-amzn-requestid': 'req-test',
+        ...r.headers,
       });
       res.end(JSON.stringify({ message: r.message ?? r.type }));
     } else if (r.kind === 'raw') {
       res.writeHead(r.status, { 'content-type': 'text/html' });
       res.end(r.body);
     } else {
-      const u = r.usage ?? { input: 10, output: 2 };
+      const u = r.usage === null ? null : (r.usage ?? { input: 10, output: 2 });
       res.writeHead(200, { 'content-type': 'application/json', 'x-amzn-requestid': 'req-test' });
       res.end(
         JSON.stringify({
           output: { message: { role: 'assistant', content: [{ text: r.text }] } },
           stopReason: r.stopReason ?? 'end_turn',
-          usage: {
-            inputTokens: u.input,
-            outputTokens: u.output,
-            totalTokens: u.input + u.output + (u.cacheRead ?? 0) + (u.cacheWrite ?? 0),
-            ...(u.cacheRead === undefined ? {} : { cacheReadInputTokens: u.cacheRead }),
-            ...(u.cacheWrite === undefined ? {} : { cacheWriteInputTokens: u.cacheWrite }),
-          },
+          ...(u === null
+            ? {}
+            : {
+                usage: {
+                  inputTokens: u.input,
+                  outputTokens: u.output,
+                  totalTokens: u.input + u.output + (u.cacheRead ?? 0) + (u.cacheWrite ?? 0),
+                  ...(u.cacheRead === undefined ? {} : { cacheReadInputTokens: u.cacheRead }),
+                  ...(u.cacheWrite === undefined ? {} : { cacheWriteInputTokens: u.cacheWrite }),
+                },
+              }),
           metrics: { latencyMs: 5 },
         }),
       );

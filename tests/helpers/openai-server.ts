@@ -12,15 +12,18 @@ export interface RecordedRequest {
   };
 }
 
-/** What the server answers next: a chat completion, an HTTP error or a raw body (or a `hang`, see the base). */
+/**
+ * What the server answers next: a chat completion (`usage: null` leaves the usage object out), an HTTP
+ * error with optional extra headers (e.g. `Retry-After`), or a raw body; or a fault (see the base).
+ */
 export type Reply =
   | {
       kind: 'completion';
       content: string;
       finishReason?: string;
-      usage?: { prompt: number; completion: number; cached?: number };
+      usage?: { prompt: number; completion: number; cached?: number } | null;
     }
-  | { kind: 'status'; status: number; body?: string }
+  | { kind: 'status'; status: number; body?: string; headers?: Record<string, string> }
   | { kind: 'raw'; body: string };
 
 const JSON_TYPE = { 'content-type': 'application/json' };
@@ -57,7 +60,7 @@ export class OpenAiProtocolServer extends ScriptedProtocolServer<RecordedRequest
 
   protected reply(res: ServerResponse, r: Reply, req: RecordedRequest): void {
     if (r.kind === 'status') {
-      res.writeHead(r.status, JSON_TYPE);
+      res.writeHead(r.status, { ...JSON_TYPE, ...r.headers });
       res.end(r.body ?? `{"error":{"message":"status ${r.status}"}}`);
       return;
     }
@@ -80,12 +83,16 @@ export class OpenAiProtocolServer extends ScriptedProtocolServer<RecordedRequest
             finish_reason: r.finishReason ?? 'stop',
           },
         ],
-        usage: {
-          prompt_tokens: prompt,
-          completion_tokens: completion,
-          total_tokens: prompt + completion,
-          prompt_tokens_details: { cached_tokens: r.usage?.cached ?? 0 },
-        },
+        ...(r.usage === null
+          ? {}
+          : {
+              usage: {
+                prompt_tokens: prompt,
+                completion_tokens: completion,
+                total_tokens: prompt + completion,
+                prompt_tokens_details: { cached_tokens: r.usage?.cached ?? 0 },
+              },
+            }),
       }),
     );
   }

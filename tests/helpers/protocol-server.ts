@@ -16,7 +16,12 @@ export interface ServerResponse {
   readonly closed?: boolean;
   readonly destroyed?: boolean;
   writeHead(status: number, headers?: Record<string, string>): unknown;
+  write(chunk: string, callback?: () => void): unknown;
   end(body: string): unknown;
+  /** HTTP/1: the connection's socket. */
+  readonly socket?: { destroy(): unknown } | null;
+  /** HTTP/2: the request's stream, within its session (the connection). */
+  readonly stream?: { destroy(): unknown; readonly session?: { destroy(): unknown } | undefined };
 }
 
 /** A listening node:http or node:http2 server. */
@@ -27,11 +32,16 @@ interface Listener {
   closeAllConnections?: () => void;
 }
 
-/** Every scripted reply can instead be a delay, after which the fallback answers. */
-export interface Hang {
-  readonly kind: 'hang';
-  readonly ms: number;
-}
+/**
+ * Faults every protocol server can script instead of a reply: `hang` waits `ms` before the fallback
+ * answers (nothing is sent meanwhile); `stall` sends a 200's headers and the start of a JSON body, then
+ * nothing more until the client gives up; `reset` sends the same start and then destroys the connection
+ * (HTTP/1: the socket; HTTP/2: the session).
+ */
+export type Fault = { readonly kind: 'hang'; readonly ms: number } | { readonly kind: 'stall' | 'reset' };
+
+/** The first bytes of a body that never completes. */
+const PARTIAL_BODY = '{"id":"partial","choices":[';
 
 /**
  * A small server speaking one model provider's protocol on loopback, for testing an adapter over real
@@ -40,7 +50,8 @@ export interface Hang {
  */
 export abstract class ScriptedProtocolServer<Req, Reply extends { kind: string }> {
   readonly requests: Req[] = [];
-  readonly queue: (Reply | Hang)[] = [];
+  readonly queue: (Reply | Fault)[] = [];
+  readonly #stalled = new Set<ServerResponse>();
   abstract fallback: (req: Req) => Reply;
   url = '';
   #server: Listener | undefined;
@@ -71,14 +82,18 @@ export abstract class ScriptedProtocolServer<Req, Reply extends { kind: string }
     this.url = this.baseUrl((server.address() as AddressInfo).port);
   }
 
-  /** Forgets the recorded requests and the replies not yet given. */
+  /** Forgets the recorded requests and the replies not yet given, and drops stalled replies. */
   reset(): void {
     this.requests.length = 0;
     this.queue.length = 0;
+    for (const res of this.#stalled) destroyConnection(res);
+    this.#stalled.clear();
   }
 
   async stop(): Promise<void> {
     const server = this.#server;
+    for (const res of this.#stalled) destroyConnection(res);
+    this.#stalled.clear();
     server?.closeAllConnections?.();
     await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
   }
@@ -95,9 +110,34 @@ export abstract class ScriptedProtocolServer<Req, Reply extends { kind: string }
     const send = (r: Reply) => {
       if (!res.closed && !res.destroyed) this.reply(res, r, recorded);
     };
-    if (next.kind === 'hang') setTimeout(() => send(this.fallback(recorded)), (next as Hang).ms);
-    else send(next as Reply);
+    if (isFault(next)) this.#fault(next, res, () => send(this.fallback(recorded)));
+    else send(next);
   }
+
+  #fault(fault: Fault, res: ServerResponse, fallback: () => void): void {
+    if (fault.kind === 'hang') {
+      setTimeout(fallback, fault.ms);
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json' });
+    if (fault.kind === 'stall') {
+      this.#stalled.add(res);
+      res.write(PARTIAL_BODY);
+    } else {
+      // Destroy only once the partial body is on the wire, so the client fails mid-body, not before it.
+      res.write(PARTIAL_BODY, () => setTimeout(() => destroyConnection(res), 10));
+    }
+  }
+}
+
+function isFault(reply: { kind: string }): reply is Fault {
+  return reply.kind === 'hang' || reply.kind === 'stall' || reply.kind === 'reset';
+}
+
+/** Ends the connection under a response without a proper close: the client sees it reset mid-body. */
+function destroyConnection(res: ServerResponse): void {
+  if (res.stream) (res.stream.session ?? res.stream).destroy();
+  else res.socket?.destroy();
 }
 
 /**

@@ -118,12 +118,9 @@ describe('Class: BedrockProvider (real SDK over HTTP/2)', () => {
     expect(Date.now() - started).toBeLessThan(1_500);
   });
 
-  it.each([
-    ['a 200 body that is not JSON', 200],
-    ['a gateway error page', 502],
-  ])('treats %s as retryable', async (_what, status) => {
+  it('treats a gateway error page as retryable', async () => {
     // Prepare
-    server.queue.push({ kind: 'raw', status, body: '<html>gateway</html>' });
+    server.queue.push({ kind: 'raw', status: 502, body: '<html>gateway</html>' });
 
     // Act
     const err = await provider.complete(request).catch((e: unknown) => e);

@@ -1,6 +1,8 @@
 import { LlmProviderError } from '../errors.ts';
-import { errorForStatus } from './errors.ts';
+import { postJson } from './http-core.ts';
+import type { LlmProviderId } from './providers.ts';
 import type { LlmProvider, LlmRequest, LlmResponse, StopReason } from './types.ts';
+import { settleUsage, tokenCount } from './usage.ts';
 
 export interface AnthropicOptions {
   /** https://api.anthropic.com, or a compatible gateway; without the `/v1` suffix. */
@@ -19,10 +21,10 @@ interface MessagesResponse {
   content?: { type?: string; text?: string }[];
   stop_reason?: string | null;
   usage?: {
-    input_tokens?: number;
-    output_tokens?: number;
-    cache_read_input_tokens?: number | null;
-    cache_creation_input_tokens?: number | null;
+    input_tokens?: unknown;
+    output_tokens?: unknown;
+    cache_read_input_tokens?: unknown;
+    cache_creation_input_tokens?: unknown;
   };
 }
 
@@ -44,7 +46,7 @@ const STOP_REASONS: Record<string, StopReason> = {
  * @example new AnthropicProvider({ baseUrl: 'https://api.anthropic.com', apiKey: key, timeoutMs: 120_000 })
  */
 export class AnthropicProvider implements LlmProvider {
-  readonly id = 'anthropic';
+  readonly id: LlmProviderId = 'anthropic';
   readonly #options: AnthropicOptions;
 
   constructor(options: AnthropicOptions) {
@@ -55,66 +57,52 @@ export class AnthropicProvider implements LlmProvider {
     return { provider: 'anthropic', model };
   }
 
-  async complete(request: LlmRequest, signal?: AbortSignal): Promise<LlmResponse> {
-    const doFetch = this.#options.fetch ?? fetch;
-    const timeout = AbortSignal.timeout(this.#options.timeoutMs);
-    let response: Response;
-    let body: string;
-    try {
-      response = await doFetch(`${this.#options.baseUrl}/v1/messages`, {
-        method: 'POST',
+  complete(request: LlmRequest, signal?: AbortSignal): Promise<LlmResponse> {
+    const { baseUrl, apiKey, timeoutMs, fetch } = this.#options;
+    return postJson(
+      {
+        provider: this.id,
+        url: `${baseUrl}/v1/messages`,
         headers: {
-          'content-type': 'application/json',
           'anthropic-version': ANTHROPIC_VERSION,
-          ...(this.#options.apiKey ? { 'x-api-key': this.#options.apiKey } : {}),
+          ...(apiKey ? { 'x-api-key': apiKey } : {}),
         },
-        body: JSON.stringify({
+        body: {
           model: request.model,
           max_tokens: request.maxTokens,
           ...(request.system ? { system: request.system } : {}),
           messages: request.messages.map((m) => ({ role: m.role, content: m.content })),
           ...(request.temperature === undefined ? {} : { temperature: request.temperature }),
-        }),
-        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
-      });
-      // Read inside the try: the timeout can also fire while the body is still arriving.
-      body = await response.text();
-    } catch (cause) {
-      const reason = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
-      throw new LlmProviderError(
-        `anthropic request to ${this.#options.baseUrl} failed: ${reason}`,
-        undefined,
-        {
-          cause,
         },
-      );
-    }
-    // 529 (overloaded) is >= 500, so it is retryable like 429 and 500.
-    if (!response.ok) throw errorForStatus('anthropic', response.status, body);
-    let parsed: MessagesResponse;
-    try {
-      parsed = JSON.parse(body) as MessagesResponse;
-    } catch (cause) {
-      throw new LlmProviderError('anthropic returned a body that is not JSON', response.status, { cause });
-    }
-    if (!Array.isArray(parsed.content)) {
-      throw new LlmProviderError('anthropic returned no content', response.status);
-    }
-    const cacheRead = parsed.usage?.cache_read_input_tokens ?? 0;
-    const cacheWrite = parsed.usage?.cache_creation_input_tokens ?? 0;
-    return {
-      text: parsed.content
-        .filter((block) => block.type === 'text')
-        .map((block) => block.text ?? '')
-        .join(''),
-      stopReason: STOP_REASONS[parsed.stop_reason ?? 'end_turn'] ?? 'end_turn',
-      model: parsed.model ?? request.model,
-      usage: {
-        inputTokens: (parsed.usage?.input_tokens ?? 0) + cacheRead + cacheWrite,
-        outputTokens: parsed.usage?.output_tokens ?? 0,
-        cachedInputTokens: cacheRead,
-        ...(cacheWrite > 0 ? { cacheWriteInputTokens: cacheWrite } : {}),
+        timeoutMs,
+        signal,
+        fetch,
       },
-    };
+      // 529 (overloaded) is >= 500, so the core treats it as retryable like 429 and 500.
+      (json, status) => toResponse(request, json as MessagesResponse, status),
+    );
   }
+}
+
+/** Maps a Messages reply to the provider-neutral response. */
+function toResponse(request: LlmRequest, reply: MessagesResponse, status: number): LlmResponse {
+  if (!Array.isArray(reply.content)) throw new LlmProviderError('anthropic returned no content', status);
+  const input = tokenCount(reply.usage?.input_tokens);
+  const cacheRead = tokenCount(reply.usage?.cache_read_input_tokens) ?? 0;
+  const cacheWrite = tokenCount(reply.usage?.cache_creation_input_tokens) ?? 0;
+  return {
+    text: reply.content
+      .filter((block) => block?.type === 'text')
+      .map((block) => block.text ?? '')
+      .join(''),
+    stopReason: STOP_REASONS[reply.stop_reason ?? 'end_turn'] ?? 'end_turn',
+    model: reply.model ?? request.model,
+    // input_tokens leaves out cache reads and writes; both are billed as input, so they are added back.
+    ...settleUsage(request, {
+      inputTokens: input === undefined ? undefined : input + cacheRead + cacheWrite,
+      outputTokens: tokenCount(reply.usage?.output_tokens),
+      cachedInputTokens: cacheRead,
+      cacheWriteInputTokens: cacheWrite,
+    }),
+  };
 }

@@ -5,8 +5,11 @@ import {
   type StopReason as ConverseStopReason,
 } from '@aws-sdk/client-bedrock-runtime';
 import { LlmProviderError, LlmRequestInvalidError } from '../errors.ts';
-import { errorForStatus } from './errors.ts';
+import { errorForStatus, type ProviderError, retryAfterSeconds } from './errors.ts';
+import { withProviderBoundary } from './http-core.ts';
+import type { LlmProviderId } from './providers.ts';
 import type { LlmProvider, LlmRequest, LlmResponse, StopReason } from './types.ts';
+import { settleUsage, tokenCount } from './usage.ts';
 
 export interface BedrockOptions {
   /**
@@ -62,6 +65,8 @@ interface SdkError {
   message?: string;
   $fault?: 'client' | 'server';
   $metadata?: { httpStatusCode?: number };
+  /** The raw HTTP response the SDK attaches to a service exception. */
+  $response?: { headers?: Record<string, string | undefined> };
   originalStatusCode?: number;
 }
 
@@ -69,9 +74,11 @@ interface SdkError {
  * Maps a Bedrock Runtime SDK failure to the error ASL matches. `ModelErrorException` (HTTP 424: the
  * model itself failed) follows the model's own status when Bedrock reports one and is retryable
  * otherwise. Anything unrecognised follows its HTTP status like the HTTP adapters; a failure with no
- * error status (network, abort, timeout, a 200 whose body does not parse) is retryable.
+ * error status (network, abort, timeout, a 200 whose body does not parse) is retryable. A `Retry-After`
+ * on the response is kept as `retryAfterSeconds`. The provider boundary (`ensureProviderError`) calls
+ * this after it has dealt with our own timeout and the caller's deadline.
  */
-export function errorForBedrock(cause: unknown): Error {
+export function errorForBedrock(cause: unknown): ProviderError {
   const e = (typeof cause === 'object' && cause !== null ? cause : {}) as SdkError;
   const name = e.name ?? 'Error';
   const status = e.$metadata?.httpStatusCode;
@@ -84,9 +91,11 @@ export function errorForBedrock(cause: unknown): Error {
       : deciding === undefined ||
         deciding < 400 ||
         errorForStatus('bedrock', deciding, '') instanceof LlmProviderError;
+  const after = retryAfterSeconds(e.$response?.headers?.['retry-after']);
+  const options = { cause, ...(after === undefined ? {} : { retryAfterSeconds: after }) };
   return retryable
-    ? new LlmProviderError(message, status, { cause })
-    : new LlmRequestInvalidError(message, status, { cause });
+    ? new LlmProviderError(message, status, options)
+    : new LlmRequestInvalidError(message, status, options);
 }
 
 /**
@@ -96,7 +105,7 @@ export function errorForBedrock(cause: unknown): Error {
  * @example new BedrockProvider({ client: new BedrockRuntimeClient({ maxAttempts: 1 }), timeoutMs: 120_000 })
  */
 export class BedrockProvider implements LlmProvider {
-  readonly id = 'bedrock';
+  readonly id: LlmProviderId = 'bedrock';
   readonly #options: BedrockOptions;
 
   constructor(options: BedrockOptions) {
@@ -107,8 +116,7 @@ export class BedrockProvider implements LlmProvider {
     return { provider: 'bedrock', model };
   }
 
-  async complete(request: LlmRequest, signal?: AbortSignal): Promise<LlmResponse> {
-    const timeout = AbortSignal.timeout(this.#options.timeoutMs);
+  complete(request: LlmRequest, signal?: AbortSignal): Promise<LlmResponse> {
     const command = new ConverseCommand({
       modelId: request.model,
       ...(request.system ? { system: [{ text: request.system }] } : {}),
@@ -118,29 +126,33 @@ export class BedrockProvider implements LlmProvider {
         ...(request.temperature === undefined ? {} : { temperature: request.temperature }),
       },
     });
-    let output: ConverseCommandOutput;
-    try {
-      output = await this.#options.client.send(command, {
-        abortSignal: signal ? AbortSignal.any([signal, timeout]) : timeout,
-      });
-    } catch (cause) {
-      throw errorForBedrock(cause);
-    }
-    const message = output.output?.message;
-    if (!message) throw new LlmProviderError('bedrock returned no message', output.$metadata.httpStatusCode);
-    const cacheRead = output.usage?.cacheReadInputTokens ?? 0;
-    const cacheWrite = output.usage?.cacheWriteInputTokens ?? 0;
-    return {
-      text: (message.content ?? []).map((block) => block.text ?? '').join(''),
-      stopReason: STOP_REASONS[output.stopReason ?? 'end_turn'] ?? 'end_turn',
-      // Converse does not echo the model; the id asked for is the one billed.
-      model: request.model,
-      usage: {
-        inputTokens: (output.usage?.inputTokens ?? 0) + cacheRead + cacheWrite,
-        outputTokens: output.usage?.outputTokens ?? 0,
-        cachedInputTokens: cacheRead,
-        ...(cacheWrite > 0 ? { cacheWriteInputTokens: cacheWrite } : {}),
-      },
-    };
+    return withProviderBoundary(
+      this.id,
+      { timeoutMs: this.#options.timeoutMs, signal },
+      async (abortSignal) => toResponse(request, await this.#options.client.send(command, { abortSignal })),
+      errorForBedrock,
+    );
   }
+}
+
+/** Maps a Converse reply to the provider-neutral response. */
+function toResponse(request: LlmRequest, output: ConverseCommandOutput): LlmResponse {
+  const message = output.output?.message;
+  if (!message) throw new LlmProviderError('bedrock returned no message', output.$metadata.httpStatusCode);
+  const input = tokenCount(output.usage?.inputTokens);
+  const cacheRead = tokenCount(output.usage?.cacheReadInputTokens) ?? 0;
+  const cacheWrite = tokenCount(output.usage?.cacheWriteInputTokens) ?? 0;
+  return {
+    text: (message.content ?? []).map((block) => block.text ?? '').join(''),
+    stopReason: STOP_REASONS[output.stopReason ?? 'end_turn'] ?? 'end_turn',
+    // Converse does not echo the model; the id asked for is the one billed.
+    model: request.model,
+    // inputTokens leaves out cache reads and writes; both are billed as input, so they are added back.
+    ...settleUsage(request, {
+      inputTokens: input === undefined ? undefined : input + cacheRead + cacheWrite,
+      outputTokens: tokenCount(output.usage?.outputTokens),
+      cachedInputTokens: cacheRead,
+      cacheWriteInputTokens: cacheWrite,
+    }),
+  };
 }

@@ -1,6 +1,8 @@
 import { LlmProviderError } from '../errors.ts';
-import { errorForStatus } from './errors.ts';
+import { postJson } from './http-core.ts';
+import type { LlmProviderId } from './providers.ts';
 import type { LlmProvider, LlmRequest, LlmResponse, StopReason } from './types.ts';
+import { settleUsage, tokenCount } from './usage.ts';
 
 export interface OpenAiCompatibleOptions {
   /** e.g. https://api.openai.com/v1, http://localhost:11434/v1 (Ollama), http://host:8000/v1 (vLLM). */
@@ -16,9 +18,9 @@ interface ChatCompletion {
   model?: string;
   choices?: { message?: { content?: string | null }; finish_reason?: string | null }[];
   usage?: {
-    prompt_tokens?: number;
-    completion_tokens?: number;
-    prompt_tokens_details?: { cached_tokens?: number };
+    prompt_tokens?: unknown;
+    completion_tokens?: unknown;
+    prompt_tokens_details?: { cached_tokens?: unknown };
   };
 }
 
@@ -42,7 +44,7 @@ export function pricingProviderFor(baseUrl: string): string {
  * @example new OpenAiCompatibleProvider({ baseUrl: 'http://localhost:11434/v1', timeoutMs: 60000, pricingProvider: 'ollama' })
  */
 export class OpenAiCompatibleProvider implements LlmProvider {
-  readonly id = 'openai-compatible';
+  readonly id: LlmProviderId = 'openai-compatible';
   readonly #options: OpenAiCompatibleOptions;
   readonly #pricingProvider: string;
 
@@ -55,63 +57,45 @@ export class OpenAiCompatibleProvider implements LlmProvider {
     return { provider: this.#pricingProvider, model };
   }
 
-  async complete(request: LlmRequest, signal?: AbortSignal): Promise<LlmResponse> {
-    const doFetch = this.#options.fetch ?? fetch;
-    const messages = [
-      ...(request.system ? [{ role: 'system', content: request.system }] : []),
-      ...request.messages.map((m) => ({ role: m.role, content: m.content })),
-    ];
-    const timeout = AbortSignal.timeout(this.#options.timeoutMs);
-    let response: Response;
-    try {
-      response = await doFetch(`${this.#options.baseUrl}/chat/completions`, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          ...(this.#options.apiKey ? { authorization: `Bearer ${this.#options.apiKey}` } : {}),
-        },
-        body: JSON.stringify({
+  complete(request: LlmRequest, signal?: AbortSignal): Promise<LlmResponse> {
+    const { baseUrl, apiKey, timeoutMs, fetch } = this.#options;
+    return postJson(
+      {
+        provider: this.id,
+        url: `${baseUrl}/chat/completions`,
+        headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {},
+        body: {
           model: request.model,
-          messages,
+          messages: [
+            ...(request.system ? [{ role: 'system', content: request.system }] : []),
+            ...request.messages.map((m) => ({ role: m.role, content: m.content })),
+          ],
           max_tokens: request.maxTokens,
           ...(request.temperature === undefined ? {} : { temperature: request.temperature }),
           stream: false,
-        }),
-        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
-      });
-    } catch (cause) {
-      const reason = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
-      throw new LlmProviderError(
-        `openai-compatible request to ${this.#options.baseUrl} failed: ${reason}`,
-        undefined,
-        {
-          cause,
         },
-      );
-    }
-    const body = await response.text();
-    if (!response.ok) throw errorForStatus('openai-compatible', response.status, body);
-    let parsed: ChatCompletion;
-    try {
-      parsed = JSON.parse(body) as ChatCompletion;
-    } catch (cause) {
-      throw new LlmProviderError('openai-compatible returned a body that is not JSON', response.status, {
-        cause,
-      });
-    }
-    const choice = parsed.choices?.[0];
-    if (!choice?.message)
-      throw new LlmProviderError('openai-compatible returned no choices', response.status);
-    const inputTokens = parsed.usage?.prompt_tokens ?? 0;
-    return {
-      text: choice.message.content ?? '',
-      stopReason: FINISH_REASONS[choice.finish_reason ?? 'stop'] ?? 'end_turn',
-      model: parsed.model ?? request.model,
-      usage: {
-        inputTokens,
-        outputTokens: parsed.usage?.completion_tokens ?? 0,
-        cachedInputTokens: Math.min(parsed.usage?.prompt_tokens_details?.cached_tokens ?? 0, inputTokens),
+        timeoutMs,
+        signal,
+        fetch,
       },
-    };
+      (json, status) => toResponse(request, json as ChatCompletion, status),
+    );
   }
+}
+
+/** Maps a Chat Completions reply to the provider-neutral response. */
+function toResponse(request: LlmRequest, reply: ChatCompletion, status: number): LlmResponse {
+  const choice = reply.choices?.[0];
+  if (!choice?.message) throw new LlmProviderError('openai-compatible returned no choices', status);
+  return {
+    text: choice.message.content ?? '',
+    stopReason: FINISH_REASONS[choice.finish_reason ?? 'stop'] ?? 'end_turn',
+    model: reply.model ?? request.model,
+    // prompt_tokens already includes the cached prefix.
+    ...settleUsage(request, {
+      inputTokens: tokenCount(reply.usage?.prompt_tokens),
+      outputTokens: tokenCount(reply.usage?.completion_tokens),
+      cachedInputTokens: tokenCount(reply.usage?.prompt_tokens_details?.cached_tokens),
+    }),
+  };
 }

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError, LlmRequestInvalidError } from '../errors.ts';
 import { errorForStatus } from './errors.ts';
+import type { LlmProviderId } from './providers.ts';
 import agentDemo from './scripts/agent-demo.json' with { type: 'json' };
 import type { LlmProvider, LlmRequest, LlmResponse } from './types.ts';
 
@@ -80,7 +81,7 @@ export function bundledScripts(): Script[] {
  * It never contacts a network.
  */
 export class ScriptedProvider implements LlmProvider {
-  readonly id = 'scripted';
+  readonly id: LlmProviderId = 'scripted';
   readonly #scripts: ReadonlyMap<string, Script>;
 
   constructor(scripts: readonly Script[]) {

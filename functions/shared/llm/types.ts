@@ -25,11 +25,14 @@ export interface LlmResponse {
   readonly usage: TokenUsage;
   /** Model id as the provider reported it. */
   readonly model: string;
+  /** Set when the provider left token counts out and `usage` is the reserved worst case instead. */
+  readonly usageEstimated?: true;
 }
 
 /**
- * The LLM provider port. Adapters throw `LlmProviderError` for failures a retry can fix (429, 5xx,
- * network, timeout) and `LlmRequestInvalidError` for the rest of 4xx.
+ * The LLM provider port. Adapters throw `LlmProviderError` for failures a retry can fix (408/409/429,
+ * 5xx, network, reset, timeout, the caller's deadline, a body that is not JSON) and
+ * `LlmRequestInvalidError` for the rest of 4xx; nothing else (see `ensureProviderError`).
  */
 export interface LlmProvider {
   /** Provider id, the first half of a price-table key (`openai/gpt-4o-mini`). */
