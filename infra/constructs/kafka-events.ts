@@ -43,6 +43,8 @@ export class KafkaEvents extends Construct {
       this.securityGroup.addIngressRule(client, ec2.Port.tcp(9098), 'Kafka clients (IAM auth)');
     }
     this.cluster = new msk.CfnServerlessCluster(this, 'Cluster', {
+      // A required property of the resource type (no generated name exists); the env prefix keeps it unique per
+      // environment, and a failed create deletes the cluster, so a retry can reuse the name.
       clusterName: props.name,
       clientAuthentication: { sasl: { iam: { enabled: true } } },
       vpcConfigs: [
