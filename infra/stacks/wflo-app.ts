@@ -1,6 +1,6 @@
 import { type App, RemovalPolicy, Tags } from 'aws-cdk-lib';
 import type * as logs from 'aws-cdk-lib/aws-logs';
-import type { WfloFunction } from '../constructs/wflo-function.ts';
+import { listWorkflowFiles } from '../constructs/asl.ts';
 import { ApiStack } from './api-stack.ts';
 import type { WfloContext } from './context.ts';
 import { DataStack } from './data-stack.ts';
@@ -23,6 +23,8 @@ export interface WfloOptions {
   readonly sandboxImageDirectory?: string;
   /** @default 'functions/api/handler.ts' */
   readonly apiEntry?: string;
+  /** Folder of the `*.asl.json` workflow files. @default 'statemachines' of the repository */
+  readonly statemachinesDirectory?: string;
 }
 
 /**
@@ -65,6 +67,7 @@ export function createWflo(app: App, ctx: WfloContext, options: WfloOptions = {}
     data,
     logRetention,
     sandboxImageDirectory: options.sandboxImageDirectory,
+    workflows: options.statemachinesDirectory ? listWorkflowFiles(options.statemachinesDirectory) : undefined,
   });
   const api = new ApiStack(app, stackName('Api'), {
     description: description('REST API'),
@@ -75,12 +78,6 @@ export function createWflo(app: App, ctx: WfloContext, options: WfloOptions = {}
     logRetention,
     entry: options.apiEntry,
   });
-  const functions = new Map<string, WfloFunction>([
-    ...orchestration.activities,
-    ['api', api.handler],
-    ['status-projector', orchestration.projector],
-    ['migrations', data.migrations.handler],
-  ]);
   const monitoring = new MonitoringStack(app, stackName('Monitoring'), {
     description: description('alarms and dashboard'),
     prefix,
@@ -88,8 +85,15 @@ export function createWflo(app: App, ctx: WfloContext, options: WfloOptions = {}
     costAlarmUsdPerHour: ctx.costAlarmUsdPerHour,
     dbMaxCapacity: ctx.dbMaxCapacity,
     workflows: orchestration.workflows,
-    functions,
-    deadLetterQueues: new Map([['status-projector', orchestration.projectorDeadLetters]]),
+    activities: orchestration.activities,
+    apiFunction: api.handler,
+    migrations: data.migrations.handler,
+    statusProjection: {
+      queue: orchestration.statusChanges,
+      deadLetters: orchestration.projectorDeadLetters,
+      projector: orchestration.projector,
+      reconciler: orchestration.reconciler,
+    },
     api: api.api,
     data,
   });
