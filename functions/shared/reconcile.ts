@@ -79,6 +79,8 @@ const isThrottle = (err: unknown): boolean =>
  * Oldest rows first; a row whose execution does not exist (a start that never happened) is marked failed.
  * Bounded by `maxDescribes` and `deadline`; a throttled call ends the run and leaves the rest for the next.
  * State transitions are not charged here: the projector charges them when its dead letters are redriven.
+ * Runs that are legitimately still running past the grace period are described on every run too; with more
+ * than `maxDescribes` of them, younger stuck rows wait until older ones end (state machine timeouts bound that).
  */
 export async function reconcileExecutions(
   store: Store,
