@@ -265,6 +265,38 @@ export class MonitoringStack extends Stack {
         evaluationPeriods: 3,
       }),
     });
+    // The reconciler's own metric: runs whose end it recorded because the projector had not.
+    f.monitorCustom({
+      alarmFriendlyName: 'StatusProjection',
+      humanReadableName: 'Runs reconciled',
+      metricGroups: [
+        {
+          title: 'Runs whose end the projector missed (reconciled)',
+          metrics: [
+            {
+              metric: f
+                .createMetricFactory()
+                .createMetric(
+                  'ExecutionsReconciled',
+                  MetricStatistic.SUM,
+                  'executions reconciled',
+                  { service: METRICS_SERVICE },
+                  undefined,
+                  METRICS_NAMESPACE,
+                ),
+              alarmFriendlyName: 'ExecutionsReconciled',
+              addAlarm: alarm('StatusProjection', 'Warning', 'executions-reconciled', {
+                threshold: 0,
+                comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treatMissingData: TreatMissingData.NOT_BREACHING,
+                period: Duration.minutes(15),
+                additionalDescription: 'The reconciler recorded the end of runs the status projector missed.',
+              }),
+            },
+          ],
+        },
+      ],
+    });
     f.monitorLambdaFunction({
       lambdaFunction: props.migrations.function,
       alarmFriendlyName: 'Fn-migrations',
@@ -422,22 +454,6 @@ export class MonitoringStack extends Stack {
                 treatMissingData: TreatMissingData.NOT_BREACHING,
                 period: Duration.hours(1),
                 additionalDescription: 'More than 10 executions hit their budget within an hour.',
-              }),
-            },
-          ],
-        },
-        {
-          title: 'Runs whose end the projector missed (reconciled)',
-          metrics: [
-            {
-              metric: metric('ExecutionsReconciled', 'executions reconciled'),
-              alarmFriendlyName: 'ExecutionsReconciled',
-              addAlarm: alarm('StatusProjection', 'Warning', 'executions-reconciled', {
-                threshold: 0,
-                comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-                treatMissingData: TreatMissingData.NOT_BREACHING,
-                period: Duration.minutes(15),
-                additionalDescription: 'The reconciler recorded the end of runs the status projector missed.',
               }),
             },
           ],
