@@ -1,9 +1,11 @@
 import { GetExecutionHistoryCommand, SFNClient } from '@aws-sdk/client-sfn';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { z } from 'zod';
 import { ValidationError } from '#shared/errors';
+import { type ExecutionEnd, executionEndOf, projectExecutionEnd } from '#shared/execution-end';
 import { logger } from '#shared/observability';
 import { getRuntime } from '#shared/runtime';
-import { type ExecutionEnd, projectExecutionEnd } from './projector.ts';
+import type { Store } from '#shared/store';
 
 const sfn = new SFNClient({});
 
@@ -20,55 +22,59 @@ const StatusChangeSchema = z.object({
   }),
 });
 
-const STATUS: Record<string, ExecutionEnd['status'] | undefined> = {
-  SUCCEEDED: 'succeeded',
-  FAILED: 'failed',
-  TIMED_OUT: 'timed_out',
-  ABORTED: 'cancelled',
-};
-
 /** Maps a status-change event to the end it reports; undefined for non-terminal statuses. */
 export function endOfStatusChange(
   event: unknown,
 ): { executionId: string; executionArn: string | undefined; end: ExecutionEnd } | undefined {
   const parsed = StatusChangeSchema.safeParse(event);
   if (!parsed.success) throw new ValidationError('not a Step Functions execution status change event');
-  const { name, status, output, error, cause, executionArn } = parsed.data.detail;
-  const mapped = STATUS[status];
-  if (!mapped) return undefined;
-  let parsedOutput: unknown = null;
-  if (output) {
-    try {
-      parsedOutput = JSON.parse(output);
-    } catch {
-      parsedOutput = output;
-    }
-  }
-  return {
-    executionId: name,
-    executionArn,
-    end: {
-      status: mapped,
-      output: parsedOutput,
-      error: mapped === 'succeeded' ? undefined : { error: error ?? status, cause: cause ?? '' },
-    },
-  };
+  const { name, executionArn } = parsed.data.detail;
+  const end = executionEndOf(parsed.data.detail);
+  return end ? { executionId: name, executionArn, end } : undefined;
 }
 
 /**
- * Lambda for the EventBridge rule on Step Functions status changes: records how runs ended that did not
- * record it themselves (failed outside a Catch, timed out, aborted). Rows a workflow finished stay as they are.
+ * Records how a run ended from one status-change event, when the run did not record it itself (failed
+ * outside a Catch, timed out, aborted), and charges its state transitions. Rows a workflow finished stay
+ * as they are; events for executions wflo does not know are logged and skipped.
  */
-export const handler = async (event: unknown): Promise<void> => {
+export async function projectStatusChange(
+  store: Store,
+  client: Pick<SFNClient, 'send'>,
+  event: unknown,
+): Promise<void> {
   const change = endOfStatusChange(event);
   if (!change) return;
-  const { store } = await getRuntime();
   if (!(await store.getExecution(change.executionId))) {
     logger.warn('status change for an execution wflo does not know', { executionId: change.executionId });
     return;
   }
-  const transitions = change.executionArn ? await countStateTransitions(sfn, change.executionArn) : undefined;
+  const transitions = change.executionArn
+    ? await countStateTransitions(client, change.executionArn)
+    : undefined;
   await projectExecutionEnd(store, change.executionId, change.end, transitions);
+}
+
+/**
+ * Lambda behind the status-change queue (EventBridge rule → SQS → here). Each message that fails is reported
+ * back alone (partial batch response), so SQS redelivers only it and, after the queue's maxReceiveCount,
+ * moves it to the dead-letter queue, which is alarmed on: no end is dropped silently.
+ */
+export const handler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
+  const { store } = await getRuntime();
+  const batchItemFailures: SQSBatchResponse['batchItemFailures'] = [];
+  for (const record of event.Records) {
+    try {
+      await projectStatusChange(store, sfn, JSON.parse(record.body));
+    } catch (error) {
+      logger.error('status change not projected; SQS will redeliver it', {
+        messageId: record.messageId,
+        error: error as Error,
+      });
+      batchItemFailures.push({ itemIdentifier: record.messageId });
+    }
+  }
+  return { batchItemFailures };
 };
 
 /**

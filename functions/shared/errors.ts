@@ -103,6 +103,14 @@ export class ArtifactTooLargeError extends WfloError {
   override name = 'ArtifactTooLargeError';
 }
 
+/**
+ * The reconciler could not describe some executions for a reason other than throttling (e.g. AccessDenied);
+ * it reconciled the others first, then fails the invocation so the reconciler's error alarm sees it.
+ */
+export class ReconcileFailedError extends WfloError {
+  override name = 'ReconcileFailedError';
+}
+
 /** The names ASL files may match, for docs and tests. */
 export const ERROR_NAMES = [
   'ValidationError',

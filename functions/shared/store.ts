@@ -85,6 +85,17 @@ export interface Store {
     limit: number;
     cursor?: string | undefined;
   }): Promise<Page<ExecutionRow>>;
+  /**
+   * Executions still in one of `statuses` that were created before `createdBefore`, oldest first (then by id),
+   * at most `limit`, starting after the `after` row (keyset paging). For the reconciler that finds runs whose
+   * end was never recorded; `executions_created_at` and `executions_status` keep it an index scan.
+   */
+  listStaleExecutions(query: {
+    statuses: readonly ExecutionStatus[];
+    createdBefore: Date;
+    limit: number;
+    after?: { createdAt: Date; id: string } | undefined;
+  }): Promise<ExecutionRow[]>;
   /** pending → running, with `execution.started`; returns the updated row, or undefined when already past pending. */
   markRunning(id: string): Promise<ExecutionRow | undefined>;
   /**
@@ -522,6 +533,28 @@ export function createStore(conn: DbConnection): Store {
       const items = rows.slice(0, limit);
       const last = items.at(-1);
       return { items, nextCursor: rows.length > limit && last ? encodeCursor(last) : undefined };
+    },
+
+    async listStaleExecutions({ statuses, createdBefore, limit, after }) {
+      if (statuses.length === 0 || limit <= 0) return [];
+      const conditions: (SQL | undefined)[] = [
+        inArray(executions.status, [...statuses]),
+        lt(executions.createdAt, createdBefore),
+      ];
+      if (after) {
+        conditions.push(
+          or(
+            gt(executions.createdAt, after.createdAt),
+            and(eq(executions.createdAt, after.createdAt), gt(executions.id, after.id)),
+          ),
+        );
+      }
+      return db
+        .select()
+        .from(executions)
+        .where(and(...conditions))
+        .orderBy(asc(executions.createdAt), asc(executions.id))
+        .limit(limit);
     },
 
     async markRunning(id) {

@@ -1,5 +1,5 @@
-import { Duration } from 'aws-cdk-lib';
-import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import { GraphWidget, TextWidget } from 'aws-cdk-lib/aws-cloudwatch';
 import {
   type BaseMonitoringProps,
   CountAxisFromZero,
@@ -17,93 +17,30 @@ export interface MskServerlessMonitoringProps extends BaseMonitoringProps {
   readonly clusterName: string;
   /** The topic to watch. */
   readonly topic: string;
-  /** The consumer group whose lag is watched. */
-  readonly consumerGroup: string;
-  /** Alarm when the consumer group is this far behind the newest event. @default - no alarm */
-  readonly maxTimeLag?: Duration;
-  /** Disambiguator of the lag alarm (e.g. `Critical`). @default 'Critical' */
-  readonly alarmDisambiguator?: string;
 }
 
 /**
- * Dashboard segment and alarm for MSK Serverless, which cdk-monitoring-constructs does not cover: bytes and
- * messages in/out of the event topic, and the consumer group's offset and time lag (AWS/Kafka metrics that MSK
- * Serverless publishes per topic and per consumer group).
+ * Dashboard segment for MSK Serverless, which cdk-monitoring-constructs does not cover: bytes and messages in
+ * and out of the event topic (AWS/Kafka metrics MSK Serverless publishes per topic). It creates no alarm:
+ * nothing consumes the topic yet, and a consumer-lag alarm belongs with the first consumer group that exists
+ * (`EstimatedMaxTimeLag` per `Consumer Group`), added together with that consumer.
  */
 export class MskServerlessMonitoring extends Monitoring {
   readonly title: string;
   readonly bytesIn: MetricWithAlarmSupport;
   readonly bytesOut: MetricWithAlarmSupport;
   readonly messagesIn: MetricWithAlarmSupport;
-  readonly maxOffsetLag: MetricWithAlarmSupport;
-  readonly maxTimeLag: MetricWithAlarmSupport;
-  private readonly lagAnnotations: cloudwatch.HorizontalAnnotation[] = [];
 
   constructor(scope: MonitoringScope, props: MskServerlessMonitoringProps) {
     super(scope, props);
     this.title = `MSK Serverless ${props.clusterName} / ${props.topic}`;
     const metrics = scope.createMetricFactory();
-    const topicDims = { 'Cluster Name': props.clusterName, Topic: props.topic };
-    const groupDims = { ...topicDims, 'Consumer Group': props.consumerGroup };
-    const ns = 'AWS/Kafka';
-    this.bytesIn = metrics.createMetric(
-      'BytesInPerSec',
-      MetricStatistic.AVERAGE,
-      'Bytes in/s',
-      topicDims,
-      undefined,
-      ns,
-    );
-    this.bytesOut = metrics.createMetric(
-      'BytesOutPerSec',
-      MetricStatistic.AVERAGE,
-      'Bytes out/s',
-      topicDims,
-      undefined,
-      ns,
-    );
-    this.messagesIn = metrics.createMetric(
-      'MessagesInPerSec',
-      MetricStatistic.AVERAGE,
-      'Messages in/s',
-      topicDims,
-      undefined,
-      ns,
-    );
-    this.maxOffsetLag = metrics.createMetric(
-      'MaxOffsetLag',
-      MetricStatistic.MAX,
-      'Max offset lag',
-      groupDims,
-      undefined,
-      ns,
-    );
-    this.maxTimeLag = metrics.createMetric(
-      'EstimatedMaxTimeLag',
-      MetricStatistic.MAX,
-      'Estimated max time lag (s)',
-      groupDims,
-      undefined,
-      ns,
-    );
-
-    if (props.maxTimeLag) {
-      const alarms = this.createAlarmFactory(`Msk-${props.clusterName}`);
-      const alarm = alarms.addAlarm(this.maxTimeLag, {
-        disambiguator: props.alarmDisambiguator ?? 'Critical',
-        alarmNameSuffix: 'ConsumerTimeLag',
-        alarmDescription: `Consumer group ${props.consumerGroup} is more than ${props.maxTimeLag.toSeconds()} s behind topic ${props.topic}: events are not being consumed.`,
-        threshold: props.maxTimeLag.toSeconds(),
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        datapointsToAlarm: 3,
-        evaluationPeriods: 3,
-        period: Duration.minutes(5),
-      });
-      this.lagAnnotations.push(alarm.annotation);
-      this.addAlarm(alarm);
-    }
-    props.useCreatedAlarms?.consume(this.createdAlarms());
+    const dims = { 'Cluster Name': props.clusterName, Topic: props.topic };
+    const metric = (name: string, label: string) =>
+      metrics.createMetric(name, MetricStatistic.AVERAGE, label, dims, undefined, 'AWS/Kafka');
+    this.bytesIn = metric('BytesInPerSec', 'Bytes in/s');
+    this.bytesOut = metric('BytesOutPerSec', 'Bytes out/s');
+    this.messagesIn = metric('MessagesInPerSec', 'Messages in/s');
   }
 
   override summaryWidgets(): cloudwatch.IWidget[] {
@@ -113,35 +50,20 @@ export class MskServerlessMonitoring extends Monitoring {
   override widgets(): cloudwatch.IWidget[] {
     const h = DefaultGraphWidgetHeight;
     return [
-      new cloudwatch.TextWidget({ markdown: `### ${this.title}`, width: 24, height: 1 }),
-      new cloudwatch.GraphWidget({
+      new TextWidget({ markdown: `### ${this.title}`, width: 24, height: 1 }),
+      new GraphWidget({
         title: 'Throughput (bytes/s)',
-        width: QuarterWidth,
+        width: 2 * QuarterWidth,
         height: h,
         left: [this.bytesIn, this.bytesOut],
         leftYAxis: SizeAxisBytesFromZero,
       }),
-      new cloudwatch.GraphWidget({
+      new GraphWidget({
         title: 'Messages in/s',
-        width: QuarterWidth,
+        width: 2 * QuarterWidth,
         height: h,
         left: [this.messagesIn],
         leftYAxis: CountAxisFromZero,
-      }),
-      new cloudwatch.GraphWidget({
-        title: 'Consumer offset lag',
-        width: QuarterWidth,
-        height: h,
-        left: [this.maxOffsetLag],
-        leftYAxis: CountAxisFromZero,
-      }),
-      new cloudwatch.GraphWidget({
-        title: 'Consumer time lag (s)',
-        width: QuarterWidth,
-        height: h,
-        left: [this.maxTimeLag],
-        leftYAxis: CountAxisFromZero,
-        leftAnnotations: this.lagAnnotations,
       }),
     ];
   }

@@ -10,6 +10,7 @@ import {
   DefaultDashboardFactory,
   MetricStatistic,
   MonitoringFacade,
+  multipleActions,
   noopAction,
   SnsAlarmActionStrategy,
 } from 'cdk-monitoring-constructs';
@@ -24,43 +25,99 @@ import type { DataStack } from './data-stack.ts';
 /** Powertools metrics namespace and the `service` dimension every wflo function emits with. */
 export const METRICS_NAMESPACE = 'wflo';
 export const METRICS_SERVICE = 'wflo';
-/** Consumer group of the example event consumer whose lag is alarmed on. */
-export const EVENTS_CONSUMER_GROUP = 'wflo-events-consumer';
-/** Every alarm that pages carries this disambiguator; the composite alarm is built from them. */
-export const CRITICAL = 'Critical';
+
+/**
+ * Alarm tiers, each with its own SNS topic. Critical: users are affected now or soon and nothing heals it
+ * on its own (page). Warning: something degrades or a safety net is doing its job (look within the working day).
+ */
+export const TIERS = ['Critical', 'Warning'] as const;
+export type Tier = (typeof TIERS)[number];
+
+/**
+ * The sections of docs/runbook.md an alarm links to, one per kind of alarm (the anchor GitHub derives from
+ * the section's heading). A test checks every synthesized alarm links to one that exists.
+ */
+export const RUNBOOK_ANCHORS = [
+  'how-wflo-alarms-notify',
+  'workflow-failed-executions',
+  'workflow-timed-out-executions',
+  'workflow-throttled-executions',
+  'workflow-aborted-executions',
+  'activity-errors',
+  'activity-throttles',
+  'activity-latency',
+  'api-5xx-errors',
+  'api-latency',
+  'status-projector-dead-letters',
+  'status-change-backlog',
+  'status-projector-errors',
+  'reconciler-errors',
+  'executions-reconciled',
+  'aurora-capacity',
+  'aurora-cpu',
+  'valkey-throttling',
+  'valkey-latency',
+  'llm-cost-per-hour',
+  'budget-exceeded',
+] as const;
+export type RunbookAnchor = (typeof RUNBOOK_ANCHORS)[number];
+
+/** Where alarm descriptions point when no published runbook URL is given. */
+export const RUNBOOK_PATH = 'docs/runbook.md';
+
+export interface StatusProjectionResources {
+  /** Status-change events on their way to the projector. */
+  readonly queue: sqs.IQueue;
+  /** What the projector (or EventBridge) could not deliver after its retries. */
+  readonly deadLetters: sqs.IQueue;
+  readonly projector: WfloFunction;
+  readonly reconciler: WfloFunction;
+}
 
 export interface MonitoringStackProps extends StackProps {
   readonly prefix: string;
+  /** Subscribed to both tiers' topics. */
   readonly alarmEmail: string | undefined;
+  /** An existing SNS topic (e.g. the team's chat or pager integration) every composite also notifies. */
+  readonly alarmTopicArn?: string | undefined;
   /** Aurora's maximum ACUs (the capacity alarm fires at 90 %). */
   readonly dbMaxCapacity: number;
   /** Alarm when LLM spend exceeds this many USD in one hour. */
   readonly costAlarmUsdPerHour: number;
   readonly workflows: ReadonlyMap<string, WorkflowStateMachine>;
-  /** Every function to watch (activities, API, migrations), by a short unique name. */
-  readonly functions: ReadonlyMap<string, WfloFunction>;
+  /** The activity functions, by activity id. */
+  readonly activities: ReadonlyMap<string, WfloFunction>;
+  readonly apiFunction: WfloFunction;
+  /** Runs only during deploys (a failure fails the deploy): on the dashboard, never alarmed on. */
+  readonly migrations: WfloFunction;
+  readonly statusProjection: StatusProjectionResources;
   readonly api: apigw.RestApi;
   readonly data: DataStack;
-  /** Dead-letter queues whose first message pages. */
-  readonly deadLetterQueues: ReadonlyMap<string, sqs.IQueue>;
+  /** Published runbook (e.g. the repository's docs/runbook.md on the web). @default 'docs/runbook.md' */
+  readonly runbookUrl?: string;
 }
 
 /**
  * Alarms and the dashboard, through the cdk-monitoring-constructs facade (alarm defaults in one place).
- * Every alarm is `Critical` with no action of its own; one composite alarm (any child in ALARM) notifies the SNS
- * topic, so an incident pages once. DEPLOYMENT.md explains each alarm.
+ * Every alarm has a tier and a source (a workflow, a function group, the API, a data store, the ledger); child
+ * alarms have no action of their own, and one composite alarm per source and tier notifies that tier's topic.
+ * docs/runbook.md explains each alarm and why composites are per source.
  */
 export class MonitoringStack extends Stack {
-  readonly topic: sns.Topic;
+  /** Tier → the topic its composites notify (Critical pages, Warning informs). */
+  readonly topics: Readonly<Record<Tier, sns.Topic>>;
   readonly facade: MonitoringFacade;
+  /** Composite alarm names, by source and tier, in creation order. */
+  readonly composites: { source: string; tier: Tier; alarmName: string }[] = [];
 
   constructor(scope: Construct, id: string, props: MonitoringStackProps) {
     super(scope, id, props);
     const { data } = props;
+    const runbook = props.runbookUrl ?? RUNBOOK_PATH;
 
     // CloudWatch can publish to an encrypted topic only with a customer-managed key that trusts it.
     const topicKey = new kms.Key(this, 'AlarmTopicKey', {
-      description: `${props.prefix}: encrypts the alarm topic`,
+      description: `${props.prefix}: encrypts the alarm topics`,
       enableKeyRotation: true,
       // Not the default plain RETAIN: a failed first create must delete what it made (issue 9).
       removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
@@ -73,21 +130,27 @@ export class MonitoringStack extends Stack {
         conditions: { StringEquals: { 'aws:SourceAccount': this.account } },
       }),
     );
-    this.topic = new sns.Topic(this, 'AlarmTopic', {
-      topicName: `${props.prefix}-alarms`,
-      displayName: `wflo ${props.prefix} alarms`,
-      masterKey: topicKey,
-      enforceSSL: true,
-    });
-    if (props.alarmEmail) this.topic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
+    const topic = (tier: Tier) => {
+      const t = new sns.Topic(this, `${tier}AlarmTopic`, {
+        topicName: `${props.prefix}-alarms-${tier.toLowerCase()}`,
+        displayName: `wflo ${props.prefix} ${tier.toLowerCase()} alarms`,
+        masterKey: topicKey,
+        enforceSSL: true,
+      });
+      if (props.alarmEmail) t.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
+      return t;
+    };
+    this.topics = { Critical: topic('Critical'), Warning: topic('Warning') };
 
     this.facade = new MonitoringFacade(this, 'Monitoring', {
       alarmFactoryDefaults: {
         alarmNamePrefix: props.prefix,
         actionsEnabled: true,
+        // Children never notify; their source's composite does (see addComposites).
         action: noopAction(),
         datapointsToAlarm: 1,
         evaluationPeriods: 1,
+        runbookLink: `${runbook}#how-wflo-alarms-notify`,
       },
       metricFactoryDefaults: { namespace: METRICS_NAMESPACE },
       dashboardFactory: new DefaultDashboardFactory(this, 'Dashboards', {
@@ -98,33 +161,50 @@ export class MonitoringStack extends Stack {
       }),
     });
     const f = this.facade;
-    const critical = <T>(t: T): Record<string, T> => ({ [CRITICAL]: t });
+    const sources = new Map<string, Set<Tier>>();
+    /** One alarm of `source` in `tier`, linking to its runbook section: `{ [tier]: threshold + tag + link }`. */
+    const alarm = <T extends object>(source: string, tier: Tier, anchor: RunbookAnchor, threshold: T) => {
+      if (!sources.has(source)) sources.set(source, new Set());
+      sources.get(source)?.add(tier);
+      return {
+        [tier]: { ...threshold, customTags: [tagOf(source, tier)], runbookLink: `${runbook}#${anchor}` },
+      };
+    };
 
     f.addLargeHeader('wflo: workflows');
     for (const [name, wf] of props.workflows) {
+      const source = `Workflow-${name}`;
       f.monitorStepFunction({
         stateMachine: wf.stateMachine,
-        alarmFriendlyName: `Workflow-${name}`,
+        alarmFriendlyName: source,
         humanReadableName: `Workflow ${name}`,
         // A single failure can be one bad input or one run stopped by its budget (those end in a Fail state
-        // too); more than two in five minutes is systemic. Aborts are user cancellations: page on a burst only.
-        addFailedExecutionCountAlarm: critical({ maxErrorCount: 2 }),
-        addTimedOutExecutionCountAlarm: critical({ maxErrorCount: 0 }),
-        addThrottledExecutionCountAlarm: critical({ maxErrorCount: 0 }),
-        addAbortedExecutionCountAlarm: critical({ maxErrorCount: 5 }),
+        // too); more than two in five minutes is systemic. Aborts are user cancellations: warn on a burst only.
+        addFailedExecutionCountAlarm: alarm(source, 'Critical', 'workflow-failed-executions', {
+          maxErrorCount: 2,
+        }),
+        addTimedOutExecutionCountAlarm: alarm(source, 'Critical', 'workflow-timed-out-executions', {
+          maxErrorCount: 0,
+        }),
+        addThrottledExecutionCountAlarm: alarm(source, 'Warning', 'workflow-throttled-executions', {
+          maxErrorCount: 0,
+        }),
+        addAbortedExecutionCountAlarm: alarm(source, 'Warning', 'workflow-aborted-executions', {
+          maxErrorCount: 5,
+        }),
       });
     }
 
-    f.addLargeHeader('wflo: functions');
-    for (const [name, fn] of props.functions) {
+    f.addLargeHeader('wflo: activities');
+    for (const [name, fn] of props.activities) {
       const timeout = fn.function.timeout ?? Duration.seconds(3);
       f.monitorLambdaFunction({
         lambdaFunction: fn.function,
         alarmFriendlyName: `Fn-${name}`,
-        humanReadableName: `Function ${name}`,
-        addFaultCountAlarm: critical({ maxErrorCount: 4, datapointsToAlarm: 1 }),
-        addThrottlesCountAlarm: critical({ maxErrorCount: 0 }),
-        addLatencyP99Alarm: critical({
+        humanReadableName: `Activity ${name}`,
+        addFaultCountAlarm: alarm('Activities', 'Critical', 'activity-errors', { maxErrorCount: 4 }),
+        addThrottlesCountAlarm: alarm('Activities', 'Warning', 'activity-throttles', { maxErrorCount: 0 }),
+        addLatencyP99Alarm: alarm('Activities', 'Warning', 'activity-latency', {
           maxLatency: Duration.millis(Math.round(timeout.toMilliseconds() * 0.8)),
           datapointsToAlarm: 3,
           evaluationPeriods: 3,
@@ -132,107 +212,202 @@ export class MonitoringStack extends Stack {
       });
     }
 
-    for (const [name, queue] of props.deadLetterQueues) {
-      f.monitorSqsQueue({
-        queue,
-        alarmFriendlyName: `Dlq-${name}`,
-        humanReadableName: `Dead letters: ${name}`,
-        addQueueMaxSizeAlarm: critical({ maxMessageCount: 0 }),
-      });
-    }
-
     f.addLargeHeader('wflo: API');
+    // API Gateway's 5XX count includes the handler's errors and throttles (502/503), so the function itself
+    // is on the dashboard only: one alarm per symptom, not one per layer.
     f.monitorApiGateway({
       api: props.api,
       apiStage: API_STAGE,
       alarmFriendlyName: 'Api',
-      add5XXFaultCountAlarm: critical({ maxErrorCount: 4 }),
-      addLatencyP99Alarm: critical({
+      add5XXFaultCountAlarm: alarm('Api', 'Critical', 'api-5xx-errors', { maxErrorCount: 4 }),
+      addLatencyP99Alarm: alarm('Api', 'Warning', 'api-latency', {
         maxLatency: Duration.seconds(5),
         datapointsToAlarm: 3,
         evaluationPeriods: 3,
       }),
+    });
+    f.monitorLambdaFunction({
+      lambdaFunction: props.apiFunction.function,
+      alarmFriendlyName: 'Fn-api',
+      humanReadableName: 'Function api',
+    });
+
+    f.addLargeHeader('wflo: status projection');
+    const sp = props.statusProjection;
+    f.monitorSqsQueueWithDlq({
+      queue: sp.queue,
+      deadLetterQueue: sp.deadLetters,
+      alarmFriendlyName: 'StatusChanges',
+      humanReadableName: 'Status changes → projector',
+      // A message here was retried five times (or never delivered): a run's end is not recorded until redriven.
+      addDeadLetterQueueMaxSizeAlarm: alarm('StatusProjection', 'Warning', 'status-projector-dead-letters', {
+        maxMessageCount: 0,
+      }),
+      addQueueMaxMessageAgeAlarm: alarm('StatusProjection', 'Warning', 'status-change-backlog', {
+        maxAgeInSeconds: 15 * 60,
+      }),
+    });
+    // Item failures are reported to SQS, not raised: this counts only invocations that failed as a whole.
+    f.monitorLambdaFunction({
+      lambdaFunction: sp.projector.function,
+      alarmFriendlyName: 'Fn-status-projector',
+      humanReadableName: 'Function status-projector',
+      addFaultCountAlarm: alarm('StatusProjection', 'Warning', 'status-projector-errors', {
+        maxErrorCount: 4,
+      }),
+    });
+    // Three failed runs in a row (15 minutes): nothing now heals runs whose end the projector missed.
+    f.monitorLambdaFunction({
+      lambdaFunction: sp.reconciler.function,
+      alarmFriendlyName: 'Fn-reconciler',
+      humanReadableName: 'Function reconciler',
+      addFaultCountAlarm: alarm('StatusProjection', 'Critical', 'reconciler-errors', {
+        maxErrorCount: 0,
+        datapointsToAlarm: 3,
+        evaluationPeriods: 3,
+      }),
+    });
+    // The reconciler's own metric: runs whose end it recorded because the projector had not.
+    f.monitorCustom({
+      alarmFriendlyName: 'StatusProjection',
+      humanReadableName: 'Runs reconciled',
+      metricGroups: [
+        {
+          title: 'Runs whose end the projector missed (reconciled)',
+          metrics: [
+            {
+              metric: f
+                .createMetricFactory()
+                .createMetric(
+                  'ExecutionsReconciled',
+                  MetricStatistic.SUM,
+                  'executions reconciled',
+                  { service: METRICS_SERVICE },
+                  undefined,
+                  METRICS_NAMESPACE,
+                ),
+              alarmFriendlyName: 'ExecutionsReconciled',
+              addAlarm: alarm('StatusProjection', 'Warning', 'executions-reconciled', {
+                threshold: 0,
+                comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treatMissingData: TreatMissingData.NOT_BREACHING,
+                period: Duration.minutes(15),
+                additionalDescription: 'The reconciler recorded the end of runs the status projector missed.',
+              }),
+            },
+          ],
+        },
+      ],
+    });
+    f.monitorLambdaFunction({
+      lambdaFunction: props.migrations.function,
+      alarmFriendlyName: 'Fn-migrations',
+      humanReadableName: 'Function migrations (deploy time)',
     });
 
     f.addLargeHeader('wflo: data');
     f.monitorAuroraCluster({
       cluster: data.cluster,
       alarmFriendlyName: 'Aurora',
-      addCpuUsageAlarm: critical({ maxUsagePercent: 90, datapointsToAlarm: 3, evaluationPeriods: 3 }),
-      addMaxServerlessDatabaseCapacityAlarm: critical({
+      addCpuUsageAlarm: alarm('Database', 'Warning', 'aurora-cpu', {
+        maxUsagePercent: 90,
+        datapointsToAlarm: 3,
+        evaluationPeriods: 3,
+      }),
+      addMaxServerlessDatabaseCapacityAlarm: alarm('Database', 'Critical', 'aurora-capacity', {
         maxUsageCount: props.dbMaxCapacity * 0.9,
         datapointsToAlarm: 3,
         evaluationPeriods: 3,
       }),
     });
+    // The cache fails open (a slow or throttled cache only costs cache hits): warnings, never pages.
     f.monitorServerlessElastiCache({
       clusterId: data.cache.cacheName,
       alarmFriendlyName: 'Valkey',
-      addThrottleRateAlarm: critical({
+      addThrottleRateAlarm: alarm('Cache', 'Warning', 'valkey-throttling', {
         maxThrottleRatePercent: 1,
         datapointsToAlarm: 3,
         evaluationPeriods: 3,
       }),
-      addTM99SuccessfulReadRequestLatencyAlarm: critical({
+      addTM99SuccessfulReadRequestLatencyAlarm: alarm('Cache', 'Warning', 'valkey-latency', {
         maxLatency: Duration.millis(20),
         datapointsToAlarm: 3,
         evaluationPeriods: 3,
       }),
     });
+    // Dashboard only: nothing consumes the topic yet, so there is no consumer lag to alarm on.
     if (data.kafka) {
       f.addSegment(
-        new MskServerlessMonitoring(f, {
-          clusterName: data.kafka.cluster.clusterName,
-          topic: EVENTS_TOPIC,
-          consumerGroup: EVENTS_CONSUMER_GROUP,
-          maxTimeLag: Duration.minutes(15),
-          alarmDisambiguator: CRITICAL,
-        }),
+        new MskServerlessMonitoring(f, { clusterName: data.kafka.cluster.clusterName, topic: EVENTS_TOPIC }),
       );
     }
 
-    // Powertools metrics (namespace wflo, dimension service=wflo) emitted by the activities.
+    this.addBusinessSegment(props, alarm);
+
+    new CfnOutput(this, 'DashboardUrl', {
+      value: `https://console.aws.amazon.com/cloudwatch/home?region=${this.region}#dashboards:name=${props.prefix}`,
+      description: 'The wflo CloudWatch dashboard',
+    });
+    for (const tier of TIERS) {
+      new CfnOutput(this, `${tier}AlarmTopicArn`, {
+        value: this.topics[tier].topicArn,
+        description:
+          tier === 'Critical'
+            ? 'Where critical composite alarms notify: subscribe the pager (PagerDuty, Incident Manager, chat) here'
+            : 'Where warning composite alarms notify',
+      });
+    }
+
+    const external = props.alarmTopicArn
+      ? sns.Topic.fromTopicArn(this, 'ExternalAlarmTopic', props.alarmTopicArn)
+      : undefined;
+    // One composite per source and tier, after every child exists.
+    for (const [source, tiers] of sources) {
+      for (const tier of TIERS) {
+        if (!tiers.has(tier)) continue;
+        const alarmName = `${props.prefix}-${source}-${tier}`;
+        f.createCompositeAlarmUsingTag(tagOf(source, tier), {
+          alarmNameOverride: alarmName,
+          alarmDescription: `wflo ${props.prefix}: a ${tier.toLowerCase()} alarm of ${source} is in ALARM. Open this alarm's rule to see which child fired; each child links to its runbook section.`,
+          runbookLink: `${runbook}#how-wflo-alarms-notify`,
+          disambiguator: tier,
+          actionOverride: external
+            ? multipleActions(
+                new SnsAlarmActionStrategy({ onAlarmTopic: this.topics[tier], onOkTopic: this.topics[tier] }),
+                new SnsAlarmActionStrategy({ onAlarmTopic: external, onOkTopic: external }),
+              )
+            : new SnsAlarmActionStrategy({ onAlarmTopic: this.topics[tier], onOkTopic: this.topics[tier] }),
+        });
+        this.composites.push({ source, tier, alarmName });
+      }
+    }
+  }
+
+  /** Cost, budgets and cache: the Powertools metrics (namespace wflo, service=wflo) the activities emit. */
+  private addBusinessSegment(
+    props: MonitoringStackProps,
+    alarm: <T extends object>(
+      source: string,
+      tier: Tier,
+      anchor: RunbookAnchor,
+      threshold: T,
+    ) => Record<string, T>,
+  ): void {
+    const f = this.facade;
+    f.addLargeHeader('wflo: cost, budgets, cache');
     const m = f.createMetricFactory();
     const dims = { service: METRICS_SERVICE };
-    const costMicros = m.createMetric(
-      'CostMicros',
-      MetricStatistic.SUM,
-      'cost (micro-USD)',
-      dims,
-      undefined,
-      METRICS_NAMESPACE,
-    );
+    const metric = (name: string, label: string) =>
+      m.createMetric(name, MetricStatistic.SUM, label, dims, undefined, METRICS_NAMESPACE);
     const costUsdPerHour = m.createMetricMath(
       'FILL(cost, 0) / 1000000',
-      { cost: costMicros },
+      { cost: metric('CostMicros', 'cost (micro-USD)') },
       'LLM + sandbox cost (USD per hour)',
       undefined,
       Duration.hours(1),
     );
-    const budgetExceeded = m.createMetric(
-      'BudgetExceeded',
-      MetricStatistic.SUM,
-      'budget exceeded',
-      dims,
-      undefined,
-      METRICS_NAMESPACE,
-    );
-    const hit = m.createMetric(
-      'CacheHit',
-      MetricStatistic.SUM,
-      'cache hits',
-      dims,
-      undefined,
-      METRICS_NAMESPACE,
-    );
-    const miss = m.createMetric(
-      'CacheMiss',
-      MetricStatistic.SUM,
-      'cache misses',
-      dims,
-      undefined,
-      METRICS_NAMESPACE,
-    );
+    const hit = metric('CacheHit', 'cache hits');
+    const miss = metric('CacheMiss', 'cache misses');
     const hitRatio = m.createMetricMath(
       'IF((FILL(hit,0) + FILL(miss,0)) > 0, 100 * FILL(hit,0) / (FILL(hit,0) + FILL(miss,0)), 0)',
       { hit, miss },
@@ -240,7 +415,7 @@ export class MonitoringStack extends Stack {
     );
     f.monitorCustom({
       alarmFriendlyName: 'Cost',
-      humanReadableName: 'wflo: cost, budgets, cache',
+      humanReadableName: 'Cost, budgets, cache',
       metricGroups: [
         {
           title: 'Cost (USD per hour)',
@@ -248,7 +423,7 @@ export class MonitoringStack extends Stack {
             {
               metric: costUsdPerHour,
               alarmFriendlyName: 'CostPerHour',
-              addAlarm: critical({
+              addAlarm: alarm('Cost', 'Critical', 'llm-cost-per-hour', {
                 threshold: props.costAlarmUsdPerHour,
                 comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
                 treatMissingData: TreatMissingData.NOT_BREACHING,
@@ -261,9 +436,9 @@ export class MonitoringStack extends Stack {
           title: 'Executions stopped by their budget',
           metrics: [
             {
-              metric: budgetExceeded,
+              metric: metric('BudgetExceeded', 'budget exceeded'),
               alarmFriendlyName: 'BudgetExceeded',
-              addAlarm: critical({
+              addAlarm: alarm('Cost', 'Warning', 'budget-exceeded', {
                 threshold: 10,
                 comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
                 treatMissingData: TreatMissingData.NOT_BREACHING,
@@ -276,21 +451,8 @@ export class MonitoringStack extends Stack {
         { title: 'LLM cache hit ratio (%)', metrics: [hitRatio, hit, miss] },
       ],
     });
-
-    new CfnOutput(this, 'DashboardUrl', {
-      value: `https://console.aws.amazon.com/cloudwatch/home?region=${this.region}#dashboards:name=${props.prefix}`,
-      description: 'The wflo CloudWatch dashboard',
-    });
-    new CfnOutput(this, 'AlarmTopicArn', {
-      value: this.topic.topicArn,
-      description: 'Where the critical alarm notifies',
-    });
-
-    f.createCompositeAlarmUsingDisambiguator(CRITICAL, {
-      alarmDescription: `wflo ${props.prefix}: at least one critical alarm is in ALARM (see DEPLOYMENT.md, "Alarms").`,
-      alarmNameOverride: `${props.prefix}-critical`,
-      disambiguator: CRITICAL,
-      actionOverride: new SnsAlarmActionStrategy({ onAlarmTopic: this.topic, onOkTopic: this.topic }),
-    });
   }
 }
+
+/** The custom tag that groups one source's alarms of one tier under their composite. */
+const tagOf = (source: string, tier: Tier) => `${source}/${tier}`;

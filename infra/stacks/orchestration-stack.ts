@@ -1,10 +1,11 @@
-import { CfnOutput, Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Duration, type RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -22,6 +23,13 @@ import type { WfloContext } from './context.ts';
 import type { DataStack } from './data-stack.ts';
 import { grantExecutionData, grantOnExecutions } from './execution-grants.ts';
 import { SUBNETS } from './network-stack.ts';
+
+/** The projector's timeout; the status-change queue's visibility timeout is six times it. */
+const PROJECTOR_TIMEOUT_SECONDS = 30;
+/** Deliveries of one status change before it goes to the dead-letter queue (about 15 minutes of retries). */
+export const PROJECTOR_MAX_RECEIVES = 5;
+/** How often the reconciler runs. */
+export const RECONCILE_EVERY_MINUTES = 5;
 
 export interface OrchestrationStackProps extends StackProps {
   readonly prefix: string;
@@ -53,8 +61,12 @@ export class OrchestrationStack extends Stack {
   readonly workflows: ReadonlyMap<string, WorkflowStateMachine>;
   /** Records how executions ended, from EventBridge status-change events. */
   readonly projector: WfloFunction;
-  /** Status-change events the projector could not take after its retries. */
+  /** Status-change events on their way to the projector. */
+  readonly statusChanges: sqs.Queue;
+  /** Status-change events the projector could not take after its retries (or EventBridge could not deliver). */
   readonly projectorDeadLetters: sqs.Queue;
+  /** Scheduled: moves executions left unfinished to the end Step Functions reports. */
+  readonly reconciler: WfloFunction;
 
   constructor(scope: Construct, id: string, props: OrchestrationStackProps) {
     super(scope, id, props);
@@ -152,41 +164,66 @@ export class OrchestrationStack extends Stack {
     this.workflows = workflows;
 
     // Runs that end without their execution-finish step (failed outside a Catch, timed out, aborted) are
-    // recorded from Step Functions' own status-change events.
-    this.projector = new WfloFunction(this, 'StatusProjector', {
+    // recorded from Step Functions' own status-change events, through a queue: rule → SQS → projector with
+    // partial batch responses. Chosen over an async on-failure destination because a failed message is retried
+    // alone for longer than Lambda's two async retries, lands in a dead-letter queue that can be redriven to
+    // the projector unchanged after a fix (SQS redrive, no replay tooling), and the event source caps the
+    // projector's concurrency, so a burst of run ends cannot swamp the Data API.
+    const status = this.statusProjection(props, workflows, removal);
+    this.projector = status.projector;
+    this.statusChanges = status.queue;
+    this.projectorDeadLetters = status.deadLetters;
+    this.reconciler = status.reconciler;
+  }
+
+  /** The status projector (EventBridge rule → SQS → Lambda), its dead letters, and the scheduled reconciler. */
+  private statusProjection(
+    props: OrchestrationStackProps,
+    workflows: ReadonlyMap<string, WorkflowStateMachine>,
+    removal: RemovalPolicy,
+  ) {
+    const { context: ctx, data } = props;
+    const stateMachineNames = [...workflows.keys()].map((name) => `${props.prefix}-${name}`);
+    const projector = new WfloFunction(this, 'StatusProjector', {
       entry: 'functions/events/execution-status.ts',
       description: 'wflo: records how executions ended from Step Functions status-change events',
       functionName: `${props.prefix}-status-projector`,
       memoryMb: 256,
-      timeoutSeconds: 30,
+      timeoutSeconds: PROJECTOR_TIMEOUT_SECONDS,
       logRetention: props.logRetention,
       logRemovalPolicy: removal,
       environment: llmEnvironment(ctx),
     });
-    data.bindStore(this.projector);
+    data.bindStore(projector);
     // It counts each run's state transitions from the execution history, to charge them to the ledger.
     grantOnExecutions(
       this,
-      this.projector.role,
-      [...workflows.keys()].map((name) => `${props.prefix}-${name}`),
+      projector.role,
+      stateMachineNames,
       ['states:GetExecutionHistory'],
       'Execution names are chosen at run time (the execution id); reading history is limited to executions of the ' +
         'deployed wflo state machines.',
     );
     // The history is encrypted with the workflow key: reading it decrypts.
-    grantExecutionData(this.projector.role, [...workflows.values()], ['kms:Decrypt']);
-    // No queue name: SQS refuses a deleted queue's name for 60 seconds, which would fail an immediate retry.
-    this.projectorDeadLetters = new sqs.Queue(this, 'StatusProjectorDlq', {
+    grantExecutionData(projector.role, [...workflows.values()], ['kms:Decrypt']);
+    // No queue names: SQS refuses a deleted queue's name for 60 seconds, which would fail an immediate retry.
+    const deadLetters = new sqs.Queue(this, 'StatusProjectorDlq', {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
-    Validations.of(this.projectorDeadLetters).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason:
-        'This queue is itself the dead-letter queue of the status-change rule target (EventBridge DLQs are not ' +
-        'recognised by the rule); its depth is alarmed on in the monitoring stack.',
+    const queue = new sqs.Queue(this, 'StatusChangeQueue', {
+      // SSE-SQS: EventBridge cannot send to a queue encrypted with the AWS-managed KMS key.
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      // Six times the function timeout, as Lambda recommends for SQS event sources.
+      visibilityTimeout: Duration.seconds(6 * PROJECTOR_TIMEOUT_SECONDS),
+      retentionPeriod: Duration.days(4),
+      deadLetterQueue: { queue: deadLetters, maxReceiveCount: PROJECTOR_MAX_RECEIVES },
     });
+    projector.function.addEventSource(
+      new SqsEventSource(queue, { batchSize: 10, reportBatchItemFailures: true, maxConcurrency: 5 }),
+    );
     new events.Rule(this, 'StatusChanges', {
       description: 'wflo: terminal status changes of the wflo state machines',
       eventPattern: {
@@ -198,13 +235,49 @@ export class OrchestrationStack extends Stack {
         },
       },
       targets: [
-        new targets.LambdaFunction(this.projector.function, {
-          deadLetterQueue: this.projectorDeadLetters,
+        new targets.SqsQueue(queue, {
+          deadLetterQueue: deadLetters,
           retryAttempts: 8,
           maxEventAge: Duration.hours(6),
         }),
       ],
     });
+
+    // What even the queue misses (an event never delivered, a start that never happened) is found by age.
+    const reconciler = new WfloFunction(this, 'Reconciler', {
+      entry: 'functions/events/reconciler.ts',
+      description: 'wflo: moves executions left unfinished to the end Step Functions reports',
+      functionName: `${props.prefix}-reconciler`,
+      memoryMb: 256,
+      timeoutSeconds: 60,
+      logRetention: props.logRetention,
+      logRemovalPolicy: removal,
+      environment: {
+        ...llmEnvironment(ctx),
+        WORKFLOW_STATE_MACHINES: this.toJsonString(
+          Object.fromEntries([...workflows].map(([name, wf]) => [name, wf.stateMachine.stateMachineArn])),
+        ),
+      },
+    });
+    data.bindStore(reconciler);
+    grantOnExecutions(
+      this,
+      reconciler.role,
+      stateMachineNames,
+      ['states:DescribeExecution'],
+      'Execution names are chosen at run time (the execution id); describing is limited to executions of the ' +
+        'deployed wflo state machines.',
+    );
+    // DescribeExecution returns input and output, encrypted with the workflow key.
+    grantExecutionData(reconciler.role, [...workflows.values()], ['kms:Decrypt']);
+    // A failed run is not retried: the next scheduled run does the same work with fresher data.
+    reconciler.function.configureAsyncInvoke({ retryAttempts: 0 });
+    new events.Rule(this, 'ReconcileSchedule', {
+      description: 'wflo: reconciles executions left unfinished',
+      schedule: events.Schedule.rate(Duration.minutes(RECONCILE_EVERY_MINUTES)),
+      targets: [new targets.LambdaFunction(reconciler.function, { retryAttempts: 0 })],
+    });
+    return { projector, queue, deadLetters, reconciler };
   }
 }
 

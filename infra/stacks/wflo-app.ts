@@ -1,7 +1,7 @@
 import { type App, Tags } from 'aws-cdk-lib';
 import type * as logs from 'aws-cdk-lib/aws-logs';
+import { listWorkflowFiles } from '../constructs/asl.ts';
 import { dataRemovalPolicy } from '../constructs/names.ts';
-import type { WfloFunction } from '../constructs/wflo-function.ts';
 import { API_GATEWAY_ACCOUNT_STACK, ApiGatewayAccountStack } from './api-gateway-account-stack.ts';
 import { ApiStack } from './api-stack.ts';
 import type { WfloContext } from './context.ts';
@@ -27,6 +27,8 @@ export interface WfloOptions {
   readonly sandboxImageDirectory?: string;
   /** @default 'functions/api/handler.ts' */
   readonly apiEntry?: string;
+  /** Folder of the `*.asl.json` workflow files. @default 'statemachines' of the repository */
+  readonly statemachinesDirectory?: string;
 }
 
 /**
@@ -75,6 +77,7 @@ export function createWflo(app: App, ctx: WfloContext, options: WfloOptions = {}
     data,
     logRetention,
     sandboxImageDirectory: options.sandboxImageDirectory,
+    workflows: options.statemachinesDirectory ? listWorkflowFiles(options.statemachinesDirectory) : undefined,
   });
   const api = new ApiStack(app, stackName('Api'), {
     description: description('REST API'),
@@ -86,22 +89,24 @@ export function createWflo(app: App, ctx: WfloContext, options: WfloOptions = {}
     logRetention,
     entry: options.apiEntry,
   });
-  const functions = new Map<string, WfloFunction>([
-    ...orchestration.activities,
-    ['api', api.handler],
-    ['status-projector', orchestration.projector],
-    ['migrations', data.migrations.handler],
-  ]);
   const monitoring = new MonitoringStack(app, stackName('Monitoring'), {
     description: description('alarms and dashboard'),
     terminationProtection,
     prefix,
     alarmEmail: ctx.alarmEmail,
+    alarmTopicArn: ctx.alarmTopicArn,
     costAlarmUsdPerHour: ctx.costAlarmUsdPerHour,
     dbMaxCapacity: ctx.dbMaxCapacity,
     workflows: orchestration.workflows,
-    functions,
-    deadLetterQueues: new Map([['status-projector', orchestration.projectorDeadLetters]]),
+    activities: orchestration.activities,
+    apiFunction: api.handler,
+    migrations: data.migrations.handler,
+    statusProjection: {
+      queue: orchestration.statusChanges,
+      deadLetters: orchestration.projectorDeadLetters,
+      projector: orchestration.projector,
+      reconciler: orchestration.reconciler,
+    },
     api: api.api,
     data,
   });

@@ -11,6 +11,7 @@ import { SANDBOX_CONTAINER, SANDBOX_USER } from '../../infra/constructs/sandbox-
 import { NODE_RUNTIME } from '../../infra/constructs/wflo-function.ts';
 import { type ActivityNeed, needsOf } from '../../infra/stacks/activity-permissions.ts';
 import { DB_PORT } from '../../infra/stacks/data-stack.ts';
+import { TIERS } from '../../infra/stacks/monitoring-stack.ts';
 import { deployedEnvironment, FAKE_CLUSTER_ARN, FAKE_SECRET_ARN } from './deployed-env.ts';
 import {
   acknowledgements,
@@ -123,7 +124,7 @@ describe('Construct: ActivityFunction', () => {
 
   it('deploys one function per ACTIVITIES entry with the house defaults', () => {
     const functions = resourcesOfType(t(), 'AWS::Lambda::Function');
-    expect(functions).toHaveLength(ACTIVITIES.length + 1); // + the status projector
+    expect(functions).toHaveLength(ACTIVITIES.length + 2); // + the status projector and the reconciler
     for (const activity of ACTIVITIES) {
       w.templates.orchestration.hasResourceProperties('AWS::Lambda::Function', {
         FunctionName: `wflo-test-${activity.id}`,
@@ -259,41 +260,87 @@ describe('Construct: WorkflowStateMachine', () => {
   );
 });
 
-describe('Status projector', () => {
-  it('receives the terminal status changes of every wflo state machine, with retries and a dead-letter queue', () => {
+describe('Status projector and reconciler', () => {
+  it('receives the terminal status changes of every wflo state machine through a queue with a dead-letter queue', () => {
+    // GIVEN the orchestration stack's rules
     const o = w.stacks.orchestration;
-    const rules = resourcesOfType(w.json.orchestration, 'AWS::Events::Rule');
-    expect(rules).toHaveLength(1);
-    const rule = rules[0]![1].Properties as {
-      EventPattern: { source: string[]; detail: { status: string[]; stateMachineArn: unknown[] } };
-      Targets: Record<string, unknown>[];
-    };
-    expect(rule.EventPattern.source).toEqual(['aws.states']);
-    expect(rule.EventPattern.detail.status.sort()).toEqual(['ABORTED', 'FAILED', 'SUCCEEDED', 'TIMED_OUT']);
-    expect(rule.EventPattern.detail.stateMachineArn).toEqual(
+    const rules = resourcesOfType(w.json.orchestration, 'AWS::Events::Rule').map(
+      ([, r]) =>
+        r.Properties as {
+          EventPattern?: { source: string[]; detail: { status: string[]; stateMachineArn: unknown[] } };
+          ScheduleExpression?: string;
+          Targets: Record<string, unknown>[];
+        },
+    );
+    const rule = rules.find((r) => r.EventPattern);
+
+    // THEN the status-change rule sends to the queue, which hands failures to the DLQ after five deliveries
+    expect(rules).toHaveLength(2);
+    expect(rule!.EventPattern!.source).toEqual(['aws.states']);
+    expect(rule!.EventPattern!.detail.status.sort()).toEqual(['ABORTED', 'FAILED', 'SUCCEEDED', 'TIMED_OUT']);
+    expect(rule!.EventPattern!.detail.stateMachineArn).toEqual(
       expect.arrayContaining([...o.workflows.values()].map((wf) => ({ Ref: logicalId(wf.stateMachine) }))),
     );
-    expect(rule.EventPattern.detail.stateMachineArn).toHaveLength(workflows.length);
-    expect(rule.Targets).toEqual([
+    expect(rule!.EventPattern!.detail.stateMachineArn).toHaveLength(workflows.length);
+    expect(rule!.Targets).toEqual([
       expect.objectContaining({
-        Arn: { 'Fn::GetAtt': [logicalId(o.projector.function), 'Arn'] },
+        Arn: { 'Fn::GetAtt': [logicalId(o.statusChanges), 'Arn'] },
         DeadLetterConfig: { Arn: { 'Fn::GetAtt': [logicalId(o.projectorDeadLetters), 'Arn'] } },
         RetryPolicy: expect.objectContaining({ MaximumRetryAttempts: 8 }),
       }),
     ]);
-    w.templates.orchestration.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
+    w.templates.orchestration.hasResourceProperties('AWS::SQS::Queue', {
+      SqsManagedSseEnabled: true,
+      VisibilityTimeout: 180,
+      RedrivePolicy: {
+        deadLetterTargetArn: { 'Fn::GetAtt': [logicalId(o.projectorDeadLetters), 'Arn'] },
+        maxReceiveCount: 5,
+      },
+    });
+    w.templates.orchestration.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: logicalId(o.projector.function) },
+      EventSourceArn: { 'Fn::GetAtt': [logicalId(o.statusChanges), 'Arn'] },
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      ScalingConfig: { MaximumConcurrency: 5 },
+    });
   });
 
-  it('may only write its logs and traces, use the store and read (and decrypt) the history of wflo executions', () => {
-    const statements = statementsOfRole(
-      w.json.orchestration,
-      logicalId(w.stacks.orchestration.projector.role),
-    );
+  it('runs the reconciler every five minutes, without retries', () => {
+    const o = w.stacks.orchestration;
+    w.templates.orchestration.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(5 minutes)',
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [logicalId(o.reconciler.function), 'Arn'] } })],
+    });
+    w.templates.orchestration.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: logicalId(o.reconciler.function) },
+      MaximumRetryAttempts: 0,
+    });
+  });
+
+  it.each([
+    ['projector', 'states:GetExecutionHistory'],
+    ['reconciler', 'states:DescribeExecution'],
+  ] as const)('lets the %s use the store and only %s on wflo executions', (which, stateAction) => {
+    // GIVEN the role's statements
+    const fn = which === 'projector' ? w.stacks.orchestration.projector : w.stacks.orchestration.reconciler;
+    const statements = statementsOfRole(w.json.orchestration, logicalId(fn.role));
+    const queueActions =
+      which === 'projector'
+        ? [
+            'sqs:ChangeMessageVisibility',
+            'sqs:DeleteMessage',
+            'sqs:GetQueueAttributes',
+            'sqs:GetQueueUrl',
+            'sqs:ReceiveMessage',
+          ]
+        : [];
+
+    // THEN nothing else is allowed, and the Step Functions action is scoped to wflo executions
     expect(new Set(statements.flatMap(actionsOf))).toEqual(
-      new Set([...BASE_ACTIVITY_ACTIONS, 'states:GetExecutionHistory', 'kms:Decrypt']),
+      new Set([...BASE_ACTIVITY_ACTIONS, ...queueActions, stateAction, 'kms:Decrypt']),
     );
-    const decrypt = statements.filter((s) => actionsOf(s).includes('kms:Decrypt'));
-    expect(decrypt).toEqual([
+    // Execution data is encrypted with the workflow key: decrypting is limited to it and to wflo state machines.
+    expect(statements.filter((s) => actionsOf(s).includes('kms:Decrypt'))).toEqual([
       expect.objectContaining({
         Resource: { 'Fn::GetAtt': [logicalId(w.stacks.orchestration.key), 'Arn'] },
         Condition: {
@@ -305,12 +352,15 @@ describe('Status projector', () => {
         },
       }),
     ]);
-    const history = statements
-      .filter((s) => actionsOf(s).includes('states:GetExecutionHistory'))
-      .flatMap(resourcesOf)
+    const executions = statements
+      .filter((s) => actionsOf(s).some((a) => a.startsWith('states:')))
+      .flatMap((s) => {
+        expect(actionsOf(s)).toEqual([stateAction]);
+        return resourcesOf(s);
+      })
       .map((r) => JSON.stringify(r));
-    expect(history).toHaveLength(workflows.length);
-    for (const r of history) expect(r).toMatch(/:execution:wflo-[a-z0-9-]+-[a-z0-9-]+:\*/);
+    expect(executions).toHaveLength(workflows.length);
+    for (const r of executions) expect(r).toMatch(/:execution:wflo-[a-z0-9-]+-[a-z0-9-]+:\*/);
   });
 });
 
@@ -623,51 +673,38 @@ describe('Stack: Api', () => {
 describe('Stack: Monitoring', () => {
   const t = () => w.templates.monitoring;
 
-  it('alarms on every workflow, function, the API and the data stores, and pages once through a composite alarm', () => {
-    const functions = ACTIVITIES.length + 3; // + API, migrations, status projector
-    const expected =
-      4 * workflows.length + // failed, timed out, throttled, aborted
-      3 * functions + // errors, throttles, p99 duration
-      2 + // API 5xx, latency
-      2 + // Aurora CPU, capacity
-      2 + // Valkey throttles, latency (no DynamoDB tables; no MSK by default)
-      2 + // cost per hour, budget exceeded
-      1; // status projector dead letters
-    t().resourceCountIs('AWS::CloudWatch::Alarm', expected);
-    t().resourceCountIs('AWS::CloudWatch::CompositeAlarm', 1);
-    const composite = resourcesOfType(w.json.monitoring, 'AWS::CloudWatch::CompositeAlarm')[0]?.[1];
-    const topic = logicalId(w.stacks.monitoring.topic);
-    expect(composite!.Properties).toMatchObject({
-      AlarmActions: [{ Ref: topic }],
-      OKActions: [{ Ref: topic }],
-    });
-    expect(JSON.stringify(composite!.Properties!.AlarmRule).match(/ALARM\(/g)).toHaveLength(expected);
-    for (const [, alarm] of resourcesOfType(w.json.monitoring, 'AWS::CloudWatch::Alarm')) {
-      expect(alarm.Properties?.AlarmActions).toBeUndefined();
-    }
+  it('alarms on every workflow and notifies through one composite per source and tier', () => {
     const alarms = resourcesOfType(w.json.monitoring, 'AWS::CloudWatch::Alarm').map(([, a]) =>
       JSON.stringify(a),
     );
     for (const wf of workflows) {
-      for (const metric of [
-        'ExecutionsFailed',
-        'ExecutionsTimedOut',
-        'ExecutionThrottled',
-        'ExecutionsAborted',
+      for (const [metric, tier] of [
+        ['ExecutionsFailed', 'Critical'],
+        ['ExecutionsTimedOut', 'Critical'],
+        ['ExecutionThrottled', 'Warning'],
+        ['ExecutionsAborted', 'Warning'],
       ]) {
         const matching = alarms.filter(
           (a) =>
             a.includes(`"AlarmName":"wflo-test-Workflow-${wf.name}-`) &&
+            a.includes(`-${tier}","`) &&
             a.includes(`"MetricName":"${metric}"`),
         );
         expect([wf.name, metric, matching.length]).toEqual([wf.name, metric, 1]);
       }
+      for (const tier of TIERS) {
+        t().hasResourceProperties('AWS::CloudWatch::CompositeAlarm', {
+          AlarmName: `wflo-test-Workflow-${wf.name}-${tier}`,
+          AlarmActions: [{ Ref: logicalId(w.stacks.monitoring.topics[tier]) }],
+        });
+      }
     }
+    for (const a of alarms) expect(a).not.toContain('"AlarmActions"');
   });
 
   it('reads the Powertools metrics of namespace wflo and has one dashboard', () => {
     const text = JSON.stringify(w.json.monitoring);
-    for (const name of ['CostMicros', 'BudgetExceeded', 'CacheHit', 'CacheMiss'])
+    for (const name of ['CostMicros', 'BudgetExceeded', 'CacheHit', 'CacheMiss', 'ExecutionsReconciled'])
       expect(text).toContain(name);
     t().hasResourceProperties('AWS::CloudWatch::Alarm', {
       Metrics: Match.arrayWith([
@@ -681,8 +718,10 @@ describe('Stack: Monitoring', () => {
     t().resourceCountIs('AWS::CloudWatch::Dashboard', 1);
   });
 
-  it('notifies the alarm email through an encrypted, TLS-only topic', () => {
+  it('notifies the alarm email through encrypted, TLS-only topics, one per tier', () => {
+    t().resourceCountIs('AWS::SNS::Topic', TIERS.length);
     t().hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+    t().resourceCountIs('AWS::SNS::Subscription', TIERS.length);
     t().hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
     t().hasResourceProperties('AWS::SNS::TopicPolicy', {
       PolicyDocument: {
@@ -812,7 +851,12 @@ describe('cdk-nag: AwsSolutions', () => {
 describe('Config: the environment the constructs set', () => {
   it('is accepted by loadConfig() and selects the Aurora Data API store', () => {
     const { orchestration, api } = w.stacks;
-    for (const fn of [...orchestration.activities.values(), orchestration.projector, api.handler]) {
+    for (const fn of [
+      ...orchestration.activities.values(),
+      orchestration.projector,
+      orchestration.reconciler,
+      api.handler,
+    ]) {
       const stack = fn.function.stack === api ? w.json.api : w.json.orchestration;
       const vars = (
         stack.Resources[logicalId(fn.function)]!.Properties as {
@@ -828,7 +872,7 @@ describe('Config: the environment the constructs set', () => {
       });
       expect(config.llm.defaultProvider).toBe('scripted');
       expect(config.defaultBudgetMicros).toBe(5_000_000);
-      if (fn === w.stacks.api.handler) {
+      if (fn === w.stacks.api.handler || fn === orchestration.reconciler) {
         expect(Object.keys(config.stateMachines).sort()).toEqual(workflows.map((wf) => wf.name).sort());
       }
     }

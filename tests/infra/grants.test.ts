@@ -65,7 +65,7 @@ interface FunctionCallers {
   readonly actions: Readonly<Record<string, Caller>>;
 }
 
-/** Per function (activity id, `api`, `status-projector`, `migrations`): what it may be granted, and why. */
+/** Per function (activity id, `api`, `status-projector`, `reconciler`, `migrations`): what it may be granted, and why. */
 const CALLERS: Readonly<Record<string, FunctionCallers>> = {
   'llm-invoke': {
     entry: 'functions/activities/llm-invoke.ts',
@@ -126,6 +126,35 @@ const CALLERS: Readonly<Record<string, FunctionCallers>> = {
         pattern: /GetExecutionHistoryCommand/,
         why: 'the history is encrypted with the workflow key',
       },
+      ...Object.fromEntries(
+        [
+          'sqs:ChangeMessageVisibility',
+          'sqs:DeleteMessage',
+          'sqs:GetQueueAttributes',
+          'sqs:GetQueueUrl',
+          'sqs:ReceiveMessage',
+        ].map((action) => [
+          action,
+          {
+            pattern: /batchItemFailures/,
+            why: 'Lambda polls the status-change queue for the projector, which reports partial batch failures',
+          },
+        ]),
+      ),
+    },
+  },
+  reconciler: {
+    entry: 'functions/events/reconciler.ts',
+    actions: {
+      ...STORE,
+      'states:DescribeExecution': {
+        pattern: /DescribeExecutionCommand/,
+        why: 'reads how a run left unfinished in the store ended',
+      },
+      'kms:Decrypt': {
+        pattern: /DescribeExecutionCommand/,
+        why: 'DescribeExecution returns input and output encrypted with the workflow key',
+      },
     },
   },
   migrations: { entry: 'infra/constructs/migrations/handler.ts', actions: STORE },
@@ -180,6 +209,7 @@ function deployedFunctions(): [string, WfloFunction, StackKey][] {
       ([id, fn]) => [id, fn, 'orchestration'] as [string, WfloFunction, StackKey],
     ),
     ['status-projector', orchestration.projector, 'orchestration'],
+    ['reconciler', orchestration.reconciler, 'orchestration'],
     ['api', api.handler, 'api'],
     ['migrations', data.migrations.handler, 'data'],
   ];

@@ -7,7 +7,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { REPO_ROOT } from '../../infra/constructs/wflo-function.ts';
 import { parseContext } from '../../infra/stacks/context.ts';
-import { createWflo, type WfloStacks } from '../../infra/stacks/wflo-app.ts';
+import { createWflo, type WfloOptions, type WfloStacks } from '../../infra/stacks/wflo-app.ts';
 
 /** The feature flags and defaults the CLI would load from cdk.json. */
 export function cdkJsonContext(): Record<string, unknown> {
@@ -51,10 +51,13 @@ export interface CfnTemplate {
 }
 
 /** Builds and synthesizes the whole app once (about 4 s on 2 cores) with the given context. */
-export function synthWflo(rawContext: Record<string, unknown> = {}): SynthesizedWflo {
+export function synthWflo(
+  rawContext: Record<string, unknown> = {},
+  options: WfloOptions = {},
+): SynthesizedWflo {
   const { app, outdir } = testApp(rawContext);
   const ctx = parseContext({ ...app.node.getAllContext() });
-  const stacks = createWflo(app, ctx);
+  const stacks = createWflo(app, ctx, options);
   const assembly = app.synth();
   const json = Object.fromEntries(
     STACK_KEYS.map((k) => [k, assembly.getStackByName(stacks[k].stackName).template as CfnTemplate]),

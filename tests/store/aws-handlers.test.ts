@@ -1,11 +1,20 @@
-import { GetExecutionHistoryCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
+import {
+  DescribeExecutionCommand,
+  ExecutionDoesNotExist,
+  GetExecutionHistoryCommand,
+  SFNClient,
+  StartExecutionCommand,
+} from '@aws-sdk/client-sfn';
+import type { APIGatewayProxyEvent, Context, SQSEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '#shared/config';
+import { ReconcileFailedError } from '#shared/errors';
+import { EXECUTION_NOT_FOUND, RECONCILE_DEFAULTS } from '#shared/reconcile';
 import { closeRuntime, createRuntime, type Runtime, setRuntime } from '#shared/runtime';
 import { handler as apiHandler } from '../../functions/api/handler.ts';
 import { handler as statusHandler } from '../../functions/events/execution-status.ts';
+import { handler as reconcilerHandler } from '../../functions/events/reconciler.ts';
 
 const sfn = mockClient(SFNClient);
 const ARN = 'arn:aws:states:eu-west-1:123456789012:stateMachine:wflo-dev-agent-loop';
@@ -23,6 +32,9 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await closeRuntime();
+});
+afterEach(() => {
+  sfn.reset();
 });
 
 function apiEvent(method: string, path: string, body?: unknown): Parameters<typeof apiHandler>[0] {
@@ -76,12 +88,20 @@ describe('Lambda: functions/api/handler.ts (API Gateway proxy)', () => {
   });
 });
 
-describe('Lambda: functions/events/execution-status.ts (EventBridge)', () => {
+describe('Lambda: functions/events/execution-status.ts (EventBridge rule → SQS)', () => {
   const statusEvent = (name: string, status: string, extra: Record<string, unknown> = {}) => ({
     'detail-type': 'Step Functions Execution Status Change',
     source: 'aws.states',
     detail: { executionArn: `${ARN}:${name}`, stateMachineArn: ARN, name, status, ...extra },
   });
+  /** The SQS batch the queue delivers: each body is the EventBridge event as the rule sent it. */
+  const sqsBatch = (...bodies: unknown[]): SQSEvent =>
+    ({
+      Records: bodies.map((body, i) => ({
+        messageId: `m${i}`,
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+      })),
+    }) as SQSEvent;
 
   it('records a run that timed out without reaching its own finish step, and charges its transitions', async () => {
     // Prepare: a history of two pages with 3 states entered.
@@ -105,11 +125,12 @@ describe('Lambda: functions/events/execution-status.ts (EventBridge)', () => {
       });
 
     // Act
-    await statusHandler(
-      statusEvent('timed-out-run', 'TIMED_OUT', { error: 'States.Timeout', cause: 'too slow' }),
+    const res = await statusHandler(
+      sqsBatch(statusEvent('timed-out-run', 'TIMED_OUT', { error: 'States.Timeout', cause: 'too slow' })),
     );
 
     // Assess
+    expect(res.batchItemFailures).toEqual([]);
     const row = await runtime.store.getExecution('timed-out-run');
     expect(row?.status).toBe('timed_out');
     expect(row?.error).toEqual({ error: 'States.Timeout', cause: 'too slow' });
@@ -137,15 +158,147 @@ describe('Lambda: functions/events/execution-status.ts (EventBridge)', () => {
     sfn.on(GetExecutionHistoryCommand).resolves({ events: [] });
     await runtime.store.createExecution({ id: 'budget-run', workflow: 'agent-loop', input: {} });
     await runtime.store.finishExecution({ id: 'budget-run', status: 'budget_exceeded' });
-    await statusHandler(statusEvent('budget-run', 'FAILED', { error: 'BudgetExceededError' }));
+    await statusHandler(sqsBatch(statusEvent('budget-run', 'FAILED', { error: 'BudgetExceededError' })));
     expect((await runtime.store.getExecution('budget-run'))?.status).toBe('budget_exceeded');
   });
 
-  it('ignores RUNNING and unknown executions, and refuses other events', async () => {
-    await expect(statusHandler(statusEvent('unknown-run', 'FAILED'))).resolves.toBeUndefined();
-    await expect(statusHandler(statusEvent('budget-run', 'RUNNING'))).resolves.toBeUndefined();
-    await expect(statusHandler({ 'detail-type': 'Something else', detail: {} })).rejects.toThrow(
-      /not a Step Functions/,
+  it('ignores RUNNING and unknown executions, and hands other messages back to SQS', async () => {
+    const res = await statusHandler(
+      sqsBatch(
+        statusEvent('unknown-run', 'FAILED'),
+        statusEvent('budget-run', 'RUNNING'),
+        { 'detail-type': 'Something else', detail: {} },
+        'not json',
+      ),
     );
+    expect(res.batchItemFailures).toEqual([{ itemIdentifier: 'm2' }, { itemIdentifier: 'm3' }]);
+  });
+
+  it('reports only the message that failed, so SQS redelivers it alone while the others are recorded', async () => {
+    // Prepare: two runs that ended; reading the history of the second fails.
+    for (const id of ['batch-ok', 'batch-broken']) {
+      await runtime.store.createExecution({ id, workflow: 'agent-loop', input: {} });
+      await runtime.store.markRunning(id);
+    }
+    sfn.on(GetExecutionHistoryCommand).resolves({ events: [] });
+    sfn
+      .on(GetExecutionHistoryCommand, { executionArn: `${ARN}:batch-broken` })
+      .rejects(Object.assign(new Error('no'), { name: 'AccessDeniedException' }));
+
+    // Act
+    const res = await statusHandler(
+      sqsBatch(statusEvent('batch-ok', 'ABORTED'), statusEvent('batch-broken', 'FAILED')),
+    );
+
+    // Assess
+    expect(res.batchItemFailures).toEqual([{ itemIdentifier: 'm1' }]);
+    expect((await runtime.store.getExecution('batch-ok'))?.status).toBe('cancelled');
+    expect((await runtime.store.getExecution('batch-broken'))?.status).toBe('running');
+  });
+});
+
+describe('Lambda: functions/events/reconciler.ts (EventBridge schedule)', () => {
+  const EXECUTIONS = 'arn:aws:states:eu-west-1:123456789012:execution:wflo-dev-agent-loop';
+  const context = { getRemainingTimeInMillis: () => 60_000 };
+  const described = () => sfn.commandCalls(DescribeExecutionCommand).map((c) => c.args[0].input.executionArn);
+  const createRun = async (id: string, status: 'pending' | 'running' = 'running') => {
+    await runtime.store.createExecution({ id, workflow: 'agent-loop', input: {} });
+    if (status === 'running') await runtime.store.markRunning(id);
+  };
+  /** Runs the handler as if it fired `minutes` from now (only Date is faked; timers and the store run as usual). */
+  const reconcileLater = async (minutes: number) => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.now() + minutes * 60_000);
+    try {
+      return await reconcilerHandler({}, context);
+    } finally {
+      vi.useRealTimers();
+    }
+  };
+
+  it('describes nothing created within the grace period', async () => {
+    // Prepare
+    await createRun('rc-fresh');
+    sfn.on(DescribeExecutionCommand).resolves({ status: 'SUCCEEDED', output: '{}' });
+
+    // Act
+    const report = await reconcilerHandler({}, context);
+
+    // Assess
+    expect(described()).toEqual([]);
+    expect(report.described).toBe(0);
+    expect((await runtime.store.getExecution('rc-fresh'))?.status).toBe('running');
+  });
+
+  it('moves stale rows to the end Step Functions reports and leaves running ones alone', async () => {
+    // Prepare
+    await createRun('rc-succeeded');
+    await createRun('rc-failed');
+    await createRun('rc-running');
+    await createRun('rc-missing', 'pending');
+    sfn.on(DescribeExecutionCommand).resolves({ status: 'RUNNING' });
+    sfn
+      .on(DescribeExecutionCommand, { executionArn: `${EXECUTIONS}:rc-succeeded` })
+      .resolves({ status: 'SUCCEEDED', output: '{"answer":42}' })
+      .on(DescribeExecutionCommand, { executionArn: `${EXECUTIONS}:rc-failed` })
+      .resolves({ status: 'FAILED', error: 'States.TaskFailed', cause: 'boom' })
+      .on(DescribeExecutionCommand, { executionArn: `${EXECUTIONS}:rc-missing` })
+      .rejects(new ExecutionDoesNotExist({ message: 'Execution Does Not Exist', $metadata: {} }));
+
+    // Act
+    const report = await reconcileLater(RECONCILE_DEFAULTS.graceMs / 60_000 + 5);
+
+    // Assess
+    const row = (id: string) => runtime.store.getExecution(id);
+    expect(await row('rc-succeeded')).toMatchObject({ status: 'succeeded', output: { answer: 42 } });
+    expect(await row('rc-failed')).toMatchObject({
+      status: 'failed',
+      error: { error: 'States.TaskFailed', cause: 'boom' },
+    });
+    expect((await row('rc-running'))?.status).toBe('running');
+    expect((await row('rc-missing'))?.error).toMatchObject({ error: EXECUTION_NOT_FOUND });
+    expect((await row('rc-missing'))?.status).toBe('failed');
+    expect(described()).toEqual(
+      expect.arrayContaining(
+        ['rc-succeeded', 'rc-failed', 'rc-running', 'rc-missing'].map((id) => `${EXECUTIONS}:${id}`),
+      ),
+    );
+    expect(report).toMatchObject({ reconciled: 2, missing: 1, stoppedEarly: false, errors: [] });
+  });
+
+  it('stops at a throttled call and leaves that row for the next run', async () => {
+    // Prepare
+    await createRun('rc-throttled');
+    sfn.on(DescribeExecutionCommand).resolves({ status: 'RUNNING' });
+    sfn
+      .on(DescribeExecutionCommand, { executionArn: `${EXECUTIONS}:rc-throttled` })
+      .rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
+
+    // Act
+    const report = await reconcileLater(RECONCILE_DEFAULTS.graceMs / 60_000 + 5);
+
+    // Assess
+    expect(report.stoppedEarly).toBe(true);
+    expect(described().at(-1)).toBe(`${EXECUTIONS}:rc-throttled`);
+    expect((await runtime.store.getExecution('rc-throttled'))?.status).toBe('running');
+  });
+
+  it('reconciles what it can, then fails the invocation for a row it could not describe', async () => {
+    // Prepare
+    await createRun('rc-denied');
+    await createRun('rc-aborted');
+    sfn.on(DescribeExecutionCommand).resolves({ status: 'RUNNING' });
+    sfn
+      .on(DescribeExecutionCommand, { executionArn: `${EXECUTIONS}:rc-denied` })
+      .rejects(Object.assign(new Error('not allowed'), { name: 'AccessDeniedException' }))
+      .on(DescribeExecutionCommand, { executionArn: `${EXECUTIONS}:rc-aborted` })
+      .resolves({ status: 'ABORTED' });
+
+    // Act + Assess
+    await expect(reconcileLater(RECONCILE_DEFAULTS.graceMs / 60_000 + 5)).rejects.toThrow(
+      ReconcileFailedError,
+    );
+    expect((await runtime.store.getExecution('rc-aborted'))?.status).toBe('cancelled');
+    expect((await runtime.store.getExecution('rc-denied'))?.status).toBe('running');
   });
 });

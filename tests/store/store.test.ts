@@ -204,6 +204,44 @@ describe('Store (the port every adapter implements)', () => {
     await expect(store.listExecutions({ limit: 1, cursor: 'garbage' })).rejects.toThrow(NotFoundError);
   });
 
+  it('lists stale unfinished executions oldest first, a page at a time, and none created after the cutoff', async () => {
+    // Prepare: two unfinished runs and one finished run before the cutoff, one unfinished run after it.
+    const [pending, running, finished, fresh] = [newId(), newId(), newId(), newId()];
+    for (const id of [pending, running, finished])
+      await store.createExecution({ id, workflow: 'stale', input: {} });
+    await store.markRunning(running);
+    await store.finishExecution({ id: finished, status: 'succeeded' });
+    await new Promise((r) => setTimeout(r, 5));
+    const cutoff = new Date();
+    await new Promise((r) => setTimeout(r, 5));
+    await store.createExecution({ id: fresh, workflow: 'stale', input: {} });
+
+    // Act: page through everything stale (other tests' rows included) two rows at a time.
+    const seen: { id: string; createdAt: Date; status: string }[] = [];
+    let after: { createdAt: Date; id: string } | undefined;
+    for (;;) {
+      const page = await store.listStaleExecutions({
+        statuses: ['pending', 'running'],
+        createdBefore: cutoff,
+        limit: 2,
+        after,
+      });
+      seen.push(...page);
+      const last = page.at(-1);
+      if (page.length < 2 || !last) break;
+      after = { createdAt: last.createdAt, id: last.id };
+    }
+
+    // Assess
+    const ids = seen.map((r) => r.id);
+    expect(ids.filter((id) => [pending, running, finished, fresh].includes(id))).toEqual([pending, running]);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(seen.every((r) => r.createdAt < cutoff && ['pending', 'running'].includes(r.status))).toBe(true);
+    const times = seen.map((r) => r.createdAt.getTime());
+    expect(times).toEqual([...times].sort((a, b) => a - b));
+    expect(await store.listStaleExecutions({ statuses: [], createdBefore: cutoff, limit: 5 })).toEqual([]);
+  });
+
   it('keeps concurrent charges to one execution consistent', async () => {
     const id = newId();
     await store.createExecution({ id, workflow: 'w', input: {} });

@@ -1,0 +1,180 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ACTIVITIES } from '../../infra/activities.ts';
+import { COMPOSITE_LIMITS, countAlarms } from '../../infra/alarm-count.ts';
+import { REPO_ROOT } from '../../infra/constructs/wflo-function.ts';
+import { RUNBOOK_ANCHORS, RUNBOOK_PATH, TIERS } from '../../infra/stacks/monitoring-stack.ts';
+import { logicalId, resourcesOfType, type SynthesizedWflo, synthWflo } from './helpers.ts';
+
+/** The anchors GitHub gives the headings of a Markdown file (lower case, punctuation dropped, spaces → -). */
+function markdownAnchors(markdown: string): Set<string> {
+  const anchors = new Set<string>();
+  for (const [, heading] of markdown.matchAll(/^#{1,6}\s+(.+?)\s*$/gm)) {
+    anchors.add(
+      heading!
+        .toLowerCase()
+        .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+        .replace(/\s/g, '-'),
+    );
+  }
+  return anchors;
+}
+
+const RUNBOOK = readFileSync(join(REPO_ROOT, RUNBOOK_PATH), 'utf8');
+const WORKFLOWS = 30;
+/** Alarms that do not depend on the number of workflows. */
+const FIXED_METRIC_ALARMS =
+  3 * ACTIVITIES.length + // errors, throttles, p99 duration per activity
+  2 + // API 5XX, latency
+  5 + // status projection: dead letters, backlog age, projector errors, reconciler errors, runs reconciled
+  2 + // Aurora capacity, CPU
+  2 + // Valkey throttling, latency
+  2; // cost per hour, budget exceeded
+/** Activities, API, status projection, database and cost have both tiers; the cache only warns. */
+const FIXED_COMPOSITES = 2 * 5 + 1;
+
+let w: SynthesizedWflo;
+let statemachines: string;
+beforeAll(() => {
+  // GIVEN an app with 30 small workflows and Kafka on (the widest alarm set there is)
+  statemachines = mkdtempSync(join(tmpdir(), 'wflo-statemachines-'));
+  for (let i = 1; i <= WORKFLOWS; i++) {
+    const asl = {
+      Comment: `generated workflow ${i}`,
+      StartAt: 'Done',
+      TimeoutSeconds: 3600,
+      States: { Done: { Type: 'Pass', End: true } },
+    };
+    writeFileSync(join(statemachines, `generated-${i}.asl.json`), JSON.stringify(asl));
+  }
+  w = synthWflo(
+    { envName: 'many', alarmEmail: 'ops@example.com', kafka: 'true' },
+    { statemachinesDirectory: statemachines },
+  );
+}, 300_000);
+afterAll(() => {
+  w?.cleanup();
+  rmSync(statemachines, { recursive: true, force: true });
+});
+
+const metricAlarms = () => resourcesOfType(w.json.monitoring, 'AWS::CloudWatch::Alarm');
+const composites = () => resourcesOfType(w.json.monitoring, 'AWS::CloudWatch::CompositeAlarm');
+
+describe('Alarms: runbook', () => {
+  it('has a runbook section for every anchor an alarm can link to', () => {
+    const anchors = markdownAnchors(RUNBOOK);
+    expect(RUNBOOK_ANCHORS.filter((a) => !anchors.has(a))).toEqual([]);
+  });
+
+  it('links every alarm to a section of docs/runbook.md that exists', () => {
+    // WHEN the links of every synthesized alarm are read
+    const anchors = markdownAnchors(RUNBOOK);
+    const all = [...metricAlarms(), ...composites()];
+    const links = all.map(([id, a]) => {
+      const description = String(a.Properties?.AlarmDescription ?? '');
+      const link = description.match(/Runbook: docs\/runbook\.md#([a-z0-9-]+)/)?.[1];
+      return { id, link, exists: link !== undefined && anchors.has(link) };
+    });
+
+    // THEN each has one, to a heading the runbook has
+    expect(all.length).toBeGreaterThan(0);
+    expect(links.filter((l) => !l.exists)).toEqual([]);
+  });
+});
+
+describe('Alarms: tiers and composites', () => {
+  it('notifies only through composites, each to its own tier topic', () => {
+    const topics = Object.fromEntries(TIERS.map((t) => [t, logicalId(w.stacks.monitoring.topics[t])]));
+    expect(new Set(Object.values(topics)).size).toBe(TIERS.length);
+    for (const [, a] of metricAlarms()) expect(a.Properties?.AlarmActions).toBeUndefined();
+    for (const [, c] of composites()) {
+      const name = String(c.Properties?.AlarmName);
+      const tier = TIERS.find((t) => name.endsWith(`-${t}`));
+      expect(tier, name).toBeDefined();
+      expect(c.Properties).toMatchObject({
+        AlarmActions: [{ Ref: topics[tier!] }],
+        OKActions: [{ Ref: topics[tier!] }],
+      });
+    }
+    for (const tier of TIERS) {
+      w.templates.monitoring.hasResourceProperties('AWS::SNS::Subscription', {
+        Protocol: 'email',
+        Endpoint: 'ops@example.com',
+        TopicArn: { Ref: logicalId(w.stacks.monitoring.topics[tier]) },
+      });
+    }
+  });
+
+  it('puts every alarm under exactly one composite of its own tier, one composite per source and tier', () => {
+    // WHEN each composite's rule is matched to the alarms it names
+    const children = new Map<string, string[]>();
+    for (const [, c] of composites()) {
+      const rule = JSON.stringify(c.Properties?.AlarmRule);
+      const ids = [...rule.matchAll(/"Fn::GetAtt":\["([A-Za-z0-9]+)","Arn"\]/g)].map((m) => m[1]!);
+      children.set(String(c.Properties?.AlarmName), ids);
+    }
+    const referenced = [...children.values()].flat();
+
+    // THEN no alarm is left out or counted twice, and tiers never mix
+    expect(referenced.sort()).toEqual(
+      metricAlarms()
+        .map(([id]) => id)
+        .sort(),
+    );
+    for (const [composite, ids] of children) {
+      const tier = composite.split('-').at(-1);
+      for (const id of ids) {
+        expect(String(w.json.monitoring.Resources[id]?.Properties?.AlarmName), composite).toMatch(
+          new RegExp(`-${tier}$`),
+        );
+      }
+    }
+    const names = [...children.keys()];
+    expect(new Set(names).size).toBe(names.length);
+    for (let i = 1; i <= WORKFLOWS; i++) {
+      for (const tier of TIERS)
+        expect(children.get(`wflo-many-Workflow-generated-${i}-${tier}`)).toHaveLength(2);
+    }
+  });
+
+  it('stays within the composite limits with 30 workflows, and has the alarms it is expected to', () => {
+    // WHEN the synthesized app is counted
+    const count = countAlarms(Object.values(w.json));
+
+    // THEN every composite fits CloudWatch's limits, and the total grows by six alarms per workflow only
+    for (const c of count.composites) {
+      expect(c.children, c.name).toBeLessThanOrEqual(COMPOSITE_LIMITS.childAlarms);
+      expect(c.ruleCharacters, c.name).toBeLessThanOrEqual(COMPOSITE_LIMITS.ruleCharacters);
+    }
+    expect(count.metricAlarms).toBe(FIXED_METRIC_ALARMS + 4 * WORKFLOWS);
+    expect(count.compositeAlarms).toBe(FIXED_COMPOSITES + 2 * WORKFLOWS);
+    expect(Math.max(...count.composites.map((c) => c.children))).toBeLessThan(
+      COMPOSITE_LIMITS.childAlarms / 4,
+    );
+  });
+});
+
+describe('Alarms: only on what exists', () => {
+  it('charts the Kafka topic when Kafka is on, but alarms on nothing there (no consumer group exists)', () => {
+    const alarms = JSON.stringify(metricAlarms());
+    expect(alarms).not.toContain('AWS/Kafka');
+    expect(alarms).not.toContain('Consumer Group');
+    const dashboards = resourcesOfType(w.json.monitoring, 'AWS::CloudWatch::Dashboard');
+    expect(JSON.stringify(dashboards)).toContain('AWS/Kafka');
+  });
+
+  it('alarms on the status projector dead letters and backlog, and on the reconciler', () => {
+    // Queue and function names cross from the orchestration stack as imports that carry their logical ids.
+    const o = w.stacks.orchestration;
+    const alarms = metricAlarms().map(([, a]) => JSON.stringify(a));
+    const on = (metric: string, construct: Parameters<typeof logicalId>[0]) =>
+      alarms.filter((a) => a.includes(`"MetricName":"${metric}"`) && a.includes(logicalId(construct)));
+    expect(on('ApproximateNumberOfMessagesVisible', o.projectorDeadLetters)).toHaveLength(1);
+    expect(on('ApproximateAgeOfOldestMessage', o.statusChanges)).toHaveLength(1);
+    expect(on('Errors', o.reconciler.function)).toHaveLength(1);
+    expect(on('Errors', o.projector.function)).toHaveLength(1);
+    expect(alarms.filter((a) => a.includes('"MetricName":"ExecutionsReconciled"'))).toHaveLength(1);
+  });
+});
