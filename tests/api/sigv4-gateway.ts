@@ -44,8 +44,9 @@ export async function verifySigV4(
   if (region !== options.region || service !== EXECUTE_API_SERVICE)
     return 'Credential should be scoped to a valid region and service';
   const date = amzDate(header('x-amz-date') ?? '');
-  if (!date || !date.toISOString().replaceAll('-', '').startsWith(day!))
-    return 'Signature expired or x-amz-date invalid';
+  // The scope's day must be the signing date's day.
+  if (!date?.toISOString().replaceAll('-', '').startsWith(day!))
+    return 'x-amz-date missing or not the scope day';
   if (Math.abs(Date.now() - date.getTime()) > MAX_SKEW_MS) return 'Signature expired';
   const names = signedHeaders!.split(';');
   if (!names.includes('host') || !names.includes('x-amz-date')) return 'host and x-amz-date must be signed';
