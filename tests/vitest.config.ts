@@ -12,6 +12,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
  * - providers: LLM provider adapters over HTTP against local protocol-speaking servers
  * - infra: CDK template assertions, cdk-nag, ASL validation
  * - security: the sandbox escape suite (needs bubblewrap)
+ * - deployed: smoke tests against a deployed stack, only when WFLO_API_URL is set (`npm run test:deployed`)
  * - integration: real PostgreSQL/Redis/Kafka on loopback, started by tests/integration/run.sh
  */
 export default defineConfig({
@@ -42,6 +43,11 @@ export default defineConfig({
       {
         extends: true,
         test: { name: 'security', include: ['tests/security/**/*.test.ts'], testTimeout: 60_000 },
+      },
+      {
+        extends: true,
+        // Opt-in, not in `npm test`: a deployed stack, reached at WFLO_API_URL (skipped without it).
+        test: { name: 'deployed', include: ['tests/deployed/**/*.test.ts'], testTimeout: 360_000 },
       },
       {
         extends: true,

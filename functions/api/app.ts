@@ -53,9 +53,14 @@ const json = <T extends z.ZodType>(schema: T, description: string) => ({
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
-export function toExecution(row: ExecutionRow): z.infer<typeof ExecutionSchema> {
+/** An execution row as the API returns it, with where to watch it (the engine's console URL, or null). */
+export function toExecution(
+  row: ExecutionRow,
+  consoleUrl: string | null = null,
+): z.infer<typeof ExecutionSchema> {
   return {
     executionId: row.id,
+    consoleUrl,
     workflow: row.workflow,
     status: row.status,
     input: row.input,
@@ -146,7 +151,10 @@ const routes = {
     responses: {
       201: json(ExecutionSchema, 'Execution started'),
       200: json(ExecutionSchema, 'An execution with this idempotencyKey already exists; it is returned'),
-      400: problemResponse('Malformed JSON or a field violates the schema (the field is named)'),
+      400: problemResponse(
+        "Malformed JSON, a field violates the schema, or the input fails the workflow's check, e.g. agent-loop's " +
+          'maxIterations (the field is named)',
+      ),
       404: problemResponse('No such workflow'),
       409: problemResponse('The idempotencyKey was used with a different input'),
       413: problemResponse('Input larger than the 256 KiB Step Functions limit'),
@@ -227,7 +235,17 @@ export function createApp(deps: ApiDeps) {
     if (err instanceof NotFoundError) return send(404, 'Not found');
     if (err instanceof ConflictError) return send(409, 'Conflict');
     if (err instanceof PayloadTooLargeError) return send(413, 'Payload too large');
-    if (err instanceof ValidationError) return send(400, 'Invalid request');
+    if (err instanceof ValidationError) {
+      const errors = err.issues.map((issue) => {
+        const at = issue.indexOf(': ');
+        return at < 0
+          ? { field: '(body)', message: issue }
+          : { field: issue.slice(0, at), message: issue.slice(at + 2) };
+      });
+      return c.json(problem(400, 'Invalid request', err.message, errors.length ? errors : undefined), 400, {
+        'content-type': 'application/problem+json',
+      });
+    }
     if (err instanceof HTTPException) {
       const status = err.status as ContentfulStatusCode;
       if (status === 400 && /JSON/i.test(err.message)) {
@@ -254,6 +272,8 @@ export function createApp(deps: ApiDeps) {
       'content-type': 'application/problem+json',
     }),
   );
+
+  const view = (row: ExecutionRow) => toExecution(row, deps.engine.consoleUrl(row.workflow, row.id));
 
   const requireExecution = async (id: string) => {
     const row = await deps.store.getExecution(id);
@@ -291,17 +311,17 @@ export function createApp(deps: ApiDeps) {
       idempotencyKey: body.idempotencyKey ?? null,
     });
     c.header('location', `/executions/${execution.id}`);
-    return created ? c.json(toExecution(execution), 201) : c.json(toExecution(execution), 200);
+    return created ? c.json(view(execution), 201) : c.json(view(execution), 200);
   });
 
   app.openapi(routes.listExecutions, async (c) => {
     const q = c.req.valid('query');
     const page = await deps.store.listExecutions(q);
-    return c.json({ items: page.items.map(toExecution), nextCursor: page.nextCursor ?? null }, 200);
+    return c.json({ items: page.items.map(view), nextCursor: page.nextCursor ?? null }, 200);
   });
 
   app.openapi(routes.getExecution, async (c) =>
-    c.json(toExecution(await requireExecution(c.req.valid('param').id)), 200),
+    c.json(view(await requireExecution(c.req.valid('param').id)), 200),
   );
 
   app.openapi(routes.listSteps, async (c) => {

@@ -1,5 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { EXECUTION_STATUSES } from '#shared/db/schema';
+import { MAX_AGENT_ITERATIONS } from '#shared/workflow-inputs';
 
 export const ProblemSchema = z
   .object({
@@ -18,7 +19,10 @@ export const StartExecutionBodySchema = z
     input: z
       .record(z.string(), z.unknown())
       .default({})
-      .openapi({ example: { goal: 'Summarise the README' } }),
+      .openapi({
+        example: { goal: 'Summarise the README' },
+        description: `The workflow's input. agent-loop: maxIterations, when given, must be a whole number from 1 to ${MAX_AGENT_ITERATIONS}`,
+      }),
     budgetUsd: z
       .number()
       .min(0, 'must be zero or positive')
@@ -43,7 +47,17 @@ export const StartExecutionBodySchema = z
 
 export const ExecutionSchema = z
   .object({
-    executionId: z.string(),
+    executionId: z.string().openapi({
+      description:
+        'The Step Functions execution name: <workflow>-<idempotencyKey, or a slug of input.goal, or none>-<short id>',
+      example: 'agent-loop-write-a-haiku-about-queues-3f9a1c2b7d4e',
+    }),
+    consoleUrl: z.string().nullable().openapi({
+      description:
+        'The execution in the AWS Step Functions console; null on the embedded runtime, which has no console',
+      example:
+        'https://eu-west-1.console.aws.amazon.com/states/home?region=eu-west-1#/v2/executions/details/arn:aws:states:eu-west-1:123456789012:execution:wflo-dev-agent-loop:agent-loop-write-a-haiku-about-queues-3f9a1c2b7d4e',
+    }),
     workflow: z.string(),
     status: z.enum(EXECUTION_STATUSES),
     input: z.unknown(),
@@ -133,7 +147,10 @@ export const ExecutionIdParamSchema = z.object({
     .string()
     .min(1)
     .max(80)
-    .openapi({ param: { name: 'id', in: 'path' }, example: '0b9c6b8e-3f57-4d5c-9a43-2f7b1c1d0e11' }),
+    .openapi({
+      param: { name: 'id', in: 'path' },
+      example: 'agent-loop-write-a-haiku-about-queues-3f9a1c2b7d4e',
+    }),
 });
 
 export const ListExecutionsQuerySchema = z.object({

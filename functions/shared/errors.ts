@@ -111,6 +111,16 @@ export class ReconcileFailedError extends WfloError {
   override name = 'ReconcileFailedError';
 }
 
+/** The wflo API answered a request with an error status (the CLI's `--api-url` client); carries the problem. */
+export class ApiRequestError extends WfloError {
+  override name = 'ApiRequestError';
+  readonly status: number;
+  constructor(message: string, status: number, options?: ErrorOptions) {
+    super(message, options);
+    this.status = status;
+  }
+}
+
 /** The names ASL files may match, for docs and tests. */
 export const ERROR_NAMES = [
   'ValidationError',

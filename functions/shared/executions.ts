@@ -1,8 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { NotFoundError, PayloadTooLargeError } from './errors.ts';
+import { executionName } from './execution-names.ts';
 import type { Micros } from './money.ts';
 import type { WorkflowEngine } from './ports/engine.ts';
 import type { ExecutionRow, Store } from './store.ts';
+import { checkWorkflowInput } from './workflow-inputs.ts';
 
 /** Step Functions' execution input limit (256 KiB of UTF-8 JSON). */
 export const MAX_INPUT_BYTES = 262_144;
@@ -16,18 +17,24 @@ export interface StartExecutionRequest {
 
 /**
  * Creates the execution row and starts it on the engine; without a budget of its own it gets the
- * configured default (`WFLO_DEFAULT_BUDGET_USD`). The same idempotency key returns the same
- * execution (`created: false`) without starting anything. A failed start removes the row, so a rejected
- * request leaves nothing behind.
+ * configured default (`WFLO_DEFAULT_BUDGET_USD`). The row's id is the Step Functions execution name
+ * (`executionName`: workflow, key or goal slug, short id). The same idempotency key returns the same
+ * execution (`created: false`) without starting anything. An input the workflow's check refuses
+ * (`checkWorkflowInput`) and a failed start leave nothing behind.
  */
 export async function startExecution(
-  deps: { store: Store; engine: WorkflowEngine; defaultBudgetMicros?: Micros | undefined },
+  deps: {
+    store: Store;
+    engine: Pick<WorkflowEngine, 'listWorkflows' | 'startExecution'>;
+    defaultBudgetMicros?: Micros | undefined;
+  },
   request: StartExecutionRequest,
 ): Promise<{ execution: ExecutionRow; created: boolean }> {
   const workflows = await deps.engine.listWorkflows();
   if (!workflows.some((w) => w.name === request.workflow)) {
     throw new NotFoundError(`workflow '${request.workflow}' does not exist`);
   }
+  checkWorkflowInput(request.workflow, request.input);
   const bytes = Buffer.byteLength(JSON.stringify(request.input ?? {}), 'utf8');
   if (bytes > MAX_INPUT_BYTES) {
     throw new PayloadTooLargeError(
@@ -37,7 +44,7 @@ export async function startExecution(
   // Created already running, so the engine's first step never races the status change; a start the
   // engine refuses removes the row again.
   const result = await deps.store.createExecution({
-    id: randomUUID(),
+    id: executionName(request.workflow, request),
     workflow: request.workflow,
     input: request.input ?? {},
     budgetMicros: request.budgetMicros ?? deps.defaultBudgetMicros ?? null,

@@ -1,25 +1,37 @@
 import { z } from 'zod';
 
 /**
- * The Step Functions context object (`$$`) every Lambda Task passes as `context`. On AWS it comes from
- * the service; locally the orchestrator fills the same fields per state entry.
+ * The Step Functions context fields (`$$`) a Lambda Task passes as `context`, and nothing else: each Task
+ * names them path by path ({@link TASK_CONTEXT_PARAMETERS}) instead of `"context.$": "$$"`, so the execution
+ * input (up to 256 KiB, possibly sensitive) is not copied into every activity's payload and logs. On AWS the
+ * service resolves the paths; locally the orchestrator fills `State` per state entry.
  */
 export const StepFunctionsContextSchema = z.object({
-  Execution: z.object({
-    Id: z.string().min(1),
-    Name: z.string().min(1),
-    StartTime: z.string().optional(),
-    Input: z.unknown().optional(),
-  }),
+  /** `Name` is the execution id in the store (the API chooses it; see functions/shared/execution-names.ts). */
+  Execution: z.object({ Name: z.string().min(1) }),
   State: z.object({
     Name: z.string().min(1),
     EnteredTime: z.string().min(1),
     RetryCount: z.number().int().min(0).default(0),
   }),
-  StateMachine: z.object({ Id: z.string().optional(), Name: z.string().min(1) }),
-  Task: z.object({ Token: z.string() }).optional(),
+  /** The state machine's name: the workflow an execution started outside the API is recorded under. */
+  StateMachine: z.object({ Name: z.string().min(1) }),
 });
 export type StepFunctionsContext = z.infer<typeof StepFunctionsContextSchema>;
+
+/**
+ * The `context` object every Lambda Task in statemachines/*.asl.json passes (tests/infra/asl-context.test.ts
+ * holds every Task to it): exactly the paths {@link StepFunctionsContextSchema} reads.
+ */
+export const TASK_CONTEXT_PARAMETERS = {
+  Execution: { 'Name.$': '$$.Execution.Name' },
+  StateMachine: { 'Name.$': '$$.StateMachine.Name' },
+  State: {
+    'Name.$': '$$.State.Name',
+    'EnteredTime.$': '$$.State.EnteredTime',
+    'RetryCount.$': '$$.State.RetryCount',
+  },
+} as const;
 
 /** What the stepTracking middleware knows about the running step; activities read it from the Lambda context. */
 export interface StepInfo {

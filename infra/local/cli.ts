@@ -1,20 +1,32 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import type { z } from '@hono/zod-openapi';
+import type { CostsSchema, ExecutionSchema, StepSchema } from '../../functions/api/schemas.ts';
+import type { ApiClient } from './api-client.ts';
 import type { LocalRuntime } from './runtime.ts';
 
 // Local defaults before any handler module loads: quiet logs, no EMF metrics on stdout.
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
 
-const USAGE = `wflo — durable AI-agent workflows, embedded on this machine
+const USAGE = `wflo — durable AI-agent workflows, embedded on this machine or on the deployed API
 
 Usage:
   wflo dev [--port 3000] [--host 127.0.0.1] [--unsafe-local-sandbox]
                                                  serve the API over the embedded runtime
   wflo run <workflow> [--input <json|@file>] [--budget <usd>] [--idempotency-key <key>] [--json]
            [--unsafe-local-sandbox]              run one execution to the end, showing each step
-  wflo workflows                                 list the workflows in statemachines/
+  wflo executions [--workflow <name>] [--status <status>] [--limit 20] [--json]
+                                                 list executions, newest first
+  wflo steps <executionId> [--json]              every attempt of every step of an execution
+  wflo costs <executionId> [--json]              an execution's cost ledger and totals
+  wflo workflows                                 list the workflows
   wflo openapi                                   print the API's OpenAPI 3.1 document
+
+Against the deployed API: add --api-url <url> (or set WFLO_API_URL) to run, executions, steps, costs and
+workflows. <url> is the stack's ApiUrl output; requests are signed with SigV4 (execute-api) using the
+default AWS credential chain (AWS_PROFILE, SSO, environment, instance role); the region comes from the
+URL, else AWS_REGION.
 
 Code that workflows run (code-execution, the agent loop's RUN tool) runs in a bubblewrap sandbox.
 Without bubblewrap it is refused, unless --unsafe-local-sandbox: then it runs WITHOUT isolation
@@ -40,7 +52,7 @@ const UNSAFE_WARNING =
   'process with NO filesystem, network or process isolation: it can read your files and reach your network. ' +
   'Use it only for code you trust.';
 
-async function boot(options: { unsafeLocalSandbox?: boolean } = {}) {
+async function boot(options: { unsafeLocalSandbox?: boolean; readOnly?: boolean } = {}) {
   if (options.unsafeLocalSandbox) {
     process.env.SANDBOX_UNSAFE_LOCAL = 'true';
     console.error(UNSAFE_WARNING);
@@ -49,7 +61,8 @@ async function boot(options: { unsafeLocalSandbox?: boolean } = {}) {
   const { createLocalRuntime } = await import('./runtime.ts');
   const config = loadConfig();
   const local = await createLocalRuntime(config);
-  warnIfSandboxUnavailable(local);
+  // Reading executions runs no code: the sandbox warning would only be noise there.
+  if (!options.readOnly) warnIfSandboxUnavailable(local);
   return { config, local };
 }
 
@@ -114,7 +127,10 @@ Ctrl+C stops the server.`);
   return 0;
 }
 
-async function run(args: string[]): Promise<number> {
+/** How often `run --api-url` asks the deployed API how the execution is doing. */
+const POLL_INTERVAL_MS = 1000;
+
+async function run(args: string[], apiUrl: string | undefined): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
@@ -139,6 +155,19 @@ async function run(args: string[]): Promise<number> {
     } catch (err) {
       throw new UsageError(`--budget: ${(err as Error).message}`);
     }
+  }
+  if (apiUrl) {
+    if (values['unsafe-local-sandbox']) {
+      throw new UsageError('--unsafe-local-sandbox applies to the embedded runtime only, not with --api-url');
+    }
+    const { signedFetch, apiClient } = await import('./api-client.ts');
+    return runRemote(apiClient(signedFetch(apiUrl)), {
+      workflow,
+      input,
+      budgetUsd: budgetMicros === null ? undefined : microsToUsd(budgetMicros),
+      idempotencyKey: values['idempotency-key'],
+      json: values.json,
+    });
   }
   const { local } = await boot({ unsafeLocalSandbox: values['unsafe-local-sandbox'] });
   try {
@@ -207,7 +236,176 @@ async function run(args: string[]): Promise<number> {
   }
 }
 
-async function workflows(): Promise<number> {
+type Execution = z.infer<typeof ExecutionSchema>;
+type Costs = z.infer<typeof CostsSchema>;
+
+/**
+ * `wflo run --api-url`: starts the execution through the deployed API, then polls it (its status, and its
+ * events for the same progress lines the embedded run prints) until it ends, then prints the cost table.
+ */
+async function runRemote(
+  api: ApiClient,
+  request: {
+    workflow: string;
+    input: unknown;
+    budgetUsd: number | undefined;
+    idempotencyKey: string | undefined;
+    json: boolean;
+  },
+): Promise<number> {
+  const { progressLine, costTable } = await import('./format.ts');
+  const t0 = performance.now();
+  const { status, body: started } = await api.post<Execution>(
+    `/workflows/${encodeURIComponent(request.workflow)}/executions`,
+    {
+      input: request.input,
+      ...(request.budgetUsd === undefined ? {} : { budgetUsd: request.budgetUsd }),
+      ...(request.idempotencyKey === undefined ? {} : { idempotencyKey: request.idempotencyKey }),
+    },
+  );
+  const id = encodeURIComponent(started.executionId);
+  if (!request.json) {
+    if (status === 200) console.log(`(idempotency key matched execution ${started.executionId})`);
+    console.log(`▶ started ${started.workflow} ${started.executionId}`);
+    if (started.consoleUrl) console.log(`  console  ${started.consoleUrl}`);
+  }
+  let after = 0;
+  const drainEvents = async () => {
+    for (;;) {
+      const page = await api.get<{ items: { id: number; type: string; payload: unknown }[]; lastId: number }>(
+        `/executions/${id}/events?after=${after}&limit=500`,
+      );
+      if (page.items.length === 0) return;
+      after = page.lastId;
+      if (request.json) continue;
+      for (const e of page.items) {
+        // The start line is printed above, with the console link.
+        if (e.type === 'execution.started') continue;
+        const line = progressLine(e);
+        if (line) console.log(line);
+      }
+    }
+  };
+  let final = started;
+  for (;;) {
+    await drainEvents();
+    final = await api.get<Execution>(`/executions/${id}`);
+    if (!['pending', 'running', 'waiting_approval'].includes(final.status)) break;
+    await new Promise((r) => setTimeout(r, POLL_INTERVAL_MS));
+  }
+  await drainEvents();
+  const costs = await api.get<Costs>(`/executions/${id}/costs`);
+  const durationMs = Math.round(performance.now() - t0);
+  if (request.json) {
+    console.log(
+      JSON.stringify({
+        executionId: final.executionId,
+        workflow: final.workflow,
+        status: final.status,
+        output: final.output,
+        error: final.error,
+        costUsd: final.costUsd,
+        costMicros: final.costMicros,
+        savedMicros: final.savedMicros,
+        durationMs,
+        consoleUrl: final.consoleUrl,
+      }),
+    );
+  } else {
+    console.log(`\nstatus   ${final.status}   (${durationMs} ms)`);
+    if (final.error) console.log(`error    ${JSON.stringify(final.error)}`);
+    console.log(`output   ${JSON.stringify(final.output, null, 2)?.replace(/\n/g, '\n         ')}`);
+    console.log(`\n${costTable(costs.entries)}`);
+  }
+  return final.status === 'succeeded' ? 0 : 1;
+}
+
+/**
+ * The API the read commands talk to: the deployed one (signed) with --api-url, else the same app in process
+ * over the embedded store. `close` releases the embedded runtime.
+ */
+async function openApi(apiUrl: string | undefined): Promise<{ api: ApiClient; close(): Promise<void> }> {
+  const { apiClient, signedFetch } = await import('./api-client.ts');
+  if (apiUrl) return { api: apiClient(signedFetch(apiUrl)), close: async () => {} };
+  const { local } = await boot({ readOnly: true });
+  const { createApp } = await import('../../functions/api/app.ts');
+  const app = createApp({
+    store: local.runtime.store,
+    engine: local.engine,
+    defaultBudgetMicros: local.runtime.config.defaultBudgetMicros,
+  });
+  return {
+    api: apiClient((path, init) => Promise.resolve(app.request(path, init))),
+    close: () => local.close(),
+  };
+}
+
+async function executions(args: string[], apiUrl: string | undefined): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      workflow: { type: 'string', short: 'w' },
+      status: { type: 'string', short: 's' },
+      limit: { type: 'string', short: 'n' },
+      json: { type: 'boolean', default: false },
+    },
+  });
+  if (positionals.length > 0) throw new UsageError('wflo executions takes no positional arguments');
+  const query = new URLSearchParams();
+  if (values.workflow) query.set('workflow', values.workflow);
+  if (values.status) query.set('status', values.status);
+  if (values.limit) query.set('limit', values.limit);
+  const { api, close } = await openApi(apiUrl);
+  try {
+    const page = await api.get<{ items: Execution[]; nextCursor: string | null }>(
+      `/executions${query.size ? `?${query}` : ''}`,
+    );
+    if (values.json) console.log(JSON.stringify(page));
+    else console.log((await import('./format.ts')).executionsTable(page.items));
+    return 0;
+  } finally {
+    await close();
+  }
+}
+
+/** `wflo steps <id>` and `wflo costs <id>`: one execution's steps or cost ledger. */
+async function ofExecution(
+  what: 'steps' | 'costs',
+  args: string[],
+  apiUrl: string | undefined,
+): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { json: { type: 'boolean', default: false } },
+  });
+  const id = positionals[0];
+  if (!id || positionals.length > 1) throw new UsageError(`wflo ${what} takes exactly one execution id`);
+  const { api, close } = await openApi(apiUrl);
+  try {
+    const format = await import('./format.ts');
+    const path = `/executions/${encodeURIComponent(id)}/${what}`;
+    if (what === 'steps') {
+      const steps = await api.get<{ items: z.infer<typeof StepSchema>[] }>(path);
+      console.log(values.json ? JSON.stringify(steps) : format.stepsTable(steps.items));
+    } else {
+      const costs = await api.get<Costs>(path);
+      console.log(values.json ? JSON.stringify(costs) : format.costTable(costs.entries));
+    }
+    return 0;
+  } finally {
+    await close();
+  }
+}
+
+async function workflows(apiUrl: string | undefined): Promise<number> {
+  if (apiUrl) {
+    const { api } = await openApi(apiUrl);
+    const { items } = await api.get<{ items: { name: string; description: string }[] }>('/workflows');
+    for (const w of items) console.log(`${w.name.padEnd(16)} ${w.description}`);
+    return 0;
+  }
   const { loadConfig } = await import('#shared/config');
   const { loadWorkflows } = await import('./workflows.ts');
   for (const w of loadWorkflows(loadConfig().statemachinesDir).values())
@@ -215,15 +413,57 @@ async function workflows(): Promise<number> {
   return 0;
 }
 
+/**
+ * Takes the global `--api-url <url>` (or `--api-url=<url>`) out of the arguments, wherever it is; falls
+ * back to WFLO_API_URL. An empty value means the embedded runtime.
+ */
+function takeApiUrl(argv: readonly string[]): { apiUrl: string | undefined; rest: string[] } {
+  const rest: string[] = [];
+  let apiUrl = process.env.WFLO_API_URL || undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--api-url') {
+      const value = argv[++i];
+      if (value === undefined || value.startsWith('--')) throw new UsageError('--api-url needs a URL');
+      apiUrl = value;
+    } else if (arg.startsWith('--api-url=')) {
+      apiUrl = arg.slice('--api-url='.length);
+    } else {
+      rest.push(arg);
+    }
+  }
+  if (apiUrl) {
+    let url: URL;
+    try {
+      url = new URL(apiUrl);
+    } catch {
+      throw new UsageError(`--api-url is not a URL: ${apiUrl}`);
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+      throw new UsageError(`--api-url must be an http(s) URL: ${apiUrl}`);
+    }
+  }
+  return { apiUrl: apiUrl || undefined, rest };
+}
+
 async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
+  const { apiUrl, rest: args } = takeApiUrl(argv);
+  const [command, ...rest] = args;
+  if (apiUrl && (command === 'dev' || command === 'openapi')) {
+    throw new UsageError(`wflo ${command} runs on this machine; it takes no --api-url`);
+  }
   switch (command) {
     case 'dev':
       return dev(rest);
     case 'run':
-      return run(rest);
+      return run(rest, apiUrl);
+    case 'executions':
+      return executions(rest, apiUrl);
+    case 'steps':
+    case 'costs':
+      return ofExecution(command, rest, apiUrl);
     case 'workflows':
-      return workflows();
+      return workflows(apiUrl);
     case 'openapi': {
       const { openApiDocument } = await import('../../functions/api/app.ts');
       console.log(JSON.stringify(openApiDocument(), null, 2));

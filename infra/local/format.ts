@@ -4,8 +4,8 @@ import type { CostEntryRow, EventRow } from '#shared/store';
 
 const pad = (s: string, n: number) => (s.length >= n ? s : s + ' '.repeat(n - s.length));
 
-/** One progress line for an outbox event, or undefined for events the live view skips. */
-export function progressLine(event: EventRow): string | undefined {
+/** One progress line for an outbox event (a store row or the API's event), or undefined for those skipped. */
+export function progressLine(event: Pick<EventRow, 'type' | 'payload'>): string | undefined {
   const p = event.payload as Record<string, unknown>;
   const state = pad(String(p.stateName ?? ''), 14);
   switch (event.type) {
@@ -40,8 +40,14 @@ export function progressLine(event: EventRow): string | undefined {
   }
 }
 
+/** A ledger entry as the store and the API's `/costs` both give it. */
+export type CostLine = Pick<
+  CostEntryRow,
+  'stateName' | 'provider' | 'model' | 'tokensIn' | 'tokensOut' | 'usdMicros' | 'savedMicros'
+> & { readonly kind: string };
+
 /** The cost table `wflo run` prints: one row per ledger entry, then totals by kind and the grand total. */
-export function costTable(entries: readonly CostEntryRow[]): string {
+export function costTable(entries: readonly CostLine[]): string {
   const rows = entries.map((e) => [
     e.stateName ?? '-',
     e.kind,
@@ -70,6 +76,11 @@ export function costTable(entries: readonly CostEntryRow[]): string {
       summary.savedMicros ? `$${formatMicros(summary.savedMicros)}` : '',
     ],
   ];
+  return table(header, rows, footer);
+}
+
+/** Columns padded to their widest cell, a rule under the header (and above the footer, if any). */
+function table(header: string[], rows: string[][], footer: string[][] = []): string {
   const all = [header, ...rows, ...footer];
   const widths = header.map((_, i) => Math.max(...all.map((r) => r[i]!.length)));
   const line = (r: string[]) =>
@@ -78,5 +89,64 @@ export function costTable(entries: readonly CostEntryRow[]): string {
       .join('  ')
       .trimEnd();
   const rule = widths.map((w) => '-'.repeat(w)).join('  ');
-  return [line(header), rule, ...rows.map(line), rule, ...footer.map(line)].join('\n');
+  return [line(header), rule, ...rows.map(line), ...(footer.length ? [rule, ...footer.map(line)] : [])].join(
+    '\n',
+  );
+}
+
+/** An execution as `wflo executions` lists it (the API's Execution). */
+export interface ExecutionLine {
+  readonly executionId: string;
+  readonly workflow: string;
+  readonly status: string;
+  readonly costMicros: number;
+  readonly createdAt: string;
+  readonly finishedAt: string | null;
+}
+
+/** `wflo executions`: newest first, one line each. */
+export function executionsTable(items: readonly ExecutionLine[]): string {
+  if (items.length === 0) return '(no executions)';
+  return table(
+    ['execution', 'workflow', 'status', 'cost', 'created', 'finished'],
+    items.map((e) => [
+      e.executionId,
+      e.workflow,
+      e.status,
+      `$${formatMicros(e.costMicros)}`,
+      e.createdAt,
+      e.finishedAt ?? '',
+    ]),
+  );
+}
+
+/** A step attempt as `wflo steps` lists it (the API's Step). */
+export interface StepLine {
+  readonly stateName: string;
+  readonly activity: string;
+  readonly attempt: number;
+  readonly status: string;
+  readonly durationMs: number | null;
+  readonly costMicros: number;
+  readonly error: unknown;
+}
+
+/** `wflo steps <id>`: every attempt of every activity step, in order, with its error if it failed. */
+export function stepsTable(items: readonly StepLine[]): string {
+  if (items.length === 0) return '(no steps yet)';
+  return table(
+    ['step', 'activity', 'attempt', 'status', 'duration', 'cost', 'error'],
+    items.map((s) => {
+      const err = s.error as { error?: string; cause?: string } | null;
+      return [
+        s.stateName,
+        s.activity,
+        String(s.attempt),
+        s.status,
+        s.durationMs === null ? '' : `${s.durationMs} ms`,
+        `$${formatMicros(s.costMicros)}`,
+        err ? `${err.error ?? 'Error'}: ${(err.cause ?? '').slice(0, 80)}` : '',
+      ];
+    }),
+  );
 }

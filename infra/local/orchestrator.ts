@@ -163,6 +163,9 @@ export class LocalOrchestrator {
         Name: executionId,
       },
       StateMachine: { Id: stateMachineArn, Name: workflowName },
+      // The interpreter's `$$` is one static object per execution; Tasks' `$$.State.*` paths resolve to
+      // these stand-ins, which #attempt replaces with the real per-entry values (withStateContext).
+      State: { ...STATE_PLACEHOLDER },
     };
     // Aborted with the execution, so a running service integration (a sandboxed program) stops too.
     const cancelled = new AbortController();
@@ -410,7 +413,16 @@ export class LocalOrchestrator {
   }
 }
 
-/** Replaces the static `$$` the interpreter resolved into `context` with the real per-entry context object. */
+const STATE_PLACEHOLDER = {
+  Name: '(set per state entry)',
+  EnteredTime: '(set per state entry)',
+  RetryCount: 0,
+};
+
+/**
+ * Replaces the static `$$.State` fields the interpreter resolved into the payload's `context` (a Task passes
+ * TASK_CONTEXT_PARAMETERS) with the real per-entry values Step Functions would give.
+ */
 function withStateContext(
   payload: unknown,
   stateName: string,
@@ -419,7 +431,7 @@ function withStateContext(
 ): unknown {
   if (!payload || typeof payload !== 'object' || Array.isArray(payload)) return payload;
   const ctx = (payload as { context?: unknown }).context;
-  if (!ctx || typeof ctx !== 'object' || !('Execution' in ctx)) return payload;
+  if (!ctx || typeof ctx !== 'object' || !('State' in ctx)) return payload;
   return {
     ...payload,
     context: { ...ctx, State: { Name: stateName, EnteredTime: enteredTime, RetryCount: attempt } },

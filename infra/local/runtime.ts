@@ -51,6 +51,8 @@ export function localEngine(orchestrator: LocalOrchestrator): WorkflowEngine {
       executionRecorded(executionId);
       orchestrator.start(workflow, executionId, input);
     },
+    // No console on one machine: `wflo steps <id>` and GET /executions/{id}/steps are the view.
+    consoleUrl: () => null,
   };
 }
 

@@ -1,4 +1,4 @@
-import { CfnOutput, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { type CfnElement, CfnOutput, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -14,6 +14,19 @@ import { llmEnvironment } from './orchestration-stack.ts';
 
 /** The API stage name (part of every URL). */
 export const API_STAGE = 'v1';
+
+/**
+ * What a caller (a person or service running workflows: `wflo --api-url`, tests/deployed) invokes, as
+ * `execute-api` method/path pairs: list workflows, start one, list executions, and read one execution with
+ * its steps, costs and events. `*` in an execute-api resource matches across `/`, so `/executions/*`
+ * covers `/executions/{id}` and everything under it, and nothing else.
+ */
+export const CALLER_ROUTES: readonly (readonly [method: string, path: string])[] = [
+  ['GET', '/workflows'],
+  ['POST', '/workflows/*/executions'],
+  ['GET', '/executions'],
+  ['GET', '/executions/*'],
+];
 
 export interface ApiStackProps extends StackProps {
   readonly prefix: string;
@@ -55,6 +68,8 @@ export class ApiStack extends Stack {
   readonly api: apigw.RestApi;
   readonly handler: WfloFunction;
   readonly accessLogs: logs.LogGroup;
+  /** Attach to the roles, users or groups that run workflows through this API (see DEPLOYMENT.md). */
+  readonly callerPolicy: iam.ManagedPolicy;
 
   constructor(scope: Construct, id: string, props: ApiStackProps) {
     super(scope, id, props);
@@ -176,6 +191,36 @@ export class ApiStack extends Stack {
     new CfnOutput(this, 'ApiUrl', {
       value: this.api.url,
       description: 'Base URL of the wflo API (SigV4-signed requests, see DEPLOYMENT.md)',
+    });
+
+    // No physical name: two environments in one account, or a replacement, never collide on it.
+    this.callerPolicy = new iam.ManagedPolicy(this, 'CallerPolicy', {
+      description: `Run wflo workflows through the ${props.prefix} API (${API_STAGE}): start, list and read executions`,
+      statements: [
+        new iam.PolicyStatement({
+          actions: ['execute-api:Invoke'],
+          resources: CALLER_ROUTES.map(([method, path]) =>
+            this.api.arnForExecuteApi(method, path, this.api.deploymentStage.stageName),
+          ),
+        }),
+      ],
+    });
+    // cdk-nag quotes each wildcard resource with the API's and the stage's logical ids.
+    const idOf = (c: Construct) =>
+      this.resolve(this.getLogicalId(c.node.defaultChild as CfnElement)) as string;
+    const routeArn = `arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<${idOf(this.api)}>/<${idOf(this.api.deploymentStage)}>`;
+    for (const [method, path] of CALLER_ROUTES.filter(([, path]) => path.includes('*'))) {
+      Validations.of(this.callerPolicy).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::${routeArn}/${method}${path}]`,
+        reason:
+          'The wildcard stands for a path parameter chosen at run time (workflow name or execution id) and is ' +
+          `confined to one route of this API stage: ${method} ${path}.`,
+      });
+    }
+    new CfnOutput(this, 'CallerPolicyArn', {
+      value: this.callerPolicy.managedPolicyArn,
+      description:
+        'Managed policy to attach to whoever runs workflows through the API (execute-api:Invoke on the caller routes)',
     });
 
     for (const [id, type] of [

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_AGENT_ITERATIONS } from '#shared/workflow-inputs';
 import type { LocalRuntime } from '../../infra/local/runtime.ts';
 import { startLocalServer } from '../../infra/local/server.ts';
 import { startLocal, stopLocal, TEST_MODEL } from '../helpers/local.ts';
@@ -75,6 +76,11 @@ describe('API over HTTP (local server)', () => {
     // Assess
     expect(started.status).toBe(201);
     expect(started.body).toMatchObject({ workflow: 'agent-loop', budgetMicros: 500_000, budgetUsd: 0.5 });
+    // Named for the console (workflow, goal slug, short id); the embedded engine has no console to link.
+    expect(id).toMatch(/^agent-loop-answer-over-http-[0-9a-f]{12}$/);
+    expect(started.body.consoleUrl).toBeNull();
+    expect(final.executionId).toBe(id);
+    expect(final.consoleUrl).toBeNull();
     expect(final).toMatchObject({ status: 'succeeded', output: { answer: '42' } });
     expect((steps.body.items as unknown[]).length).toBe(4);
     expect(costs.body).toMatchObject({
@@ -124,6 +130,7 @@ describe('API over HTTP (local server)', () => {
     expect(a.status).toBe(201);
     expect(b.status).toBe(200);
     expect(b.body.executionId).toBe(a.body.executionId);
+    expect(a.body.executionId).toMatch(/^hello-key-1-[0-9a-f]{12}$/);
     expect(await executionCount()).toBe(before);
   });
 
@@ -159,6 +166,18 @@ describe('API over HTTP (local server)', () => {
       expect((res.body.errors as { field: string }[])[0]!.field).toBe('input');
       expect(await executionCount()).toBe(before);
     });
+
+    it.each([0, 2.5, MAX_AGENT_ITERATIONS + 1, '3'])(
+      'agent-loop maxIterations %j → 400 naming input.maxIterations',
+      async (maxIterations) => {
+        const before = await executionCount();
+        const res = await post('/workflows/agent-loop/executions', { input: { goal: 'g', maxIterations } });
+        expect(res.status).toBe(400);
+        expect(res.type).toContain('application/problem+json');
+        expect((res.body.errors as { field: string }[]).map((e) => e.field)).toEqual(['input.maxIterations']);
+        expect(await executionCount()).toBe(before);
+      },
+    );
 
     it('unknown field → 400 naming it', async () => {
       const res = await post('/workflows/hello/executions', { input: {}, budget: 1 });

@@ -8,6 +8,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TASK_CONTEXT_PARAMETERS } from '#shared/step-context';
 import { ACTIVITIES, knownVariables, substituteVariables } from '../../infra/activities.ts';
 import {
   type AslDefinition,
@@ -44,7 +45,7 @@ const aslValidator = createRequire(import.meta.url)('asl-validator') as (d: unkn
 const lambdaTask = (fn: string, next?: string) => ({
   Type: 'Task',
   Resource: 'arn:aws:states:::lambda:invoke',
-  Parameters: { FunctionName: fn, Payload: { 'context.$': '$$' } },
+  Parameters: { FunctionName: fn, Payload: { context: TASK_CONTEXT_PARAMETERS } },
   ...(next ? { Next: next } : { End: true }),
 });
 

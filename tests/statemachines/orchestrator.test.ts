@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TASK_CONTEXT_PARAMETERS } from '#shared/step-context';
 import type { Store } from '#shared/store';
 import { ACTIVITIES } from '../../infra/activities.ts';
 import { type LambdaHandler, LocalOrchestrator, retryDelayMs } from '../../infra/local/orchestrator.ts';
@@ -48,7 +49,7 @@ function workflowFrom(name: string, definition: object): Workflow {
 const lambdaTask = (fn: string, extra: object = {}) => ({
   Type: 'Task',
   Resource: 'arn:aws:states:::lambda:invoke',
-  Parameters: { FunctionName: fn, Payload: { 'context.$': '$$', 'input.$': '$' } },
+  Parameters: { FunctionName: fn, Payload: { context: TASK_CONTEXT_PARAMETERS, 'input.$': '$' } },
   ResultSelector: { 'out.$': '$.Payload' },
   ...extra,
 });
@@ -123,6 +124,7 @@ describe('Class: LocalOrchestrator', () => {
       State: { RetryCount: number; EnteredTime: string };
     };
     expect(ctx.Execution.Name).toBe(row.id);
+    expect(Object.keys(ctx).sort()).toEqual(['Execution', 'State', 'StateMachine']);
     expect(ctx.State.RetryCount).toBe(0);
     expect(Number.isNaN(Date.parse(ctx.State.EnteredTime))).toBe(false);
     expect(calls[0]!.context.invokedFunctionArn).toBe(ECHO);

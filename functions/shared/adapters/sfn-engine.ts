@@ -2,6 +2,28 @@ import { ExecutionAlreadyExists, type SFNClient, StartExecutionCommand } from '@
 import { NotFoundError } from '../errors.ts';
 import type { WorkflowEngine, WorkflowSummary } from '../ports/engine.ts';
 
+/** The console's host for an ARN partition (the China and GovCloud partitions have their own consoles). */
+const CONSOLE_HOSTS: Readonly<Record<string, string>> = {
+  aws: 'console.aws.amazon.com',
+  'aws-cn': 'console.amazonaws.cn',
+  'aws-us-gov': 'console.amazonaws-us-gov.com',
+};
+
+/**
+ * The Step Functions console page of an execution of `stateMachineArn` named `executionName`, or null when
+ * the ARN is not a state machine ARN of a partition with a known console.
+ * @example consoleUrlOf('arn:aws:states:eu-west-1:1:stateMachine:wflo-dev-hello', 'hello-none-0a1b2c3d4e5f')
+ * // 'https://eu-west-1.console.aws.amazon.com/states/home?region=eu-west-1#/v2/executions/details/arn:aws:states:eu-west-1:1:execution:wflo-dev-hello:hello-none-0a1b2c3d4e5f'
+ */
+export function consoleUrlOf(stateMachineArn: string, executionName: string): string | null {
+  const [arn, partition, service, region, account, type, name] = stateMachineArn.split(':');
+  const host = CONSOLE_HOSTS[partition ?? ''];
+  if (arn !== 'arn' || service !== 'states' || type !== 'stateMachine' || !host || !region || !name)
+    return null;
+  const executionArn = `arn:${partition}:states:${region}:${account}:execution:${name}:${executionName}`;
+  return `https://${region}.${host}/states/home?region=${region}#/v2/executions/details/${executionArn}`;
+}
+
 /**
  * The engine port on AWS: each workflow is a Standard state machine; an execution's id is its Step
  * Functions execution name, so the Step Functions console shows the same id the API returns.
@@ -30,10 +52,15 @@ export function sfnEngine(
         );
       } catch (err) {
         // Same name and input while it runs: Step Functions returns the running execution; a name reused with
-        // another input is refused. Our ids are fresh UUIDs, so an "already exists" means a retried start.
+        // another input is refused. Names carry a random id, or a hash of the idempotency key whose input the
+        // store already held equal, so an "already exists" means a retried start.
         if (err instanceof ExecutionAlreadyExists) return;
         throw err;
       }
+    },
+    consoleUrl: (workflow, executionId) => {
+      const stateMachineArn = stateMachines[workflow];
+      return stateMachineArn ? consoleUrlOf(stateMachineArn, executionId) : null;
     },
   };
 }

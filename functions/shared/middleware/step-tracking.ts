@@ -65,7 +65,7 @@ function errorInfo(err: unknown): { error: string; cause: string } {
  * Writes the step row for every activity invocation, and charges its compute (memory × billed duration,
  * kind `lambda`) to the ledger: `step.started` (or `step.retrying` on attempt > 0)
  * before the handler, then `step.succeeded`/`step.failed` with duration and error after it, each with its
- * outbox event in the same transaction. Needs `event.context` = the Step Functions context object (`$$`).
+ * outbox event in the same transaction. Needs `event.context` = the `$$` fields of TASK_CONTEXT_PARAMETERS.
  * An execution started outside the API (e.g. from the console) gets its row on first sight.
  */
 export function stepTracking(activity: string, runtime: () => Promise<Runtime>): MiddlewareObj {
@@ -79,7 +79,7 @@ export function stepTracking(activity: string, runtime: () => Promise<Runtime>):
           i.startsWith('(root)') ? `context${i.slice(6)}` : `context.${i}`,
         );
         throw new ValidationError(
-          `missing or invalid Step Functions context ("context.$": "$$"): ${issues.join('; ')}`,
+          `missing or invalid Step Functions context (TASK_CONTEXT_PARAMETERS in step-context.ts): ${issues.join('; ')}`,
           issues,
         );
       }
@@ -95,7 +95,9 @@ export function stepTracking(activity: string, runtime: () => Promise<Runtime>):
             .createExecution({
               id: executionId,
               workflow: sfn.StateMachine.Name,
-              input: sfn.Execution.Input ?? {},
+              // Tasks no longer receive the execution input (only the `$$` fields they need), so a row
+              // created here records none; the console's execution view still has it.
+              input: {},
               running: true,
             })
             .catch((err: unknown) => {

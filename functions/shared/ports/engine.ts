@@ -15,4 +15,9 @@ export interface WorkflowEngine {
    * (`startExecution` in executions.ts); resolves once it is accepted, not when it ends.
    */
   startExecution(workflow: string, executionId: string, input: unknown): Promise<void>;
+  /**
+   * Where a person watches the execution: the Step Functions console's execution page on AWS; null where
+   * there is no console (the embedded engine: `wflo steps <id>` and the API are its view).
+   */
+  consoleUrl(workflow: string, executionId: string): string | null;
 }

@@ -1,7 +1,7 @@
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
-import { sfnEngine } from '#shared/adapters/sfn-engine';
+import { consoleUrlOf, sfnEngine } from '#shared/adapters/sfn-engine';
 import { NotFoundError } from '#shared/errors';
 
 const sfn = mockClient(SFNClient);
@@ -49,5 +49,24 @@ describe('Adapter: sfnEngine', () => {
     const engine = sfnEngine(new SFNClient({}), { 'agent-loop': ARN });
     await expect(engine.startExecution('agent-loop', 'exec-1', {})).rejects.toThrow('ExecutionLimitExceeded');
     await expect(engine.startExecution('nope', 'exec-1', {})).rejects.toThrow(NotFoundError);
+  });
+
+  it('links each execution to its Step Functions console page, by partition and region', () => {
+    // Prepare
+    const engine = sfnEngine(new SFNClient({}), { 'agent-loop': ARN });
+
+    // Act
+    const url = engine.consoleUrl('agent-loop', 'agent-loop-none-0a1b2c3d4e5f');
+
+    // Assess
+    expect(url).toBe(
+      'https://eu-west-1.console.aws.amazon.com/states/home?region=eu-west-1#/v2/executions/details/' +
+        'arn:aws:states:eu-west-1:123456789012:execution:wflo-dev-agent-loop:agent-loop-none-0a1b2c3d4e5f',
+    );
+    expect(engine.consoleUrl('nope', 'x')).toBeNull();
+    expect(consoleUrlOf('arn:aws-cn:states:cn-north-1:1:stateMachine:m', 'e')).toBe(
+      'https://cn-north-1.console.amazonaws.cn/states/home?region=cn-north-1#/v2/executions/details/arn:aws-cn:states:cn-north-1:1:execution:m:e',
+    );
+    expect(consoleUrlOf('arn:aws:lambda:eu-west-1:1:function:f', 'e')).toBeNull();
   });
 });

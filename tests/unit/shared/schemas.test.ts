@@ -5,7 +5,7 @@ import { StepFunctionsContextSchema } from '#shared/step-context';
 import { StartExecutionBodySchema } from '../../../functions/api/schemas.ts';
 
 const ctx = {
-  Execution: { Id: 'arn:aws:states:us-east-1:1:execution:m:e', Name: 'e' },
+  Execution: { Name: 'e' },
   State: { Name: 'Plan', EnteredTime: '2026-11-21T00:00:00.000Z', RetryCount: 0 },
   StateMachine: { Name: 'agent-loop' },
 };
