@@ -1,8 +1,8 @@
 import { GetExecutionHistoryCommand, SFNClient } from '@aws-sdk/client-sfn';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ValidationError } from '#shared/errors';
 import { logger } from '#shared/observability';
-import { getRuntime } from '#shared/runtime';
+import { getStore } from '#shared/wiring/store';
 import { type ExecutionEnd, projectExecutionEnd } from './projector.ts';
 
 const sfn = new SFNClient({});
@@ -62,7 +62,7 @@ export function endOfStatusChange(
 export const handler = async (event: unknown): Promise<void> => {
   const change = endOfStatusChange(event);
   if (!change) return;
-  const { store } = await getRuntime();
+  const store = await getStore();
   if (!(await store.getExecution(change.executionId))) {
     logger.warn('status change for an execution wflo does not know', { executionId: change.executionId });
     return;
