@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The Step Functions context object (`$$`) every Lambda Task passes as `context`. On AWS it comes from
