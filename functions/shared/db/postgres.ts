@@ -1,6 +1,6 @@
-import pg from 'pg';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
+import pg from 'pg';
 import { type DbConnection, MIGRATIONS_DIR, type WfloDb } from './connection.ts';
 import { schema } from './schema.ts';
 

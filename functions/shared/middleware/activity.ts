@@ -46,10 +46,12 @@ export function activityHandler<S extends z.ZodType, D extends { readonly store:
 ) {
   const base = async (event: z.infer<S>, context: Context): Promise<O> =>
     fn(await deps(), (context as ActivityContext).step, event, { signal: deadlineSignal(context) });
-  return middy<z.infer<S>, O, Error, Context>(base)
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(logMetrics(metrics))
-    // The first invocation builds every part here, before the step row, as one runtime used to be.
-    .use(stepTracking(activity, deps))
-    .use(validateInput(schema));
+  return (
+    middy<z.infer<S>, O, Error, Context>(base)
+      .use(injectLambdaContext(logger, { resetKeys: true }))
+      .use(logMetrics(metrics))
+      // The first invocation builds every part here, before the step row, as one runtime used to be.
+      .use(stepTracking(activity, deps))
+      .use(validateInput(schema))
+  );
 }
