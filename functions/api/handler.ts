@@ -2,7 +2,8 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import type { Context } from 'aws-lambda';
 import { handle } from 'hono/aws-lambda';
 import { sfnEngine } from '#shared/adapters/sfn-engine';
-import { getRuntime } from '#shared/runtime';
+import { getConfig } from '#shared/wiring/config';
+import { getStore } from '#shared/wiring/store';
 import { createApp } from './app.ts';
 
 const sfn = new SFNClient({});
@@ -14,13 +15,13 @@ let app: Promise<Handle> | undefined;
 
 /** Builds the app on the first request and keeps it for the container's life (a failed build is retried). */
 function getApp(): Promise<Handle> {
-  app ??= getRuntime()
-    .then((runtime) =>
+  app ??= Promise.all([getStore(), getConfig()])
+    .then(([store, config]) =>
       handle(
         createApp({
-          store: runtime.store,
-          engine: sfnEngine(sfn, runtime.config.stateMachines),
-          defaultBudgetMicros: runtime.config.defaultBudgetMicros,
+          store,
+          engine: sfnEngine(sfn, config.stateMachines),
+          defaultBudgetMicros: config.defaultBudgetMicros,
         }),
       ),
     )
@@ -31,5 +32,5 @@ function getApp(): Promise<Handle> {
   return app;
 }
 
-/** Lambda behind API Gateway (REST, proxy integration): the same Hono app `wflo dev` serves. */
+/** Lambda behind API Gateway (REST, proxy integration): the same Hono app `wflo dev` serves. Uses the store and Step Functions. */
 export const handler = async (event: LambdaEvent, context: Context) => (await getApp())(event, context);

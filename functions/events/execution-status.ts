@@ -1,11 +1,11 @@
 import { GetExecutionHistoryCommand, SFNClient } from '@aws-sdk/client-sfn';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ValidationError } from '#shared/errors';
 import { type ExecutionEnd, executionEndOf, projectExecutionEnd } from '#shared/execution-end';
 import { logger } from '#shared/observability';
-import { getRuntime } from '#shared/runtime';
 import type { Store } from '#shared/store';
+import { getStore } from '#shared/wiring/store';
 
 const sfn = new SFNClient({});
 
@@ -61,7 +61,7 @@ export async function projectStatusChange(
  * moves it to the dead-letter queue, which is alarmed on: no end is dropped silently.
  */
 export const handler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
-  const { store } = await getRuntime();
+  const store = await getStore();
   const batchItemFailures: SQSBatchResponse['batchItemFailures'] = [];
   for (const record of event.Records) {
     try {

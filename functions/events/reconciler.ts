@@ -4,7 +4,8 @@ import type { Context } from 'aws-lambda';
 import { ReconcileFailedError } from '#shared/errors';
 import { logger, metrics } from '#shared/observability';
 import { RECONCILE_DEFAULTS, type ReconcileReport, reconcileExecutions } from '#shared/reconcile';
-import { getRuntime } from '#shared/runtime';
+import { getConfig } from '#shared/wiring/config';
+import { getStore } from '#shared/wiring/store';
 
 const sfn = new SFNClient({});
 
@@ -13,7 +14,7 @@ export const handler = async (
   _event: unknown,
   context: Pick<Context, 'getRemainingTimeInMillis'>,
 ): Promise<ReconcileReport> => {
-  const { store, config } = await getRuntime();
+  const [store, config] = await Promise.all([getStore(), getConfig()]);
   const report = await reconcileExecutions(store, sfn, {
     ...RECONCILE_DEFAULTS,
     stateMachines: config.stateMachines,

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The Step Functions context fields (`$$`) a Lambda Task passes as `context`, and nothing else: each Task

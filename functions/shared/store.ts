@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, gt, inArray, lt, or, type SQL, sql } from 'drizzle-orm';
 import type { PgPreparedQuery, PreparedQueryConfig } from 'drizzle-orm/pg-core';
-import type { DbConnection, WfloDb } from './db/client.ts';
+import type { DbConnection, WfloDb } from './db/connection.ts';
 import {
   activityResults,
   budgetReservations,

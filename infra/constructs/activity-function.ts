@@ -12,7 +12,7 @@ export interface ActivityFunctionProps
 
 /**
  * One activity Lambda: `functions/activities/<id>.ts` with the house defaults of {@link WfloFunction}
- * (esbuild ESM bundle, minify, source maps, arm64, newest Node.js, X-Ray, explicit log group) and the memory and
+ * (esbuild ESM bundle, minify, source maps on request, arm64, newest Node.js, X-Ray, explicit log group) and the memory and
  * timeout the activity declares. Fails synth, naming the file, when the activity's entry file is missing.
  * @example new ActivityFunction(this, 'LlmInvoke', { activity, namePrefix: 'wflo-dev', logRetention, vpc, securityGroups })
  */

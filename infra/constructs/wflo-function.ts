@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -23,10 +23,42 @@ const ESM_REQUIRE_BANNER =
   "import { createRequire as __wfloCreateRequire } from 'node:module'; const require = __wfloCreateRequire(import.meta.url);";
 
 /**
- * Modules left out of every bundle: the AWS SDK v3 ships in the Node.js runtime, and the local-only store
- * adapters (PGlite, native pg bindings) are loaded by dynamic import only when the store is local.
+ * Modules left out of every bundle: only the AWS SDK v3, which the Lambda Node.js runtime provides.
+ *
+ * Why not bundle the SDK: the clients a handler calls (S3 with its presigner, Bedrock, Secrets Manager, the
+ * Data API, Step Functions) would add 150-400 KB each to bundles held under 500 KB, and AWS patches the
+ * runtime's copy. The price is that the runtime's SDK version, not package-lock's, runs on Lambda; wflo uses
+ * only stable client APIs (send, middlewareStack). Nothing else may be external: local-only code (PGlite,
+ * node-postgres) is kept out of the Lambda entry points' import graph by their wiring
+ * (functions/shared/wiring/), not by a list here, and tests/infra/bundles.test.ts loads every synthesized
+ * bundle where only the SDK exists, so a bundle that reaches for anything else fails, naming the module.
  */
-export const EXTERNAL_MODULES = ['@aws-sdk/*', '@electric-sql/pglite', 'pg-native'];
+export const EXTERNAL_MODULES = ['@aws-sdk/*'];
+
+/**
+ * `zod` in a Lambda bundle is zod's own API minus its 41 error-message translations (see
+ * infra/constructs/bundling/zod-classic.js): 264 KB that the API bundle would otherwise carry because
+ * @hono/zod-openapi uses the `z` namespace as a value, which keeps every member of it.
+ */
+export const ZOD_ALIAS = join(REPO_ROOT, 'infra/constructs/bundling/zod.js');
+
+/**
+ * The esbuild options every Lambda bundle is built with (NodejsFunction passes them to esbuild), exported
+ * so the cold-start bench bundles its baselines the same way.
+ */
+export const BUNDLE_OPTIONS = {
+  format: 'esm',
+  platform: 'node',
+  target: 'node24',
+  mainFields: ['module', 'main'],
+  minify: true,
+  banner: ESM_REQUIRE_BANNER,
+  external: EXTERNAL_MODULES,
+  alias: { zod: ZOD_ALIAS },
+} as const;
+
+/** Context key that ships source maps and turns on `--enable-source-maps` (`-c lambdaSourceMaps=true`). */
+export const SOURCE_MAPS_CONTEXT_KEY = 'lambdaSourceMaps';
 
 export interface WfloFunctionProps {
   /** Entry file, relative to the repository root (e.g. `functions/api/handler.ts`) or absolute. */
@@ -54,6 +86,13 @@ export interface WfloFunctionProps {
   readonly environment?: Readonly<Record<string, string>>;
   /** esbuild command hooks (e.g. copy migrations next to the bundle). */
   readonly commandHooks?: NodejsFunctionCommandHooks;
+  /**
+   * Ship `index.mjs.map` in the asset and start Node with `--enable-source-maps`, so stack traces name the
+   * TypeScript sources. Off by default: Node then reads and parses the map on every cold start (see
+   * `npm run bench -- cold-start`) for traces that only matter while debugging.
+   * @default - the `lambdaSourceMaps` context value, else false
+   */
+  readonly sourceMaps?: boolean;
 }
 
 /** Same shape as aws-cdk-lib's ICommandHooks, restated so callers need not import the nodejs module. */
@@ -65,8 +104,8 @@ export interface NodejsFunctionCommandHooks {
 
 /**
  * A Lambda function with wflo's house defaults, so every function is built and observed the same way:
- * - NodejsFunction bundled locally by esbuild (no Docker): ESM, minified, source maps (`--enable-source-maps`),
- *   AWS SDK from the runtime;
+ * - NodejsFunction bundled locally by esbuild (no Docker): ESM, minified, AWS SDK from the runtime
+ *   ({@link BUNDLE_OPTIONS}); source maps only when asked for ({@link WfloFunctionProps.sourceMaps});
  * - arm64, the newest Node.js runtime ({@link NODE_RUNTIME}), X-Ray active tracing;
  * - an explicit log group with retention, and an execution role that may write only to that log group
  *   (no AWSLambdaBasicExecutionRole, whose logs:CreateLogGroup applies to every log group);
@@ -76,6 +115,8 @@ export interface NodejsFunctionCommandHooks {
  * @example new WfloFunction(this, 'Api', { entry: 'functions/api/handler.ts', description: 'API', logRetention })
  */
 export class WfloFunction extends Construct {
+  /** The entry file, relative to the repository root (the bundle tests and the cold-start bench key on it). */
+  readonly entry: string;
   readonly function: NodejsFunction;
   readonly role: iam.Role;
   readonly logGroup: logs.LogGroup;
@@ -83,6 +124,9 @@ export class WfloFunction extends Construct {
   constructor(scope: Construct, id: string, props: WfloFunctionProps) {
     super(scope, id);
     const entry = resolve(REPO_ROOT, props.entry);
+    this.entry = relative(REPO_ROOT, entry);
+    const context = this.node.tryGetContext(SOURCE_MAPS_CONTEXT_KEY) as unknown;
+    const sourceMaps = props.sourceMaps ?? (context === true || context === 'true');
     if (!existsSync(entry)) {
       throw new Error(`${this.node.path}: entry file ${props.entry} does not exist`);
     }
@@ -132,19 +176,19 @@ export class WfloFunction extends Construct {
       depsLockFilePath: join(REPO_ROOT, 'package-lock.json'),
       bundling: {
         format: OutputFormat.ESM,
-        target: 'node24',
-        mainFields: ['module', 'main'],
-        minify: true,
-        sourceMap: true,
-        sourceMapMode: SourceMapMode.EXTERNAL,
-        sourcesContent: false,
-        banner: ESM_REQUIRE_BANNER,
-        externalModules: EXTERNAL_MODULES,
+        target: BUNDLE_OPTIONS.target,
+        mainFields: [...BUNDLE_OPTIONS.mainFields],
+        minify: BUNDLE_OPTIONS.minify,
+        sourceMap: sourceMaps,
+        ...(sourceMaps ? { sourceMapMode: SourceMapMode.EXTERNAL, sourcesContent: false } : {}),
+        banner: BUNDLE_OPTIONS.banner,
+        externalModules: [...BUNDLE_OPTIONS.external],
+        esbuildArgs: { '--alias:zod': BUNDLE_OPTIONS.alias.zod },
         forceDockerBundling: false,
         commandHooks: props.commandHooks,
       },
       environment: {
-        NODE_OPTIONS: '--enable-source-maps',
+        ...(sourceMaps ? { NODE_OPTIONS: '--enable-source-maps' } : {}),
         POWERTOOLS_SERVICE_NAME: 'wflo',
         POWERTOOLS_METRICS_NAMESPACE: 'wflo',
         POWERTOOLS_LOG_LEVEL: 'INFO',

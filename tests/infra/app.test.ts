@@ -138,7 +138,7 @@ describe('Construct: ActivityFunction', () => {
         VpcConfig: Match.objectLike({ SubnetIds: Match.anyValue(), SecurityGroupIds: Match.anyValue() }),
         Environment: {
           Variables: Match.objectLike({
-            NODE_OPTIONS: '--enable-source-maps',
+            NODE_OPTIONS: Match.absent(),
             POWERTOOLS_SERVICE_NAME: 'wflo',
             POWERTOOLS_METRICS_NAMESPACE: 'wflo',
             DB_NAME: 'wflo',

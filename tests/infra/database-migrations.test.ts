@@ -163,7 +163,7 @@ describe('Construct: DatabaseMigrations (bundled)', () => {
   });
 
   it('bundles the handler with the migrations folder next to it', () => {
-    expect(readdirSync(bundleDir).sort()).toEqual(['index.mjs', 'index.mjs.map', 'migrations']);
+    expect(readdirSync(bundleDir).sort()).toEqual(['index.mjs', 'migrations']);
     expect(readdirSync(join(bundleDir, 'migrations')).sort()).toEqual(
       readdirSync(join(REPO_ROOT, MIGRATIONS_PATH)).sort(),
     );

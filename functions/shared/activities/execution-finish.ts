@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { EXECUTION_STATUSES } from '../db/schema.ts';
 import type { StepInfo } from '../step-context.ts';
 import type { Store } from '../store.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { llmCacheKey } from '../cache.ts';
 import { BudgetExceededError, LlmProviderError, LlmRequestInvalidError } from '../errors.ts';
 import { type AgentDirective, parseDirective } from '../llm/directive.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { utf8SafeEnd } from '../../../sandbox-image/src/core/output-cap.ts';
 import { ArtifactTooLargeError, SandboxFailedError, ValidationError } from '../errors.ts';
 import { type Micros, microsToUsd } from '../money.ts';

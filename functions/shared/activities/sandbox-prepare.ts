@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { type ArtifactStore, executionPrefix } from '../ports/artifacts.ts';
 import { SANDBOX_LANGUAGES, type SandboxLanguage } from '../ports/sandbox.ts';
 import type { StepInfo } from '../step-context.ts';

@@ -1,4 +1,3 @@
-import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { Hash } from '@smithy/hash-node';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
@@ -25,6 +24,9 @@ export async function elasticacheIamToken(iam: {
   cacheName: string;
   region: string;
 }): Promise<string> {
+  // Loaded when a token is first needed (the runtime's SDK, left out of the bundle), not at every cold start
+  // of the function: the credential chain is the heaviest module the cache would otherwise import.
+  const { defaultProvider } = await import('@aws-sdk/credential-provider-node');
   const signer = new SignatureV4({
     service: 'elasticache',
     region: iam.region,

@@ -1,5 +1,5 @@
 import { and, eq, gt, lt, sql } from 'drizzle-orm';
-import type { WfloDb } from '../db/client.ts';
+import type { WfloDb } from '../db/connection.ts';
 import { cacheEntries } from '../db/schema.ts';
 import type { ResponseCache } from '../ports/cache.ts';
 

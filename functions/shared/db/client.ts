@@ -1,29 +1,16 @@
-import { mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { RDSDataClient, ServiceInputTypes, ServiceOutputTypes } from '@aws-sdk/client-rds-data';
-import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import type { StoreConfig } from '../config.ts';
-import { BatchingPglite } from './pglite-batch.ts';
-import { retryWhileResuming } from './resume-retry.ts';
-import { schema } from './schema.ts';
+import type { DbConnection } from './connection.ts';
 
-/** Drizzle over any Postgres driver wflo supports; store code is written once against this. */
-export type WfloDb = PgDatabase<PgQueryResultHKT, typeof schema>;
-
-/** An open database connection (the store port's adapter): PGlite, node-postgres, or the Aurora Data API. */
-export interface DbConnection {
-  readonly kind: 'pglite' | 'postgres' | 'data-api';
-  readonly db: WfloDb;
-  close(): Promise<void>;
-}
-
-/** Folder of the generated SQL migrations (drizzle-kit), shared by every driver. */
-export const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'migrations');
+export { type DbConnection, MIGRATIONS_DIR, type WfloDb } from './connection.ts';
 
 /**
- * Opens the configured database and applies pending migrations.
- * PGlite is file-backed under `dataDir` (created on first run) or in memory for `memory://`.
+ * Opens whichever database the config names, and applies pending migrations: the any-driver opener of the
+ * local target, the CLI and the tests. Each driver is its own module (pglite.ts, postgres.ts, data-api.ts),
+ * loaded only when chosen, so a local run without DATABASE_URL never loads node-postgres and one with it
+ * never loads PGlite.
+ *
+ * Lambda entry points must not import this module: esbuild would inline every driver it can reach,
+ * PGlite included. They open the Data API through functions/shared/wiring/store.ts instead.
  * Migrations run by default, except on the Aurora Data API (a deploy-time custom resource applies them there).
  */
 export async function openDb(
@@ -32,85 +19,18 @@ export async function openDb(
 ): Promise<DbConnection> {
   const conn =
     config.kind === 'pglite'
-      ? await openPglite(config.dataDir)
+      ? await (await import('./pglite.ts')).openPglite(config.dataDir)
       : config.kind === 'data-api'
-        ? await openDataApi(config)
-        : await openPostgres(config);
+        ? await (await import('./data-api.ts')).openDataApi(config)
+        : await (await import('./postgres.ts')).openPostgres(config);
   // On AWS the deploy-time custom resource applies migrations once; Lambdas must not race to apply them.
   if (options.migrate ?? config.kind !== 'data-api') await migrateDb(conn);
   return conn;
 }
 
-async function openPglite(dataDir: string): Promise<DbConnection> {
-  const { PGlite } = await import('@electric-sql/pglite');
-  const { drizzle } = await import('drizzle-orm/pglite');
-  const inMemory = dataDir === 'memory://';
-  if (!inMemory) mkdirSync(dataDir, { recursive: true });
-  const pglite = inMemory ? await PGlite.create() : await PGlite.create({ dataDir });
-  // Concurrent executions' statements are sent to PGlite together (group commit, see pglite-batch.ts).
-  const client = new BatchingPglite(pglite);
-  const db = drizzle({ client: client as unknown as typeof pglite, schema }) as unknown as WfloDb;
-  return {
-    kind: 'pglite',
-    db,
-    close: () => client.close(),
-  };
-}
-
-async function openPostgres(config: { url: string; poolSize: number }): Promise<DbConnection> {
-  const pg = await import('pg');
-  const { drizzle } = await import('drizzle-orm/node-postgres');
-  // int8 (bigint) columns come back as strings by default; our money fits in a double exactly.
-  pg.default.types.setTypeParser(20, (v: string) => Number(v));
-  const pool = new pg.default.Pool({ connectionString: config.url, max: config.poolSize });
-  const db = drizzle({ client: pool, schema }) as unknown as WfloDb;
-  return { kind: 'postgres', db, close: () => pool.end() };
-}
-
-/**
- * One RDS Data API client per process (module scope), so warm Lambda invocations reuse its HTTPS
- * connections; created on first use so local runs never load the AWS SDK.
- */
-let rdsDataClient: RDSDataClient | undefined;
-
-async function openDataApi(config: {
-  resourceArn: string;
-  secretArn: string;
-  database: string;
-}): Promise<DbConnection> {
-  const { RDSDataClient } = await import('@aws-sdk/client-rds-data');
-  const { drizzle } = await import('drizzle-orm/aws-data-api/pg');
-  if (!rdsDataClient) {
-    rdsDataClient = new RDSDataClient({});
-    // An auto-paused cluster answers DatabaseResumingException until it is up: wait instead of failing.
-    rdsDataClient.middlewareStack.add(retryWhileResuming<ServiceInputTypes, ServiceOutputTypes>(), {
-      step: 'finalizeRequest',
-      name: 'wfloRetryWhileResuming',
-    });
-  }
-  const db = drizzle(rdsDataClient, {
-    schema,
-    resourceArn: config.resourceArn,
-    secretArn: config.secretArn,
-    database: config.database,
-  }) as unknown as WfloDb;
-  // The HTTP client is shared by every connection in the process; there is no socket to close.
-  return { kind: 'data-api', db, close: async () => {} };
-}
-
-/** Applies the SQL migrations in {@link MIGRATIONS_DIR}; safe to call on every start. */
+/** Applies the SQL migrations with the connection's own driver; safe to call on every start. */
 export async function migrateDb(conn: DbConnection): Promise<void> {
-  if (conn.kind === 'pglite') {
-    const { migrate } = await import('drizzle-orm/pglite/migrator');
-    // biome-ignore lint/suspicious/noExplicitAny: the driver-specific migrator wants its own db type; ours is the common supertype.
-    await migrate(conn.db as any, { migrationsFolder: MIGRATIONS_DIR });
-  } else if (conn.kind === 'postgres') {
-    const { migrate } = await import('drizzle-orm/node-postgres/migrator');
-    // biome-ignore lint/suspicious/noExplicitAny: as above, driver-specific db type.
-    await migrate(conn.db as any, { migrationsFolder: MIGRATIONS_DIR });
-  } else {
-    const { migrate } = await import('drizzle-orm/aws-data-api/pg/migrator');
-    // biome-ignore lint/suspicious/noExplicitAny: as above, driver-specific db type.
-    await migrate(conn.db as any, { migrationsFolder: MIGRATIONS_DIR });
-  }
+  if (conn.kind === 'pglite') await (await import('./pglite.ts')).migratePglite(conn);
+  else if (conn.kind === 'postgres') await (await import('./postgres.ts')).migratePostgres(conn);
+  else await (await import('./data-api.ts')).migrateDataApi(conn);
 }

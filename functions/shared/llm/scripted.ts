@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigError, LlmRequestInvalidError } from '../errors.ts';
 import { errorForStatus } from './errors.ts';
 import type { LlmProviderId } from './providers.ts';

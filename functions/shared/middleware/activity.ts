@@ -1,12 +1,11 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import type { z } from 'zod';
-import { logger, metrics, tracer } from '../observability.ts';
-import { getRuntime, type Runtime } from '../runtime.ts';
+import { logger, metrics } from '../observability.ts';
 import type { StepInfo } from '../step-context.ts';
+import type { Store } from '../store.ts';
 import { type ActivityContext, stepTracking } from './step-tracking.ts';
 import { validateInput } from './validate-input.ts';
 
@@ -31,22 +30,28 @@ export interface ActivityOptions {
 }
 
 /**
- * The house middleware stack every activity Lambda uses: Powertools logger, metrics and tracer, the
+ * The house middleware stack every activity Lambda uses: Powertools logger and metrics, the
  * stepTracking middleware (step row + events) and zod validation of the event. The activity itself is a
- * plain function of (runtime, step, validated input, { signal }).
- * @example export const handler = activityHandler('execution-finish', Schema, (rt, step, input) => finish(rt, step, input));
+ * plain function of (its dependencies, step, validated input, { signal }).
+ *
+ * `deps` builds what the activity uses (the store at least) from the wiring parts (functions/shared/wiring/*.ts),
+ * lazily on the first invocation and once per container; a handler's bundle then holds only those parts' clients.
+ * @example export const handler = activityHandler('execution-finish', Schema, async () => ({ store: await getStore() }), (d, step, input) => finish(d, step, input));
  */
-export function activityHandler<S extends z.ZodType, O>(
+export function activityHandler<S extends z.ZodType, D extends { readonly store: Store }, O>(
   activity: string,
   schema: S,
-  fn: (runtime: Runtime, step: StepInfo, input: z.infer<S>, options: ActivityOptions) => Promise<O>,
+  deps: () => Promise<D>,
+  fn: (deps: D, step: StepInfo, input: z.infer<S>, options: ActivityOptions) => Promise<O>,
 ) {
   const base = async (event: z.infer<S>, context: Context): Promise<O> =>
-    fn(await getRuntime(), (context as ActivityContext).step, event, { signal: deadlineSignal(context) });
-  return middy<z.infer<S>, O, Error, Context>(base)
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(logMetrics(metrics))
-    .use(captureLambdaHandler(tracer))
-    .use(stepTracking(activity, getRuntime))
-    .use(validateInput(schema));
+    fn(await deps(), (context as ActivityContext).step, event, { signal: deadlineSignal(context) });
+  return (
+    middy<z.infer<S>, O, Error, Context>(base)
+      .use(injectLambdaContext(logger, { resetKeys: true }))
+      .use(logMetrics(metrics))
+      // The first invocation builds every part here, before the step row, as one runtime used to be.
+      .use(stepTracking(activity, deps))
+      .use(validateInput(schema))
+  );
 }

@@ -4,7 +4,6 @@ import type { Context } from 'aws-lambda';
 import { ConflictError, ValidationError } from '../errors.ts';
 import { logger, metrics } from '../observability.ts';
 import { lambdaComputeMicros } from '../pricing/aws.ts';
-import type { Runtime } from '../runtime.ts';
 import { entryKey, StepFunctionsContextSchema, type StepInfo } from '../step-context.ts';
 import type { Store } from '../store.ts';
 import { describeIssues } from './validate-input.ts';
@@ -68,7 +67,10 @@ function errorInfo(err: unknown): { error: string; cause: string } {
  * outbox event in the same transaction. Needs `event.context` = the `$$` fields of TASK_CONTEXT_PARAMETERS.
  * An execution started outside the API (e.g. from the console) gets its row on first sight.
  */
-export function stepTracking(activity: string, runtime: () => Promise<Runtime>): MiddlewareObj {
+export function stepTracking(
+  activity: string,
+  runtime: () => Promise<{ readonly store: Store }>,
+): MiddlewareObj {
   const started = new WeakMap<object, { stepId: number; t0: number }>();
   return {
     before: async (request) => {

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigError, UnknownModelPriceError } from '../errors.ts';
 import type { Micros } from '../money.ts';
 import defaultPrices from './prices.json' with { type: 'json' };

@@ -1,5 +1,5 @@
 import type { CdkCustomResourceEvent, CdkCustomResourceResponse } from 'aws-lambda';
-import { migrateDb, openDb } from '#shared/db/client';
+import { migrateDataApi, openDataApi } from '#shared/db/data-api';
 
 /** Errors that mean "Aurora is waking up (auto-pause) or the Data API is not ready yet": retry. */
 const TRANSIENT =
@@ -46,11 +46,14 @@ export async function handler(event: CdkCustomResourceEvent): Promise<CdkCustomR
   for (const key of ['ClusterArn', 'SecretArn', 'Database'] as const) {
     if (!props[key]) throw new Error(`missing resource property ${key}`);
   }
-  const conn = await openDb(
-    { kind: 'data-api', resourceArn: props.ClusterArn, secretArn: props.SecretArn, database: props.Database },
-    { migrate: false },
-  );
-  await withRetry('migrate', () => migrateDb(conn));
+  // The Data API driver alone (never the any-driver db/client.ts): this bundle must not reach PGlite or pg.
+  const conn = await openDataApi({
+    kind: 'data-api',
+    resourceArn: props.ClusterArn,
+    secretArn: props.SecretArn,
+    database: props.Database,
+  });
+  await withRetry('migrate', () => migrateDataApi(conn));
   console.log(JSON.stringify({ level: 'INFO', message: 'migrations applied', hash: props.MigrationsHash }));
   return { PhysicalResourceId: physicalResourceId, Data: { MigrationsHash: props.MigrationsHash } };
 }

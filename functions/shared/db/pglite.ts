@@ -1,0 +1,28 @@
+import { mkdirSync } from 'node:fs';
+import { PGlite } from '@electric-sql/pglite';
+import { drizzle } from 'drizzle-orm/pglite';
+import { migrate } from 'drizzle-orm/pglite/migrator';
+import { type DbConnection, MIGRATIONS_DIR, type WfloDb } from './connection.ts';
+import { BatchingPglite } from './pglite-batch.ts';
+import { schema } from './schema.ts';
+
+/**
+ * Opens the embedded PGlite store (the local target and the tests): file-backed under `dataDir` (created
+ * on first run) or in memory for `memory://`. Local-only: no Lambda entry point may import this module
+ * (tests/infra/bundles.test.ts loads every bundle where PGlite does not exist).
+ */
+export async function openPglite(dataDir: string): Promise<DbConnection> {
+  const inMemory = dataDir === 'memory://';
+  if (!inMemory) mkdirSync(dataDir, { recursive: true });
+  const pglite = inMemory ? await PGlite.create() : await PGlite.create({ dataDir });
+  // Concurrent executions' statements are sent to PGlite together (group commit, see pglite-batch.ts).
+  const client = new BatchingPglite(pglite);
+  const db = drizzle({ client: client as unknown as typeof pglite, schema }) as unknown as WfloDb;
+  return { kind: 'pglite', db, close: () => client.close() };
+}
+
+/** Applies the SQL migrations in {@link MIGRATIONS_DIR} (idempotent). */
+export async function migratePglite(conn: DbConnection): Promise<void> {
+  // biome-ignore lint/suspicious/noExplicitAny: the driver-specific migrator wants its own db type; ours is the common supertype.
+  await migrate(conn.db as any, { migrationsFolder: MIGRATIONS_DIR });
+}
