@@ -15,6 +15,13 @@ const root = fileURLToPath(new URL('..', import.meta.url));
  * - deployed: smoke tests against a deployed stack, only when WFLO_API_URL is set (`npm run test:deployed`)
  * - integration: real PostgreSQL/Redis/Kafka on loopback, started by tests/integration/run.sh
  */
+/**
+ * Suites whose hooks open a database (PGlite starts in 1.5–3 s idle, 30 s and more at load average 10 on
+ * 2 cores) or start servers: vitest's default 10 s hook timeout fails them on a busy machine, so they get
+ * minutes, and their tests room for the same slowness.
+ */
+const DATABASE = { testTimeout: 90_000, hookTimeout: 240_000 } as const;
+
 export default defineConfig({
   test: {
     root,
@@ -23,13 +30,13 @@ export default defineConfig({
       { extends: true, test: { name: 'unit', include: ['tests/unit/**/*.test.ts'] } },
       {
         extends: true,
-        test: { name: 'statemachines', include: ['tests/statemachines/**/*.test.ts'], testTimeout: 30_000 },
+        test: { name: 'statemachines', include: ['tests/statemachines/**/*.test.ts'], ...DATABASE },
       },
-      { extends: true, test: { name: 'api', include: ['tests/api/**/*.test.ts'], testTimeout: 30_000 } },
-      { extends: true, test: { name: 'store', include: ['tests/store/**/*.test.ts'], testTimeout: 30_000 } },
+      { extends: true, test: { name: 'api', include: ['tests/api/**/*.test.ts'], ...DATABASE } },
+      { extends: true, test: { name: 'store', include: ['tests/store/**/*.test.ts'], ...DATABASE } },
       {
         extends: true,
-        test: { name: 'providers', include: ['tests/providers/**/*.test.ts'], testTimeout: 30_000 },
+        test: { name: 'providers', include: ['tests/providers/**/*.test.ts'], ...DATABASE },
       },
       {
         extends: true,
@@ -62,8 +69,7 @@ export default defineConfig({
             'tests/api/**/*.test.ts',
             'tests/providers/**/*.test.ts',
           ],
-          testTimeout: 60_000,
-          hookTimeout: 60_000,
+          ...DATABASE,
         },
       },
     ],

@@ -7,11 +7,11 @@ import { OpenAiProtocolServer } from '../helpers/openai-server.ts';
 const server = new OpenAiProtocolServer();
 let local: LocalRuntime;
 
-// Starting the local runtime migrates a fresh PGlite database: seconds on a loaded machine, not the 10 s default.
+// Starting the local runtime migrates a fresh PGlite database: the project's hook timeout allows for load.
 beforeAll(async () => {
   await server.start();
   local = await startLocal({ OPENAI_BASE_URL: server.url, OPENAI_API_KEY: 'sk-test' });
-}, 120_000);
+});
 afterAll(async () => {
   await stopLocal(local);
   await server.stop();

@@ -74,7 +74,7 @@ async function run(o: LocalOrchestrator, workflow: string, input: object = {}) {
 
 beforeAll(async () => {
   ({ store, close: closeStore } = await openTestStore());
-}, 60_000);
+});
 afterAll(async () => {
   await closeStore();
 });
