@@ -217,7 +217,7 @@ afterAll(() => cleanup?.());
 
 describe('Lambda bundles (synthesized assets, outside the repository)', () => {
   it('checks every WfloFunction of the app, each bundle in a directory outside the repository', () => {
-    // THEN the seven entry points are all there, and the sandbox cannot fall back on the repo's node_modules
+    // THEN the eight entry points are all there, and the sandbox cannot fall back on the repo's node_modules
     expect(bundles.map((b) => b.entry).sort()).toEqual(
       expect.arrayContaining([
         'functions/activities/execution-finish.ts',
@@ -226,6 +226,7 @@ describe('Lambda bundles (synthesized assets, outside the repository)', () => {
         'functions/activities/sandbox-prepare.ts',
         'functions/api/handler.ts',
         'functions/events/execution-status.ts',
+        'functions/events/reconciler.ts',
         'infra/constructs/migrations/handler.ts',
       ]),
     );
@@ -269,6 +270,7 @@ describe('Lambda bundles (synthesized assets, outside the repository)', () => {
     'functions/activities/sandbox-collect.ts',
     'functions/api/handler.ts',
     'functions/events/execution-status.ts',
+    'functions/events/reconciler.ts',
     'infra/constructs/migrations/handler.ts',
   ])('%s imports, exports handler, and initialises up to its first AWS call', async (entry) => {
     // WHEN the bundle is imported and invoked once in a fresh node process

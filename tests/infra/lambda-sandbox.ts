@@ -62,14 +62,11 @@ export function isInsideRepo(path: string): boolean {
   return !rel.startsWith('..') && !rel.startsWith('/');
 }
 
-/** The Step Functions context object (`$$`) of a Task, as every activity receives it. */
+/** The `$$` fields a Task passes as `context` (TASK_CONTEXT_PARAMETERS), as every activity receives them. */
 const STEP_CONTEXT = {
-  Execution: {
-    Id: 'arn:aws:states:eu-west-1:123456789012:execution:wflo-dev-hello:init-check',
-    Name: 'init-check',
-  },
+  Execution: { Name: 'init-check' },
   State: { Name: 'InitCheck', EnteredTime: '2026-11-29T00:00:00.000Z', RetryCount: 0 },
-  StateMachine: { Id: 'arn:aws:states:eu-west-1:123456789012:stateMachine:wflo-dev-hello', Name: 'hello' },
+  StateMachine: { Name: 'hello' },
 };
 
 /**
@@ -95,9 +92,24 @@ export const INIT_EVENTS: Readonly<Record<string, unknown>> = {
     body: null,
     isBase64Encoded: false,
   },
+  // EventBridge → SQS → the projector: one status change in an SQS batch.
   'functions/events/execution-status.ts': {
-    'detail-type': 'Step Functions Execution Status Change',
-    detail: { name: 'init-check', status: 'SUCCEEDED', output: '{}' },
+    Records: [
+      {
+        messageId: 'init-check',
+        eventSource: 'aws:sqs',
+        body: JSON.stringify({
+          'detail-type': 'Step Functions Execution Status Change',
+          detail: { name: 'init-check', status: 'SUCCEEDED', output: '{}' },
+        }),
+      },
+    ],
+  },
+  // An EventBridge scheduled event; the reconciler reads only its Lambda context's deadline.
+  'functions/events/reconciler.ts': {
+    'detail-type': 'Scheduled Event',
+    source: 'aws.events',
+    detail: {},
   },
   'infra/constructs/migrations/handler.ts': {
     RequestType: 'Create',
