@@ -537,15 +537,19 @@ export function createStore(conn: DbConnection): Store {
 
     async listStaleExecutions({ statuses, createdBefore, limit, after }) {
       if (statuses.length === 0 || limit <= 0) return [];
+      // Postgres keeps microseconds, a JS Date (the page cursor) milliseconds: order and page on the
+      // millisecond so the cursor compares equal to the row it came from, or a page would repeat rows.
+      const createdMs = sql`date_trunc('milliseconds', ${executions.createdAt})`;
       const conditions: (SQL | undefined)[] = [
         inArray(executions.status, [...statuses]),
         lt(executions.createdAt, createdBefore),
       ];
       if (after) {
+        const at = after.createdAt.toISOString();
         conditions.push(
           or(
-            gt(executions.createdAt, after.createdAt),
-            and(eq(executions.createdAt, after.createdAt), gt(executions.id, after.id)),
+            sql`${createdMs} > ${at}::timestamptz`,
+            and(sql`${createdMs} = ${at}::timestamptz`, gt(executions.id, after.id)),
           ),
         );
       }
@@ -553,7 +557,7 @@ export function createStore(conn: DbConnection): Store {
         .select()
         .from(executions)
         .where(and(...conditions))
-        .orderBy(asc(executions.createdAt), asc(executions.id))
+        .orderBy(asc(createdMs), asc(executions.id))
         .limit(limit);
     },
 
