@@ -22,17 +22,35 @@ export default defineConfig({
       { extends: true, test: { name: 'unit', include: ['tests/unit/**/*.test.ts'] } },
       {
         extends: true,
-        test: { name: 'statemachines', include: ['tests/statemachines/**/*.test.ts'], testTimeout: 30_000 },
+        test: {
+          name: 'statemachines',
+          include: ['tests/statemachines/**/*.test.ts'],
+          testTimeout: 30_000,
+          hookTimeout: 30_000,
+        },
       },
       {
         extends: true,
         // startLocal (PGlite + migrations) takes 10-12 s on 2 shared cores, at the default 10 s hook limit.
         test: { name: 'api', include: ['tests/api/**/*.test.ts'], testTimeout: 30_000, hookTimeout: 30_000 },
       },
-      { extends: true, test: { name: 'store', include: ['tests/store/**/*.test.ts'], testTimeout: 30_000 } },
       {
         extends: true,
-        test: { name: 'providers', include: ['tests/providers/**/*.test.ts'], testTimeout: 30_000 },
+        test: {
+          name: 'store',
+          include: ['tests/store/**/*.test.ts'],
+          testTimeout: 30_000,
+          hookTimeout: 30_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'providers',
+          include: ['tests/providers/**/*.test.ts'],
+          testTimeout: 30_000,
+          hookTimeout: 30_000,
+        },
       },
       {
         extends: true,
