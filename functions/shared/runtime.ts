@@ -7,10 +7,10 @@ import { openDb } from './db/client.ts';
 import type { ArtifactStore } from './ports/artifacts.ts';
 import { createStore } from './store.ts';
 import { installRuntime, type Runtime, uninstallRuntime } from './wiring/lazy.ts';
-import { createCache, createProviders, loadPrices, withSecretApiKey } from './wiring/llm.ts';
+import { createCache, createProviders, loadPrices, withSecretApiKey } from './wiring/llm-parts.ts';
 
 export type { Runtime } from './wiring/lazy.ts';
-export { createCache, createProviders, withSecretApiKey } from './wiring/llm.ts';
+export { createCache, createProviders, withSecretApiKey } from './wiring/llm-parts.ts';
 
 /*
  * The whole runtime at once, for the local target (`wflo dev`, infra/local/runtime.ts) and the tests: any

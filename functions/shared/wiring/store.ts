@@ -1,6 +1,5 @@
 import type { StoreConfig } from '../config.ts';
 import type { DbConnection } from '../db/connection.ts';
-import { openDataApi } from '../db/data-api.ts';
 import { ConfigError } from '../errors.ts';
 import { createStore, type Store } from '../store.ts';
 import { getConfig } from './config.ts';
@@ -18,6 +17,9 @@ export async function openLambdaDb(config: StoreConfig): Promise<DbConnection> {
       `a Lambda opens only the Aurora Data API store (DB_CLUSTER_ARN, DB_SECRET_ARN, DB_NAME); this environment selects "${config.kind}"`,
     );
   }
+  // Imported on first use: the local target loads this module with the activity handlers but never opens
+  // the Data API, so it never loads the RDS client. (esbuild inlines it into a Lambda bundle all the same.)
+  const { openDataApi } = await import('../db/data-api.ts');
   return openDataApi(config);
 }
 
