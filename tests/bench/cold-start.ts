@@ -68,6 +68,7 @@ const FUNCTIONS: readonly { name: string; entry: string; sdk: readonly SdkCall[]
   { name: 'sandbox-collect', entry: 'functions/activities/sandbox-collect.ts', sdk: [DATA_API, S3] },
   { name: 'api', entry: 'functions/api/handler.ts', sdk: [DATA_API, SFN] },
   { name: 'status-projector', entry: 'functions/events/execution-status.ts', sdk: [DATA_API, SFN] },
+  { name: 'reconciler', entry: 'functions/events/reconciler.ts', sdk: [DATA_API, SFN] },
   { name: 'migrations', entry: 'infra/constructs/migrations/handler.ts', sdk: [DATA_API], migrations: true },
 ];
 
