@@ -45,9 +45,17 @@ async function bare(): Promise<{ durations: number[]; wallMs: number; burstMs: n
       });
     };
     overrides.Finish = async () => wrap({ output: { ok: true } });
+    // The same $$ fields the Tasks read (TASK_CONTEXT_PARAMETERS) as the embedded run gives them.
     const execution = machine.run(
       { goal: 'g' },
-      { overrides: { taskResourceLocalHandlers: overrides as never } },
+      {
+        overrides: { taskResourceLocalHandlers: overrides as never },
+        context: {
+          Execution: { Name: 'bench' },
+          StateMachine: { Name: 'agent-loop' },
+          State: { Name: 'bench', EnteredTime: new Date().toISOString(), RetryCount: 0 },
+        } as never,
+      },
     );
     await execution.result;
   };
