@@ -2,6 +2,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as z from 'zod';
 import { ConfigError } from './errors.ts';
+import { LLM_PROVIDERS } from './llm/providers.ts';
 import { usdToMicros } from './money.ts';
 
 const optionalString = z
@@ -37,7 +38,7 @@ const EnvSchema = z.object({
       .optional(),
   ),
   DB_NAME: optionalString,
-  LLM_PROVIDER: z.enum(['scripted', 'openai-compatible', 'bedrock', 'anthropic']).default('scripted'),
+  LLM_PROVIDER: z.enum(LLM_PROVIDERS).default('scripted'),
   LLM_MODEL: optionalString,
   OPENAI_BASE_URL: z.url().default('https://api.openai.com/v1'),
   OPENAI_API_KEY: optionalString,

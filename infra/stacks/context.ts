@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { KEYED_PROVIDERS, LLM_PROVIDERS } from '../../functions/shared/llm/providers.ts';
 import { MAX_WORKFLOW_TIMEOUT_SECONDS } from '../constructs/workflow-state-machine.ts';
 
 /** Log retention values CloudWatch Logs accepts (days). */
@@ -63,11 +64,6 @@ const timeoutsByWorkflow = z.preprocess(
 
 /** Step Functions log levels (`stateMachineLogLevel`). */
 export const STATE_MACHINE_LOG_LEVELS = ['ALL', 'ERROR', 'FATAL', 'OFF'] as const;
-
-/** The providers functions/shared/config.ts accepts as LLM_PROVIDER. */
-const LLM_PROVIDERS = ['scripted', 'openai-compatible', 'anthropic', 'bedrock'] as const;
-/** Providers that authenticate with an API key (kept in Secrets Manager, see DEPLOYMENT.md). */
-const KEYED_PROVIDERS: readonly string[] = ['openai-compatible', 'anthropic'];
 
 const ContextSchema = z
   .object({

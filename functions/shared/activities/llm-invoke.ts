@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { llmCacheKey } from '../cache.ts';
 import { BudgetExceededError, LlmProviderError, LlmRequestInvalidError } from '../errors.ts';
 import { type AgentDirective, parseDirective } from '../llm/directive.ts';
+import { LLM_PROVIDERS } from '../llm/providers.ts';
 import { worstCaseInputTokens } from '../llm/tokens.ts';
 import type { ChatMessage, LlmProvider, StopReason } from '../llm/types.ts';
 import { type Micros, microsToUsd } from '../money.ts';
@@ -17,7 +18,7 @@ export const LlmInvokeInputSchema = z.object({
   /** Provider and model; the configured default when null or absent. */
   model: z
     .object({
-      provider: z.enum(['scripted', 'openai-compatible', 'bedrock', 'anthropic']).optional(),
+      provider: z.enum(LLM_PROVIDERS).optional(),
       name: z.string().min(1).optional(),
     })
     .nullish(),
