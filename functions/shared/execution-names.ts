@@ -59,3 +59,14 @@ export function executionName(
   const middle = (safePart(key ?? '') || goalSlug(request.input) || 'none').slice(0, room).replace(/-+$/, '');
   return `${workflowPart}-${middle || 'none'}-${shortId}`;
 }
+
+/**
+ * The ARN of execution `name` of a state machine (`arn:…:stateMachine:M` → `arn:…:execution:M:name`), as
+ * Step Functions forms it; undefined when `stateMachineArn` is not a state machine ARN.
+ * @example executionArnOf('arn:aws:states:eu-west-1:1:stateMachine:wflo-dev-hello', 'r1') // …:execution:wflo-dev-hello:r1
+ */
+export function executionArnOf(stateMachineArn: string, name: string): string | undefined {
+  const at = stateMachineArn.indexOf(':stateMachine:');
+  if (at < 0) return undefined;
+  return `${stateMachineArn.slice(0, at)}:execution:${stateMachineArn.slice(at + ':stateMachine:'.length)}:${name}`;
+}

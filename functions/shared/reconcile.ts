@@ -1,6 +1,7 @@
 import { DescribeExecutionCommand, ExecutionDoesNotExist, type SFNClient } from '@aws-sdk/client-sfn';
 import type { ExecutionStatus } from './db/schema.ts';
 import { executionEndOf, projectExecutionEnd } from './execution-end.ts';
+import { executionArnOf } from './execution-names.ts';
 import { logger } from './observability.ts';
 import type { ExecutionRow, Store } from './store.ts';
 
@@ -55,15 +56,11 @@ export interface ReconcileReport {
   errors: { executionId: string; error: string }[];
 }
 
-/**
- * The execution ARN Step Functions gives a run: its state machine's ARN with `stateMachine` replaced by
- * `execution`, plus the execution name (wflo names each execution after the row id).
- * @example executionArnOf('arn:aws:states:eu-west-1:1:stateMachine:wflo-dev-hello', 'r1') // …:execution:wflo-dev-hello:r1
- */
-export function executionArnOf(stateMachineArn: string, row: Pick<ExecutionRow, 'id'>): string {
-  const at = stateMachineArn.indexOf(':stateMachine:');
-  if (at < 0) throw new Error(`not a state machine ARN: ${stateMachineArn}`);
-  return `${stateMachineArn.slice(0, at)}:execution:${stateMachineArn.slice(at + ':stateMachine:'.length)}:${row.id}`;
+/** The execution ARN of a row: wflo names each execution after its row id (execution-names.ts). */
+function rowExecutionArn(stateMachineArn: string, row: Pick<ExecutionRow, 'id'>): string {
+  const arn = executionArnOf(stateMachineArn, row.id);
+  if (!arn) throw new Error(`not a state machine ARN: ${stateMachineArn}`);
+  return arn;
 }
 
 const isThrottle = (err: unknown): boolean =>
@@ -116,7 +113,7 @@ export async function reconcileExecutions(
         report.unknownWorkflow++;
         continue;
       }
-      const executionArn = executionArnOf(stateMachineArn, row);
+      const executionArn = rowExecutionArn(stateMachineArn, row);
       report.described++;
       try {
         const described = await sfn.send(new DescribeExecutionCommand({ executionArn }));

@@ -1,5 +1,6 @@
 import { ExecutionAlreadyExists, type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { NotFoundError } from '../errors.ts';
+import { executionArnOf } from '../execution-names.ts';
 import type { WorkflowEngine, WorkflowSummary } from '../ports/engine.ts';
 
 /** The console's host for an ARN partition (the China and GovCloud partitions have their own consoles). */
@@ -16,11 +17,11 @@ const CONSOLE_HOSTS: Readonly<Record<string, string>> = {
  * // 'https://eu-west-1.console.aws.amazon.com/states/home?region=eu-west-1#/v2/executions/details/arn:aws:states:eu-west-1:1:execution:wflo-dev-hello:hello-none-0a1b2c3d4e5f'
  */
 export function consoleUrlOf(stateMachineArn: string, executionName: string): string | null {
-  const [arn, partition, service, region, account, type, name] = stateMachineArn.split(':');
+  const [arn, partition, service, region, , type, name] = stateMachineArn.split(':');
   const host = CONSOLE_HOSTS[partition ?? ''];
   if (arn !== 'arn' || service !== 'states' || type !== 'stateMachine' || !host || !region || !name)
     return null;
-  const executionArn = `arn:${partition}:states:${region}:${account}:execution:${name}:${executionName}`;
+  const executionArn = executionArnOf(stateMachineArn, executionName);
   return `https://${region}.${host}/states/home?region=${region}#/v2/executions/details/${executionArn}`;
 }
 
