@@ -143,7 +143,11 @@ export async function run(): Promise<BenchResult> {
     const figures: Record<string, number> = {};
     const targets: BenchResult['targets'] = {};
     const rows: string[][] = [];
-    for (const fn of FUNCTIONS) {
+    // `COLD_START_FUNCTIONS=llm-invoke,api` measures only those; `COLD_START_CPU_PROFILE=<dir>` also writes
+    // one V8 CPU profile per bundle and baseline there (open in Chrome DevTools) to see where init goes.
+    const only = process.env.COLD_START_FUNCTIONS?.split(',').filter(Boolean);
+    const profileDir = process.env.COLD_START_CPU_PROFILE;
+    for (const fn of FUNCTIONS.filter((f) => !only || only.includes(f.name))) {
       const dir = join(root, fn.name);
       const mapped = join(root, `${fn.name}-sourcemaps`);
       const base = join(root, `${fn.name}-baseline`);
@@ -162,6 +166,20 @@ export async function run(): Promise<BenchResult> {
       // Interleaved, so all three see the same machine state.
       for (let i = 0; i < RUNS; i++) {
         wflo.push(checked(fn.name, await runBundle({ runner, bundle: join(dir, 'index.mjs'), env, event })));
+        if (profileDir && i === 0) {
+          for (const [label, b] of [
+            [fn.name, dir],
+            [`${fn.name}-baseline`, base],
+          ] as const) {
+            await runBundle({
+              runner,
+              bundle: join(b, 'index.mjs'),
+              env,
+              event,
+              nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${label}.cpuprofile`],
+            });
+          }
+        }
         bare.push(
           checked(
             `${fn.name} baseline`,

@@ -1,7 +1,7 @@
 import { Hash } from '@smithy/hash-node';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { Cluster, Redis } from 'iovalkey';
+import type { Cluster, Redis } from 'iovalkey';
 import type { ResponseCache } from '../ports/cache.ts';
 
 export type RedisTarget =
@@ -54,6 +54,9 @@ export function redisCache(target: RedisTarget, options: { commandTimeoutMs?: nu
   const commandTimeout = options.commandTimeoutMs ?? 500;
   let client: Promise<Redis | Cluster> | undefined;
   const connect = async (): Promise<Redis | Cluster> => {
+    // The client library (and the net/tls/dns modules it pulls in) loads with the first connection, not at
+    // import: a Lambda's init then does not pay for it before its first store call.
+    const { Cluster, Redis } = await import('iovalkey');
     if (target.kind === 'url') {
       return new Redis(target.url, { commandTimeout, maxRetriesPerRequest: 1, enableOfflineQueue: true });
     }
