@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { openDb } from '#shared/db/client';
+import { openDb } from '#local/engine/db/client';
 import { createStore } from '#shared/store';
 
 /** Runs the real `wflo` command in a fresh data folder. */

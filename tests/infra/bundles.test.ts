@@ -227,7 +227,7 @@ describe('Lambda bundles (synthesized assets, outside the repository)', () => {
         'functions/api/handler.ts',
         'functions/events/execution-status.ts',
         'functions/events/reconciler.ts',
-        'infra/constructs/migrations/handler.ts',
+        'functions/custom-resources/migrations.ts',
       ]),
     );
     expect(isInsideRepo(sandbox)).toBe(false);
@@ -271,7 +271,7 @@ describe('Lambda bundles (synthesized assets, outside the repository)', () => {
     'functions/api/handler.ts',
     'functions/events/execution-status.ts',
     'functions/events/reconciler.ts',
-    'infra/constructs/migrations/handler.ts',
+    'functions/custom-resources/migrations.ts',
   ])('%s imports, exports handler, and initialises up to its first AWS call', async (entry) => {
     // WHEN the bundle is imported and invoked once in a fresh node process
     const bundle = bundles.find((b) => b.entry === entry)!;

@@ -157,7 +157,7 @@ const CALLERS: Readonly<Record<string, FunctionCallers>> = {
       },
     },
   },
-  migrations: { entry: 'infra/constructs/migrations/handler.ts', actions: STORE },
+  migrations: { entry: 'functions/custom-resources/migrations.ts', actions: STORE },
 };
 
 const IMPORT = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)['"]([^'"]+)['"]/g;

@@ -1,6 +1,6 @@
 /**
  * Port: run untrusted code once and report what happened. Adapters: the local process sandbox
- * (bubblewrap, `functions/shared/sandbox/local-sandbox.ts`) and, on AWS, a Fargate task running
+ * (bubblewrap, `infra/local/engine/sandbox/local-sandbox.ts`) and, on AWS, a Fargate task running
  * `sandbox-image/` (driven by Step Functions, not by this interface).
  */
 

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { z } from '@hono/zod-openapi';
-import type { CostsSchema, ExecutionSchema, StepSchema } from '../../functions/api/schemas.ts';
+import type { CostsSchema, ExecutionSchema, StepSchema } from '../../../functions/api/schemas.ts';
+import type { LocalRuntime } from '../engine/runtime.ts';
 import type { ApiClient } from './api-client.ts';
-import type { LocalRuntime } from './runtime.ts';
 
 // Local defaults before any handler module loads: quiet logs, no EMF metrics on stdout.
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
@@ -58,7 +58,7 @@ async function boot(options: { unsafeLocalSandbox?: boolean; readOnly?: boolean 
     console.error(UNSAFE_WARNING);
   }
   const { loadConfig } = await import('#shared/config');
-  const { createLocalRuntime } = await import('./runtime.ts');
+  const { createLocalRuntime } = await import('../engine/runtime.ts');
   const config = loadConfig();
   const local = await createLocalRuntime(config);
   // Reading executions runs no code: the sandbox warning would only be noise there.
@@ -328,7 +328,7 @@ async function openApi(apiUrl: string | undefined): Promise<{ api: ApiClient; cl
   const { apiClient, signedFetch } = await import('./api-client.ts');
   if (apiUrl) return { api: apiClient(signedFetch(apiUrl)), close: async () => {} };
   const { local } = await boot({ readOnly: true });
-  const { createApp } = await import('../../functions/api/app.ts');
+  const { createApp } = await import('../../../functions/api/app.ts');
   const app = createApp({
     store: local.runtime.store,
     engine: local.engine,
@@ -407,7 +407,7 @@ async function workflows(apiUrl: string | undefined): Promise<number> {
     return 0;
   }
   const { loadConfig } = await import('#shared/config');
-  const { loadWorkflows } = await import('./workflows.ts');
+  const { loadWorkflows } = await import('../workflows.ts');
   for (const w of loadWorkflows(loadConfig().statemachinesDir).values())
     console.log(`${w.name.padEnd(16)} ${w.description}`);
   return 0;
@@ -465,7 +465,7 @@ async function main(argv: string[]): Promise<number> {
     case 'workflows':
       return workflows(apiUrl);
     case 'openapi': {
-      const { openApiDocument } = await import('../../functions/api/app.ts');
+      const { openApiDocument } = await import('../../../functions/api/app.ts');
       console.log(JSON.stringify(openApiDocument(), null, 2));
       return 0;
     }

@@ -6,7 +6,7 @@ import type { ExecutionStatus } from '#shared/db/schema';
 import { projectExecutionEnd } from '#shared/execution-end';
 import { logger } from '#shared/observability';
 import type { Store } from '#shared/store';
-import type { ActivityDefinition } from '../activities.ts';
+import type { ActivityDefinition } from '../../activities.ts';
 import {
   type AslDefinition,
   type AslState,
@@ -15,7 +15,7 @@ import {
   type Retrier,
   type Workflow,
   walkStates,
-} from './workflows.ts';
+} from '../workflows.ts';
 
 /** A Lambda handler as exported by `functions/activities/*.ts`. */
 export type LambdaHandler = (event: unknown, context: Context) => Promise<unknown>;
