@@ -1,7 +1,7 @@
 import { rename, writeFile } from 'node:fs/promises';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import type { SandboxResult } from '../../functions/shared/ports/sandbox.ts';
 import { type CodeSource, type ResultTarget, redactUrl } from './config.ts';
+import type { SandboxResult } from './contract.ts';
 import { MAX_CODE_BYTES } from './core/limits.ts';
 
 /** Code or a result could not be moved; the message never contains a URL's signature. */
