@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Stack } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
+import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WfloFunction, ZOD_ALIAS } from '../../infra/constructs/wflo-function.ts';
+import { BUNDLE_OPTIONS, REPO_ROOT, WfloFunction, ZOD_ALIAS } from '../../infra/constructs/wflo-function.ts';
 import { type CfnTemplate, logicalId, STACK_KEYS, type StackKey, synthWflo } from './helpers.ts';
 import {
   INIT_EVENTS,
@@ -252,6 +253,41 @@ describe('Lambda bundles (synthesized assets, outside the repository)', () => {
     for (const local of ['@electric-sql/pglite', 'pg', 'drizzle-orm', 'zod', 'iovalkey', '@middy/core']) {
       expect(installed).not.toContain(local);
     }
+  });
+
+  it('bundles no local-only module (infra/local/) and nothing of sandbox-image/ but its contract', async () => {
+    // WHEN each entry is bundled again with the same esbuild options, keeping the metafile (its module list)
+    const inputs = new Map<string, string[]>();
+    for (const b of bundles) {
+      const { metafile } = await build({
+        ...BUNDLE_OPTIONS,
+        banner: { js: BUNDLE_OPTIONS.banner },
+        mainFields: [...BUNDLE_OPTIONS.mainFields],
+        external: [...BUNDLE_OPTIONS.external],
+        entryPoints: [join(REPO_ROOT, b.entry)],
+        absWorkingDir: REPO_ROOT,
+        bundle: true,
+        write: false,
+        outfile: 'index.mjs',
+        metafile: true,
+        logLevel: 'silent',
+      });
+      inputs.set(b.entry, Object.keys(metafile.inputs));
+    }
+
+    // THEN the module lists are repo-relative and include the sandbox contract where it is used
+    expect(inputs.get('functions/activities/sandbox-prepare.ts')).toContain('sandbox-image/src/contract.ts');
+    // and no bundle takes in the local engine, the CLI or the sandbox's runtime code
+    const leaks = [...inputs].flatMap(([entry, modules]) =>
+      modules
+        .filter(
+          (m) =>
+            m.startsWith('infra/local/') ||
+            (m.startsWith('sandbox-image/') && m !== 'sandbox-image/src/contract.ts'),
+        )
+        .map((m) => `${entry} → ${m}`),
+    );
+    expect(leaks).toEqual([]);
   });
 
   it('keeps every bundle under 500 KB minified, with no source map unless asked for', () => {
