@@ -30,16 +30,7 @@ import {
 } from './types.ts';
 
 export { retryDelayMs } from './task-rules.ts';
-export {
-  type ExecutionOutcome,
-  type LambdaHandler,
-  type LocalFunction,
-  type LocalIntegration,
-  type LocalIntegrationContext,
-  type LocalOrchestratorOptions,
-  PAYLOAD_LIMIT_BYTES,
-  type RunHandle,
-} from './types.ts';
+export * from './types.ts';
 
 const LAMBDA_INVOKE = /^arn:aws:states:::lambda:invoke(\.waitForTaskToken)?$/;
 const LAMBDA_ARN = /^arn:aws:lambda:[^:]+:\d{12}:function:[^:]+(:[^:]+)?$/;
