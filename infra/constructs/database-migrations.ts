@@ -35,7 +35,7 @@ export interface DatabaseMigrationsProps {
 
 /**
  * Applies `functions/shared/db/migrations` to Aurora at deploy time, through the RDS Data API (so the function
- * needs no VPC): a Lambda (infra/constructs/migrations/handler.ts, bundled with the migrations folder copied next
+ * needs no VPC): a Lambda (functions/custom-resources/migrations.ts, bundled with the migrations folder copied next
  * to it) behind the CDK Provider framework. It runs on create and whenever a migration file changes.
  */
 export class DatabaseMigrations extends Construct {
@@ -45,7 +45,7 @@ export class DatabaseMigrations extends Construct {
   constructor(scope: Construct, id: string, props: DatabaseMigrationsProps) {
     super(scope, id);
     this.handler = new WfloFunction(this, 'Handler', {
-      entry: 'infra/constructs/migrations/handler.ts',
+      entry: 'functions/custom-resources/migrations.ts',
       description: 'wflo: applies the SQL migrations to Aurora through the Data API (deploy time)',
       memoryMb: 512,
       timeoutSeconds: 600,

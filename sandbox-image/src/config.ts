@@ -1,4 +1,4 @@
-import type { SandboxLanguage, SandboxLimits } from '../../functions/shared/ports/sandbox.ts';
+import type { SandboxLanguage, SandboxLimits } from './contract.ts';
 import { isLanguage, LANGUAGES } from './core/interpreter.ts';
 import { InvalidLimitsError, resolveLimits } from './core/limits.ts';
 

@@ -1,7 +1,7 @@
 import { rename, writeFile } from 'node:fs/promises';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import type { SandboxResult } from '../../functions/shared/ports/sandbox.ts';
 import { type CodeSource, type ResultTarget, redactUrl } from './config.ts';
+import type { SandboxResult } from './contract.ts';
 import { MAX_CODE_BYTES } from './core/limits.ts';
 
 /** Code or a result could not be moved; the message never contains a URL's signature. */
@@ -33,10 +33,18 @@ export function decodeInlineCode(gzB64: string, maxBytes = MAX_CODE_BYTES): stri
   }
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** Waits between attempts; injected by tests so they do not sleep through the backoff. */
+export type Sleep = (ms: number) => Promise<void>;
+
+const realSleep: Sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Retries network errors and 5xx/429 (S3 throttles with 503 SlowDown); a 4xx is final. */
-async function withRetries<T>(what: string, attempts: number, fn: () => Promise<T>): Promise<T> {
+async function withRetries<T>(
+  what: string,
+  attempts: number,
+  fn: () => Promise<T>,
+  sleep: Sleep = realSleep,
+): Promise<T> {
   let last: unknown;
   for (let attempt = 1; attempt <= attempts; attempt++) {
     try {
@@ -75,20 +83,27 @@ async function readCapped(response: Response, maxBytes: number): Promise<Buffer>
  */
 export async function loadCode(
   source: CodeSource,
-  options: { fetch?: Fetch; maxBytes?: number; timeoutMs?: number } = {},
+  options: { fetch?: Fetch; maxBytes?: number; timeoutMs?: number; sleep?: Sleep } = {},
 ): Promise<string> {
   const maxBytes = options.maxBytes ?? MAX_CODE_BYTES;
   if (source.kind === 'inline') return decodeInlineCode(source.gzB64, maxBytes);
   const doFetch = options.fetch ?? fetch;
   const where = redactUrl(source.url);
-  const body = await withRetries(`GET ${where}`, 3, async () => {
-    const response = await doFetch(source.url, { signal: AbortSignal.timeout(options.timeoutMs ?? 30_000) });
-    if (!response.ok) {
-      await response.body?.cancel();
-      throw new TransferError(`GET ${where} answered ${response.status}`);
-    }
-    return readCapped(response, maxBytes);
-  });
+  const body = await withRetries(
+    `GET ${where}`,
+    3,
+    async () => {
+      const response = await doFetch(source.url, {
+        signal: AbortSignal.timeout(options.timeoutMs ?? 30_000),
+      });
+      if (!response.ok) {
+        await response.body?.cancel();
+        throw new TransferError(`GET ${where} answered ${response.status}`);
+      }
+      return readCapped(response, maxBytes);
+    },
+    options.sleep,
+  );
   return body.toString('utf8');
 }
 
@@ -100,7 +115,7 @@ export async function loadCode(
 export async function deliverResult(
   result: SandboxResult,
   target: ResultTarget,
-  options: { fetch?: Fetch; timeoutMs?: number } = {},
+  options: { fetch?: Fetch; timeoutMs?: number; sleep?: Sleep } = {},
 ): Promise<void> {
   const json = JSON.stringify(result);
   if (target.kind === 'file') {
@@ -121,14 +136,19 @@ export async function deliverResult(
   }
   const doFetch = options.fetch ?? fetch;
   const where = redactUrl(target.url);
-  await withRetries(`PUT ${where}`, 4, async () => {
-    const response = await doFetch(target.url, {
-      method: 'PUT',
-      body: json,
-      headers: { 'content-type': 'application/json' },
-      signal: AbortSignal.timeout(options.timeoutMs ?? 30_000),
-    });
-    await response.body?.cancel();
-    if (!response.ok) throw new TransferError(`PUT ${where} answered ${response.status}`);
-  });
+  await withRetries(
+    `PUT ${where}`,
+    4,
+    async () => {
+      const response = await doFetch(target.url, {
+        method: 'PUT',
+        body: json,
+        headers: { 'content-type': 'application/json' },
+        signal: AbortSignal.timeout(options.timeoutMs ?? 30_000),
+      });
+      await response.body?.cancel();
+      if (!response.ok) throw new TransferError(`PUT ${where} answered ${response.status}`);
+    },
+    options.sleep,
+  );
 }

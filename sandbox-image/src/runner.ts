@@ -11,8 +11,8 @@
 import { chmod, chown, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { SandboxResult } from '../../functions/shared/ports/sandbox.ts';
 import { parseRunnerConfig, type RunnerConfig, RunnerConfigError } from './config.ts';
+import type { SandboxResult } from './contract.ts';
 import { childEnv, codeFileName, findExecutable, interpreterArgv } from './core/interpreter.ts';
 import { addressSpaceLimit } from './core/limits.ts';
 import { prlimitArgs } from './core/prlimit.ts';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_AGENT_ITERATIONS } from '#shared/workflow-inputs';
-import type { LocalRuntime } from '../../infra/local/runtime.ts';
-import { startLocalServer } from '../../infra/local/server.ts';
+import { startLocalServer } from '../../infra/local/cli/server.ts';
+import type { LocalRuntime } from '../../infra/local/engine/runtime.ts';
 import { startLocal, stopLocal, TEST_MODEL } from '../helpers/local.ts';
 
 let local: LocalRuntime;

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../functions/api/app.ts';
-import { executeApiSigner, signedFetch, toHttpRequest } from '../../infra/local/api-client.ts';
-import type { LocalRuntime } from '../../infra/local/runtime.ts';
+import { executeApiSigner, signedFetch, toHttpRequest } from '../../infra/local/cli/api-client.ts';
+import type { LocalRuntime } from '../../infra/local/engine/runtime.ts';
 import { startLocal, stopLocal, TEST_MODEL } from '../helpers/local.ts';
 import { startSigV4Gateway } from './sigv4-gateway.ts';
 

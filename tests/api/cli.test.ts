@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { openDb } from '#shared/db/client';
+import { openDb } from '#local/engine/db/client';
 import { createStore } from '#shared/store';
 
 /** Runs the real `wflo` command in a fresh data folder. */
@@ -19,12 +19,13 @@ function wflo(args: string[]) {
       WFLO_DATA_DIR: dataDir,
       POWERTOOLS_METRICS_DISABLED: 'true',
     },
-    timeout: 60_000,
+    // A cold `wflo` (tsx, then PGlite) took 44 s at load average 16: room for a busy machine, not a hang.
+    timeout: 200_000,
   });
   return { code: r.status, stderr: r.stderr, stdout: r.stdout, dataDir };
 }
 
-describe('CLI: wflo run refuses bad input before writing anything', () => {
+describe('CLI: wflo run refuses bad input before writing anything', { timeout: 240_000 }, () => {
   it.each([
     [['run', 'hello', '--input', '{"name":'], /--input is not valid JSON/],
     [['run', 'hello', '--input', '[1,2]'], /--input must be a JSON object/],

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { EXECUTE_API_SERVICE, executeApiSigner, toHttpRequest } from '../../infra/local/api-client.ts';
+import { EXECUTE_API_SERVICE, executeApiSigner, toHttpRequest } from '../../infra/local/cli/api-client.ts';
 
 /** What API Gateway's IAM authorization needs to check a request: the one caller's keys, and the region. */
 export interface GatewayOptions {

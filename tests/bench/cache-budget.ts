@@ -7,9 +7,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'iovalkey';
+import { openDb } from '#local/engine/db/client';
 import { redisCache } from '#shared/adapters/redis-cache';
 import { failOpen, llmCacheKey } from '#shared/cache';
-import { openDb } from '#shared/db/client';
 import { createStore } from '#shared/store';
 import { createTestDatabase } from '../helpers/database.ts';
 import { type BenchResult, percentile, report, target } from './lib.ts';

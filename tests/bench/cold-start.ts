@@ -69,7 +69,12 @@ const FUNCTIONS: readonly { name: string; entry: string; sdk: readonly SdkCall[]
   { name: 'api', entry: 'functions/api/handler.ts', sdk: [DATA_API, SFN] },
   { name: 'status-projector', entry: 'functions/events/execution-status.ts', sdk: [DATA_API, SFN] },
   { name: 'reconciler', entry: 'functions/events/reconciler.ts', sdk: [DATA_API, SFN] },
-  { name: 'migrations', entry: 'infra/constructs/migrations/handler.ts', sdk: [DATA_API], migrations: true },
+  {
+    name: 'migrations',
+    entry: 'functions/custom-resources/migrations.ts',
+    sdk: [DATA_API],
+    migrations: true,
+  },
 ];
 
 /** The environment the stacks give the functions (fake but well-formed resource names). */

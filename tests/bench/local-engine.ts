@@ -5,14 +5,14 @@
  * with no-op tasks that return the same shapes. Also a burst of 50 runs started at once, and the same
  * figures with the store on a PostgreSQL server for comparison.
  */
-import '../../infra/local/polyfills.ts';
+import '../../infra/local/engine/polyfills.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { loadConfig } from '#shared/config';
 import { startExecution } from '#shared/executions';
-import { createLocalRuntime } from '../../infra/local/runtime.ts';
+import { createLocalRuntime } from '../../infra/local/engine/runtime.ts';
 import { loadWorkflowFile, walkStates } from '../../infra/local/workflows.ts';
 import { createTestDatabase } from '../helpers/database.ts';
 import { type BenchResult, percentile, report, runPool, target } from './lib.ts';

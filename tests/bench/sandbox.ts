@@ -6,7 +6,7 @@
 import { execFile } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { LocalSandbox } from '../../functions/shared/sandbox/local-sandbox.ts';
+import { LocalSandbox } from '../../infra/local/engine/sandbox/local-sandbox.ts';
 import { type BenchResult, percentile, report, target } from './lib.ts';
 
 const exec = promisify(execFile);

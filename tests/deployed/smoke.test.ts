@@ -1,7 +1,7 @@
 import type { z } from '@hono/zod-openapi';
 import { describe, expect, it } from 'vitest';
 import type { CostsSchema, ExecutionSchema } from '../../functions/api/schemas.ts';
-import { apiClient, signedFetch } from '../../infra/local/api-client.ts';
+import { apiClient, signedFetch } from '../../infra/local/cli/api-client.ts';
 
 /**
  * Opt-in smoke suite against a deployed stack (`npm run test:deployed`): starts hello and agent-loop

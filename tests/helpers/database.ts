@@ -42,7 +42,7 @@ export async function createTestDatabase(
 
 /** A store over a fresh test database: PostgreSQL when DATABASE_URL is set, in-memory PGlite otherwise. */
 export async function openTestStore() {
-  const { openDb } = await import('#shared/db/client');
+  const { openDb } = await import('#local/engine/db/client');
   const { createStore } = await import('#shared/store');
   const db = await createTestDatabase();
   const conn = await openDb(

@@ -1,8 +1,8 @@
+import { closeRuntime } from '#local/engine/wiring';
 import { loadConfig } from '#shared/config';
 import { startExecution } from '#shared/executions';
-import { closeRuntime } from '#shared/runtime';
-import type { LocalIntegration } from '../../infra/local/orchestrator.ts';
-import { createLocalRuntime, type LocalRuntime } from '../../infra/local/runtime.ts';
+import type { LocalIntegration } from '../../infra/local/engine/orchestrator.ts';
+import { createLocalRuntime, type LocalRuntime } from '../../infra/local/engine/runtime.ts';
 import { createTestDatabase } from './database.ts';
 
 export const TEST_SCRIPT = 'tests/fixtures/scripts/test-agent.json';

@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Stack } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
+import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WfloFunction, ZOD_ALIAS } from '../../infra/constructs/wflo-function.ts';
+import { BUNDLE_OPTIONS, REPO_ROOT, WfloFunction, ZOD_ALIAS } from '../../infra/constructs/wflo-function.ts';
 import { type CfnTemplate, logicalId, STACK_KEYS, type StackKey, synthWflo } from './helpers.ts';
 import {
   INIT_EVENTS,
@@ -227,7 +228,7 @@ describe('Lambda bundles (synthesized assets, outside the repository)', () => {
         'functions/api/handler.ts',
         'functions/events/execution-status.ts',
         'functions/events/reconciler.ts',
-        'infra/constructs/migrations/handler.ts',
+        'functions/custom-resources/migrations.ts',
       ]),
     );
     expect(isInsideRepo(sandbox)).toBe(false);
@@ -254,6 +255,49 @@ describe('Lambda bundles (synthesized assets, outside the repository)', () => {
     }
   });
 
+  it('bundles no local-only module (infra/local/) and nothing of sandbox-image/ but its contract', async () => {
+    // WHEN the entries are bundled again with the same esbuild options (in one build, unminified: the module
+    // list does not depend on it), keeping the metafile: each output's modules
+    const { metafile } = await build({
+      ...BUNDLE_OPTIONS,
+      minify: false,
+      banner: { js: BUNDLE_OPTIONS.banner },
+      mainFields: [...BUNDLE_OPTIONS.mainFields],
+      external: [...BUNDLE_OPTIONS.external],
+      entryPoints: bundles.map((b) => join(REPO_ROOT, b.entry)),
+      absWorkingDir: REPO_ROOT,
+      bundle: true,
+      write: false,
+      outdir: 'out',
+      metafile: true,
+      logLevel: 'silent',
+    });
+    // Every module each entry reaches through the import graph, tree-shaken or not (what esbuild had to read).
+    const inputs = new Map<string, string[]>();
+    for (const b of bundles) {
+      const seen = new Set<string>([b.entry]);
+      for (const path of seen) {
+        for (const i of metafile.inputs[path]?.imports ?? []) if (!i.external) seen.add(i.path);
+      }
+      inputs.set(b.entry, [...seen]);
+    }
+    expect(Object.keys(metafile.inputs)).toEqual(expect.arrayContaining(bundles.map((b) => b.entry)));
+
+    // THEN the module lists are repo-relative and include the sandbox contract where it is used
+    expect(inputs.get('functions/activities/sandbox-prepare.ts')).toContain('sandbox-image/src/contract.ts');
+    // and no bundle takes in the local engine, the CLI or the sandbox's runtime code
+    const leaks = [...inputs].flatMap(([entry, modules]) =>
+      modules
+        .filter(
+          (m) =>
+            m.startsWith('infra/local/') ||
+            (m.startsWith('sandbox-image/') && m !== 'sandbox-image/src/contract.ts'),
+        )
+        .map((m) => `${entry} → ${m}`),
+    );
+    expect(leaks).toEqual([]);
+  }, 300_000);
+
   it('keeps every bundle under 500 KB minified, with no source map unless asked for', () => {
     for (const b of bundles) {
       const size = statSync(join(b.dir, 'index.mjs')).size;
@@ -271,7 +315,7 @@ describe('Lambda bundles (synthesized assets, outside the repository)', () => {
     'functions/api/handler.ts',
     'functions/events/execution-status.ts',
     'functions/events/reconciler.ts',
-    'infra/constructs/migrations/handler.ts',
+    'functions/custom-resources/migrations.ts',
   ])('%s imports, exports handler, and initialises up to its first AWS call', async (entry) => {
     // WHEN the bundle is imported and invoked once in a fresh node process
     const bundle = bundles.find((b) => b.entry === entry)!;

@@ -15,12 +15,12 @@ import * as rds from 'aws-cdk-lib/aws-rds';
 import type { CdkCustomResourceEvent, CdkCustomResourceResponse } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { handler, retryPolicy } from '../../functions/custom-resources/migrations.ts';
 import {
   DatabaseMigrations,
   hashMigrations,
   MIGRATIONS_PATH,
 } from '../../infra/constructs/database-migrations.ts';
-import { handler, retryPolicy } from '../../infra/constructs/migrations/handler.ts';
 import { REPO_ROOT } from '../../infra/constructs/wflo-function.ts';
 import { cdkJsonContext } from './helpers.ts';
 

@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ACTIVITIES } from '../../infra/activities.ts';
 import { REPO_ROOT, type WfloFunction } from '../../infra/constructs/wflo-function.ts';
+import { sharedWflo } from './app-fixture.ts';
 import {
   actionsOf,
   type CfnTemplate,
@@ -10,7 +11,6 @@ import {
   type StackKey,
   type SynthesizedWflo,
   statementsOfRole,
-  synthWflo,
 } from './helpers.ts';
 
 /**
@@ -157,7 +157,7 @@ const CALLERS: Readonly<Record<string, FunctionCallers>> = {
       },
     },
   },
-  migrations: { entry: 'infra/constructs/migrations/handler.ts', actions: STORE },
+  migrations: { entry: 'functions/custom-resources/migrations.ts', actions: STORE },
 };
 
 const IMPORT = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)['"]([^'"]+)['"]/g;
@@ -197,10 +197,10 @@ function uncalledActions(functionId: string, granted: readonly string[]): string
 }
 
 let w: SynthesizedWflo;
+// GIVEN the test environment, synthesized once per worker and shared with the other infra files (app-fixture.ts)
 beforeAll(() => {
-  w = synthWflo({ envName: 'test', alarmEmail: 'ops@example.com' });
+  w = sharedWflo();
 }, 180_000);
-afterAll(() => w?.cleanup());
 
 function deployedFunctions(): [string, WfloFunction, StackKey][] {
   const { orchestration, api, data } = w.stacks;

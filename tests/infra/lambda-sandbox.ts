@@ -111,7 +111,7 @@ export const INIT_EVENTS: Readonly<Record<string, unknown>> = {
     source: 'aws.events',
     detail: {},
   },
-  'infra/constructs/migrations/handler.ts': {
+  'functions/custom-resources/migrations.ts': {
     RequestType: 'Create',
     ServiceToken: 'arn:aws:lambda:eu-west-1:123456789012:function:provider',
     ResponseURL: 'https://example.invalid/response',

@@ -1,11 +1,14 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Match } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACTIVITIES } from '../../infra/activities.ts';
 import { COMPOSITE_LIMITS, countAlarms } from '../../infra/alarm-count.ts';
+import { listWorkflowFiles } from '../../infra/constructs/asl.ts';
 import { REPO_ROOT } from '../../infra/constructs/wflo-function.ts';
 import { RUNBOOK_ANCHORS, RUNBOOK_PATH, TIERS } from '../../infra/stacks/monitoring-stack.ts';
+import { sharedWflo } from './app-fixture.ts';
 import { logicalId, resourcesOfType, type SynthesizedWflo, synthWflo } from './helpers.ts';
 
 /** The anchors GitHub gives the headings of a Markdown file (lower case, punctuation dropped, spaces → -). */
@@ -176,5 +179,75 @@ describe('Alarms: only on what exists', () => {
     expect(on('Errors', o.reconciler.function)).toHaveLength(1);
     expect(on('Errors', o.projector.function)).toHaveLength(1);
     expect(alarms.filter((a) => a.includes('"MetricName":"ExecutionsReconciled"'))).toHaveLength(1);
+  });
+});
+
+describe('Stack: Monitoring (the shared test environment)', () => {
+  // This describe's own `w`: the shared app, not the 30-workflow one above.
+  let w: SynthesizedWflo;
+  const workflows = listWorkflowFiles();
+  // GIVEN the test environment ('test', with an alarm email), synthesized once per worker (app-fixture.ts)
+  beforeAll(() => {
+    w = sharedWflo();
+  }, 180_000);
+  const t = () => w.templates.monitoring;
+
+  it('alarms on every workflow and notifies through one composite per source and tier', () => {
+    const alarms = resourcesOfType(w.json.monitoring, 'AWS::CloudWatch::Alarm').map(([, a]) =>
+      JSON.stringify(a),
+    );
+    for (const wf of workflows) {
+      for (const [metric, tier] of [
+        ['ExecutionsFailed', 'Critical'],
+        ['ExecutionsTimedOut', 'Critical'],
+        ['ExecutionThrottled', 'Warning'],
+        ['ExecutionsAborted', 'Warning'],
+      ]) {
+        const matching = alarms.filter(
+          (a) =>
+            a.includes(`"AlarmName":"wflo-test-Workflow-${wf.name}-`) &&
+            a.includes(`-${tier}","`) &&
+            a.includes(`"MetricName":"${metric}"`),
+        );
+        expect([wf.name, metric, matching.length]).toEqual([wf.name, metric, 1]);
+      }
+      for (const tier of TIERS) {
+        t().hasResourceProperties('AWS::CloudWatch::CompositeAlarm', {
+          AlarmName: `wflo-test-Workflow-${wf.name}-${tier}`,
+          AlarmActions: [{ Ref: logicalId(w.stacks.monitoring.topics[tier]) }],
+        });
+      }
+    }
+    for (const a of alarms) expect(a).not.toContain('"AlarmActions"');
+  });
+
+  it('reads the Powertools metrics of namespace wflo and has one dashboard', () => {
+    const text = JSON.stringify(w.json.monitoring);
+    for (const name of ['CostMicros', 'BudgetExceeded', 'CacheHit', 'CacheMiss', 'ExecutionsReconciled'])
+      expect(text).toContain(name);
+    t().hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Metrics: Match.arrayWith([
+        Match.objectLike({
+          MetricStat: Match.objectLike({
+            Metric: Match.objectLike({ Namespace: 'wflo', MetricName: 'CostMicros' }),
+          }),
+        }),
+      ]),
+    });
+    t().resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+  });
+
+  it('notifies the alarm email through encrypted, TLS-only topics, one per tier', () => {
+    t().resourceCountIs('AWS::SNS::Topic', TIERS.length);
+    t().hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+    t().resourceCountIs('AWS::SNS::Subscription', TIERS.length);
+    t().hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
+    t().hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
   });
 });

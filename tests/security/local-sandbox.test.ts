@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SandboxFailedError, ValidationError } from '../../functions/shared/errors.ts';
 import type { SandboxLanguage, SandboxRequest } from '../../functions/shared/ports/sandbox.ts';
-import { DEFAULT_HOST_UID, LocalSandbox } from '../../functions/shared/sandbox/local-sandbox.ts';
+import { DEFAULT_HOST_UID, LocalSandbox } from '../../infra/local/engine/sandbox/local-sandbox.ts';
 import { sampleWhile, sandboxProcesses } from './helpers.ts';
 
 const run = promisify(execFile);

@@ -8,11 +8,14 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { LocalArtifacts } from '#shared/adapters/local-artifacts';
+import { LocalArtifacts } from '#local/engine/adapters/local-artifacts';
+import { DEFAULT_HOST_UID, LocalSandbox } from '#local/engine/sandbox/local-sandbox';
 import { startExecution } from '#shared/executions';
-import { DEFAULT_HOST_UID, LocalSandbox } from '#shared/sandbox/local-sandbox';
-import { ECS_RUN_TASK_SYNC, ecsRunTaskIntegration } from '../../infra/local/integrations/ecs-run-task.ts';
-import type { LocalRuntime } from '../../infra/local/runtime.ts';
+import {
+  ECS_RUN_TASK_SYNC,
+  ecsRunTaskIntegration,
+} from '../../infra/local/engine/integrations/ecs-run-task.ts';
+import type { LocalRuntime } from '../../infra/local/engine/runtime.ts';
 import { startLocal, stopLocal } from '../helpers/local.ts';
 import { sandboxProcesses, waitFor } from './helpers.ts';
 

@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fargateMicros } from '#shared/pricing/aws';
-import type { LocalRuntime } from '../../infra/local/runtime.ts';
+import type { LocalRuntime } from '../../infra/local/engine/runtime.ts';
 import { findExecutable } from '../../sandbox-image/src/core/interpreter.ts';
 import { runToEnd, startLocal, stopLocal } from '../helpers/local.ts';
 

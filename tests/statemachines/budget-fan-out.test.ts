@@ -6,7 +6,7 @@ import { loadConfig } from '#shared/config';
 import { startExecution } from '#shared/executions';
 import { worstCaseInputTokens } from '#shared/llm/tokens';
 import { costOf, PriceTable } from '#shared/pricing/pricing';
-import { createLocalRuntime, type LocalRuntime } from '../../infra/local/runtime.ts';
+import { createLocalRuntime, type LocalRuntime } from '../../infra/local/engine/runtime.ts';
 import { createTestDatabase } from '../helpers/database.ts';
 
 const PROMPT = 'What is six times seven?';

@@ -8,13 +8,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalArtifacts } from '#shared/adapters/local-artifacts';
-import { LocalSandbox } from '#shared/sandbox/local-sandbox';
+import { LocalArtifacts } from '#local/engine/adapters/local-artifacts';
+import { LocalSandbox } from '#local/engine/sandbox/local-sandbox';
 import {
   ecsRunTaskIntegration,
   SANDBOX_CONTAINER_NAME,
-} from '../../infra/local/integrations/ecs-run-task.ts';
-import type { LocalIntegrationContext } from '../../infra/local/orchestrator.ts';
+} from '../../infra/local/engine/integrations/ecs-run-task.ts';
+import type { LocalIntegrationContext } from '../../infra/local/engine/orchestrator.ts';
 import { encodeInlineCode } from '../../sandbox-image/src/io.ts';
 
 let root: string;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startExecution } from '#shared/executions';
-import type { LocalRuntime } from '../../infra/local/runtime.ts';
+import type { LocalRuntime } from '../../infra/local/engine/runtime.ts';
 import { startLocal, stopLocal } from '../helpers/local.ts';
 
 let local: LocalRuntime;

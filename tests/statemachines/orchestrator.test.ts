@@ -6,7 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TASK_CONTEXT_PARAMETERS } from '#shared/step-context';
 import type { Store } from '#shared/store';
 import { ACTIVITIES } from '../../infra/activities.ts';
-import { type LambdaHandler, LocalOrchestrator, retryDelayMs } from '../../infra/local/orchestrator.ts';
+import {
+  type LambdaHandler,
+  LocalOrchestrator,
+  retryDelayMs,
+} from '../../infra/local/engine/orchestrator.ts';
 import { loadWorkflowFile, localFunctionArn, type Workflow } from '../../infra/local/workflows.ts';
 import { openTestStore } from '../helpers/database.ts';
 

@@ -8,10 +8,10 @@ import {
 import type { APIGatewayProxyEvent, Context, SQSEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { closeRuntime, createRuntime, type Runtime, setRuntime } from '#local/engine/wiring';
 import { loadConfig } from '#shared/config';
 import { ReconcileFailedError } from '#shared/errors';
 import { EXECUTION_NOT_FOUND, RECONCILE_DEFAULTS } from '#shared/reconcile';
-import { closeRuntime, createRuntime, type Runtime, setRuntime } from '#shared/runtime';
 import { handler as apiHandler } from '../../functions/api/handler.ts';
 import { handler as statusHandler } from '../../functions/events/execution-status.ts';
 import { handler as reconcilerHandler } from '../../functions/events/reconciler.ts';

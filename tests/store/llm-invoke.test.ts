@@ -1,12 +1,12 @@
 import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { closeRuntime, createRuntime, type Runtime, setRuntime } from '#local/engine/wiring';
 import { invokeLlm, type LlmInvokeDeps } from '#shared/activities/llm-invoke';
 import { failOpen } from '#shared/cache';
 import { loadConfig } from '#shared/config';
 import { LlmProviderError, UnknownModelPriceError } from '#shared/errors';
 import type { LlmProvider, LlmRequest } from '#shared/llm/types';
 import { PriceTable } from '#shared/pricing/pricing';
-import { closeRuntime, createRuntime, type Runtime, setRuntime } from '#shared/runtime';
 import type { StepInfo } from '#shared/step-context';
 import { handler as llmInvoke } from '../../functions/activities/llm-invoke.ts';
 

@@ -1,6 +1,6 @@
 import { PGlite, type QueryOptions, types } from '@electric-sql/pglite';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { BatchingPglite, inlineParams } from '#shared/db/pglite-batch';
+import { BatchingPglite, inlineParams } from '#local/engine/db/pglite-batch';
 
 // The parsers drizzle-orm/pglite passes: timestamps and dates stay strings.
 const keep = (v: string) => v;

@@ -2,6 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LocalArtifacts } from '#local/engine/adapters/local-artifacts';
 import {
   collectSandbox,
   MAX_RESULT_BYTES,
@@ -14,7 +15,6 @@ import {
   SandboxPrepareInputSchema,
   TASK_OVERHEAD_SECONDS,
 } from '#shared/activities/sandbox-prepare';
-import { LocalArtifacts } from '#shared/adapters/local-artifacts';
 import { SandboxFailedError, SandboxTimeoutError, ValidationError } from '#shared/errors';
 import type { SandboxResult } from '#shared/ports/sandbox';
 import { fargateMicros } from '#shared/pricing/aws';

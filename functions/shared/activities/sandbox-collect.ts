@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { utf8SafeEnd } from '../../../sandbox-image/src/core/output-cap.ts';
+import { utf8SafeEnd } from '../../../sandbox-image/src/contract.ts';
 import { ArtifactTooLargeError, SandboxFailedError, ValidationError } from '../errors.ts';
 import { type Micros, microsToUsd } from '../money.ts';
 import { type ArtifactStore, executionPrefix } from '../ports/artifacts.ts';

@@ -5,7 +5,7 @@ import { ValidationError } from '../errors.ts';
  * Port: objects a workflow hands to or gets back from the sandbox (program code, run results), and the
  * URLs the sandbox moves them through. Adapters: S3 with presigned URLs on AWS
  * (`adapters/s3-artifacts.ts`), a directory under `${WFLO_DATA_DIR}/artifacts` with `file://` URLs locally
- * (`adapters/local-artifacts.ts`, understood by the local `ecs:runTask.sync` integration only).
+ * (`infra/local/engine/adapters/local-artifacts.ts`, understood by the local `ecs:runTask.sync` integration only).
  *
  * Keys are relative paths under `executions/<execution>/...` (the prefix the CDK grants access to).
  */

@@ -7,7 +7,7 @@ import type { Store } from '../store.ts';
 
 /**
  * Every part a handler may need, built together by the local target and the tests
- * (functions/shared/runtime.ts → createRuntime) and installed with {@link installRuntime}.
+ * (infra/local/engine/wiring.ts → createRuntime) and installed with {@link installRuntime}.
  */
 export interface Runtime {
   readonly config: Config;

@@ -17,7 +17,7 @@ import type { ResponseCache } from '../ports/cache.ts';
 import { PriceTable } from '../pricing/pricing.ts';
 
 // The model-call adapters' factories, shared by the Lambda wiring (llm.ts) and the local runtime
-// (functions/shared/runtime.ts); no store driver is imported here.
+// (infra/local/engine/wiring.ts); no store driver is imported here.
 
 /** Builds the providers the config enables. The scripted provider is always available (offline demos, tests). */
 export function createProviders(config: Config): Map<string, LlmProvider> {

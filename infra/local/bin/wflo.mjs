@@ -11,4 +11,4 @@ process.on('warning', (warning) => {
 });
 
 register();
-await import('../cli.ts');
+await import('../cli/cli.ts');

@@ -1,6 +1,6 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { SandboxLanguage, SandboxLimits } from '../../../functions/shared/ports/sandbox.ts';
+import type { SandboxLanguage, SandboxLimits } from '../contract.ts';
 
 /**
  * Where interpreters are looked up. Deliberately not the caller's PATH: a version manager's shim

@@ -1,8 +1,4 @@
-import type {
-  SandboxLanguage,
-  SandboxLimits,
-  SandboxRequest,
-} from '../../../functions/shared/ports/sandbox.ts';
+import type { SandboxCodeRequest, SandboxLanguage, SandboxLimits } from '../contract.ts';
 
 /** Limits out of range; the local sandbox turns it into a `ValidationError`, the runner into a config error. */
 export class InvalidLimitsError extends Error {
@@ -67,7 +63,7 @@ const BOUNDS: Record<keyof SandboxLimits, Bound> = {
  * @throws InvalidLimitsError naming each field out of range.
  */
 export function resolveLimits(
-  request: Pick<SandboxRequest, 'language' | 'timeoutMs' | 'limits'>,
+  request: Pick<SandboxCodeRequest, 'language' | 'timeoutMs' | 'limits'>,
 ): SandboxLimits {
   const issues: string[] = [];
   const { timeoutMs } = request;

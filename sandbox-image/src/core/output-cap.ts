@@ -1,3 +1,5 @@
+import { utf8SafeEnd } from '../contract.ts';
+
 /**
  * Keeps the first `maxBytes` of a stream and counts the rest without storing it, so a program that
  * floods its output costs the parent at most `maxBytes` of memory while the pipe keeps draining (a
@@ -41,20 +43,4 @@ export class OutputCap {
     const end = this.truncated ? utf8SafeEnd(bytes) : bytes.byteLength;
     return bytes.subarray(0, end).toString('utf8');
   }
-}
-
-/**
- * The length of the longest prefix of `bytes` that does not end inside a UTF-8 sequence. Invalid
- * bytes are left alone (decoding turns them into U+FFFD); only a trailing incomplete sequence goes.
- */
-export function utf8SafeEnd(bytes: Uint8Array): number {
-  const n = bytes.byteLength;
-  // A sequence is at most 4 bytes: look back for its lead byte among the last 3.
-  for (let back = 1; back <= Math.min(3, n); back++) {
-    const b = bytes[n - back]!;
-    if ((b & 0xc0) === 0x80) continue; // continuation byte: keep looking for the lead
-    const need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
-    return need > back ? n - back : n;
-  }
-  return n;
 }

@@ -1,4 +1,4 @@
-import type { SandboxLimits } from '../../../functions/shared/ports/sandbox.ts';
+import type { SandboxLimits } from '../contract.ts';
 
 /** `prlimit` arguments that set every limit (soft = hard) on the command that follows them. */
 export function prlimitArgs(prlimitPath: string, limits: SandboxLimits, addressSpaceBytes: number): string[] {

@@ -1,4 +1,4 @@
-import type { SandboxResult } from '../../../functions/shared/ports/sandbox.ts';
+import type { SandboxResult } from '../contract.ts';
 import type { ProcessOutcome } from './process.ts';
 
 /** Shapes what a process did into the result both sandboxes report. */

@@ -1,9 +1,9 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
+import { withSecretApiKey } from '#local/engine/wiring';
 import { loadConfig } from '#shared/config';
 import { ConfigError } from '#shared/errors';
-import { withSecretApiKey } from '#shared/runtime';
 
 const sm = mockClient(SecretsManagerClient);
 const ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:wflo-llm-AbCdEf';

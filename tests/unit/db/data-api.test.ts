@@ -7,8 +7,8 @@ import {
 } from '@aws-sdk/client-rds-data';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
+import { type DbConnection, migrateDb, openDb } from '#local/engine/db/client';
 import { loadConfig } from '#shared/config';
-import { type DbConnection, migrateDb, openDb } from '#shared/db/client';
 import { createStore } from '#shared/store';
 
 const rds = mockClient(RDSDataClient);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { CostEntryRow, EventRow } from '#shared/store';
-import { costTable, progressLine } from '../../../infra/local/format.ts';
+import { costTable, progressLine } from '../../../infra/local/cli/format.ts';
 
 const event = (type: string, payload: Record<string, unknown>): EventRow => ({
   id: 1,

@@ -11,7 +11,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { LocalArtifacts } from '#shared/adapters/local-artifacts';
+import { LocalArtifacts } from '#local/engine/adapters/local-artifacts';
 import { S3Artifacts } from '#shared/adapters/s3-artifacts';
 import { ArtifactTooLargeError, ValidationError } from '#shared/errors';
 import { assertArtifactKey, executionPrefix, executionSegment } from '#shared/ports/artifacts';

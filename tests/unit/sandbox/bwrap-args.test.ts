@@ -4,7 +4,7 @@ import {
   maskablePaths,
   revealedPaths,
   SANDBOX_WORK_DIR,
-} from '../../../functions/shared/sandbox/bwrap.ts';
+} from '../../../infra/local/engine/sandbox/bwrap.ts';
 import { resolveLimits } from '../../../sandbox-image/src/core/limits.ts';
 import { prlimitArgs } from '../../../sandbox-image/src/core/prlimit.ts';
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { OutputCap, utf8SafeEnd } from '../../../sandbox-image/src/core/output-cap.ts';
+import { utf8SafeEnd } from '../../../sandbox-image/src/contract.ts';
+import { OutputCap } from '../../../sandbox-image/src/core/output-cap.ts';
 
 describe('Class: OutputCap', () => {
   it('keeps everything under the cap and is not truncated', () => {

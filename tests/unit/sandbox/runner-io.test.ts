@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { SandboxResult } from '../../../functions/shared/ports/sandbox.ts';
+import type { SandboxResult } from '../../../sandbox-image/src/contract.ts';
 import {
   decodeInlineCode,
   deliverResult,
@@ -36,6 +36,15 @@ function fakeFetch(answers: Array<Response | Error>) {
   return { fn, calls };
 }
 
+/** A sleep double: records each wait and returns at once (the retry tests never wait for real). */
+function fakeSleep() {
+  const waits: number[] = [];
+  const sleep = async (ms: number) => {
+    waits.push(ms);
+  };
+  return { sleep, waits };
+}
+
 describe('Function: decodeInlineCode', () => {
   it('round-trips UTF-8 source through gzip+base64', () => {
     const code = 'print("ünïcødé ✓ 😀")\n';
@@ -64,21 +73,34 @@ describe('Function: loadCode', () => {
     expect(calls).toHaveLength(1);
   });
 
-  it('retries a 5xx and a network error, then succeeds', async () => {
+  it('retries a 5xx and a network error with backoff, then succeeds', async () => {
+    // Prepare
     const { fn, calls } = fakeFetch([
       new Response('slow down', { status: 503 }),
       new TypeError('fetch failed'),
       new Response('ok()'),
     ]);
-    await expect(loadCode({ kind: 'url', url: 'https://s3/code' }, { fetch: fn })).resolves.toBe('ok()');
+    const { sleep, waits } = fakeSleep();
+
+    // Act
+    const code = loadCode({ kind: 'url', url: 'https://s3/code' }, { fetch: fn, sleep });
+
+    // Assess
+    await expect(code).resolves.toBe('ok()');
     expect(calls).toHaveLength(3);
+    expect(waits).toEqual([250, 500]);
   });
 
   it('does not retry a 403 and keeps the signature out of the message', async () => {
     const { fn, calls } = fakeFetch([new Response('expired', { status: 403 })]);
-    const act = loadCode({ kind: 'url', url: 'https://s3/code?X-Amz-Signature=secret' }, { fetch: fn });
+    const { sleep, waits } = fakeSleep();
+    const act = loadCode(
+      { kind: 'url', url: 'https://s3/code?X-Amz-Signature=secret' },
+      { fetch: fn, sleep },
+    );
     await expect(act).rejects.toThrow('GET https://s3/code?<redacted> answered 403');
     expect(calls).toHaveLength(1);
+    expect(waits).toEqual([]);
   });
 
   it('refuses a body larger than the limit', async () => {
@@ -111,15 +133,33 @@ describe('Function: deliverResult', () => {
   });
 
   it('retries a failed PUT and gives up on a 4xx', async () => {
+    // Prepare
     const retried = fakeFetch([new Response(null, { status: 500 }), new Response(null, { status: 200 })]);
-    await deliverResult(result, { kind: 'url', url: 'https://s3/r' }, { fetch: retried.fn });
-    expect(retried.calls).toHaveLength(2);
-
     const refused = fakeFetch([new Response(null, { status: 403 })]);
+    const { sleep, waits } = fakeSleep();
+
+    // Act + Assess: one wait before the second PUT, none after a 403
+    await deliverResult(result, { kind: 'url', url: 'https://s3/r' }, { fetch: retried.fn, sleep });
+    expect(retried.calls).toHaveLength(2);
     await expect(
-      deliverResult(result, { kind: 'url', url: 'https://s3/r' }, { fetch: refused.fn }),
+      deliverResult(result, { kind: 'url', url: 'https://s3/r' }, { fetch: refused.fn, sleep }),
     ).rejects.toThrow(/answered 403/);
     expect(refused.calls).toHaveLength(1);
+    expect(waits).toEqual([250]);
+  });
+
+  it('gives up after four attempts on a PUT that keeps failing with 503', async () => {
+    // Prepare
+    const failing = fakeFetch(Array.from({ length: 4 }, () => new Response(null, { status: 503 })));
+    const { sleep, waits } = fakeSleep();
+
+    // Act
+    const act = deliverResult(result, { kind: 'url', url: 'https://s3/r' }, { fetch: failing.fn, sleep });
+
+    // Assess
+    await expect(act).rejects.toThrow(/answered 503/);
+    expect(failing.calls).toHaveLength(4);
+    expect(waits).toEqual([250, 500, 1000]);
   });
 
   it('writes a result file atomically, leaving no temp file', async () => {

@@ -1,6 +1,6 @@
 import { type ServerType, serve } from '@hono/node-server';
-import { createApp } from '../../functions/api/app.ts';
-import type { LocalRuntime } from './runtime.ts';
+import { createApp } from '../../../functions/api/app.ts';
+import type { LocalRuntime } from '../engine/runtime.ts';
 
 /** Serves the same API app the Lambda runs, over the local runtime. Resolves once listening. */
 export async function startLocalServer(

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { ArtifactTooLargeError } from '../errors.ts';
-import { type ArtifactStore, assertArtifactKey } from '../ports/artifacts.ts';
+import { ArtifactTooLargeError } from '#shared/errors';
+import { type ArtifactStore, assertArtifactKey } from '#shared/ports/artifacts';
 
 /**
  * Artifacts in a local directory (embedded target; default `${WFLO_DATA_DIR}/artifacts`). Its "presigned

@@ -1,11 +1,12 @@
 import { resolve } from 'node:path';
-import { LocalArtifacts } from '#shared/adapters/local-artifacts';
+import { LocalArtifacts } from '#local/engine/adapters/local-artifacts';
+import { LocalSandbox } from '#local/engine/sandbox/local-sandbox';
+import { closeRuntime, createRuntime, type Runtime, setRuntime } from '#local/engine/wiring';
 import type { Config } from '#shared/config';
 import { executionRecorded } from '#shared/middleware/step-tracking';
 import type { WorkflowEngine } from '#shared/ports/engine';
-import { closeRuntime, createRuntime, type Runtime, setRuntime } from '#shared/runtime';
-import { LocalSandbox } from '#shared/sandbox/local-sandbox';
-import { ACTIVITIES } from '../activities.ts';
+import { ACTIVITIES } from '../../activities.ts';
+import { loadWorkflows, localFunctionArn } from '../workflows.ts';
 import { ECS_RUN_TASK_SYNC, ecsRunTaskIntegration } from './integrations/ecs-run-task.ts';
 import {
   type LambdaHandler,
@@ -13,7 +14,6 @@ import {
   type LocalIntegration,
   LocalOrchestrator,
 } from './orchestrator.ts';
-import { loadWorkflows, localFunctionArn } from './workflows.ts';
 
 /** The embedded target: shared runtime (store, providers) + local orchestrator + engine port over it. */
 export interface LocalRuntime {
@@ -29,7 +29,7 @@ export interface LocalRuntime {
 export async function loadLocalFunctions(): Promise<Map<string, LocalFunction>> {
   const entries = await Promise.all(
     ACTIVITIES.map(async (activity) => {
-      const mod = (await import(`../../functions/activities/${activity.id}.ts`)) as {
+      const mod = (await import(`../../../functions/activities/${activity.id}.ts`)) as {
         handler?: LambdaHandler;
       };
       if (typeof mod.handler !== 'function') {
@@ -59,7 +59,7 @@ export function localEngine(orchestrator: LocalOrchestrator): WorkflowEngine {
 /**
  * Builds the embedded target from a config: opens the store (PGlite under `.wflo/` unless DATABASE_URL is
  * set), installs it as the process runtime the handlers use, loads `statemachines/*.asl.json`, and serves
- * `ecs:runTask.sync` with the local sandbox (`infra/local/integrations/ecs-run-task.ts`; bubblewrap, or
+ * `ecs:runTask.sync` with the local sandbox (`infra/local/engine/integrations/ecs-run-task.ts`; bubblewrap, or
  * without isolation when SANDBOX_UNSAFE_LOCAL is set and bubblewrap is missing). Integrations passed in
  * replace the defaults for the same Task Resource.
  */
@@ -68,7 +68,7 @@ export async function createLocalRuntime(
   options: {
     retryIntervalScale?: number;
     statemachinesDir?: string;
-    /** Local service integrations by Task Resource (see infra/local/integrations). */
+    /** Local service integrations by Task Resource (see infra/local/engine/integrations). */
     integrations?: ReadonlyMap<string, LocalIntegration>;
   } = {},
 ): Promise<LocalRuntime> {

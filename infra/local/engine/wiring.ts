@@ -1,19 +1,19 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { S3Artifacts } from '#shared/adapters/s3-artifacts';
+import type { Config } from '#shared/config';
+import type { ArtifactStore } from '#shared/ports/artifacts';
+import { createStore } from '#shared/store';
+import { installRuntime, type Runtime, uninstallRuntime } from '#shared/wiring/lazy';
+import { createCache, createProviders, loadPrices, withSecretApiKey } from '#shared/wiring/llm-parts';
 import { LocalArtifacts } from './adapters/local-artifacts.ts';
-import { S3Artifacts } from './adapters/s3-artifacts.ts';
-import type { Config } from './config.ts';
 import { openDb } from './db/client.ts';
-import type { ArtifactStore } from './ports/artifacts.ts';
-import { createStore } from './store.ts';
-import { installRuntime, type Runtime, uninstallRuntime } from './wiring/lazy.ts';
-import { createCache, createProviders, loadPrices, withSecretApiKey } from './wiring/llm-parts.ts';
 
-export type { Runtime } from './wiring/lazy.ts';
-export { createCache, createProviders, withSecretApiKey } from './wiring/llm-parts.ts';
+export type { Runtime } from '#shared/wiring/lazy';
+export { createCache, createProviders, withSecretApiKey } from '#shared/wiring/llm-parts';
 
 /*
- * The whole runtime at once, for the local target (`wflo dev`, infra/local/runtime.ts) and the tests: any
+ * The whole runtime at once, for the local target (`wflo dev`, infra/local/engine/runtime.ts) and the tests: any
  * store driver (PGlite, node-postgres, Data API), local or S3 artifacts, every provider. Lambda entry points
  * never import this module; each takes only the parts it uses from functions/shared/wiring/ (store.ts,
  * artifacts.ts, llm.ts, config.ts), which read the installed runtime when there is one.

@@ -3,13 +3,13 @@ import { open } from 'node:fs/promises';
 import { z } from 'zod';
 import { SandboxFailedError, ValidationError } from '#shared/errors';
 import type { SandboxLimits, SandboxResult, SandboxRunner } from '#shared/ports/sandbox';
-import { type ResultTarget, readSettings, redactUrl } from '../../../sandbox-image/src/config.ts';
-import { isLanguage, LANGUAGES } from '../../../sandbox-image/src/core/interpreter.ts';
-import { MAX_CODE_BYTES } from '../../../sandbox-image/src/core/limits.ts';
-import { failedResult } from '../../../sandbox-image/src/core/result.ts';
-import { deliverResult, loadCode } from '../../../sandbox-image/src/io.ts';
+import { type ResultTarget, readSettings, redactUrl } from '../../../../sandbox-image/src/config.ts';
+import { isLanguage, LANGUAGES } from '../../../../sandbox-image/src/core/interpreter.ts';
+import { MAX_CODE_BYTES } from '../../../../sandbox-image/src/core/limits.ts';
+import { failedResult } from '../../../../sandbox-image/src/core/result.ts';
+import { deliverResult, loadCode } from '../../../../sandbox-image/src/io.ts';
+import { LOCAL_ACCOUNT, LOCAL_REGION } from '../../workflows.ts';
 import type { LocalIntegration, LocalIntegrationContext } from '../orchestrator.ts';
-import { LOCAL_ACCOUNT, LOCAL_REGION } from '../workflows.ts';
 
 /** The Task `Resource` this integration stands in for. */
 export const ECS_RUN_TASK_SYNC = 'arn:aws:states:::ecs:runTask.sync';

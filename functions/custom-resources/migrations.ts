@@ -46,7 +46,7 @@ export async function handler(event: CdkCustomResourceEvent): Promise<CdkCustomR
   for (const key of ['ClusterArn', 'SecretArn', 'Database'] as const) {
     if (!props[key]) throw new Error(`missing resource property ${key}`);
   }
-  // The Data API driver alone (never the any-driver db/client.ts): this bundle must not reach PGlite or pg.
+  // The Data API driver alone (never the any-driver infra/local/engine/db/client.ts): this bundle must not reach PGlite or pg.
   const conn = await openDataApi({
     kind: 'data-api',
     resourceArn: props.ClusterArn,

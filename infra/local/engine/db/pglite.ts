@@ -2,9 +2,9 @@ import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
 import { drizzle } from 'drizzle-orm/pglite';
 import { migrate } from 'drizzle-orm/pglite/migrator';
-import { type DbConnection, MIGRATIONS_DIR, type WfloDb } from './connection.ts';
+import { type DbConnection, MIGRATIONS_DIR, type WfloDb } from '#shared/db/connection';
+import { schema } from '#shared/db/schema';
 import { BatchingPglite } from './pglite-batch.ts';
-import { schema } from './schema.ts';
 
 /**
  * Opens the embedded PGlite store (the local target and the tests): file-backed under `dataDir` (created

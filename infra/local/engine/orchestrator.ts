@@ -1,12 +1,7 @@
 import './polyfills.ts';
-import { randomUUID } from 'node:crypto';
-import type { Context } from 'aws-lambda';
-import { ExecutionAbortedError, ExecutionTimeoutError, StateMachine } from 'aws-local-stepfunctions';
-import type { ExecutionStatus } from '#shared/db/schema';
+import { StateMachine } from 'aws-local-stepfunctions';
 import { projectExecutionEnd } from '#shared/execution-end';
 import { logger } from '#shared/observability';
-import type { Store } from '#shared/store';
-import type { ActivityDefinition } from '../activities.ts';
 import {
   type AslDefinition,
   type AslState,
@@ -15,75 +10,32 @@ import {
   type Retrier,
   type Workflow,
   walkStates,
-} from './workflows.ts';
+} from '../workflows.ts';
+import {
+  errorMatches,
+  lambdaContext,
+  outcomeOfError,
+  retryDelayMs,
+  STATE_PLACEHOLDER,
+  TaskError,
+  withStateContext,
+} from './task-rules.ts';
+import {
+  type ExecutionOutcome,
+  type LocalIntegration,
+  type LocalIntegrationContext,
+  type LocalOrchestratorOptions,
+  PAYLOAD_LIMIT_BYTES,
+  type RunHandle,
+} from './types.ts';
 
-/** A Lambda handler as exported by `functions/activities/*.ts`. */
-export type LambdaHandler = (event: unknown, context: Context) => Promise<unknown>;
-
-export interface LocalFunction {
-  readonly activity: ActivityDefinition;
-  readonly handler: LambdaHandler;
-}
-
-/** What a local service integration learns about the Task attempt it runs. */
-export interface LocalIntegrationContext {
-  readonly executionId: string;
-  readonly workflow: string;
-  readonly stateName: string;
-  readonly enteredTime: string;
-  readonly attempt: number;
-  /** Aborted when the attempt times out (TimeoutSeconds) or the execution is cancelled. */
-  readonly signal: AbortSignal;
-}
-
-/**
- * A local stand-in for a Step Functions service integration (e.g. `arn:aws:states:::ecs:runTask.sync`):
- * receives the resolved `Parameters` and returns what the integration would. Throw an error whose `name`
- * is what Step Functions would report (e.g. `States.TaskFailed`) for Retry/Catch to match.
- */
-export type LocalIntegration = (params: unknown, context: LocalIntegrationContext) => Promise<unknown>;
-
-export interface LocalOrchestratorOptions {
-  readonly workflows: ReadonlyMap<string, Workflow>;
-  /** Function ARN (as substituted into the ASL) → in-process handler. */
-  readonly functions: ReadonlyMap<string, LocalFunction>;
-  readonly store: Store;
-  /** Service integrations run locally, keyed by the exact Task `Resource`. @default none */
-  readonly integrations?: ReadonlyMap<string, LocalIntegration>;
-  /** Multiplies every Retry interval: 1 keeps the ASL's timing, 0 retries at once (tests). @default 1 */
-  readonly retryIntervalScale?: number;
-}
-
-/** How an execution ended, as the Step Functions console would show it. */
-export interface ExecutionOutcome {
-  readonly status: Extract<ExecutionStatus, 'succeeded' | 'failed' | 'cancelled' | 'timed_out'>;
-  readonly output?: unknown;
-  readonly error?: { error: string; cause: string };
-}
-
-export interface RunHandle {
-  readonly executionId: string;
-  readonly workflow: string;
-  /** Settles when the execution ended and its final status is in the store; never rejects. */
-  readonly done: Promise<ExecutionOutcome>;
-  abort(): void;
-}
-
-/** Step Functions' limit on a state's input or output: 256 KiB. */
-export const PAYLOAD_LIMIT_BYTES = 262_144;
+export { retryDelayMs } from './task-rules.ts';
+export * from './types.ts';
 
 const LAMBDA_INVOKE = /^arn:aws:states:::lambda:invoke(\.waitForTaskToken)?$/;
 const LAMBDA_ARN = /^arn:aws:lambda:[^:]+:\d{12}:function:[^:]+(:[^:]+)?$/;
 // setTimeout's ceiling (~24.8 days); stands in for "no timeout" where the library would impose 60 s.
 const NO_TIMEOUT_SECONDS = 2_147_483;
-
-/** Thrown into the interpreter so Retry/Catch see the same `Error`/`Cause` as on AWS. */
-class TaskError extends Error {
-  constructor(name: string, cause: string) {
-    super(cause);
-    this.name = name;
-  }
-}
 
 interface PreparedTask {
   readonly stateName: string;
@@ -99,23 +51,6 @@ interface PreparedWorkflow {
   readonly workflow: Workflow;
   readonly machine: StateMachine;
   readonly tasks: readonly PreparedTask[];
-}
-
-function errorMatches(errorEquals: readonly string[], name: string): boolean {
-  return errorEquals.some(
-    (e) => e === name || e === 'States.ALL' || (e === 'States.TaskFailed' && name !== 'States.Timeout'),
-  );
-}
-
-/**
- * The delay before retry number `count` (0-based) of a retrier, as Step Functions computes it:
- * IntervalSeconds × BackoffRate^count, capped by MaxDelaySeconds, with FULL jitter drawing uniformly below it.
- */
-export function retryDelayMs(retrier: Retrier, count: number, random = Math.random): number {
-  const base = (retrier.IntervalSeconds ?? 1) * (retrier.BackoffRate ?? 2) ** count;
-  const capped = retrier.MaxDelaySeconds === undefined ? base : Math.min(base, retrier.MaxDelaySeconds);
-  const jittered = retrier.JitterStrategy === 'FULL' ? capped * random() : capped;
-  return jittered * 1000;
 }
 
 /**
@@ -411,63 +346,4 @@ export class LocalOrchestrator {
         }
       : value;
   }
-}
-
-const STATE_PLACEHOLDER = {
-  Name: '(set per state entry)',
-  EnteredTime: '(set per state entry)',
-  RetryCount: 0,
-};
-
-/**
- * Replaces the static `$$.State` fields the interpreter resolved into the payload's `context` (a Task passes
- * TASK_CONTEXT_PARAMETERS) with the real per-entry values Step Functions would give.
- */
-function withStateContext(
-  payload: unknown,
-  stateName: string,
-  enteredTime: string,
-  attempt: number,
-): unknown {
-  if (!payload || typeof payload !== 'object' || Array.isArray(payload)) return payload;
-  const ctx = (payload as { context?: unknown }).context;
-  if (!ctx || typeof ctx !== 'object' || !('State' in ctx)) return payload;
-  return {
-    ...payload,
-    context: { ...ctx, State: { Name: stateName, EnteredTime: enteredTime, RetryCount: attempt } },
-  };
-}
-
-function lambdaContext(activity: ActivityDefinition, arn: string, deadline: number): Context {
-  const functionName = arn.split(':')[6] ?? activity.id;
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: arn,
-    memoryLimitInMB: String(activity.memoryMb),
-    awsRequestId: randomUUID(),
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: 'local',
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    done: () => {},
-    fail: () => {},
-    succeed: () => {},
-  };
-}
-
-function outcomeOfError(err: unknown): ExecutionOutcome {
-  if (err instanceof ExecutionAbortedError) {
-    return { status: 'cancelled', error: { error: 'ExecutionAborted', cause: 'Execution was aborted' } };
-  }
-  if (err instanceof ExecutionTimeoutError) {
-    return { status: 'timed_out', error: { error: 'States.Timeout', cause: 'Execution timed out' } };
-  }
-  const cause = err instanceof Error && err.cause instanceof Error ? err.cause : err;
-  if (cause instanceof Error) {
-    if (cause.name === 'States.Timeout')
-      return { status: 'timed_out', error: { error: cause.name, cause: cause.message } };
-    return { status: 'failed', error: { error: cause.name, cause: cause.message } };
-  }
-  return { status: 'failed', error: { error: 'States.Runtime', cause: String(cause) } };
 }

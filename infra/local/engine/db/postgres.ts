@@ -1,8 +1,8 @@
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
-import { type DbConnection, MIGRATIONS_DIR, type WfloDb } from './connection.ts';
-import { schema } from './schema.ts';
+import { type DbConnection, MIGRATIONS_DIR, type WfloDb } from '#shared/db/connection';
+import { schema } from '#shared/db/schema';
 
 /**
  * Opens PostgreSQL with node-postgres (DATABASE_URL): the local target against a server, and the

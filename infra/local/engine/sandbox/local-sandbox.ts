@@ -20,16 +20,16 @@ import {
   interpreterArgv,
   isExecutable,
   isLanguage,
-} from '../../../sandbox-image/src/core/interpreter.ts';
+} from '../../../../sandbox-image/src/core/interpreter.ts';
 import {
   addressSpaceLimit,
   InvalidLimitsError,
   MAX_CODE_BYTES,
   resolveLimits,
-} from '../../../sandbox-image/src/core/limits.ts';
-import { prlimitArgs } from '../../../sandbox-image/src/core/prlimit.ts';
-import { type KillReason, killPid, runProcess } from '../../../sandbox-image/src/core/process.ts';
-import { toSandboxResult } from '../../../sandbox-image/src/core/result.ts';
+} from '../../../../sandbox-image/src/core/limits.ts';
+import { prlimitArgs } from '../../../../sandbox-image/src/core/prlimit.ts';
+import { type KillReason, killPid, runProcess } from '../../../../sandbox-image/src/core/process.ts';
+import { toSandboxResult } from '../../../../sandbox-image/src/core/result.ts';
 import {
   type BwrapFeatures,
   bwrapArgs,
@@ -195,7 +195,7 @@ export class LocalSandbox implements SandboxRunner {
       homedir(),
       process.cwd(),
       // The checkout this module runs from, wherever wflo was started.
-      fileURLToPath(new URL('../../..', import.meta.url)),
+      fileURLToPath(new URL('../../../..', import.meta.url)),
       this.#workRoot,
       ...(o.hiddenPaths ?? []),
     ]);

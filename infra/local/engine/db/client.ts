@@ -1,7 +1,7 @@
-import type { StoreConfig } from '../config.ts';
-import type { DbConnection } from './connection.ts';
+import type { StoreConfig } from '#shared/config';
+import type { DbConnection } from '#shared/db/connection';
 
-export { type DbConnection, MIGRATIONS_DIR, type WfloDb } from './connection.ts';
+export { type DbConnection, MIGRATIONS_DIR, type WfloDb } from '#shared/db/connection';
 
 /**
  * Opens whichever database the config names, and applies pending migrations: the any-driver opener of the
@@ -21,7 +21,7 @@ export async function openDb(
     config.kind === 'pglite'
       ? await (await import('./pglite.ts')).openPglite(config.dataDir)
       : config.kind === 'data-api'
-        ? await (await import('./data-api.ts')).openDataApi(config)
+        ? await (await import('#shared/db/data-api')).openDataApi(config)
         : await (await import('./postgres.ts')).openPostgres(config);
   // On AWS the deploy-time custom resource applies migrations once; Lambdas must not race to apply them.
   if (options.migrate ?? config.kind !== 'data-api') await migrateDb(conn);
@@ -32,5 +32,5 @@ export async function openDb(
 export async function migrateDb(conn: DbConnection): Promise<void> {
   if (conn.kind === 'pglite') await (await import('./pglite.ts')).migratePglite(conn);
   else if (conn.kind === 'postgres') await (await import('./postgres.ts')).migratePostgres(conn);
-  else await (await import('./data-api.ts')).migrateDataApi(conn);
+  else await (await import('#shared/db/data-api')).migrateDataApi(conn);
 }

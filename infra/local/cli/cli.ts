@@ -1,9 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import type { z } from '@hono/zod-openapi';
-import type { CostsSchema, ExecutionSchema, StepSchema } from '../../functions/api/schemas.ts';
-import type { ApiClient } from './api-client.ts';
-import type { LocalRuntime } from './runtime.ts';
+import { boot, parseInput, UsageError } from './boot.ts';
+import { executions, ofExecution, workflows } from './read-commands.ts';
+import { runRemote } from './run-remote.ts';
 
 // Local defaults before any handler module loads: quiet logs, no EMF metrics on stdout.
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
@@ -34,54 +32,6 @@ Without bubblewrap it is refused, unless --unsafe-local-sandbox: then it runs WI
 
 Environment: DATABASE_URL (PostgreSQL instead of the embedded PGlite under .wflo/), LLM_PROVIDER,
 LLM_MODEL, OPENAI_BASE_URL, OPENAI_API_KEY, LLM_SCRIPT_FILE — see README.md.`;
-
-class UsageError extends Error {}
-
-function parseInput(value: string | undefined): unknown {
-  if (value === undefined) return {};
-  const text = value.startsWith('@') ? readFileSync(value.slice(1), 'utf8') : value;
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new UsageError(`--input is not valid JSON: ${(err as Error).message}`);
-  }
-}
-
-const UNSAFE_WARNING =
-  'WARNING: --unsafe-local-sandbox: where bubblewrap is missing, code that workflows run executes as a plain ' +
-  'process with NO filesystem, network or process isolation: it can read your files and reach your network. ' +
-  'Use it only for code you trust.';
-
-async function boot(options: { unsafeLocalSandbox?: boolean; readOnly?: boolean } = {}) {
-  if (options.unsafeLocalSandbox) {
-    process.env.SANDBOX_UNSAFE_LOCAL = 'true';
-    console.error(UNSAFE_WARNING);
-  }
-  const { loadConfig } = await import('#shared/config');
-  const { createLocalRuntime } = await import('./runtime.ts');
-  const config = loadConfig();
-  const local = await createLocalRuntime(config);
-  // Reading executions runs no code: the sandbox warning would only be noise there.
-  if (!options.readOnly) warnIfSandboxUnavailable(local);
-  return { config, local };
-}
-
-/** Says up front when the workflows that run code will be refused here, and what to do about it. */
-function warnIfSandboxUnavailable(local: LocalRuntime) {
-  const runningCode = [...local.orchestrator.workflows.values()]
-    .filter((w) => JSON.stringify(w.definition).includes('"arn:aws:states:::ecs:runTask'))
-    .map((w) => w.name);
-  if (runningCode.length === 0) return;
-  try {
-    if (local.sandbox.mode().kind === 'unsafe') {
-      console.error('wflo: bubblewrap not found: code runs WITHOUT isolation (--unsafe-local-sandbox).');
-    }
-  } catch (error) {
-    console.error(
-      `wflo: ${(error as Error).message}\n  Until then, steps that run code fail (workflows: ${runningCode.join(', ')}).`,
-    );
-  }
-}
 
 async function dev(args: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -126,9 +76,6 @@ Ctrl+C stops the server.`);
   await local.close();
   return 0;
 }
-
-/** How often `run --api-url` asks the deployed API how the execution is doing. */
-const POLL_INTERVAL_MS = 1000;
 
 async function run(args: string[], apiUrl: string | undefined): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -236,183 +183,6 @@ async function run(args: string[], apiUrl: string | undefined): Promise<number> 
   }
 }
 
-type Execution = z.infer<typeof ExecutionSchema>;
-type Costs = z.infer<typeof CostsSchema>;
-
-/**
- * `wflo run --api-url`: starts the execution through the deployed API, then polls it (its status, and its
- * events for the same progress lines the embedded run prints) until it ends, then prints the cost table.
- */
-async function runRemote(
-  api: ApiClient,
-  request: {
-    workflow: string;
-    input: unknown;
-    budgetUsd: number | undefined;
-    idempotencyKey: string | undefined;
-    json: boolean;
-  },
-): Promise<number> {
-  const { progressLine, costTable } = await import('./format.ts');
-  const t0 = performance.now();
-  const { status, body: started } = await api.post<Execution>(
-    `/workflows/${encodeURIComponent(request.workflow)}/executions`,
-    {
-      input: request.input,
-      ...(request.budgetUsd === undefined ? {} : { budgetUsd: request.budgetUsd }),
-      ...(request.idempotencyKey === undefined ? {} : { idempotencyKey: request.idempotencyKey }),
-    },
-  );
-  const id = encodeURIComponent(started.executionId);
-  if (!request.json) {
-    if (status === 200) console.log(`(idempotency key matched execution ${started.executionId})`);
-    console.log(`▶ started ${started.workflow} ${started.executionId}`);
-    if (started.consoleUrl) console.log(`  console  ${started.consoleUrl}`);
-  }
-  let after = 0;
-  const drainEvents = async () => {
-    for (;;) {
-      const page = await api.get<{ items: { id: number; type: string; payload: unknown }[]; lastId: number }>(
-        `/executions/${id}/events?after=${after}&limit=500`,
-      );
-      if (page.items.length === 0) return;
-      after = page.lastId;
-      if (request.json) continue;
-      for (const e of page.items) {
-        // The start line is printed above, with the console link.
-        if (e.type === 'execution.started') continue;
-        const line = progressLine(e);
-        if (line) console.log(line);
-      }
-    }
-  };
-  let final = started;
-  for (;;) {
-    await drainEvents();
-    final = await api.get<Execution>(`/executions/${id}`);
-    if (!['pending', 'running', 'waiting_approval'].includes(final.status)) break;
-    await new Promise((r) => setTimeout(r, POLL_INTERVAL_MS));
-  }
-  await drainEvents();
-  const costs = await api.get<Costs>(`/executions/${id}/costs`);
-  const durationMs = Math.round(performance.now() - t0);
-  if (request.json) {
-    console.log(
-      JSON.stringify({
-        executionId: final.executionId,
-        workflow: final.workflow,
-        status: final.status,
-        output: final.output,
-        error: final.error,
-        costUsd: final.costUsd,
-        costMicros: final.costMicros,
-        savedMicros: final.savedMicros,
-        durationMs,
-        consoleUrl: final.consoleUrl,
-      }),
-    );
-  } else {
-    console.log(`\nstatus   ${final.status}   (${durationMs} ms)`);
-    if (final.error) console.log(`error    ${JSON.stringify(final.error)}`);
-    console.log(`output   ${JSON.stringify(final.output, null, 2)?.replace(/\n/g, '\n         ')}`);
-    console.log(`\n${costTable(costs.entries)}`);
-  }
-  return final.status === 'succeeded' ? 0 : 1;
-}
-
-/**
- * The API the read commands talk to: the deployed one (signed) with --api-url, else the same app in process
- * over the embedded store. `close` releases the embedded runtime.
- */
-async function openApi(apiUrl: string | undefined): Promise<{ api: ApiClient; close(): Promise<void> }> {
-  const { apiClient, signedFetch } = await import('./api-client.ts');
-  if (apiUrl) return { api: apiClient(signedFetch(apiUrl)), close: async () => {} };
-  const { local } = await boot({ readOnly: true });
-  const { createApp } = await import('../../functions/api/app.ts');
-  const app = createApp({
-    store: local.runtime.store,
-    engine: local.engine,
-    defaultBudgetMicros: local.runtime.config.defaultBudgetMicros,
-  });
-  return {
-    api: apiClient((path, init) => Promise.resolve(app.request(path, init))),
-    close: () => local.close(),
-  };
-}
-
-async function executions(args: string[], apiUrl: string | undefined): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      workflow: { type: 'string', short: 'w' },
-      status: { type: 'string', short: 's' },
-      limit: { type: 'string', short: 'n' },
-      json: { type: 'boolean', default: false },
-    },
-  });
-  if (positionals.length > 0) throw new UsageError('wflo executions takes no positional arguments');
-  const query = new URLSearchParams();
-  if (values.workflow) query.set('workflow', values.workflow);
-  if (values.status) query.set('status', values.status);
-  if (values.limit) query.set('limit', values.limit);
-  const { api, close } = await openApi(apiUrl);
-  try {
-    const page = await api.get<{ items: Execution[]; nextCursor: string | null }>(
-      `/executions${query.size ? `?${query}` : ''}`,
-    );
-    if (values.json) console.log(JSON.stringify(page));
-    else console.log((await import('./format.ts')).executionsTable(page.items));
-    return 0;
-  } finally {
-    await close();
-  }
-}
-
-/** `wflo steps <id>` and `wflo costs <id>`: one execution's steps or cost ledger. */
-async function ofExecution(
-  what: 'steps' | 'costs',
-  args: string[],
-  apiUrl: string | undefined,
-): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: { json: { type: 'boolean', default: false } },
-  });
-  const id = positionals[0];
-  if (!id || positionals.length > 1) throw new UsageError(`wflo ${what} takes exactly one execution id`);
-  const { api, close } = await openApi(apiUrl);
-  try {
-    const format = await import('./format.ts');
-    const path = `/executions/${encodeURIComponent(id)}/${what}`;
-    if (what === 'steps') {
-      const steps = await api.get<{ items: z.infer<typeof StepSchema>[] }>(path);
-      console.log(values.json ? JSON.stringify(steps) : format.stepsTable(steps.items));
-    } else {
-      const costs = await api.get<Costs>(path);
-      console.log(values.json ? JSON.stringify(costs) : format.costTable(costs.entries));
-    }
-    return 0;
-  } finally {
-    await close();
-  }
-}
-
-async function workflows(apiUrl: string | undefined): Promise<number> {
-  if (apiUrl) {
-    const { api } = await openApi(apiUrl);
-    const { items } = await api.get<{ items: { name: string; description: string }[] }>('/workflows');
-    for (const w of items) console.log(`${w.name.padEnd(16)} ${w.description}`);
-    return 0;
-  }
-  const { loadConfig } = await import('#shared/config');
-  const { loadWorkflows } = await import('./workflows.ts');
-  for (const w of loadWorkflows(loadConfig().statemachinesDir).values())
-    console.log(`${w.name.padEnd(16)} ${w.description}`);
-  return 0;
-}
-
 /**
  * Takes the global `--api-url <url>` (or `--api-url=<url>`) out of the arguments, wherever it is; falls
  * back to WFLO_API_URL. An empty value means the embedded runtime.
@@ -465,7 +235,7 @@ async function main(argv: string[]): Promise<number> {
     case 'workflows':
       return workflows(apiUrl);
     case 'openapi': {
-      const { openApiDocument } = await import('../../functions/api/app.ts');
+      const { openApiDocument } = await import('../../../functions/api/app.ts');
       console.log(JSON.stringify(openApiDocument(), null, 2));
       return 0;
     }

@@ -1,0 +1,55 @@
+import { readFileSync } from 'node:fs';
+import type { LocalRuntime } from '../engine/runtime.ts';
+
+/* What every command shares: the usage error, --input parsing, and booting the embedded runtime. */
+
+/** A wrong command line: printed with the usage text, exit status 2. */
+export class UsageError extends Error {}
+
+/** `--input`: inline JSON or `@file`; `{}` when absent. */
+export function parseInput(value: string | undefined): unknown {
+  if (value === undefined) return {};
+  const text = value.startsWith('@') ? readFileSync(value.slice(1), 'utf8') : value;
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`--input is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+const UNSAFE_WARNING =
+  'WARNING: --unsafe-local-sandbox: where bubblewrap is missing, code that workflows run executes as a plain ' +
+  'process with NO filesystem, network or process isolation: it can read your files and reach your network. ' +
+  'Use it only for code you trust.';
+
+/** Loads the config and starts the embedded runtime (the store, the engine, the sandbox). */
+export async function boot(options: { unsafeLocalSandbox?: boolean; readOnly?: boolean } = {}) {
+  if (options.unsafeLocalSandbox) {
+    process.env.SANDBOX_UNSAFE_LOCAL = 'true';
+    console.error(UNSAFE_WARNING);
+  }
+  const { loadConfig } = await import('#shared/config');
+  const { createLocalRuntime } = await import('../engine/runtime.ts');
+  const config = loadConfig();
+  const local = await createLocalRuntime(config);
+  // Reading executions runs no code: the sandbox warning would only be noise there.
+  if (!options.readOnly) warnIfSandboxUnavailable(local);
+  return { config, local };
+}
+
+/** Says up front when the workflows that run code will be refused here, and what to do about it. */
+export function warnIfSandboxUnavailable(local: LocalRuntime) {
+  const runningCode = [...local.orchestrator.workflows.values()]
+    .filter((w) => JSON.stringify(w.definition).includes('"arn:aws:states:::ecs:runTask'))
+    .map((w) => w.name);
+  if (runningCode.length === 0) return;
+  try {
+    if (local.sandbox.mode().kind === 'unsafe') {
+      console.error('wflo: bubblewrap not found: code runs WITHOUT isolation (--unsafe-local-sandbox).');
+    }
+  } catch (error) {
+    console.error(
+      `wflo: ${(error as Error).message}\n  Until then, steps that run code fail (workflows: ${runningCode.join(', ')}).`,
+    );
+  }
+}

@@ -1,0 +1,105 @@
+import { parseArgs } from 'node:util';
+import type { z } from '@hono/zod-openapi';
+import type { StepSchema } from '../../../functions/api/schemas.ts';
+import type { ApiClient } from './api-client.ts';
+import { boot, UsageError } from './boot.ts';
+import type { Costs, Execution } from './run-remote.ts';
+
+/* The read commands (executions, steps, costs, workflows), against the deployed API or the embedded store. */
+
+/**
+ * The API the read commands talk to: the deployed one (signed) with --api-url, else the same app in process
+ * over the embedded store. `close` releases the embedded runtime.
+ */
+export async function openApi(
+  apiUrl: string | undefined,
+): Promise<{ api: ApiClient; close(): Promise<void> }> {
+  const { apiClient, signedFetch } = await import('./api-client.ts');
+  if (apiUrl) return { api: apiClient(signedFetch(apiUrl)), close: async () => {} };
+  const { local } = await boot({ readOnly: true });
+  const { createApp } = await import('../../../functions/api/app.ts');
+  const app = createApp({
+    store: local.runtime.store,
+    engine: local.engine,
+    defaultBudgetMicros: local.runtime.config.defaultBudgetMicros,
+  });
+  return {
+    api: apiClient((path, init) => Promise.resolve(app.request(path, init))),
+    close: () => local.close(),
+  };
+}
+
+/** `wflo executions`: the newest executions, filtered by workflow or status. */
+export async function executions(args: string[], apiUrl: string | undefined): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      workflow: { type: 'string', short: 'w' },
+      status: { type: 'string', short: 's' },
+      limit: { type: 'string', short: 'n' },
+      json: { type: 'boolean', default: false },
+    },
+  });
+  if (positionals.length > 0) throw new UsageError('wflo executions takes no positional arguments');
+  const query = new URLSearchParams();
+  if (values.workflow) query.set('workflow', values.workflow);
+  if (values.status) query.set('status', values.status);
+  if (values.limit) query.set('limit', values.limit);
+  const { api, close } = await openApi(apiUrl);
+  try {
+    const page = await api.get<{ items: Execution[]; nextCursor: string | null }>(
+      `/executions${query.size ? `?${query}` : ''}`,
+    );
+    if (values.json) console.log(JSON.stringify(page));
+    else console.log((await import('./format.ts')).executionsTable(page.items));
+    return 0;
+  } finally {
+    await close();
+  }
+}
+
+/** `wflo steps <id>` and `wflo costs <id>`: one execution's steps or cost ledger. */
+export async function ofExecution(
+  what: 'steps' | 'costs',
+  args: string[],
+  apiUrl: string | undefined,
+): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { json: { type: 'boolean', default: false } },
+  });
+  const id = positionals[0];
+  if (!id || positionals.length > 1) throw new UsageError(`wflo ${what} takes exactly one execution id`);
+  const { api, close } = await openApi(apiUrl);
+  try {
+    const format = await import('./format.ts');
+    const path = `/executions/${encodeURIComponent(id)}/${what}`;
+    if (what === 'steps') {
+      const steps = await api.get<{ items: z.infer<typeof StepSchema>[] }>(path);
+      console.log(values.json ? JSON.stringify(steps) : format.stepsTable(steps.items));
+    } else {
+      const costs = await api.get<Costs>(path);
+      console.log(values.json ? JSON.stringify(costs) : format.costTable(costs.entries));
+    }
+    return 0;
+  } finally {
+    await close();
+  }
+}
+
+/** `wflo workflows`: the workflows this runtime (or the deployed API) runs. */
+export async function workflows(apiUrl: string | undefined): Promise<number> {
+  if (apiUrl) {
+    const { api } = await openApi(apiUrl);
+    const { items } = await api.get<{ items: { name: string; description: string }[] }>('/workflows');
+    for (const w of items) console.log(`${w.name.padEnd(16)} ${w.description}`);
+    return 0;
+  }
+  const { loadConfig } = await import('#shared/config');
+  const { loadWorkflows } = await import('../workflows.ts');
+  for (const w of loadWorkflows(loadConfig().statemachinesDir).values())
+    console.log(`${w.name.padEnd(16)} ${w.description}`);
+  return 0;
+}

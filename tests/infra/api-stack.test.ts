@@ -1,0 +1,91 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { listWorkflowFiles } from '../../infra/constructs/asl.ts';
+import { STAR_ONLY_ACTIONS, sharedWflo } from './app-fixture.ts';
+import {
+  actionsOf,
+  logicalId,
+  resourcesOf,
+  resourcesOfType,
+  type SynthesizedWflo,
+  statementsOfRole,
+} from './helpers.ts';
+
+/*
+ * Stack: Api (infra/stacks/api-stack.ts).
+ */
+
+let w: SynthesizedWflo;
+const workflows = listWorkflowFiles();
+
+// GIVEN the test environment ('test', with an alarm email), synthesized once per worker (tests/infra/app-fixture.ts)
+beforeAll(() => {
+  w = sharedWflo();
+}, 180_000);
+
+describe('Stack: Api', () => {
+  const t = () => w.templates.api;
+
+  it('authorizes every method with IAM and validates requests', () => {
+    const methods = resourcesOfType(w.json.api, 'AWS::ApiGateway::Method');
+    expect(methods.length).toBe(4);
+    for (const [, m] of methods) {
+      expect(m.Properties).toMatchObject({
+        AuthorizationType: 'AWS_IAM',
+        RequestValidatorId: expect.anything(),
+      });
+    }
+    t().hasResourceProperties('AWS::ApiGateway::Method', {
+      HttpMethod: 'POST',
+      RequestModels: { 'application/json': Match.anyValue() },
+      RequestValidatorId: Match.anyValue(),
+    });
+    t().hasResourceProperties('AWS::ApiGateway::RequestValidator', { ValidateRequestBody: true });
+    t().resourceCountIs('AWS::ApiGateway::GatewayResponse', 2);
+  });
+
+  it('logs access as JSON, throttles and traces the stage', () => {
+    t().hasResourceProperties('AWS::ApiGateway::Stage', {
+      StageName: 'v1',
+      TracingEnabled: true,
+      AccessLogSetting: { DestinationArn: Match.anyValue(), Format: Match.stringLikeRegexp('"requestId"') },
+      MethodSettings: [
+        Match.objectLike({
+          LoggingLevel: 'ERROR',
+          MetricsEnabled: true,
+          ThrottlingRateLimit: 50,
+          ThrottlingBurstLimit: 100,
+        }),
+      ],
+    });
+  });
+
+  it('lets the API start exactly the deployed state machines, encrypting their input with the workflow key', () => {
+    const statements = statementsOfRole(w.json.api, logicalId(w.stacks.api.handler.role));
+    const start = statements.filter((s) => actionsOf(s).includes('states:StartExecution'));
+    expect(start).toHaveLength(1);
+    expect(resourcesOf(start[0]!)).toHaveLength(workflows.length);
+    // No other Step Functions action: the API only starts executions (the projector records how they end)
+    expect(statements.flatMap(actionsOf).filter((a) => a.startsWith('states:'))).toEqual([
+      'states:StartExecution',
+    ]);
+    const star = statements.filter((s) => s.Resource === '*').flatMap(actionsOf);
+    expect(star.sort()).toEqual([...STAR_ONLY_ACTIONS].sort());
+    const kmsStatements = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('kms:')));
+    expect(kmsStatements).toHaveLength(1);
+    expect(actionsOf(kmsStatements[0]!).sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
+    expect(JSON.stringify(kmsStatements[0]!.Condition)).toContain(
+      'kms:EncryptionContext:aws:states:stateMachineArn',
+    );
+    const env = (
+      w.json.api.Resources[logicalId(w.stacks.api.handler.function)]!.Properties as {
+        Environment: { Variables: Record<string, unknown> };
+      }
+    ).Environment.Variables;
+    expect(env).toMatchObject({ DB_NAME: 'wflo' });
+    expect(env.APPROVALS_TABLE).toBeUndefined();
+    expect(JSON.stringify(env.WORKFLOW_STATE_MACHINES)).toContain(
+      workflows.map((wf) => `\\"${wf.name}\\":`)[0],
+    );
+  });
+});
