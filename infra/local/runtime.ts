@@ -25,16 +25,12 @@ export interface LocalRuntime {
   close(): Promise<void>;
 }
 
-/** Imports every activity's handler module (functions/activities/<id>.ts) and keys it by its local ARN. */
+/** Imports every activity's handler module (its registry `entry`) and keys it by its local ARN. */
 export async function loadLocalFunctions(): Promise<Map<string, LocalFunction>> {
   const entries = await Promise.all(
     ACTIVITIES.map(async (activity) => {
-      const mod = (await import(`../../functions/activities/${activity.id}.ts`)) as {
-        handler?: LambdaHandler;
-      };
-      if (typeof mod.handler !== 'function') {
-        throw new Error(`functions/activities/${activity.id}.ts does not export a handler`);
-      }
+      const mod = (await import(`../../${activity.entry}`)) as { handler?: LambdaHandler };
+      if (typeof mod.handler !== 'function') throw new Error(`${activity.entry} does not export a handler`);
       return [localFunctionArn(activity.id), { activity, handler: mod.handler }] as const;
     }),
   );

@@ -1,106 +1,46 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
-import aslValidator from 'asl-validator';
-import { ACTIVITIES, findVariables, RESOURCE_VARIABLES, substituteVariables } from '../activities.ts';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AslDefinition } from '../workflows/asl.ts';
+import { localBindings } from '../workflows/bindings.ts';
+import { checkWorkflow } from '../workflows/check.ts';
+import { isWorkflowFile, readWorkflowFile } from '../workflows/files.ts';
 
-export const LOCAL_REGION = 'us-east-1';
-export const LOCAL_ACCOUNT = '000000000000';
-
-/** The local stand-in ARN of an activity's function; the orchestrator routes it to the in-process handler. */
-export function localFunctionArn(activityId: string): string {
-  return `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:wflo-local-${activityId}`;
-}
-
-/** Substitution values for the embedded target: activities → local ARNs; infrastructure → local names. */
-export function localSubstitutions(): Record<string, string> {
-  const values: Record<string, string> = {};
-  for (const a of ACTIVITIES) values[a.variable] = localFunctionArn(a.id);
-  for (const v of RESOURCE_VARIABLES) values[v] = `local-${v}`;
-  return values;
-}
-
-/** Any state with a name, as found while walking a definition. */
-export interface AslState {
-  Type: string;
-  Resource?: string;
-  Parameters?: Record<string, unknown>;
-  Retry?: Retrier[];
-  Catch?: unknown[];
-  TimeoutSeconds?: number;
-  Iterator?: AslDefinition;
-  ItemProcessor?: AslDefinition;
-  Branches?: AslDefinition[];
-  [key: string]: unknown;
-}
-export interface AslDefinition {
-  StartAt: string;
-  States: Record<string, AslState>;
-  Comment?: string;
-  [key: string]: unknown;
-}
-export interface Retrier {
-  ErrorEquals: string[];
-  IntervalSeconds?: number;
-  MaxAttempts?: number;
-  BackoffRate?: number;
-  MaxDelaySeconds?: number;
-  JitterStrategy?: 'FULL' | 'NONE';
-}
+// The local engine's view of the one workflow module (infra/workflows/): re-exported so its callers keep one import.
+export type { AslDefinition, AslState, Retrier } from '../workflows/asl.ts';
+export { walkStates } from '../workflows/asl.ts';
+export { LOCAL_ACCOUNT, LOCAL_REGION, localFunctionArn } from '../workflows/bindings.ts';
 
 /** A workflow as loaded from `statemachines/<name>.asl.json`. */
 export interface Workflow {
   readonly name: string;
   readonly description: string;
   readonly file: string;
+  /** The definition with the local bindings substituted. */
   readonly definition: AslDefinition;
   readonly variables: readonly string[];
 }
 
 /**
- * Visits every state of a definition, including Map iterators (ItemProcessor/Iterator) and Parallel branches.
- * State names are unique across a whole state machine, so the name identifies the state.
+ * Loads one ASL file through the same check `cdk synth` runs (infra/workflows/check.ts): name rule, `${Vars}`
+ * (unknown ones fail by name), JSON, asl-validator, the house rules and the integration rules.
  */
-export function walkStates(definition: AslDefinition, visit: (name: string, state: AslState) => void): void {
-  for (const [name, state] of Object.entries(definition.States)) {
-    visit(name, state);
-    const nested = [state.ItemProcessor, state.Iterator, ...(state.Branches ?? [])].filter(
-      (d): d is AslDefinition => d !== undefined,
-    );
-    for (const d of nested) walkStates(d, visit);
-  }
-}
-
-/** Validates an ASL definition with asl-validator; throws with every error. */
-export function validateAsl(definition: unknown, source: string): void {
-  const { isValid, errorsText } = aslValidator(definition as Parameters<typeof aslValidator>[0]);
-  if (!isValid) throw new Error(`${source}: invalid ASL: ${errorsText('\n')}`);
-}
-
-/** Loads one ASL file: substitute `${Vars}` (unknown ones fail by name), parse, validate. */
 export function loadWorkflowFile(
   file: string,
-  substitutions: Record<string, string> = localSubstitutions(),
+  substitutions: Record<string, string> = localBindings(),
 ): Workflow {
-  const name = basename(file).replace(/\.asl\.json$/, '');
-  if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(name)) {
-    throw new Error(`${file}: workflow file names must be kebab-case (got '${name}')`);
-  }
-  const text = readFileSync(file, 'utf8');
-  const substituted = substituteVariables(text, substitutions, file);
-  let definition: AslDefinition;
-  try {
-    definition = JSON.parse(substituted) as AslDefinition;
-  } catch (cause) {
-    throw new Error(`${file}: not valid JSON`, { cause });
-  }
-  validateAsl(definition, file);
-  return { name, description: definition.Comment ?? '', file, definition, variables: findVariables(text) };
+  const wf = readWorkflowFile(file);
+  const checked = checkWorkflow(wf, substitutions);
+  return {
+    name: wf.name,
+    description: checked.description,
+    file,
+    definition: checked.definition,
+    variables: checked.variables,
+  };
 }
 
 /** Loads every `*.asl.json` in a folder, sorted by name. */
 export function loadWorkflows(dir: string, substitutions?: Record<string, string>): Map<string, Workflow> {
-  const files = readdirSync(dir)
-    .filter((f) => f.endsWith('.asl.json'))
-    .sort();
+  const files = readdirSync(dir).filter(isWorkflowFile).sort();
   return new Map(files.map((f) => loadWorkflowFile(join(dir, f), substitutions)).map((w) => [w.name, w]));
 }

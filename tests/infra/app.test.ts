@@ -5,13 +5,12 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '#shared/config';
-import { ACTIVITIES, findVariables } from '../../infra/activities.ts';
-import { listWorkflowFiles } from '../../infra/constructs/asl.ts';
+import { ACTIVITIES, type ActivityNeed } from '../../infra/activities.ts';
 import { SANDBOX_CONTAINER, SANDBOX_USER } from '../../infra/constructs/sandbox-task.ts';
 import { NODE_RUNTIME } from '../../infra/constructs/wflo-function.ts';
-import { type ActivityNeed, needsOf } from '../../infra/stacks/activity-permissions.ts';
 import { DB_PORT } from '../../infra/stacks/data-stack.ts';
 import { TIERS } from '../../infra/stacks/monitoring-stack.ts';
+import { findVariables, listWorkflowFiles } from '../../infra/workflows/files.ts';
 import { deployedEnvironment, FAKE_CLUSTER_ARN, FAKE_SECRET_ARN } from './deployed-env.ts';
 import {
   acknowledgements,
@@ -66,15 +65,17 @@ const BASE_ACTIVITY_ACTIONS = [
   'logs:PutLogEvents',
   'xray:PutTelemetryRecords',
   'xray:PutTraceSegments',
-  'rds-data:BatchExecuteStatement',
-  'rds-data:BeginTransaction',
-  'rds-data:CommitTransaction',
-  'rds-data:ExecuteStatement',
-  'rds-data:RollbackTransaction',
-  'secretsmanager:DescribeSecret',
-  'secretsmanager:GetSecretValue',
 ];
 const NEED_ACTIONS: Record<ActivityNeed, string[]> = {
+  store: [
+    'rds-data:BatchExecuteStatement',
+    'rds-data:BeginTransaction',
+    'rds-data:CommitTransaction',
+    'rds-data:ExecuteStatement',
+    'rds-data:RollbackTransaction',
+    'secretsmanager:DescribeSecret',
+    'secretsmanager:GetSecretValue',
+  ],
   cache: ['elasticache:Connect'],
   'artifacts-read': ['s3:GetObject', 's3:ListBucket'],
   'artifacts-write': ['s3:PutObject'],
@@ -156,7 +157,7 @@ describe('Construct: ActivityFunction', () => {
     (id) => {
       const fn = w.stacks.orchestration.activities.get(id)!;
       const statements = statementsOfRole(t(), logicalId(fn.role));
-      const needs = needsOf(id);
+      const needs = ACTIVITIES.find((a) => a.id === id)!.needs;
       const expected = new Set([...BASE_ACTIVITY_ACTIONS, ...needs.flatMap((n) => NEED_ACTIONS[n])]);
       expect(new Set(statements.flatMap(actionsOf))).toEqual(expected);
 
@@ -190,7 +191,7 @@ describe('Construct: ActivityFunction', () => {
           Environment: { Variables: Record<string, unknown> };
         }
       ).Environment.Variables;
-      const needs = needsOf(activity.id);
+      const needs = activity.needs;
       expect('VALKEY_ENDPOINT' in vars).toBe(needs.includes('cache'));
       if (needs.includes('cache')) expect(vars).toMatchObject({ VALKEY_TLS: 'true', VALKEY_AUTH: 'iam' });
       expect(Object.keys(vars).filter((k) => k.endsWith('_TABLE') || k.startsWith('KAFKA_'))).toEqual([]);

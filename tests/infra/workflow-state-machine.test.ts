@@ -9,21 +9,19 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TASK_CONTEXT_PARAMETERS } from '#shared/step-context';
-import { ACTIVITIES, knownVariables, substituteVariables } from '../../infra/activities.ts';
-import {
-  type AslDefinition,
-  analyzeIntegrations,
-  listWorkflowFiles,
-  placeholderBindings,
-  validateWorkflow,
-  type WorkflowFile,
-} from '../../infra/constructs/asl.ts';
+import { ACTIVITIES, knownVariables } from '../../infra/activities.ts';
 import { SandboxTask } from '../../infra/constructs/sandbox-task.ts';
 import {
   MAX_WORKFLOW_TIMEOUT_SECONDS,
   WorkflowStateMachine,
   type WorkflowStateMachineProps,
 } from '../../infra/constructs/workflow-state-machine.ts';
+import type { AslDefinition } from '../../infra/workflows/asl.ts';
+import { placeholderBindings } from '../../infra/workflows/bindings.ts';
+import { checkWorkflow } from '../../infra/workflows/check.ts';
+import { listWorkflowFiles, substituteVariables, type WorkflowFile } from '../../infra/workflows/files.ts';
+import { analyzeIntegrations } from '../../infra/workflows/integrations.ts';
+import { LAMBDA_SERVICE_RETRY } from '../../infra/workflows/lint.ts';
 import {
   acknowledgements,
   actionsOf,
@@ -46,11 +44,12 @@ const lambdaTask = (fn: string, next?: string) => ({
   Type: 'Task',
   Resource: 'arn:aws:states:::lambda:invoke',
   Parameters: { FunctionName: fn, Payload: { context: TASK_CONTEXT_PARAMETERS } },
+  Retry: [LAMBDA_SERVICE_RETRY],
   ...(next ? { Next: next } : { End: true }),
 });
 
 function workflow(name: string, definition: unknown): WorkflowFile {
-  return { name, path: `/virtual/${name}.asl.json`, text: JSON.stringify(definition, null, 2) };
+  return { name, path: `statemachines/${name}.asl.json`, text: JSON.stringify(definition, null, 2) };
 }
 
 /** Runs a sandboxed task, waits for it, then collects: the shape the sandbox workflows use. */
@@ -95,7 +94,7 @@ describe('ASL files in statemachines/', () => {
       expect(result.errorsText('\n')).toBe('');
       expect(result.isValid).toBe(true);
       // and only uses variables of the contract, with integrations the CDK app can grant
-      expect(() => validateWorkflow(file)).not.toThrow();
+      expect(() => checkWorkflow(file)).not.toThrow();
       expect(() => analyzeIntegrations(file.name, JSON.parse(file.text) as AslDefinition)).not.toThrow();
     },
   );
@@ -115,17 +114,17 @@ describe('ASL files in statemachines/', () => {
   });
 });
 
-describe('Function: validateWorkflow', () => {
+describe('Function: checkWorkflow', () => {
   it('fails naming a ${Variable} that has no binding', () => {
     const file = workflow('typo', { StartAt: 'A', States: { A: lambdaTask('${LlmInvokeFuncton}') } });
-    expect(() => validateWorkflow(file)).toThrow(
+    expect(() => checkWorkflow(file)).toThrow(
       /statemachines\/typo\.asl\.json: unknown substitution variable\(s\) \$\{LlmInvokeFuncton\}/,
     );
   });
 
   it('fails on a definition asl-validator rejects', () => {
     const file = workflow('broken', { States: { A: { Type: 'Pass', End: true } } });
-    expect(() => validateWorkflow(file)).toThrow(/broken\.asl\.json: invalid ASL: .*StartAt/);
+    expect(() => checkWorkflow(file)).toThrow(/broken\.asl\.json: invalid ASL: .*StartAt/);
   });
 });
 
