@@ -4,6 +4,7 @@ import type { z } from '@hono/zod-openapi';
 import type { CostsSchema, ExecutionSchema, StepSchema } from '../../functions/api/schemas.ts';
 import type { ApiClient } from './api-client.ts';
 import type { LocalRuntime } from './runtime.ts';
+import { describeChange, type WorkflowChange } from './workflow-change.ts';
 
 // Local defaults before any handler module loads: quiet logs, no EMF metrics on stdout.
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
@@ -52,7 +53,7 @@ const UNSAFE_WARNING =
   'process with NO filesystem, network or process isolation: it can read your files and reach your network. ' +
   'Use it only for code you trust.';
 
-async function boot(options: { unsafeLocalSandbox?: boolean; readOnly?: boolean } = {}) {
+async function boot(options: { unsafeLocalSandbox?: boolean; readOnly?: boolean; watch?: boolean } = {}) {
   if (options.unsafeLocalSandbox) {
     process.env.SANDBOX_UNSAFE_LOCAL = 'true';
     console.error(UNSAFE_WARNING);
@@ -60,10 +61,19 @@ async function boot(options: { unsafeLocalSandbox?: boolean; readOnly?: boolean 
   const { loadConfig } = await import('#shared/config');
   const { createLocalRuntime } = await import('./runtime.ts');
   const config = loadConfig();
-  const local = await createLocalRuntime(config);
+  const local = await createLocalRuntime(
+    config,
+    options.watch ? { onWorkflowChange: logWorkflowChange } : {},
+  );
   // Reading executions runs no code: the sandbox warning would only be noise there.
   if (!options.readOnly) warnIfSandboxUnavailable(local);
   return { config, local };
+}
+
+/** `wflo dev` reloads statemachines/ as it changes: says what it did, or why it refused a file (also at start). */
+function logWorkflowChange(change: WorkflowChange) {
+  if (change.kind === 'refused') console.error(describeChange(change));
+  else if (!change.initial) console.log(describeChange(change));
 }
 
 /** Says up front when the workflows that run code will be refused here, and what to do about it. */
@@ -92,7 +102,7 @@ async function dev(args: string[]): Promise<number> {
       'unsafe-local-sandbox': { type: 'boolean', default: false },
     },
   });
-  const { config, local } = await boot({ unsafeLocalSandbox: values['unsafe-local-sandbox'] });
+  const { config, local } = await boot({ unsafeLocalSandbox: values['unsafe-local-sandbox'], watch: true });
   const { startLocalServer } = await import('./server.ts');
   const port = values.port === undefined ? config.api.port : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0-65535`);

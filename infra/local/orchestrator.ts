@@ -130,17 +130,35 @@ export function retryDelayMs(retrier: Retrier, count: number, random = Math.rand
 export class LocalOrchestrator {
   readonly #options: LocalOrchestratorOptions;
   readonly #prepared = new Map<string, PreparedWorkflow>();
+  readonly #workflows = new Map<string, Workflow>();
   readonly #running = new Map<string, RunHandle>();
 
   constructor(options: LocalOrchestratorOptions) {
     this.#options = options;
-    for (const workflow of options.workflows.values())
-      this.#prepared.set(workflow.name, this.#prepare(workflow));
+    for (const workflow of options.workflows.values()) this.load(workflow);
   }
 
   /** The workflows this orchestrator runs, by name. */
   get workflows(): ReadonlyMap<string, Workflow> {
-    return this.#options.workflows;
+    return this.#workflows;
+  }
+
+  /**
+   * Serves a workflow from now on, replacing one of the same name (`wflo dev` reloads a changed file). Throws,
+   * serving what it did before, when a Task cannot run here. Running executions keep the version they started with.
+   */
+  load(workflow: Workflow): 'added' | 'updated' {
+    const prepared = this.#prepare(workflow);
+    const kind = this.#workflows.has(workflow.name) ? 'updated' : 'added';
+    this.#prepared.set(workflow.name, prepared);
+    this.#workflows.set(workflow.name, workflow);
+    return kind;
+  }
+
+  /** Stops serving a workflow (its file was deleted); running executions finish. False when it was not served. */
+  unload(name: string): boolean {
+    this.#prepared.delete(name);
+    return this.#workflows.delete(name);
   }
 
   /** Executions still running. */

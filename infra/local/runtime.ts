@@ -13,6 +13,7 @@ import {
   type LocalIntegration,
   LocalOrchestrator,
 } from './orchestrator.ts';
+import { type WorkflowChange, watchWorkflows } from './workflow-watcher.ts';
 import { loadWorkflows, localFunctionArn } from './workflows.ts';
 
 /** The embedded target: shared runtime (store, providers) + local orchestrator + engine port over it. */
@@ -66,9 +67,15 @@ export async function createLocalRuntime(
     statemachinesDir?: string;
     /** Local service integrations by Task Resource (see infra/local/integrations). */
     integrations?: ReadonlyMap<string, LocalIntegration>;
+    /**
+     * Watch the workflow folder (`wflo dev`): files are loaded, reloaded and refused one by one, each change
+     * reported here, instead of the whole folder loading once and any bad file failing the start.
+     */
+    onWorkflowChange?: (change: WorkflowChange) => void;
   } = {},
 ): Promise<LocalRuntime> {
-  const workflows = loadWorkflows(resolve(options.statemachinesDir ?? config.statemachinesDir));
+  const dir = resolve(options.statemachinesDir ?? config.statemachinesDir);
+  const workflows = options.onWorkflowChange ? new Map() : loadWorkflows(dir);
   const functions = await loadLocalFunctions();
   const runtime = await createRuntime(config);
   setRuntime(runtime);
@@ -92,12 +99,16 @@ export async function createLocalRuntime(
     retryIntervalScale: options.retryIntervalScale ?? 1,
     integrations,
   });
+  const watcher = options.onWorkflowChange
+    ? watchWorkflows(dir, orchestrator, { onChange: options.onWorkflowChange })
+    : undefined;
   return {
     runtime,
     orchestrator,
     engine: localEngine(orchestrator),
     sandbox,
     close: async () => {
+      watcher?.close();
       await orchestrator.drain();
       // The runtime was installed process-wide for the handlers; closing it also uninstalls it.
       await closeRuntime();
