@@ -77,17 +77,21 @@ function checkState(name: string, state: AslState, functionVariables: readonly s
   const retriers = state.Retry ?? [];
   const best = retriers.find((r) => LAMBDA_SERVICE_ERRORS.every((e) => r.ErrorEquals.includes(e)));
   if (!best || best.MaxAttempts === 0) {
-    const covered = new Set(retriers.flatMap((r) => r.ErrorEquals));
-    const missing = LAMBDA_SERVICE_ERRORS.filter((e) => !covered.has(e));
+    // The retrier closest to the standard one says what is missing from it.
+    const overlap = (r: Retrier) => LAMBDA_SERVICE_ERRORS.filter((e) => r.ErrorEquals.includes(e)).length;
+    const closest = [...retriers].sort((a, b) => overlap(b) - overlap(a))[0];
+    const missing = closest ? LAMBDA_SERVICE_ERRORS.filter((e) => !closest.ErrorEquals.includes(e)) : [];
     out.push({
       state: name,
       rule: 'lambda-service-retry',
       message:
         `a Lambda Task needs the standard service-exception Retry (LAMBDA_SERVICE_RETRY in infra/workflows/lint.ts): ` +
         `one retrier with ErrorEquals ${JSON.stringify(LAMBDA_SERVICE_ERRORS)} and MaxAttempts > 0` +
-        (missing.length > 0 && missing.length < LAMBDA_SERVICE_ERRORS.length
-          ? ` (missing: ${missing.join(', ')})`
-          : ''),
+        (best
+          ? ' (it has MaxAttempts 0)'
+          : closest && missing.length < LAMBDA_SERVICE_ERRORS.length
+            ? ` (missing: ${missing.join(', ')})`
+            : ''),
     });
   }
 

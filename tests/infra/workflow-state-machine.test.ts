@@ -1,5 +1,7 @@
-import { rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -19,7 +21,12 @@ import {
 import type { AslDefinition } from '../../infra/workflows/asl.ts';
 import { placeholderBindings } from '../../infra/workflows/bindings.ts';
 import { checkWorkflow } from '../../infra/workflows/check.ts';
-import { listWorkflowFiles, substituteVariables, type WorkflowFile } from '../../infra/workflows/files.ts';
+import {
+  listWorkflowFiles,
+  readWorkflowFile,
+  substituteVariables,
+  type WorkflowFile,
+} from '../../infra/workflows/files.ts';
 import { analyzeIntegrations } from '../../infra/workflows/integrations.ts';
 import { LAMBDA_SERVICE_RETRY } from '../../infra/workflows/lint.ts';
 import {
@@ -392,6 +399,33 @@ describe('Construct: WorkflowStateMachine settings', () => {
     expect(sm.timeoutSeconds).toBe(7200);
     expect(definitionOf(json).TimeoutSeconds).toBe(7200);
   });
+
+  it('GIVEN a workflow file named 2fa-check.asl.json WHEN synthesized THEN it deploys as wflo-s-2fa-check (the rule wflo dev uses)', () => {
+    // GIVEN
+    const path = join(mkdtempSync(join(tmpdir(), 'wflo-names-')), '2fa-check.asl.json');
+    writeFileSync(path, finishOnly({ TimeoutSeconds: 60 }).text);
+    const file = readWorkflowFile(path);
+    // WHEN
+    const { template } = build({ workflow: file });
+    // THEN
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      StateMachineName: 'wflo-s-2fa-check',
+    });
+  });
+
+  it.each(['missing-retry', 'partial-retry', 'missing-context', 'whole-context'])(
+    'GIVEN house-rules/%s.asl.json WHEN synthesized THEN it fails naming the file and the state',
+    (fixture) => {
+      // GIVEN
+      const file = readWorkflowFile(`tests/fixtures/statemachines/house-rules/${fixture}.asl.json`);
+      // WHEN / THEN
+      expect(() => build({ workflow: file })).toThrow(
+        new RegExp(
+          `house-rules/${fixture}\\.asl\\.json: breaks the workflow house rules:\\n {2}state 'Call': `,
+        ),
+      );
+    },
+  );
 
   it('GIVEN a file without TimeoutSeconds and no default WHEN synthesized THEN it fails naming the file and the fix', () => {
     expect(() => build({ workflow: finishOnly() })).toThrow(
