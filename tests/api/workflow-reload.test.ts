@@ -44,7 +44,13 @@ function changeAfter(from: number, match: (c: WorkflowChange) => boolean): Promi
         ),
       WAIT_MS,
     );
-    waiters.push({ match, resolve: (c) => (clearTimeout(timer), resolve(c)) });
+    waiters.push({
+      match,
+      resolve: (c) => {
+        clearTimeout(timer);
+        resolve(c);
+      },
+    });
   });
 }
 

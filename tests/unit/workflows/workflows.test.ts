@@ -123,7 +123,7 @@ describe('House rules', () => {
 
     // Assess
     expect(violations.map((v) => [v.state, v.rule])).toEqual(expected.map(([state, rule]) => [state, rule]));
-    violations.forEach((v, i) => expect(v.message).toMatch(expected[i]![2]));
+    for (const [i, v] of violations.entries()) expect(v.message).toMatch(expected[i]![2]);
   });
 
   it.each(['missing-retry', 'partial-retry', 'missing-context', 'whole-context', 'nested-catch'])(
