@@ -338,7 +338,7 @@ describe('Status projector and reconciler', () => {
 
     // THEN nothing else is allowed, and the Step Functions action is scoped to wflo executions
     expect(new Set(statements.flatMap(actionsOf))).toEqual(
-      new Set([...BASE_ACTIVITY_ACTIONS, ...queueActions, stateAction, 'kms:Decrypt']),
+      new Set([...BASE_ACTIVITY_ACTIONS, ...NEED_ACTIONS.store, ...queueActions, stateAction, 'kms:Decrypt']),
     );
     // Execution data is encrypted with the workflow key: decrypting is limited to it and to wflo state machines.
     expect(statements.filter((s) => actionsOf(s).includes('kms:Decrypt'))).toEqual([
