@@ -1,13 +1,32 @@
 /**
- * The contract between ASL files and the two targets: every `${Variable}` an ASL file may use, and what
- * fills it. The CDK app binds each to a deployed resource; the local runtime binds each to the same
- * handler module, invoked in-process. A variable not listed here fails synth and local load by name.
+ * The activity registry, and the contract between ASL files and the two targets: every `${Variable}` an ASL
+ * file may use, and what fills it. Adding an activity is one entry here plus its handler file: the CDK app
+ * deploys a function per entry with the memory, timeout and grants listed, the local runtime serves the same
+ * handler in-process, and the tests and benchmarks read their lists from here. A variable not listed here fails
+ * synth and local load by name.
  */
 
-/** An activity implemented as a Lambda handler in `functions/activities/<id>.ts` (export `handler`). */
+/**
+ * What an activity may touch; each need is one binding in the orchestration stack (least privilege: an
+ * activity gets exactly what it lists).
+ */
+export type ActivityNeed =
+  /** The Aurora store through the RDS Data API (every activity records its step there). */
+  | 'store'
+  /** ElastiCache Valkey (runs the function in the VPC): response cache. */
+  | 'cache'
+  /** Artifacts bucket, objects under executions/. */
+  | 'artifacts-read'
+  | 'artifacts-write'
+  /** Calls the model provider: reads its API key secret (when configured) or invokes the Bedrock model. */
+  | 'llm';
+
+/** An activity implemented as a Lambda handler (export `handler`). */
 export interface ActivityDefinition {
-  /** Activity id = file name under functions/activities, kebab-case. */
+  /** Activity id, kebab-case: names the function (`<prefix>-<id>`). */
   readonly id: string;
+  /** The handler module, relative to the repository root: `functions/activities/<id>.ts`. */
+  readonly entry: string;
   /** The ASL substitution variable naming this function. */
   readonly variable: string;
   readonly description: string;
@@ -15,38 +34,59 @@ export interface ActivityDefinition {
   readonly memoryMb: number;
   /** Lambda timeout (seconds). */
   readonly timeoutSeconds: number;
+  /** What it may touch, bound in this order. */
+  readonly needs: readonly ActivityNeed[];
 }
 
 export const ACTIVITIES: readonly ActivityDefinition[] = [
   {
     id: 'llm-invoke',
+    entry: 'functions/activities/llm-invoke.ts',
     variable: 'LlmInvokeFunction',
     description: 'Calls a model through a provider adapter; budget, cache and cost ledger',
     memoryMb: 512,
     timeoutSeconds: 300,
+    needs: ['store', 'cache', 'llm'],
   },
   {
     id: 'execution-finish',
+    entry: 'functions/activities/execution-finish.ts',
     variable: 'ExecutionFinishFunction',
     description: 'Records the final status, output and totals of an execution',
     memoryMb: 256,
     timeoutSeconds: 30,
+    needs: ['store'],
   },
   {
     id: 'sandbox-prepare',
+    entry: 'functions/activities/sandbox-prepare.ts',
     variable: 'SandboxPrepareFunction',
     description: 'Stores a program and presigns its code and result URLs for the sandbox task',
     memoryMb: 256,
     timeoutSeconds: 30,
+    // Read too: the presigned GET of the code is signed with this function's role.
+    needs: ['store', 'artifacts-read', 'artifacts-write'],
   },
   {
     id: 'sandbox-collect',
+    entry: 'functions/activities/sandbox-collect.ts',
     variable: 'SandboxCollectFunction',
     description: 'Reads a sandbox result; records output, exit code and compute cost',
     memoryMb: 512,
     timeoutSeconds: 60,
+    needs: ['store', 'artifacts-read'],
   },
 ];
+
+/** The registry entry of an activity; throws naming the known ids when there is none. */
+export function activity(id: string): ActivityDefinition {
+  const found = ACTIVITIES.find((a) => a.id === id);
+  if (!found)
+    throw new Error(
+      `no activity '${id}' in infra/activities.ts (known: ${ACTIVITIES.map((a) => a.id).join(', ')})`,
+    );
+  return found;
+}
 
 /** Substitution variables that name infrastructure rather than a Lambda activity. */
 export const RESOURCE_VARIABLES = [
@@ -59,27 +99,4 @@ export const RESOURCE_VARIABLES = [
 /** Every variable an ASL file may reference. */
 export function knownVariables(): string[] {
   return [...ACTIVITIES.map((a) => a.variable), ...RESOURCE_VARIABLES];
-}
-
-/** Finds the `${Name}` variables used in an ASL text. */
-export function findVariables(aslText: string): string[] {
-  return [...new Set([...aslText.matchAll(/\$\{([A-Za-z0-9_]+)\}/g)].map((m) => m[1]!))].sort();
-}
-
-/**
- * Replaces every `${Name}` in an ASL text; throws naming each variable that has no value.
- * @example substitute(text, { LlmInvokeFunction: 'arn:aws:lambda:...:function:llm-invoke' })
- */
-export function substituteVariables(
-  aslText: string,
-  values: Readonly<Record<string, string>>,
-  source = 'ASL',
-): string {
-  const missing = findVariables(aslText).filter((v) => !(v in values));
-  if (missing.length > 0) {
-    throw new Error(
-      `${source}: unknown substitution variable(s) ${missing.map((m) => `\${${m}}`).join(', ')}; known: ${Object.keys(values).sort().join(', ')}`,
-    );
-  }
-  return aslText.replace(/\$\{([A-Za-z0-9_]+)\}/g, (_, name: string) => values[name]!);
 }

@@ -11,7 +11,7 @@ export interface ActivityFunctionProps
 }
 
 /**
- * One activity Lambda: `functions/activities/<id>.ts` with the house defaults of {@link WfloFunction}
+ * One activity Lambda: its registry `entry` (`functions/activities/<id>.ts`) with the house defaults of {@link WfloFunction}
  * (esbuild ESM bundle, minify, source maps on request, arm64, newest Node.js, X-Ray, explicit log group) and the memory and
  * timeout the activity declares. Fails synth, naming the file, when the activity's entry file is missing.
  * @example new ActivityFunction(this, 'LlmInvoke', { activity, namePrefix: 'wflo-dev', logRetention, vpc, securityGroups })
@@ -36,7 +36,7 @@ export class ActivityFunction extends WfloFunction {
     }
     super(scope, id, {
       ...rest,
-      entry: `functions/activities/${activity.id}.ts`,
+      entry: activity.entry,
       description: `wflo activity ${activity.id}: ${activity.description}`.slice(0, 256),
       memoryMb: activity.memoryMb,
       timeoutSeconds: activity.timeoutSeconds,

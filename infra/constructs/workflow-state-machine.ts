@@ -5,16 +5,10 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { findVariables } from '../activities.ts';
-import {
-  type AslDefinition,
-  analyzeIntegrations,
-  placeholderBindings,
-  STATEMACHINES_DIR,
-  validateWorkflow,
-  type WorkflowFile,
-  type WorkflowIntegrations,
-} from './asl.ts';
+import { placeholderBindings } from '../workflows/bindings.ts';
+import { checkWorkflow } from '../workflows/check.ts';
+import { findVariables, type WorkflowFile } from '../workflows/files.ts';
+import type { WorkflowIntegrations } from '../workflows/integrations.ts';
 import { stackSuffix } from './names.ts';
 import type { SandboxTask } from './sandbox-task.ts';
 
@@ -106,7 +100,6 @@ export class WorkflowStateMachine extends Construct {
   constructor(scope: Construct, id: string, props: WorkflowStateMachineProps) {
     super(scope, id);
     const { workflow } = props;
-    const source = `${STATEMACHINES_DIR}/${workflow.name}.asl.json`;
     this.workflowName = workflow.name;
     this.encryptionKey = props.encryptionKey;
 
@@ -114,10 +107,11 @@ export class WorkflowStateMachine extends Construct {
       ...Object.fromEntries(Object.entries(props.functions).map(([v, fn]) => [v, fn.functionArn])),
       ...(props.sandbox?.substitutions() ?? {}),
     };
-    // Fails synth naming any ${Var} without a binding, then runs asl-validator. The real values are
-    // CloudFormation tokens at synth time, so validation substitutes well-formed stand-ins for the same names.
+    // The one workflow check (infra/workflows/check.ts): fails synth naming any ${Var} without a binding, invalid
+    // ASL, a broken house rule (file and state) or an integration that cannot be granted. The real values are
+    // CloudFormation tokens at synth time, so it substitutes well-formed stand-ins for the same names.
     const placeholders = placeholderBindings();
-    validateWorkflow(
+    const checked = checkWorkflow(
       workflow,
       Object.fromEntries(
         Object.keys(bindings).map((k) => [
@@ -126,8 +120,8 @@ export class WorkflowStateMachine extends Construct {
         ]),
       ),
     );
-    const definition = JSON.parse(workflow.text) as AslDefinition & { TimeoutSeconds?: unknown };
-    this.integrations = analyzeIntegrations(source, definition);
+    const { source, raw: definition } = checked;
+    this.integrations = checked.integrations;
     this.timeoutSeconds = workflowTimeout(
       source,
       definition.TimeoutSeconds,

@@ -13,12 +13,11 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { ACTIVITIES, type ActivityDefinition } from '../activities.ts';
 import { ActivityFunction } from '../constructs/activity-function.ts';
-import { listWorkflowFiles, type WorkflowFile } from '../constructs/asl.ts';
 import { dataRemovalPolicy } from '../constructs/names.ts';
 import { SandboxTask } from '../constructs/sandbox-task.ts';
 import { WfloFunction } from '../constructs/wflo-function.ts';
 import { WorkflowStateMachine } from '../constructs/workflow-state-machine.ts';
-import { needsOf } from './activity-permissions.ts';
+import { listWorkflowFiles, type WorkflowFile } from '../workflows/files.ts';
 import type { WfloContext } from './context.ts';
 import type { DataStack } from './data-stack.ts';
 import { grantExecutionData, grantOnExecutions } from './execution-grants.ts';
@@ -109,9 +108,9 @@ export class OrchestrationStack extends Stack {
         securityGroups: [props.lambdaSecurityGroup],
         environment: llmEnvironment(ctx),
       });
-      data.bindStore(fn);
-      for (const need of needsOf(activity.id)) {
-        if (need === 'cache') data.bindCache(fn);
+      for (const need of activity.needs) {
+        if (need === 'store') data.bindStore(fn);
+        else if (need === 'cache') data.bindCache(fn);
         else if (need === 'artifacts-read') data.bindArtifacts(fn, 'read');
         else if (need === 'artifacts-write') data.bindArtifacts(fn, 'write');
         else if (need === 'llm') {

@@ -1,7 +1,7 @@
 import { type App, Tags } from 'aws-cdk-lib';
 import type * as logs from 'aws-cdk-lib/aws-logs';
-import { listWorkflowFiles } from '../constructs/asl.ts';
 import { dataRemovalPolicy } from '../constructs/names.ts';
+import { listWorkflowFiles } from '../workflows/files.ts';
 import { API_GATEWAY_ACCOUNT_STACK, ApiGatewayAccountStack } from './api-gateway-account-stack.ts';
 import { ApiStack } from './api-stack.ts';
 import type { WfloContext } from './context.ts';

@@ -13,6 +13,7 @@ import { cpSync, mkdirSync, mkdtempSync, realpathSync, rmSync, statSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
+import { ACTIVITIES } from '../../infra/activities.ts';
 import { MIGRATIONS_PATH } from '../../infra/constructs/database-migrations.ts';
 import { BUNDLE_OPTIONS, REPO_ROOT } from '../../infra/constructs/wflo-function.ts';
 import {
@@ -56,16 +57,22 @@ const SFN: SdkCall = { pkg: '@aws-sdk/client-sfn', client: 'SFNClient' };
 const BEDROCK: SdkCall = { pkg: '@aws-sdk/client-bedrock-runtime', client: 'BedrockRuntimeClient' };
 const SECRETS: SdkCall = { pkg: '@aws-sdk/client-secrets-manager', client: 'SecretsManagerClient' };
 
-/** Each Lambda entry point and the SDK clients it calls (its first call is the store's, through the Data API). */
+/** The SDK clients each activity calls (its first call is the store's, through the Data API). */
+const ACTIVITY_SDK: Readonly<Record<string, readonly SdkCall[]>> = {
+  'execution-finish': [DATA_API],
+  'llm-invoke': [DATA_API, BEDROCK, SECRETS],
+  'sandbox-prepare': [DATA_API, S3, PRESIGNER],
+  'sandbox-collect': [DATA_API, S3],
+};
+
+/** Each Lambda entry point (the activities from their registry) and the SDK clients it calls. */
 const FUNCTIONS: readonly { name: string; entry: string; sdk: readonly SdkCall[]; migrations?: boolean }[] = [
-  { name: 'execution-finish', entry: 'functions/activities/execution-finish.ts', sdk: [DATA_API] },
-  { name: 'llm-invoke', entry: 'functions/activities/llm-invoke.ts', sdk: [DATA_API, BEDROCK, SECRETS] },
-  {
-    name: 'sandbox-prepare',
-    entry: 'functions/activities/sandbox-prepare.ts',
-    sdk: [DATA_API, S3, PRESIGNER],
-  },
-  { name: 'sandbox-collect', entry: 'functions/activities/sandbox-collect.ts', sdk: [DATA_API, S3] },
+  ...ACTIVITIES.map((a) => {
+    const sdk = ACTIVITY_SDK[a.id];
+    if (!sdk)
+      throw new Error(`cold-start bench: say which SDK clients activity '${a.id}' calls (ACTIVITY_SDK)`);
+    return { name: a.id, entry: a.entry, sdk };
+  }),
   { name: 'api', entry: 'functions/api/handler.ts', sdk: [DATA_API, SFN] },
   { name: 'status-projector', entry: 'functions/events/execution-status.ts', sdk: [DATA_API, SFN] },
   { name: 'reconciler', entry: 'functions/events/reconciler.ts', sdk: [DATA_API, SFN] },

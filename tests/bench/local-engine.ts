@@ -13,7 +13,7 @@ import { StateMachine } from 'aws-local-stepfunctions';
 import { loadConfig } from '#shared/config';
 import { startExecution } from '#shared/executions';
 import { createLocalRuntime } from '../../infra/local/engine/runtime.ts';
-import { loadWorkflowFile, walkStates } from '../../infra/local/workflows.ts';
+import { loadWorkflowFile, walkStates } from '../../infra/local/engine/workflows.ts';
 import { createTestDatabase } from '../helpers/database.ts';
 import { type BenchResult, percentile, report, runPool, target } from './lib.ts';
 import { serviceUrls } from './services.ts';

@@ -2,7 +2,6 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ACTIVITIES } from '../../infra/activities.ts';
 import { NODE_RUNTIME } from '../../infra/constructs/wflo-function.ts';
-import { needsOf } from '../../infra/stacks/activity-permissions.ts';
 import { BASE_ACTIVITY_ACTIONS, NEED_ACTIONS, STAR_ONLY_ACTIONS, sharedWflo } from './app-fixture.ts';
 import {
   actionsOf,
@@ -61,7 +60,7 @@ describe('Construct: ActivityFunction', () => {
     (id) => {
       const fn = w.stacks.orchestration.activities.get(id)!;
       const statements = statementsOfRole(t(), logicalId(fn.role));
-      const needs = needsOf(id);
+      const needs = ACTIVITIES.find((a) => a.id === id)!.needs;
       const expected = new Set([...BASE_ACTIVITY_ACTIONS, ...needs.flatMap((n) => NEED_ACTIONS[n])]);
       expect(new Set(statements.flatMap(actionsOf))).toEqual(expected);
 
@@ -95,7 +94,7 @@ describe('Construct: ActivityFunction', () => {
           Environment: { Variables: Record<string, unknown> };
         }
       ).Environment.Variables;
-      const needs = needsOf(activity.id);
+      const needs = activity.needs;
       expect('VALKEY_ENDPOINT' in vars).toBe(needs.includes('cache'));
       if (needs.includes('cache')) expect(vars).toMatchObject({ VALKEY_TLS: 'true', VALKEY_AUTH: 'iam' });
       expect(Object.keys(vars).filter((k) => k.endsWith('_TABLE') || k.startsWith('KAFKA_'))).toEqual([]);

@@ -1,6 +1,6 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { listWorkflowFiles } from '../../infra/constructs/asl.ts';
+import { listWorkflowFiles } from '../../infra/workflows/files.ts';
 import { STAR_ONLY_ACTIONS, sharedWflo } from './app-fixture.ts';
 import {
   actionsOf,

@@ -1,4 +1,4 @@
-import type { ActivityNeed } from '../../infra/stacks/activity-permissions.ts';
+import type { ActivityNeed } from '../../infra/activities.ts';
 import { type PolicyStatementJson, STACK_KEYS, type SynthesizedWflo, synthWflo } from './helpers.ts';
 
 /*
@@ -47,23 +47,25 @@ export function allStatements(
   return out;
 }
 
-/** What every function's role may do: logs, traces, the store through the Data API and its secret. */
+/** What every function's role may do: logs and traces. */
 export const BASE_ACTIVITY_ACTIONS = [
   'logs:CreateLogStream',
   'logs:PutLogEvents',
   'xray:PutTelemetryRecords',
   'xray:PutTraceSegments',
-  'rds-data:BatchExecuteStatement',
-  'rds-data:BeginTransaction',
-  'rds-data:CommitTransaction',
-  'rds-data:ExecuteStatement',
-  'rds-data:RollbackTransaction',
-  'secretsmanager:DescribeSecret',
-  'secretsmanager:GetSecretValue',
 ];
 
 /** The actions each activity need adds to the base. */
 export const NEED_ACTIONS: Record<ActivityNeed, string[]> = {
+  store: [
+    'rds-data:BatchExecuteStatement',
+    'rds-data:BeginTransaction',
+    'rds-data:CommitTransaction',
+    'rds-data:ExecuteStatement',
+    'rds-data:RollbackTransaction',
+    'secretsmanager:DescribeSecret',
+    'secretsmanager:GetSecretValue',
+  ],
   cache: ['elasticache:Connect'],
   'artifacts-read': ['s3:GetObject', 's3:ListBucket'],
   'artifacts-write': ['s3:PutObject'],

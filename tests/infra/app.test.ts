@@ -1,7 +1,7 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '#shared/config';
-import { listWorkflowFiles } from '../../infra/constructs/asl.ts';
+import { listWorkflowFiles } from '../../infra/workflows/files.ts';
 import { allStatements, sharedWflo } from './app-fixture.ts';
 import { deployedEnvironment, FAKE_CLUSTER_ARN, FAKE_SECRET_ARN } from './deployed-env.ts';
 import {

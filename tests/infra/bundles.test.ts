@@ -6,6 +6,7 @@ import { Stack } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ACTIVITIES } from '../../infra/activities.ts';
 import { BUNDLE_OPTIONS, REPO_ROOT, WfloFunction, ZOD_ALIAS } from '../../infra/constructs/wflo-function.ts';
 import { type CfnTemplate, logicalId, STACK_KEYS, type StackKey, synthWflo } from './helpers.ts';
 import {
@@ -218,13 +219,10 @@ afterAll(() => cleanup?.());
 
 describe('Lambda bundles (synthesized assets, outside the repository)', () => {
   it('checks every WfloFunction of the app, each bundle in a directory outside the repository', () => {
-    // THEN the eight entry points are all there, and the sandbox cannot fall back on the repo's node_modules
+    // THEN every activity's entry and the other four entry points are all there, and the sandbox cannot fall back on the repo's node_modules
     expect(bundles.map((b) => b.entry).sort()).toEqual(
       expect.arrayContaining([
-        'functions/activities/execution-finish.ts',
-        'functions/activities/llm-invoke.ts',
-        'functions/activities/sandbox-collect.ts',
-        'functions/activities/sandbox-prepare.ts',
+        ...ACTIVITIES.map((a) => a.entry),
         'functions/api/handler.ts',
         'functions/events/execution-status.ts',
         'functions/events/reconciler.ts',
@@ -308,10 +306,7 @@ describe('Lambda bundles (synthesized assets, outside the repository)', () => {
   });
 
   it.each([
-    'functions/activities/execution-finish.ts',
-    'functions/activities/llm-invoke.ts',
-    'functions/activities/sandbox-prepare.ts',
-    'functions/activities/sandbox-collect.ts',
+    ...ACTIVITIES.map((a) => a.entry),
     'functions/api/handler.ts',
     'functions/events/execution-status.ts',
     'functions/events/reconciler.ts',

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { ACTIVITIES } from '../../infra/activities.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ACTIVITIES, activity } from '../../infra/activities.ts';
 import { REPO_ROOT, type WfloFunction } from '../../infra/constructs/wflo-function.ts';
 import { sharedWflo } from './app-fixture.ts';
 import {
@@ -68,7 +68,7 @@ interface FunctionCallers {
 /** Per function (activity id, `api`, `status-projector`, `reconciler`, `migrations`): what it may be granted, and why. */
 const CALLERS: Readonly<Record<string, FunctionCallers>> = {
   'llm-invoke': {
-    entry: 'functions/activities/llm-invoke.ts',
+    entry: activity('llm-invoke').entry,
     actions: {
       ...STORE,
       'elasticache:Connect': {
@@ -78,9 +78,9 @@ const CALLERS: Readonly<Record<string, FunctionCallers>> = {
       'bedrock:InvokeModel': { pattern: /ConverseCommand/, why: 'the Bedrock provider calls Converse' },
     },
   },
-  'execution-finish': { entry: 'functions/activities/execution-finish.ts', actions: STORE },
+  'execution-finish': { entry: activity('execution-finish').entry, actions: STORE },
   'sandbox-prepare': {
-    entry: 'functions/activities/sandbox-prepare.ts',
+    entry: activity('sandbox-prepare').entry,
     actions: {
       ...STORE,
       's3:PutObject': { pattern: /PutObjectCommand/, why: 'stores the program; signs the result PUT URL' },
@@ -89,7 +89,7 @@ const CALLERS: Readonly<Record<string, FunctionCallers>> = {
     },
   },
   'sandbox-collect': {
-    entry: 'functions/activities/sandbox-collect.ts',
+    entry: activity('sandbox-collect').entry,
     actions: {
       ...STORE,
       's3:GetObject': { pattern: /GetObjectCommand/, why: 'reads the sandbox result' },

@@ -5,9 +5,9 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACTIVITIES } from '../../infra/activities.ts';
 import { COMPOSITE_LIMITS, countAlarms } from '../../infra/alarm-count.ts';
-import { listWorkflowFiles } from '../../infra/constructs/asl.ts';
 import { REPO_ROOT } from '../../infra/constructs/wflo-function.ts';
 import { RUNBOOK_ANCHORS, RUNBOOK_PATH, TIERS } from '../../infra/stacks/monitoring-stack.ts';
+import { listWorkflowFiles } from '../../infra/workflows/files.ts';
 import { sharedWflo } from './app-fixture.ts';
 import { logicalId, resourcesOfType, type SynthesizedWflo, synthWflo } from './helpers.ts';
 

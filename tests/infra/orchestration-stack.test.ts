@@ -1,8 +1,8 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ACTIVITIES, findVariables } from '../../infra/activities.ts';
-import { listWorkflowFiles } from '../../infra/constructs/asl.ts';
-import { BASE_ACTIVITY_ACTIONS, sharedWflo } from './app-fixture.ts';
+import { ACTIVITIES } from '../../infra/activities.ts';
+import { findVariables, listWorkflowFiles } from '../../infra/workflows/files.ts';
+import { BASE_ACTIVITY_ACTIONS, NEED_ACTIONS, sharedWflo } from './app-fixture.ts';
 import {
   actionsOf,
   logicalId,
@@ -164,7 +164,7 @@ describe('Status projector and reconciler', () => {
 
     // THEN nothing else is allowed, and the Step Functions action is scoped to wflo executions
     expect(new Set(statements.flatMap(actionsOf))).toEqual(
-      new Set([...BASE_ACTIVITY_ACTIONS, ...queueActions, stateAction, 'kms:Decrypt']),
+      new Set([...BASE_ACTIVITY_ACTIONS, ...NEED_ACTIONS.store, ...queueActions, stateAction, 'kms:Decrypt']),
     );
     // Execution data is encrypted with the workflow key: decrypting is limited to it and to wflo state machines.
     expect(statements.filter((s) => actionsOf(s).includes('kms:Decrypt'))).toEqual([

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { SandboxCollectInputSchema } from '#shared/activities/sandbox-collect';
-import { listWorkflowFiles } from '../../infra/constructs/asl.ts';
 import { SANDBOX_CONTAINER } from '../../infra/constructs/sandbox-task.ts';
 import { SANDBOX_CONTAINER_NAME } from '../../infra/local/engine/integrations/ecs-run-task.ts';
+import { listWorkflowFiles } from '../../infra/workflows/files.ts';
 
 interface State {
   Type: string;

@@ -1,7 +1,7 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '#shared/config';
-import { needsOf } from '../../infra/stacks/activity-permissions.ts';
+import { activity } from '../../infra/activities.ts';
 import { deployedEnvironment } from './deployed-env.ts';
 import {
   actionsOf,
@@ -71,7 +71,7 @@ describe('App variant: openai-compatible, Cognito, Kafka, protected', () => {
           Environment: { Variables: Record<string, unknown> };
         }
       ).Environment.Variables;
-      if (needsOf(id).includes('llm')) {
+      if (activity(id).needs.includes('llm')) {
         expect(secretReads).toHaveLength(1);
         // (merged with the database secret's identical statement by @aws-cdk/aws-iam:minimizePolicies)
         expect(resourcesOf(secretReads[0]!)).toContain(SECRET);

@@ -1,5 +1,7 @@
-import { rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -9,21 +11,24 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TASK_CONTEXT_PARAMETERS } from '#shared/step-context';
-import { ACTIVITIES, knownVariables, substituteVariables } from '../../infra/activities.ts';
-import {
-  type AslDefinition,
-  analyzeIntegrations,
-  listWorkflowFiles,
-  placeholderBindings,
-  validateWorkflow,
-  type WorkflowFile,
-} from '../../infra/constructs/asl.ts';
+import { ACTIVITIES, knownVariables } from '../../infra/activities.ts';
 import { SandboxTask } from '../../infra/constructs/sandbox-task.ts';
 import {
   MAX_WORKFLOW_TIMEOUT_SECONDS,
   WorkflowStateMachine,
   type WorkflowStateMachineProps,
 } from '../../infra/constructs/workflow-state-machine.ts';
+import type { AslDefinition } from '../../infra/workflows/asl.ts';
+import { placeholderBindings } from '../../infra/workflows/bindings.ts';
+import { checkWorkflow } from '../../infra/workflows/check.ts';
+import {
+  listWorkflowFiles,
+  readWorkflowFile,
+  substituteVariables,
+  type WorkflowFile,
+} from '../../infra/workflows/files.ts';
+import { analyzeIntegrations } from '../../infra/workflows/integrations.ts';
+import { LAMBDA_SERVICE_RETRY } from '../../infra/workflows/lint.ts';
 import {
   acknowledgements,
   actionsOf,
@@ -46,11 +51,12 @@ const lambdaTask = (fn: string, next?: string) => ({
   Type: 'Task',
   Resource: 'arn:aws:states:::lambda:invoke',
   Parameters: { FunctionName: fn, Payload: { context: TASK_CONTEXT_PARAMETERS } },
+  Retry: [LAMBDA_SERVICE_RETRY],
   ...(next ? { Next: next } : { End: true }),
 });
 
 function workflow(name: string, definition: unknown): WorkflowFile {
-  return { name, path: `/virtual/${name}.asl.json`, text: JSON.stringify(definition, null, 2) };
+  return { name, path: `statemachines/${name}.asl.json`, text: JSON.stringify(definition, null, 2) };
 }
 
 /** Runs a sandboxed task, waits for it, then collects: the shape the sandbox workflows use. */
@@ -95,7 +101,7 @@ describe('ASL files in statemachines/', () => {
       expect(result.errorsText('\n')).toBe('');
       expect(result.isValid).toBe(true);
       // and only uses variables of the contract, with integrations the CDK app can grant
-      expect(() => validateWorkflow(file)).not.toThrow();
+      expect(() => checkWorkflow(file)).not.toThrow();
       expect(() => analyzeIntegrations(file.name, JSON.parse(file.text) as AslDefinition)).not.toThrow();
     },
   );
@@ -115,17 +121,17 @@ describe('ASL files in statemachines/', () => {
   });
 });
 
-describe('Function: validateWorkflow', () => {
+describe('Function: checkWorkflow', () => {
   it('fails naming a ${Variable} that has no binding', () => {
     const file = workflow('typo', { StartAt: 'A', States: { A: lambdaTask('${LlmInvokeFuncton}') } });
-    expect(() => validateWorkflow(file)).toThrow(
+    expect(() => checkWorkflow(file)).toThrow(
       /statemachines\/typo\.asl\.json: unknown substitution variable\(s\) \$\{LlmInvokeFuncton\}/,
     );
   });
 
   it('fails on a definition asl-validator rejects', () => {
     const file = workflow('broken', { States: { A: { Type: 'Pass', End: true } } });
-    expect(() => validateWorkflow(file)).toThrow(/broken\.asl\.json: invalid ASL: .*StartAt/);
+    expect(() => checkWorkflow(file)).toThrow(/broken\.asl\.json: invalid ASL: .*StartAt/);
   });
 });
 
@@ -393,6 +399,33 @@ describe('Construct: WorkflowStateMachine settings', () => {
     expect(sm.timeoutSeconds).toBe(7200);
     expect(definitionOf(json).TimeoutSeconds).toBe(7200);
   });
+
+  it('GIVEN a workflow file named 2fa-check.asl.json WHEN synthesized THEN it deploys as wflo-s-2fa-check (the rule wflo dev uses)', () => {
+    // GIVEN
+    const path = join(mkdtempSync(join(tmpdir(), 'wflo-names-')), '2fa-check.asl.json');
+    writeFileSync(path, finishOnly({ TimeoutSeconds: 60 }).text);
+    const file = readWorkflowFile(path);
+    // WHEN
+    const { template } = build({ workflow: file });
+    // THEN
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      StateMachineName: 'wflo-s-2fa-check',
+    });
+  });
+
+  it.each(['missing-retry', 'partial-retry', 'missing-context', 'whole-context'])(
+    'GIVEN house-rules/%s.asl.json WHEN synthesized THEN it fails naming the file and the state',
+    (fixture) => {
+      // GIVEN
+      const file = readWorkflowFile(`tests/fixtures/statemachines/house-rules/${fixture}.asl.json`);
+      // WHEN / THEN
+      expect(() => build({ workflow: file })).toThrow(
+        new RegExp(
+          `house-rules/${fixture}\\.asl\\.json: breaks the workflow house rules:\\n {2}state 'Call': `,
+        ),
+      );
+    },
+  );
 
   it('GIVEN a file without TimeoutSeconds and no default WHEN synthesized THEN it fails naming the file and the fix', () => {
     expect(() => build({ workflow: finishOnly() })).toThrow(

@@ -11,7 +11,9 @@ import {
   LocalOrchestrator,
   retryDelayMs,
 } from '../../infra/local/engine/orchestrator.ts';
-import { loadWorkflowFile, localFunctionArn, type Workflow } from '../../infra/local/workflows.ts';
+import { loadWorkflowFile, localFunctionArn, type Workflow } from '../../infra/local/engine/workflows.ts';
+import { localBindings } from '../../infra/workflows/bindings.ts';
+import { LAMBDA_SERVICE_RETRY } from '../../infra/workflows/lint.ts';
 import { openTestStore } from '../helpers/database.ts';
 
 const activity = ACTIVITIES[0]!;
@@ -47,7 +49,7 @@ function workflowFrom(name: string, definition: object): Workflow {
   const dir = mkdtempSync(join(tmpdir(), 'wflo-asl-'));
   const file = join(dir, `${name}.asl.json`);
   writeFileSync(file, JSON.stringify(definition));
-  return loadWorkflowFile(file, { Echo: ECHO, Fail: FAIL, Big: BIG, Slow: SLOW });
+  return loadWorkflowFile(file, { ...localBindings(), Echo: ECHO, Fail: FAIL, Big: BIG, Slow: SLOW });
 }
 
 const lambdaTask = (fn: string, extra: object = {}) => ({
@@ -55,6 +57,7 @@ const lambdaTask = (fn: string, extra: object = {}) => ({
   Resource: 'arn:aws:states:::lambda:invoke',
   Parameters: { FunctionName: fn, Payload: { context: TASK_CONTEXT_PARAMETERS, 'input.$': '$' } },
   ResultSelector: { 'out.$': '$.Payload' },
+  Retry: [LAMBDA_SERVICE_RETRY],
   ...extra,
 });
 
@@ -142,7 +145,10 @@ describe('Class: LocalOrchestrator', () => {
       States: {
         Charge: {
           ...lambdaTask('${Fail}'),
-          Retry: [{ ErrorEquals: ['BudgetExceededError'], MaxAttempts: 2, IntervalSeconds: 1 }],
+          Retry: [
+            LAMBDA_SERVICE_RETRY,
+            { ErrorEquals: ['BudgetExceededError'], MaxAttempts: 2, IntervalSeconds: 1 },
+          ],
           Catch: [{ ErrorEquals: ['BudgetExceededError'], ResultPath: '$.error', Next: 'Caught' }],
           Next: 'Caught',
         },
@@ -252,21 +258,38 @@ describe('Class: LocalOrchestrator', () => {
   });
 
   it('refuses a Task whose integration the local runtime cannot run, naming the state', () => {
-    // Prepare
-    const wf = workflowFrom('sns', {
-      StartAt: 'Notify',
+    // Prepare: ECS, which loads (the CDK app can grant it) but this orchestrator has no integration for
+    const wf = workflowFrom('ecs-unserved', {
+      StartAt: 'Run',
       States: {
-        Notify: {
+        Run: {
           Type: 'Task',
-          Resource: 'arn:aws:states:::sns:publish',
-          Parameters: { Message: 'x', TopicArn: 'arn:aws:sns:us-east-1:000000000000:t' },
+          Resource: 'arn:aws:states:::ecs:runTask.sync',
+          Parameters: { Cluster: '${SandboxCluster}', TaskDefinition: '${SandboxTaskDefinition}' },
           End: true,
         },
       },
     });
 
     // Act / Assess
-    expect(() => orchestrator(wf)).toThrow(/cannot run Task state\(s\) Notify/);
+    expect(() => orchestrator(wf)).toThrow(/cannot run Task state\(s\) Run/);
+  });
+
+  it('refuses, on load, an integration the CDK app could not grant either, naming the state', () => {
+    // Prepare / Act / Assess
+    expect(() =>
+      workflowFrom('sns', {
+        StartAt: 'Notify',
+        States: {
+          Notify: {
+            Type: 'Task',
+            Resource: 'arn:aws:states:::sns:publish',
+            Parameters: { Message: 'x', TopicArn: 'arn:aws:sns:us-east-1:000000000000:t' },
+            End: true,
+          },
+        },
+      }),
+    ).toThrow(/state 'Notify': integration 'arn:aws:states:::sns:publish' has no grant rule/);
   });
 });
 
@@ -279,7 +302,11 @@ describe('Local service integrations', () => {
         Run: {
           Type: 'Task',
           Resource: RUN_TASK,
-          Parameters: { Cluster: 'c', TaskDefinition: 't', 'Overrides.$': '$.overrides' },
+          Parameters: {
+            Cluster: '${SandboxCluster}',
+            TaskDefinition: '${SandboxTaskDefinition}',
+            'Overrides.$': '$.overrides',
+          },
           TimeoutSeconds: 1,
           Retry: [{ ErrorEquals: ['States.TaskFailed'], MaxAttempts: 1, IntervalSeconds: 1 }],
           Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'Caught' }],
@@ -311,7 +338,9 @@ describe('Local service integrations', () => {
       return { StopCode: 'EssentialContainerExited' };
     });
     expect(outcome).toMatchObject({ status: 'succeeded', output: { StopCode: 'EssentialContainerExited' } });
-    expect(seen).toEqual([{ Cluster: 'c', TaskDefinition: 't', Overrides: { x: 1 } }]);
+    expect(seen).toEqual([
+      { Cluster: 'local-SandboxCluster', TaskDefinition: 'local-SandboxTaskDefinition', Overrides: { x: 1 } },
+    ]);
   });
 
   it('retries and catches an integration error by its name, with the attempt number', async () => {
@@ -352,7 +381,12 @@ describe('Top-level TimeoutSeconds', () => {
       StartAt: 'Run',
       TimeoutSeconds: 1,
       States: {
-        Run: { Type: 'Task', Resource: RUN_TASK, Parameters: { Cluster: 'c' }, End: true },
+        Run: {
+          Type: 'Task',
+          Resource: RUN_TASK,
+          Parameters: { Cluster: '${SandboxCluster}', TaskDefinition: '${SandboxTaskDefinition}' },
+          End: true,
+        },
       },
     });
     const o = new LocalOrchestrator({

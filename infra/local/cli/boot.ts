@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { LocalRuntime } from '../engine/runtime.ts';
+import { describeChange, type WorkflowChange } from '../engine/workflow-change.ts';
 
 /* What every command shares: the usage error, --input parsing, and booting the embedded runtime. */
 
@@ -23,7 +24,9 @@ const UNSAFE_WARNING =
   'Use it only for code you trust.';
 
 /** Loads the config and starts the embedded runtime (the store, the engine, the sandbox). */
-export async function boot(options: { unsafeLocalSandbox?: boolean; readOnly?: boolean } = {}) {
+export async function boot(
+  options: { unsafeLocalSandbox?: boolean; readOnly?: boolean; watch?: boolean } = {},
+) {
   if (options.unsafeLocalSandbox) {
     process.env.SANDBOX_UNSAFE_LOCAL = 'true';
     console.error(UNSAFE_WARNING);
@@ -31,10 +34,19 @@ export async function boot(options: { unsafeLocalSandbox?: boolean; readOnly?: b
   const { loadConfig } = await import('#shared/config');
   const { createLocalRuntime } = await import('../engine/runtime.ts');
   const config = loadConfig();
-  const local = await createLocalRuntime(config);
+  const local = await createLocalRuntime(
+    config,
+    options.watch ? { onWorkflowChange: logWorkflowChange } : {},
+  );
   // Reading executions runs no code: the sandbox warning would only be noise there.
   if (!options.readOnly) warnIfSandboxUnavailable(local);
   return { config, local };
+}
+
+/** `wflo dev` reloads statemachines/ as it changes: says what it did, or why it refused a file (also at start). */
+function logWorkflowChange(change: WorkflowChange) {
+  if (change.kind === 'refused') console.error(describeChange(change));
+  else if (!change.initial) console.log(describeChange(change));
 }
 
 /** Says up front when the workflows that run code will be refused here, and what to do about it. */

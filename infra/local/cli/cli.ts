@@ -42,7 +42,7 @@ async function dev(args: string[]): Promise<number> {
       'unsafe-local-sandbox': { type: 'boolean', default: false },
     },
   });
-  const { config, local } = await boot({ unsafeLocalSandbox: values['unsafe-local-sandbox'] });
+  const { config, local } = await boot({ unsafeLocalSandbox: values['unsafe-local-sandbox'], watch: true });
   const { startLocalServer } = await import('./server.ts');
   const port = values.port === undefined ? config.api.port : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0-65535`);

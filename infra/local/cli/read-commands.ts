@@ -98,7 +98,7 @@ export async function workflows(apiUrl: string | undefined): Promise<number> {
     return 0;
   }
   const { loadConfig } = await import('#shared/config');
-  const { loadWorkflows } = await import('../workflows.ts');
+  const { loadWorkflows } = await import('../engine/workflows.ts');
   for (const w of loadWorkflows(loadConfig().statemachinesDir).values())
     console.log(`${w.name.padEnd(16)} ${w.description}`);
   return 0;

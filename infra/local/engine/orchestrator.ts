@@ -3,15 +3,6 @@ import { StateMachine } from 'aws-local-stepfunctions';
 import { projectExecutionEnd } from '#shared/execution-end';
 import { logger } from '#shared/observability';
 import {
-  type AslDefinition,
-  type AslState,
-  LOCAL_ACCOUNT,
-  LOCAL_REGION,
-  type Retrier,
-  type Workflow,
-  walkStates,
-} from '../workflows.ts';
-import {
   errorMatches,
   lambdaContext,
   outcomeOfError,
@@ -28,6 +19,15 @@ import {
   PAYLOAD_LIMIT_BYTES,
   type RunHandle,
 } from './types.ts';
+import {
+  type AslDefinition,
+  type AslState,
+  LOCAL_ACCOUNT,
+  LOCAL_REGION,
+  type Retrier,
+  type Workflow,
+  walkStates,
+} from './workflows.ts';
 
 export { retryDelayMs } from './task-rules.ts';
 export * from './types.ts';
@@ -65,17 +65,35 @@ interface PreparedWorkflow {
 export class LocalOrchestrator {
   readonly #options: LocalOrchestratorOptions;
   readonly #prepared = new Map<string, PreparedWorkflow>();
+  readonly #workflows = new Map<string, Workflow>();
   readonly #running = new Map<string, RunHandle>();
 
   constructor(options: LocalOrchestratorOptions) {
     this.#options = options;
-    for (const workflow of options.workflows.values())
-      this.#prepared.set(workflow.name, this.#prepare(workflow));
+    for (const workflow of options.workflows.values()) this.load(workflow);
   }
 
   /** The workflows this orchestrator runs, by name. */
   get workflows(): ReadonlyMap<string, Workflow> {
-    return this.#options.workflows;
+    return this.#workflows;
+  }
+
+  /**
+   * Serves a workflow from now on, replacing one of the same name (`wflo dev` reloads a changed file). Throws,
+   * serving what it did before, when a Task cannot run here. Running executions keep the version they started with.
+   */
+  load(workflow: Workflow): 'added' | 'updated' {
+    const prepared = this.#prepare(workflow);
+    const kind = this.#workflows.has(workflow.name) ? 'updated' : 'added';
+    this.#prepared.set(workflow.name, prepared);
+    this.#workflows.set(workflow.name, workflow);
+    return kind;
+  }
+
+  /** Stops serving a workflow (its file was deleted); running executions finish. False when it was not served. */
+  unload(name: string): boolean {
+    this.#prepared.delete(name);
+    return this.#workflows.delete(name);
   }
 
   /** Executions still running. */

@@ -6,7 +6,6 @@ import type { Config } from '#shared/config';
 import { executionRecorded } from '#shared/middleware/step-tracking';
 import type { WorkflowEngine } from '#shared/ports/engine';
 import { ACTIVITIES } from '../../activities.ts';
-import { loadWorkflows, localFunctionArn } from '../workflows.ts';
 import { ECS_RUN_TASK_SYNC, ecsRunTaskIntegration } from './integrations/ecs-run-task.ts';
 import {
   type LambdaHandler,
@@ -14,6 +13,8 @@ import {
   type LocalIntegration,
   LocalOrchestrator,
 } from './orchestrator.ts';
+import { type WorkflowChange, watchWorkflows } from './workflow-watcher.ts';
+import { loadWorkflows, localFunctionArn } from './workflows.ts';
 
 /** The embedded target: shared runtime (store, providers) + local orchestrator + engine port over it. */
 export interface LocalRuntime {
@@ -25,16 +26,12 @@ export interface LocalRuntime {
   close(): Promise<void>;
 }
 
-/** Imports every activity's handler module (functions/activities/<id>.ts) and keys it by its local ARN. */
+/** Imports every activity's handler module (its registry `entry`) and keys it by its local ARN. */
 export async function loadLocalFunctions(): Promise<Map<string, LocalFunction>> {
   const entries = await Promise.all(
     ACTIVITIES.map(async (activity) => {
-      const mod = (await import(`../../../functions/activities/${activity.id}.ts`)) as {
-        handler?: LambdaHandler;
-      };
-      if (typeof mod.handler !== 'function') {
-        throw new Error(`functions/activities/${activity.id}.ts does not export a handler`);
-      }
+      const mod = (await import(`../../../${activity.entry}`)) as { handler?: LambdaHandler };
+      if (typeof mod.handler !== 'function') throw new Error(`${activity.entry} does not export a handler`);
       return [localFunctionArn(activity.id), { activity, handler: mod.handler }] as const;
     }),
   );
@@ -70,9 +67,15 @@ export async function createLocalRuntime(
     statemachinesDir?: string;
     /** Local service integrations by Task Resource (see infra/local/engine/integrations). */
     integrations?: ReadonlyMap<string, LocalIntegration>;
+    /**
+     * Watch the workflow folder (`wflo dev`): files are loaded, reloaded and refused one by one, each change
+     * reported here, instead of the whole folder loading once and any bad file failing the start.
+     */
+    onWorkflowChange?: (change: WorkflowChange) => void;
   } = {},
 ): Promise<LocalRuntime> {
-  const workflows = loadWorkflows(resolve(options.statemachinesDir ?? config.statemachinesDir));
+  const dir = resolve(options.statemachinesDir ?? config.statemachinesDir);
+  const workflows = options.onWorkflowChange ? new Map() : loadWorkflows(dir);
   const functions = await loadLocalFunctions();
   const runtime = await createRuntime(config);
   setRuntime(runtime);
@@ -96,12 +99,16 @@ export async function createLocalRuntime(
     retryIntervalScale: options.retryIntervalScale ?? 1,
     integrations,
   });
+  const watcher = options.onWorkflowChange
+    ? watchWorkflows(dir, orchestrator, { onChange: options.onWorkflowChange })
+    : undefined;
   return {
     runtime,
     orchestrator,
     engine: localEngine(orchestrator),
     sandbox,
     close: async () => {
+      watcher?.close();
       await orchestrator.drain();
       // The runtime was installed process-wide for the handlers; closing it also uninstalls it.
       await closeRuntime();

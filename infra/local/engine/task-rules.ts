@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 import { ExecutionAbortedError, ExecutionTimeoutError } from 'aws-local-stepfunctions';
 import type { ActivityDefinition } from '../../activities.ts';
-import type { Retrier } from '../workflows.ts';
 import type { ExecutionOutcome } from './types.ts';
+import type { Retrier } from './workflows.ts';
 
 /*
  * What Step Functions and Lambda do around one Task attempt, as the local orchestrator reproduces it: error

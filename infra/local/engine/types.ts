@@ -2,7 +2,7 @@ import type { Context } from 'aws-lambda';
 import type { ExecutionStatus } from '#shared/db/schema';
 import type { Store } from '#shared/store';
 import type { ActivityDefinition } from '../../activities.ts';
-import type { Workflow } from '../workflows.ts';
+import type { Workflow } from './workflows.ts';
 
 /*
  * The local orchestrator's public shapes: what it runs (handlers, integrations), how it is configured and

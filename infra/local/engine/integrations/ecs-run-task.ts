@@ -8,8 +8,8 @@ import { isLanguage, LANGUAGES } from '../../../../sandbox-image/src/core/interp
 import { MAX_CODE_BYTES } from '../../../../sandbox-image/src/core/limits.ts';
 import { failedResult } from '../../../../sandbox-image/src/core/result.ts';
 import { deliverResult, loadCode } from '../../../../sandbox-image/src/io.ts';
-import { LOCAL_ACCOUNT, LOCAL_REGION } from '../../workflows.ts';
 import type { LocalIntegration, LocalIntegrationContext } from '../orchestrator.ts';
+import { LOCAL_ACCOUNT, LOCAL_REGION } from '../workflows.ts';
 
 /** The Task `Resource` this integration stands in for. */
 export const ECS_RUN_TASK_SYNC = 'arn:aws:states:::ecs:runTask.sync';
