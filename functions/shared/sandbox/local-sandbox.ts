@@ -3,7 +3,7 @@ import { realpathSync } from 'node:fs';
 import { chmod, chown, lstat, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import type { Writable } from 'node:stream';
 import { SandboxFailedError, ValidationError } from '#shared/errors';
 import {
   SANDBOX_LANGUAGES,
@@ -33,12 +33,12 @@ import { toSandboxResult } from '../../../sandbox-image/src/core/result.ts';
 import {
   type BwrapFeatures,
   bwrapArgs,
-  maskablePaths,
   probeBwrapFeatures,
-  revealedPaths,
   SANDBOX_CODE_DIR,
   SANDBOX_WORK_DIR,
 } from './bwrap.ts';
+import { type SystemMount, systemMounts } from './mounts.ts';
+import { SECCOMP_FILTER } from './seccomp.ts';
 
 /** What to do when bubblewrap is missing, spelled out where the refusal is raised. */
 export const INSTALL_BUBBLEWRAP =
@@ -86,11 +86,6 @@ export interface LocalSandboxOptions {
   readonly prlimitPath?: string;
   /** @default python3 from the system bin directories; node is this process's `execPath` */
   readonly interpreters?: Partial<Interpreters>;
-  /**
-   * Host paths hidden from the program besides the defaults (home directories, /root, /run, /var,
-   * /srv, /mnt, /media, /opt, this process's working directory and the wflo checkout itself).
-   */
-  readonly hiddenPaths?: readonly string[];
   /** Limits for requests that leave them out. */
   readonly defaultLimits?: Partial<SandboxLimits>;
   /** Receives the one-time warning of unsafe mode. @default process.emitWarning */
@@ -105,9 +100,8 @@ export type LocalSandboxMode =
       readonly prlimitPath: string;
       readonly features: BwrapFeatures;
       readonly interpreters: Interpreters;
-      readonly hiddenPaths: readonly string[];
-      /** Interpreter installations inside hidden paths, bound back read-only. */
-      readonly revealedPaths: readonly string[];
+      /** The only host paths visible inside, read-only (see mounts.ts). */
+      readonly mounts: readonly SystemMount[];
     }
   | {
       readonly kind: 'unsafe';
@@ -183,34 +177,13 @@ export class LocalSandbox implements SandboxRunner {
     if (prlimitPath === undefined) {
       throw new SandboxFailedError('prlimit not found (package util-linux): it sets the sandbox rlimits');
     }
-    const hiddenPaths = maskablePaths([
-      '/root',
-      '/home',
-      '/run',
-      '/var',
-      '/srv',
-      '/mnt',
-      '/media',
-      '/opt',
-      homedir(),
-      process.cwd(),
-      // The checkout this module runs from, wherever wflo was started.
-      fileURLToPath(new URL('../../..', import.meta.url)),
-      this.#workRoot,
-      ...(o.hiddenPaths ?? []),
-    ]);
     this.#mode = {
       kind: 'bubblewrap',
       bwrapPath,
       prlimitPath,
       features: probeBwrapFeatures(bwrapPath),
       interpreters,
-      hiddenPaths,
-      revealedPaths: revealedPaths(
-        [interpreters.python, interpreters.node, realPath(prlimitPath)],
-        hiddenPaths,
-        homedir(),
-      ),
+      mounts: systemMounts([interpreters.python, interpreters.node, realPath(prlimitPath)], homedir()),
     };
     return this.#mode;
   }
@@ -274,15 +247,16 @@ export class LocalSandbox implements SandboxRunner {
   ): Promise<SandboxResult> {
     const sandboxCodePath = `${SANDBOX_CODE_DIR}/${codeFileName(request.language)}`;
     const INFO_FD = 3;
+    const SECCOMP_FD = 4;
     const args = bwrapArgs({
       features: mode.features,
       hostCodePath,
       sandboxCodePath,
-      hiddenPaths: mode.hiddenPaths,
-      revealedPaths: mode.revealedPaths,
+      mounts: mode.mounts,
       tmpBytes: limits.tmpBytes,
       env: childEnv(SANDBOX_WORK_DIR),
       infoFd: INFO_FD,
+      seccompFd: SECCOMP_FD,
       command: [
         // Inside the sandbox, so RLIMIT_NPROC counts this sandbox's user namespace only (and bwrap's
         // own setup is not squeezed by the limits).
@@ -293,6 +267,11 @@ export class LocalSandbox implements SandboxRunner {
     // The program, PID 1 of its namespace (--as-pid-1): killing it takes every process inside with it.
     let sandboxInit: number | undefined;
     const onSpawn = (child: ChildProcess): void => {
+      // bwrap reads the filter to EOF before it executes the program. If it dies first, the write
+      // fails with EPIPE, which the run's own result already reports.
+      const seccomp = child.stdio[SECCOMP_FD] as Writable | null | undefined;
+      seccomp?.on('error', () => {});
+      seccomp?.end(SECCOMP_FILTER);
       let info = '';
       child.stdio[INFO_FD]?.on('data', (chunk: Buffer) => {
         info += chunk.toString('utf8');
@@ -311,7 +290,7 @@ export class LocalSandbox implements SandboxRunner {
     const outcome = await this.#spawn(mode.bwrapPath, args, request, limits, {
       onSpawn,
       killExtra,
-      extraPipes: 1,
+      extraPipes: 2,
     });
     return toSandboxResult(outcome, outcome.timedOut ? 'SIGKILL' : undefined);
   }
