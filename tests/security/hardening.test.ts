@@ -373,3 +373,64 @@ print("total", total)`,
     expect(result.stdout).toMatch(/^denied (30|2|13)\n$/);
   });
 });
+
+describe('Admission control', () => {
+  /** A Python program that prints when it started and ended (host wall clock, seconds). */
+  const timed = (seconds: number) =>
+    `import time\nstart = time.time()\ntime.sleep(${seconds})\nprint(start, time.time())`;
+  const interval = (stdout: string) => stdout.trim().split(' ').map(Number) as [number, number];
+
+  it('runs at most maxConcurrent sandboxes at once and the rest afterwards', async () => {
+    // Prepare
+    const two = new LocalSandbox({ workRoot, hostUid: HOST_UID, maxConcurrent: 2 });
+
+    // Act
+    const results = await Promise.all(Array.from({ length: 6 }, () => py(timed(0.5), {}, two)));
+
+    // Assess: at no instant more than two programs ran, and two did run together
+    const intervals = results.map((r) => interval(r.stdout));
+    const overlap = (at: number) => intervals.filter(([s, e]) => s <= at && at < e).length;
+    const most = Math.max(...intervals.map(([s]) => overlap(s)));
+    expect(most).toBe(2);
+  });
+
+  it('admits waiting runs in the order they came (FIFO)', async () => {
+    // Prepare
+    const one = new LocalSandbox({ workRoot, hostUid: HOST_UID, maxConcurrent: 1 });
+
+    // Act
+    const results = await Promise.all(Array.from({ length: 4 }, () => py(timed(0.2), {}, one)));
+
+    // Assess: each started after the one before it ended
+    const intervals = results.map((r) => interval(r.stdout));
+    for (let i = 1; i < intervals.length; i++) {
+      expect(intervals[i]![0]).toBeGreaterThanOrEqual(intervals[i - 1]![1]);
+    }
+  });
+
+  it('counts the wait against the timeout: a run that times out in the queue reports a timeout', async () => {
+    // Prepare: one slot, held for 2 s
+    const one = new LocalSandbox({ workRoot, hostUid: HOST_UID, maxConcurrent: 1 });
+    const holder = py(timed(2), {}, one);
+
+    // Act: one that would take 0.1 s but may wait only 1 s, one admitted late with too little time left
+    const queuedOut = py('print("ran")', { timeoutMs: 1_000 }, one);
+    const lateStart = py(timed(1.5), { timeoutMs: 3_000 }, one);
+    const [held, timedOut, late] = await Promise.all([holder, queuedOut, lateStart]);
+    const realTimeout = await py('while True: pass', { timeoutMs: 500 }, one);
+
+    // Assess: the queued one never ran and looks like any timed-out run
+    expect(held.exitCode).toBe(0);
+    expect(timedOut).toMatchObject({
+      timedOut: true,
+      stdout: '',
+      exitCode: realTimeout.exitCode,
+      signal: realTimeout.signal,
+    });
+    expect(timedOut.durationMs).toBeGreaterThanOrEqual(950);
+    expect(timedOut.durationMs).toBeLessThan(2_000);
+    // Admitted after ~2 s of its 3 s, it was killed at the end of its 3 s, not 3 s after admission
+    expect(late).toMatchObject({ timedOut: true, stdout: '' });
+    expect(realTimeout.timedOut).toBe(true);
+  });
+});

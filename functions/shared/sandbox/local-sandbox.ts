@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { realpathSync } from 'node:fs';
 import { chmod, chown, lstat, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { homedir, tmpdir } from 'node:os';
+import { availableParallelism, homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { SandboxFailedError, ValidationError } from '#shared/errors';
@@ -30,6 +30,7 @@ import {
 import { prlimitArgs } from '../../../sandbox-image/src/core/prlimit.ts';
 import { type KillReason, killPid, runProcess } from '../../../sandbox-image/src/core/process.ts';
 import { toSandboxResult } from '../../../sandbox-image/src/core/result.ts';
+import { Admission, type NotAdmitted } from './admission.ts';
 import {
   type BwrapFeatures,
   bwrapArgs,
@@ -88,6 +89,11 @@ export interface LocalSandboxOptions {
   readonly interpreters?: Partial<Interpreters>;
   /** Limits for requests that leave them out. */
   readonly defaultLimits?: Partial<SandboxLimits>;
+  /**
+   * Sandboxes running at once; further runs wait in arrival order, the wait counted against their
+   * timeout. @default os.availableParallelism()
+   */
+  readonly maxConcurrent?: number;
   /** Receives the one-time warning of unsafe mode. @default process.emitWarning */
   readonly onWarning?: (message: string) => void;
 }
@@ -125,6 +131,7 @@ export class LocalSandbox implements SandboxRunner {
   readonly #options: LocalSandboxOptions;
   readonly #workRoot: string;
   readonly #hostUid: number;
+  readonly #admission: Admission;
   #mode: LocalSandboxMode | undefined;
   #warned = false;
 
@@ -132,11 +139,26 @@ export class LocalSandbox implements SandboxRunner {
     this.#options = options;
     this.#workRoot = options.workRoot ?? join(tmpdir(), `wflo-sandbox-${process.getuid?.() ?? 'user'}`);
     this.#hostUid = options.hostUid ?? DEFAULT_HOST_UID;
+    const maxConcurrent = options.maxConcurrent ?? availableParallelism();
+    if (!Number.isInteger(maxConcurrent) || maxConcurrent < 1) {
+      throw new ValidationError('invalid LocalSandbox options', ['maxConcurrent: must be an integer >= 1']);
+    }
+    this.#admission = new Admission(maxConcurrent);
     if (!Number.isInteger(this.#hostUid) || this.#hostUid < 1 || this.#hostUid >= 2 ** 31) {
       throw new ValidationError('invalid LocalSandbox options', [
         'hostUid: must be an integer from 1 to 2^31-1',
       ]);
     }
+  }
+
+  /** Runs waiting for a sandbox slot now (the `wflo_sandbox_queue_length` of /metrics). */
+  get queueLength(): number {
+    return this.#admission.waiting;
+  }
+
+  /** Sandboxes running now, at most `maxConcurrent`. */
+  get running(): number {
+    return this.#admission.running;
   }
 
   /** Where per-run directories are made. */
@@ -191,6 +213,27 @@ export class LocalSandbox implements SandboxRunner {
   async run(request: SandboxRequest): Promise<SandboxResult> {
     const limits = this.#validate(request);
     const mode = this.mode();
+    const queued = performance.now();
+    const slot = await this.#admission.acquire(request.timeoutMs, request.signal);
+    const waited = Math.round(performance.now() - queued);
+    if (typeof slot !== 'function') return notAdmitted(slot, waited);
+    try {
+      // The wall clock started when the run was asked for: what it waited is gone from its timeout.
+      return await this.#runAdmitted(
+        { ...request, timeoutMs: Math.max(1, request.timeoutMs - waited) },
+        limits,
+        mode,
+      );
+    } finally {
+      slot();
+    }
+  }
+
+  async #runAdmitted(
+    request: SandboxRequest,
+    limits: SandboxLimits,
+    mode: LocalSandboxMode,
+  ): Promise<SandboxResult> {
     const runDir = await this.#makeRunDir();
     try {
       const codePath = join(runDir, codeFileName(request.language));
@@ -360,4 +403,20 @@ export class LocalSandbox implements SandboxRunner {
       });
     });
   }
+}
+
+/**
+ * The result of a run that left the queue before it got a sandbox: what a run killed at its timeout
+ * (or by an abort) reports, with nothing printed, so callers see one kind of timeout.
+ */
+function notAdmitted(reason: NotAdmitted, waitedMs: number): SandboxResult {
+  return {
+    exitCode: 137,
+    signal: 'SIGKILL',
+    stdout: '',
+    stderr: '',
+    truncated: false,
+    timedOut: reason === 'timeout',
+    durationMs: waitedMs,
+  };
 }
