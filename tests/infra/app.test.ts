@@ -1,6 +1,7 @@
 import { rmSync } from 'node:fs';
 import { Stack, Validations } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -386,6 +387,35 @@ describe('Construct: SandboxTask', () => {
         }),
       ],
     });
+  });
+
+  it('caps processes, core dumps and POSIX message queues of the sandbox user', () => {
+    w.templates.orchestration.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      ContainerDefinitions: [
+        Match.objectLike({
+          Name: SANDBOX_CONTAINER,
+          Ulimits: Match.arrayWith([
+            { Name: 'nofile', SoftLimit: 1024, HardLimit: 1024 },
+            { Name: 'nproc', SoftLimit: 4096, HardLimit: 4096 },
+            { Name: 'core', SoftLimit: 0, HardLimit: 0 },
+            { Name: 'msgqueue', SoftLimit: 0, HardLimit: 0 },
+          ]),
+          PidMode: Match.absent(),
+          IpcMode: Match.absent(),
+        }),
+      ],
+    });
+  });
+
+  it('runs the task in the isolated sandbox subnets without a public IP, with no network besides S3 and the endpoints', () => {
+    // The RunTask call in the ASL: subnets and security group are the sandbox's, nothing public
+    const sandbox = w.stacks.orchestration.sandbox;
+    const isolated = w.stacks.network.vpc.selectSubnets({ subnetType: ec2.SubnetType.PRIVATE_ISOLATED });
+    for (const id of sandbox.subnetIds) expect(isolated.subnetIds).toContain(id);
+    expect(sandbox.securityGroup).toBe(w.stacks.network.sandboxSecurityGroup);
+    const runTask = JSON.stringify(w.json.orchestration).match(/AssignPublicIp[^,}]*/g) ?? [];
+    expect(runTask.length).toBeGreaterThan(0);
+    for (const m of runTask) expect(m).toContain('DISABLED');
   });
 
   it('gives the task role no permissions at all', () => {
