@@ -67,6 +67,8 @@ export interface BwrapArgsInput {
   readonly env: Readonly<Record<string, string>>;
   /** A file descriptor bwrap writes `{"child-pid": n}` to, so the host can kill the sandbox's init. */
   readonly infoFd?: number;
+  /** Hide /proc/keys (only where the kernel has one: bwrap cannot create files in procfs). */
+  readonly hideProcKeys?: boolean;
   /** A file descriptor bwrap reads the seccomp BPF program from (see seccomp.ts). */
   readonly seccompFd?: number;
   /** What runs inside: the prlimit wrapper and the interpreter argv. */
@@ -118,9 +120,7 @@ export function bwrapArgs(input: BwrapArgsInput): string[] {
     '/proc',
     // The keys of the session bubblewrap was started from are listed there (to their possessor, which
     // the program is); the filter already refuses to read them.
-    '--ro-bind',
-    '/dev/null',
-    '/proc/keys',
+    ...(input.hideProcKeys === false ? [] : ['--ro-bind', '/dev/null', '/proc/keys']),
     ...(input.features.size ? ['--size', String(input.tmpBytes)] : []),
     '--tmpfs',
     '/tmp',

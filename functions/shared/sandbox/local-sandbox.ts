@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { realpathSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { chmod, chown, lstat, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -63,6 +63,9 @@ function realPath(path: string): string {
     return path;
   }
 }
+
+/** Whether this kernel has a keyring (and so /proc/keys to hide). */
+const PROC_KEYS = existsSync('/proc/keys');
 
 const BIN_DIRS = ['/usr/local/bin', '/usr/bin', '/bin', '/usr/local/sbin', '/usr/sbin', '/sbin'];
 
@@ -300,6 +303,7 @@ export class LocalSandbox implements SandboxRunner {
       env: childEnv(SANDBOX_WORK_DIR),
       infoFd: INFO_FD,
       seccompFd: SECCOMP_FD,
+      hideProcKeys: PROC_KEYS,
       command: [
         // Inside the sandbox, so RLIMIT_NPROC counts this sandbox's user namespace only (and bwrap's
         // own setup is not squeezed by the limits).

@@ -75,6 +75,7 @@ describe('Function: bwrapArgs', () => {
     expect(at).toBeGreaterThan(args.indexOf('--proc'));
     expect(valuesOf(args, '--seccomp')).toEqual(['4']);
     expect(args.indexOf('--seccomp')).toBeLessThan(args.indexOf('--'));
+    expect(bwrapArgs({ ...base, hideProcKeys: false })).not.toContain('/proc/keys');
   });
 
   it('binds only the program file read-only and runs in the private work directory', () => {
