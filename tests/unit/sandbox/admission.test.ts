@@ -13,8 +13,12 @@ describe('Class: Admission', () => {
     const a = slot(await admission.acquire(1_000));
     const b = slot(await admission.acquire(1_000));
     const order: string[] = [];
-    const c = admission.acquire(1_000).then((r) => (order.push('c'), slot(r)));
-    const d = admission.acquire(1_000).then((r) => (order.push('d'), slot(r)));
+    const admitted = (name: string) => (r: Release | string) => {
+      order.push(name);
+      return slot(r);
+    };
+    const c = admission.acquire(1_000).then(admitted('c'));
+    const d = admission.acquire(1_000).then(admitted('d'));
     expect([admission.running, admission.waiting]).toEqual([2, 2]);
 
     // Act
