@@ -1,4 +1,4 @@
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as z from 'zod';
 import { ConfigError } from './errors.ts';
@@ -86,6 +86,8 @@ const EnvSchema = z.object({
   /** Size of one sandbox task (Fargate CPU units and MiB), for its compute cost where the task does not say. */
   SANDBOX_CPU: z.coerce.number().int().min(256).max(16_384).default(512),
   SANDBOX_MEMORY_MIB: z.coerce.number().int().min(512).max(122_880).default(1024),
+  /** Local sandboxes running at once; more wait in order. @default os.availableParallelism() */
+  SANDBOX_MAX_CONCURRENT: z.coerce.number().int().min(1).max(1024).optional(),
   WFLO_DEFAULT_BUDGET_USD: optionalString.pipe(
     z
       .string()
@@ -150,6 +152,8 @@ export interface Config {
     /** Task size (CPU units, MiB) charged when a run does not report its own (the local sandbox). */
     readonly cpu: number;
     readonly memoryMiB: number;
+    /** Locally: sandboxes running at once; further runs wait in arrival order (their timeout running). */
+    readonly maxConcurrent: number;
   };
 }
 
@@ -229,6 +233,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       unsafeLocal: e.SANDBOX_UNSAFE_LOCAL === 'true' || e.SANDBOX_UNSAFE_LOCAL === '1',
       cpu: e.SANDBOX_CPU,
       memoryMiB: e.SANDBOX_MEMORY_MIB,
+      maxConcurrent: e.SANDBOX_MAX_CONCURRENT ?? availableParallelism(),
     },
   };
 }

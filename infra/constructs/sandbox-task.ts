@@ -13,6 +13,18 @@ export const SANDBOX_CONTAINER = 'sandbox';
 /** uid:gid the untrusted code runs as (nobody), whatever the image declares. */
 export const SANDBOX_USER = '65534:65534';
 
+/**
+ * Task-wide rlimits, a ceiling above the per-run ones the runner sets with prlimit: processes of the
+ * sandbox user (a fork bomb stops here whatever the run asked for), no core dumps, no POSIX message
+ * queue memory (RLIMIT_MSGQUEUE, outside the address-space limit), a fixed open-file count.
+ */
+export const SANDBOX_ULIMITS: readonly ecs.Ulimit[] = [
+  { name: ecs.UlimitName.NOFILE, softLimit: 1024, hardLimit: 1024 },
+  { name: ecs.UlimitName.NPROC, softLimit: 4096, hardLimit: 4096 },
+  { name: ecs.UlimitName.CORE, softLimit: 0, hardLimit: 0 },
+  { name: ecs.UlimitName.MSGQUEUE, softLimit: 0, hardLimit: 0 },
+];
+
 export interface SandboxTaskProps {
   /** Name prefix, e.g. `wflo-dev`. */
   readonly prefix: string;
@@ -33,7 +45,11 @@ export interface SandboxTaskProps {
  * The Fargate cluster and hardened task definition that run untrusted code, built from `sandbox-image/`:
  * read-only root filesystem with a writable `/tmp` volume, every Linux capability dropped, an init process,
  * a non-root user, no environment in the definition, and a task role with no permissions at all (the code
- * reaches S3 only through presigned URLs, over the gateway endpoint). The task runs in isolated subnets.
+ * reaches S3 only through presigned URLs, over the gateway endpoint). The task runs in isolated subnets
+ * (no route out) with a security group whose only egress is HTTPS to the S3 prefix list and the
+ * ECR/Logs endpoints; its memory is the task's hard limit, shared memory included (Fargate runs each
+ * task in its own microVM). What Fargate cannot express (pids cgroup limit, IPC mode, /dev/shm size,
+ * a custom seccomp profile) is listed in docs/sandbox.md.
  */
 export class SandboxTask extends Construct {
   readonly cluster: ecs.Cluster;
@@ -94,7 +110,7 @@ export class SandboxTask extends Construct {
       privileged: false,
       linuxParameters,
       stopTimeout: undefined,
-      ulimits: [{ name: ecs.UlimitName.NOFILE, softLimit: 1024, hardLimit: 1024 }],
+      ulimits: [...SANDBOX_ULIMITS],
       logging: ecs.LogDrivers.awsLogs({ streamPrefix: 'sandbox', logGroup }),
     });
     this.container.addMountPoints({ containerPath: '/tmp', sourceVolume: 'tmp', readOnly: false });

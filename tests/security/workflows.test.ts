@@ -53,7 +53,8 @@ beforeAll(async () => {
   server = createServer((socket) => socket.end('secret\n'));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   port = (server.address() as { port: number }).port;
-});
+  // Opening PGlite takes 30 s and more on a loaded 2-core machine (see DATABASE in vitest.config.ts).
+}, 240_000);
 
 afterAll(async () => {
   await stopLocal(local);

@@ -79,7 +79,10 @@ export async function createLocalRuntime(
   const functions = await loadLocalFunctions();
   const runtime = await createRuntime(config);
   setRuntime(runtime);
-  const sandbox = new LocalSandbox({ unsafeLocalSandbox: config.sandbox.unsafeLocal });
+  const sandbox = new LocalSandbox({
+    unsafeLocalSandbox: config.sandbox.unsafeLocal,
+    maxConcurrent: config.sandbox.maxConcurrent,
+  });
   const artifacts = runtime.artifacts;
   const integrations = new Map<string, LocalIntegration>([
     [

@@ -1,10 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  bwrapArgs,
-  maskablePaths,
-  revealedPaths,
-  SANDBOX_WORK_DIR,
-} from '../../../infra/local/engine/sandbox/bwrap.ts';
+import { bwrapArgs, revealedPaths, SANDBOX_WORK_DIR } from '../../../infra/local/engine/sandbox/bwrap.ts';
 import { resolveLimits } from '../../../sandbox-image/src/core/limits.ts';
 import { prlimitArgs } from '../../../sandbox-image/src/core/prlimit.ts';
 
@@ -12,10 +7,15 @@ const base = {
   features: { size: true, disableUserns: true },
   hostCodePath: '/tmp/wflo-sandbox/run-1/main.py',
   sandboxCodePath: '/tmp/code/main.py',
-  hiddenPaths: ['/home', '/work/project'],
+  mounts: [
+    { kind: 'ro-bind', path: '/usr' },
+    { kind: 'symlink', path: '/bin', target: 'usr/bin' },
+    { kind: 'ro-bind', path: '/etc/ld.so.cache' },
+  ] as const,
   tmpBytes: 1024,
   env: { PATH: '/usr/bin', HOME: '/tmp/work' },
   infoFd: 3,
+  seccompFd: 4,
   command: ['/usr/bin/prlimit', '--', '/usr/bin/python3', '/tmp/code/main.py'],
 };
 
@@ -45,47 +45,37 @@ describe('Function: bwrapArgs', () => {
     expect(args).toContain('--disable-userns');
   });
 
-  it('binds the host root read-only and replaces /dev, /proc and /tmp, /dev read-only', () => {
+  it('builds the root from the allowlist only, read-only, with private /dev, /proc and /tmp', () => {
+    // Act
     const args = bwrapArgs(base);
-    expect(args.slice(args.indexOf('--ro-bind'), args.indexOf('--ro-bind') + 3)).toEqual([
-      '--ro-bind',
-      '/',
-      '/',
+
+    // Assess: no bind of the host root or of anything writable; the root goes read-only last
+    expect(valuesOf(args, '--ro-bind')).toEqual(['/usr', '/etc/ld.so.cache', '/dev/null', base.hostCodePath]);
+    expect(args.slice(args.indexOf('--symlink'), args.indexOf('--symlink') + 3)).toEqual([
+      '--symlink',
+      'usr/bin',
+      '/bin',
     ]);
     expect(args).not.toContain('--bind');
     expect(valuesOf(args, '--dev')).toEqual(['/dev']);
-    expect(valuesOf(args, '--remount-ro')).toContain('/dev');
+    expect(valuesOf(args, '--remount-ro')).toEqual(['/dev', '/']);
+    expect(args.indexOf('--remount-ro', args.indexOf('--tmpfs'))).toBeGreaterThan(
+      args.indexOf(base.sandboxCodePath),
+    );
     expect(valuesOf(args, '--proc')).toEqual(['/proc']);
     expect(valuesOf(args, '--size')).toEqual(['1024']);
     expect(args[args.indexOf('--size') + 2]).toBe('--tmpfs');
     expect(args[args.indexOf('--size') + 3]).toBe('/tmp');
   });
 
-  it('masks each hidden path with an empty mount after the root bind, made read-only', () => {
+  it('hides /proc/keys and passes the seccomp filter descriptor', () => {
     const args = bwrapArgs(base);
-    const rootBind = args.indexOf('/');
-    for (const path of base.hiddenPaths) {
-      const at = args.indexOf(path);
-      expect(at).toBeGreaterThan(rootBind);
-      expect(args[at - 1]).toBe('--tmpfs');
-      expect(valuesOf(args, '--remount-ro')).toContain(path);
-      expect(args.lastIndexOf(path)).toBeGreaterThan(at);
-    }
-  });
-
-  it('binds revealed paths back read-only inside the masks, before the masks go read-only', () => {
-    // Act
-    const args = bwrapArgs({ ...base, revealedPaths: ['/home/dev/.nvm/versions/node/v22'] });
-
-    // Assess
-    const at = args.indexOf('/home/dev/.nvm/versions/node/v22');
-    expect(args.slice(at - 1, at + 2)).toEqual([
-      '--ro-bind',
-      '/home/dev/.nvm/versions/node/v22',
-      '/home/dev/.nvm/versions/node/v22',
-    ]);
-    expect(at).toBeGreaterThan(args.indexOf('--tmpfs', args.indexOf('/tmp') + 1));
-    expect(at).toBeLessThan(args.indexOf('--remount-ro', args.indexOf('/dev') + 2));
+    const at = args.indexOf('/proc/keys');
+    expect(args.slice(at - 2, at + 1)).toEqual(['--ro-bind', '/dev/null', '/proc/keys']);
+    expect(at).toBeGreaterThan(args.indexOf('--proc'));
+    expect(valuesOf(args, '--seccomp')).toEqual(['4']);
+    expect(args.indexOf('--seccomp')).toBeLessThan(args.indexOf('--'));
+    expect(bwrapArgs({ ...base, hideProcKeys: false })).not.toContain('/proc/keys');
   });
 
   it('binds only the program file read-only and runs in the private work directory', () => {
@@ -113,27 +103,6 @@ describe('Function: bwrapArgs', () => {
     expect(args).not.toContain('--size');
     expect(args).not.toContain('--disable-userns');
     expect(valuesOf(args, '--tmpfs')).toContain('/tmp');
-  });
-});
-
-describe('Function: maskablePaths', () => {
-  it('drops the root, system paths, paths holding a kept file, and what /tmp /dev /proc replace', () => {
-    // Act
-    const paths = maskablePaths(
-      ['/', '/usr', '/usr/local', '/etc', '/tmp/wflo', '/proc/1', '/opt', '/home', 'relative', ''],
-      ['/opt/python/bin/python3'],
-    );
-
-    // Assess: /usr/local holds nothing kept and is not a parent of /usr, so it may go
-    expect(paths).toEqual(['/home', '/usr/local']);
-  });
-
-  it('drops duplicates, trailing slashes and paths inside another masked path', () => {
-    expect(maskablePaths(['/home/', '/home', '/home/dev/project', '/root'], [])).toEqual(['/home', '/root']);
-  });
-
-  it('never hides a directory that contains a system path', () => {
-    expect(maskablePaths(['/usr', '/lib', '/bin', '/sbin', '/etc'], [])).toEqual([]);
   });
 });
 

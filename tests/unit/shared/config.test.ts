@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '#shared/config';
 import { ConfigError } from '#shared/errors';
@@ -34,6 +35,12 @@ describe('Function: loadConfig', () => {
     expect(loadConfig({ WFLO_DEFAULT_BUDGET_USD: '0.25' }).defaultBudgetMicros).toBe(250_000);
     expect(loadConfig({}).defaultBudgetMicros).toBeUndefined();
     expect(() => loadConfig({ WFLO_DEFAULT_BUDGET_USD: '0.0000001' })).toThrow(/WFLO_DEFAULT_BUDGET_USD/);
+  });
+
+  it('caps concurrent local sandboxes at the core count unless SANDBOX_MAX_CONCURRENT says otherwise', () => {
+    expect(loadConfig({}).sandbox.maxConcurrent).toBe(availableParallelism());
+    expect(loadConfig({ SANDBOX_MAX_CONCURRENT: '3' }).sandbox.maxConcurrent).toBe(3);
+    expect(() => loadConfig({ SANDBOX_MAX_CONCURRENT: '0' })).toThrow(/SANDBOX_MAX_CONCURRENT/);
   });
 
   it('treats empty variables as unset', () => {

@@ -8,12 +8,13 @@ import { BatchingPglite } from './pglite-batch.ts';
 
 /**
  * Opens the embedded PGlite store (the local target and the tests): file-backed under `dataDir` (created
- * on first run) or in memory for `memory://`. Local-only: no Lambda entry point may import this module
+ * 0700 on first run) or in memory for `memory://`. Local-only: no Lambda entry point may import this module
  * (tests/infra/bundles.test.ts loads every bundle where PGlite does not exist).
  */
 export async function openPglite(dataDir: string): Promise<DbConnection> {
   const inMemory = dataDir === 'memory://';
-  if (!inMemory) mkdirSync(dataDir, { recursive: true });
+  // 0700 (each level made here): PGlite writes its files 0644, and they hold every execution's input.
+  if (!inMemory) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const pglite = inMemory ? await PGlite.create() : await PGlite.create({ dataDir });
   // Concurrent executions' statements are sent to PGlite together (group commit, see pglite-batch.ts).
   const client = new BatchingPglite(pglite);

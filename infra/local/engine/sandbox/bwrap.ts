@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { dirname, isAbsolute, normalize, sep } from 'node:path';
+import { dirname, sep } from 'node:path';
+import type { SystemMount } from './mounts.ts';
 
 /** Inside the sandbox: the uid/gid the program runs as, its working directory and where its code is. */
 export const SANDBOX_UID = 65534;
@@ -27,27 +28,8 @@ export function probeBwrapFeatures(bwrapPath: string): BwrapFeatures {
   return { size: /^\s*--size\b/m.test(help), disableUserns: /^\s*--disable-userns\b/m.test(help) };
 }
 
-/** Paths whose contents must stay visible in the sandbox (the system, and anything a run executes). */
-export const SYSTEM_PATHS = ['/usr', '/etc', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32'] as const;
-
-/**
- * Which of `candidates` can be hidden behind an empty read-only tmpfs: absolute, not `/`, not under
- * /tmp, /dev or /proc (those are replaced anyway), and not containing a path in `keep`.
- * Duplicates and paths inside another hidden path are dropped.
- */
-export function maskablePaths(candidates: readonly string[], keep: readonly string[] = []): string[] {
-  const clean = [
-    ...new Set(candidates.filter((p) => p && isAbsolute(p)).map((p) => normalize(p).replace(/\/+$/, ''))),
-  ]
-    .filter((p) => p !== '' && p !== '/')
-    .filter((p) => !['/tmp', '/dev', '/proc'].some((replaced) => within(p, replaced)))
-    .filter((p) => ![...SYSTEM_PATHS, ...keep].some((k) => within(k, p)))
-    .sort();
-  return clean.filter((p, i) => !clean.slice(0, i).some((q) => within(p, q)));
-}
-
 /** Whether `child` is `parent` or lies below it. */
-function within(child: string, parent: string): boolean {
+export function within(child: string, parent: string): boolean {
   return child === parent || child.startsWith(parent.endsWith(sep) ? parent : parent + sep);
 }
 
@@ -79,23 +61,26 @@ export interface BwrapArgsInput {
   /** Host path of the program file, bound read-only at `sandboxCodePath`. */
   readonly hostCodePath: string;
   readonly sandboxCodePath: string;
-  /** Host directories hidden behind empty read-only mounts (already filtered by `maskablePaths`). */
-  readonly hiddenPaths: readonly string[];
-  /** Host paths inside hidden ones bound back read-only (from `revealedPaths`). */
-  readonly revealedPaths?: readonly string[];
+  /** The only host paths visible inside (from `systemMounts`): read-only binds and usr-merge symlinks. */
+  readonly mounts: readonly SystemMount[];
   readonly tmpBytes: number;
   readonly env: Readonly<Record<string, string>>;
   /** A file descriptor bwrap writes `{"child-pid": n}` to, so the host can kill the sandbox's init. */
   readonly infoFd?: number;
+  /** Hide /proc/keys (only where the kernel has one: bwrap cannot create files in procfs). */
+  readonly hideProcKeys?: boolean;
+  /** A file descriptor bwrap reads the seccomp BPF program from (see seccomp.ts). */
+  readonly seccompFd?: number;
   /** What runs inside: the prlimit wrapper and the interpreter argv. */
   readonly command: readonly string[];
 }
 
 /**
  * The bubblewrap argv for one run. Every namespace is new (user, PID, network with only loopback, IPC,
- * UTS, cgroup), the root is the host's read-only, /dev and /proc are minimal and private, /tmp is a
- * fresh size-capped tmpfs, secrets-bearing host paths are masked, the environment is exactly `env`,
- * and the program is uid 65534 with no capabilities, killed if its parent dies.
+ * UTS, cgroup); the root is an empty read-only tmpfs holding only `mounts` (the runtimes, read-only),
+ * a minimal private /dev and /proc and a fresh size-capped /tmp with the work directory; the
+ * environment is exactly `env`; the program is uid 65534 with no capabilities, behind the seccomp
+ * filter, in a new session, killed if its parent dies.
  */
 export function bwrapArgs(input: BwrapArgsInput): string[] {
   const args = [
@@ -119,29 +104,42 @@ export function bwrapArgs(input: BwrapArgsInput): string[] {
     '--new-session',
     '--hostname',
     'wflo-sandbox',
-    '--ro-bind',
-    '/',
-    '/',
-    // /dev would be a writable, unbounded tmpfs owned by the sandbox user: make it read-only.
+  ];
+  for (const mount of input.mounts) {
+    if (mount.kind === 'symlink') args.push('--symlink', mount.target, mount.path);
+    else args.push('--ro-bind', mount.path, mount.path);
+  }
+  args.push(
+    // /dev would be a writable, unbounded tmpfs owned by the sandbox user: make it read-only (which
+    // also leaves /dev/shm unwritable: no POSIX shared memory outside the address-space limit).
     '--dev',
     '/dev',
     '--remount-ro',
     '/dev',
     '--proc',
     '/proc',
+    // The keys of the session bubblewrap was started from are listed there (to their possessor, which
+    // the program is); the filter already refuses to read them.
+    ...(input.hideProcKeys === false ? [] : ['--ro-bind', '/dev/null', '/proc/keys']),
     ...(input.features.size ? ['--size', String(input.tmpBytes)] : []),
     '--tmpfs',
     '/tmp',
-  ];
-  for (const path of input.hiddenPaths) args.push('--tmpfs', path);
-  for (const path of input.revealedPaths ?? []) args.push('--ro-bind', path, path);
-  // Read-only too (after the binds above made their mount points): an empty writable tmpfs would be
-  // unmetered memory for the program to fill.
-  for (const path of input.hiddenPaths) args.push('--remount-ro', path);
-  args.push('--dir', SANDBOX_WORK_DIR, '--ro-bind', input.hostCodePath, input.sandboxCodePath);
-  args.push('--chdir', SANDBOX_WORK_DIR, '--clearenv');
+    '--dir',
+    SANDBOX_WORK_DIR,
+    '--ro-bind',
+    input.hostCodePath,
+    input.sandboxCodePath,
+    // Last: the empty root bubblewrap made (owned by the sandbox user) would otherwise be writable,
+    // unmetered memory.
+    '--remount-ro',
+    '/',
+    '--chdir',
+    SANDBOX_WORK_DIR,
+    '--clearenv',
+  );
   for (const [key, value] of Object.entries(input.env)) args.push('--setenv', key, value);
   if (input.infoFd !== undefined) args.push('--info-fd', String(input.infoFd));
+  if (input.seccompFd !== undefined) args.push('--seccomp', String(input.seccompFd));
   args.push('--', ...input.command);
   return args;
 }

@@ -1,9 +1,9 @@
 import type { ChildProcess } from 'node:child_process';
-import { realpathSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { chmod, chown, lstat, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { homedir, tmpdir } from 'node:os';
+import { availableParallelism, homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import type { Writable } from 'node:stream';
 import { SandboxFailedError, ValidationError } from '#shared/errors';
 import {
   SANDBOX_LANGUAGES,
@@ -30,15 +30,16 @@ import {
 import { prlimitArgs } from '../../../../sandbox-image/src/core/prlimit.ts';
 import { type KillReason, killPid, runProcess } from '../../../../sandbox-image/src/core/process.ts';
 import { toSandboxResult } from '../../../../sandbox-image/src/core/result.ts';
+import { Admission, type NotAdmitted } from './admission.ts';
 import {
   type BwrapFeatures,
   bwrapArgs,
-  maskablePaths,
   probeBwrapFeatures,
-  revealedPaths,
   SANDBOX_CODE_DIR,
   SANDBOX_WORK_DIR,
 } from './bwrap.ts';
+import { type SystemMount, systemMounts } from './mounts.ts';
+import { SECCOMP_FILTER } from './seccomp.ts';
 
 /** What to do when bubblewrap is missing, spelled out where the refusal is raised. */
 export const INSTALL_BUBBLEWRAP =
@@ -63,6 +64,9 @@ function realPath(path: string): string {
   }
 }
 
+/** Whether this kernel has a keyring (and so /proc/keys to hide). */
+const PROC_KEYS = existsSync('/proc/keys');
+
 const BIN_DIRS = ['/usr/local/bin', '/usr/bin', '/bin', '/usr/local/sbin', '/usr/sbin', '/sbin'];
 
 export interface LocalSandboxOptions {
@@ -86,13 +90,13 @@ export interface LocalSandboxOptions {
   readonly prlimitPath?: string;
   /** @default python3 from the system bin directories; node is this process's `execPath` */
   readonly interpreters?: Partial<Interpreters>;
-  /**
-   * Host paths hidden from the program besides the defaults (home directories, /root, /run, /var,
-   * /srv, /mnt, /media, /opt, this process's working directory and the wflo checkout itself).
-   */
-  readonly hiddenPaths?: readonly string[];
   /** Limits for requests that leave them out. */
   readonly defaultLimits?: Partial<SandboxLimits>;
+  /**
+   * Sandboxes running at once; further runs wait in arrival order, the wait counted against their
+   * timeout. @default os.availableParallelism()
+   */
+  readonly maxConcurrent?: number;
   /** Receives the one-time warning of unsafe mode. @default process.emitWarning */
   readonly onWarning?: (message: string) => void;
 }
@@ -105,9 +109,8 @@ export type LocalSandboxMode =
       readonly prlimitPath: string;
       readonly features: BwrapFeatures;
       readonly interpreters: Interpreters;
-      readonly hiddenPaths: readonly string[];
-      /** Interpreter installations inside hidden paths, bound back read-only. */
-      readonly revealedPaths: readonly string[];
+      /** The only host paths visible inside, read-only (see mounts.ts). */
+      readonly mounts: readonly SystemMount[];
     }
   | {
       readonly kind: 'unsafe';
@@ -131,6 +134,7 @@ export class LocalSandbox implements SandboxRunner {
   readonly #options: LocalSandboxOptions;
   readonly #workRoot: string;
   readonly #hostUid: number;
+  readonly #admission: Admission;
   #mode: LocalSandboxMode | undefined;
   #warned = false;
 
@@ -138,11 +142,26 @@ export class LocalSandbox implements SandboxRunner {
     this.#options = options;
     this.#workRoot = options.workRoot ?? join(tmpdir(), `wflo-sandbox-${process.getuid?.() ?? 'user'}`);
     this.#hostUid = options.hostUid ?? DEFAULT_HOST_UID;
+    const maxConcurrent = options.maxConcurrent ?? availableParallelism();
+    if (!Number.isInteger(maxConcurrent) || maxConcurrent < 1) {
+      throw new ValidationError('invalid LocalSandbox options', ['maxConcurrent: must be an integer >= 1']);
+    }
+    this.#admission = new Admission(maxConcurrent);
     if (!Number.isInteger(this.#hostUid) || this.#hostUid < 1 || this.#hostUid >= 2 ** 31) {
       throw new ValidationError('invalid LocalSandbox options', [
         'hostUid: must be an integer from 1 to 2^31-1',
       ]);
     }
+  }
+
+  /** Runs waiting for a sandbox slot now (the `wflo_sandbox_queue_length` of /metrics). */
+  get queueLength(): number {
+    return this.#admission.waiting;
+  }
+
+  /** Sandboxes running now, at most `maxConcurrent`. */
+  get running(): number {
+    return this.#admission.running;
   }
 
   /** Where per-run directories are made. */
@@ -183,34 +202,13 @@ export class LocalSandbox implements SandboxRunner {
     if (prlimitPath === undefined) {
       throw new SandboxFailedError('prlimit not found (package util-linux): it sets the sandbox rlimits');
     }
-    const hiddenPaths = maskablePaths([
-      '/root',
-      '/home',
-      '/run',
-      '/var',
-      '/srv',
-      '/mnt',
-      '/media',
-      '/opt',
-      homedir(),
-      process.cwd(),
-      // The checkout this module runs from, wherever wflo was started.
-      fileURLToPath(new URL('../../../..', import.meta.url)),
-      this.#workRoot,
-      ...(o.hiddenPaths ?? []),
-    ]);
     this.#mode = {
       kind: 'bubblewrap',
       bwrapPath,
       prlimitPath,
       features: probeBwrapFeatures(bwrapPath),
       interpreters,
-      hiddenPaths,
-      revealedPaths: revealedPaths(
-        [interpreters.python, interpreters.node, realPath(prlimitPath)],
-        hiddenPaths,
-        homedir(),
-      ),
+      mounts: systemMounts([interpreters.python, interpreters.node, realPath(prlimitPath)], homedir()),
     };
     return this.#mode;
   }
@@ -218,6 +216,27 @@ export class LocalSandbox implements SandboxRunner {
   async run(request: SandboxRequest): Promise<SandboxResult> {
     const limits = this.#validate(request);
     const mode = this.mode();
+    const queued = performance.now();
+    const slot = await this.#admission.acquire(request.timeoutMs, request.signal);
+    const waited = Math.round(performance.now() - queued);
+    if (typeof slot !== 'function') return notAdmitted(slot, waited);
+    try {
+      // The wall clock started when the run was asked for: what it waited is gone from its timeout.
+      return await this.#runAdmitted(
+        { ...request, timeoutMs: Math.max(1, request.timeoutMs - waited) },
+        limits,
+        mode,
+      );
+    } finally {
+      slot();
+    }
+  }
+
+  async #runAdmitted(
+    request: SandboxRequest,
+    limits: SandboxLimits,
+    mode: LocalSandboxMode,
+  ): Promise<SandboxResult> {
     const runDir = await this.#makeRunDir();
     try {
       const codePath = join(runDir, codeFileName(request.language));
@@ -274,15 +293,17 @@ export class LocalSandbox implements SandboxRunner {
   ): Promise<SandboxResult> {
     const sandboxCodePath = `${SANDBOX_CODE_DIR}/${codeFileName(request.language)}`;
     const INFO_FD = 3;
+    const SECCOMP_FD = 4;
     const args = bwrapArgs({
       features: mode.features,
       hostCodePath,
       sandboxCodePath,
-      hiddenPaths: mode.hiddenPaths,
-      revealedPaths: mode.revealedPaths,
+      mounts: mode.mounts,
       tmpBytes: limits.tmpBytes,
       env: childEnv(SANDBOX_WORK_DIR),
       infoFd: INFO_FD,
+      seccompFd: SECCOMP_FD,
+      hideProcKeys: PROC_KEYS,
       command: [
         // Inside the sandbox, so RLIMIT_NPROC counts this sandbox's user namespace only (and bwrap's
         // own setup is not squeezed by the limits).
@@ -293,6 +314,11 @@ export class LocalSandbox implements SandboxRunner {
     // The program, PID 1 of its namespace (--as-pid-1): killing it takes every process inside with it.
     let sandboxInit: number | undefined;
     const onSpawn = (child: ChildProcess): void => {
+      // bwrap reads the filter to EOF before it executes the program. If it dies first, the write
+      // fails with EPIPE, which the run's own result already reports.
+      const seccomp = child.stdio[SECCOMP_FD] as Writable | null | undefined;
+      seccomp?.on('error', () => {});
+      seccomp?.end(SECCOMP_FILTER);
       let info = '';
       child.stdio[INFO_FD]?.on('data', (chunk: Buffer) => {
         info += chunk.toString('utf8');
@@ -311,7 +337,7 @@ export class LocalSandbox implements SandboxRunner {
     const outcome = await this.#spawn(mode.bwrapPath, args, request, limits, {
       onSpawn,
       killExtra,
-      extraPipes: 1,
+      extraPipes: 2,
     });
     return toSandboxResult(outcome, outcome.timedOut ? 'SIGKILL' : undefined);
   }
@@ -381,4 +407,20 @@ export class LocalSandbox implements SandboxRunner {
       });
     });
   }
+}
+
+/**
+ * The result of a run that left the queue before it got a sandbox: what a run killed at its timeout
+ * (or by an abort) reports, with nothing printed, so callers see one kind of timeout.
+ */
+function notAdmitted(reason: NotAdmitted, waitedMs: number): SandboxResult {
+  return {
+    exitCode: 137,
+    signal: 'SIGKILL',
+    stdout: '',
+    stderr: '',
+    truncated: false,
+    timedOut: reason === 'timeout',
+    durationMs: waitedMs,
+  };
 }
