@@ -36,6 +36,8 @@ export function allowedHostHeaders(bindHost: string, port: number): ReadonlySet<
         for (const a of addresses ?? []) names.add(hostForm(a.address.replace(/%.*$/, '')));
       }
       names.add(hostname().toLowerCase());
+      // What the printed URL says; only served with --allow-remote, i.e. with a token.
+      names.add(hostForm(bindHost.replace(/^\[|\]$/g, '')));
     } else {
       names.add(hostForm(bindHost.replace(/^\[|\]$/g, '')));
     }
