@@ -17,20 +17,6 @@ export interface LocalApiOptions {
 }
 
 /**
- * The parts of {@link SandboxLoad} the sandbox implements (admission control in functions/shared/sandbox
- * adds a queue); the metrics show only those.
- */
-function sandboxLoad(sandbox: object): SandboxLoad {
-  const has = (name: keyof SandboxLoad) =>
-    typeof (sandbox as Record<string, unknown>)[name] === 'function'
-      ? ((sandbox as Record<string, () => number>)[name] as () => number).bind(sandbox)
-      : undefined;
-  const queueLength = has('queueLength');
-  const running = has('running');
-  return { ...(queueLength ? { queueLength } : {}), ...(running ? { running } : {}) };
-}
-
-/**
  * The API app the Lambda runs, behind what only the local server needs, in this order: security headers,
  * a Host check (DNS rebinding), the bearer token when one is set, JSON-only state changes (no cross-origin
  * form posts), admission control on starts (429 + Retry-After), and `GET /metrics` (Prometheus). No CORS
@@ -48,7 +34,8 @@ export function createLocalApi(local: LocalRuntime, options: LocalApiOptions) {
     store: local.runtime.store,
     runsInFlight: () => local.orchestrator.running,
     maxRunsInFlight,
-    sandbox: sandboxLoad(local.sandbox),
+    // Read through its getters at each scrape; parts the sandbox does not have are left out.
+    sandbox: local.sandbox as object as SandboxLoad,
   });
 
   const app = new Hono();

@@ -3,14 +3,14 @@ import { TERMINAL_STATUSES } from '#shared/db/schema';
 import type { Store } from '#shared/store';
 
 /**
- * What the local sandbox can tell the metrics about its load. Optional parts: the server shows what the
- * sandbox it runs implements (admission control in functions/shared/sandbox provides the queue).
+ * What the local sandbox can tell the metrics about its load (LocalSandbox's `queueLength` and `running`
+ * from its admission control). Parts it does not report (not a number) are left out of the metrics.
  */
 export interface SandboxLoad {
   /** Runs waiting for a sandbox slot. */
-  queueLength?(): number;
+  readonly queueLength?: number;
   /** Sandboxed programs running now. */
-  running?(): number;
+  readonly running?: number;
 }
 
 /** The Prometheus view of `wflo dev`: `render()` is the body of `GET /metrics`. */
@@ -116,25 +116,19 @@ export function createLocalMetrics(deps: {
       this.set(deps.maxRunsInFlight);
     },
   });
-  const queueLength = deps.sandbox?.queueLength?.bind(deps.sandbox);
-  if (queueLength) {
+  const sandbox = deps.sandbox;
+  const sandboxGauges = [
+    ['queueLength', 'wflo_sandbox_queue_length', 'Sandbox runs waiting for a slot'],
+    ['running', 'wflo_sandbox_running', 'Sandboxed programs running now'],
+  ] as const;
+  for (const [part, name, help] of sandboxGauges) {
+    if (typeof sandbox?.[part] !== 'number') continue;
     new Gauge({
-      name: 'wflo_sandbox_queue_length',
-      help: 'Sandbox runs waiting for a slot',
+      name,
+      help,
       registers,
       collect() {
-        this.set(queueLength());
-      },
-    });
-  }
-  const sandboxRunning = deps.sandbox?.running?.bind(deps.sandbox);
-  if (sandboxRunning) {
-    new Gauge({
-      name: 'wflo_sandbox_running',
-      help: 'Sandboxed programs running now',
-      registers,
-      collect() {
-        this.set(sandboxRunning());
+        this.set(sandbox[part] ?? 0);
       },
     });
   }

@@ -11,23 +11,44 @@ import { startLocal, stopLocal } from '../helpers/local.ts';
 
 const LIMIT = 2;
 
-/** Sandbox runs wait here until released; each release fails the run's Run state, which ends it. */
-const held: Array<() => void> = [];
+/**
+ * Sandbox runs wait at a gate until the test opens it; a run let through fails its Run state, which ends
+ * it. While the gate is open, runs arriving later pass at once too, so a drain always ends.
+ */
+let held = 0;
+let openGate: () => void = () => {};
+let gate = new Promise<void>((r) => {
+  openGate = r;
+});
 let reached: () => void = () => {};
-const heldSandbox: LocalIntegration = (_params, context) =>
-  new Promise((_, reject) => {
-    const release = () =>
-      reject(Object.assign(new Error('released by the test'), { name: 'States.TaskFailed' }));
-    held.push(release);
-    context.signal.addEventListener('abort', release);
-    reached();
+const heldSandbox: LocalIntegration = async (_params, context) => {
+  held++;
+  reached();
+  try {
+    await Promise.race([
+      gate,
+      new Promise((r) => context.signal.addEventListener('abort', r, { once: true })),
+    ]);
+  } finally {
+    held--;
+  }
+  throw Object.assign(new Error('let through by the test'), { name: 'States.TaskFailed' });
+};
+
+/** Lets every held run (and any that arrives) through, and waits until all runs have ended. */
+async function releaseAll() {
+  openGate();
+  await local.orchestrator.drain();
+  gate = new Promise<void>((r) => {
+    openGate = r;
   });
+}
 
 /** Resolves once `n` sandbox runs are held. */
 function whenHeld(n: number): Promise<void> {
   return new Promise((resolve) => {
     reached = () => {
-      if (held.length >= n) resolve();
+      if (held >= n) resolve();
     };
     reached();
   });
@@ -41,7 +62,7 @@ beforeAll(async () => {
   server = await startLocalServer(local, { port: 0, host: '127.0.0.1', maxRunsInFlight: LIMIT });
 });
 afterAll(async () => {
-  for (const release of held.splice(0)) release();
+  if (local) await releaseAll();
   await server?.close();
   await stopLocal(local);
 });
@@ -68,8 +89,7 @@ describe('Local API: admission control on starts', () => {
     const refused = await start('/* one too many */');
     const refusedBody = (await refused.json()) as Record<string, unknown>;
     const reads = await fetch(`${server.url}/executions`);
-    for (const release of held.splice(0)) release();
-    await local.orchestrator.drain();
+    await releaseAll();
     const later = await start('/* after the others */');
     await whenHeld(1);
 
@@ -91,8 +111,7 @@ describe('Local API: admission control on starts', () => {
 
   it('concurrent starts at the edge never admit more than the bound', async () => {
     // Prepare
-    for (const release of held.splice(0)) release();
-    await local.orchestrator.drain();
+    await releaseAll();
 
     // Act: ten starts at once
     const results = await Promise.all(Array.from({ length: 10 }, (_, i) => start(`/* burst ${i} */`)));
