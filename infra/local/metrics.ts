@@ -135,12 +135,14 @@ export function createLocalMetrics(deps: {
 
   const since = deps.since ?? new Date();
   const followed = new Map<string, Followed>();
-  const seen = new Set<string>();
+  /** Executions already followed, by id → creation time (forgotten once older than any listing reads). */
+  const seen = new Map<string, number>();
   let newestSeen = since.getTime();
 
   /** Adds the executions created since the last listing to those followed. */
   async function discover() {
     const floor = Math.max(since.getTime(), newestSeen - LISTING_OVERLAP_MS);
+    for (const [id, created] of seen) if (created < floor) seen.delete(id);
     let cursor: string | undefined;
     for (;;) {
       const page = await deps.store.listExecutions({ limit: PAGE, cursor });
@@ -149,7 +151,7 @@ export function createLocalMetrics(deps: {
         if (created < floor) return;
         newestSeen = Math.max(newestSeen, created);
         if (seen.has(row.id)) continue;
-        seen.add(row.id);
+        seen.set(row.id, created);
         followed.set(row.id, { workflow: row.workflow, after: 0 });
       }
       if (!page.nextCursor) return;
