@@ -21,6 +21,7 @@ import {
   StepSchema,
   WorkflowSchema,
 } from './schemas.ts';
+import { apiSecurityHeaders } from './security-headers.ts';
 
 export interface ApiDeps {
   readonly store: Store;
@@ -31,7 +32,8 @@ export interface ApiDeps {
 
 type Problem = z.infer<typeof ProblemSchema>;
 
-function problem(status: number, title: string, detail: string, errors?: Problem['errors']): Problem {
+/** An RFC 9457 problem document, the body of every 4xx/5xx answer. */
+export function problem(status: number, title: string, detail: string, errors?: Problem['errors']): Problem {
   return {
     type: `https://wflo.dev/problems/${title.toLowerCase().replace(/\s+/g, '-')}`,
     title,
@@ -228,6 +230,8 @@ export function createApp(deps: ApiDeps) {
       }
     },
   });
+
+  app.use('*', apiSecurityHeaders());
 
   app.onError((err, c) => {
     const send = (status: ContentfulStatusCode, title: string) =>

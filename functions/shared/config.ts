@@ -53,6 +53,10 @@ const EnvSchema = z.object({
   WFLO_STATEMACHINES_DIR: z.string().trim().min(1).default('statemachines'),
   WFLO_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   WFLO_HOST: z.string().trim().min(1).default('127.0.0.1'),
+  /** Bearer token every request to `wflo dev` must carry (generated at start with --allow-remote when unset). */
+  WFLO_API_TOKEN: optionalString.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
+  /** Executions `wflo dev` runs at once; a start beyond them gets 429 with Retry-After. */
+  WFLO_MAX_RUNS_IN_FLIGHT: z.coerce.number().int().min(1).max(10_000).default(32),
   /** Redis/Valkey for the response cache (`redis://` or `rediss://`); the store's table when unset. */
   REDIS_URL: optionalString.pipe(
     z
@@ -122,7 +126,14 @@ export interface Config {
   };
   readonly pricesFile: string | undefined;
   readonly statemachinesDir: string;
-  readonly api: { readonly port: number; readonly host: string };
+  readonly api: {
+    readonly port: number;
+    readonly host: string;
+    /** Bearer token the local server requires of every request, when set (WFLO_API_TOKEN). */
+    readonly token: string | undefined;
+    /** Executions the local server runs at once before it answers 429 (WFLO_MAX_RUNS_IN_FLIGHT). */
+    readonly maxRunsInFlight: number;
+  };
   /** Budget of an execution started without one (WFLO_DEFAULT_BUDGET_USD), in micro-dollars. */
   readonly defaultBudgetMicros: number | undefined;
   readonly cache: {
@@ -214,7 +225,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     pricesFile: e.WFLO_PRICES_FILE,
     statemachinesDir: e.WFLO_STATEMACHINES_DIR,
-    api: { port: e.WFLO_PORT, host: e.WFLO_HOST },
+    api: {
+      port: e.WFLO_PORT,
+      host: e.WFLO_HOST,
+      token: e.WFLO_API_TOKEN,
+      maxRunsInFlight: e.WFLO_MAX_RUNS_IN_FLIGHT,
+    },
     defaultBudgetMicros:
       e.WFLO_DEFAULT_BUDGET_USD === undefined ? undefined : usdToMicros(e.WFLO_DEFAULT_BUDGET_USD),
     stateMachines: parseStateMachines(e.WORKFLOW_STATE_MACHINES),

@@ -10,8 +10,11 @@ process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
 const USAGE = `wflo — durable AI-agent workflows, embedded on this machine or on the deployed API
 
 Usage:
-  wflo dev [--port 3000] [--host 127.0.0.1] [--unsafe-local-sandbox]
-                                                 serve the API over the embedded runtime
+  wflo dev [--port 3000] [--host 127.0.0.1] [--allow-remote] [--unsafe-local-sandbox]
+                                                 serve the API over the embedded runtime; a --host
+                                                 other than loopback needs --allow-remote, and then
+                                                 every request a bearer token (WFLO_API_TOKEN, or one
+                                                 printed at start)
   wflo run <workflow> [--input <json|@file>] [--budget <usd>] [--idempotency-key <key>] [--json]
            [--unsafe-local-sandbox]              run one execution to the end, showing each step
   wflo executions [--workflow <name>] [--status <status>] [--limit 20] [--json]
@@ -39,31 +42,47 @@ async function dev(args: string[]): Promise<number> {
     options: {
       port: { type: 'string' },
       host: { type: 'string' },
+      'allow-remote': { type: 'boolean', default: false },
       'unsafe-local-sandbox': { type: 'boolean', default: false },
     },
   });
+  // Refused before anything opens: serving other machines is a choice the user makes explicitly.
+  const { loadConfig } = await import('#shared/config');
+  const { remoteAccess } = await import('./security.ts');
+  const api = loadConfig().api;
+  const host = values.host ?? api.host;
+  const access = remoteAccess({ host, allowRemote: values['allow-remote'], configuredToken: api.token });
+  if (!access.ok) throw new UsageError(access.reason);
+  const port = values.port === undefined ? api.port : Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0-65535`);
   const { config, local } = await boot({ unsafeLocalSandbox: values['unsafe-local-sandbox'], watch: true });
   const { startLocalServer } = await import('./server.ts');
-  const port = values.port === undefined ? config.api.port : Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0-65535`);
-  const server = await startLocalServer(local, { port, host: values.host ?? config.api.host });
+  const server = await startLocalServer(local, { port, host, token: access.token });
+  const auth = access.token ? ` \\\n    -H "authorization: Bearer $WFLO_API_TOKEN"` : '';
   const workflows = [...local.orchestrator.workflows.keys()].join(', ');
   const store =
     config.store.kind === 'pglite' ? `PGlite at ${config.store.dataDir}` : 'PostgreSQL (DATABASE_URL)';
+  if (access.generated) {
+    console.log(`Serving beyond this machine (--allow-remote). Every request needs this bearer token:
+  export WFLO_API_TOKEN=${access.token}
+`);
+  }
   console.log(`wflo dev — embedded runtime
-  API        ${server.url}   (OpenAPI document: ${server.url}/openapi.json)
+  API        ${server.url}   (OpenAPI document: ${server.url}/openapi.json, metrics: ${server.url}/metrics)
+  auth       ${access.token ? 'Authorization: Bearer $WFLO_API_TOKEN on every request' : 'none (this machine only)'}
+  runs       at most ${config.api.maxRunsInFlight} at once (WFLO_MAX_RUNS_IN_FLIGHT); more get 429
   store      ${store}
   LLM        ${config.llm.defaultProvider} / ${config.llm.defaultModel}
   workflows  ${workflows}
 
 Start the agent loop:
-  curl -s -X POST ${server.url}/workflows/agent-loop/executions \\
+  curl -s -X POST ${server.url}/workflows/agent-loop/executions${auth} \\
     -H 'content-type: application/json' \\
     -d '{"input":{"goal":"Write a haiku about queues"},"budgetUsd":0.05}'
 Then follow it:
-  curl -s ${server.url}/executions/<executionId>
-  curl -s ${server.url}/executions/<executionId>/steps
-  curl -s ${server.url}/executions/<executionId>/costs
+  curl -s ${server.url}/executions/<executionId>${auth}
+  curl -s ${server.url}/executions/<executionId>/steps${auth}
+  curl -s ${server.url}/executions/<executionId>/costs${auth}
 
 Ctrl+C stops the server.`);
   await new Promise<void>((resolve) => {

@@ -9,7 +9,15 @@ describe('Function: loadConfig', () => {
     expect(config.store).toEqual({ kind: 'pglite', dataDir: '.wflo/pgdata' });
     expect(config.llm.defaultProvider).toBe('scripted');
     expect(config.llm.defaultModel).toBe('agent-demo');
-    expect(config.api).toEqual({ port: 3000, host: '127.0.0.1' });
+    expect(config.api).toEqual({ port: 3000, host: '127.0.0.1', token: undefined, maxRunsInFlight: 32 });
+  });
+
+  it('reads the local API token and the bound on runs in flight, and refuses a short token', () => {
+    const config = loadConfig({ WFLO_API_TOKEN: 'a'.repeat(32), WFLO_MAX_RUNS_IN_FLIGHT: '4' });
+    expect(config.api.token).toBe('a'.repeat(32));
+    expect(config.api.maxRunsInFlight).toBe(4);
+    expect(() => loadConfig({ WFLO_API_TOKEN: 'short' })).toThrow(/WFLO_API_TOKEN/);
+    expect(() => loadConfig({ WFLO_MAX_RUNS_IN_FLIGHT: '0' })).toThrow(/WFLO_MAX_RUNS_IN_FLIGHT/);
   });
 
   it('selects PostgreSQL when DATABASE_URL is set', () => {
