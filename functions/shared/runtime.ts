@@ -5,7 +5,7 @@ import { S3Artifacts } from './adapters/s3-artifacts.ts';
 import type { Config } from './config.ts';
 import { openDb } from './db/client.ts';
 import type { ArtifactStore } from './ports/artifacts.ts';
-import { createStore } from './store.ts';
+import { createStore } from './store/create-store.ts';
 import { installRuntime, type Runtime, uninstallRuntime } from './wiring/lazy.ts';
 import { createCache, createProviders, loadPrices, withSecretApiKey } from './wiring/llm-parts.ts';
 

@@ -2,10 +2,9 @@ import './polyfills.ts';
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 import { ExecutionAbortedError, ExecutionTimeoutError, StateMachine } from 'aws-local-stepfunctions';
-import type { ExecutionStatus } from '#shared/db/schema';
 import { projectExecutionEnd } from '#shared/execution-end';
 import { logger } from '#shared/observability';
-import type { Store } from '#shared/store';
+import type { ExecutionStatus, Store } from '#shared/ports/store';
 import type { ActivityDefinition } from '../activities.ts';
 import {
   type AslDefinition,

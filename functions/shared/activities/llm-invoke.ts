@@ -7,9 +7,9 @@ import { worstCaseInputTokens } from '../llm/tokens.ts';
 import type { ChatMessage, LlmProvider, StopReason } from '../llm/types.ts';
 import { type Micros, microsToUsd } from '../money.ts';
 import type { ResponseCache } from '../ports/cache.ts';
+import type { Store } from '../ports/store.ts';
 import { costOf, type PriceTable, type TokenUsage } from '../pricing/pricing.ts';
 import type { StepInfo } from '../step-context.ts';
-import type { Store } from '../store.ts';
 
 const MessageSchema = z.object({ role: z.enum(['user', 'assistant']), content: z.string() });
 

@@ -4,10 +4,10 @@ import { ArtifactTooLargeError, SandboxFailedError, ValidationError } from '../e
 import { type Micros, microsToUsd } from '../money.ts';
 import { type ArtifactStore, executionPrefix } from '../ports/artifacts.ts';
 import type { SandboxResult } from '../ports/sandbox.ts';
+import type { Store } from '../ports/store.ts';
 import { fargateMicros } from '../pricing/aws.ts';
 import { assertSandboxSucceeded, parseSandboxResult } from '../sandbox/result.ts';
 import type { StepInfo } from '../step-context.ts';
-import type { Store } from '../store.ts';
 
 /** Largest result object read: two 8 MiB streams (the runner's ceiling) plus room for the JSON around them. */
 export const MAX_RESULT_BYTES = 17 * 1024 * 1024;

@@ -3,9 +3,9 @@ import type { MiddlewareObj } from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { ConflictError, ValidationError } from '../errors.ts';
 import { logger, metrics } from '../observability.ts';
+import type { Store } from '../ports/store.ts';
 import { lambdaComputeMicros } from '../pricing/aws.ts';
 import { entryKey, StepFunctionsContextSchema, type StepInfo } from '../step-context.ts';
-import type { Store } from '../store.ts';
 import { describeIssues } from './validate-input.ts';
 
 // Executions this process has already seen exist, so later steps skip the lookup. Bounded: oldest go first.

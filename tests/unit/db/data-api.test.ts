@@ -9,7 +9,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '#shared/config';
 import { type DbConnection, migrateDb, openDb } from '#shared/db/client';
-import { createStore } from '#shared/store';
+import { createStore } from '#shared/store/create-store';
 
 const rds = mockClient(RDSDataClient);
 
