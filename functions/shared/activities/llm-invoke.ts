@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { llmCacheKey } from '../cache.ts';
 import { BudgetExceededError, LlmProviderError, LlmRequestInvalidError } from '../errors.ts';
+import { EVENTS } from '../events/catalogue.ts';
 import { type AgentDirective, parseDirective } from '../llm/directive.ts';
 import { LLM_PROVIDERS } from '../llm/providers.ts';
 import { worstCaseInputTokens } from '../llm/tokens.ts';
@@ -153,7 +154,7 @@ export async function invokeLlm(
         ledger(hit, 0, saved),
         [
           {
-            type: 'cache.hit',
+            type: EVENTS.cacheHit,
             payload: {
               executionId: step.executionId,
               stateName: step.stateName,
@@ -212,7 +213,7 @@ export async function invokeLlm(
     ledger(response, costMicros, 0),
     [
       {
-        type: 'llm.called',
+        type: EVENTS.llmCalled,
         payload: {
           executionId: step.executionId,
           stateName: step.stateName,

@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { utf8SafeEnd } from '../../../sandbox-image/src/core/output-cap.ts';
 import { ArtifactTooLargeError, SandboxFailedError, ValidationError } from '../errors.ts';
+import { EVENTS } from '../events/catalogue.ts';
 import { type Micros, microsToUsd } from '../money.ts';
 import { type ArtifactStore, executionPrefix } from '../ports/artifacts.ts';
 import type { SandboxResult } from '../ports/sandbox.ts';
@@ -190,7 +191,7 @@ export async function collectSandbox(
     },
     [
       {
-        type: 'sandbox.finished',
+        type: EVENTS.sandboxFinished,
         payload: {
           executionId: step.executionId,
           stateName: step.stateName,

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import * as z from 'zod';
+import { EVENTS } from '../events/catalogue.ts';
 import { type ArtifactStore, executionPrefix } from '../ports/artifacts.ts';
 import { SANDBOX_LANGUAGES, type SandboxLanguage } from '../ports/sandbox.ts';
 import type { Store } from '../ports/store.ts';
@@ -112,7 +113,7 @@ export async function prepareSandbox(
   ];
   await deps.store.appendEvents(step.executionId, [
     {
-      type: 'sandbox.started',
+      type: EVENTS.sandboxStarted,
       payload: {
         executionId: step.executionId,
         stateName: step.stateName,

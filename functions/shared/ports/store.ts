@@ -1,5 +1,6 @@
 import type { DbConnection } from '../db/connection.ts';
 import type { costEntries, events, executions, steps } from '../db/schema.ts';
+import type { EventType } from '../events/catalogue.ts';
 import type { Micros } from '../money.ts';
 
 /** Execution statuses; the vocabulary of the API, the CLI and the events. */
@@ -33,7 +34,8 @@ export type EventRow = typeof events.$inferSelect;
 
 /** A domain event to write to the outbox, in the same transaction as the change it describes. */
 export interface NewEvent {
-  readonly type: string;
+  /** One of the catalogue's types (`events/catalogue.ts`): a type not declared there fails `tsc`. */
+  readonly type: EventType;
   readonly payload: Record<string, unknown>;
 }
 

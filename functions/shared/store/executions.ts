@@ -2,6 +2,7 @@ import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { WfloDb } from '../db/connection.ts';
 import { events, executions } from '../db/schema.ts';
 import { ConflictError, NotFoundError } from '../errors.ts';
+import { EVENTS, executionEndEvent } from '../events/catalogue.ts';
 import { type Store, TERMINAL_STATUSES } from '../ports/store.ts';
 import { outbox } from './outbox.ts';
 import { json, once, p } from './statements.ts';
@@ -45,7 +46,7 @@ export function executionMethods(db: WfloDb): ExecutionMethods {
     const ev = db
       .$with('ev', { id: sql<number>`id`.as('id') })
       .as(
-        sql`insert into ${events} (execution_id, type, payload) select ${ins.id}, e.type, case when e.ord = 1 then jsonb_build_object('executionId', ${ins.id}, 'workflow', ${ins.workflow}, 'budgetMicros', ${ins.budgetMicros}) else jsonb_build_object('executionId', ${ins.id}, 'workflow', ${ins.workflow}) end from ${ins} cross join (values (1, 'execution.created'), (2, 'execution.started')) as e(ord, type) where e.ord = 1 or ${ins.status} = 'running' order by e.ord returning id`,
+        sql`insert into ${events} (execution_id, type, payload) select ${ins.id}, e.type, case when e.ord = 1 then jsonb_build_object('executionId', ${ins.id}, 'workflow', ${ins.workflow}, 'budgetMicros', ${ins.budgetMicros}) else jsonb_build_object('executionId', ${ins.id}, 'workflow', ${ins.workflow}) end from ${ins} cross join (values (1, ${EVENTS.executionCreated}::text), (2, ${EVENTS.executionStarted}::text)) as e(ord, type) where e.ord = 1 or ${ins.status} = 'running' order by e.ord returning id`,
       );
     return db
       .with(ins, ev)
@@ -144,7 +145,7 @@ export function executionMethods(db: WfloDb): ExecutionMethods {
         'ev',
         sql`${upd.id}`,
         sql`${upd}`,
-        sql`'execution.started'`,
+        sql`${EVENTS.executionStarted}::text`,
         sql`jsonb_build_object('executionId', ${upd.id}, 'workflow', ${upd.workflow})`,
       );
       const [row] = await db.with(upd, ev).select().from(upd);
@@ -155,7 +156,7 @@ export function executionMethods(db: WfloDb): ExecutionMethods {
       const [row] = await finishQuery().execute({
         id,
         status,
-        event: `execution.${status}`,
+        event: executionEndEvent(status),
         output: json(output),
         error: json(error),
         finishedAt: new Date().toISOString(),

@@ -2,6 +2,7 @@ import { eq, sql } from 'drizzle-orm';
 import type { WfloDb } from '../db/connection.ts';
 import { activityResults, budgetReservations, costEntries, events, executions, steps } from '../db/schema.ts';
 import { ConflictError } from '../errors.ts';
+import { EVENTS } from '../events/catalogue.ts';
 import type { Store } from '../ports/store.ts';
 import { extraOutbox, outbox } from './outbox.ts';
 import { json, p } from './statements.ts';
@@ -68,7 +69,7 @@ export function ledgerMethods(db: WfloDb, releaseBudget: Store['releaseBudget'])
       'ev',
       sql`${ins.executionId}`,
       sql`${ins}`,
-      sql`'cost.recorded'`,
+      sql`${EVENTS.costRecorded}::text`,
       sql`jsonb_build_object('executionId', ${ins.executionId}, 'costEntryId', ${ins.id}, 'stateName', ${ins.stateName}, 'kind', ${ins.kind}, 'model', ${ins.model}, 'usdMicros', ${ins.usdMicros}, 'savedMicros', ${ins.savedMicros})`,
     );
     const extra = extraOutbox(db, 'extra', sql`${ins.executionId}`, sql`${ins}`);
@@ -76,7 +77,7 @@ export function ledgerMethods(db: WfloDb, releaseBudget: Store['releaseBudget'])
     const warn = db
       .$with('warn', { id: sql<number>`id`.as('id') })
       .as(
-        sql`insert into ${events} (execution_id, type, payload) select totals.id, 'budget.warning', jsonb_build_object('executionId', totals.id, 'thresholdPercent', p, 'costMicros', totals.new_cost, 'budgetMicros', totals.budget) from ${totals} as totals, unnest(array[50, 75, 90]) as p where totals.budget > 0 and totals.new_cost * 100 >= p * totals.budget and (totals.new_cost - totals.delta) * 100 < p * totals.budget returning id`,
+        sql`insert into ${events} (execution_id, type, payload) select totals.id, ${EVENTS.budgetWarning}::text, jsonb_build_object('executionId', totals.id, 'thresholdPercent', p, 'costMicros', totals.new_cost, 'budgetMicros', totals.budget) from ${totals} as totals, unnest(array[50, 75, 90]) as p where totals.budget > 0 and totals.new_cost * 100 >= p * totals.budget and (totals.new_cost - totals.delta) * 100 < p * totals.budget returning id`,
       );
     const kept = db
       .$with('kept', { key: sql<string>`key`.as('key') })

@@ -2,6 +2,7 @@ import { and, eq, sql } from 'drizzle-orm';
 import type { WfloDb } from '../db/connection.ts';
 import { activityResults, costEntries, executions, steps } from '../db/schema.ts';
 import { ConflictError, NotFoundError } from '../errors.ts';
+import { EVENTS, stepEndEvent } from '../events/catalogue.ts';
 import type { Store } from '../ports/store.ts';
 import { outbox } from './outbox.ts';
 import { json, once, p } from './statements.ts';
@@ -35,7 +36,7 @@ export function stepMethods(db: WfloDb, getActivityResult: Store['getActivityRes
       'ev',
       sql`${ins.executionId}`,
       sql`${ins}`,
-      sql`case when ${ins.attempt} > 0 then 'step.retrying' else 'step.started' end`,
+      sql`case when ${ins.attempt} > 0 then ${EVENTS.stepRetrying}::text else ${EVENTS.stepStarted}::text end`,
       sql`jsonb_build_object('executionId', ${ins.executionId}, 'stepId', ${ins.id}, 'stateName', ${ins.stateName}, 'activity', ${ins.activity}, 'attempt', ${ins.attempt})`,
     );
     const kept = db
@@ -119,7 +120,7 @@ export function stepMethods(db: WfloDb, getActivityResult: Store['getActivityRes
       const [row] = await completeStepQuery().execute({
         stepId,
         status,
-        event: `step.${status}`,
+        event: stepEndEvent(status),
         durationMs,
         error: json(error),
         finishedAt: new Date().toISOString(),
