@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { utf8SafeEnd } from '../../../sandbox-image/src/core/output-cap.ts';
+import { type CountMetrics, METRICS } from '../contracts/metrics.ts';
 import { ArtifactTooLargeError, SandboxFailedError, ValidationError } from '../errors.ts';
 import { EVENTS } from '../events/catalogue.ts';
 import { type Micros, microsToUsd } from '../money.ts';
@@ -74,7 +75,7 @@ export interface SandboxCollectDeps {
   readonly artifacts: ArtifactStore;
   /** The sandbox task size charged when the task output does not carry one (CPU units, MiB). */
   readonly taskSize: { readonly cpu: number; readonly memoryMiB: number };
-  readonly metrics?: { addMetric(name: string, unit: 'Count', value: number): void };
+  readonly metrics?: CountMetrics;
 }
 
 /** The first `maxBytes` of a string's UTF-8, never ending inside a character. */
@@ -215,9 +216,9 @@ export async function collectSandbox(
     ],
     keep ? { result: { key: keptKey, value: output } } : {},
   );
-  deps.metrics?.addMetric('SandboxRuns', 'Count', 1);
-  deps.metrics?.addMetric('CostMicros', 'Count', costMicros);
-  if (!succeeded) deps.metrics?.addMetric('SandboxFailures', 'Count', 1);
+  deps.metrics?.addMetric(METRICS.SandboxRuns, 'Count', 1);
+  deps.metrics?.addMetric(METRICS.CostMicros, 'Count', costMicros);
+  if (!succeeded) deps.metrics?.addMetric(METRICS.SandboxFailures, 'Count', 1);
 
   if (!result || !output) throw new SandboxFailedError(`sandbox result unusable: ${problem}`);
   if (input.raiseOnFailure) assertSandboxSucceeded(result);
