@@ -11,7 +11,7 @@ import { SANDBOX_CONTAINER, SANDBOX_USER } from '../../infra/constructs/sandbox-
 import { NODE_RUNTIME } from '../../infra/constructs/wflo-function.ts';
 import { type ActivityNeed, needsOf } from '../../infra/stacks/activity-permissions.ts';
 import { DB_PORT } from '../../infra/stacks/data-stack.ts';
-import { TIERS } from '../../infra/stacks/monitoring-stack.ts';
+import { TIERS } from '../../infra/stacks/monitoring-alarms.ts';
 import { deployedEnvironment, FAKE_CLUSTER_ARN, FAKE_SECRET_ARN } from './deployed-env.ts';
 import {
   acknowledgements,
