@@ -4,7 +4,7 @@ import { events, executions } from '../db/schema.ts';
 import { ConflictError, NotFoundError } from '../errors.ts';
 import { EVENTS, executionEndEvent } from '../events/catalogue.ts';
 import { type Store, TERMINAL_STATUSES } from '../ports/store.ts';
-import { outbox } from './outbox.ts';
+import { outboxOf } from './outbox.ts';
 import { json, once, p } from './statements.ts';
 
 /** The execution aggregate's part of the store: create, start, finish, read, discard. */
@@ -27,6 +27,7 @@ export function canonicalJson(value: unknown): string {
 
 /** The execution statements over one connection, each built (and prepared by name) on first use. */
 export function executionMethods(db: WfloDb): ExecutionMethods {
+  const outbox = outboxOf(db);
   /** execution.created, then execution.started when created running: one insert, in that order. */
   const createQuery = (running: boolean) => {
     const ins = db.$with('ins').as(
@@ -81,7 +82,6 @@ export function executionMethods(db: WfloDb): ExecutionMethods {
         .returning(),
     );
     const ev = outbox(
-      db,
       'ev',
       sql`${upd.id}`,
       sql`${upd}`,
@@ -141,7 +141,6 @@ export function executionMethods(db: WfloDb): ExecutionMethods {
           .returning(),
       );
       const ev = outbox(
-        db,
         'ev',
         sql`${upd.id}`,
         sql`${upd}`,

@@ -4,7 +4,7 @@ import { activityResults, budgetReservations, costEntries, events, executions, s
 import { ConflictError } from '../errors.ts';
 import { EVENTS } from '../events/catalogue.ts';
 import type { Store } from '../ports/store.ts';
-import { extraOutbox, outbox } from './outbox.ts';
+import { extraOutboxOf, outboxOf } from './outbox.ts';
 import { json, p } from './statements.ts';
 
 /** The ledger's part of the store: cost rows with the totals and events that move with them, kept results. */
@@ -15,6 +15,8 @@ export type LedgerMethods = Pick<Store, 'recordCost' | 'getActivityResult'>;
  * turned out to be a repeat (its first write already settled one).
  */
 export function ledgerMethods(db: WfloDb, releaseBudget: Store['releaseBudget']): LedgerMethods {
+  const outbox = outboxOf(db);
+  const extraOutbox = extraOutboxOf(db);
   /**
    * A ledger row with everything that moves with it, in one statement. Only the parts a charge needs
    * (settling a reservation `r`, extra events `e`, keeping the activity's result `k`): a smaller
@@ -65,14 +67,13 @@ export function ledgerMethods(db: WfloDb, releaseBudget: Store['releaseBudget'])
         sql`update ${steps} set cost_micros = ${steps.costMicros} + ${ins.usdMicros} from ${ins} where ${steps.id} = ${ins.stepId} returning ${steps.id}`,
       );
     const ev = outbox(
-      db,
       'ev',
       sql`${ins.executionId}`,
       sql`${ins}`,
       sql`${EVENTS.costRecorded}::text`,
       sql`jsonb_build_object('executionId', ${ins.executionId}, 'costEntryId', ${ins.id}, 'stateName', ${ins.stateName}, 'kind', ${ins.kind}, 'model', ${ins.model}, 'usdMicros', ${ins.usdMicros}, 'savedMicros', ${ins.savedMicros})`,
     );
-    const extra = extraOutbox(db, 'extra', sql`${ins.executionId}`, sql`${ins}`);
+    const extra = extraOutbox('extra', sql`${ins.executionId}`, sql`${ins}`);
     // budget.warning once per threshold, when this charge crosses it.
     const warn = db
       .$with('warn', { id: sql<number>`id`.as('id') })

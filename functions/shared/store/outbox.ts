@@ -12,15 +12,16 @@ export type OutboxMethods = Pick<Store, 'appendEvents' | 'listEvents'>;
  * every state change in the store is a single SQL statement (atomic without a transaction, one round
  * trip — which matters most on the Aurora Data API, where each call is an HTTPS request).
  */
-export const outbox = (db: WfloDb, alias: string, executionId: SQL, from: SQL, type: SQL, payload: SQL) =>
-  db
-    .$with(alias, { id: sql<number>`id`.as('id') })
-    .as(
-      sql`insert into ${events} (execution_id, type, payload) select ${executionId}, ${type}, ${payload} from ${from} returning id`,
-    );
+export const outboxOf =
+  (db: WfloDb) => (alias: string, executionId: SQL, from: SQL, type: SQL, payload: SQL) =>
+    db
+      .$with(alias, { id: sql<number>`id`.as('id') })
+      .as(
+        sql`insert into ${events} (execution_id, type, payload) select ${executionId}, ${type}, ${payload} from ${from} returning id`,
+      );
 
 /** Extra events (a JSON array of type + payload, placeholder `extra`) for every row of `from`. */
-export const extraOutbox = (db: WfloDb, alias: string, executionId: SQL, from: SQL) =>
+export const extraOutboxOf = (db: WfloDb) => (alias: string, executionId: SQL, from: SQL) =>
   db
     .$with(alias, { id: sql<number>`id`.as('id') })
     .as(

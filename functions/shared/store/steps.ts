@@ -4,7 +4,7 @@ import { activityResults, costEntries, executions, steps } from '../db/schema.ts
 import { ConflictError, NotFoundError } from '../errors.ts';
 import { EVENTS, stepEndEvent } from '../events/catalogue.ts';
 import type { Store } from '../ports/store.ts';
-import { outbox } from './outbox.ts';
+import { outboxOf } from './outbox.ts';
 import { json, once, p } from './statements.ts';
 
 /** The step aggregate's part of the store: one row per attempt, opened and closed with its events. */
@@ -15,6 +15,7 @@ export type StepMethods = Pick<Store, 'beginStep' | 'completeStep'>;
  * was already there) with the result an earlier attempt kept.
  */
 export function stepMethods(db: WfloDb, getActivityResult: Store['getActivityResult']): StepMethods {
+  const outbox = outboxOf(db);
   /** A step attempt's row and its event, with the result a previous attempt kept (if any). */
   const beginStepQuery = once(() => {
     const ins = db.$with('ins').as(
@@ -32,7 +33,6 @@ export function stepMethods(db: WfloDb, getActivityResult: Store['getActivityRes
         .returning(),
     );
     const ev = outbox(
-      db,
       'ev',
       sql`${ins.executionId}`,
       sql`${ins}`,
@@ -64,7 +64,6 @@ export function stepMethods(db: WfloDb, getActivityResult: Store['getActivityRes
         .returning(),
     );
     const ev = outbox(
-      db,
       'ev',
       sql`${upd.executionId}`,
       sql`${upd}`,
