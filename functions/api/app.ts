@@ -7,7 +7,7 @@ import { ConflictError, NotFoundError, PayloadTooLargeError, ValidationError } f
 import { MAX_INPUT_BYTES, startExecution } from '#shared/executions';
 import { microsToUsd, usdToMicros } from '#shared/money';
 import type { WorkflowEngine } from '#shared/ports/engine';
-import type { CostEntryRow, EventRow, ExecutionRow, StepRow, Store } from '#shared/store';
+import type { CostEntryRow, EventRow, ExecutionRow, StepRow, Store } from '#shared/ports/store';
 import {
   CostsSchema,
   EventListSchema,

@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import { EXECUTION_STATUSES } from '#shared/db/schema';
+import { EXECUTION_STATUSES } from '#shared/ports/store';
 import { MAX_AGENT_ITERATIONS } from '#shared/workflow-inputs';
 
 export const ProblemSchema = z

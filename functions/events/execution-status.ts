@@ -4,7 +4,7 @@ import * as z from 'zod';
 import { ValidationError } from '#shared/errors';
 import { type ExecutionEnd, executionEndOf, projectExecutionEnd } from '#shared/execution-end';
 import { logger } from '#shared/observability';
-import type { Store } from '#shared/store';
+import type { Store } from '#shared/ports/store';
 import { getStore } from '#shared/wiring/store';
 
 const sfn = new SFNClient({});

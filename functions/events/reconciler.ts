@@ -1,6 +1,7 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import type { Context } from 'aws-lambda';
+import { METRICS } from '#shared/contracts/metrics';
 import { ReconcileFailedError } from '#shared/errors';
 import { logger, metrics } from '#shared/observability';
 import { RECONCILE_DEFAULTS, type ReconcileReport, reconcileExecutions } from '#shared/reconcile';
@@ -21,7 +22,7 @@ export const handler = async (
     deadline: Date.now() + context.getRemainingTimeInMillis() - RECONCILE_DEFAULTS.marginMs,
   });
   logger.info('reconciled executions', { ...report });
-  metrics.addMetric('ExecutionsReconciled', MetricUnit.Count, report.reconciled + report.missing);
+  metrics.addMetric(METRICS.ExecutionsReconciled, MetricUnit.Count, report.reconciled + report.missing);
   metrics.publishStoredMetrics();
   const failed = report.errors.map((e) => `${e.executionId}: ${e.error}`).join('; ');
   if (failed)

@@ -1,6 +1,7 @@
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as z from 'zod';
+import type { ConfigEnvKey } from './contracts/env.ts';
 import { ConfigError } from './errors.ts';
 import { LLM_PROVIDERS } from './llm/providers.ts';
 import { usdToMicros } from './money.ts';
@@ -11,6 +12,7 @@ const optionalString = z
   .transform((v) => (v === '' ? undefined : v))
   .optional();
 
+// Keyed by the env contract: a key missing here, or one the contract does not name, fails `tsc`.
 const EnvSchema = z.object({
   /** Embedded data folder; `memory://` keeps PGlite in memory (tests). */
   WFLO_DATA_DIR: z.string().trim().min(1).default('.wflo'),
@@ -98,7 +100,7 @@ const EnvSchema = z.object({
       .regex(/^\d+(\.\d{1,6})?$/)
       .optional(),
   ),
-});
+} satisfies Record<ConfigEnvKey, z.ZodType>);
 
 /** Which store adapter runs, chosen from the environment (never by a handler). */
 export type StoreConfig =

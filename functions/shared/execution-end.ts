@@ -1,6 +1,5 @@
-import type { ExecutionStatus } from './db/schema.ts';
+import type { ExecutionStatus, Store } from './ports/store.ts';
 import { transitionsMicros } from './pricing/aws.ts';
-import type { Store } from './store.ts';
 
 /** The end of an execution as Step Functions reports it (status change event, DescribeExecution, local result). */
 export interface ExecutionEnd {

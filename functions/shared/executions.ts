@@ -2,7 +2,7 @@ import { NotFoundError, PayloadTooLargeError } from './errors.ts';
 import { executionName } from './execution-names.ts';
 import type { Micros } from './money.ts';
 import type { WorkflowEngine } from './ports/engine.ts';
-import type { ExecutionRow, Store } from './store.ts';
+import type { ExecutionRow, Store } from './ports/store.ts';
 import { checkWorkflowInput } from './workflow-inputs.ts';
 
 /** Step Functions' execution input limit (256 KiB of UTF-8 JSON). */

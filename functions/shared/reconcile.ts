@@ -1,9 +1,8 @@
 import { DescribeExecutionCommand, ExecutionDoesNotExist, type SFNClient } from '@aws-sdk/client-sfn';
-import type { ExecutionStatus } from './db/schema.ts';
 import { executionEndOf, projectExecutionEnd } from './execution-end.ts';
 import { executionArnOf } from './execution-names.ts';
 import { logger } from './observability.ts';
-import type { ExecutionRow, Store } from './store.ts';
+import type { ExecutionRow, ExecutionStatus, Store } from './ports/store.ts';
 
 /** Statuses of a row whose end has not been recorded (Step Functions may still be running it, or not). */
 export const UNFINISHED_STATUSES: readonly ExecutionStatus[] = ['pending', 'running', 'waiting_approval'];

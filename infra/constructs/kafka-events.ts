@@ -5,6 +5,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as msk from 'aws-cdk-lib/aws-msk';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
+import { ENV } from '../../functions/shared/contracts/env.ts';
 import { acknowledgeAwsCustomResourceProvider } from './nag.ts';
 import type { WfloFunction } from './wflo-function.ts';
 
@@ -98,7 +99,7 @@ export class KafkaEvents extends Construct {
     if (!fn.function.isBoundToVpc) {
       throw new Error(`${fn.node.path}: a function that uses Kafka must run in the VPC`);
     }
-    fn.addEnvironment('KAFKA_BROKERS', this.bootstrapBrokers).addEnvironment('KAFKA_TOPIC', topic);
+    fn.addEnvironment(ENV.KAFKA_BROKERS, this.bootstrapBrokers).addEnvironment(ENV.KAFKA_TOPIC, topic);
     fn.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: ['kafka-cluster:Connect', 'kafka-cluster:DescribeCluster'],

@@ -3,6 +3,7 @@ import * as elasticache from 'aws-cdk-lib/aws-elasticache';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
+import { ENV } from '../../functions/shared/contracts/env.ts';
 import type { WfloFunction } from './wflo-function.ts';
 
 export interface ValkeyCacheProps {
@@ -125,12 +126,12 @@ export class ValkeyCache extends Construct {
     if (!fn.function.isBoundToVpc) {
       throw new Error(`${fn.node.path}: a function that uses Valkey must run in the VPC`);
     }
-    fn.addEnvironment('VALKEY_ENDPOINT', this.cache.attrEndpointAddress)
-      .addEnvironment('VALKEY_PORT', this.cache.attrEndpointPort)
-      .addEnvironment('VALKEY_TLS', 'true')
-      .addEnvironment('VALKEY_AUTH', 'iam')
-      .addEnvironment('VALKEY_USER', this.userId)
-      .addEnvironment('VALKEY_CACHE_NAME', this.cacheName);
+    fn.addEnvironment(ENV.VALKEY_ENDPOINT, this.cache.attrEndpointAddress)
+      .addEnvironment(ENV.VALKEY_PORT, this.cache.attrEndpointPort)
+      .addEnvironment(ENV.VALKEY_TLS, 'true')
+      .addEnvironment(ENV.VALKEY_AUTH, 'iam')
+      .addEnvironment(ENV.VALKEY_USER, this.userId)
+      .addEnvironment(ENV.VALKEY_CACHE_NAME, this.cacheName);
     this.grantConnect(fn.role);
   }
 }

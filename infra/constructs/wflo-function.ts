@@ -8,6 +8,8 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import type { EnvBindings, EnvKey } from '../../functions/shared/contracts/env.ts';
+import { METRICS_NAMESPACE, SERVICE_NAME } from '../../functions/shared/contracts/metrics.ts';
 
 /** Repository root (this file is infra/constructs/wflo-function.ts). */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -82,8 +84,8 @@ export interface WfloFunctionProps {
   readonly vpcSubnets?: ec2.SubnetSelection;
   /** Required with `vpc`. */
   readonly securityGroups?: ec2.ISecurityGroup[];
-  /** Extra environment (on top of the Powertools and source-map defaults). */
-  readonly environment?: Readonly<Record<string, string>>;
+  /** Extra environment (on top of the Powertools and source-map defaults): keys of the env contract only. */
+  readonly environment?: EnvBindings;
   /** esbuild command hooks (e.g. copy migrations next to the bundle). */
   readonly commandHooks?: NodejsFunctionCommandHooks;
   /**
@@ -189,8 +191,8 @@ export class WfloFunction extends Construct {
       },
       environment: {
         ...(sourceMaps ? { NODE_OPTIONS: '--enable-source-maps' } : {}),
-        POWERTOOLS_SERVICE_NAME: 'wflo',
-        POWERTOOLS_METRICS_NAMESPACE: 'wflo',
+        POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
+        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         POWERTOOLS_LOG_LEVEL: 'INFO',
         ...props.environment,
       },
@@ -205,8 +207,8 @@ export class WfloFunction extends Construct {
     });
   }
 
-  /** Sets an environment variable on the function. */
-  addEnvironment(key: string, value: string): this {
+  /** Sets an environment variable the function's code reads (a key of the env contract). */
+  addEnvironment(key: EnvKey, value: string): this {
     this.function.addEnvironment(key, value);
     return this;
   }

@@ -4,6 +4,7 @@ import * as cognito from 'aws-cdk-lib/aws-cognito';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { ENV } from '../../functions/shared/contracts/env.ts';
 import { dataRemovalPolicy } from '../constructs/names.ts';
 import { WfloFunction } from '../constructs/wflo-function.ts';
 import type { WorkflowStateMachine } from '../constructs/workflow-state-machine.ts';
@@ -89,7 +90,7 @@ export class ApiStack extends Stack {
       logRemovalPolicy: removal,
       environment: {
         ...llmEnvironment(ctx),
-        WORKFLOW_STATE_MACHINES: this.toJsonString(stateMachineArns),
+        [ENV.WORKFLOW_STATE_MACHINES]: this.toJsonString(stateMachineArns),
       },
     });
     data.bindStore(this.handler);

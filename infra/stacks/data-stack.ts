@@ -6,6 +6,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
+import { ENV } from '../../functions/shared/contracts/env.ts';
 import { DatabaseMigrations } from '../constructs/database-migrations.ts';
 import { KafkaEvents } from '../constructs/kafka-events.ts';
 import { dataRemovalPolicy, stackSuffix } from '../constructs/names.ts';
@@ -179,9 +180,9 @@ export class DataStack extends Stack {
   bindStore(fn: WfloFunction): void {
     const secret = this.cluster.secret;
     if (!secret) throw new Error('the Aurora cluster has no secret');
-    fn.addEnvironment('DB_CLUSTER_ARN', this.cluster.clusterArn)
-      .addEnvironment('DB_SECRET_ARN', secret.secretArn)
-      .addEnvironment('DB_NAME', DB_NAME);
+    fn.addEnvironment(ENV.DB_CLUSTER_ARN, this.cluster.clusterArn)
+      .addEnvironment(ENV.DB_SECRET_ARN, secret.secretArn)
+      .addEnvironment(ENV.DB_NAME, DB_NAME);
     this.cluster.grantDataApiAccess(fn.role);
   }
 
@@ -196,7 +197,7 @@ export class DataStack extends Stack {
    * sandbox result that never arrived could not be told from a denied read.
    */
   bindArtifacts(fn: WfloFunction, access: ArtifactsAccess): void {
-    fn.addEnvironment('ARTIFACTS_BUCKET', this.artifactsBucket.bucketName);
+    fn.addEnvironment(ENV.ARTIFACTS_BUCKET, this.artifactsBucket.bucketName);
     const actions = [
       ...(access === 'write' ? [] : ['s3:GetObject']),
       // No s3:AbortMultipartUpload: nothing uploads in parts (PutObject and presigned single PUTs only).

@@ -1,69 +1,32 @@
-import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as apigw from 'aws-cdk-lib/aws-apigateway';
 import { ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
-import * as iam from 'aws-cdk-lib/aws-iam';
-import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
-import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import {
   DefaultDashboardFactory,
   MetricStatistic,
   MonitoringFacade,
-  multipleActions,
   noopAction,
-  SnsAlarmActionStrategy,
 } from 'cdk-monitoring-constructs';
 import type { Construct } from 'constructs';
+import { METRICS, METRICS_NAMESPACE, SERVICE_NAME } from '../../functions/shared/contracts/metrics.ts';
 import { EVENTS_TOPIC } from '../constructs/kafka-events.ts';
 import { MskServerlessMonitoring } from '../constructs/msk-serverless-monitoring.ts';
 import type { WfloFunction } from '../constructs/wflo-function.ts';
 import type { WorkflowStateMachine } from '../constructs/workflow-state-machine.ts';
 import { API_STAGE } from './api-stack.ts';
 import type { DataStack } from './data-stack.ts';
-
-/** Powertools metrics namespace and the `service` dimension every wflo function emits with. */
-export const METRICS_NAMESPACE = 'wflo';
-export const METRICS_SERVICE = 'wflo';
-
-/**
- * Alarm tiers, each with its own SNS topic. Critical: users are affected now or soon and nothing heals it
- * on its own (page). Warning: something degrades or a safety net is doing its job (look within the working day).
- */
-export const TIERS = ['Critical', 'Warning'] as const;
-export type Tier = (typeof TIERS)[number];
-
-/**
- * The sections of docs/runbook.md an alarm links to, one per kind of alarm (the anchor GitHub derives from
- * the section's heading). A test checks every synthesized alarm links to one that exists.
- */
-export const RUNBOOK_ANCHORS = [
-  'how-wflo-alarms-notify',
-  'workflow-failed-executions',
-  'workflow-timed-out-executions',
-  'workflow-throttled-executions',
-  'workflow-aborted-executions',
-  'activity-errors',
-  'activity-throttles',
-  'activity-latency',
-  'api-5xx-errors',
-  'api-latency',
-  'status-projector-dead-letters',
-  'status-change-backlog',
-  'status-projector-errors',
-  'reconciler-errors',
-  'executions-reconciled',
-  'aurora-capacity',
-  'aurora-cpu',
-  'valkey-throttling',
-  'valkey-latency',
-  'llm-cost-per-hour',
-  'budget-exceeded',
-] as const;
-export type RunbookAnchor = (typeof RUNBOOK_ANCHORS)[number];
-
-/** Where alarm descriptions point when no published runbook URL is given. */
-export const RUNBOOK_PATH = 'docs/runbook.md';
+import {
+  type AlarmOf,
+  addComposites,
+  createAlarmTopics,
+  RUNBOOK_PATH,
+  TIERS,
+  type Tier,
+  tagOf,
+} from './monitoring-alarms.ts';
+import { addBusinessSegment } from './monitoring-business.ts';
 
 export interface StatusProjectionResources {
   /** Status-change events on their way to the projector. */
@@ -114,33 +77,7 @@ export class MonitoringStack extends Stack {
     super(scope, id, props);
     const { data } = props;
     const runbook = props.runbookUrl ?? RUNBOOK_PATH;
-
-    // CloudWatch can publish to an encrypted topic only with a customer-managed key that trusts it.
-    const topicKey = new kms.Key(this, 'AlarmTopicKey', {
-      description: `${props.prefix}: encrypts the alarm topics`,
-      enableKeyRotation: true,
-      // Not the default plain RETAIN: a failed first create must delete what it made (issue 9).
-      removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
-    });
-    topicKey.addToResourcePolicy(
-      new iam.PolicyStatement({
-        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
-        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
-        resources: ['*'],
-        conditions: { StringEquals: { 'aws:SourceAccount': this.account } },
-      }),
-    );
-    const topic = (tier: Tier) => {
-      const t = new sns.Topic(this, `${tier}AlarmTopic`, {
-        topicName: `${props.prefix}-alarms-${tier.toLowerCase()}`,
-        displayName: `wflo ${props.prefix} ${tier.toLowerCase()} alarms`,
-        masterKey: topicKey,
-        enforceSSL: true,
-      });
-      if (props.alarmEmail) t.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
-      return t;
-    };
-    this.topics = { Critical: topic('Critical'), Warning: topic('Warning') };
+    this.topics = createAlarmTopics(this, props.prefix, props.alarmEmail);
 
     this.facade = new MonitoringFacade(this, 'Monitoring', {
       alarmFactoryDefaults: {
@@ -163,7 +100,7 @@ export class MonitoringStack extends Stack {
     const f = this.facade;
     const sources = new Map<string, Set<Tier>>();
     /** One alarm of `source` in `tier`, linking to its runbook section: `{ [tier]: threshold + tag + link }`. */
-    const alarm = <T extends object>(source: string, tier: Tier, anchor: RunbookAnchor, threshold: T) => {
+    const alarm: AlarmOf = (source, tier, anchor, threshold) => {
       if (!sources.has(source)) sources.set(source, new Set());
       sources.get(source)?.add(tier);
       return {
@@ -279,10 +216,10 @@ export class MonitoringStack extends Stack {
               metric: f
                 .createMetricFactory()
                 .createMetric(
-                  'ExecutionsReconciled',
+                  METRICS.ExecutionsReconciled,
                   MetricStatistic.SUM,
                   'executions reconciled',
-                  { service: METRICS_SERVICE },
+                  { service: SERVICE_NAME },
                   undefined,
                   METRICS_NAMESPACE,
                 ),
@@ -342,7 +279,7 @@ export class MonitoringStack extends Stack {
       );
     }
 
-    this.addBusinessSegment(props, alarm);
+    addBusinessSegment(f, props.costAlarmUsdPerHour, alarm);
 
     new CfnOutput(this, 'DashboardUrl', {
       value: `https://console.aws.amazon.com/cloudwatch/home?region=${this.region}#dashboards:name=${props.prefix}`,
@@ -357,102 +294,17 @@ export class MonitoringStack extends Stack {
             : 'Where warning composite alarms notify',
       });
     }
-
-    const external = props.alarmTopicArn
-      ? sns.Topic.fromTopicArn(this, 'ExternalAlarmTopic', props.alarmTopicArn)
-      : undefined;
     // One composite per source and tier, after every child exists.
-    for (const [source, tiers] of sources) {
-      for (const tier of TIERS) {
-        if (!tiers.has(tier)) continue;
-        const alarmName = `${props.prefix}-${source}-${tier}`;
-        f.createCompositeAlarmUsingTag(tagOf(source, tier), {
-          alarmNameOverride: alarmName,
-          alarmDescription: `wflo ${props.prefix}: a ${tier.toLowerCase()} alarm of ${source} is in ALARM. Open this alarm's rule to see which child fired; each child links to its runbook section.`,
-          runbookLink: `${runbook}#how-wflo-alarms-notify`,
-          disambiguator: tier,
-          actionOverride: external
-            ? multipleActions(
-                new SnsAlarmActionStrategy({ onAlarmTopic: this.topics[tier], onOkTopic: this.topics[tier] }),
-                new SnsAlarmActionStrategy({ onAlarmTopic: external, onOkTopic: external }),
-              )
-            : new SnsAlarmActionStrategy({ onAlarmTopic: this.topics[tier], onOkTopic: this.topics[tier] }),
-        });
-        this.composites.push({ source, tier, alarmName });
-      }
-    }
-  }
-
-  /** Cost, budgets and cache: the Powertools metrics (namespace wflo, service=wflo) the activities emit. */
-  private addBusinessSegment(
-    props: MonitoringStackProps,
-    alarm: <T extends object>(
-      source: string,
-      tier: Tier,
-      anchor: RunbookAnchor,
-      threshold: T,
-    ) => Record<string, T>,
-  ): void {
-    const f = this.facade;
-    f.addLargeHeader('wflo: cost, budgets, cache');
-    const m = f.createMetricFactory();
-    const dims = { service: METRICS_SERVICE };
-    const metric = (name: string, label: string) =>
-      m.createMetric(name, MetricStatistic.SUM, label, dims, undefined, METRICS_NAMESPACE);
-    const costUsdPerHour = m.createMetricMath(
-      'FILL(cost, 0) / 1000000',
-      { cost: metric('CostMicros', 'cost (micro-USD)') },
-      'LLM + sandbox cost (USD per hour)',
-      undefined,
-      Duration.hours(1),
+    this.composites.push(
+      ...addComposites(f, {
+        prefix: props.prefix,
+        runbook,
+        sources,
+        topics: this.topics,
+        external: props.alarmTopicArn
+          ? sns.Topic.fromTopicArn(this, 'ExternalAlarmTopic', props.alarmTopicArn)
+          : undefined,
+      }),
     );
-    const hit = metric('CacheHit', 'cache hits');
-    const miss = metric('CacheMiss', 'cache misses');
-    const hitRatio = m.createMetricMath(
-      'IF((FILL(hit,0) + FILL(miss,0)) > 0, 100 * FILL(hit,0) / (FILL(hit,0) + FILL(miss,0)), 0)',
-      { hit, miss },
-      'LLM cache hit ratio (%)',
-    );
-    f.monitorCustom({
-      alarmFriendlyName: 'Cost',
-      humanReadableName: 'Cost, budgets, cache',
-      metricGroups: [
-        {
-          title: 'Cost (USD per hour)',
-          metrics: [
-            {
-              metric: costUsdPerHour,
-              alarmFriendlyName: 'CostPerHour',
-              addAlarm: alarm('Cost', 'Critical', 'llm-cost-per-hour', {
-                threshold: props.costAlarmUsdPerHour,
-                comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-                treatMissingData: TreatMissingData.NOT_BREACHING,
-                additionalDescription: `wflo spent more than ${props.costAlarmUsdPerHour} USD in one hour.`,
-              }),
-            },
-          ],
-        },
-        {
-          title: 'Executions stopped by their budget',
-          metrics: [
-            {
-              metric: metric('BudgetExceeded', 'budget exceeded'),
-              alarmFriendlyName: 'BudgetExceeded',
-              addAlarm: alarm('Cost', 'Warning', 'budget-exceeded', {
-                threshold: 10,
-                comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-                treatMissingData: TreatMissingData.NOT_BREACHING,
-                period: Duration.hours(1),
-                additionalDescription: 'More than 10 executions hit their budget within an hour.',
-              }),
-            },
-          ],
-        },
-        { title: 'LLM cache hit ratio (%)', metrics: [hitRatio, hit, miss] },
-      ],
-    });
   }
 }
-
-/** The custom tag that groups one source's alarms of one tier under their composite. */
-const tagOf = (source: string, tier: Tier) => `${source}/${tier}`;

@@ -11,6 +11,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
+import { ENV, type EnvBindings } from '../../functions/shared/contracts/env.ts';
 import { ACTIVITIES, type ActivityDefinition } from '../activities.ts';
 import { ActivityFunction } from '../constructs/activity-function.ts';
 import { dataRemovalPolicy } from '../constructs/names.ts';
@@ -115,7 +116,7 @@ export class OrchestrationStack extends Stack {
         else if (need === 'artifacts-write') data.bindArtifacts(fn, 'write');
         else if (need === 'llm') {
           if (llmSecret) {
-            fn.addEnvironment('LLM_SECRET_ARN', llmSecret.secretArn);
+            fn.addEnvironment(ENV.LLM_SECRET_ARN, llmSecret.secretArn);
             llmSecret.grantRead(fn.role);
           }
           if (ctx.llmProvider === 'bedrock' && ctx.llmModel) grantBedrockModel(fn, ctx.llmModel);
@@ -253,7 +254,7 @@ export class OrchestrationStack extends Stack {
       logRemovalPolicy: removal,
       environment: {
         ...llmEnvironment(ctx),
-        WORKFLOW_STATE_MACHINES: this.toJsonString(
+        [ENV.WORKFLOW_STATE_MACHINES]: this.toJsonString(
           Object.fromEntries([...workflows].map(([name, wf]) => [name, wf.stateMachine.stateMachineArn])),
         ),
       },
@@ -281,13 +282,13 @@ export class OrchestrationStack extends Stack {
 }
 
 /** The LLM and budget settings every function's loadConfig() reads. */
-export function llmEnvironment(ctx: WfloContext): Record<string, string> {
+export function llmEnvironment(ctx: WfloContext): EnvBindings {
   return {
-    LLM_PROVIDER: ctx.llmProvider,
-    WFLO_DEFAULT_BUDGET_USD: ctx.defaultBudgetUsd,
-    ...(ctx.llmModel ? { LLM_MODEL: ctx.llmModel } : {}),
+    [ENV.LLM_PROVIDER]: ctx.llmProvider,
+    [ENV.WFLO_DEFAULT_BUDGET_USD]: ctx.defaultBudgetUsd,
+    ...(ctx.llmModel ? { [ENV.LLM_MODEL]: ctx.llmModel } : {}),
     ...(ctx.llmBaseUrl
-      ? { [ctx.llmProvider === 'anthropic' ? 'ANTHROPIC_BASE_URL' : 'OPENAI_BASE_URL']: ctx.llmBaseUrl }
+      ? { [ctx.llmProvider === 'anthropic' ? ENV.ANTHROPIC_BASE_URL : ENV.OPENAI_BASE_URL]: ctx.llmBaseUrl }
       : {}),
   };
 }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openDb } from '#local/engine/db/client';
-import { createStore } from '#shared/store';
+import { createStore } from '#shared/store/create-store';
 
 /** Runs the real `wflo` command in a fresh data folder. */
 function wflo(args: string[]) {

@@ -2,7 +2,7 @@ import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { sfnEngine } from '#shared/adapters/sfn-engine';
-import type { Store } from '#shared/store';
+import type { Store } from '#shared/ports/store';
 import { createApp } from '../../functions/api/app.ts';
 import { openTestStore } from '../helpers/database.ts';
 

@@ -10,7 +10,7 @@ import { Redis } from 'iovalkey';
 import { openDb } from '#local/engine/db/client';
 import { redisCache } from '#shared/adapters/redis-cache';
 import { failOpen, llmCacheKey } from '#shared/cache';
-import { createStore } from '#shared/store';
+import { createStore } from '#shared/store/create-store';
 import { createTestDatabase } from '../helpers/database.ts';
 import { type BenchResult, percentile, report, target } from './lib.ts';
 import { serviceUrls } from './services.ts';

@@ -43,7 +43,7 @@ export async function createTestDatabase(
 /** A store over a fresh test database: PostgreSQL when DATABASE_URL is set, in-memory PGlite otherwise. */
 export async function openTestStore() {
   const { openDb } = await import('#local/engine/db/client');
-  const { createStore } = await import('#shared/store');
+  const { createStore } = await import('#shared/store/create-store');
   const db = await createTestDatabase();
   const conn = await openDb(
     db.url ? { kind: 'postgres', url: db.url, poolSize: 10 } : { kind: 'pglite', dataDir: 'memory://' },

@@ -3,10 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { METRICS, METRICS_NAMESPACE } from '../../functions/shared/contracts/metrics.ts';
 import { ACTIVITIES } from '../../infra/activities.ts';
 import { COMPOSITE_LIMITS, countAlarms } from '../../infra/alarm-count.ts';
 import { REPO_ROOT } from '../../infra/constructs/wflo-function.ts';
-import { RUNBOOK_ANCHORS, RUNBOOK_PATH, TIERS } from '../../infra/stacks/monitoring-stack.ts';
+import { RUNBOOK_ANCHORS, RUNBOOK_PATH, TIERS } from '../../infra/stacks/monitoring-alarms.ts';
 import { listWorkflowFiles } from '../../infra/workflows/files.ts';
 import { sharedWflo } from './app-fixture.ts';
 import { logicalId, resourcesOfType, type SynthesizedWflo, synthWflo } from './helpers.ts';
@@ -179,6 +180,39 @@ describe('Alarms: only on what exists', () => {
     expect(on('Errors', o.reconciler.function)).toHaveLength(1);
     expect(on('Errors', o.projector.function)).toHaveLength(1);
     expect(alarms.filter((a) => a.includes('"MetricName":"ExecutionsReconciled"'))).toHaveLength(1);
+  });
+
+  it('charts and alarms on wflo metrics only by the names the functions emit (the metrics contract)', () => {
+    // WHEN every metric of the wflo namespace is read from the alarms and the dashboard body
+    const alarmed = (v: unknown): string[] => {
+      if (Array.isArray(v)) return v.flatMap(alarmed);
+      if (!v || typeof v !== 'object') return [];
+      const o = v as Record<string, unknown>;
+      const own = o.Namespace === METRICS_NAMESPACE && typeof o.MetricName === 'string' ? [o.MetricName] : [];
+      return [...own, ...Object.values(o).flatMap(alarmed)];
+    };
+    const strings = (v: unknown): string[] =>
+      typeof v === 'string'
+        ? [v]
+        : v && typeof v === 'object'
+          ? Object.values(v as Record<string, unknown>).flatMap(strings)
+          : [];
+    const dashboards = resourcesOfType(w.json.monitoring, 'AWS::CloudWatch::Dashboard');
+    const body = strings(dashboards.map(([, d]) => d.Properties?.DashboardBody)).join('');
+    const charted = [...body.matchAll(new RegExp(`\\["${METRICS_NAMESPACE}","(\\w+)"`, 'g'))].map(
+      (m) => m[1]!,
+    );
+    const inAlarms = alarmed(metricAlarms().map(([, a]) => a.Properties));
+
+    // THEN each is a name of the contract, and the business metrics are all there
+    const known = new Set<string>(Object.values(METRICS));
+    expect([...inAlarms, ...charted].filter((n) => !known.has(n))).toEqual([]);
+    expect(new Set(inAlarms)).toEqual(
+      new Set([METRICS.ExecutionsReconciled, METRICS.CostMicros, METRICS.BudgetExceeded]),
+    );
+    expect(charted).toEqual(
+      expect.arrayContaining([METRICS.CacheHit, METRICS.CacheMiss, METRICS.CostMicros]),
+    );
   });
 });
 

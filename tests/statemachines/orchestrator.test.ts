@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Store } from '#shared/ports/store';
 import { TASK_CONTEXT_PARAMETERS } from '#shared/step-context';
-import type { Store } from '#shared/store';
 import { ACTIVITIES } from '../../infra/activities.ts';
 import {
   type LambdaHandler,

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Store } from '#shared/store';
+import type { Store } from '#shared/ports/store';
 import { openTestStore } from '../helpers/database.ts';
 
 let store: Store;

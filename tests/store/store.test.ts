@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConflictError, NotFoundError } from '#shared/errors';
-import type { Store } from '#shared/store';
+import type { Store } from '#shared/ports/store';
 import { openTestStore } from '../helpers/database.ts';
 
 let store: Store;

@@ -1,7 +1,6 @@
 import * as z from 'zod';
-import { EXECUTION_STATUSES } from '../db/schema.ts';
+import { EXECUTION_STATUSES, type Store } from '../ports/store.ts';
 import type { StepInfo } from '../step-context.ts';
-import type { Store } from '../store.ts';
 
 export const ExecutionFinishInputSchema = z.object({
   context: z.unknown(),

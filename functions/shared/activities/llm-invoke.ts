@@ -1,15 +1,17 @@
 import * as z from 'zod';
 import { llmCacheKey } from '../cache.ts';
+import { type CountMetrics, METRICS } from '../contracts/metrics.ts';
 import { BudgetExceededError, LlmProviderError, LlmRequestInvalidError } from '../errors.ts';
+import { EVENTS } from '../events/catalogue.ts';
 import { type AgentDirective, parseDirective } from '../llm/directive.ts';
 import { LLM_PROVIDERS } from '../llm/providers.ts';
 import { worstCaseInputTokens } from '../llm/tokens.ts';
 import type { ChatMessage, LlmProvider, StopReason } from '../llm/types.ts';
 import { type Micros, microsToUsd } from '../money.ts';
 import type { ResponseCache } from '../ports/cache.ts';
+import type { Store } from '../ports/store.ts';
 import { costOf, type PriceTable, type TokenUsage } from '../pricing/pricing.ts';
 import type { StepInfo } from '../step-context.ts';
-import type { Store } from '../store.ts';
 
 const MessageSchema = z.object({ role: z.enum(['user', 'assistant']), content: z.string() });
 
@@ -64,7 +66,7 @@ export interface LlmInvokeDeps {
   readonly cache: ResponseCache;
   readonly defaults: { provider: string; model: string; maxTokens: number; cacheTtlSeconds: number };
   /** Powertools Metrics (or anything with its addMetric) for CostMicros, LlmCalls, CacheHit/CacheMiss, BudgetExceeded. */
-  readonly metrics?: { addMetric(name: string, unit: 'Count', value: number): void };
+  readonly metrics?: CountMetrics;
 }
 
 interface CachedResponse {
@@ -153,7 +155,7 @@ export async function invokeLlm(
         ledger(hit, 0, saved),
         [
           {
-            type: 'cache.hit',
+            type: EVENTS.cacheHit,
             payload: {
               executionId: step.executionId,
               stateName: step.stateName,
@@ -165,10 +167,10 @@ export async function invokeLlm(
         ],
         { result: { key: resultKey, value: result } },
       );
-      deps.metrics?.addMetric('CacheHit', 'Count', 1);
+      deps.metrics?.addMetric(METRICS.CacheHit, 'Count', 1);
       return result;
     }
-    deps.metrics?.addMetric('CacheMiss', 'Count', 1);
+    deps.metrics?.addMetric(METRICS.CacheMiss, 'Count', 1);
   }
 
   const worstCase = costOf(price, {
@@ -183,7 +185,7 @@ export async function invokeLlm(
     amountMicros: worstCase,
   });
   if (!reserved.ok) {
-    deps.metrics?.addMetric('BudgetExceeded', 'Count', 1);
+    deps.metrics?.addMetric(METRICS.BudgetExceeded, 'Count', 1);
     throw new BudgetExceededError(
       `a call to ${provider.id}/${model} may cost up to ${worstCase} µ$; execution ${step.executionId} has spent ${reserved.costMicros} and holds ${reserved.reservedMicros} of its ${reserved.budgetMicros} µ$ budget`,
     );
@@ -212,7 +214,7 @@ export async function invokeLlm(
     ledger(response, costMicros, 0),
     [
       {
-        type: 'llm.called',
+        type: EVENTS.llmCalled,
         payload: {
           executionId: step.executionId,
           stateName: step.stateName,
@@ -236,8 +238,8 @@ export async function invokeLlm(
       deps.defaults.cacheTtlSeconds,
     );
   }
-  deps.metrics?.addMetric('CostMicros', 'Count', costMicros);
-  deps.metrics?.addMetric('LlmCalls', 'Count', 1);
+  deps.metrics?.addMetric(METRICS.CostMicros, 'Count', costMicros);
+  deps.metrics?.addMetric(METRICS.LlmCalls, 'Count', 1);
   return result;
 }
 

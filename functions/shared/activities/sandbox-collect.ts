@@ -1,13 +1,15 @@
 import * as z from 'zod';
 import { utf8SafeEnd } from '../../../sandbox-image/src/contract.ts';
+import { type CountMetrics, METRICS } from '../contracts/metrics.ts';
 import { ArtifactTooLargeError, SandboxFailedError, ValidationError } from '../errors.ts';
+import { EVENTS } from '../events/catalogue.ts';
 import { type Micros, microsToUsd } from '../money.ts';
 import { type ArtifactStore, executionPrefix } from '../ports/artifacts.ts';
 import type { SandboxResult } from '../ports/sandbox.ts';
+import type { Store } from '../ports/store.ts';
 import { fargateMicros } from '../pricing/aws.ts';
 import { assertSandboxSucceeded, parseSandboxResult } from '../sandbox/result.ts';
 import type { StepInfo } from '../step-context.ts';
-import type { Store } from '../store.ts';
 
 /** Largest result object read: two 8 MiB streams (the runner's ceiling) plus room for the JSON around them. */
 export const MAX_RESULT_BYTES = 17 * 1024 * 1024;
@@ -73,7 +75,7 @@ export interface SandboxCollectDeps {
   readonly artifacts: ArtifactStore;
   /** The sandbox task size charged when the task output does not carry one (CPU units, MiB). */
   readonly taskSize: { readonly cpu: number; readonly memoryMiB: number };
-  readonly metrics?: { addMetric(name: string, unit: 'Count', value: number): void };
+  readonly metrics?: CountMetrics;
 }
 
 /** The first `maxBytes` of a string's UTF-8, never ending inside a character. */
@@ -190,7 +192,7 @@ export async function collectSandbox(
     },
     [
       {
-        type: 'sandbox.finished',
+        type: EVENTS.sandboxFinished,
         payload: {
           executionId: step.executionId,
           stateName: step.stateName,
@@ -214,9 +216,9 @@ export async function collectSandbox(
     ],
     keep ? { result: { key: keptKey, value: output } } : {},
   );
-  deps.metrics?.addMetric('SandboxRuns', 'Count', 1);
-  deps.metrics?.addMetric('CostMicros', 'Count', costMicros);
-  if (!succeeded) deps.metrics?.addMetric('SandboxFailures', 'Count', 1);
+  deps.metrics?.addMetric(METRICS.SandboxRuns, 'Count', 1);
+  deps.metrics?.addMetric(METRICS.CostMicros, 'Count', costMicros);
+  if (!succeeded) deps.metrics?.addMetric(METRICS.SandboxFailures, 'Count', 1);
 
   if (!result || !output) throw new SandboxFailedError(`sandbox result unusable: ${problem}`);
   if (input.raiseOnFailure) assertSandboxSucceeded(result);

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import * as z from 'zod';
+import { EVENTS } from '../events/catalogue.ts';
 import { type ArtifactStore, executionPrefix } from '../ports/artifacts.ts';
 import { SANDBOX_LANGUAGES, type SandboxLanguage } from '../ports/sandbox.ts';
+import type { Store } from '../ports/store.ts';
 import type { StepInfo } from '../step-context.ts';
 import { entryKey } from '../step-context.ts';
-import type { Store } from '../store.ts';
 
 /** Largest program accepted, in bytes of UTF-8 (a state's whole input is capped at 256 KiB anyway). */
 export const MAX_CODE_BYTES = 256 * 1024;
@@ -112,7 +113,7 @@ export async function prepareSandbox(
   ];
   await deps.store.appendEvents(step.executionId, [
     {
-      type: 'sandbox.started',
+      type: EVENTS.sandboxStarted,
       payload: {
         executionId: step.executionId,
         stateName: step.stateName,

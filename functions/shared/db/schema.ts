@@ -11,31 +11,10 @@ import {
   timestamp,
   uniqueIndex,
 } from 'drizzle-orm/pg-core';
-
-/** Execution statuses; the vocabulary of the API, the CLI and the events. */
-export const EXECUTION_STATUSES = [
-  'pending',
-  'running',
-  'waiting_approval',
-  'succeeded',
-  'failed',
-  'cancelled',
-  'timed_out',
-  'budget_exceeded',
-] as const;
-export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number];
-export const TERMINAL_STATUSES: readonly ExecutionStatus[] = [
-  'succeeded',
-  'failed',
-  'cancelled',
-  'timed_out',
-  'budget_exceeded',
-];
+import { COST_KINDS, EXECUTION_STATUSES, STEP_STATUSES } from '../ports/store.ts';
 
 // Status and kind columns are text with CHECK constraints rather than Postgres enums: the Aurora Data API
 // sends string parameters typed as text, which Postgres will not assign to an enum column without a cast.
-export const STEP_STATUSES = ['running', 'succeeded', 'failed'] as const;
-export const COST_KINDS = ['llm', 'sandbox', 'lambda', 'transition'] as const;
 export const APPROVAL_STATUSES = ['pending', 'approved', 'rejected', 'expired'] as const;
 export const RESERVATION_STATUSES = ['reserved', 'settled', 'released'] as const;
 const oneOf = (column: { name: string }, values: readonly string[]) =>

@@ -4,8 +4,8 @@ import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import type { z } from 'zod';
 import { logger, metrics } from '../observability.ts';
+import type { Store } from '../ports/store.ts';
 import type { StepInfo } from '../step-context.ts';
-import type { Store } from '../store.ts';
 import { type ActivityContext, stepTracking } from './step-tracking.ts';
 import { validateInput } from './validate-input.ts';
 

@@ -1,11 +1,12 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { MiddlewareObj } from '@middy/core';
 import type { Context } from 'aws-lambda';
+import { METRICS } from '../contracts/metrics.ts';
 import { ConflictError, ValidationError } from '../errors.ts';
 import { logger, metrics } from '../observability.ts';
+import type { Store } from '../ports/store.ts';
 import { lambdaComputeMicros } from '../pricing/aws.ts';
 import { entryKey, StepFunctionsContextSchema, type StepInfo } from '../step-context.ts';
-import type { Store } from '../store.ts';
 import { describeIssues } from './validate-input.ts';
 
 // Executions this process has already seen exist, so later steps skip the lookup. Bounded: oldest go first.
@@ -147,12 +148,12 @@ export function stepTracking(
       if (!s) return;
       const { store } = await runtime();
       await closeStep(store, s.stepId, s.t0, request.context, 'succeeded');
-      metrics.addMetric('StepSucceeded', MetricUnit.Count, 1);
+      metrics.addMetric(METRICS.StepSucceeded, MetricUnit.Count, 1);
     },
     onError: async (request) => {
       const s = started.get(request.context);
       if (!s) return;
-      metrics.addMetric('StepFailed', MetricUnit.Count, 1);
+      metrics.addMetric(METRICS.StepFailed, MetricUnit.Count, 1);
       try {
         const { store } = await runtime();
         await closeStep(store, s.stepId, s.t0, request.context, 'failed', errorInfo(request.error));

@@ -2,8 +2,8 @@ import type { Config } from '../config.ts';
 import type { LlmProvider } from '../llm/types.ts';
 import type { ArtifactStore } from '../ports/artifacts.ts';
 import type { ResponseCache } from '../ports/cache.ts';
+import type { Store } from '../ports/store.ts';
 import type { PriceTable } from '../pricing/pricing.ts';
-import type { Store } from '../store.ts';
 
 /**
  * Every part a handler may need, built together by the local target and the tests

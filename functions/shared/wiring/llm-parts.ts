@@ -5,6 +5,7 @@ import { redisCache } from '../adapters/redis-cache.ts';
 import { storeCache } from '../adapters/store-cache.ts';
 import { failOpen } from '../cache.ts';
 import type { Config } from '../config.ts';
+import { METRICS } from '../contracts/metrics.ts';
 import type { WfloDb } from '../db/connection.ts';
 import { ConfigError } from '../errors.ts';
 import { AnthropicProvider } from '../llm/anthropic.ts';
@@ -68,7 +69,7 @@ export function createCache(config: Config, db: WfloDb): ResponseCache {
     timeoutMs: config.cache.timeoutMs,
     onError: (operation, error) => {
       logger.warn('response cache unavailable; continuing without it', { operation, error: error as Error });
-      metrics.addMetric('CacheErrors', MetricUnit.Count, 1);
+      metrics.addMetric(METRICS.CacheErrors, MetricUnit.Count, 1);
     },
   });
 }

@@ -1,7 +1,8 @@
 import type { StoreConfig } from '../config.ts';
 import type { DbConnection } from '../db/connection.ts';
 import { ConfigError } from '../errors.ts';
-import { createStore, type Store } from '../store.ts';
+import type { Store } from '../ports/store.ts';
+import { createStore } from '../store/create-store.ts';
 import { getConfig } from './config.ts';
 import { lazyPart } from './lazy.ts';
 

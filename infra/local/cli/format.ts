@@ -1,6 +1,6 @@
 import { summarizeCosts } from '#shared/costs';
 import { formatMicros } from '#shared/money';
-import type { CostEntryRow, EventRow } from '#shared/store';
+import type { CostEntryRow, EventRow } from '#shared/ports/store';
 
 const pad = (s: string, n: number) => (s.length >= n ? s : s + ' '.repeat(n - s.length));
 

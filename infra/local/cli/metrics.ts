@@ -1,6 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { TERMINAL_STATUSES } from '#shared/db/schema';
-import type { Store } from '#shared/store';
+import { type Store, TERMINAL_STATUSES } from '#shared/ports/store';
 
 /**
  * What the local sandbox can tell the metrics about its load (LocalSandbox's `queueLength` and `running`

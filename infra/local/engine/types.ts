@@ -1,6 +1,5 @@
 import type { Context } from 'aws-lambda';
-import type { ExecutionStatus } from '#shared/db/schema';
-import type { Store } from '#shared/store';
+import type { ExecutionStatus, Store } from '#shared/ports/store';
 import type { ActivityDefinition } from '../../activities.ts';
 import type { Workflow } from './workflows.ts';
 

@@ -3,7 +3,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { S3Artifacts } from '#shared/adapters/s3-artifacts';
 import type { Config } from '#shared/config';
 import type { ArtifactStore } from '#shared/ports/artifacts';
-import { createStore } from '#shared/store';
+import { createStore } from '#shared/store/create-store';
 import { installRuntime, type Runtime, uninstallRuntime } from '#shared/wiring/lazy';
 import { createCache, createProviders, loadPrices, withSecretApiKey } from '#shared/wiring/llm-parts';
 import { LocalArtifacts } from './adapters/local-artifacts.ts';

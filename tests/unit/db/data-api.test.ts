@@ -9,7 +9,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type DbConnection, migrateDb, openDb } from '#local/engine/db/client';
 import { loadConfig } from '#shared/config';
-import { createStore } from '#shared/store';
+import { createStore } from '#shared/store/create-store';
 
 const rds = mockClient(RDSDataClient);
 

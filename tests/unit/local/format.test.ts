@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { CostEntryRow, EventRow } from '#shared/store';
+import type { CostEntryRow, EventRow } from '#shared/ports/store';
 import { costTable, progressLine } from '../../../infra/local/cli/format.ts';
 
 const event = (type: string, payload: Record<string, unknown>): EventRow => ({

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { EventRow, ExecutionRow, Store } from '#shared/store';
+import type { EventRow, ExecutionRow, Store } from '#shared/ports/store';
 import { createLocalMetrics } from '../../../infra/local/cli/metrics.ts';
 
 /** The three store reads the metrics use, over rows the test changes between scrapes. */

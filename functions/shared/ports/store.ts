@@ -1,0 +1,178 @@
+import type { DbConnection } from '../db/connection.ts';
+import type { costEntries, events, executions, steps } from '../db/schema.ts';
+import type { EventType } from '../events/catalogue.ts';
+import type { Micros } from '../money.ts';
+
+/** Execution statuses; the vocabulary of the API, the CLI and the events. */
+export const EXECUTION_STATUSES = [
+  'pending',
+  'running',
+  'waiting_approval',
+  'succeeded',
+  'failed',
+  'cancelled',
+  'timed_out',
+  'budget_exceeded',
+] as const;
+export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number];
+export const TERMINAL_STATUSES: readonly ExecutionStatus[] = [
+  'succeeded',
+  'failed',
+  'cancelled',
+  'timed_out',
+  'budget_exceeded',
+];
+export const STEP_STATUSES = ['running', 'succeeded', 'failed'] as const;
+/** What a ledger row charges for. */
+export const COST_KINDS = ['llm', 'sandbox', 'lambda', 'transition'] as const;
+export type CostKind = (typeof COST_KINDS)[number];
+
+export type ExecutionRow = typeof executions.$inferSelect;
+export type StepRow = typeof steps.$inferSelect;
+export type CostEntryRow = typeof costEntries.$inferSelect;
+export type EventRow = typeof events.$inferSelect;
+
+/** A domain event to write to the outbox, in the same transaction as the change it describes. */
+export interface NewEvent {
+  /** One of the catalogue's types (`events/catalogue.ts`): a type not declared there fails `tsc`. */
+  readonly type: EventType;
+  readonly payload: Record<string, unknown>;
+}
+
+export interface NewExecution {
+  readonly id: string;
+  readonly workflow: string;
+  readonly input: unknown;
+  readonly budgetMicros?: Micros | null;
+  readonly idempotencyKey?: string | null;
+  /** Create it already running (the engine is about to start it): one statement, both events. */
+  readonly running?: boolean;
+}
+
+export interface StepEntry {
+  readonly executionId: string;
+  readonly stateName: string;
+  readonly activity: string;
+  /** ISO timestamp of the state entry (`$$.State.EnteredTime`). */
+  readonly enteredAt: string;
+  /** Map iteration discriminator ('' or absent outside a Map). */
+  readonly item?: string;
+  /** `$$.State.RetryCount`: 0 for the first attempt. */
+  readonly attempt: number;
+}
+
+export interface NewCostEntry {
+  readonly executionId: string;
+  readonly stepId?: number | null;
+  readonly stateName?: string | null;
+  readonly kind: CostKind;
+  readonly provider?: string | null;
+  readonly model?: string | null;
+  readonly tokensIn?: number;
+  readonly tokensOut?: number;
+  readonly tokensCached?: number;
+  readonly usdMicros: Micros;
+  readonly savedMicros?: Micros;
+  readonly idempotencyKey?: string | null;
+}
+
+export interface Page<T> {
+  readonly items: T[];
+  readonly nextCursor: string | undefined;
+}
+
+/**
+ * The store port: everything wflo persists about executions, steps, costs and events.
+ * One implementation over Drizzle (`store/create-store.ts`) serves every adapter (PGlite, node-postgres,
+ * Aurora Data API); the adapters differ only in how they connect (see `db/client.ts`).
+ */
+export interface Store {
+  readonly kind: DbConnection['kind'];
+  /** Creates an execution, or returns the existing one for the same (workflow, idempotencyKey). */
+  createExecution(input: NewExecution): Promise<{ execution: ExecutionRow; created: boolean }>;
+  /** Deletes an execution the engine refused to start (pending or just marked running), with its rows. */
+  discardExecution(id: string): Promise<void>;
+  getExecution(id: string): Promise<ExecutionRow | undefined>;
+  listExecutions(query: {
+    workflow?: string | undefined;
+    status?: ExecutionStatus | undefined;
+    limit: number;
+    cursor?: string | undefined;
+  }): Promise<Page<ExecutionRow>>;
+  /**
+   * Executions still in one of `statuses` that were created before `createdBefore`, oldest first (then by id),
+   * at most `limit`, starting after the `after` row (keyset paging). For the reconciler that finds runs whose
+   * end was never recorded; `executions_created_at` and `executions_status` keep it an index scan.
+   */
+  listStaleExecutions(query: {
+    statuses: readonly ExecutionStatus[];
+    createdBefore: Date;
+    limit: number;
+    after?: { createdAt: Date; id: string } | undefined;
+  }): Promise<ExecutionRow[]>;
+  /** pending → running, with `execution.started`; returns the updated row, or undefined when already past pending. */
+  markRunning(id: string): Promise<ExecutionRow | undefined>;
+  /**
+   * Moves a non-terminal execution to a terminal status with output/error and `execution.<status>`.
+   * Returns the row; a second call for an already finished execution changes nothing (and, with
+   * `readExisting: false`, costs no second query).
+   */
+  finishExecution(
+    input: {
+      id: string;
+      status: ExecutionStatus;
+      output?: unknown;
+      error?: { error: string; cause?: string } | null;
+    },
+    options?: { readExisting?: boolean },
+  ): Promise<{ execution: ExecutionRow | undefined; changed: boolean }>;
+  /** Records the start of one attempt of a step (idempotent per entry+attempt). */
+  /**
+   * Records the start of one attempt of a step (idempotent per entry+item+attempt). With `keptResultKey`,
+   * the same statement also reads the result an earlier attempt of this entry kept (`kept`), so a retry
+   * can be answered without running the activity again.
+   */
+  beginStep(entry: StepEntry, options?: { keptResultKey?: string }): Promise<StepRow & { kept?: unknown }>;
+  completeStep(input: {
+    stepId: number;
+    status: 'succeeded' | 'failed';
+    durationMs: number;
+    error?: { error: string; cause?: string } | null;
+    /** The attempt's compute cost (kind `lambda`), charged in the same statement. */
+    computeMicros?: Micros;
+  }): Promise<void>;
+  /**
+   * Appends a ledger row and adds it to the execution's (and step's) totals atomically.
+   * With an idempotency key, a repeated call returns the first row and charges nothing.
+   */
+  recordCost(
+    entry: NewCostEntry,
+    extraEvents?: NewEvent[],
+    options?: {
+      /** Settle this reservation: its amount leaves `reserved` as the actual cost enters `cost`. */
+      reservationKey?: string;
+      /** Keep the activity's result under this key, so a retry of the same entry returns it. */
+      result?: { key: string; value: unknown };
+    },
+  ): Promise<{ entry: CostEntryRow; created: boolean }>;
+  /**
+   * Holds `amountMicros` against the execution's budget, atomically: it succeeds only if
+   * cost + reserved + amount ≤ budget (always, without a budget). Idempotent per key.
+   */
+  reserveBudget(input: {
+    key: string;
+    executionId: string;
+    amountMicros: Micros;
+  }): Promise<
+    { ok: true } | { ok: false; budgetMicros: Micros | null; costMicros: Micros; reservedMicros: Micros }
+  >;
+  /** Returns a reservation's amount to the budget (after a failed call). Idempotent. */
+  releaseBudget(key: string): Promise<void>;
+  /** The result an activity kept for a state entry, if any. */
+  getActivityResult(key: string): Promise<unknown | undefined>;
+  appendEvents(executionId: string, events: NewEvent[]): Promise<void>;
+  listSteps(executionId: string): Promise<StepRow[]>;
+  listCosts(executionId: string): Promise<CostEntryRow[]>;
+  listEvents(executionId: string, after: number, limit: number): Promise<EventRow[]>;
+  close(): Promise<void>;
+}
