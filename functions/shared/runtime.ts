@@ -4,6 +4,7 @@ import { LocalArtifacts } from './adapters/local-artifacts.ts';
 import { S3Artifacts } from './adapters/s3-artifacts.ts';
 import type { Config } from './config.ts';
 import { openDb } from './db/client.ts';
+import { guardStore } from './db/errors.ts';
 import type { ArtifactStore } from './ports/artifacts.ts';
 import { createStore } from './store.ts';
 import { installRuntime, type Runtime, uninstallRuntime } from './wiring/lazy.ts';
@@ -34,7 +35,7 @@ export async function createRuntime(configIn: Config): Promise<Runtime> {
   const providers = createProviders(config);
   const prices = loadPrices(config, providers);
   const conn = await openDb(config.store);
-  const store = createStore(conn);
+  const store = guardStore(createStore(conn));
   const cache = createCache(config, conn.db);
   return {
     config,
