@@ -281,6 +281,21 @@ export function createApp(deps: ApiDeps) {
     return row;
   };
 
+  // A NUL byte cannot be stored in a PostgreSQL text column; refused here as a bad request, not a 500 from the store.
+  app.use('*', async (c, next) => {
+    const url = c.req.url;
+    if (url.includes('\u0000') || /%00/i.test(url)) {
+      return c.json(
+        problem(400, 'Invalid request', 'the path or query contains a NUL byte (%00)', [
+          { field: 'url', message: 'contains a NUL byte' },
+        ]),
+        400,
+        { 'content-type': 'application/problem+json' },
+      );
+    }
+    await next();
+  });
+
   // The request envelope may exceed the input a little (budget, key); the input itself is checked exactly.
   app.use(
     '/workflows/:name/executions',
@@ -299,7 +314,14 @@ export function createApp(deps: ApiDeps) {
 
   app.openapi(routes.health, async (c) => c.json({ status: 'ok' as const, store: deps.store.kind }, 200));
 
-  app.openapi(routes.listWorkflows, async (c) => c.json({ items: await deps.engine.listWorkflows() }, 200));
+  app.openapi(routes.listWorkflows, async (c) =>
+    c.json(
+      {
+        items: (await deps.engine.listWorkflows()).map((w) => ({ ...w, inputSchema: w.inputSchema ?? null })),
+      },
+      200,
+    ),
+  );
 
   app.openapi(routes.startExecution, async (c) => {
     const { name } = c.req.valid('param');

@@ -19,8 +19,8 @@ export interface StartExecutionRequest {
  * Creates the execution row and starts it on the engine; without a budget of its own it gets the
  * configured default (`WFLO_DEFAULT_BUDGET_USD`). The row's id is the Step Functions execution name
  * (`executionName`: workflow, key or goal slug, short id). The same idempotency key returns the same
- * execution (`created: false`) without starting anything. An input the workflow's check refuses
- * (`checkWorkflowInput`) and a failed start leave nothing behind.
+ * execution (`created: false`) without starting anything. An input the workflow's schema refuses, or
+ * one nested too deeply (`checkWorkflowInput`), and a failed start leave nothing behind.
  */
 export async function startExecution(
   deps: {
@@ -31,10 +31,9 @@ export async function startExecution(
   request: StartExecutionRequest,
 ): Promise<{ execution: ExecutionRow; created: boolean }> {
   const workflows = await deps.engine.listWorkflows();
-  if (!workflows.some((w) => w.name === request.workflow)) {
-    throw new NotFoundError(`workflow '${request.workflow}' does not exist`);
-  }
-  checkWorkflowInput(request.workflow, request.input);
+  const workflow = workflows.find((w) => w.name === request.workflow);
+  if (!workflow) throw new NotFoundError(`workflow '${request.workflow}' does not exist`);
+  checkWorkflowInput(request.workflow, request.input, workflow.inputSchema ?? null);
   const bytes = Buffer.byteLength(JSON.stringify(request.input ?? {}), 'utf8');
   if (bytes > MAX_INPUT_BYTES) {
     throw new PayloadTooLargeError(

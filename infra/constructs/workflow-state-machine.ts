@@ -98,6 +98,8 @@ export class WorkflowStateMachine extends Construct {
   readonly logGroup: logs.LogGroup;
   readonly integrations: WorkflowIntegrations;
   readonly workflowName: string;
+  /** The ASL file it was built from (its input schema sits next to it). */
+  readonly workflowFile: string;
   /** The top-level TimeoutSeconds deployed. */
   readonly timeoutSeconds: number;
   /** Encrypts the definition, execution data and logs; callers of execution APIs need it (grantExecutionData). */
@@ -108,6 +110,7 @@ export class WorkflowStateMachine extends Construct {
     const { workflow } = props;
     const source = `${STATEMACHINES_DIR}/${workflow.name}.asl.json`;
     this.workflowName = workflow.name;
+    this.workflowFile = workflow.path;
     this.encryptionKey = props.encryptionKey;
 
     const bindings: Record<string, string> = {

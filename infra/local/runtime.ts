@@ -5,6 +5,7 @@ import { executionRecorded } from '#shared/middleware/step-tracking';
 import type { WorkflowEngine } from '#shared/ports/engine';
 import { closeRuntime, createRuntime, type Runtime, setRuntime } from '#shared/runtime';
 import { LocalSandbox } from '#shared/sandbox/local-sandbox';
+import { inputSchemaFileOf, readInputSchema } from '#shared/workflow-inputs';
 import { ACTIVITIES } from '../activities.ts';
 import { ECS_RUN_TASK_SYNC, ecsRunTaskIntegration } from './integrations/ecs-run-task.ts';
 import {
@@ -45,7 +46,12 @@ export async function loadLocalFunctions(): Promise<Map<string, LocalFunction>> 
 export function localEngine(orchestrator: LocalOrchestrator): WorkflowEngine {
   return {
     listWorkflows: async () =>
-      [...orchestrator.workflows.values()].map((w) => ({ name: w.name, description: w.description })),
+      [...orchestrator.workflows.values()].map((w) => ({
+        name: w.name,
+        description: w.description,
+        // Read on each listing (a few hundred bytes), so an edited schema applies without a restart.
+        inputSchema: readInputSchema(inputSchemaFileOf(w.file)),
+      })),
     startExecution: async (workflow, executionId, input) => {
       // The port is called once the execution's row is written.
       executionRecorded(executionId);
@@ -73,6 +79,8 @@ export async function createLocalRuntime(
   } = {},
 ): Promise<LocalRuntime> {
   const workflows = loadWorkflows(resolve(options.statemachinesDir ?? config.statemachinesDir));
+  // A broken input schema is a load error naming its file, like a broken ASL file.
+  for (const w of workflows.values()) readInputSchema(inputSchemaFileOf(w.file));
   const functions = await loadLocalFunctions();
   const runtime = await createRuntime(config);
   setRuntime(runtime);

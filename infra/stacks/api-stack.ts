@@ -1,9 +1,11 @@
+import { existsSync } from 'node:fs';
 import { type CfnElement, CfnOutput, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { inputSchemaFileOf } from '../../functions/shared/workflow-inputs.ts';
 import { dataRemovalPolicy } from '../constructs/names.ts';
 import { WfloFunction } from '../constructs/wflo-function.ts';
 import type { WorkflowStateMachine } from '../constructs/workflow-state-machine.ts';
@@ -90,6 +92,19 @@ export class ApiStack extends Stack {
       environment: {
         ...llmEnvironment(ctx),
         WORKFLOW_STATE_MACHINES: this.toJsonString(stateMachineArns),
+      },
+      // Each workflow's input schema ships next to the bundle (workflows/<name>.input.json): the API checks
+      // inputs against it before StartExecution and lists it with GET /workflows.
+      commandHooks: {
+        beforeBundling: () => [],
+        beforeInstall: () => [],
+        afterBundling: (_inputDir: string, outputDir: string) => [
+          `mkdir -p "${outputDir}/workflows"`,
+          ...[...props.workflows.values()]
+            .map((wf) => inputSchemaFileOf(wf.workflowFile))
+            .filter((file) => existsSync(file))
+            .map((file) => `cp "${file}" "${outputDir}/workflows/"`),
+        ],
       },
     });
     data.bindStore(this.handler);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAX_AGENT_ITERATIONS } from '#shared/workflow-inputs';
+import { MAX_AGENT_ITERATIONS, MAX_INPUT_DEPTH } from '#shared/workflow-inputs';
 import type { LocalRuntime } from '../../infra/local/runtime.ts';
 import { startLocalServer } from '../../infra/local/server.ts';
 import { startLocal, stopLocal, TEST_MODEL } from '../helpers/local.ts';
@@ -58,6 +58,9 @@ describe('API over HTTP (local server)', () => {
     const items = body.items as { name: string; description: string }[];
     expect(items.map((w) => w.name)).toEqual(['agent-loop', 'code-execution', 'hello']);
     expect(items[0]!.description).toMatch(/^Agent loop/);
+    // Each workflow's declared input (statemachines/<name>.input.json) comes with it.
+    const agent = items[0] as unknown as { inputSchema: { required?: string[] } | null };
+    expect(agent.inputSchema?.required).toEqual(['goal']);
   });
 
   it('POST /workflows/{name}/executions starts a run; its steps, costs and events are readable', async () => {
@@ -176,6 +179,37 @@ describe('API over HTTP (local server)', () => {
         expect(res.type).toContain('application/problem+json');
         expect((res.body.errors as { field: string }[]).map((e) => e.field)).toEqual(['input.maxIterations']);
         expect(await executionCount()).toBe(before);
+      },
+    );
+
+    it('agent-loop without a goal → 400 naming input.goal, nothing written', async () => {
+      const before = await executionCount();
+      const res = await post('/workflows/agent-loop/executions', { input: { maxIterations: 2 } });
+      expect(res.status).toBe(400);
+      expect((res.body.errors as { field: string }[]).map((e) => e.field)).toEqual(['input.goal']);
+      expect(await executionCount()).toBe(before);
+    });
+
+    it(`input nested deeper than ${MAX_INPUT_DEPTH} levels → 400 naming the limit, nothing written`, async () => {
+      // Prepare: ~8 KB of brackets, the shape that hung the interpreter
+      const deep = `{"input":{"name":"x","payload":${'['.repeat(4000)}${']'.repeat(4000)}}}`;
+      const before = await executionCount();
+
+      // Act
+      const res = await post('/workflows/hello/executions', deep, true);
+
+      // Assess
+      expect(res.status).toBe(400);
+      expect(String(res.body.detail)).toContain(String(MAX_INPUT_DEPTH));
+      expect(await executionCount()).toBe(before);
+    });
+
+    it.each(['/executions/abc%00def', '/executions?status=running%00', '/executions?cursor=%00'])(
+      'NUL byte in %s → 400, not 500',
+      async (path) => {
+        const res = await get(path);
+        expect(res.status).toBe(400);
+        expect(JSON.stringify(res.body)).toMatch(/NUL/);
       },
     );
 

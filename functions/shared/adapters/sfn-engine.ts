@@ -2,6 +2,7 @@ import { ExecutionAlreadyExists, type SFNClient, StartExecutionCommand } from '@
 import { NotFoundError } from '../errors.ts';
 import { executionArnOf } from '../execution-names.ts';
 import type { WorkflowEngine, WorkflowSummary } from '../ports/engine.ts';
+import type { InputSchema } from '../workflow-inputs.ts';
 
 /** The console's host for an ARN partition (the China and GovCloud partitions have their own consoles). */
 const CONSOLE_HOSTS: Readonly<Record<string, string>> = {
@@ -34,10 +35,15 @@ export function sfnEngine(
   client: SFNClient,
   stateMachines: Readonly<Record<string, string>>,
   descriptions: Readonly<Record<string, string>> = {},
+  inputSchemas: Readonly<Record<string, InputSchema>> = {},
 ): WorkflowEngine {
   const workflows: WorkflowSummary[] = Object.keys(stateMachines)
     .sort()
-    .map((name) => ({ name, description: descriptions[name] ?? '' }));
+    .map((name) => ({
+      name,
+      description: descriptions[name] ?? '',
+      inputSchema: inputSchemas[name] ?? null,
+    }));
   return {
     listWorkflows: async () => workflows,
     startExecution: async (workflow, executionId, input) => {

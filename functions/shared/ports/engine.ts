@@ -1,7 +1,11 @@
+import type { InputSchema } from '../workflow-inputs.ts';
+
 /** A workflow as the API lists it. */
 export interface WorkflowSummary {
   readonly name: string;
   readonly description: string;
+  /** The input the workflow declares (`statemachines/<name>.input.json`); null when it declares none. */
+  readonly inputSchema?: InputSchema | null;
 }
 
 /**
