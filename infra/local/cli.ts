@@ -52,7 +52,7 @@ const UNSAFE_WARNING =
   'process with NO filesystem, network or process isolation: it can read your files and reach your network. ' +
   'Use it only for code you trust.';
 
-async function boot(options: { unsafeLocalSandbox?: boolean; readOnly?: boolean } = {}) {
+async function boot(options: { command: string; unsafeLocalSandbox?: boolean; readOnly?: boolean }) {
   if (options.unsafeLocalSandbox) {
     process.env.SANDBOX_UNSAFE_LOCAL = 'true';
     console.error(UNSAFE_WARNING);
@@ -60,10 +60,29 @@ async function boot(options: { unsafeLocalSandbox?: boolean; readOnly?: boolean 
   const { loadConfig } = await import('#shared/config');
   const { createLocalRuntime } = await import('./runtime.ts');
   const config = loadConfig();
-  const local = await createLocalRuntime(config);
+  // One process per embedded data directory (PGlite is single-process): claimed before it is opened.
+  const claim =
+    config.store.kind === 'pglite' && config.dataDir !== 'memory://'
+      ? (await import('./data-dir-owner.ts')).claimDataDir(config.dataDir, `wflo ${options.command}`)
+      : undefined;
+  let local: LocalRuntime;
+  try {
+    local = await createLocalRuntime(config);
+  } catch (error) {
+    claim?.release();
+    throw error;
+  }
+  const close = local.close.bind(local);
+  local.close = async () => {
+    try {
+      await close();
+    } finally {
+      claim?.release();
+    }
+  };
   // Reading executions runs no code: the sandbox warning would only be noise there.
   if (!options.readOnly) warnIfSandboxUnavailable(local);
-  return { config, local };
+  return { config, local, claim };
 }
 
 /** Says up front when the workflows that run code will be refused here, and what to do about it. */
@@ -92,11 +111,16 @@ async function dev(args: string[]): Promise<number> {
       'unsafe-local-sandbox': { type: 'boolean', default: false },
     },
   });
-  const { config, local } = await boot({ unsafeLocalSandbox: values['unsafe-local-sandbox'] });
+  const { config, local, claim } = await boot({
+    command: 'dev',
+    unsafeLocalSandbox: values['unsafe-local-sandbox'],
+  });
   const { startLocalServer } = await import('./server.ts');
   const port = values.port === undefined ? config.api.port : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0-65535`);
   const server = await startLocalServer(local, { port, host: values.host ?? config.api.host });
+  // `wflo run`, `wflo executions`, … in another terminal find this API through the data directory.
+  claim?.setUrl(server.url);
   const workflows = [...local.orchestrator.workflows.keys()].join(', ');
   const store =
     config.store.kind === 'pglite' ? `PGlite at ${config.store.dataDir}` : 'PostgreSQL (DATABASE_URL)';
@@ -130,7 +154,7 @@ Ctrl+C stops the server.`);
 /** How often `run --api-url` asks the deployed API how the execution is doing. */
 const POLL_INTERVAL_MS = 1000;
 
-async function run(args: string[], apiUrl: string | undefined): Promise<number> {
+async function run(args: string[], target: ApiTarget | undefined): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
@@ -156,12 +180,12 @@ async function run(args: string[], apiUrl: string | undefined): Promise<number> 
       throw new UsageError(`--budget: ${(err as Error).message}`);
     }
   }
-  if (apiUrl) {
+  if (target) {
     if (values['unsafe-local-sandbox']) {
       throw new UsageError('--unsafe-local-sandbox applies to the embedded runtime only, not with --api-url');
     }
-    const { signedFetch, apiClient } = await import('./api-client.ts');
-    return runRemote(apiClient(signedFetch(apiUrl)), {
+    const { apiClient } = await import('./api-client.ts');
+    return runRemote(apiClient(await targetFetch(target)), {
       workflow,
       input,
       budgetUsd: budgetMicros === null ? undefined : microsToUsd(budgetMicros),
@@ -169,7 +193,7 @@ async function run(args: string[], apiUrl: string | undefined): Promise<number> 
       json: values.json,
     });
   }
-  const { local } = await boot({ unsafeLocalSandbox: values['unsafe-local-sandbox'] });
+  const { local } = await boot({ command: 'run', unsafeLocalSandbox: values['unsafe-local-sandbox'] });
   try {
     const { startExecution } = await import('#shared/executions');
     const { progressLine, costTable } = await import('./format.ts');
@@ -324,10 +348,10 @@ async function runRemote(
  * The API the read commands talk to: the deployed one (signed) with --api-url, else the same app in process
  * over the embedded store. `close` releases the embedded runtime.
  */
-async function openApi(apiUrl: string | undefined): Promise<{ api: ApiClient; close(): Promise<void> }> {
-  const { apiClient, signedFetch } = await import('./api-client.ts');
-  if (apiUrl) return { api: apiClient(signedFetch(apiUrl)), close: async () => {} };
-  const { local } = await boot({ readOnly: true });
+async function openApi(target: ApiTarget | undefined): Promise<{ api: ApiClient; close(): Promise<void> }> {
+  const { apiClient } = await import('./api-client.ts');
+  if (target) return { api: apiClient(await targetFetch(target)), close: async () => {} };
+  const { local } = await boot({ command: 'read', readOnly: true });
   const { createApp } = await import('../../functions/api/app.ts');
   const app = createApp({
     store: local.runtime.store,
@@ -340,7 +364,7 @@ async function openApi(apiUrl: string | undefined): Promise<{ api: ApiClient; cl
   };
 }
 
-async function executions(args: string[], apiUrl: string | undefined): Promise<number> {
+async function executions(args: string[], target: ApiTarget | undefined): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
@@ -356,7 +380,7 @@ async function executions(args: string[], apiUrl: string | undefined): Promise<n
   if (values.workflow) query.set('workflow', values.workflow);
   if (values.status) query.set('status', values.status);
   if (values.limit) query.set('limit', values.limit);
-  const { api, close } = await openApi(apiUrl);
+  const { api, close } = await openApi(target);
   try {
     const page = await api.get<{ items: Execution[]; nextCursor: string | null }>(
       `/executions${query.size ? `?${query}` : ''}`,
@@ -373,7 +397,7 @@ async function executions(args: string[], apiUrl: string | undefined): Promise<n
 async function ofExecution(
   what: 'steps' | 'costs',
   args: string[],
-  apiUrl: string | undefined,
+  target: ApiTarget | undefined,
 ): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
@@ -382,7 +406,7 @@ async function ofExecution(
   });
   const id = positionals[0];
   if (!id || positionals.length > 1) throw new UsageError(`wflo ${what} takes exactly one execution id`);
-  const { api, close } = await openApi(apiUrl);
+  const { api, close } = await openApi(target);
   try {
     const format = await import('./format.ts');
     const path = `/executions/${encodeURIComponent(id)}/${what}`;
@@ -399,9 +423,9 @@ async function ofExecution(
   }
 }
 
-async function workflows(apiUrl: string | undefined): Promise<number> {
-  if (apiUrl) {
-    const { api } = await openApi(apiUrl);
+async function workflows(target: ApiTarget | undefined): Promise<number> {
+  if (target) {
+    const { api } = await openApi(target);
     const { items } = await api.get<{ items: { name: string; description: string }[] }>('/workflows');
     for (const w of items) console.log(`${w.name.padEnd(16)} ${w.description}`);
     return 0;
@@ -446,24 +470,62 @@ function takeApiUrl(argv: readonly string[]): { apiUrl: string | undefined; rest
   return { apiUrl: apiUrl || undefined, rest };
 }
 
+/**
+ * The API a command talks to instead of opening the embedded runtime itself: the deployed one (`--api-url`,
+ * signed with SigV4), or the local `wflo dev` that owns the embedded data directory (plain HTTP).
+ */
+interface ApiTarget {
+  readonly url: string;
+  readonly signed: boolean;
+}
+
+async function targetFetch(target: ApiTarget) {
+  const { localFetch, signedFetch } = await import('./api-client.ts');
+  return target.signed ? signedFetch(target.url) : localFetch(target.url);
+}
+
+/** Commands that go through the owner's API when another process holds the embedded data directory. */
+const OWNER_AWARE = new Set(['run', 'executions', 'steps', 'costs', 'workflows']);
+
+/**
+ * When a live `wflo dev` owns the embedded data directory, its API (so `wflo run` next to it submits there
+ * and no row is lost); when another process without an API owns it, a refusal naming that process.
+ */
+async function ownerTarget(): Promise<ApiTarget | undefined> {
+  const { loadConfig } = await import('#shared/config');
+  const config = loadConfig();
+  if (config.store.kind !== 'pglite' || config.dataDir === 'memory://') return undefined;
+  const { currentOwner, DataDirBusyError } = await import('./data-dir-owner.ts');
+  const owner = currentOwner(config.dataDir);
+  if (!owner) return undefined;
+  if (!owner.url) throw new DataDirBusyError(config.dataDir, owner);
+  console.error(`wflo: using ${owner.command} at ${owner.url} (it owns ${config.dataDir})`);
+  return { url: owner.url, signed: false };
+}
+
 async function main(argv: string[]): Promise<number> {
   const { apiUrl, rest: args } = takeApiUrl(argv);
   const [command, ...rest] = args;
   if (apiUrl && (command === 'dev' || command === 'openapi')) {
     throw new UsageError(`wflo ${command} runs on this machine; it takes no --api-url`);
   }
+  const target: ApiTarget | undefined = apiUrl
+    ? { url: apiUrl, signed: true }
+    : command && OWNER_AWARE.has(command)
+      ? await ownerTarget()
+      : undefined;
   switch (command) {
     case 'dev':
       return dev(rest);
     case 'run':
-      return run(rest, apiUrl);
+      return run(rest, target);
     case 'executions':
-      return executions(rest, apiUrl);
+      return executions(rest, target);
     case 'steps':
     case 'costs':
-      return ofExecution(command, rest, apiUrl);
+      return ofExecution(command, rest, target);
     case 'workflows':
-      return workflows(apiUrl);
+      return workflows(target);
     case 'openapi': {
       const { openApiDocument } = await import('../../functions/api/app.ts');
       console.log(JSON.stringify(openApiDocument(), null, 2));
