@@ -4,7 +4,7 @@ import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { summarizeCosts } from '#shared/costs';
 import { ConflictError, NotFoundError, PayloadTooLargeError, ValidationError } from '#shared/errors';
-import { MAX_INPUT_BYTES, startExecution } from '#shared/executions';
+import { cancelExecution, MAX_INPUT_BYTES, startExecution } from '#shared/executions';
 import { microsToUsd, usdToMicros } from '#shared/money';
 import type { WorkflowEngine } from '#shared/ports/engine';
 import type { CostEntryRow, EventRow, ExecutionRow, StepRow, Store } from '#shared/store';
@@ -177,6 +177,20 @@ const routes = {
     request: { params: ExecutionIdParamSchema },
     responses: { 200: json(ExecutionSchema, 'The execution'), 404: problemResponse('No such execution') },
   }),
+  cancelExecution: createRoute({
+    method: 'post',
+    path: '/executions/{id}/cancel',
+    tags: ['executions'],
+    request: { params: ExecutionIdParamSchema },
+    responses: {
+      200: json(
+        ExecutionSchema,
+        'Cancelled: recorded `cancelled`, stopped on the engine (StopExecution on AWS), every budget reservation released and every running step ended',
+      ),
+      404: problemResponse('No such execution'),
+      409: problemResponse('The execution already ended (its status is named)'),
+    },
+  }),
   listSteps: createRoute({
     method: 'get',
     path: '/executions/{id}/steps',
@@ -344,6 +358,10 @@ export function createApp(deps: ApiDeps) {
 
   app.openapi(routes.getExecution, async (c) =>
     c.json(view(await requireExecution(c.req.valid('param').id)), 200),
+  );
+
+  app.openapi(routes.cancelExecution, async (c) =>
+    c.json(view(await cancelExecution(deps, c.req.valid('param').id)), 200),
   );
 
   app.openapi(routes.listSteps, async (c) => {

@@ -1,4 +1,4 @@
-import { NotFoundError, PayloadTooLargeError } from './errors.ts';
+import { ConflictError, NotFoundError, PayloadTooLargeError } from './errors.ts';
 import { executionName } from './execution-names.ts';
 import type { Micros } from './money.ts';
 import type { WorkflowEngine } from './ports/engine.ts';
@@ -58,4 +58,34 @@ export async function startExecution(
     throw err;
   }
   return result;
+}
+
+/** Statuses an execution never leaves. */
+const TERMINAL = new Set(['succeeded', 'failed', 'cancelled', 'timed_out']);
+
+/**
+ * Cancels an execution: records it `cancelled` first (so nothing that ends later overwrites that), stops it
+ * on the engine (StopExecution on AWS, an abort locally), then releases every budget reservation it holds
+ * and ends its running steps. A run left `running` by a process that died is cancelled the same way.
+ * {@link NotFoundError} for an unknown id; {@link ConflictError} naming the status for one already ended.
+ */
+export async function cancelExecution(
+  deps: { store: Store; engine: Pick<WorkflowEngine, 'stopExecution'> },
+  executionId: string,
+  reason = 'cancelled by request',
+): Promise<ExecutionRow> {
+  const row = await deps.store.getExecution(executionId);
+  if (!row) throw new NotFoundError(`execution '${executionId}' does not exist`);
+  if (TERMINAL.has(row.status)) {
+    throw new ConflictError(`execution '${executionId}' already ended: ${row.status}`);
+  }
+  const error = { error: 'ExecutionCancelled', cause: reason };
+  const { execution, changed } = await deps.store.finishExecution({ id: executionId, status: 'cancelled', error });
+  if (!changed) {
+    // It ended between the read and the update.
+    throw new ConflictError(`execution '${executionId}' already ended: ${execution?.status ?? 'unknown'}`);
+  }
+  await deps.engine.stopExecution(row.workflow, executionId, reason);
+  await deps.store.releaseHeld(executionId, error);
+  return (await deps.store.getExecution(executionId)) ?? execution ?? row;
 }

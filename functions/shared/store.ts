@@ -154,6 +154,15 @@ export interface Store {
   >;
   /** Returns a reservation's amount to the budget (after a failed call). Idempotent. */
   releaseBudget(key: string): Promise<void>;
+  /**
+   * Lets go of what an execution that will not go on still holds: every reservation is released and
+   * every step still `running` ends `failed` with `error` (one statement each, idempotent). Used when a
+   * run is cancelled, including one whose process died with steps in flight. Returns the counts.
+   */
+  releaseHeld(
+    executionId: string,
+    error: { error: string; cause: string },
+  ): Promise<{ reservations: number; steps: number }>;
   /** The result an activity kept for a state entry, if any. */
   getActivityResult(key: string): Promise<unknown | undefined>;
   appendEvents(executionId: string, events: NewEvent[]): Promise<void>;
@@ -692,6 +701,22 @@ export function createStore(conn: DbConnection): Store {
         costMicros: execution.costMicros,
         reservedMicros: execution.reservedMicros,
       };
+    },
+
+    async releaseHeld(executionId, error) {
+      const released = await db
+        .update(budgetReservations)
+        .set({ status: 'released' })
+        .where(and(eq(budgetReservations.executionId, executionId), eq(budgetReservations.status, 'reserved')))
+        .returning({ key: budgetReservations.key });
+      await db.update(executions).set({ reservedMicros: 0 }).where(eq(executions.id, executionId));
+      const now = new Date();
+      const ended = await db
+        .update(steps)
+        .set({ status: 'failed', error, finishedAt: now })
+        .where(and(eq(steps.executionId, executionId), eq(steps.status, 'running')))
+        .returning({ id: steps.id });
+      return { reservations: released.length, steps: ended.length };
     },
 
     async releaseBudget(key) {

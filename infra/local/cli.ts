@@ -20,11 +20,12 @@ Usage:
                                                  list executions, newest first
   wflo steps <executionId> [--json]              every attempt of every step of an execution
   wflo costs <executionId> [--json]              an execution's cost ledger and totals
+  wflo cancel <executionId>                      stop a running execution, releasing its budget holds
   wflo workflows                                 list the workflows
   wflo openapi                                   print the API's OpenAPI 3.1 document
 
-Against the deployed API: add --api-url <url> (or set WFLO_API_URL) to run, executions, steps, costs and
-workflows. <url> is the stack's ApiUrl output; requests are signed with SigV4 (execute-api) using the
+Against the deployed API: add --api-url <url> (or set WFLO_API_URL) to run, executions, steps, costs,
+cancel and workflows. <url> is the stack's ApiUrl output; requests are signed with SigV4 (execute-api) using the
 default AWS credential chain (AWS_PROFILE, SSO, environment, instance role); the region comes from the
 URL, else AWS_REGION.
 
@@ -393,6 +394,21 @@ async function executions(args: string[], target: ApiTarget | undefined): Promis
   }
 }
 
+/** `wflo cancel <id>`: POST /executions/{id}/cancel on the API in use. */
+async function cancel(args: string[], target: ApiTarget | undefined): Promise<number> {
+  const { positionals } = parseArgs({ args, allowPositionals: true, options: {} });
+  const id = positionals[0];
+  if (!id || positionals.length > 1) throw new UsageError('wflo cancel takes exactly one execution id');
+  const { api, close } = await openApi(target);
+  try {
+    const { body } = await api.post<Execution>(`/executions/${encodeURIComponent(id)}/cancel`, {});
+    console.log(`${body.executionId}: ${body.status}`);
+    return 0;
+  } finally {
+    await close();
+  }
+}
+
 /** `wflo steps <id>` and `wflo costs <id>`: one execution's steps or cost ledger. */
 async function ofExecution(
   what: 'steps' | 'costs',
@@ -485,7 +501,7 @@ async function targetFetch(target: ApiTarget) {
 }
 
 /** Commands that go through the owner's API when another process holds the embedded data directory. */
-const OWNER_AWARE = new Set(['run', 'executions', 'steps', 'costs', 'workflows']);
+const OWNER_AWARE = new Set(['run', 'executions', 'steps', 'costs', 'workflows', 'cancel']);
 
 /**
  * When a live `wflo dev` owns the embedded data directory, its API (so `wflo run` next to it submits there
@@ -526,6 +542,8 @@ async function main(argv: string[]): Promise<number> {
       return ofExecution(command, rest, target);
     case 'workflows':
       return workflows(target);
+    case 'cancel':
+      return cancel(rest, target);
     case 'openapi': {
       const { openApiDocument } = await import('../../functions/api/app.ts');
       console.log(JSON.stringify(openApiDocument(), null, 2));

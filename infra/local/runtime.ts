@@ -57,6 +57,9 @@ export function localEngine(orchestrator: LocalOrchestrator): WorkflowEngine {
       executionRecorded(executionId);
       orchestrator.start(workflow, executionId, input);
     },
+    stopExecution: async (_workflow, executionId) => {
+      orchestrator.cancel(executionId);
+    },
     // No console on one machine: `wflo steps <id>` and GET /executions/{id}/steps are the view.
     consoleUrl: () => null,
   };

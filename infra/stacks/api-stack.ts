@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { type CfnElement, CfnOutput, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { ArnFormat, type CfnElement, CfnOutput, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -20,7 +20,7 @@ export const API_STAGE = 'v1';
 /**
  * What a caller (a person or service running workflows: `wflo --api-url`, tests/deployed) invokes, as
  * `execute-api` method/path pairs: list workflows, start one, list executions, and read one execution with
- * its steps, costs and events. `*` in an execute-api resource matches across `/`, so `/executions/*`
+ * its steps, costs and events, and cancel one. `*` in an execute-api resource matches across `/`, so `/executions/*`
  * covers `/executions/{id}` and everything under it, and nothing else.
  */
 export const CALLER_ROUTES: readonly (readonly [method: string, path: string])[] = [
@@ -28,6 +28,7 @@ export const CALLER_ROUTES: readonly (readonly [method: string, path: string])[]
   ['POST', '/workflows/*/executions'],
   ['GET', '/executions'],
   ['GET', '/executions/*'],
+  ['POST', '/executions/*/cancel'],
 ];
 
 export interface ApiStackProps extends StackProps {
@@ -112,6 +113,20 @@ export class ApiStack extends Stack {
     const stateMachineResources = [...props.workflows.values()].map((wf) => wf.stateMachine.stateMachineArn);
     this.handler.role.addToPrincipalPolicy(
       new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: stateMachineResources }),
+    );
+    // POST /executions/{id}/cancel: StopExecution on the executions of these state machines only.
+    this.handler.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['states:StopExecution'],
+        resources: [...props.workflows.values()].map((wf) =>
+          this.formatArn({
+            service: 'states',
+            resource: 'execution',
+            resourceName: `${wf.stateMachine.stateMachineName}:*`,
+            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+          }),
+        ),
+      }),
     );
     // StartExecution encrypts the input with the workflows' key, as the caller.
     grantExecutionData(

@@ -281,6 +281,43 @@ describe('API over HTTP (local server)', () => {
   });
 });
 
+describe('POST /executions/{id}/cancel', () => {
+  it('cancels a run left running (e.g. by a process that died): cancelled, reservations released, steps ended; then 409', async () => {
+    // Prepare: a running execution holding a reservation, with a step in flight and no process running it
+    const store = local.runtime.store;
+    const id = `hello-orphan-${Date.now()}`;
+    await store.createExecution({ id, workflow: 'hello', input: {}, budgetMicros: 1_000_000, running: true });
+    await store.beginStep({
+      executionId: id,
+      stateName: 'Finish',
+      activity: 'execution-finish',
+      enteredAt: new Date().toISOString(),
+      attempt: 0,
+    });
+    expect(await store.reserveBudget({ key: `${id}/r`, executionId: id, amountMicros: 400_000 })).toEqual({
+      ok: true,
+    });
+
+    // Act
+    const first = await post(`/executions/${id}/cancel`, {});
+    const second = await post(`/executions/${id}/cancel`, {});
+
+    // Assess
+    expect(first.status).toBe(200);
+    expect(first.body.status).toBe('cancelled');
+    const row = await store.getExecution(id);
+    expect(row?.status).toBe('cancelled');
+    expect(row?.reservedMicros).toBe(0);
+    expect((await store.listSteps(id)).map((s) => s.status)).toEqual(['failed']);
+    expect(second.status).toBe(409);
+    expect(String(second.body.detail)).toMatch(/already ended: cancelled/);
+  });
+
+  it('unknown execution → 404', async () => {
+    expect((await post('/executions/no-such-execution/cancel', {})).status).toBe(404);
+  });
+});
+
 describe('startExecution (service)', () => {
   it('gives an execution started without a budget the configured default, and keeps an explicit one', async () => {
     // Prepare

@@ -1,4 +1,10 @@
-import { ExecutionAlreadyExists, type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import {
+  ExecutionAlreadyExists,
+  ExecutionDoesNotExist,
+  type SFNClient,
+  StartExecutionCommand,
+  StopExecutionCommand,
+} from '@aws-sdk/client-sfn';
 import { NotFoundError } from '../errors.ts';
 import { executionArnOf } from '../execution-names.ts';
 import type { WorkflowEngine, WorkflowSummary } from '../ports/engine.ts';
@@ -46,6 +52,22 @@ export function sfnEngine(
     }));
   return {
     listWorkflows: async () => workflows,
+    stopExecution: async (workflow, executionId, cause) => {
+      const stateMachineArn = stateMachines[workflow];
+      if (!stateMachineArn) throw new NotFoundError(`workflow '${workflow}' does not exist`);
+      try {
+        await client.send(
+          new StopExecutionCommand({
+            executionArn: executionArnOf(stateMachineArn, executionId),
+            error: 'wflo.Cancelled',
+            cause,
+          }),
+        );
+      } catch (err) {
+        // Never started (e.g. a start that failed after the row was written) or already purged.
+        if (!(err instanceof ExecutionDoesNotExist)) throw err;
+      }
+    },
     startExecution: async (workflow, executionId, input) => {
       const stateMachineArn = stateMachines[workflow];
       if (!stateMachineArn) throw new NotFoundError(`workflow '${workflow}' does not exist`);
