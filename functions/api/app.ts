@@ -4,7 +4,7 @@ import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { summarizeCosts } from '#shared/costs';
 import { ConflictError, NotFoundError, PayloadTooLargeError, ValidationError } from '#shared/errors';
-import { MAX_INPUT_BYTES, startExecution } from '#shared/executions';
+import { cancelExecution, MAX_INPUT_BYTES, startExecution } from '#shared/executions';
 import { microsToUsd, usdToMicros } from '#shared/money';
 import type { WorkflowEngine } from '#shared/ports/engine';
 import type { CostEntryRow, EventRow, ExecutionRow, StepRow, Store } from '#shared/ports/store';
@@ -179,6 +179,20 @@ const routes = {
     request: { params: ExecutionIdParamSchema },
     responses: { 200: json(ExecutionSchema, 'The execution'), 404: problemResponse('No such execution') },
   }),
+  cancelExecution: createRoute({
+    method: 'post',
+    path: '/executions/{id}/cancel',
+    tags: ['executions'],
+    request: { params: ExecutionIdParamSchema },
+    responses: {
+      200: json(
+        ExecutionSchema,
+        'Cancelled: recorded `cancelled`, stopped on the engine (StopExecution on AWS), every budget reservation released and every running step ended',
+      ),
+      404: problemResponse('No such execution'),
+      409: problemResponse('The execution already ended (its status is named)'),
+    },
+  }),
   listSteps: createRoute({
     method: 'get',
     path: '/executions/{id}/steps',
@@ -285,6 +299,21 @@ export function createApp(deps: ApiDeps) {
     return row;
   };
 
+  // A NUL byte cannot be stored in a PostgreSQL text column; refused here as a bad request, not a 500 from the store.
+  app.use('*', async (c, next) => {
+    const url = c.req.url;
+    if (url.includes('\u0000') || /%00/i.test(url)) {
+      return c.json(
+        problem(400, 'Invalid request', 'the path or query contains a NUL byte (%00)', [
+          { field: 'url', message: 'contains a NUL byte' },
+        ]),
+        400,
+        { 'content-type': 'application/problem+json' },
+      );
+    }
+    await next();
+  });
+
   // The request envelope may exceed the input a little (budget, key); the input itself is checked exactly.
   app.use(
     '/workflows/:name/executions',
@@ -303,7 +332,14 @@ export function createApp(deps: ApiDeps) {
 
   app.openapi(routes.health, async (c) => c.json({ status: 'ok' as const, store: deps.store.kind }, 200));
 
-  app.openapi(routes.listWorkflows, async (c) => c.json({ items: await deps.engine.listWorkflows() }, 200));
+  app.openapi(routes.listWorkflows, async (c) =>
+    c.json(
+      {
+        items: (await deps.engine.listWorkflows()).map((w) => ({ ...w, inputSchema: w.inputSchema ?? null })),
+      },
+      200,
+    ),
+  );
 
   app.openapi(routes.startExecution, async (c) => {
     const { name } = c.req.valid('param');
@@ -326,6 +362,10 @@ export function createApp(deps: ApiDeps) {
 
   app.openapi(routes.getExecution, async (c) =>
     c.json(view(await requireExecution(c.req.valid('param').id)), 200),
+  );
+
+  app.openapi(routes.cancelExecution, async (c) =>
+    c.json(view(await cancelExecution(deps, c.req.valid('param').id)), 200),
   );
 
   app.openapi(routes.listSteps, async (c) => {

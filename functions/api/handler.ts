@@ -1,12 +1,16 @@
+import { fileURLToPath } from 'node:url';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import type { Context } from 'aws-lambda';
 import { handle } from 'hono/aws-lambda';
 import { sfnEngine } from '#shared/adapters/sfn-engine';
 import { getConfig } from '#shared/wiring/config';
 import { getStore } from '#shared/wiring/store';
+import { readInputSchemas } from '#shared/workflow-inputs';
 import { createApp } from './app.ts';
 
 const sfn = new SFNClient({});
+/** The workflows' input schemas, copied next to the bundle at synth (infra/stacks/api-stack.ts). */
+const INPUT_SCHEMAS_DIR = fileURLToPath(new URL('./workflows', import.meta.url));
 
 type Handle = ReturnType<typeof handle>;
 /** API Gateway REST (v1) proxy events, among the others Hono's adapter accepts. */
@@ -20,7 +24,7 @@ function getApp(): Promise<Handle> {
       handle(
         createApp({
           store,
-          engine: sfnEngine(sfn, config.stateMachines),
+          engine: sfnEngine(sfn, config.stateMachines, {}, readInputSchemas(INPUT_SCHEMAS_DIR)),
           defaultBudgetMicros: config.defaultBudgetMicros,
         }),
       ),

@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { EXECUTION_STATUSES } from '#shared/ports/store';
-import { MAX_AGENT_ITERATIONS } from '#shared/workflow-inputs';
+import { MAX_AGENT_ITERATIONS, MAX_INPUT_DEPTH } from '#shared/workflow-inputs';
 
 export const ProblemSchema = z
   .object({
@@ -12,7 +12,16 @@ export const ProblemSchema = z
   })
   .openapi('Problem');
 
-export const WorkflowSchema = z.object({ name: z.string(), description: z.string() }).openapi('Workflow');
+export const WorkflowSchema = z
+  .object({
+    name: z.string(),
+    description: z.string(),
+    inputSchema: z.record(z.string(), z.unknown()).nullable().openapi({
+      description:
+        "The JSON Schema (draft 2020-12) the workflow's input must satisfy (statemachines/<name>.input.json); null when it declares none",
+    }),
+  })
+  .openapi('Workflow');
 
 export const StartExecutionBodySchema = z
   .object({
@@ -21,7 +30,7 @@ export const StartExecutionBodySchema = z
       .default({})
       .openapi({
         example: { goal: 'Summarise the README' },
-        description: `The workflow's input. agent-loop: maxIterations, when given, must be a whole number from 1 to ${MAX_AGENT_ITERATIONS}`,
+        description: `The workflow's input: checked against the workflow's inputSchema (GET /workflows; e.g. agent-loop needs a goal and takes maxIterations from 1 to ${MAX_AGENT_ITERATIONS}) and nested at most ${MAX_INPUT_DEPTH} levels deep`,
       }),
     budgetUsd: z
       .number()

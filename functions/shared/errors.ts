@@ -121,6 +121,32 @@ export class ApiRequestError extends WfloError {
   }
 }
 
+/**
+ * The store could not be reached or refused a statement for a passing reason (connection lost, server
+ * restarting or shutting down, serialization failure or deadlock, Aurora resuming, Data API throttling).
+ * Retryable: the standard Retry of every Lambda Task matches this name. The message names the store
+ * operation and the driver's code, never the SQL text or its parameters.
+ */
+export class StoreUnavailableError extends WfloError {
+  override name = 'StoreUnavailableError';
+  /** The driver's code (SQLSTATE, errno, or AWS error name). */
+  readonly code: string;
+  constructor(message: string, code: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+/** A store statement failed for a reason a retry will not fix; the message is free of SQL text and parameters. */
+export class StoreError extends WfloError {
+  override name = 'StoreError';
+  readonly code: string;
+  constructor(message: string, code: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
 /** The names ASL files may match, for docs and tests. */
 export const ERROR_NAMES = [
   'ValidationError',
@@ -132,4 +158,6 @@ export const ERROR_NAMES = [
   'LlmProviderError',
   'LlmRequestInvalidError',
   'UnknownModelPriceError',
+  'StoreUnavailableError',
+  'StoreError',
 ] as const;

@@ -1,4 +1,4 @@
-import { NotFoundError, PayloadTooLargeError } from './errors.ts';
+import { ConflictError, NotFoundError, PayloadTooLargeError } from './errors.ts';
 import { executionName } from './execution-names.ts';
 import type { Micros } from './money.ts';
 import type { WorkflowEngine } from './ports/engine.ts';
@@ -19,8 +19,8 @@ export interface StartExecutionRequest {
  * Creates the execution row and starts it on the engine; without a budget of its own it gets the
  * configured default (`WFLO_DEFAULT_BUDGET_USD`). The row's id is the Step Functions execution name
  * (`executionName`: workflow, key or goal slug, short id). The same idempotency key returns the same
- * execution (`created: false`) without starting anything. An input the workflow's check refuses
- * (`checkWorkflowInput`) and a failed start leave nothing behind.
+ * execution (`created: false`) without starting anything. An input the workflow's schema refuses, or
+ * one nested too deeply (`checkWorkflowInput`), and a failed start leave nothing behind.
  */
 export async function startExecution(
   deps: {
@@ -31,10 +31,9 @@ export async function startExecution(
   request: StartExecutionRequest,
 ): Promise<{ execution: ExecutionRow; created: boolean }> {
   const workflows = await deps.engine.listWorkflows();
-  if (!workflows.some((w) => w.name === request.workflow)) {
-    throw new NotFoundError(`workflow '${request.workflow}' does not exist`);
-  }
-  checkWorkflowInput(request.workflow, request.input);
+  const workflow = workflows.find((w) => w.name === request.workflow);
+  if (!workflow) throw new NotFoundError(`workflow '${request.workflow}' does not exist`);
+  checkWorkflowInput(request.workflow, request.input, workflow.inputSchema ?? null);
   const bytes = Buffer.byteLength(JSON.stringify(request.input ?? {}), 'utf8');
   if (bytes > MAX_INPUT_BYTES) {
     throw new PayloadTooLargeError(
@@ -59,4 +58,38 @@ export async function startExecution(
     throw err;
   }
   return result;
+}
+
+/** Statuses an execution never leaves. */
+const TERMINAL = new Set(['succeeded', 'failed', 'cancelled', 'timed_out']);
+
+/**
+ * Cancels an execution: records it `cancelled` first (so nothing that ends later overwrites that), stops it
+ * on the engine (StopExecution on AWS, an abort locally), then releases every budget reservation it holds
+ * and ends its running steps. A run left `running` by a process that died is cancelled the same way.
+ * {@link NotFoundError} for an unknown id; {@link ConflictError} naming the status for one already ended.
+ */
+export async function cancelExecution(
+  deps: { store: Store; engine: Pick<WorkflowEngine, 'stopExecution'> },
+  executionId: string,
+  reason = 'cancelled by request',
+): Promise<ExecutionRow> {
+  const row = await deps.store.getExecution(executionId);
+  if (!row) throw new NotFoundError(`execution '${executionId}' does not exist`);
+  if (TERMINAL.has(row.status)) {
+    throw new ConflictError(`execution '${executionId}' already ended: ${row.status}`);
+  }
+  const error = { error: 'ExecutionCancelled', cause: reason };
+  const { execution, changed } = await deps.store.finishExecution({
+    id: executionId,
+    status: 'cancelled',
+    error,
+  });
+  if (!changed) {
+    // It ended between the read and the update.
+    throw new ConflictError(`execution '${executionId}' already ended: ${execution?.status ?? 'unknown'}`);
+  }
+  await deps.engine.stopExecution(row.workflow, executionId, reason);
+  await deps.store.releaseHeld(executionId, error);
+  return (await deps.store.getExecution(executionId)) ?? execution ?? row;
 }

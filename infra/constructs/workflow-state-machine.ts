@@ -92,6 +92,8 @@ export class WorkflowStateMachine extends Construct {
   readonly logGroup: logs.LogGroup;
   readonly integrations: WorkflowIntegrations;
   readonly workflowName: string;
+  /** The ASL file it was built from (its input schema sits next to it). */
+  readonly workflowFile: string;
   /** The top-level TimeoutSeconds deployed. */
   readonly timeoutSeconds: number;
   /** Encrypts the definition, execution data and logs; callers of execution APIs need it (grantExecutionData). */
@@ -101,6 +103,7 @@ export class WorkflowStateMachine extends Construct {
     super(scope, id);
     const { workflow } = props;
     this.workflowName = workflow.name;
+    this.workflowFile = workflow.path;
     this.encryptionKey = props.encryptionKey;
 
     const bindings: Record<string, string> = {

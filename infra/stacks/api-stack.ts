@@ -1,10 +1,12 @@
-import { type CfnElement, CfnOutput, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { existsSync } from 'node:fs';
+import { ArnFormat, type CfnElement, CfnOutput, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { ENV } from '../../functions/shared/contracts/env.ts';
+import { inputSchemaFileOf } from '../../functions/shared/workflow-inputs.ts';
 import { dataRemovalPolicy } from '../constructs/names.ts';
 import { WfloFunction } from '../constructs/wflo-function.ts';
 import type { WorkflowStateMachine } from '../constructs/workflow-state-machine.ts';
@@ -19,7 +21,7 @@ export const API_STAGE = 'v1';
 /**
  * What a caller (a person or service running workflows: `wflo --api-url`, tests/deployed) invokes, as
  * `execute-api` method/path pairs: list workflows, start one, list executions, and read one execution with
- * its steps, costs and events. `*` in an execute-api resource matches across `/`, so `/executions/*`
+ * its steps, costs and events, and cancel one. `*` in an execute-api resource matches across `/`, so `/executions/*`
  * covers `/executions/{id}` and everything under it, and nothing else.
  */
 export const CALLER_ROUTES: readonly (readonly [method: string, path: string])[] = [
@@ -27,6 +29,7 @@ export const CALLER_ROUTES: readonly (readonly [method: string, path: string])[]
   ['POST', '/workflows/*/executions'],
   ['GET', '/executions'],
   ['GET', '/executions/*'],
+  ['POST', '/executions/*/cancel'],
 ];
 
 export interface ApiStackProps extends StackProps {
@@ -92,12 +95,39 @@ export class ApiStack extends Stack {
         ...llmEnvironment(ctx),
         [ENV.WORKFLOW_STATE_MACHINES]: this.toJsonString(stateMachineArns),
       },
+      // Each workflow's input schema ships next to the bundle (workflows/<name>.input.json): the API checks
+      // inputs against it before StartExecution and lists it with GET /workflows.
+      commandHooks: {
+        beforeBundling: () => [],
+        beforeInstall: () => [],
+        afterBundling: (_inputDir: string, outputDir: string) => [
+          `mkdir -p "${outputDir}/workflows"`,
+          ...[...props.workflows.values()]
+            .map((wf) => inputSchemaFileOf(wf.workflowFile))
+            .filter((file) => existsSync(file))
+            .map((file) => `cp "${file}" "${outputDir}/workflows/"`),
+        ],
+      },
     });
     data.bindStore(this.handler);
 
     const stateMachineResources = [...props.workflows.values()].map((wf) => wf.stateMachine.stateMachineArn);
     this.handler.role.addToPrincipalPolicy(
       new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: stateMachineResources }),
+    );
+    // POST /executions/{id}/cancel: StopExecution on the executions of these state machines only.
+    this.handler.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['states:StopExecution'],
+        resources: [...props.workflows.values()].map((wf) =>
+          this.formatArn({
+            service: 'states',
+            resource: 'execution',
+            resourceName: `${wf.stateMachine.stateMachineName}:*`,
+            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+          }),
+        ),
+      }),
     );
     // StartExecution encrypts the input with the workflows' key, as the caller.
     grantExecutionData(

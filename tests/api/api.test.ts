@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAX_AGENT_ITERATIONS } from '#shared/workflow-inputs';
+import { MAX_AGENT_ITERATIONS, MAX_INPUT_DEPTH } from '#shared/workflow-inputs';
 import { startLocalServer } from '../../infra/local/cli/server.ts';
 import type { LocalRuntime } from '../../infra/local/engine/runtime.ts';
 import { startLocal, stopLocal, TEST_MODEL } from '../helpers/local.ts';
@@ -58,6 +58,9 @@ describe('API over HTTP (local server)', () => {
     const items = body.items as { name: string; description: string }[];
     expect(items.map((w) => w.name)).toEqual(['agent-loop', 'code-execution', 'hello']);
     expect(items[0]!.description).toMatch(/^Agent loop/);
+    // Each workflow's declared input (statemachines/<name>.input.json) comes with it.
+    const agent = items[0] as unknown as { inputSchema: { required?: string[] } | null };
+    expect(agent.inputSchema?.required).toEqual(['goal']);
   });
 
   it('POST /workflows/{name}/executions starts a run; its steps, costs and events are readable', async () => {
@@ -179,6 +182,37 @@ describe('API over HTTP (local server)', () => {
       },
     );
 
+    it('agent-loop without a goal → 400 naming input.goal, nothing written', async () => {
+      const before = await executionCount();
+      const res = await post('/workflows/agent-loop/executions', { input: { maxIterations: 2 } });
+      expect(res.status).toBe(400);
+      expect((res.body.errors as { field: string }[]).map((e) => e.field)).toEqual(['input.goal']);
+      expect(await executionCount()).toBe(before);
+    });
+
+    it(`input nested deeper than ${MAX_INPUT_DEPTH} levels → 400 naming the limit, nothing written`, async () => {
+      // Prepare: ~8 KB of brackets, the shape that hung the interpreter
+      const deep = `{"input":{"name":"x","payload":${'['.repeat(4000)}${']'.repeat(4000)}}}`;
+      const before = await executionCount();
+
+      // Act
+      const res = await post('/workflows/hello/executions', deep, true);
+
+      // Assess
+      expect(res.status).toBe(400);
+      expect(String(res.body.detail)).toContain(String(MAX_INPUT_DEPTH));
+      expect(await executionCount()).toBe(before);
+    });
+
+    it.each(['/executions/abc%00def', '/executions?status=running%00', '/executions?cursor=%00'])(
+      'NUL byte in %s → 400, not 500',
+      async (path) => {
+        const res = await get(path);
+        expect(res.status).toBe(400);
+        expect(JSON.stringify(res.body)).toMatch(/NUL/);
+      },
+    );
+
     it('unknown field → 400 naming it', async () => {
       const res = await post('/workflows/hello/executions', { input: {}, budget: 1 });
       expect(res.status).toBe(400);
@@ -244,6 +278,43 @@ describe('API over HTTP (local server)', () => {
     const schemas = (body.components as { schemas: Record<string, unknown> }).schemas;
     expect(schemas).toHaveProperty('StartExecutionRequest');
     expect(schemas).toHaveProperty('Problem');
+  });
+});
+
+describe('POST /executions/{id}/cancel', () => {
+  it('cancels a run left running (e.g. by a process that died): cancelled, reservations released, steps ended; then 409', async () => {
+    // Prepare: a running execution holding a reservation, with a step in flight and no process running it
+    const store = local.runtime.store;
+    const id = `hello-orphan-${Date.now()}`;
+    await store.createExecution({ id, workflow: 'hello', input: {}, budgetMicros: 1_000_000, running: true });
+    await store.beginStep({
+      executionId: id,
+      stateName: 'Finish',
+      activity: 'execution-finish',
+      enteredAt: new Date().toISOString(),
+      attempt: 0,
+    });
+    expect(await store.reserveBudget({ key: `${id}/r`, executionId: id, amountMicros: 400_000 })).toEqual({
+      ok: true,
+    });
+
+    // Act
+    const first = await post(`/executions/${id}/cancel`, {});
+    const second = await post(`/executions/${id}/cancel`, {});
+
+    // Assess
+    expect(first.status).toBe(200);
+    expect(first.body.status).toBe('cancelled');
+    const row = await store.getExecution(id);
+    expect(row?.status).toBe('cancelled');
+    expect(row?.reservedMicros).toBe(0);
+    expect((await store.listSteps(id)).map((s) => s.status)).toEqual(['failed']);
+    expect(second.status).toBe(409);
+    expect(String(second.body.detail)).toMatch(/already ended: cancelled/);
+  });
+
+  it('unknown execution → 404', async () => {
+    expect((await post('/executions/no-such-execution/cancel', {})).status).toBe(404);
   });
 });
 

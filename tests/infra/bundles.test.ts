@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync, readdirSync, realpathSync, rmSync, statSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -322,6 +322,20 @@ describe('Lambda bundles (synthesized assets, outside the repository)', () => {
       reachedNetwork(outcome),
       `${entry} never reached its first AWS call:\n${outcome.output.slice(-2000)}`,
     ).toBe(true);
+  });
+
+  it("ships each workflow's input schema with the API bundle (it validates starts against them)", () => {
+    // GIVEN the workflows' declared inputs
+    const declared = readdirSync(join(REPO_ROOT, 'statemachines')).filter((f) => f.endsWith('.input.json'));
+    // THEN the API's task root holds the same files, byte for byte
+    const api = bundles.find((b) => b.entry === 'functions/api/handler.ts')!;
+    expect(declared.length).toBeGreaterThan(0);
+    expect(readdirSync(join(api.dir, 'workflows')).sort()).toEqual(declared.sort());
+    for (const f of declared) {
+      expect(readFileSync(join(api.dir, 'workflows', f), 'utf8')).toBe(
+        readFileSync(join(REPO_ROOT, 'statemachines', f), 'utf8'),
+      );
+    }
   });
 
   it('loads every other WfloFunction bundle too (e.g. one added since this list was written)', async () => {

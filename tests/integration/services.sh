@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs (if missing) and starts on loopback the real services the integration suites use, idempotently.
-# Usage: tests/integration/services.sh [postgres] ...   (no argument: all)
+# Usage: tests/integration/services.sh [postgres] [redis] ...   (no argument: all); restart-postgres restarts it
 # Prints the environment to use, e.g.:  eval "$(tests/integration/services.sh)"
 set -euo pipefail
 
@@ -68,12 +68,22 @@ start_redis() {
   echo "export REDIS_URL=redis://127.0.0.1:$REDIS_PORT"
 }
 
+# A real fault for the fault tests: `services.sh restart-postgres` restarts the running server (fast mode:
+# sessions are cut with 57P01, as in a failover or an upgrade) and waits until it accepts connections again.
+restart_postgres() {
+  local bin as=()
+  bin="$(pg_bin)"
+  [ "$(id -u)" = 0 ] && as=(runuser -u postgres --)
+  "${as[@]}" "$bin/pg_ctl" -D "$SERVICES_DIR/postgres" -l "$SERVICES_DIR/postgres/server.log" -w -t 60 -m fast restart >&2
+}
+
 services=("$@")
 [ ${#services[@]} -eq 0 ] && services=(postgres redis)
 for s in "${services[@]}"; do
   case "$s" in
     postgres) start_postgres ;;
     redis) start_redis ;;
+    restart-postgres) restart_postgres ;;
     *) log "unknown service $s"; exit 2 ;;
   esac
 done

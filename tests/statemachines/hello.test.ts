@@ -32,3 +32,32 @@ describe('State machine: hello.asl.json', () => {
     expect(execution.output).toEqual({ greeting: 'Hello, world!' });
   });
 });
+
+describe('State machine: an input the interpreter cannot walk', () => {
+  it('ends failed with the error instead of hanging (input 5,000 levels deep, past the API check)', async () => {
+    // Prepare: the row as the API would write it, then the engine directly (the API refuses such input;
+    // this checks the interpreter's failure path itself)
+    let deep: unknown = 'leaf';
+    for (let i = 0; i < 5_000; i++) deep = [deep];
+    const { execution } = await local.runtime.store.createExecution({
+      id: `hello-deep-${Date.now()}`,
+      workflow: 'hello',
+      input: {},
+      budgetMicros: null,
+      idempotencyKey: null,
+      running: true,
+    });
+
+    // Act
+    await local.engine.startExecution('hello', execution.id, { name: 'x', payload: deep });
+    const ended = await Promise.race([
+      local.orchestrator.drain().then(() => true),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 60_000).unref()),
+    ]);
+
+    // Assess
+    expect(ended, 'the run never ended').toBe(true);
+    const row = await local.runtime.store.getExecution(execution.id);
+    expect(row?.status).toBe('failed');
+  });
+});

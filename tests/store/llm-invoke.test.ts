@@ -4,7 +4,7 @@ import { closeRuntime, createRuntime, type Runtime, setRuntime } from '#local/en
 import { invokeLlm, type LlmInvokeDeps } from '#shared/activities/llm-invoke';
 import { failOpen } from '#shared/cache';
 import { loadConfig } from '#shared/config';
-import { LlmProviderError, UnknownModelPriceError } from '#shared/errors';
+import { LlmProviderError, StoreUnavailableError, UnknownModelPriceError } from '#shared/errors';
 import type { LlmProvider, LlmRequest } from '#shared/llm/types';
 import { PriceTable } from '#shared/pricing/pricing';
 import type { StepInfo } from '#shared/step-context';
@@ -275,6 +275,38 @@ describe('Function: invokeLlm', () => {
     expect(calls[0]?.aborted).toBe(true);
     expect((await store.store.getExecution(s.executionId))?.reservedMicros).toBe(0);
     expect(await store.store.listCosts(s.executionId)).toHaveLength(0);
+  });
+
+  it("writes a paid call's settlement through a store outage: one call, one ledger row, waits injected", async () => {
+    // Prepare: the store refuses the settlement twice (connection lost), then takes it
+    const provider = countingProvider();
+    const info = await step();
+    let refusals = 2;
+    const flaky = new Proxy(store.store, {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver) as unknown;
+        if (property !== 'recordCost' || typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          if (refusals-- > 0) return Promise.reject(new StoreUnavailableError('store unavailable', '57P01'));
+          return (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+        };
+      },
+    });
+    const waits: number[] = [];
+
+    // Act
+    const result = await invokeLlm(
+      { ...deps(provider, noCache()), store: flaky, sleep: async (ms) => void waits.push(ms) },
+      info,
+      ask('settle me'),
+    );
+
+    // Assess: the model was paid once and the ledger has exactly that call, its reservation settled
+    expect(provider.calls).toHaveLength(1);
+    expect(waits).toEqual([100, 200]);
+    const llm = (await store.store.listCosts(info.executionId)).filter((c) => c.kind === 'llm');
+    expect(llm.map((c) => c.usdMicros)).toEqual([result.costMicros]);
+    expect((await store.store.getExecution(info.executionId))?.reservedMicros).toBe(0);
   });
 
   it('refuses an unpriced model before calling it or reserving anything', async () => {

@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { llmCacheKey } from '../cache.ts';
 import { type CountMetrics, METRICS } from '../contracts/metrics.ts';
+import { untilWritten } from '../db/retry.ts';
 import { BudgetExceededError, LlmProviderError, LlmRequestInvalidError } from '../errors.ts';
 import { EVENTS } from '../events/catalogue.ts';
 import { type AgentDirective, parseDirective } from '../llm/directive.ts';
@@ -67,6 +68,8 @@ export interface LlmInvokeDeps {
   readonly defaults: { provider: string; model: string; maxTokens: number; cacheTtlSeconds: number };
   /** Powertools Metrics (or anything with its addMetric) for CostMicros, LlmCalls, CacheHit/CacheMiss, BudgetExceeded. */
   readonly metrics?: CountMetrics;
+  /** Waits between attempts to write a paid call's settlement while the store is unavailable (tests inject it). */
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
 interface CachedResponse {
@@ -210,26 +213,32 @@ export async function invokeLlm(
   const latencyMs = Math.round(performance.now() - t0);
   const costMicros = costOf(price, response.usage);
   const result = output(response, costMicros, false, 0);
-  await deps.store.recordCost(
-    ledger(response, costMicros, 0),
-    [
-      {
-        type: EVENTS.llmCalled,
-        payload: {
-          executionId: step.executionId,
-          stateName: step.stateName,
-          provider: provider.id,
-          model,
-          pricedAs: `${pricing.provider}/${pricing.model}`,
-          usage: response.usage,
-          costMicros,
-          reservedMicros: worstCase,
-          latencyMs,
-          stopReason: response.stopReason,
-        },
-      },
-    ],
-    { reservationKey, result: { key: resultKey, value: result } },
+  // The call is paid: its settlement is written even through a store outage (idempotent by costKey), for as
+  // long as the invocation has time; the ledger must not miss a paid call.
+  await untilWritten(
+    () =>
+      deps.store.recordCost(
+        ledger(response, costMicros, 0),
+        [
+          {
+            type: EVENTS.llmCalled,
+            payload: {
+              executionId: step.executionId,
+              stateName: step.stateName,
+              provider: provider.id,
+              model,
+              pricedAs: `${pricing.provider}/${pricing.model}`,
+              usage: response.usage,
+              costMicros,
+              reservedMicros: worstCase,
+              latencyMs,
+              stopReason: response.stopReason,
+            },
+          },
+        ],
+        { reservationKey, result: { key: resultKey, value: result } },
+      ),
+    { signal: options.signal, sleep: deps.sleep },
   );
   if (cacheKey) {
     await deps.cache.set(

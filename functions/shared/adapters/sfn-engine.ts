@@ -1,7 +1,14 @@
-import { ExecutionAlreadyExists, type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import {
+  ExecutionAlreadyExists,
+  ExecutionDoesNotExist,
+  type SFNClient,
+  StartExecutionCommand,
+  StopExecutionCommand,
+} from '@aws-sdk/client-sfn';
 import { NotFoundError } from '../errors.ts';
 import { executionArnOf } from '../execution-names.ts';
 import type { WorkflowEngine, WorkflowSummary } from '../ports/engine.ts';
+import type { InputSchema } from '../workflow-inputs.ts';
 
 /** The console's host for an ARN partition (the China and GovCloud partitions have their own consoles). */
 const CONSOLE_HOSTS: Readonly<Record<string, string>> = {
@@ -34,12 +41,33 @@ export function sfnEngine(
   client: SFNClient,
   stateMachines: Readonly<Record<string, string>>,
   descriptions: Readonly<Record<string, string>> = {},
+  inputSchemas: Readonly<Record<string, InputSchema>> = {},
 ): WorkflowEngine {
   const workflows: WorkflowSummary[] = Object.keys(stateMachines)
     .sort()
-    .map((name) => ({ name, description: descriptions[name] ?? '' }));
+    .map((name) => ({
+      name,
+      description: descriptions[name] ?? '',
+      inputSchema: inputSchemas[name] ?? null,
+    }));
   return {
     listWorkflows: async () => workflows,
+    stopExecution: async (workflow, executionId, cause) => {
+      const stateMachineArn = stateMachines[workflow];
+      if (!stateMachineArn) throw new NotFoundError(`workflow '${workflow}' does not exist`);
+      try {
+        await client.send(
+          new StopExecutionCommand({
+            executionArn: executionArnOf(stateMachineArn, executionId),
+            error: 'wflo.Cancelled',
+            cause,
+          }),
+        );
+      } catch (err) {
+        // Never started (e.g. a start that failed after the row was written) or already purged.
+        if (!(err instanceof ExecutionDoesNotExist)) throw err;
+      }
+    },
     startExecution: async (workflow, executionId, input) => {
       const stateMachineArn = stateMachines[workflow];
       if (!stateMachineArn) throw new NotFoundError(`workflow '${workflow}' does not exist`);

@@ -168,6 +168,15 @@ export interface Store {
   >;
   /** Returns a reservation's amount to the budget (after a failed call). Idempotent. */
   releaseBudget(key: string): Promise<void>;
+  /**
+   * Lets go of what an execution that will not go on still holds: every reservation is released and
+   * every step still `running` ends `failed` with `error` (idempotent). Used when a run is cancelled,
+   * including one whose process died with steps in flight. Returns the counts.
+   */
+  releaseHeld(
+    executionId: string,
+    error: { error: string; cause: string },
+  ): Promise<{ reservations: number; steps: number }>;
   /** The result an activity kept for a state entry, if any. */
   getActivityResult(key: string): Promise<unknown | undefined>;
   appendEvents(executionId: string, events: NewEvent[]): Promise<void>;

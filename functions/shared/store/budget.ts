@@ -1,12 +1,12 @@
-import { eq, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import type { WfloDb } from '../db/connection.ts';
-import { budgetReservations, executions } from '../db/schema.ts';
+import { budgetReservations, executions, steps } from '../db/schema.ts';
 import { NotFoundError } from '../errors.ts';
 import type { Store } from '../ports/store.ts';
 import { once, p } from './statements.ts';
 
-/** The budget's part of the store: holds against an execution's budget and their release. */
-export type BudgetMethods = Pick<Store, 'reserveBudget' | 'releaseBudget'>;
+/** The budget's part of the store: holds against an execution's budget and their release (one or all). */
+export type BudgetMethods = Pick<Store, 'reserveBudget' | 'releaseBudget' | 'releaseHeld'>;
 
 /** The reservation statements over one connection. */
 export function budgetMethods(db: WfloDb): BudgetMethods {
@@ -44,6 +44,24 @@ export function budgetMethods(db: WfloDb): BudgetMethods {
         costMicros: execution.costMicros,
         reservedMicros: execution.reservedMicros,
       };
+    },
+
+    async releaseHeld(executionId, error) {
+      const released = await db
+        .update(budgetReservations)
+        .set({ status: 'released' })
+        .where(
+          and(eq(budgetReservations.executionId, executionId), eq(budgetReservations.status, 'reserved')),
+        )
+        .returning({ key: budgetReservations.key });
+      await db.update(executions).set({ reservedMicros: 0 }).where(eq(executions.id, executionId));
+      // A step cut off with its run: no result will come (a cancelled run records nothing more).
+      const ended = await db
+        .update(steps)
+        .set({ status: 'failed', error, finishedAt: new Date() })
+        .where(and(eq(steps.executionId, executionId), eq(steps.status, 'running')))
+        .returning({ id: steps.id });
+      return { reservations: released.length, steps: ended.length };
     },
 
     async releaseBudget(key) {

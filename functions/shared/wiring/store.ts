@@ -1,5 +1,6 @@
 import type { StoreConfig } from '../config.ts';
 import type { DbConnection } from '../db/connection.ts';
+import { guardStore } from '../db/errors.ts';
 import { ConfigError } from '../errors.ts';
 import type { Store } from '../ports/store.ts';
 import { createStore } from '../store/create-store.ts';
@@ -40,5 +41,5 @@ export function getLambdaDb(): Promise<DbConnection> {
 /** The process's store: Aurora through the Data API on Lambda (or the installed runtime's store). */
 export const getStore: () => Promise<Store> = lazyPart(
   (rt) => rt.store,
-  async () => createStore(await getLambdaDb()),
+  async () => guardStore(createStore(await getLambdaDb())),
 );

@@ -76,6 +76,23 @@ export function signedFetch(
   };
 }
 
+/**
+ * Plain fetch to a local API on this machine: the `wflo dev` that owns the embedded data directory, which
+ * commands in other terminals talk to instead of opening the directory themselves.
+ */
+export function localFetch(baseUrl: string): ApiFetch {
+  const base = new URL(baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`);
+  return (path, init = {}) => {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (init.body !== undefined) headers['content-type'] = 'application/json';
+    return fetch(new URL(path.replace(/^\//, ''), base), {
+      method: init.method ?? 'GET',
+      headers,
+      ...(init.body === undefined ? {} : { body: init.body }),
+    });
+  };
+}
+
 /** JSON calls over an {@link ApiFetch}; an error status throws {@link ApiRequestError} with the problem's detail. */
 export function apiClient(call: ApiFetch) {
   const send = async <T>(path: string, init?: { method?: string; body?: string }) => {

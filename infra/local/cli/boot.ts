@@ -24,9 +24,13 @@ const UNSAFE_WARNING =
   'Use it only for code you trust.';
 
 /** Loads the config and starts the embedded runtime (the store, the engine, the sandbox). */
-export async function boot(
-  options: { unsafeLocalSandbox?: boolean; readOnly?: boolean; watch?: boolean } = {},
-) {
+export async function boot(options: {
+  /** What runs (`dev`, `run`, `read`): named in the data directory's claim. */
+  command: string;
+  unsafeLocalSandbox?: boolean;
+  readOnly?: boolean;
+  watch?: boolean;
+}) {
   if (options.unsafeLocalSandbox) {
     process.env.SANDBOX_UNSAFE_LOCAL = 'true';
     console.error(UNSAFE_WARNING);
@@ -34,13 +38,29 @@ export async function boot(
   const { loadConfig } = await import('#shared/config');
   const { createLocalRuntime } = await import('../engine/runtime.ts');
   const config = loadConfig();
-  const local = await createLocalRuntime(
-    config,
-    options.watch ? { onWorkflowChange: logWorkflowChange } : {},
-  );
+  // One process per embedded data directory (PGlite is single-process): claimed before it is opened.
+  const claim =
+    config.store.kind === 'pglite' && config.dataDir !== 'memory://'
+      ? (await import('../engine/data-dir-owner.ts')).claimDataDir(config.dataDir, `wflo ${options.command}`)
+      : undefined;
+  let local: LocalRuntime;
+  try {
+    local = await createLocalRuntime(config, options.watch ? { onWorkflowChange: logWorkflowChange } : {});
+  } catch (error) {
+    claim?.release();
+    throw error;
+  }
+  const close = local.close.bind(local);
+  local.close = async () => {
+    try {
+      await close();
+    } finally {
+      claim?.release();
+    }
+  };
   // Reading executions runs no code: the sandbox warning would only be noise there.
   if (!options.readOnly) warnIfSandboxUnavailable(local);
-  return { config, local };
+  return { config, local, claim };
 }
 
 /** `wflo dev` reloads statemachines/ as it changes: says what it did, or why it refused a file (also at start). */

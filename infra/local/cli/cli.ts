@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
+import { type ApiTarget, OWNER_AWARE, ownerTarget, targetFetch } from './api-target.ts';
 import { boot, parseInput, UsageError } from './boot.ts';
-import { executions, ofExecution, workflows } from './read-commands.ts';
+import { cancel, executions, ofExecution, workflows } from './read-commands.ts';
 import { runRemote } from './run-remote.ts';
 
 // Local defaults before any handler module loads: quiet logs, no EMF metrics on stdout.
@@ -21,11 +22,12 @@ Usage:
                                                  list executions, newest first
   wflo steps <executionId> [--json]              every attempt of every step of an execution
   wflo costs <executionId> [--json]              an execution's cost ledger and totals
+  wflo cancel <executionId>                      stop a running execution, releasing its budget holds
   wflo workflows                                 list the workflows
   wflo openapi                                   print the API's OpenAPI 3.1 document
 
-Against the deployed API: add --api-url <url> (or set WFLO_API_URL) to run, executions, steps, costs and
-workflows. <url> is the stack's ApiUrl output; requests are signed with SigV4 (execute-api) using the
+Against the deployed API: add --api-url <url> (or set WFLO_API_URL) to run, executions, steps, costs,
+cancel and workflows. <url> is the stack's ApiUrl output; requests are signed with SigV4 (execute-api) using the
 default AWS credential chain (AWS_PROFILE, SSO, environment, instance role); the region comes from the
 URL, else AWS_REGION.
 
@@ -55,9 +57,15 @@ async function dev(args: string[]): Promise<number> {
   if (!access.ok) throw new UsageError(access.reason);
   const port = values.port === undefined ? api.port : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0-65535`);
-  const { config, local } = await boot({ unsafeLocalSandbox: values['unsafe-local-sandbox'], watch: true });
+  const { config, local, claim } = await boot({
+    command: 'dev',
+    unsafeLocalSandbox: values['unsafe-local-sandbox'],
+    watch: true,
+  });
   const { startLocalServer } = await import('./server.ts');
   const server = await startLocalServer(local, { port, host, token: access.token });
+  // `wflo run`, `wflo executions`, … in another terminal find this API through the data directory.
+  claim?.setUrl(server.url);
   const auth = access.token ? ` \\\n    -H "authorization: Bearer $WFLO_API_TOKEN"` : '';
   const workflows = [...local.orchestrator.workflows.keys()].join(', ');
   const store =
@@ -96,7 +104,7 @@ Ctrl+C stops the server.`);
   return 0;
 }
 
-async function run(args: string[], apiUrl: string | undefined): Promise<number> {
+async function run(args: string[], target: ApiTarget | undefined): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
@@ -122,12 +130,12 @@ async function run(args: string[], apiUrl: string | undefined): Promise<number> 
       throw new UsageError(`--budget: ${(err as Error).message}`);
     }
   }
-  if (apiUrl) {
+  if (target) {
     if (values['unsafe-local-sandbox']) {
       throw new UsageError('--unsafe-local-sandbox applies to the embedded runtime only, not with --api-url');
     }
-    const { signedFetch, apiClient } = await import('./api-client.ts');
-    return runRemote(apiClient(signedFetch(apiUrl)), {
+    const { apiClient } = await import('./api-client.ts');
+    return runRemote(apiClient(await targetFetch(target)), {
       workflow,
       input,
       budgetUsd: budgetMicros === null ? undefined : microsToUsd(budgetMicros),
@@ -135,7 +143,7 @@ async function run(args: string[], apiUrl: string | undefined): Promise<number> 
       json: values.json,
     });
   }
-  const { local } = await boot({ unsafeLocalSandbox: values['unsafe-local-sandbox'] });
+  const { local } = await boot({ command: 'run', unsafeLocalSandbox: values['unsafe-local-sandbox'] });
   try {
     const { startExecution } = await import('#shared/executions');
     const { progressLine, costTable } = await import('./format.ts');
@@ -241,18 +249,25 @@ async function main(argv: string[]): Promise<number> {
   if (apiUrl && (command === 'dev' || command === 'openapi')) {
     throw new UsageError(`wflo ${command} runs on this machine; it takes no --api-url`);
   }
+  const target: ApiTarget | undefined = apiUrl
+    ? { url: apiUrl, signed: true }
+    : command && OWNER_AWARE.has(command)
+      ? await ownerTarget()
+      : undefined;
   switch (command) {
     case 'dev':
       return dev(rest);
     case 'run':
-      return run(rest, apiUrl);
+      return run(rest, target);
     case 'executions':
-      return executions(rest, apiUrl);
+      return executions(rest, target);
     case 'steps':
     case 'costs':
-      return ofExecution(command, rest, apiUrl);
+      return ofExecution(command, rest, target);
     case 'workflows':
-      return workflows(apiUrl);
+      return workflows(target);
+    case 'cancel':
+      return cancel(rest, target);
     case 'openapi': {
       const { openApiDocument } = await import('../../../functions/api/app.ts');
       console.log(JSON.stringify(openApiDocument(), null, 2));

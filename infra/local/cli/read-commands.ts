@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import type { z } from '@hono/zod-openapi';
 import type { StepSchema } from '../../../functions/api/schemas.ts';
 import type { ApiClient } from './api-client.ts';
+import { type ApiTarget, targetFetch } from './api-target.ts';
 import { boot, UsageError } from './boot.ts';
 import type { Costs, Execution } from './run-remote.ts';
 
@@ -12,11 +13,11 @@ import type { Costs, Execution } from './run-remote.ts';
  * over the embedded store. `close` releases the embedded runtime.
  */
 export async function openApi(
-  apiUrl: string | undefined,
+  target: ApiTarget | undefined,
 ): Promise<{ api: ApiClient; close(): Promise<void> }> {
-  const { apiClient, signedFetch } = await import('./api-client.ts');
-  if (apiUrl) return { api: apiClient(signedFetch(apiUrl)), close: async () => {} };
-  const { local } = await boot({ readOnly: true });
+  const { apiClient } = await import('./api-client.ts');
+  if (target) return { api: apiClient(await targetFetch(target)), close: async () => {} };
+  const { local } = await boot({ command: 'read', readOnly: true });
   const { createApp } = await import('../../../functions/api/app.ts');
   const app = createApp({
     store: local.runtime.store,
@@ -30,7 +31,7 @@ export async function openApi(
 }
 
 /** `wflo executions`: the newest executions, filtered by workflow or status. */
-export async function executions(args: string[], apiUrl: string | undefined): Promise<number> {
+export async function executions(args: string[], target: ApiTarget | undefined): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
@@ -46,7 +47,7 @@ export async function executions(args: string[], apiUrl: string | undefined): Pr
   if (values.workflow) query.set('workflow', values.workflow);
   if (values.status) query.set('status', values.status);
   if (values.limit) query.set('limit', values.limit);
-  const { api, close } = await openApi(apiUrl);
+  const { api, close } = await openApi(target);
   try {
     const page = await api.get<{ items: Execution[]; nextCursor: string | null }>(
       `/executions${query.size ? `?${query}` : ''}`,
@@ -59,11 +60,26 @@ export async function executions(args: string[], apiUrl: string | undefined): Pr
   }
 }
 
+/** `wflo cancel <id>`: POST /executions/{id}/cancel on the API in use. */
+export async function cancel(args: string[], target: ApiTarget | undefined): Promise<number> {
+  const { positionals } = parseArgs({ args, allowPositionals: true, options: {} });
+  const id = positionals[0];
+  if (!id || positionals.length > 1) throw new UsageError('wflo cancel takes exactly one execution id');
+  const { api, close } = await openApi(target);
+  try {
+    const { body } = await api.post<Execution>(`/executions/${encodeURIComponent(id)}/cancel`, {});
+    console.log(`${body.executionId}: ${body.status}`);
+    return 0;
+  } finally {
+    await close();
+  }
+}
+
 /** `wflo steps <id>` and `wflo costs <id>`: one execution's steps or cost ledger. */
 export async function ofExecution(
   what: 'steps' | 'costs',
   args: string[],
-  apiUrl: string | undefined,
+  target: ApiTarget | undefined,
 ): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
@@ -72,7 +88,7 @@ export async function ofExecution(
   });
   const id = positionals[0];
   if (!id || positionals.length > 1) throw new UsageError(`wflo ${what} takes exactly one execution id`);
-  const { api, close } = await openApi(apiUrl);
+  const { api, close } = await openApi(target);
   try {
     const format = await import('./format.ts');
     const path = `/executions/${encodeURIComponent(id)}/${what}`;
@@ -90,9 +106,9 @@ export async function ofExecution(
 }
 
 /** `wflo workflows`: the workflows this runtime (or the deployed API) runs. */
-export async function workflows(apiUrl: string | undefined): Promise<number> {
-  if (apiUrl) {
-    const { api } = await openApi(apiUrl);
+export async function workflows(target: ApiTarget | undefined): Promise<number> {
+  if (target) {
+    const { api } = await openApi(target);
     const { items } = await api.get<{ items: { name: string; description: string }[] }>('/workflows');
     for (const w of items) console.log(`${w.name.padEnd(16)} ${w.description}`);
     return 0;

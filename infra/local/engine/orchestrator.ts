@@ -53,6 +53,9 @@ interface PreparedWorkflow {
   readonly tasks: readonly PreparedTask[];
 }
 
+/** How long a run's end waits for the interpreter's event stream to close after its result settled. */
+const STREAM_END_GRACE_MS = 2_000;
+
 /**
  * Runs `statemachines/*.asl.json` on one machine with aws-local-stepfunctions, binding every Lambda Task to
  * its in-process handler. The library's `$$` is a static mock and it does not know what Lambda's
@@ -145,7 +148,22 @@ export class LocalOrchestrator {
       );
       // A timed-out execution stops what it still runs, as Step Functions stops a .sync task it waits for.
       if (outcome.status === 'timed_out') cancelled.abort();
-      await counted;
+      // The event stream ends with the run, except when the interpreter itself broke (e.g. a stack overflow
+      // on input nested thousands deep): its result rejects and the stream never ends. The count is then
+      // what was seen so far; waiting on for the stream would leave the run `running` for ever.
+      let streamEnded = false;
+      await Promise.race([
+        counted.then(() => {
+          streamEnded = true;
+        }),
+        new Promise<void>((resolve) => setTimeout(resolve, STREAM_END_GRACE_MS).unref()),
+      ]);
+      if (!streamEnded) {
+        logger.warn('the interpreter ended without closing its event stream', {
+          executionId,
+          outcome: outcome.status,
+        });
+      }
       await projectExecutionEnd(this.#options.store, executionId, outcome, transitions);
       return outcome;
     })()

@@ -5,6 +5,7 @@ import { closeRuntime, createRuntime, type Runtime, setRuntime } from '#local/en
 import type { Config } from '#shared/config';
 import { executionRecorded } from '#shared/middleware/step-tracking';
 import type { WorkflowEngine } from '#shared/ports/engine';
+import { inputSchemaFileOf, readInputSchema } from '#shared/workflow-inputs';
 import { ACTIVITIES } from '../../activities.ts';
 import { ECS_RUN_TASK_SYNC, ecsRunTaskIntegration } from './integrations/ecs-run-task.ts';
 import {
@@ -42,11 +43,19 @@ export async function loadLocalFunctions(): Promise<Map<string, LocalFunction>> 
 export function localEngine(orchestrator: LocalOrchestrator): WorkflowEngine {
   return {
     listWorkflows: async () =>
-      [...orchestrator.workflows.values()].map((w) => ({ name: w.name, description: w.description })),
+      [...orchestrator.workflows.values()].map((w) => ({
+        name: w.name,
+        description: w.description,
+        // Read on each listing (a few hundred bytes), so an edited schema applies without a restart.
+        inputSchema: readInputSchema(inputSchemaFileOf(w.file)),
+      })),
     startExecution: async (workflow, executionId, input) => {
       // The port is called once the execution's row is written.
       executionRecorded(executionId);
       orchestrator.start(workflow, executionId, input);
+    },
+    stopExecution: async (_workflow, executionId) => {
+      orchestrator.cancel(executionId);
     },
     // No console on one machine: `wflo steps <id>` and GET /executions/{id}/steps are the view.
     consoleUrl: () => null,
@@ -76,6 +85,8 @@ export async function createLocalRuntime(
 ): Promise<LocalRuntime> {
   const dir = resolve(options.statemachinesDir ?? config.statemachinesDir);
   const workflows = options.onWorkflowChange ? new Map() : loadWorkflows(dir);
+  // A broken input schema is a load error naming its file, like a broken ASL file.
+  for (const w of workflows.values()) readInputSchema(inputSchemaFileOf(w.file));
   const functions = await loadLocalFunctions();
   const runtime = await createRuntime(config);
   setRuntime(runtime);

@@ -2,6 +2,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { S3Artifacts } from '#shared/adapters/s3-artifacts';
 import type { Config } from '#shared/config';
+import { guardStore } from '#shared/db/errors';
 import type { ArtifactStore } from '#shared/ports/artifacts';
 import { createStore } from '#shared/store/create-store';
 import { installRuntime, type Runtime, uninstallRuntime } from '#shared/wiring/lazy';
@@ -34,7 +35,7 @@ export async function createRuntime(configIn: Config): Promise<Runtime> {
   const providers = createProviders(config);
   const prices = loadPrices(config, providers);
   const conn = await openDb(config.store);
-  const store = createStore(conn);
+  const store = guardStore(createStore(conn));
   const cache = createCache(config, conn.db);
   return {
     config,

@@ -1,4 +1,10 @@
-import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import {
+  ExecutionAlreadyExists,
+  ExecutionDoesNotExist,
+  SFNClient,
+  StartExecutionCommand,
+  StopExecutionCommand,
+} from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { consoleUrlOf, sfnEngine } from '#shared/adapters/sfn-engine';
@@ -9,6 +15,35 @@ const ARN = 'arn:aws:states:eu-west-1:123456789012:stateMachine:wflo-dev-agent-l
 
 describe('Adapter: sfnEngine', () => {
   afterEach(() => sfn.reset());
+
+  it('stops an execution by its ARN (state machine ARN + execution name), with a cause', async () => {
+    // Prepare
+    sfn.on(StopExecutionCommand).resolves({ stopDate: new Date() });
+
+    // Act
+    await sfnEngine(new SFNClient({}), { 'agent-loop': ARN }).stopExecution(
+      'agent-loop',
+      'exec-1',
+      'by request',
+    );
+
+    // Assess
+    expect(sfn.commandCalls(StopExecutionCommand)[0]!.args[0].input).toEqual({
+      executionArn: 'arn:aws:states:eu-west-1:123456789012:execution:wflo-dev-agent-loop:exec-1',
+      error: 'wflo.Cancelled',
+      cause: 'by request',
+    });
+  });
+
+  it('treats an execution Step Functions does not know as already stopped, and an unknown workflow as 404', async () => {
+    // Prepare
+    sfn.on(StopExecutionCommand).rejects(new ExecutionDoesNotExist({ message: 'gone', $metadata: {} }));
+    const engine = sfnEngine(new SFNClient({}), { 'agent-loop': ARN });
+
+    // Act / Assess
+    await expect(engine.stopExecution('agent-loop', 'exec-1', 'x')).resolves.toBeUndefined();
+    await expect(engine.stopExecution('nope', 'exec-1', 'x')).rejects.toBeInstanceOf(NotFoundError);
+  });
 
   it('starts the named Standard state machine with the execution id as the execution name', async () => {
     // Prepare
@@ -26,15 +61,17 @@ describe('Adapter: sfnEngine', () => {
     });
   });
 
-  it('lists the deployed workflows by name', async () => {
+  it('lists the deployed workflows by name, with the input schemas shipped next to the bundle', async () => {
+    const schema = { type: 'object', required: ['goal'] };
     const engine = sfnEngine(
       new SFNClient({}),
       { 'agent-loop': ARN, hello: `${ARN}-hello` },
       { hello: 'Hello' },
+      { 'agent-loop': schema },
     );
     expect(await engine.listWorkflows()).toEqual([
-      { name: 'agent-loop', description: '' },
-      { name: 'hello', description: 'Hello' },
+      { name: 'agent-loop', description: '', inputSchema: schema },
+      { name: 'hello', description: 'Hello', inputSchema: null },
     ]);
   });
 

@@ -1,7 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ValidationError } from '#shared/errors';
 import { EXECUTION_NAME_MAX, executionName, goalSlug } from '#shared/execution-names';
-import { checkWorkflowInput, MAX_AGENT_ITERATIONS } from '#shared/workflow-inputs';
 
 /** What StartExecution accepts and CloudWatch Logs can carry (the stricter of the two rules). */
 const STEP_FUNCTIONS_SAFE = /^[A-Za-z0-9_-]{1,80}$/;
@@ -82,32 +80,5 @@ describe('executionName', () => {
     );
     expect(goalSlug({ goal: '!!!' })).toBeUndefined();
     expect(goalSlug(null)).toBeUndefined();
-  });
-});
-
-describe('checkWorkflowInput', () => {
-  it.each([0, -1, 2.5, MAX_AGENT_ITERATIONS + 1, '5', null])(
-    'refuses agent-loop maxIterations %j naming input.maxIterations',
-    (value) => {
-      // Act
-      const attempt = () => checkWorkflowInput('agent-loop', { goal: 'g', maxIterations: value });
-
-      // Assess
-      expect(attempt).toThrow(ValidationError);
-      try {
-        attempt();
-      } catch (err) {
-        expect((err as ValidationError).issues[0]).toMatch(/^input\.maxIterations: /);
-      }
-    },
-  );
-
-  it('accepts agent-loop without maxIterations or with 1..cap, and leaves other workflows alone', () => {
-    expect(() => checkWorkflowInput('agent-loop', { goal: 'g' })).not.toThrow();
-    expect(() => checkWorkflowInput('agent-loop', { goal: 'g', maxIterations: 1 })).not.toThrow();
-    expect(() =>
-      checkWorkflowInput('agent-loop', { goal: 'g', maxIterations: MAX_AGENT_ITERATIONS }),
-    ).not.toThrow();
-    expect(() => checkWorkflowInput('hello', { maxIterations: 10_000 })).not.toThrow();
   });
 });
