@@ -1,4 +1,4 @@
-import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { OpenAPIHono, type z } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
@@ -8,19 +8,8 @@ import { cancelExecution, MAX_INPUT_BYTES, startExecution } from '#shared/execut
 import { microsToUsd, usdToMicros } from '#shared/money';
 import type { WorkflowEngine } from '#shared/ports/engine';
 import type { CostEntryRow, EventRow, ExecutionRow, StepRow, Store } from '#shared/ports/store';
-import {
-  CostsSchema,
-  EventListSchema,
-  EventsQuerySchema,
-  ExecutionIdParamSchema,
-  ExecutionListSchema,
-  ExecutionSchema,
-  ListExecutionsQuerySchema,
-  ProblemSchema,
-  StartExecutionBodySchema,
-  StepSchema,
-  WorkflowSchema,
-} from './schemas.ts';
+import { routes } from './routes.ts';
+import type { ExecutionSchema, ProblemSchema, StepSchema } from './schemas.ts';
 import { apiSecurityHeaders } from './security-headers.ts';
 
 export interface ApiDeps {
@@ -42,16 +31,6 @@ export function problem(status: number, title: string, detail: string, errors?: 
     ...(errors ? { errors } : {}),
   };
 }
-
-const problemResponse = (description: string) => ({
-  content: { 'application/problem+json': { schema: ProblemSchema } },
-  description,
-});
-
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  content: { 'application/json': { schema } },
-  description,
-});
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
@@ -121,109 +100,6 @@ function toEvent(row: EventRow) {
     createdAt: row.createdAt.toISOString(),
   };
 }
-
-const routes = {
-  health: createRoute({
-    method: 'get',
-    path: '/health',
-    tags: ['ops'],
-    responses: {
-      200: json(z.object({ status: z.literal('ok'), store: z.string() }), 'The API and its store answer'),
-    },
-  }),
-  listWorkflows: createRoute({
-    method: 'get',
-    path: '/workflows',
-    tags: ['workflows'],
-    responses: { 200: json(z.object({ items: z.array(WorkflowSchema) }), 'Every deployed workflow') },
-  }),
-  startExecution: createRoute({
-    method: 'post',
-    path: '/workflows/{name}/executions',
-    tags: ['executions'],
-    request: {
-      params: z.object({
-        name: z
-          .string()
-          .min(1)
-          .openapi({ param: { name: 'name', in: 'path' }, example: 'agent-loop' }),
-      }),
-      body: { content: { 'application/json': { schema: StartExecutionBodySchema } }, required: true },
-    },
-    responses: {
-      201: json(ExecutionSchema, 'Execution started'),
-      200: json(ExecutionSchema, 'An execution with this idempotencyKey already exists; it is returned'),
-      400: problemResponse(
-        "Malformed JSON, a field violates the schema, or the input fails the workflow's check, e.g. agent-loop's " +
-          'maxIterations (the field is named)',
-      ),
-      404: problemResponse('No such workflow'),
-      409: problemResponse('The idempotencyKey was used with a different input'),
-      413: problemResponse('Input larger than the 256 KiB Step Functions limit'),
-    },
-  }),
-  listExecutions: createRoute({
-    method: 'get',
-    path: '/executions',
-    tags: ['executions'],
-    request: { query: ListExecutionsQuerySchema },
-    responses: {
-      200: json(ExecutionListSchema, 'Newest first, paginated by cursor'),
-      400: problemResponse('Bad query'),
-    },
-  }),
-  getExecution: createRoute({
-    method: 'get',
-    path: '/executions/{id}',
-    tags: ['executions'],
-    request: { params: ExecutionIdParamSchema },
-    responses: { 200: json(ExecutionSchema, 'The execution'), 404: problemResponse('No such execution') },
-  }),
-  cancelExecution: createRoute({
-    method: 'post',
-    path: '/executions/{id}/cancel',
-    tags: ['executions'],
-    request: { params: ExecutionIdParamSchema },
-    responses: {
-      200: json(
-        ExecutionSchema,
-        'Cancelled: recorded `cancelled`, stopped on the engine (StopExecution on AWS), every budget reservation released and every running step ended',
-      ),
-      404: problemResponse('No such execution'),
-      409: problemResponse('The execution already ended (its status is named)'),
-    },
-  }),
-  listSteps: createRoute({
-    method: 'get',
-    path: '/executions/{id}/steps',
-    tags: ['executions'],
-    request: { params: ExecutionIdParamSchema },
-    responses: {
-      200: json(z.object({ items: z.array(StepSchema) }), 'Every attempt of every activity step, in order'),
-      404: problemResponse('No such execution'),
-    },
-  }),
-  getCosts: createRoute({
-    method: 'get',
-    path: '/executions/{id}/costs',
-    tags: ['executions'],
-    request: { params: ExecutionIdParamSchema },
-    responses: {
-      200: json(CostsSchema, 'The cost ledger and its totals'),
-      404: problemResponse('No such execution'),
-    },
-  }),
-  listEvents: createRoute({
-    method: 'get',
-    path: '/executions/{id}/events',
-    tags: ['executions'],
-    request: { params: ExecutionIdParamSchema, query: EventsQuerySchema },
-    responses: {
-      200: json(EventListSchema, 'Events after the given id, oldest first; poll with after=lastId'),
-      404: problemResponse('No such execution'),
-    },
-  }),
-};
 
 /**
  * The wflo API as one Hono app, used by the API Lambda (API Gateway proxy) and by the local HTTP server.

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { ArnFormat, type CfnElement, CfnOutput, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { type CfnElement, CfnOutput, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -12,7 +12,7 @@ import { WfloFunction } from '../constructs/wflo-function.ts';
 import type { WorkflowStateMachine } from '../constructs/workflow-state-machine.ts';
 import type { WfloContext } from './context.ts';
 import type { DataStack } from './data-stack.ts';
-import { grantExecutionData } from './execution-grants.ts';
+import { grantExecutionData, grantOnExecutions } from './execution-grants.ts';
 import { llmEnvironment } from './orchestration-stack.ts';
 
 /** The API stage name (part of every URL). */
@@ -116,18 +116,13 @@ export class ApiStack extends Stack {
       new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: stateMachineResources }),
     );
     // POST /executions/{id}/cancel: StopExecution on the executions of these state machines only.
-    this.handler.role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        actions: ['states:StopExecution'],
-        resources: [...props.workflows.values()].map((wf) =>
-          this.formatArn({
-            service: 'states',
-            resource: 'execution',
-            resourceName: `${wf.stateMachine.stateMachineName}:*`,
-            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-          }),
-        ),
-      }),
+    grantOnExecutions(
+      this,
+      this.handler.role,
+      [...props.workflows.keys()].map((name) => `${props.prefix}-${name}`),
+      ['states:StopExecution'],
+      'Execution names are chosen at run time (the execution id); the API may stop only executions of the ' +
+        'deployed wflo state machines (POST /executions/{id}/cancel).',
     );
     // StartExecution encrypts the input with the workflows' key, as the caller.
     grantExecutionData(

@@ -268,6 +268,7 @@ describe('API over HTTP (local server)', () => {
     expect(Object.keys(body.paths as object).sort()).toEqual([
       '/executions',
       '/executions/{id}',
+      '/executions/{id}/cancel',
       '/executions/{id}/costs',
       '/executions/{id}/events',
       '/executions/{id}/steps',

@@ -65,10 +65,17 @@ describe('Stack: Api', () => {
     const start = statements.filter((s) => actionsOf(s).includes('states:StartExecution'));
     expect(start).toHaveLength(1);
     expect(resourcesOf(start[0]!)).toHaveLength(workflows.length);
-    // No other Step Functions action: the API only starts executions (the projector records how they end)
+    // No other Step Functions action: the API starts executions and stops them (POST /executions/{id}/cancel),
+    // the latter only on executions of the deployed state machines; the projector records how they end.
     expect(statements.flatMap(actionsOf).filter((a) => a.startsWith('states:'))).toEqual([
       'states:StartExecution',
+      'states:StopExecution',
     ]);
+    const stop = statements.filter((s) => actionsOf(s).includes('states:StopExecution'));
+    expect(stop).toHaveLength(1);
+    expect(resourcesOf(stop[0]!)).toHaveLength(workflows.length);
+    for (const r of resourcesOf(stop[0]!))
+      expect(JSON.stringify(r)).toMatch(/:execution:wflo-test-[a-z0-9-]+:\*/);
     const star = statements.filter((s) => s.Resource === '*').flatMap(actionsOf);
     expect(star.sort()).toEqual([...STAR_ONLY_ACTIONS].sort());
     const kmsStatements = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('kms:')));

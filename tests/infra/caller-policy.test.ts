@@ -52,6 +52,7 @@ describe('Stack: Api — caller policy', () => {
             route(apiId, 'GET', '/executions'),
             route(apiId, 'GET', '/executions/*'),
             route(apiId, 'GET', '/workflows'),
+            route(apiId, 'POST', '/executions/*/cancel'),
             route(apiId, 'POST', '/workflows/*/executions'),
           ],
         },

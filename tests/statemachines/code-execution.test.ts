@@ -126,9 +126,37 @@ describe('State machine: code-execution.asl.json', () => {
     });
   });
 
-  it('ValidationCatch: a language the sandbox does not run fails Prepare; no task runs, nothing is charged for one', async () => {
+  it('a language the sandbox does not run is refused at start by the input schema, naming input.language', async () => {
+    // Prepare
+    const before = (await local.runtime.store.listExecutions({ workflow: 'code-execution', limit: 100 }))
+      .items.length;
+
     // Act
-    const { execution, steps, ledger, events } = await runCode({ language: 'ruby', code: 'puts 1' });
+    const attempt = runCode({ language: 'ruby', code: 'puts 1' });
+
+    // Assess
+    await expect(attempt).rejects.toMatchObject({
+      name: 'ValidationError',
+      issues: [expect.stringMatching(/^input\.language: /)],
+    });
+    const after = (await local.runtime.store.listExecutions({ workflow: 'code-execution', limit: 100 })).items
+      .length;
+    expect(after).toBe(before);
+  });
+
+  it('ValidationCatch: started past the API (as from the Step Functions console), a bad language fails Prepare; no task runs, nothing is charged for one', async () => {
+    // Prepare: the row as a console start would leave it, then the engine directly (no input schema there)
+    const store = local.runtime.store;
+    const id = `code-execution-console-${Date.now()}`;
+    await store.createExecution({ id, workflow: 'code-execution', input: {}, running: true });
+
+    // Act
+    await local.engine.startExecution('code-execution', id, { language: 'ruby', code: 'puts 1' });
+    await local.orchestrator.drain();
+    const execution = (await store.getExecution(id))!;
+    const steps = await store.listSteps(id);
+    const ledger = await store.listCosts(id);
+    const events = await store.listEvents(id, 0, 1000);
 
     // Assess
     expect(execution.status).toBe('failed');

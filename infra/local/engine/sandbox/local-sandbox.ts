@@ -31,29 +31,17 @@ import { prlimitArgs } from '../../../../sandbox-image/src/core/prlimit.ts';
 import { type KillReason, killPid, runProcess } from '../../../../sandbox-image/src/core/process.ts';
 import { toSandboxResult } from '../../../../sandbox-image/src/core/result.ts';
 import { Admission, type NotAdmitted } from './admission.ts';
+import { bwrapArgs, probeBwrapFeatures, SANDBOX_CODE_DIR, SANDBOX_WORK_DIR } from './bwrap.ts';
+import { systemMounts } from './mounts.ts';
 import {
-  type BwrapFeatures,
-  bwrapArgs,
-  probeBwrapFeatures,
-  SANDBOX_CODE_DIR,
-  SANDBOX_WORK_DIR,
-} from './bwrap.ts';
-import { type SystemMount, systemMounts } from './mounts.ts';
+  DEFAULT_HOST_UID,
+  INSTALL_BUBBLEWRAP,
+  type LocalSandboxMode,
+  type LocalSandboxOptions,
+} from './options.ts';
 import { SECCOMP_FILTER } from './seccomp.ts';
 
-/** What to do when bubblewrap is missing, spelled out where the refusal is raised. */
-export const INSTALL_BUBBLEWRAP =
-  'Install bubblewrap (Debian/Ubuntu: `sudo apt-get install bubblewrap`; Fedora: `sudo dnf install ' +
-  'bubblewrap`; Arch: `sudo pacman -S bubblewrap`), or run with --unsafe-local-sandbox to execute ' +
-  'untrusted code WITHOUT isolation (trusted code only).';
-
-/**
- * The host uid/gid the sandbox runs as when this process is root. Nothing else may run as it: the
- * kernel's per-user accounting (and `ps` in the escape suite) then sees only sandboxes, and the
- * program cannot read root-owned files through the owner bits, which it could if it were mapped to
- * root. Above the 0x70000000 container range systemd hands out, below 2^31.
- */
-export const DEFAULT_HOST_UID = 2_000_000_000;
+export * from './options.ts';
 
 /** The real path of an existing file; the path unchanged otherwise (spawning it will say what is wrong). */
 function realPath(path: string): string {
@@ -69,59 +57,11 @@ const PROC_KEYS = existsSync('/proc/keys');
 
 const BIN_DIRS = ['/usr/local/bin', '/usr/bin', '/bin', '/usr/local/sbin', '/usr/sbin', '/sbin'];
 
-export interface LocalSandboxOptions {
-  /**
-   * Run without bubblewrap when it is missing: the program then runs as a plain process (own process
-   * group, cleared environment, CPU/memory/file rlimits, timeout) with NO filesystem, network or
-   * process isolation. For trusted code only; the CLI's `--unsafe-local-sandbox`.
-   * @default false
-   */
-  readonly unsafeLocalSandbox?: boolean;
-  /**
-   * Directory for per-run program files, created if missing and required to be owned by this user;
-   * each run's folder is removed after it. @default `<os tmpdir>/wflo-sandbox-<uid>`
-   */
-  readonly workRoot?: string;
-  /** Host uid and gid of sandboxed processes when this process is root. @default DEFAULT_HOST_UID */
-  readonly hostUid?: number;
-  /** @default found in /usr/local/bin, /usr/bin, /bin (and sbin) */
-  readonly bwrapPath?: string;
-  /** @default found like bwrapPath */
-  readonly prlimitPath?: string;
-  /** @default python3 from the system bin directories; node is this process's `execPath` */
-  readonly interpreters?: Partial<Interpreters>;
-  /** Limits for requests that leave them out. */
-  readonly defaultLimits?: Partial<SandboxLimits>;
-  /**
-   * Sandboxes running at once; further runs wait in arrival order, the wait counted against their
-   * timeout. @default os.availableParallelism()
-   */
-  readonly maxConcurrent?: number;
-  /** Receives the one-time warning of unsafe mode. @default process.emitWarning */
-  readonly onWarning?: (message: string) => void;
-}
-
-/** How runs are executed here, once resolved. */
-export type LocalSandboxMode =
-  | {
-      readonly kind: 'bubblewrap';
-      readonly bwrapPath: string;
-      readonly prlimitPath: string;
-      readonly features: BwrapFeatures;
-      readonly interpreters: Interpreters;
-      /** The only host paths visible inside, read-only (see mounts.ts). */
-      readonly mounts: readonly SystemMount[];
-    }
-  | {
-      readonly kind: 'unsafe';
-      readonly prlimitPath: string | undefined;
-      readonly interpreters: Interpreters;
-    };
-
 /**
  * The local adapter of `SandboxRunner`: each run is a fresh bubblewrap sandbox (new user, PID,
- * network, IPC, UTS and cgroup namespaces; read-only host root with home and project directories
- * masked; private size-capped /tmp; cleared environment; uid 65534, no capabilities) with rlimits
+ * network, IPC, UTS and cgroup namespaces; only the language runtimes' directories, read-only (an
+ * allowlist, mounts.ts); a seccomp filter (seccomp.ts); private size-capped /tmp; cleared environment;
+ * uid 65534, no capabilities) with rlimits
  * set by `prlimit` inside it. The runner core (`runProcess`) is the same one the Fargate image runs.
  * Refuses to run when bubblewrap is missing unless `unsafeLocalSandbox` is set.
  *
