@@ -49,7 +49,9 @@ beforeAll(async () => {
       ],
     ]),
   );
-  server = await startLocalServer(local, { port: 0, host: '127.0.0.1' });
+  // The API's own admission bound (WFLO_MAX_RUNS_IN_FLIGHT, 32 by default) is above the 40 runs here: this
+  // test is about the sandbox queue, not the API's 429 (tests/api/admission.test.ts covers that).
+  server = await startLocalServer(local, { port: 0, host: '127.0.0.1', maxRunsInFlight: 100 });
   // Opening PGlite takes 30 s and more on a loaded 2-core machine (see DATABASE in vitest.config.ts).
 }, 240_000);
 
