@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import * as z from 'zod';
 import { ConfigError, ValidationError } from './errors.ts';
@@ -46,13 +46,19 @@ function compile(schema: InputSchema, source: string): z.ZodType {
   return check;
 }
 
-/**
- * Reads and checks one input-schema file; null when the file does not exist (the workflow then accepts any
- * JSON object). A file that is not JSON, not an object or not a schema zod can read fails with a
- * {@link ConfigError} naming it, so a typo surfaces when the workflow is loaded, not on the first start.
- */
-export function readInputSchema(file: string): InputSchema | null {
-  if (!existsSync(file)) return null;
+/** A schema file as last read, by path: re-read only when the file changes (`wflo dev` edits). */
+const read = new Map<string, { mtimeMs: number; schema: InputSchema }>();
+
+/** Parses one input-schema file (no schema check); null when it does not exist. */
+function parseInputSchema(file: string): InputSchema | null {
+  let mtimeMs: number;
+  try {
+    mtimeMs = statSync(file).mtimeMs;
+  } catch {
+    return null;
+  }
+  const cached = read.get(file);
+  if (cached?.mtimeMs === mtimeMs) return cached.schema;
   let schema: unknown;
   try {
     schema = JSON.parse(readFileSync(file, 'utf8'));
@@ -62,18 +68,34 @@ export function readInputSchema(file: string): InputSchema | null {
   if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) {
     throw new ConfigError(`${file}: an input schema must be a JSON object`);
   }
-  compile(schema as InputSchema, file);
+  read.set(file, { mtimeMs, schema: schema as InputSchema });
   return schema as InputSchema;
 }
 
-/** Every `<name>.input.json` of a directory by workflow name ({} when the directory does not exist). */
+/**
+ * Reads and checks one input-schema file; null when the file does not exist (the workflow then accepts any
+ * JSON object). A file that is not JSON, not an object or not a schema zod can read fails with a
+ * {@link ConfigError} naming it, so a typo surfaces when the workflow is loaded (locally) or synthesized
+ * (for AWS), not on the first start. An unchanged file is answered from memory, already checked.
+ */
+export function readInputSchema(file: string): InputSchema | null {
+  const schema = parseInputSchema(file);
+  if (schema) compile(schema, file);
+  return schema;
+}
+
+/**
+ * Every `<name>.input.json` of a directory by workflow name ({} when the directory does not exist). Parsed
+ * only: the API Lambda reads them at init, and each is compiled on its first start (checkWorkflowInput);
+ * synth has already checked them (infra/stacks/api-stack.ts).
+ */
 export function readInputSchemas(dir: string): Record<string, InputSchema> {
   if (!existsSync(dir)) return {};
   const schemas: Record<string, InputSchema> = {};
   for (const file of readdirSync(dir)
     .filter((f) => f.endsWith(SCHEMA_SUFFIX))
     .sort()) {
-    const schema = readInputSchema(join(dir, file));
+    const schema = parseInputSchema(join(dir, file));
     if (schema) schemas[basename(file, SCHEMA_SUFFIX)] = schema;
   }
   return schemas;

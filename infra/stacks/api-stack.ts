@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { type CfnElement, CfnOutput, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
@@ -6,7 +5,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { ENV } from '../../functions/shared/contracts/env.ts';
-import { inputSchemaFileOf } from '../../functions/shared/workflow-inputs.ts';
+import { inputSchemaFileOf, readInputSchema } from '../../functions/shared/workflow-inputs.ts';
 import { dataRemovalPolicy } from '../constructs/names.ts';
 import { WfloFunction } from '../constructs/wflo-function.ts';
 import type { WorkflowStateMachine } from '../constructs/workflow-state-machine.ts';
@@ -104,7 +103,8 @@ export class ApiStack extends Stack {
           `mkdir -p "${outputDir}/workflows"`,
           ...[...props.workflows.values()]
             .map((wf) => inputSchemaFileOf(wf.workflowFile))
-            .filter((file) => existsSync(file))
+            // Checked here (a broken schema fails synth, naming the file): the Lambda only parses them.
+            .filter((file) => readInputSchema(file) !== null)
             .map((file) => `cp "${file}" "${outputDir}/workflows/"`),
         ],
       },

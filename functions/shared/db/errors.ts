@@ -84,24 +84,32 @@ export function toStoreError(error: unknown, operation: string): Error {
  * {@link toStoreError}. Synchronous properties (e.g. `kind`) pass through.
  */
 export function guardStore<T extends object>(store: T): T {
+  // One wrapper per method, made on first use: store calls sit on every step's path.
+  const wrapped = new Map<PropertyKey, (...args: unknown[]) => unknown>();
   return new Proxy(store, {
     get(target, property, receiver) {
       const value = Reflect.get(target, property, receiver) as unknown;
       if (typeof value !== 'function') return value;
-      const operation = String(property);
-      return (...args: unknown[]) => {
-        let result: unknown;
-        try {
-          result = (value as (...a: unknown[]) => unknown).apply(target, args);
-        } catch (error) {
-          throw toStoreError(error, operation);
-        }
-        return result instanceof Promise
-          ? result.catch((error: unknown) => {
-              throw toStoreError(error, operation);
-            })
-          : result;
-      };
+      let wrapper = wrapped.get(property);
+      if (!wrapper) {
+        const method = value as (...a: unknown[]) => unknown;
+        const operation = String(property);
+        wrapper = (...args: unknown[]) => {
+          let result: unknown;
+          try {
+            result = method.apply(target, args);
+          } catch (error) {
+            throw toStoreError(error, operation);
+          }
+          return result instanceof Promise
+            ? result.catch((error: unknown) => {
+                throw toStoreError(error, operation);
+              })
+            : result;
+        };
+        wrapped.set(property, wrapper);
+      }
+      return wrapper;
     },
   });
 }

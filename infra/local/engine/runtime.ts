@@ -46,7 +46,8 @@ export function localEngine(orchestrator: LocalOrchestrator): WorkflowEngine {
       [...orchestrator.workflows.values()].map((w) => ({
         name: w.name,
         description: w.description,
-        // Read on each listing (a few hundred bytes), so an edited schema applies without a restart.
+        // A stat per listing: the parsed, checked schema is kept until its file changes, so an edited
+        // schema applies without a restart and an unchanged one is not read or compiled again.
         inputSchema: readInputSchema(inputSchemaFileOf(w.file)),
       })),
     startExecution: async (workflow, executionId, input) => {
