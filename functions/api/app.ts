@@ -4,7 +4,7 @@ import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { summarizeCosts } from '#shared/costs';
 import { ConflictError, NotFoundError, PayloadTooLargeError, ValidationError } from '#shared/errors';
-import { cancelExecution, MAX_INPUT_BYTES, startExecution } from '#shared/executions';
+import { cancelExecution, MAX_INPUT_BYTES, redriveExecution, startExecution } from '#shared/executions';
 import { microsToUsd, usdToMicros } from '#shared/money';
 import type { WorkflowEngine } from '#shared/ports/engine';
 import type { CostEntryRow, EventRow, ExecutionRow, StepRow, Store } from '#shared/ports/store';
@@ -52,6 +52,7 @@ export function toExecution(
     costUsd: microsToUsd(row.costMicros),
     costMicros: row.costMicros,
     savedMicros: row.savedMicros,
+    redriveCount: row.redriveCount,
     idempotencyKey: row.idempotencyKey,
     createdAt: row.createdAt.toISOString(),
     startedAt: iso(row.startedAt),
@@ -243,6 +244,17 @@ export function createApp(deps: ApiDeps) {
   app.openapi(routes.cancelExecution, async (c) =>
     c.json(view(await cancelExecution(deps, c.req.valid('param').id)), 200),
   );
+
+  app.openapi(routes.redriveExecution, async (c) => {
+    const { execution, savedMicros } = await redriveExecution(deps, c.req.valid('param').id);
+    return c.json(
+      {
+        ...view(execution),
+        redrive: { redriveCount: execution.redriveCount, savedUsd: microsToUsd(savedMicros), savedMicros },
+      },
+      200,
+    );
+  });
 
   app.openapi(routes.listSteps, async (c) => {
     const { id } = c.req.valid('param');

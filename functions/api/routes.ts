@@ -8,6 +8,7 @@ import {
   ExecutionSchema,
   ListExecutionsQuerySchema,
   ProblemSchema,
+  RedriveResponseSchema,
   StartExecutionBodySchema,
   StepSchema,
   WorkflowSchema,
@@ -95,6 +96,20 @@ export const routes = {
       ),
       404: problemResponse('No such execution'),
       409: problemResponse('The execution already ended (its status is named)'),
+    },
+  }),
+  redriveExecution: createRoute({
+    method: 'post',
+    path: '/executions/{id}/redrive',
+    tags: ['executions'],
+    request: { params: ExecutionIdParamSchema },
+    responses: {
+      200: json(
+        RedriveResponseSchema,
+        'Redriven: running again from the state that failed (RedriveExecution on AWS); steps that had succeeded answer from their kept results and are not paid again',
+      ),
+      404: problemResponse('No such execution'),
+      409: problemResponse('Not failed, timed out or cancelled (its status is named), or the engine refused'),
     },
   }),
   listSteps: createRoute({

@@ -77,12 +77,23 @@ export const ExecutionSchema = z
     costUsd: z.number(),
     costMicros: z.number().int(),
     savedMicros: z.number().int(),
+    redriveCount: z.number().int().openapi({ description: 'How many times the run was redriven' }),
     idempotencyKey: z.string().nullable(),
     createdAt: z.string(),
     startedAt: z.string().nullable(),
     finishedAt: z.string().nullable(),
   })
   .openapi('Execution');
+
+export const RedriveResponseSchema = ExecutionSchema.extend({
+  redrive: z.object({
+    redriveCount: z.number().int(),
+    savedUsd: z.number().openapi({
+      description: 'What the steps that had already succeeded cost: spend this redrive does not repeat',
+    }),
+    savedMicros: z.number().int(),
+  }),
+}).openapi('RedriveResponse');
 
 export const ExecutionListSchema = z
   .object({ items: z.array(ExecutionSchema), nextCursor: z.string().nullable() })

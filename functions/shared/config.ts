@@ -59,6 +59,8 @@ const EnvSchema = z.object({
   WFLO_API_TOKEN: optionalString.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
   /** Executions `wflo dev` runs at once; a start beyond them gets 429 with Retry-After. */
   WFLO_MAX_RUNS_IN_FLIGHT: z.coerce.number().int().min(1).max(10_000).default(32),
+  /** Embedded engine on a shared PostgreSQL: how long a process's claim on a run holds without renewal. */
+  WFLO_LEASE_SECONDS: z.coerce.number().min(1).max(3_600).default(15),
   /** Redis/Valkey for the response cache (`redis://` or `rediss://`); the store's table when unset. */
   REDIS_URL: optionalString.pipe(
     z
@@ -138,6 +140,10 @@ export interface Config {
   };
   /** Budget of an execution started without one (WFLO_DEFAULT_BUDGET_USD), in micro-dollars. */
   readonly defaultBudgetMicros: number | undefined;
+  readonly engine: {
+    /** A run whose owner did not renew its claim for this long is taken over (WFLO_LEASE_SECONDS). */
+    readonly leaseSeconds: number;
+  };
   readonly cache: {
     readonly target:
       | { kind: 'store' }
@@ -233,6 +239,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       token: e.WFLO_API_TOKEN,
       maxRunsInFlight: e.WFLO_MAX_RUNS_IN_FLIGHT,
     },
+    engine: { leaseSeconds: e.WFLO_LEASE_SECONDS },
     defaultBudgetMicros:
       e.WFLO_DEFAULT_BUDGET_USD === undefined ? undefined : usdToMicros(e.WFLO_DEFAULT_BUDGET_USD),
     stateMachines: parseStateMachines(e.WORKFLOW_STATE_MACHINES),

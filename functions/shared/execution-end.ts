@@ -58,6 +58,8 @@ export async function projectExecutionEnd(
   executionId: string,
   end: ExecutionEnd,
   transitions?: number,
+  /** Which drive of the execution this end closes (0 = the first, n = the n-th redrive): each charges its own. */
+  drive = 0,
 ): Promise<boolean> {
   const { changed } = await store.finishExecution(
     { id: executionId, status: end.status, output: end.output, error: end.error ?? null },
@@ -69,7 +71,7 @@ export async function projectExecutionEnd(
       executionId,
       kind: 'transition',
       usdMicros: transitionsMicros(transitions),
-      idempotencyKey: `${executionId}/transitions`,
+      idempotencyKey: drive === 0 ? `${executionId}/transitions` : `${executionId}/transitions/${drive}`,
     });
   }
   return changed;

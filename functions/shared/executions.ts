@@ -63,6 +63,56 @@ export async function startExecution(
 /** Statuses an execution never leaves. */
 const TERMINAL = new Set(['succeeded', 'failed', 'cancelled', 'timed_out']);
 
+/** Statuses Step Functions lets a user redrive. */
+const REDRIVABLE = new Set(['failed', 'timed_out', 'cancelled']);
+
+/**
+ * Redrives a failed, timed-out or cancelled execution, as Step Functions' RedriveExecution does: it restarts
+ * from the state that failed and every step that had succeeded is not run (nor paid for) again. The row goes
+ * back to `running` (`execution.redriven`, redrive count + 1) before the engine is asked; if the engine
+ * refuses, the row gets its old status back. `savedMicros` is what the finished steps had cost: the spend
+ * this redrive does not repeat (also added to the execution's saved total).
+ * {@link NotFoundError} for an unknown id; {@link ConflictError} naming the status for one not redrivable.
+ */
+export async function redriveExecution(
+  deps: { store: Store; engine: Pick<WorkflowEngine, 'redriveExecution'> },
+  executionId: string,
+): Promise<{ execution: ExecutionRow; savedMicros: number }> {
+  const row = await deps.store.getExecution(executionId);
+  if (!row) throw new NotFoundError(`execution '${executionId}' does not exist`);
+  if (!REDRIVABLE.has(row.status)) {
+    throw new ConflictError(
+      `execution '${executionId}' is ${row.status}: only failed, timed_out or cancelled runs can be redriven`,
+    );
+  }
+  const [steps, costs] = await Promise.all([
+    deps.store.listSteps(executionId),
+    deps.store.listCosts(executionId),
+  ]);
+  const succeeded = new Set(steps.filter((s) => s.status === 'succeeded').map((s) => s.id));
+  const savedMicros = costs
+    .filter((c) => c.kind !== 'transition' && c.stepId !== null && succeeded.has(c.stepId))
+    .reduce((sum, c) => sum + c.usdMicros, 0);
+  const redriven = await deps.store.redriveExecution(executionId, savedMicros);
+  if (!redriven) {
+    const now = await deps.store.getExecution(executionId);
+    throw new ConflictError(`execution '${executionId}' is ${now?.status ?? 'gone'}: it cannot be redriven`);
+  }
+  try {
+    await deps.engine.redriveExecution(row.workflow, executionId);
+  } catch (err) {
+    // Put the row back as it was: the run did not restart.
+    await deps.store.finishExecution({
+      id: executionId,
+      status: row.status,
+      output: row.output,
+      error: (row.error as { error: string; cause?: string } | null) ?? null,
+    });
+    throw err;
+  }
+  return { execution: redriven, savedMicros };
+}
+
 /**
  * Cancels an execution: records it `cancelled` first (so nothing that ends later overwrites that), stops it
  * on the engine (StopExecution on AWS, an abort locally), then releases every budget reservation it holds

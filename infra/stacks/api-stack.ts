@@ -115,14 +115,15 @@ export class ApiStack extends Stack {
     this.handler.role.addToPrincipalPolicy(
       new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: stateMachineResources }),
     );
-    // POST /executions/{id}/cancel: StopExecution on the executions of these state machines only.
+    // POST /executions/{id}/cancel and /redrive: StopExecution and RedriveExecution on the executions of these
+    // state machines only.
     grantOnExecutions(
       this,
       this.handler.role,
       [...props.workflows.keys()].map((name) => `${props.prefix}-${name}`),
-      ['states:StopExecution'],
-      'Execution names are chosen at run time (the execution id); the API may stop only executions of the ' +
-        'deployed wflo state machines (POST /executions/{id}/cancel).',
+      ['states:StopExecution', 'states:RedriveExecution'],
+      'Execution names are chosen at run time (the execution id); the API may stop and redrive only executions ' +
+        'of the deployed wflo state machines (POST /executions/{id}/cancel, /redrive).',
     );
     // StartExecution encrypts the input with the workflows' key, as the caller.
     grantExecutionData(

@@ -1,11 +1,13 @@
 import {
   ExecutionAlreadyExists,
   ExecutionDoesNotExist,
+  ExecutionNotRedrivable,
+  RedriveExecutionCommand,
   type SFNClient,
   StartExecutionCommand,
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
-import { NotFoundError } from '../errors.ts';
+import { ConflictError, NotFoundError } from '../errors.ts';
 import { executionArnOf } from '../execution-names.ts';
 import type { WorkflowEngine, WorkflowSummary } from '../ports/engine.ts';
 import type { InputSchema } from '../workflow-inputs.ts';
@@ -66,6 +68,24 @@ export function sfnEngine(
       } catch (err) {
         // Never started (e.g. a start that failed after the row was written) or already purged.
         if (!(err instanceof ExecutionDoesNotExist)) throw err;
+      }
+    },
+    redriveExecution: async (workflow, executionId) => {
+      const stateMachineArn = stateMachines[workflow];
+      if (!stateMachineArn) throw new NotFoundError(`workflow '${workflow}' does not exist`);
+      try {
+        await client.send(
+          new RedriveExecutionCommand({
+            executionArn: executionArnOf(stateMachineArn, executionId),
+            clientToken: `${executionId}-redrive`.slice(0, 64),
+          }),
+        );
+      } catch (err) {
+        // Step Functions redrives within 14 days of the end, and not an execution that succeeded.
+        if (err instanceof ExecutionNotRedrivable || err instanceof ExecutionDoesNotExist) {
+          throw new ConflictError(`execution '${executionId}' cannot be redriven: ${err.message}`);
+        }
+        throw err;
       }
     },
     startExecution: async (workflow, executionId, input) => {

@@ -46,6 +46,7 @@ export const CONFIG_ENV_KEYS = [
   'SANDBOX_MAX_CONCURRENT',
   'WFLO_API_TOKEN',
   'WFLO_MAX_RUNS_IN_FLIGHT',
+  'WFLO_LEASE_SECONDS',
 ] as const;
 export type ConfigEnvKey = (typeof CONFIG_ENV_KEYS)[number];
 

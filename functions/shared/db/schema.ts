@@ -7,6 +7,7 @@ import {
   integer,
   jsonb,
   pgTable,
+  primaryKey,
   text,
   timestamp,
   uniqueIndex,
@@ -40,6 +41,12 @@ export const executions = pgTable(
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
     startedAt: timestamp('started_at', { withTimezone: true, mode: 'date' }),
     finishedAt: timestamp('finished_at', { withTimezone: true, mode: 'date' }),
+    /** Embedded engine: the live process that drives the run (null on AWS, where Step Functions does). */
+    owner: text('owner'),
+    /** Embedded engine: until when the owner's claim holds; a run past it is taken over by a live process. */
+    leaseExpiresAt: timestamp('lease_expires_at', { withTimezone: true, mode: 'date' }),
+    /** How many times the run was redriven (RedriveExecution on AWS, replay over kept results locally). */
+    redriveCount: integer('redrive_count').notNull().default(0),
   },
   (t) => [
     uniqueIndex('executions_workflow_idempotency_key').on(t.workflow, t.idempotencyKey),
@@ -208,3 +215,21 @@ export const schema = {
   activityResults,
   cacheEntries,
 };
+
+/**
+ * The embedded engine's journal (infra/local/engine/interpreter/journal.ts): per execution, the records a replay
+ * needs (Task/Map/Parallel entries with their results, Wait deadlines, callback answers), keyed by position in
+ * the run. Unused on AWS, where Step Functions keeps the execution history.
+ */
+export const engineJournal = pgTable(
+  'engine_journal',
+  {
+    executionId: text('execution_id')
+      .notNull()
+      .references(() => executions.id, { onDelete: 'cascade' }),
+    key: text('key').notNull(),
+    value: jsonb('value').notNull(),
+    updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.executionId, t.key] })],
+);

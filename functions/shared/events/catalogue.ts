@@ -7,6 +7,8 @@ import { EXECUTION_STATUSES, type ExecutionStatus } from '../ports/store.ts';
 export const EVENTS = {
   executionCreated: 'execution.created',
   executionStarted: 'execution.started',
+  executionResumed: 'execution.resumed',
+  executionRedriven: 'execution.redriven',
   stepStarted: 'step.started',
   stepRetrying: 'step.retrying',
   stepSucceeded: 'step.succeeded',

@@ -26,6 +26,12 @@ export interface WorkflowEngine {
    */
   stopExecution(workflow: string, executionId: string, cause: string): Promise<void>;
   /**
+   * Restarts a failed, timed-out or cancelled execution from where it failed, its row already back to
+   * running: RedriveExecution on AWS (finished states are not run again); locally, a replay in which every
+   * entry that had succeeded answers from its journal record. Throws ConflictError when the engine refuses.
+   */
+  redriveExecution(workflow: string, executionId: string): Promise<void>;
+  /**
    * Where a person watches the execution: the Step Functions console's execution page on AWS; null where
    * there is no console (the embedded engine: `wflo steps <id>` and the API are its view).
    */

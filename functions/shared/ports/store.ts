@@ -180,6 +180,46 @@ export interface Store {
   /** The result an activity kept for a state entry, if any. */
   getActivityResult(key: string): Promise<unknown | undefined>;
   appendEvents(executionId: string, events: NewEvent[]): Promise<void>;
+
+  // --- The embedded engine's durable state (infra/local/engine); Step Functions keeps its own on AWS. ---
+  /** Every journal record of an execution, by key. */
+  readJournal(executionId: string): Promise<Record<string, unknown>>;
+  readJournalEntry(executionId: string, key: string): Promise<unknown | undefined>;
+  /** Writes (replaces) one journal record. */
+  writeJournal(executionId: string, key: string, value: unknown): Promise<void>;
+  /** Writes a record only if none exists under the key; false when one did (first writer wins). */
+  insertJournalOnce(executionId: string, key: string, value: unknown): Promise<boolean>;
+  deleteJournalEntries(executionId: string, keys: readonly string[]): Promise<void>;
+  /**
+   * Makes `owner` the process that drives a running execution, for `leaseMs`. Without `from`, only when the
+   * run has no owner, is already this owner's, or its lease ran out; with `from`, only when `from` (null: no one)
+   * owns it now (a compare-and-set, for taking over a run whose owner is known dead). False when not claimed.
+   */
+  claimExecution(input: {
+    id: string;
+    owner: string;
+    leaseMs: number;
+    from?: string | null;
+  }): Promise<boolean>;
+  /** Extends every lease `owner` holds on runs still driven; returns how many. */
+  renewLeases(owner: string, leaseMs: number): Promise<number>;
+  /** Driven runs (running, waiting for approval) that `owner` does not own, oldest first. */
+  listUnowned(query: { owner: string; limit: number }): Promise<
+    {
+      id: string;
+      workflow: string;
+      input: unknown;
+      owner: string | null;
+      leaseExpiresAt: Date | null;
+      createdAt: Date;
+      leaseExpired: boolean;
+    }[]
+  >;
+  /**
+   * A failed, timed-out or cancelled execution back to running for a redrive (`execution.redriven`, its
+   * redrive count + 1). Undefined when it is in no state to redrive (or does not exist).
+   */
+  redriveExecution(id: string, savedMicros: number): Promise<ExecutionRow | undefined>;
   listSteps(executionId: string): Promise<StepRow[]>;
   listCosts(executionId: string): Promise<CostEntryRow[]>;
   listEvents(executionId: string, after: number, limit: number): Promise<EventRow[]>;

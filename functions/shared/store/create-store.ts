@@ -1,6 +1,7 @@
 import type { DbConnection } from '../db/connection.ts';
 import type { Store } from '../ports/store.ts';
 import { budgetMethods } from './budget.ts';
+import { durableMethods } from './durable.ts';
 import { executionMethods } from './executions.ts';
 import { ledgerMethods } from './ledger.ts';
 import { listingMethods } from './listing.ts';
@@ -25,6 +26,7 @@ export function createStore(conn: DbConnection): Store {
     ...budget,
     ...listingMethods(db),
     ...outboxMethods(db),
+    ...durableMethods(db),
     close: () => conn.close(),
   };
 }

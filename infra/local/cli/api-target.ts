@@ -21,6 +21,7 @@ export const OWNER_AWARE: ReadonlySet<string> = new Set([
   'costs',
   'workflows',
   'cancel',
+  'redrive',
 ]);
 
 /**

@@ -31,6 +31,9 @@ export async function boot(options: {
   readOnly?: boolean;
   watch?: boolean;
 }) {
+  const progress = (message: string) => {
+    if (!options.readOnly) console.error(`wflo: ${message}`);
+  };
   if (options.unsafeLocalSandbox) {
     process.env.SANDBOX_UNSAFE_LOCAL = 'true';
     console.error(UNSAFE_WARNING);
@@ -45,7 +48,17 @@ export async function boot(options: {
       : undefined;
   let local: LocalRuntime;
   try {
-    local = await createLocalRuntime(config, options.watch ? { onWorkflowChange: logWorkflowChange } : {});
+    progress(
+      config.store.kind === 'pglite'
+        ? `opening the store (PGlite at ${config.dataDir}) and applying migrations…`
+        : 'connecting to PostgreSQL (DATABASE_URL) and applying migrations…',
+    );
+    local = await createLocalRuntime(config, {
+      ...(options.watch ? { onWorkflowChange: logWorkflowChange } : {}),
+      // Reading commands drive nothing; `dev` and `run` resume what a stopped process left running.
+      durable: !options.readOnly,
+      onProgress: progress,
+    });
   } catch (error) {
     claim?.release();
     throw error;

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { type ApiTarget, OWNER_AWARE, ownerTarget, targetFetch } from './api-target.ts';
 import { boot, parseInput, UsageError } from './boot.ts';
-import { cancel, executions, ofExecution, workflows } from './read-commands.ts';
+import { cancel, executions, ofExecution, redrive, workflows } from './read-commands.ts';
 import { runRemote } from './run-remote.ts';
 
 // Local defaults before any handler module loads: quiet logs, no EMF metrics on stdout.
@@ -23,11 +23,14 @@ Usage:
   wflo steps <executionId> [--json]              every attempt of every step of an execution
   wflo costs <executionId> [--json]              an execution's cost ledger and totals
   wflo cancel <executionId>                      stop a running execution, releasing its budget holds
+  wflo redrive <executionId> [--no-wait] [--json]
+                                                 run a failed, timed-out or cancelled execution again
+                                                 from where it failed; finished steps are not re-run
   wflo workflows                                 list the workflows
   wflo openapi                                   print the API's OpenAPI 3.1 document
 
 Against the deployed API: add --api-url <url> (or set WFLO_API_URL) to run, executions, steps, costs,
-cancel and workflows. <url> is the stack's ApiUrl output; requests are signed with SigV4 (execute-api) using the
+cancel, redrive and workflows. <url> is the stack's ApiUrl output; requests are signed with SigV4 (execute-api) using the
 default AWS credential chain (AWS_PROFILE, SSO, environment, instance role); the region comes from the
 URL, else AWS_REGION.
 
@@ -98,7 +101,9 @@ Ctrl+C stops the server.`);
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
-  console.log('\nstopping: waiting for running executions…');
+  console.log(
+    `\nstopping: ${local.orchestrator.running} run(s) still going are left to resume at the next start`,
+  );
   await server.close();
   await local.close();
   return 0;
@@ -268,6 +273,8 @@ async function main(argv: string[]): Promise<number> {
       return workflows(target);
     case 'cancel':
       return cancel(rest, target);
+    case 'redrive':
+      return redrive(rest, target);
     case 'openapi': {
       const { openApiDocument } = await import('../../../functions/api/app.ts');
       console.log(JSON.stringify(openApiDocument(), null, 2));

@@ -75,6 +75,44 @@ export async function cancel(args: string[], target: ApiTarget | undefined): Pro
   }
 }
 
+/**
+ * `wflo redrive <id>`: POST /executions/{id}/redrive on the API in use, then follows the run to its end
+ * (`--no-wait` returns at once). Prints what the steps it did not run again had cost.
+ */
+export async function redrive(args: string[], target: ApiTarget | undefined): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { 'no-wait': { type: 'boolean', default: false }, json: { type: 'boolean', default: false } },
+  });
+  const id = positionals[0];
+  if (!id || positionals.length > 1) throw new UsageError('wflo redrive takes exactly one execution id');
+  const { api, close } = await openApi(target);
+  try {
+    const path = `/executions/${encodeURIComponent(id)}`;
+    const { body } = await api.post<Execution & { redrive: { redriveCount: number; savedUsd: number } }>(
+      `${path}/redrive`,
+      {},
+    );
+    if (!values.json) {
+      console.log(
+        `${body.executionId}: redrive ${body.redrive.redriveCount}, running again from where it failed ` +
+          `($${body.redrive.savedUsd.toFixed(6)} of finished steps not spent again)`,
+      );
+    }
+    let final: Execution = body;
+    while (!values['no-wait'] && (final.status === 'running' || final.status === 'pending')) {
+      await new Promise((r) => setTimeout(r, 250));
+      final = await api.get<Execution>(path);
+    }
+    if (values.json) console.log(JSON.stringify({ ...final, redrive: body.redrive }));
+    else console.log(`${final.executionId}: ${final.status}`);
+    return final.status === 'succeeded' || final.status === 'running' ? 0 : 1;
+  } finally {
+    await close();
+  }
+}
+
 /** `wflo steps <id>` and `wflo costs <id>`: one execution's steps or cost ledger. */
 export async function ofExecution(
   what: 'steps' | 'costs',

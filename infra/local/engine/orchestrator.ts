@@ -1,20 +1,22 @@
-import './polyfills.ts';
-import { StateMachine } from 'aws-local-stepfunctions';
-import { projectExecutionEnd } from '#shared/execution-end';
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { ConflictError } from '#shared/errors';
+import { type ExecutionEnd, projectExecutionEnd } from '#shared/execution-end';
 import { logger } from '#shared/observability';
+import { StatesError } from './asl/errors.ts';
+import { mintToken, TaskCallbackHub } from './callbacks.ts';
+import { Interpreter, type InterpreterClock, type TaskAttempt } from './interpreter/interpreter.ts';
 import {
-  errorMatches,
-  lambdaContext,
-  outcomeOfError,
-  retryDelayMs,
-  STATE_PLACEHOLDER,
-  TaskError,
-  withStateContext,
-} from './task-rules.ts';
+  type DriveRecord,
+  JOURNAL_KEYS,
+  type Journal,
+  openJournal,
+  type StepRecord,
+} from './interpreter/journal.ts';
+import { lambdaContext, TaskError } from './task-rules.ts';
 import {
   type ExecutionOutcome,
   type LocalIntegration,
-  type LocalIntegrationContext,
   type LocalOrchestratorOptions,
   PAYLOAD_LIMIT_BYTES,
   type RunHandle,
@@ -24,61 +26,128 @@ import {
   type AslState,
   LOCAL_ACCOUNT,
   LOCAL_REGION,
-  type Retrier,
   type Workflow,
   walkStates,
 } from './workflows.ts';
 
+export { CallbackError } from './callbacks.ts';
 export { retryDelayMs } from './task-rules.ts';
 export * from './types.ts';
 
 const LAMBDA_INVOKE = /^arn:aws:states:::lambda:invoke(\.waitForTaskToken)?$/;
 const LAMBDA_ARN = /^arn:aws:lambda:[^:]+:\d{12}:function:[^:]+(:[^:]+)?$/;
-// setTimeout's ceiling (~24.8 days); stands in for "no timeout" where the library would impose 60 s.
-const NO_TIMEOUT_SECONDS = 2_147_483;
+/** setTimeout's ceiling; longer sleeps are taken in steps. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/** Why a drive stopped before its end: a user's cancel, the execution's TimeoutSeconds, or this process closing. */
+export class ExecutionAborted extends Error {
+  override name = 'ExecutionAborted';
+}
+export class ExecutionTimedOut extends Error {
+  override name = 'States.Timeout';
+}
+/** This process lets go of the run without ending it; the next process resumes it from its journal. */
+class DriveDetached extends Error {
+  override name = 'DriveDetached';
+}
 
 interface PreparedTask {
-  readonly stateName: string;
-  readonly retry: readonly Retrier[];
-  readonly timeoutSeconds: number | undefined;
   /** `lambda:invoke` integration (result wrapped in `{ Payload, StatusCode }`), a bare function ARN, or a local service integration. */
   readonly integration: 'invoke' | 'arn' | 'service';
   readonly functionArn: string | undefined;
+  readonly callback: boolean;
   readonly service?: LocalIntegration;
 }
 
 interface PreparedWorkflow {
   readonly workflow: Workflow;
-  readonly machine: StateMachine;
-  readonly tasks: readonly PreparedTask[];
+  readonly definition: AslDefinition;
+  readonly tasks: ReadonlyMap<AslState, PreparedTask>;
 }
 
-/** How long a run's end waits for the interpreter's event stream to close after its result settled. */
-const STREAM_END_GRACE_MS = 2_000;
+const realClock: InterpreterClock = {
+  now: () => Date.now(),
+  sleep: (ms, signal) =>
+    new Promise<void>((resolve, reject) => {
+      if (signal.aborted) return reject(signal.reason);
+      let timer: NodeJS.Timeout;
+      const end = Date.now() + ms;
+      const onAbort = () => {
+        clearTimeout(timer);
+        reject(signal.reason);
+      };
+      const arm = () => {
+        const left = end - Date.now();
+        if (left <= 0) {
+          signal.removeEventListener('abort', onAbort);
+          return resolve();
+        }
+        timer = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      arm();
+    }),
+};
+
+/** This process's name as a run owner: host and pid (so a restart on the same host knows a dead owner), plus a nonce. */
+export function processOwner(): string {
+  return `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
+}
+
+/** True when `owner` names a process on this host that no longer exists. */
+export function ownerIsDeadHere(owner: string | null): boolean {
+  if (!owner) return false;
+  const [host, pidText] = owner.split('/');
+  const pid = Number(pidText);
+  if (host !== hostname() || !Number.isInteger(pid) || pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
 
 /**
- * Runs `statemachines/*.asl.json` on one machine with aws-local-stepfunctions, binding every Lambda Task to
- * its in-process handler. The library's `$$` is a static mock and it does not know what Lambda's
- * `lambda:invoke` returns, so this class supplies what Step Functions would: the per-entry context
- * (`State.Name`, `State.EnteredTime`, `State.RetryCount`), the `{ Payload, StatusCode }` result shape, a
- * Lambda-like context, error names for Retry/Catch, per-attempt timeouts and the 256 KiB payload limit.
- * Lambda Tasks' Retry policies are applied here (so each attempt knows its RetryCount) and removed from the
- * definition the interpreter sees; everything else (Choice, Map, Parallel, Catch, Pass…) is the library's.
+ * Runs `statemachines/*.asl.json` on one machine with wflo's own interpreter (`interpreter/`), binding every
+ * Lambda Task to its in-process handler and giving it what Step Functions would: the per-entry `$$`, the
+ * `{ Payload, StatusCode }` result, a Lambda-like context, error names for Retry/Catch, per-attempt timeouts
+ * and the 256 KiB payload limit. Runs are durable: each one's journal is in the store, so a run whose process
+ * died is resumed by the next one (replay over kept results), a failed run can be redriven, and with a shared
+ * PostgreSQL each run is leased to one live process.
  */
 export class LocalOrchestrator {
   readonly #options: LocalOrchestratorOptions;
   readonly #prepared = new Map<string, PreparedWorkflow>();
   readonly #workflows = new Map<string, Workflow>();
   readonly #running = new Map<string, RunHandle>();
+  readonly #controllers = new Map<string, AbortController>();
+  readonly #callbacks: TaskCallbackHub;
+  readonly #owner: string;
+  readonly #leaseMs: number;
+  #timers: NodeJS.Timeout[] = [];
 
   constructor(options: LocalOrchestratorOptions) {
     this.#options = options;
+    this.#owner = options.owner ?? processOwner();
+    this.#leaseMs = options.leaseMs ?? 15_000;
+    this.#callbacks = new TaskCallbackHub(options.store);
     for (const workflow of options.workflows.values()) this.load(workflow);
   }
 
   /** The workflows this orchestrator runs, by name. */
   get workflows(): ReadonlyMap<string, Workflow> {
     return this.#workflows;
+  }
+
+  /** This process's owner name on the runs it drives. */
+  get owner(): string {
+    return this.#owner;
+  }
+
+  /** SendTaskSuccess / SendTaskFailure / SendTaskHeartbeat for `.waitForTaskToken` Tasks run here. */
+  get callbacks(): TaskCallbackHub {
+    return this.#callbacks;
   }
 
   /**
@@ -99,91 +168,44 @@ export class LocalOrchestrator {
     return this.#workflows.delete(name);
   }
 
-  /** Executions still running. */
+  /** Executions being driven by this process. */
   get running(): number {
     return this.#running.size;
   }
 
   /**
-   * Starts an execution that already exists in the store; returns at once. Marking it running is the
-   * caller's part (see `startExecution`), as it is on AWS where Step Functions accepts the start.
+   * Starts driving an execution whose row is already written (running); returns at once. With `resume`, the
+   * run continues from its journal (a restart or takeover; see {@link resumeOrphans}).
    */
-  start(workflowName: string, executionId: string, input: unknown): RunHandle {
+  start(
+    workflowName: string,
+    executionId: string,
+    input: unknown,
+    options: { claimed?: boolean } = {},
+  ): RunHandle {
     const prepared = this.#prepared.get(workflowName);
     if (!prepared) throw new Error(`unknown workflow '${workflowName}'`);
-    if (this.#running.has(executionId)) return this.#running.get(executionId)!;
-    const stateMachineArn = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:${workflowName}`;
-    const context = {
-      Execution: {
-        Id: `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:execution:${workflowName}:${executionId}`,
-        Name: executionId,
-      },
-      StateMachine: { Id: stateMachineArn, Name: workflowName },
-      // The interpreter's `$$` is one static object per execution; Tasks' `$$.State.*` paths resolve to
-      // these stand-ins, which #attempt replaces with the real per-entry values (withStateContext).
-      State: { ...STATE_PLACEHOLDER },
-    };
-    // Aborted with the execution, so a running service integration (a sandboxed program) stops too.
-    const cancelled = new AbortController();
-    const overrides: Record<string, (input: unknown) => Promise<unknown>> = {};
-    for (const task of prepared.tasks) {
-      overrides[task.stateName] = (params) =>
-        this.#runTask(task, params, executionId, workflowName, cancelled.signal);
-    }
-    let abort: () => void = () => {};
-    const done = (async (): Promise<ExecutionOutcome> => {
-      const execution = prepared.machine.run(input as never, {
-        overrides: { taskResourceLocalHandlers: overrides as never },
-        context: context as never,
-      });
-      abort = execution.abort;
-      // Step Functions bills every state entered (Map iterations included); count them as it would.
-      let transitions = 0;
-      const counted = (async () => {
-        for await (const event of execution.eventLogs) if (event.type === 'StateEntered') transitions++;
-      })();
-      const outcome = await execution.result.then(
-        (output): ExecutionOutcome => ({ status: 'succeeded', output }),
-        (err: unknown): ExecutionOutcome => outcomeOfError(err),
-      );
-      // A timed-out execution stops what it still runs, as Step Functions stops a .sync task it waits for.
-      if (outcome.status === 'timed_out') cancelled.abort();
-      // The event stream ends with the run, except when the interpreter itself broke (e.g. a stack overflow
-      // on input nested thousands deep): its result rejects and the stream never ends. The count is then
-      // what was seen so far; waiting on for the stream would leave the run `running` for ever.
-      let streamEnded = false;
-      await Promise.race([
-        counted.then(() => {
-          streamEnded = true;
-        }),
-        new Promise<void>((resolve) => setTimeout(resolve, STREAM_END_GRACE_MS).unref()),
-      ]);
-      if (!streamEnded) {
-        logger.warn('the interpreter ended without closing its event stream', {
-          executionId,
-          outcome: outcome.status,
-        });
-      }
-      await projectExecutionEnd(this.#options.store, executionId, outcome, transitions);
-      return outcome;
-    })()
+    const existing = this.#running.get(executionId);
+    if (existing) return existing;
+    const controller = new AbortController();
+    const done = this.#drive(prepared, executionId, input, controller, options.claimed ?? false)
       .catch((err: unknown): ExecutionOutcome => {
-        // Only recording the end can fail here (the interpreter's own failures are outcomes above).
         logger.error('could not record how the execution ended', { executionId, error: err as Error });
         return {
           status: 'failed',
           error: { error: 'States.Runtime', cause: err instanceof Error ? err.message : String(err) },
         };
       })
-      .finally(() => this.#running.delete(executionId));
+      .finally(() => {
+        this.#running.delete(executionId);
+        this.#controllers.delete(executionId);
+      });
+    this.#controllers.set(executionId, controller);
     const handle: RunHandle = {
       executionId,
       workflow: workflowName,
       done,
-      abort: () => {
-        abort();
-        cancelled.abort();
-      },
+      abort: () => controller.abort(new ExecutionAborted('Execution was aborted')),
     };
     this.#running.set(executionId, handle);
     return handle;
@@ -202,9 +224,230 @@ export class LocalOrchestrator {
     await Promise.all([...this.#running.values()].map((h) => h.done));
   }
 
+  /**
+   * Resumes the runs no live process drives: on an embedded store (one process per data directory, see
+   * data-dir-owner.ts) every run left `running`; on a shared PostgreSQL, runs whose owner's lease ran out or
+   * whose owner is a dead process on this host. Each is claimed first (compare-and-set on its owner), its
+   * in-flight steps are closed and its reservations released, then it is replayed from its journal.
+   * @returns the ids resumed
+   */
+  async resumeOrphans(options: { exclusive: boolean; limit?: number }): Promise<string[]> {
+    const rows = await this.#options.store.listUnowned({
+      owner: this.#owner,
+      limit: options.limit ?? 10_000,
+    });
+    const resumed: string[] = [];
+    for (const row of rows) {
+      if (this.#running.has(row.id)) continue;
+      // A run no one has claimed yet may be one another process's API has just accepted: give it a lease's time.
+      const unclaimedTooLong = row.owner === null && Date.now() - row.createdAt.getTime() > this.#leaseMs;
+      const orphan =
+        options.exclusive ||
+        unclaimedTooLong ||
+        (row.owner !== null && (row.leaseExpired || ownerIsDeadHere(row.owner)));
+      if (!orphan) continue;
+      if (!this.#prepared.has(row.workflow)) {
+        logger.warn('a run left running belongs to a workflow this process does not serve', {
+          executionId: row.id,
+          workflow: row.workflow,
+        });
+        continue;
+      }
+      const claimed = await this.#options.store.claimExecution({
+        id: row.id,
+        owner: this.#owner,
+        leaseMs: this.#leaseMs,
+        from: row.owner,
+      });
+      if (!claimed) continue;
+      await this.#options.store.releaseHeld(row.id, {
+        error: 'wflo.Interrupted',
+        cause: `the process driving this run stopped (${row.owner ?? 'no owner'}); the step is attempted again`,
+      });
+      await this.#options.store.appendEvents(row.id, [
+        { type: 'execution.resumed', payload: { executionId: row.id, previousOwner: row.owner } },
+      ]);
+      this.start(row.workflow, row.id, row.input, { claimed: true });
+      resumed.push(row.id);
+    }
+    return resumed;
+  }
+
+  /**
+   * Keeps this process's leases alive and, on a shared store, takes over runs whose owner died. Embedded
+   * (exclusive) stores only need the first sweep, done by the caller with {@link resumeOrphans}.
+   */
+  startLeases(options: { sweep: boolean }): void {
+    const renew = setInterval(
+      () => {
+        this.#options.store.renewLeases(this.#owner, this.#leaseMs).catch((err: unknown) => {
+          logger.warn('could not renew run leases', { error: err as Error });
+        });
+      },
+      Math.max(100, Math.floor(this.#leaseMs / 3)),
+    );
+    renew.unref();
+    this.#timers.push(renew);
+    if (!options.sweep) return;
+    const sweep = setInterval(
+      () => {
+        this.resumeOrphans({ exclusive: false }).catch((err: unknown) => {
+          logger.warn('could not look for runs to take over', { error: err as Error });
+        });
+      },
+      Math.max(200, Math.floor(this.#leaseMs / 2)),
+    );
+    sweep.unref();
+    this.#timers.push(sweep);
+  }
+
+  /**
+   * Redrives an execution whose row is already back to running (`redriveExecution` in executions.ts), as
+   * RedriveExecution does: what failed the run, and what was cut off with it, is attempted again with its
+   * retries counted afresh; every entry that had succeeded (every Map iteration that had) answers from its
+   * journal record, so no finished step runs or is paid for again. The execution's timeout counts anew.
+   */
+  async redrive(executionId: string): Promise<void> {
+    const store = this.#options.store;
+    const row = await store.getExecution(executionId);
+    if (!row || !this.#prepared.has(row.workflow)) {
+      throw new ConflictError(`execution '${executionId}' belongs to no workflow this process serves`);
+    }
+    const journal = await store.readJournal(executionId);
+    for (const [key, value] of Object.entries(journal)) {
+      const record = value as StepRecord;
+      if (!key.startsWith('s:')) continue;
+      if (!record.result || (!record.result.ok && !record.result.caught)) {
+        await store.writeJournal(executionId, key, {
+          enteredTime: record.enteredTime,
+          attempt: record.attempt,
+          counts: record.counts.map(() => 0),
+        } satisfies StepRecord);
+      }
+    }
+    const drive = journal[JOURNAL_KEYS.drive] as DriveRecord | undefined;
+    await store.writeJournal(executionId, JOURNAL_KEYS.drive, {
+      startedAt: Date.now(),
+      redrives: row.redriveCount,
+      transitionsCharged: drive?.transitionsCharged ?? 0,
+    } satisfies DriveRecord);
+    this.start(row.workflow, executionId, row.input);
+  }
+
+  /**
+   * Lets go of every run this process drives without ending it, as a process that stops would (a clean
+   * `wflo dev` stop does this instead of waiting for long Waits): each keeps its journal and stays running
+   * with no owner, and the next process resumes it. Resolves once every drive has stopped.
+   */
+  async detachAll(): Promise<number> {
+    const handles = [...this.#running.values()];
+    for (const h of handles)
+      this.#controllers.get(h.executionId)?.abort(new DriveDetached('process stopping'));
+    await Promise.all(handles.map((h) => h.done));
+    await Promise.all(
+      handles.map((h) =>
+        this.#options.store
+          .claimExecution({ id: h.executionId, owner: this.#owner, leaseMs: 1 })
+          .catch(() => false),
+      ),
+    );
+    return handles.length;
+  }
+
+  /** Stops the lease timers (the runs still driven keep their leases until they lapse). */
+  async close(): Promise<void> {
+    for (const t of this.#timers) clearInterval(t);
+    this.#timers = [];
+  }
+
+  async #drive(
+    prepared: PreparedWorkflow,
+    executionId: string,
+    input: unknown,
+    controller: AbortController,
+    claimed: boolean,
+  ): Promise<ExecutionOutcome> {
+    const store = this.#options.store;
+    const workflowName = prepared.workflow.name;
+    if (!claimed) {
+      const ok = await store.claimExecution({ id: executionId, owner: this.#owner, leaseMs: this.#leaseMs });
+      if (!ok) throw new Error(`execution ${executionId} is driven by another process`);
+    }
+    const journal: Journal =
+      this.#options.durable === false ? memoryJournal() : await openJournal(store, executionId);
+    let drive = journal.read<DriveRecord>(JOURNAL_KEYS.drive);
+    if (!drive) {
+      drive = { startedAt: Date.now(), redrives: 0, transitionsCharged: 0 };
+      await journal.write(JOURNAL_KEYS.drive, drive);
+    }
+    const stateMachineArn = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:${workflowName}`;
+    let transitions = 0;
+    const interpreter = new Interpreter({
+      definition: prepared.definition,
+      executionId,
+      context: {
+        Execution: {
+          Id: `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:execution:${workflowName}:${executionId}`,
+          Name: executionId,
+          Input: input,
+          StartTime: new Date(drive.startedAt).toISOString(),
+          RedriveCount: drive.redrives,
+        },
+        StateMachine: { Id: stateMachineArn, Name: workflowName },
+      },
+      journal,
+      signal: controller.signal,
+      clock: this.#options.clock ?? realClock,
+      retryIntervalScale: this.#options.retryIntervalScale ?? 1,
+      onStateEntered: () => {
+        transitions++;
+      },
+      isCallback: (state) => prepared.tasks.get(state)?.callback ?? false,
+      newToken: (path, attempt) => mintToken({ executionId, path, attempt }),
+      runTask: (attempt) => this.#runTask(prepared, executionId, workflowName, attempt),
+      awaitCallback: (attempt) =>
+        this.#callbacks.wait({
+          executionId,
+          path: attempt.path,
+          attempt: attempt.attempt,
+          token: attempt.token,
+          deadlineAt: attempt.deadlineAt,
+          heartbeatSeconds: attempt.heartbeatSeconds,
+          signal: attempt.signal,
+        }),
+    });
+    // The execution's own TimeoutSeconds counts from the start of this drive (a restart keeps it).
+    let timer: NodeJS.Timeout | undefined;
+    const limit = prepared.definition.TimeoutSeconds;
+    if (typeof limit === 'number') {
+      const left = drive.startedAt + limit * 1000 - Date.now();
+      const fire = () => controller.abort(new ExecutionTimedOut('Execution timed out'));
+      if (left <= 0) fire();
+      else timer = setTimeout(fire, Math.min(left, MAX_TIMER_MS));
+    }
+    let outcome: ExecutionEnd & ExecutionOutcome;
+    try {
+      const output = await interpreter.run(input);
+      outcome = { status: 'succeeded', output };
+    } catch (err) {
+      outcome = outcomeOf(err);
+    } finally {
+      clearTimeout(timer);
+    }
+    // Detached: the run goes on in the next process; nothing about its end is true yet.
+    if (controller.signal.reason instanceof DriveDetached) return { status: 'running' };
+    const added = Math.max(0, transitions - drive.transitionsCharged);
+    await projectExecutionEnd(store, executionId, outcome, added, drive.redrives);
+    await journal.write(JOURNAL_KEYS.drive, {
+      ...drive,
+      transitionsCharged: drive.transitionsCharged + added,
+    });
+    return outcome;
+  }
+
   #prepare(workflow: Workflow): PreparedWorkflow {
     const definition = structuredClone(workflow.definition) as AslDefinition;
-    const tasks: PreparedTask[] = [];
+    const tasks = new Map<AslState, PreparedTask>();
     const unsupported: string[] = [];
     walkStates(definition, (stateName, state) => {
       if (state.Type !== 'Task') return;
@@ -213,134 +456,122 @@ export class LocalOrchestrator {
         unsupported.push(`${stateName} (${state.Resource})`);
         return;
       }
-      tasks.push(task);
-      // Retry and per-attempt timeouts are applied by #runTask; the interpreter keeps Catch.
-      delete state.Retry;
-      state.TimeoutSeconds = NO_TIMEOUT_SECONDS;
-      delete state.TimeoutSecondsPath;
+      tasks.set(state, task);
     });
     if (unsupported.length > 0) {
       throw new Error(
         `${workflow.file}: the local runtime cannot run Task state(s) ${unsupported.join(', ')}`,
       );
     }
-    // The interpreter enforces the top-level TimeoutSeconds (ExecutionTimeoutError → timed_out) with one timer,
-    // and a Node timer past its ~24.8-day ceiling fires at once: a longer limit (up to a year on AWS) is capped.
-    if (typeof definition.TimeoutSeconds === 'number' && definition.TimeoutSeconds > NO_TIMEOUT_SECONDS) {
-      definition.TimeoutSeconds = NO_TIMEOUT_SECONDS;
-    }
-    const machine = new StateMachine(definition as never, { validationOptions: { checkArn: false } });
-    return { workflow, machine, tasks };
+    return { workflow, definition, tasks };
   }
 
   #prepareTask(stateName: string, state: AslState): PreparedTask | undefined {
     const resource = state.Resource ?? '';
-    const base = {
-      stateName,
-      retry: state.Retry ?? [],
-      timeoutSeconds: typeof state.TimeoutSeconds === 'number' ? state.TimeoutSeconds : undefined,
-    };
-    if (LAMBDA_INVOKE.test(resource)) {
+    const invoke = LAMBDA_INVOKE.exec(resource);
+    if (invoke) {
       const fn = state.Parameters?.FunctionName;
       if (typeof fn === 'string' && !this.#options.functions.has(fn)) {
         throw new Error(`state '${stateName}' invokes ${fn}, which no local handler serves`);
       }
-      return { ...base, integration: 'invoke', functionArn: typeof fn === 'string' ? fn : undefined };
+      return {
+        integration: 'invoke',
+        functionArn: typeof fn === 'string' ? fn : undefined,
+        callback: !!invoke[1],
+      };
     }
     const service = this.#options.integrations?.get(resource);
-    if (service) return { ...base, integration: 'service', functionArn: undefined, service };
+    if (service) {
+      return {
+        integration: 'service',
+        functionArn: undefined,
+        service,
+        callback: resource.endsWith('.waitForTaskToken'),
+      };
+    }
     if (LAMBDA_ARN.test(resource)) {
       if (!this.#options.functions.has(resource)) {
         throw new Error(`state '${stateName}' invokes ${resource}, which no local handler serves`);
       }
-      return { ...base, integration: 'arn', functionArn: resource };
+      return { integration: 'arn', functionArn: resource, callback: false };
     }
     return undefined;
   }
 
   async #runTask(
-    task: PreparedTask,
-    params: unknown,
+    prepared: PreparedWorkflow,
     executionId: string,
     workflow: string,
-    cancelled: AbortSignal,
+    attempt: TaskAttempt,
   ): Promise<unknown> {
-    const enteredTime = new Date().toISOString();
-    const counts = task.retry.map(() => 0);
-    for (let attempt = 0; ; attempt++) {
-      try {
-        if (task.integration === 'service') {
-          return await this.#service(
-            task,
-            params,
-            { executionId, workflow, stateName: task.stateName, enteredTime, attempt },
-            cancelled,
-          );
-        }
-        return await this.#attempt(task, params, enteredTime, attempt);
-      } catch (err) {
-        const name = err instanceof Error ? err.name : 'Error';
-        // As Step Functions does: the first retrier whose ErrorEquals matches decides; exhausted means no retry.
-        const index = task.retry.findIndex((r) => errorMatches(r.ErrorEquals, name));
-        const retrier = task.retry[index];
-        if (!retrier || counts[index]! >= (retrier.MaxAttempts ?? 3)) throw err;
-        const delay = retryDelayMs(retrier, counts[index]!) * (this.#options.retryIntervalScale ?? 1);
-        counts[index]!++;
-        if (delay > 0) await new Promise((r) => setTimeout(r, delay));
-      }
-    }
+    const task = prepared.tasks.get(attempt.state);
+    if (!task) throw new StatesError('States.Runtime', `state '${attempt.stateName}' has no local resource`);
+    if (task.integration === 'service') return this.#service(task, executionId, workflow, attempt);
+    return this.#lambda(task, attempt);
   }
 
   async #service(
     task: PreparedTask,
-    params: unknown,
-    context: Omit<LocalIntegrationContext, 'signal'>,
-    cancelled: AbortSignal,
+    executionId: string,
+    workflow: string,
+    attempt: TaskAttempt,
   ): Promise<unknown> {
     const controller = new AbortController();
     const onCancel = () => controller.abort();
-    cancelled.addEventListener('abort', onCancel, { once: true });
-    if (cancelled.aborted) controller.abort();
+    attempt.signal.addEventListener('abort', onCancel, { once: true });
+    if (attempt.signal.aborted) controller.abort();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      if (task.timeoutSeconds === undefined) return;
-      timer = setTimeout(() => {
-        // Reject first: the race is decided before the integration reacts to the abort.
-        reject(new TaskError('States.Timeout', `State timed out after ${task.timeoutSeconds} seconds`));
-        controller.abort();
-      }, task.timeoutSeconds * 1000);
+      if (attempt.deadlineAt === undefined) return;
+      timer = setTimeout(
+        () => {
+          // Reject first: the race is decided before the integration reacts to the abort.
+          reject(
+            new TaskError(
+              'States.Timeout',
+              `State timed out after ${attempt.state.TimeoutSeconds ?? 'its'} seconds`,
+            ),
+          );
+          controller.abort();
+        },
+        Math.min(Math.max(0, attempt.deadlineAt - Date.now()), MAX_TIMER_MS),
+      );
     });
     try {
-      return await Promise.race([task.service!(params, { ...context, signal: controller.signal }), timeout]);
+      return await Promise.race([
+        task.service!(attempt.params, {
+          executionId,
+          workflow,
+          stateName: attempt.stateName,
+          enteredTime: attempt.enteredTime,
+          attempt: attempt.attempt,
+          signal: controller.signal,
+        }),
+        timeout,
+      ]);
     } catch (err) {
       if (err instanceof TaskError) throw err;
       const e = err instanceof Error ? err : new Error(String(err));
       throw new TaskError(e.name, e.message);
     } finally {
       clearTimeout(timer);
-      cancelled.removeEventListener('abort', onCancel);
+      attempt.signal.removeEventListener('abort', onCancel);
     }
   }
 
-  async #attempt(
-    task: PreparedTask,
-    params: unknown,
-    enteredTime: string,
-    attempt: number,
-  ): Promise<unknown> {
+  async #lambda(task: PreparedTask, attempt: TaskAttempt): Promise<unknown> {
     const invoke = task.integration === 'invoke';
-    const p = (params ?? {}) as { FunctionName?: unknown; Payload?: unknown };
+    const p = (attempt.params ?? {}) as { FunctionName?: unknown; Payload?: unknown };
     const functionArn = invoke ? String(p.FunctionName) : task.functionArn!;
     const fn = this.#options.functions.get(functionArn);
     if (!fn) throw new TaskError('Lambda.ResourceNotFoundException', `Function not found: ${functionArn}`);
-    const payload = withStateContext(invoke ? p.Payload : params, task.stateName, enteredTime, attempt);
     // A Lambda receives JSON, never shared objects.
-    const event = JSON.parse(JSON.stringify(payload ?? {}));
-    const timeoutMs = Math.min(
-      (task.timeoutSeconds ?? Number.POSITIVE_INFINITY) * 1000,
-      fn.activity.timeoutSeconds * 1000,
-    );
-    const lambdaTimedOut = timeoutMs === fn.activity.timeoutSeconds * 1000;
+    const event = JSON.parse(JSON.stringify((invoke ? p.Payload : attempt.params) ?? {}));
+    const stateLeft =
+      attempt.deadlineAt === undefined ? Number.POSITIVE_INFINITY : attempt.deadlineAt - Date.now();
+    const lambdaMs = fn.activity.timeoutSeconds * 1000;
+    const lambdaTimedOut = lambdaMs <= stateLeft;
+    const timeoutMs = Math.max(0, Math.min(stateLeft, lambdaMs));
     const deadline = Date.now() + timeoutMs;
     const context = lambdaContext(fn.activity, functionArn, deadline);
     let timer: NodeJS.Timeout | undefined;
@@ -349,8 +580,11 @@ export class LocalOrchestrator {
         () =>
           reject(
             lambdaTimedOut
-              ? new TaskError('Sandbox.Timedout', `Task timed out after ${timeoutMs / 1000} seconds`)
-              : new TaskError('States.Timeout', `State timed out after ${task.timeoutSeconds} seconds`),
+              ? new TaskError('Sandbox.Timedout', `Task timed out after ${lambdaMs / 1000} seconds`)
+              : new TaskError(
+                  'States.Timeout',
+                  `State timed out after ${attempt.state.TimeoutSeconds ?? 'its'} seconds`,
+                ),
           ),
         timeoutMs,
       );
@@ -369,7 +603,7 @@ export class LocalOrchestrator {
     if (Buffer.byteLength(json, 'utf8') > PAYLOAD_LIMIT_BYTES) {
       throw new TaskError(
         'States.DataLimitExceeded',
-        `The state/task '${task.stateName}' returned a result with a size exceeding the maximum number of bytes service limit.`,
+        `The state/task '${attempt.stateName}' returned a result with a size exceeding the maximum number of bytes service limit.`,
       );
     }
     const value = JSON.parse(json) as unknown;
@@ -382,4 +616,30 @@ export class LocalOrchestrator {
         }
       : value;
   }
+}
+
+function memoryJournal(): Journal {
+  const entries = new Map<string, unknown>();
+  return {
+    read: <T>(key: string) => entries.get(key) as T | undefined,
+    write: async (key, value) => {
+      entries.set(key, value);
+    },
+  };
+}
+
+/** How an execution ended, from what stopped its interpreter. */
+export function outcomeOf(err: unknown): ExecutionEnd & ExecutionOutcome {
+  if (err instanceof ExecutionAborted) {
+    return { status: 'cancelled', error: { error: 'ExecutionAborted', cause: 'Execution was aborted' } };
+  }
+  if (err instanceof ExecutionTimedOut) {
+    return { status: 'timed_out', error: { error: 'States.Timeout', cause: 'Execution timed out' } };
+  }
+  if (err instanceof Error) {
+    if (err.name === 'States.Timeout')
+      return { status: 'timed_out', error: { error: err.name, cause: err.message } };
+    return { status: 'failed', error: { error: err.name, cause: err.message } };
+  }
+  return { status: 'failed', error: { error: 'States.Runtime', cause: String(err) } };
 }

@@ -58,6 +58,9 @@ export function localEngine(orchestrator: LocalOrchestrator): WorkflowEngine {
     stopExecution: async (_workflow, executionId) => {
       orchestrator.cancel(executionId);
     },
+    redriveExecution: async (_workflow, executionId) => {
+      await orchestrator.redrive(executionId);
+    },
     // No console on one machine: `wflo steps <id>` and GET /executions/{id}/steps are the view.
     consoleUrl: () => null,
   };
@@ -82,6 +85,14 @@ export async function createLocalRuntime(
      * reported here, instead of the whole folder loading once and any bad file failing the start.
      */
     onWorkflowChange?: (change: WorkflowChange) => void;
+    /**
+     * Drive the runs no live process drives (`wflo dev`, `wflo run`): resume them now, keep this process's
+     * leases alive, and on a shared PostgreSQL keep taking over runs whose owner died. Closing then lets go of
+     * unfinished runs (the next process resumes them) instead of waiting for them.
+     */
+    durable?: boolean;
+    /** Told what the start is doing (opening the store, resuming runs). */
+    onProgress?: (message: string) => void;
   } = {},
 ): Promise<LocalRuntime> {
   const dir = resolve(options.statemachinesDir ?? config.statemachinesDir);
@@ -113,10 +124,18 @@ export async function createLocalRuntime(
     store: runtime.store,
     retryIntervalScale: options.retryIntervalScale ?? 1,
     integrations,
+    leaseMs: config.engine.leaseSeconds * 1000,
   });
   const watcher = options.onWorkflowChange
     ? watchWorkflows(dir, orchestrator, { onChange: options.onWorkflowChange })
     : undefined;
+  if (options.durable) {
+    // PGlite is one process's (data-dir-owner.ts): every run left running is this process's to resume.
+    const exclusive = runtime.store.kind === 'pglite';
+    const resumed = await orchestrator.resumeOrphans({ exclusive });
+    if (resumed.length > 0) options.onProgress?.(`resuming ${resumed.length} run(s) left running`);
+    orchestrator.startLeases({ sweep: !exclusive });
+  }
   return {
     runtime,
     orchestrator,
@@ -124,7 +143,9 @@ export async function createLocalRuntime(
     sandbox,
     close: async () => {
       watcher?.close();
-      await orchestrator.drain();
+      await orchestrator.close();
+      if (options.durable) await orchestrator.detachAll();
+      else await orchestrator.drain();
       // The runtime was installed process-wide for the handlers; closing it also uninstalls it.
       await closeRuntime();
     },

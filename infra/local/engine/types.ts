@@ -1,6 +1,7 @@
 import type { Context } from 'aws-lambda';
 import type { ExecutionStatus, Store } from '#shared/ports/store';
 import type { ActivityDefinition } from '../../activities.ts';
+import type { InterpreterClock } from './interpreter/interpreter.ts';
 import type { Workflow } from './workflows.ts';
 
 /*
@@ -43,11 +44,22 @@ export interface LocalOrchestratorOptions {
   readonly integrations?: ReadonlyMap<string, LocalIntegration>;
   /** Multiplies every Retry interval: 1 keeps the ASL's timing, 0 retries at once (tests). @default 1 */
   readonly retryIntervalScale?: number;
+  /** This process's name on the runs it drives. @default host/pid/nonce */
+  readonly owner?: string;
+  /** How long a claim on a run holds without renewal; a run past it is taken over. @default 15 000 */
+  readonly leaseMs?: number;
+  /** Keep each run's journal in the store (resume, redrive). @default true */
+  readonly durable?: boolean;
+  /** Time for Waits and retry back-off (tests inject one). @default the real clock */
+  readonly clock?: InterpreterClock;
 }
 
-/** How an execution ended, as the Step Functions console would show it. */
+/**
+ * How an execution ended, as the Step Functions console would show it; `running` when this process let go of
+ * it without an end (it stopped, and the next process resumes the run).
+ */
 export interface ExecutionOutcome {
-  readonly status: Extract<ExecutionStatus, 'succeeded' | 'failed' | 'cancelled' | 'timed_out'>;
+  readonly status: Extract<ExecutionStatus, 'succeeded' | 'failed' | 'cancelled' | 'timed_out' | 'running'>;
   readonly output?: unknown;
   readonly error?: { error: string; cause: string };
 }
