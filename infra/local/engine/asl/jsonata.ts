@@ -1,0 +1,175 @@
+import { createHash } from 'node:crypto';
+import jsonata from 'jsonata';
+import { StatesError } from './errors.ts';
+import { safeJson } from './paths.ts';
+
+/**
+ * JSONata in Step Functions: any string of the form `{% expression %}`, anywhere in a field's JSON value, is
+ * evaluated with `$states` (`input`, `result`, `errorOutput`, `context`) and the workflow variables bound, plus the
+ * functions Step Functions adds ($partition, $range, $hash, $random, $uuid, $parse). `$now()` and `$millis()` read
+ * the engine's clock for the state entry and `$random()` its seeded generator, so a replay sees the same values.
+ * Every failure — a syntax error, an evaluation error, an undefined result — is `States.QueryEvaluationError`.
+ *
+ * @see https://docs.aws.amazon.com/step-functions/latest/dg/transforming-data.html
+ */
+
+/** The `$states` reserved variable. */
+export interface StatesVariable {
+  input: unknown;
+  result?: unknown;
+  errorOutput?: unknown;
+  context: Record<string, unknown>;
+}
+
+/** What a JSONata evaluation reads besides `$states`. */
+export interface JsonataScope {
+  readonly variables: Readonly<Record<string, unknown>>;
+  readonly nowMs: number;
+  random(): number;
+  uuid(): string;
+}
+
+const EXPRESSION = /^\{%([\s\S]*)%\}$/;
+const QUERY_ERROR = 'States.QueryEvaluationError';
+const compiled = new Map<string, jsonata.Expression>();
+const COMPILED_MAX = 2000;
+
+/** Whether a value is a `{% %}` JSONata string. */
+export function isJsonataString(value: unknown): value is string {
+  return typeof value === 'string' && EXPRESSION.test(value);
+}
+
+function compile(expression: string, field: string): jsonata.Expression {
+  let expr = compiled.get(expression);
+  if (!expr) {
+    try {
+      expr = jsonata(expression);
+    } catch (error) {
+      throw new StatesError(
+        QUERY_ERROR,
+        `${field}: invalid JSONata expression '${expression}': ${(error as Error).message}`,
+      );
+    }
+    if (compiled.size >= COMPILED_MAX) compiled.clear();
+    compiled.set(expression, expr);
+  }
+  return expr;
+}
+
+const HASHES: Record<string, string> = {
+  MD5: 'md5',
+  'SHA-1': 'sha1',
+  'SHA-256': 'sha256',
+  'SHA-384': 'sha384',
+  'SHA-512': 'sha512',
+};
+
+function bindings(states: StatesVariable, scope: JsonataScope): Record<string, unknown> {
+  const queryError = (message: string): never => {
+    throw new StatesError(QUERY_ERROR, message);
+  };
+  return {
+    ...scope.variables,
+    states,
+    now: () => new Date(scope.nowMs).toISOString(),
+    millis: () => scope.nowMs,
+    uuid: () => scope.uuid(),
+    random: (seed?: number) => {
+      if (seed === undefined) return scope.random();
+      // Same seed, same number (mulberry32), as $random(seed) promises.
+      let t = (Math.trunc(seed) + 0x6d2b79f5) | 0;
+      t = Math.imul(t ^ (t >>> 15), t | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    },
+    partition: (array: unknown, size: unknown) => {
+      if (!Array.isArray(array)) return queryError('$partition: the first argument must be an array');
+      if (typeof size !== 'number' || !Number.isInteger(size) || size <= 0) {
+        return queryError('$partition: the size must be a positive integer');
+      }
+      const chunks: unknown[][] = [];
+      for (let i = 0; i < array.length; i += size) chunks.push(array.slice(i, i + size));
+      return chunks;
+    },
+    range: (start: unknown, end: unknown, step: unknown = 1) => {
+      if (![start, end, step].every((n) => typeof n === 'number' && Number.isInteger(n)) || step === 0) {
+        return queryError('$range: start, end and a non-zero step must be integers');
+      }
+      const [s, e, st] = [start, end, step] as [number, number, number];
+      const count = (e - s) / st < 0 ? 0 : Math.floor((e - s) / st) + 1;
+      if (count > 1000) return queryError(`$range: ${count} items, more than the 1000 allowed`);
+      return Array.from({ length: count }, (_, i) => s + i * st);
+    },
+    hash: (value: unknown, algorithm: unknown) => {
+      const alg = typeof algorithm === 'string' ? HASHES[algorithm] : undefined;
+      if (!alg) return queryError(`$hash: algorithm must be one of ${Object.keys(HASHES).join(', ')}`);
+      if (typeof value !== 'string') return queryError('$hash: the value must be a string');
+      return createHash(alg).update(value, 'utf8').digest('hex');
+    },
+    parse: (text: unknown) => {
+      if (typeof text !== 'string') return queryError('$parse: the argument must be a string');
+      try {
+        return JSON.parse(text);
+      } catch {
+        return queryError(`$parse: '${text}' is not JSON`);
+      }
+    },
+  };
+}
+
+/** Evaluates one JSONata expression (the text between `{%` and `%}`). */
+export async function evaluateExpression(
+  expression: string,
+  states: StatesVariable,
+  scope: JsonataScope,
+  field: string,
+): Promise<unknown> {
+  const expr = compile(expression, field);
+  let value: unknown;
+  try {
+    value = await expr.evaluate(undefined, bindings(states, scope));
+  } catch (error) {
+    if (error instanceof StatesError) throw error;
+    throw new StatesError(
+      QUERY_ERROR,
+      `${field}: the JSONata expression '${expression.trim()}' failed: ${(error as Error).message}`,
+    );
+  }
+  if (value === undefined) {
+    throw new StatesError(
+      QUERY_ERROR,
+      `${field}: the JSONata expression '${expression.trim()}' returned nothing (undefined)`,
+    );
+  }
+  if (typeof value === 'function') {
+    throw new StatesError(
+      QUERY_ERROR,
+      `${field}: the JSONata expression '${expression.trim()}' returned a function`,
+    );
+  }
+  // JSONata marks sequences with extra properties; the state's data is plain JSON.
+  return JSON.parse(safeJson(value));
+}
+
+/** Evaluates every `{% %}` string in a field's JSON value (object keys stay as written). */
+export async function evaluateTemplate(
+  template: unknown,
+  states: StatesVariable,
+  scope: JsonataScope,
+  field: string,
+): Promise<unknown> {
+  if (typeof template === 'string') {
+    const match = EXPRESSION.exec(template);
+    return match ? evaluateExpression(match[1]!, states, scope, field) : template;
+  }
+  if (Array.isArray(template)) {
+    const out: unknown[] = [];
+    for (const item of template) out.push(await evaluateTemplate(item, states, scope, field));
+    return out;
+  }
+  if (template === null || typeof template !== 'object') return template;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(template))
+    out[key] = await evaluateTemplate(value, states, scope, field);
+  return out;
+}
