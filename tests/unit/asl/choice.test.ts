@@ -10,8 +10,11 @@ const choice = (rule: Record<string, unknown>, extra: Partial<AslState> = {}): A
   Default: 'No',
   ...extra,
 });
-const matches = async (rule: Record<string, unknown>, input: unknown, variables: Record<string, unknown> = {}) =>
-  (await choose(choice(rule), input, testScope({ variables }), 'JSONPath')).next === 'Yes';
+const matches = async (
+  rule: Record<string, unknown>,
+  input: unknown,
+  variables: Record<string, unknown> = {},
+) => (await choose(choice(rule), input, testScope({ variables }), 'JSONPath')).next === 'Yes';
 
 describe('Choice rules (JSONPath)', () => {
   // Operators from https://docs.aws.amazon.com/step-functions/latest/dg/state-choice.html (Choice rules) and
@@ -47,7 +50,11 @@ describe('Choice rules (JSONPath)', () => {
     ['StringMatches miss', { Variable: '$.file', StringMatches: '*.csv' }, false],
     ['StringMatches escaped star is literal', { Variable: '$.star', StringMatches: 'a\\*b' }, true],
     ['StringMatches escaped star does not wildcard', { Variable: '$.s', StringMatches: 'a\\*c' }, false],
-    ['StringMatches regex characters are literal', { Variable: '$.file', StringMatches: 'log-2024.tx?' }, false],
+    [
+      'StringMatches regex characters are literal',
+      { Variable: '$.file', StringMatches: 'log-2024.tx?' },
+      false,
+    ],
     ['NumericEquals integer vs float', { Variable: '$.n', NumericEquals: 10.0 }, true],
     ['NumericEquals float', { Variable: '$.f', NumericEquals: 10.5 }, true],
     ['NumericEquals on a string is false', { Variable: '$.s', NumericEquals: 10 }, false],
@@ -64,18 +71,42 @@ describe('Choice rules (JSONPath)', () => {
     ['BooleanEquals on a string is false', { Variable: '$.s', BooleanEquals: true }, false],
     ['BooleanEqualsPath', { Variable: '$.b', BooleanEqualsPath: '$.other.b' }, true],
     ['TimestampEquals', { Variable: '$.t', TimestampEquals: '2016-03-14T01:59:00Z' }, true],
-    ['TimestampEquals across offsets', { Variable: '$.tOffset', TimestampEquals: '2016-03-14T01:59:00Z' }, true],
-    ['TimestampEquals with fractions', { Variable: '$.t', TimestampEquals: '2016-03-14T01:59:00.000Z' }, true],
-    ['TimestampLessThan sub-millisecond', { Variable: '$.tFrac', TimestampLessThan: '2016-03-14T01:59:00.12345679Z' }, true],
+    [
+      'TimestampEquals across offsets',
+      { Variable: '$.tOffset', TimestampEquals: '2016-03-14T01:59:00Z' },
+      true,
+    ],
+    [
+      'TimestampEquals with fractions',
+      { Variable: '$.t', TimestampEquals: '2016-03-14T01:59:00.000Z' },
+      true,
+    ],
+    [
+      'TimestampLessThan sub-millisecond',
+      { Variable: '$.tFrac', TimestampLessThan: '2016-03-14T01:59:00.12345679Z' },
+      true,
+    ],
     ['TimestampGreaterThan', { Variable: '$.tFrac', TimestampGreaterThan: '2016-03-14T01:59:00Z' }, true],
     ['TimestampLessThanEquals', { Variable: '$.t', TimestampLessThanEquals: '2016-03-14T01:59:00Z' }, true],
-    ['TimestampGreaterThanEquals', { Variable: '$.t', TimestampGreaterThanEquals: '2017-01-01T00:00:00Z' }, false],
-    ['TimestampEquals on a non-timestamp is false', { Variable: '$.s', TimestampEquals: '2016-03-14T01:59:00Z' }, false],
+    [
+      'TimestampGreaterThanEquals',
+      { Variable: '$.t', TimestampGreaterThanEquals: '2017-01-01T00:00:00Z' },
+      false,
+    ],
+    [
+      'TimestampEquals on a non-timestamp is false',
+      { Variable: '$.s', TimestampEquals: '2016-03-14T01:59:00Z' },
+      false,
+    ],
     ['TimestampEqualsPath', { Variable: '$.tOffset', TimestampEqualsPath: '$.other.t' }, true],
     ['TimestampLessThanPath', { Variable: '$.t', TimestampLessThanPath: '$.tFrac' }, true],
     ['TimestampGreaterThanPath', { Variable: '$.t', TimestampGreaterThanPath: '$.tFrac' }, false],
     ['TimestampLessThanEqualsPath', { Variable: '$.t', TimestampLessThanEqualsPath: '$.other.t' }, true],
-    ['TimestampGreaterThanEqualsPath', { Variable: '$.tFrac', TimestampGreaterThanEqualsPath: '$.other.t' }, true],
+    [
+      'TimestampGreaterThanEqualsPath',
+      { Variable: '$.tFrac', TimestampGreaterThanEqualsPath: '$.other.t' },
+      true,
+    ],
     ['IsPresent true', { Variable: '$.s', IsPresent: true }, true],
     ['IsPresent on a missing field', { Variable: '$.missing', IsPresent: true }, false],
     ['IsPresent false on a missing field', { Variable: '$.missing', IsPresent: false }, true],
@@ -89,12 +120,35 @@ describe('Choice rules (JSONPath)', () => {
     ['IsBoolean false on a string', { Variable: '$.s', IsBoolean: false }, true],
     ['IsTimestamp', { Variable: '$.tOffset', IsTimestamp: true }, true],
     ['IsTimestamp on a date only', { Variable: '$.s', IsTimestamp: true }, false],
-    ['And', { And: [{ Variable: '$.n', NumericGreaterThanEquals: 10 }, { Variable: '$.n', NumericLessThan: 20 }] }, true],
-    ['Or', { Or: [{ Variable: '$.s', StringEquals: 'x' }, { Variable: '$.b', BooleanEquals: true }] }, true],
+    [
+      'And',
+      {
+        And: [
+          { Variable: '$.n', NumericGreaterThanEquals: 10 },
+          { Variable: '$.n', NumericLessThan: 20 },
+        ],
+      },
+      true,
+    ],
+    [
+      'Or',
+      {
+        Or: [
+          { Variable: '$.s', StringEquals: 'x' },
+          { Variable: '$.b', BooleanEquals: true },
+        ],
+      },
+      true,
+    ],
     ['Not', { Not: { Variable: '$.s', StringEquals: 'abc' } }, false],
     [
       'nested And / Or / Not',
-      { And: [{ Not: { Variable: '$.missing', IsPresent: true } }, { Or: [{ Variable: '$.n', NumericEquals: 1 }, { Not: { Variable: '$.b', BooleanEquals: false } }] }] },
+      {
+        And: [
+          { Not: { Variable: '$.missing', IsPresent: true } },
+          { Or: [{ Variable: '$.n', NumericEquals: 1 }, { Not: { Variable: '$.b', BooleanEquals: false } }] },
+        ],
+      },
       true,
     ],
     ['context path variable', { Variable: '$$.State.Name', StringEquals: 'S' }, true],
@@ -105,7 +159,9 @@ describe('Choice rules (JSONPath)', () => {
 
   it('compares workflow variables', async () => {
     expect(await matches({ Variable: '$limit', NumericGreaterThan: 5 }, {}, { limit: 6 })).toBe(true);
-    expect(await matches({ Variable: '$.n', NumericEqualsPath: '$limit' }, { n: 6 }, { limit: 6 })).toBe(true);
+    expect(await matches({ Variable: '$.n', NumericEqualsPath: '$limit' }, { n: 6 }, { limit: 6 })).toBe(
+      true,
+    );
   });
 
   it('documented example: first matching rule wins, in order', async () => {
@@ -115,7 +171,13 @@ describe('Choice rules (JSONPath)', () => {
       Choices: [
         { Not: { Variable: '$.type', StringEquals: 'Private' }, Next: 'Public' },
         { Variable: '$.value', NumericEquals: 0, Next: 'ValueIsZero' },
-        { And: [{ Variable: '$.value', NumericGreaterThanEquals: 20 }, { Variable: '$.value', NumericLessThan: 30 }], Next: 'ValueInTwenties' },
+        {
+          And: [
+            { Variable: '$.value', NumericGreaterThanEquals: 20 },
+            { Variable: '$.value', NumericLessThan: 30 },
+          ],
+          Next: 'ValueInTwenties',
+        },
       ],
       Default: 'DefaultState',
     };
@@ -135,13 +197,23 @@ describe('Choice rules (JSONPath)', () => {
       Default: 'No',
       Assign: { fellThrough: true },
     };
-    expect(await choose(state, { in: { v: 1, keep: 'k' } }, testScope(), 'JSONPath')).toEqual({ next: 'Yes', output: 'k', assign: { matched: 1 } });
-    expect(await choose(state, { in: { v: 2, keep: 'k' } }, testScope(), 'JSONPath')).toEqual({ next: 'No', output: 'k', assign: { fellThrough: true } });
+    expect(await choose(state, { in: { v: 1, keep: 'k' } }, testScope(), 'JSONPath')).toEqual({
+      next: 'Yes',
+      output: 'k',
+      assign: { matched: 1 },
+    });
+    expect(await choose(state, { in: { v: 2, keep: 'k' } }, testScope(), 'JSONPath')).toEqual({
+      next: 'No',
+      output: 'k',
+      assign: { fellThrough: true },
+    });
   });
 
   it('no match and no Default: States.NoChoiceMatched', async () => {
     const state: AslState = { Type: 'Choice', Choices: [{ Variable: '$.v', NumericEquals: 1, Next: 'Yes' }] };
-    expect((await errorOf(choose(state, { v: 2 }, testScope(), 'JSONPath'))).name).toBe('States.NoChoiceMatched');
+    expect((await errorOf(choose(state, { v: 2 }, testScope(), 'JSONPath'))).name).toBe(
+      'States.NoChoiceMatched',
+    );
   });
 
   it.each<[string, Record<string, unknown>]>([
@@ -159,20 +231,43 @@ describe('Choice rules (JSONata)', () => {
     Type: 'Choice',
     QueryLanguage: 'JSONata',
     Choices: [
-      { Condition: '{% $states.input.n > $limit %}', Next: 'Big', Output: { n: '{% $states.input.n %}' }, Assign: { seen: '{% $states.input.n %}' } },
+      {
+        Condition: '{% $states.input.n > $limit %}',
+        Next: 'Big',
+        Output: { n: '{% $states.input.n %}' },
+        Assign: { seen: '{% $states.input.n %}' },
+      },
       { Condition: true, Next: 'Always' },
     ],
     Default: 'Never',
   };
   it('the first true Condition wins, with its Output and Assign', async () => {
-    expect(await choose(state, { n: 7 }, testScope({ variables: { limit: 5 } }), 'JSONata')).toEqual({ next: 'Big', output: { n: 7 }, assign: { seen: 7 } });
+    expect(await choose(state, { n: 7 }, testScope({ variables: { limit: 5 } }), 'JSONata')).toEqual({
+      next: 'Big',
+      output: { n: 7 },
+      assign: { seen: 7 },
+    });
   });
   it('a literal true Condition; output defaults to the input', async () => {
-    expect(await choose(state, { n: 1 }, testScope({ variables: { limit: 5 } }), 'JSONata')).toEqual({ next: 'Always', output: { n: 1 }, assign: {} });
+    expect(await choose(state, { n: 1 }, testScope({ variables: { limit: 5 } }), 'JSONata')).toEqual({
+      next: 'Always',
+      output: { n: 1 },
+      assign: {},
+    });
   });
   it('Default with the state Output and Assign', async () => {
-    const s: AslState = { Type: 'Choice', Choices: [{ Condition: '{% false %}', Next: 'X' }], Default: 'D', Output: '{% "default" %}', Assign: { d: 1 } };
-    expect(await choose(s, {}, testScope(), 'JSONata')).toEqual({ next: 'D', output: 'default', assign: { d: 1 } });
+    const s: AslState = {
+      Type: 'Choice',
+      Choices: [{ Condition: '{% false %}', Next: 'X' }],
+      Default: 'D',
+      Output: '{% "default" %}',
+      Assign: { d: 1 },
+    };
+    expect(await choose(s, {}, testScope(), 'JSONata')).toEqual({
+      next: 'D',
+      output: 'default',
+      assign: { d: 1 },
+    });
   });
   it('a Condition that is not a boolean is States.QueryEvaluationError', async () => {
     const s: AslState = { Type: 'Choice', Choices: [{ Condition: '{% "yes" %}', Next: 'X' }], Default: 'D' };

@@ -1,12 +1,17 @@
 import type { Scope } from '../../../infra/local/engine/asl/data-flow.ts';
 
 /** A deterministic Scope: fixed clock, a counter for UUIDs, a fixed sequence for random(). */
-export function testScope(overrides: Partial<Omit<Scope, 'random' | 'uuid'>> & { randoms?: number[] } = {}): Scope {
+export function testScope(
+  overrides: Partial<Omit<Scope, 'random' | 'uuid'>> & { randoms?: number[] } = {},
+): Scope {
   const randoms = [...(overrides.randoms ?? [0.5])];
   let uuids = 0;
   return {
     context: overrides.context ?? {
-      Execution: { Id: 'arn:aws:states:us-east-1:123456789012:execution:sm:run-1', Input: { original: true } },
+      Execution: {
+        Id: 'arn:aws:states:us-east-1:123456789012:execution:sm:run-1',
+        Input: { original: true },
+      },
       State: { Name: 'S', EnteredTime: '2024-01-01T00:00:00.000Z', RetryCount: 0 },
       StateMachine: { Id: 'arn:aws:states:us-east-1:123456789012:stateMachine:sm', Name: 'sm' },
     },

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import jsonata from 'jsonata';
 import { StatesError } from './errors.ts';
-import { safeJson } from './paths.ts';
 
 /**
  * JSONata in Step Functions: any string of the form `{% expression %}`, anywhere in a field's JSON value, is
@@ -141,14 +140,24 @@ export async function evaluateExpression(
       `${field}: the JSONata expression '${expression.trim()}' returned nothing (undefined)`,
     );
   }
-  if (typeof value === 'function') {
+  return plainJson(value, () => {
     throw new StatesError(
       QUERY_ERROR,
       `${field}: the JSONata expression '${expression.trim()}' returned a function`,
     );
-  }
-  // JSONata marks sequences with extra properties; the state's data is plain JSON.
-  return JSON.parse(safeJson(value));
+  });
+}
+
+/** JSONata marks sequences with extra properties and may return functions; the state's data is plain JSON. */
+function plainJson(value: unknown, onFunction: () => never): unknown {
+  if (typeof value === 'function') return onFunction();
+  if (Array.isArray(value)) return value.map((v) => (v === undefined ? null : plainJson(v, onFunction)));
+  if (value === null || typeof value !== 'object') return value;
+  if (Object.hasOwn(value, '_jsonata_function') || Object.hasOwn(value, '_jsonata_lambda'))
+    return onFunction();
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = plainJson(v, onFunction);
+  return out;
 }
 
 /** Evaluates every `{% %}` string in a field's JSON value (object keys stay as written). */
