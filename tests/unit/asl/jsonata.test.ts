@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { stateOutput, taskParameters } from '../../../infra/local/engine/asl/data-flow.ts';
 import type { AslState } from '../../../infra/local/engine/workflows.ts';
-import { errorOf, testScope } from './scope.ts';
+import { asl, errorOf, testScope } from './scope.ts';
 
 /** Evaluates one `{% %}` expression as a JSONata Pass state's Output. */
 async function jsonataOf(expression: string, input: unknown = {}, scope = testScope()): Promise<unknown> {
@@ -46,7 +46,7 @@ describe('JSONata states', () => {
   it('Arguments as one expression', async () => {
     expect(
       await taskParameters(
-        { Type: 'Task', Arguments: '{% $states.input.a %}' },
+        asl({ Type: 'Task', Arguments: '{% $states.input.a %}' }),
         { a: [1] },
         testScope(),
         'JSONata',

@@ -1,4 +1,5 @@
 import type { Scope } from '../../../infra/local/engine/asl/data-flow.ts';
+import type { AslState } from '../../../infra/local/engine/workflows.ts';
 
 /** A deterministic Scope: fixed clock, a counter for UUIDs, a fixed sequence for random(). */
 export function testScope(
@@ -30,4 +31,12 @@ export async function errorOf(promise: Promise<unknown> | (() => unknown)): Prom
     return error as Error;
   }
   throw new Error('expected an error, got none');
+}
+
+/**
+ * A state written as JSON: asl.ts types a few fields for JSONPath only (`Arguments` an object, `TimeoutSeconds`
+ * a number) while JSONata allows a `{% %}` string there, as the ASL files these tests mirror do.
+ */
+export function asl(state: { Type: string } & Record<string, unknown>): AslState {
+  return state as AslState;
 }
