@@ -137,7 +137,7 @@ export function evaluateRule(rule: Rule, input: unknown, roots: PathRoots): bool
   if (!read.found) {
     throw new StatesError(
       'States.Runtime',
-      `Invalid path '${variable}': The choice state's condition path references an undefined value.`,
+      `Invalid path '${variable}': The choice state's condition path references an invalid value.`,
     );
   }
   const value = read.value;
@@ -166,7 +166,7 @@ export function evaluateRule(rule: Rule, input: unknown, roots: PathRoots): bool
     if (!target.found) {
       throw new StatesError(
         'States.Runtime',
-        `Invalid path '${operand}': The choice state's condition path references an undefined value.`,
+        `Invalid path '${operand}': The choice state's condition path references an invalid value.`,
       );
     }
     other = target.value;
