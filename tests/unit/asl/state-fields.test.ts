@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   failInfo,
+  mapItemInput,
   mapItems,
   mapLimits,
   taskTimeouts,
@@ -268,6 +269,29 @@ describe('Map items and ItemBatcher', () => {
       await mapItems({ Type: 'Map', ...fields }, effective, testScope({ variables: { list: ['v'] } }), ql),
     ).toEqual(expected);
   });
+  it('ItemSelector runs on each item, with its own $$.Map.Item, before batching; mapItemInput passes the batch on', async () => {
+    // https://states-language.net/spec.html (Map State: "batch selected items")
+    const state: AslState = {
+      Type: 'Map',
+      ItemsPath: '$.detail.shipped',
+      ItemSelector: { 'v.$': '$$.Map.Item.Value', 'i.$': '$$.Map.Item.Index', 'f.$': '$.factor' },
+      ItemBatcher: { MaxItemsPerBatch: 2 },
+    };
+    const effective = { detail: { shipped: ['a', 'b', 'c'] }, factor: 2 };
+    const batches = await mapItems(state, effective, testScope(), 'JSONPath');
+    expect(batches).toEqual([
+      {
+        Items: [
+          { v: 'a', i: 0, f: 2 },
+          { v: 'b', i: 1, f: 2 },
+        ],
+      },
+      { Items: [{ v: 'c', i: 2, f: 2 }] },
+    ]);
+    const iterationScope = testScope({ context: { Map: { Item: { Index: 1, Value: batches[1] } } } });
+    expect(await mapItemInput(state, effective, iterationScope, 'JSONPath')).toEqual(batches[1]);
+  });
+
   it.each<[string, Partial<AslState>, 'JSONPath' | 'JSONata', unknown]>([
     ['ItemsPath to an object', { ItemsPath: '$.notArray' }, 'JSONPath', input],
     ['ItemsPath that matches nothing', { ItemsPath: '$.nope' }, 'JSONPath', input],

@@ -156,8 +156,10 @@ async function fieldValue(
 
 /**
  * Map: the items to iterate (ItemsPath, default `$`, or JSONata `Items`); States.Runtime when not an array.
- * With an ItemBatcher, the batches (`{ BatchInput?, Items }`, filled up to MaxItemsPerBatch items and
- * MaxInputBytesPerBatch bytes of JSON) are returned as the items. ItemReader is the engine's to read.
+ * With an ItemBatcher, the batches are returned as the items: as the spec orders it (ItemsPath → ItemSelector →
+ * ItemBatcher), each item first goes through ItemSelector with its own `$$.Map.Item.{Index,Value}`, then the
+ * selected items fill `{ BatchInput?, Items }` batches up to MaxItemsPerBatch items and MaxInputBytesPerBatch bytes
+ * of JSON; mapItemInput then passes each batch through unchanged. ItemReader is the engine's to read.
  */
 export async function mapItems(
   state: AslState,
@@ -183,7 +185,15 @@ export async function mapItems(
   const batcher = state.ItemBatcher;
   if (batcher === undefined) return items;
   if (!isObject(batcher)) return runtime('ItemBatcher must be an object');
-  return batch(items, batcher as AslState, effective, scope, ql);
+  const selected: unknown[] = [];
+  for (const [index, value] of items.entries()) {
+    const itemScope: Scope = {
+      ...scope,
+      context: { ...scope.context, Map: { Item: { Index: index, Value: value } } },
+    };
+    selected.push(await selectItem(state, effective, itemScope, ql, value));
+  }
+  return batch(selected, batcher as AslState, effective, scope, ql);
 }
 
 async function batch(
@@ -243,6 +253,20 @@ export async function mapItemInput(
   const item = isObject(map) && isObject(map.Item) ? map.Item : undefined;
   if (!item || !has(item, 'Value'))
     return runtime('The context object has no Map.Item.Value for this iteration');
+  // With an ItemBatcher the item is a batch whose items mapItems already selected.
+  if (has(state, 'ItemBatcher')) return item.Value;
+  return selectItem(state, effective, scope, ql, item.Value);
+}
+
+/** ItemSelector (or the legacy Parameters) for one item, or the item itself. */
+async function selectItem(
+  state: AslState,
+  effective: unknown,
+  scope: Scope,
+  ql: QueryLanguage,
+  value: unknown,
+): Promise<unknown> {
+  const item = { Value: value };
   if (ql === 'JSONata') {
     if (!has(state, 'ItemSelector')) return item.Value;
     return evaluateTemplate(state.ItemSelector, statesVar(effective, scope), scope, 'ItemSelector');
