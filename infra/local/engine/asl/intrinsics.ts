@@ -1,5 +1,13 @@
-import { createHash } from 'node:crypto';
 import { StatesError } from './errors.ts';
+import {
+  HASH_ALGORITHMS,
+  hashHex,
+  MAX_RANGE,
+  partition,
+  range,
+  rangeCount,
+  seededRandom,
+} from './functions.ts';
 import { type PathRoots, readPath, safeJson } from './paths.ts';
 
 /**
@@ -204,25 +212,8 @@ export function jsonEqual(a: unknown, b: unknown): boolean {
   return false;
 }
 
-const HASHES: Record<string, string> = {
-  MD5: 'md5',
-  'SHA-1': 'sha1',
-  'SHA-256': 'sha256',
-  'SHA-384': 'sha384',
-  'SHA-512': 'sha512',
-};
-
 /** Step Functions' input limit for Base64Encode/Base64Decode and Hash. */
 const MAX_STRING = 10_000;
-const MAX_RANGE = 1000;
-
-/** A seeded generator (mulberry32) for `States.MathRandom(start, end, seed)`: same seed, same number. */
-function seeded(seed: number): number {
-  let t = (seed + 0x6d2b79f5) | 0;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-}
 
 /** `States.Format`'s template: `{}` placeholders, `\{` `\}` `\'` `\\` literal characters. */
 function format(call: Call, raw: string, values: unknown[]): string {
@@ -281,9 +272,7 @@ function evalCall(call: Call, data: unknown, scope: IntrinsicScope): unknown {
       const array = asArray(call.name, a);
       const size = asInteger(call.name, s);
       if (size <= 0) fail(`${call.name}: the chunk size must be positive, got ${size}`);
-      const chunks: unknown[][] = [];
-      for (let i = 0; i < array.length; i += size) chunks.push(array.slice(i, i + size));
-      return chunks;
+      return partition(array, size);
     }
     case 'States.ArrayContains': {
       arity(call, 2);
@@ -294,9 +283,9 @@ function evalCall(call: Call, data: unknown, scope: IntrinsicScope): unknown {
       arity(call, 3);
       const [start, end, step] = args().map((v) => asInteger(call.name, v)) as [number, number, number];
       if (step === 0) fail(`${call.name}: the step must not be 0`);
-      const count = (end - start) / step < 0 ? 0 : Math.floor((end - start) / step) + 1;
+      const count = rangeCount(start, end, step);
       if (count > MAX_RANGE) fail(`${call.name}: ${count} items, more than the ${MAX_RANGE} allowed`);
-      return Array.from({ length: count }, (_, i) => start + i * step);
+      return range(start, step, count);
     }
     case 'States.ArrayGetItem': {
       arity(call, 2);
@@ -334,11 +323,10 @@ function evalCall(call: Call, data: unknown, scope: IntrinsicScope): unknown {
     case 'States.Hash': {
       arity(call, 2);
       const [d, alg] = args();
-      const algorithm = HASHES[asString(call.name, alg)];
-      if (!algorithm) return fail(`${call.name}: algorithm must be one of ${Object.keys(HASHES).join(', ')}`);
+      const algorithm = asString(call.name, alg);
       const text = asString(call.name, d);
       if (text.length > MAX_STRING) fail(`${call.name}: input longer than ${MAX_STRING} characters`);
-      return createHash(algorithm).update(text, 'utf8').digest('hex');
+      return hashHex(text, algorithm) ?? fail(`${call.name}: algorithm must be one of ${HASH_ALGORITHMS}`);
     }
     case 'States.JsonMerge': {
       arity(call, 3);
@@ -354,7 +342,7 @@ function evalCall(call: Call, data: unknown, scope: IntrinsicScope): unknown {
       const start = asInteger(call.name, s);
       const end = asInteger(call.name, e);
       if (end <= start) fail(`${call.name}: the end (${end}) must be greater than the start (${start})`);
-      const r = seed === undefined ? scope.random() : seeded(asInteger(call.name, seed));
+      const r = seed === undefined ? scope.random() : seededRandom(asInteger(call.name, seed));
       return start + Math.floor(r * (end - start));
     }
     case 'States.MathAdd': {

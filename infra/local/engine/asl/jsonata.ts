@@ -1,6 +1,14 @@
-import { createHash } from 'node:crypto';
 import jsonata from 'jsonata';
 import { StatesError } from './errors.ts';
+import {
+  HASH_ALGORITHMS,
+  hashHex,
+  MAX_RANGE,
+  partition,
+  range,
+  rangeCount,
+  seededRandom,
+} from './functions.ts';
 
 /**
  * JSONata in Step Functions: any string of the form `{% expression %}`, anywhere in a field's JSON value, is
@@ -55,14 +63,6 @@ function compile(expression: string, field: string): jsonata.Expression {
   return expr;
 }
 
-const HASHES: Record<string, string> = {
-  MD5: 'md5',
-  'SHA-1': 'sha1',
-  'SHA-256': 'sha256',
-  'SHA-384': 'sha384',
-  'SHA-512': 'sha512',
-};
-
 function bindings(states: StatesVariable, scope: JsonataScope): Record<string, unknown> {
   const queryError = (message: string): never => {
     throw new StatesError(QUERY_ERROR, message);
@@ -73,37 +73,29 @@ function bindings(states: StatesVariable, scope: JsonataScope): Record<string, u
     now: () => new Date(scope.nowMs).toISOString(),
     millis: () => scope.nowMs,
     uuid: () => scope.uuid(),
-    random: (seed?: number) => {
+    random: (seed?: unknown) => {
       if (seed === undefined) return scope.random();
-      // Same seed, same number (mulberry32), as $random(seed) promises.
-      let t = (Math.trunc(seed) + 0x6d2b79f5) | 0;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+      return typeof seed === 'number' ? seededRandom(seed) : queryError('$random: the seed must be a number');
     },
     partition: (array: unknown, size: unknown) => {
       if (!Array.isArray(array)) return queryError('$partition: the first argument must be an array');
       if (typeof size !== 'number' || !Number.isInteger(size) || size <= 0) {
         return queryError('$partition: the size must be a positive integer');
       }
-      const chunks: unknown[][] = [];
-      for (let i = 0; i < array.length; i += size) chunks.push(array.slice(i, i + size));
-      return chunks;
+      return partition(array, size);
     },
     range: (start: unknown, end: unknown, step: unknown = 1) => {
       if (![start, end, step].every((n) => typeof n === 'number' && Number.isInteger(n)) || step === 0) {
         return queryError('$range: start, end and a non-zero step must be integers');
       }
       const [s, e, st] = [start, end, step] as [number, number, number];
-      const count = (e - s) / st < 0 ? 0 : Math.floor((e - s) / st) + 1;
-      if (count > 1000) return queryError(`$range: ${count} items, more than the 1000 allowed`);
-      return Array.from({ length: count }, (_, i) => s + i * st);
+      const count = rangeCount(s, e, st);
+      if (count > MAX_RANGE) return queryError(`$range: ${count} items, more than the ${MAX_RANGE} allowed`);
+      return range(s, st, count);
     },
     hash: (value: unknown, algorithm: unknown) => {
-      const alg = typeof algorithm === 'string' ? HASHES[algorithm] : undefined;
-      if (!alg) return queryError(`$hash: algorithm must be one of ${Object.keys(HASHES).join(', ')}`);
       if (typeof value !== 'string') return queryError('$hash: the value must be a string');
-      return createHash(alg).update(value, 'utf8').digest('hex');
+      return hashHex(value, algorithm) ?? queryError(`$hash: algorithm must be one of ${HASH_ALGORITHMS}`);
     },
     parse: (text: unknown) => {
       if (typeof text !== 'string') return queryError('$parse: the argument must be a string');
