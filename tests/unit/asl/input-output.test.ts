@@ -462,3 +462,34 @@ describe('Map item input', () => {
     );
   });
 });
+
+describe('The whole JSONPath chain of one Task', () => {
+  // https://docs.aws.amazon.com/step-functions/latest/dg/input-output-example.html: InputPath selects what the
+  // Lambda sees, ResultPath merges its result into the raw input (not the InputPath selection), OutputPath filters.
+  it('InputPath → Parameters → result → ResultPath over the raw input → OutputPath', async () => {
+    // Prepare
+    const state = task({
+      InputPath: '$.lambda',
+      Parameters: { 'who.$': '$.who', 'execution.$': '$$.Execution.Id' },
+      ResultPath: '$.data.lambdaresult',
+      OutputPath: '$.data',
+    });
+    const raw = {
+      comment: 'An input comment.',
+      data: { val1: 23, val2: 17 },
+      extra: 'foo',
+      lambda: { who: 'AWS Step Functions' },
+    };
+    const scope = testScope();
+    // Act
+    const effective = await effectiveInput(state, raw, scope, 'JSONPath');
+    const parameters = await taskParameters(state, effective, scope, 'JSONPath');
+    const { output } = await stateOutput(state, raw, 'Hello, AWS Step Functions!', scope, 'JSONPath');
+    // Assess
+    expect(parameters).toEqual({
+      who: 'AWS Step Functions',
+      execution: 'arn:aws:states:us-east-1:123456789012:execution:sm:run-1',
+    });
+    expect(output).toEqual({ val1: 23, val2: 17, lambdaresult: 'Hello, AWS Step Functions!' });
+  });
+});
