@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { catchOutput, StatesError } from '../../../infra/local/engine/asl/data-flow.ts';
+import { catchOutput, queryLanguageOf, StatesError } from '../../../infra/local/engine/asl/data-flow.ts';
 import { readPath, setReferencePath } from '../../../infra/local/engine/asl/paths.ts';
+import type { AslDefinition } from '../../../infra/local/engine/workflows.ts';
 import type { Catcher } from '../../../infra/workflows/asl.ts';
 import { testScope } from './scope.ts';
 
@@ -24,6 +25,17 @@ describe('Catchers as asl.ts types them', () => {
       'JSONPath',
     );
     expect(output).toEqual({ a: 1, err: { Error: 'E', Cause: 'C' } });
+  });
+});
+
+describe('Definitions as asl.ts types them', () => {
+  it('are accepted by queryLanguageOf', async () => {
+    const definition: AslDefinition = {
+      StartAt: 'A',
+      QueryLanguage: 'JSONata',
+      States: { A: { Type: 'Pass', End: true } },
+    };
+    expect(await queryLanguageOf(definition, definition.States.A!)).toBe('JSONata');
   });
 });
 

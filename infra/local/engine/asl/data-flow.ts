@@ -1,4 +1,4 @@
-import type { AslState } from '../workflows.ts';
+import type { AslDefinition, AslState } from '../workflows.ts';
 import { evaluateRule, parseTimestamp } from './choice.ts';
 import { StatesError } from './errors.ts';
 import { evaluateExpression, evaluateTemplate, isJsonataString, type StatesVariable } from './jsonata.ts';
@@ -70,7 +70,8 @@ function statesVar(input: unknown, scope: Scope, extra: Partial<StatesVariable> 
 
 /** The query language of a state: its own `QueryLanguage`, else the definition's, else JSONPath. */
 export async function queryLanguageOf(
-  definition: { QueryLanguage?: string },
+  // AslDefinition declares no QueryLanguage, so a `{ QueryLanguage?: string }` alone would refuse it.
+  definition: AslDefinition | { readonly QueryLanguage?: unknown },
   state: AslState,
 ): Promise<QueryLanguage> {
   const ql = state.QueryLanguage ?? definition.QueryLanguage ?? 'JSONPath';
