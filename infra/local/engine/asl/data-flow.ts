@@ -1,9 +1,26 @@
 import type { AslDefinition, AslState } from '../workflows.ts';
-import { evaluateRule, parseTimestamp } from './choice.ts';
-import { StatesError } from './errors.ts';
-import { evaluateExpression, evaluateTemplate, isJsonataString, type StatesVariable } from './jsonata.ts';
-import { requirePath, safeJson, setReferencePath } from './paths.ts';
-import { evaluateDynamic, evaluatePayload } from './payload.ts';
+import {
+  assignOf,
+  type CatcherFields,
+  effectiveInput,
+  fieldValue,
+  has,
+  integerField,
+  isObject,
+  MAX_BATCH_BYTES,
+  outputPath,
+  PARAMETER_PATH,
+  type QueryLanguage,
+  RUNTIME,
+  resultPath,
+  runtime,
+  type Scope,
+  type StateResult,
+  statesVar,
+} from './fields.ts';
+import { evaluateTemplate } from './jsonata.ts';
+import { requirePath, safeJson } from './paths.ts';
+import { evaluatePayload } from './payload.ts';
 
 /**
  * The data flow of one state, as the Amazon States Language defines it, for the local engine's interpreter:
@@ -20,53 +37,11 @@ import { evaluateDynamic, evaluatePayload } from './payload.ts';
  * @see https://docs.aws.amazon.com/step-functions/latest/dg/transforming-data.html
  */
 
-export type QueryLanguage = 'JSONPath' | 'JSONata';
-
-/** What the engine gives a state entry besides its input. */
-export interface Scope {
-  /** The `$$` context object as the engine built it for this state entry (Execution, StateMachine, State, Map.Item, Task.Token…). */
-  readonly context: Record<string, unknown>;
-  /** Workflow variables visible in this state (Assign); the engine owns storage, this layer computes. */
-  readonly variables: Readonly<Record<string, unknown>>;
-  /** Deterministic per state entry (the engine seeds them so a replay gets the same values). [0,1) */
-  random(): number;
-  /** States.UUID / $uuid() */
-  uuid(): string;
-  /** Epoch ms "now" for JSONata $now()/$millis(). */
-  readonly nowMs: number;
-}
-
-/** A Catcher as this layer reads it (asl.ts's Catcher plus the JSONata and Assign fields). */
-export interface CatcherFields {
-  ResultPath?: string | null;
-  Output?: unknown;
-  Assign?: unknown;
-}
-
-/** The output of a state, and the variables it assigns (empty when it has no Assign). */
-export interface StateResult {
-  output: unknown;
-  assign: Record<string, unknown>;
-}
-
-const RUNTIME = 'States.Runtime';
-const PARAMETER_PATH = 'States.ParameterPathFailure';
-const QUERY = 'States.QueryEvaluationError';
-/** Step Functions' upper bound on Seconds, TimeoutSeconds and HeartbeatSeconds. */
-const MAX_SECONDS = 99_999_999;
-/** The largest MaxInputBytesPerBatch Step Functions accepts (256 KiB). */
-const MAX_BATCH_BYTES = 256 * 1024;
-
-const runtime = (message: string): never => {
-  throw new StatesError(RUNTIME, message);
-};
-const has = (state: object, key: string): boolean => Object.hasOwn(state, key);
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  v !== null && typeof v === 'object' && !Array.isArray(v);
-
-function statesVar(input: unknown, scope: Scope, extra: Partial<StatesVariable> = {}): StatesVariable {
-  return { input, context: scope.context, ...extra };
-}
+// The interpreter needs one import for the whole data flow, its types and its error class.
+export { choose, failInfo, mapLimits, taskTimeouts, waitUntilMs } from './control.ts';
+export { StatesError } from './errors.ts';
+export type { CatcherFields, QueryLanguage, Scope, StateResult } from './fields.ts';
+export { effectiveInput } from './fields.ts';
 
 /** The query language of a state: its own `QueryLanguage`, else the definition's, else JSONPath. */
 export async function queryLanguageOf(
@@ -78,20 +53,6 @@ export async function queryLanguageOf(
   if (ql !== 'JSONPath' && ql !== 'JSONata')
     return runtime(`QueryLanguage must be JSONPath or JSONata, got ${safeJson(ql)}`);
   return ql;
-}
-
-/** JSONPath: InputPath applied to the raw state input (null InputPath → {}). JSONata: the raw input ($states.input). */
-export async function effectiveInput(
-  state: AslState,
-  rawInput: unknown,
-  scope: Scope,
-  ql: QueryLanguage,
-): Promise<unknown> {
-  if (ql === 'JSONata' || !has(state, 'InputPath')) return rawInput;
-  const path = state.InputPath;
-  if (path === null) return {};
-  if (typeof path !== 'string') return runtime(`InputPath must be a path or null, got ${safeJson(path)}`);
-  return requirePath(path, rawInput, scope, RUNTIME, 'InputPath');
 }
 
 /**
@@ -112,47 +73,6 @@ export async function taskParameters(
   }
   if (!has(state, 'Parameters')) return effective;
   return evaluatePayload(state.Parameters, effective, scope, PARAMETER_PATH);
-}
-
-/** A positive (or, with `allowZero`, non-negative) integer, else States.Runtime naming the field. */
-function integerField(
-  value: unknown,
-  field: string,
-  { allowZero = false, max = Number.MAX_SAFE_INTEGER } = {},
-): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < (allowZero ? 0 : 1) || value > max) {
-    return runtime(
-      `${field} must be a ${allowZero ? 'non-negative' : 'positive'} integer up to ${max}, got ${safeJson(value)}`,
-    );
-  }
-  return value;
-}
-
-/**
- * The value of a field that has a literal form (`Name`, a `{% %}` string in JSONata) and a JSONPath form
- * (`NamePath`, read from `data`); undefined when neither is present.
- */
-async function fieldValue(
-  state: AslState,
-  name: string,
-  data: unknown,
-  scope: Scope,
-  ql: QueryLanguage,
-): Promise<{ value: unknown; field: string } | undefined> {
-  if (has(state, name)) {
-    const literal = state[name];
-    if (ql === 'JSONata' && isJsonataString(literal)) {
-      return { value: await evaluateTemplate(literal, statesVar(data, scope), scope, name), field: name };
-    }
-    return { value: literal, field: name };
-  }
-  const pathField = `${name}Path`;
-  if (ql === 'JSONPath' && has(state, pathField)) {
-    const path = state[pathField];
-    if (typeof path !== 'string') return runtime(`${pathField} must be a path, got ${safeJson(path)}`);
-    return { value: requirePath(path, data, scope, RUNTIME, pathField), field: pathField };
-  }
-  return undefined;
 }
 
 /**
@@ -281,43 +201,6 @@ async function selectItem(
   return evaluatePayload(selector, effective, scope, PARAMETER_PATH);
 }
 
-/** JSONPath OutputPath: null → {}; absent → the value; a path that matches nothing → States.Runtime. */
-function outputPath(state: AslState, value: unknown, scope: Scope): unknown {
-  if (!has(state, 'OutputPath')) return value;
-  const path = state.OutputPath;
-  if (path === null) return {};
-  if (typeof path !== 'string') return runtime(`OutputPath must be a path or null, got ${safeJson(path)}`);
-  return requirePath(path, value, scope, RUNTIME, 'OutputPath');
-}
-
-/** JSONPath ResultPath over the raw input: null → the input; absent or `$` → the result; a path → merged. */
-function resultPath(holder: object, rawInput: unknown, result: unknown): unknown {
-  if (!has(holder, 'ResultPath')) return result;
-  const path = (holder as { ResultPath?: unknown }).ResultPath;
-  if (path === null) return rawInput;
-  if (typeof path !== 'string')
-    return runtime(`ResultPath must be a reference path or null, got ${safeJson(path)}`);
-  return setReferencePath(rawInput, path, result);
-}
-
-/** JSONPath Assign: a payload template over `data`; JSONata Assign: `{% %}` strings with `$states` bound. */
-async function assignOf(
-  holder: object,
-  data: unknown,
-  states: StatesVariable,
-  scope: Scope,
-  ql: QueryLanguage,
-): Promise<Record<string, unknown>> {
-  if (!has(holder, 'Assign')) return {};
-  const assign = (holder as { Assign?: unknown }).Assign;
-  if (ql === 'JSONata') {
-    const value = await evaluateTemplate(assign, states, scope, 'Assign');
-    return isObject(value) ? value : runtime(`Assign must be an object, got ${safeJson(value)}`);
-  }
-  if (!isObject(assign)) return runtime(`Assign must be an object, got ${safeJson(assign)}`);
-  return evaluatePayload(assign, data, scope, RUNTIME) as Record<string, unknown>;
-}
-
 const RESULT_STATES = new Set(['Task', 'Map', 'Parallel']);
 
 /**
@@ -384,172 +267,3 @@ export async function catchOutput(
   }
   return { output: resultPath(catcher, rawInput, errorOutput), assign };
 }
-
-/**
- * Choice: the Next of the first rule that matches, with that rule's Assign (and, in JSONata, Output); else Default
- * with the state's own Assign/Output; else States.NoChoiceMatched. JSONPath rules read the effective input and the
- * output is its OutputPath; JSONata rules are `Condition`s that must evaluate to a boolean.
- */
-export async function choose(
-  state: AslState,
-  rawInput: unknown,
-  scope: Scope,
-  ql: QueryLanguage,
-): Promise<{ next: string; output: unknown; assign: Record<string, unknown> }> {
-  const rules = Array.isArray(state.Choices) ? (state.Choices as Record<string, unknown>[]) : [];
-  if (ql === 'JSONata') {
-    const states = statesVar(rawInput, scope);
-    const outcome = async (holder: Record<string, unknown>, next: string) => ({
-      next,
-      output: has(holder, 'Output')
-        ? await evaluateTemplate(holder.Output, states, scope, 'Output')
-        : rawInput,
-      assign: await assignOf(holder, undefined, states, scope, ql),
-    });
-    for (const rule of rules) {
-      const condition = isJsonataString(rule.Condition)
-        ? await evaluateTemplate(rule.Condition, states, scope, 'Condition')
-        : rule.Condition;
-      if (typeof condition !== 'boolean') {
-        throw new StatesError(QUERY, `Condition must evaluate to a boolean, got ${safeJson(condition)}`);
-      }
-      if (condition) return outcome(rule, nextOf(rule));
-    }
-    if (typeof state.Default === 'string') return outcome(state, state.Default);
-    throw noMatch(state);
-  }
-  const effective = await effectiveInput(state, rawInput, scope, ql);
-  const states = statesVar(rawInput, scope);
-  for (const rule of rules) {
-    if (evaluateRule(rule, effective, scope)) {
-      return {
-        next: nextOf(rule),
-        output: outputPath(state, effective, scope),
-        assign: await assignOf(rule, effective, states, scope, ql),
-      };
-    }
-  }
-  if (typeof state.Default === 'string') {
-    return {
-      next: state.Default,
-      output: outputPath(state, effective, scope),
-      assign: await assignOf(state, effective, states, scope, ql),
-    };
-  }
-  throw noMatch(state);
-}
-
-function nextOf(rule: Record<string, unknown>): string {
-  return typeof rule.Next === 'string' ? rule.Next : runtime(`A Choice rule has no Next: ${safeJson(rule)}`);
-}
-
-function noMatch(state: AslState): StatesError {
-  return new StatesError(
-    'States.NoChoiceMatched',
-    `No Choice rule matched and the Choice state has no Default${typeof state.Comment === 'string' ? ` (${state.Comment})` : ''}`,
-  );
-}
-
-/**
- * Wait: the absolute epoch ms to wait until, from Seconds/SecondsPath (relative to `scope.nowMs`) or
- * Timestamp/TimestampPath (RFC 3339), in JSONata their `{% %}` forms. Bad values are States.Runtime naming the field.
- */
-export async function waitUntilMs(
-  state: AslState,
-  effective: unknown,
-  scope: Scope,
-  ql: QueryLanguage,
-): Promise<number> {
-  const seconds = await fieldValue(state, 'Seconds', effective, scope, ql);
-  if (seconds)
-    return (
-      scope.nowMs + integerField(seconds.value, seconds.field, { allowZero: true, max: MAX_SECONDS }) * 1000
-    );
-  const timestamp = await fieldValue(state, 'Timestamp', effective, scope, ql);
-  if (timestamp) {
-    const parsed = parseTimestamp(timestamp.value);
-    if (!parsed)
-      return runtime(`${timestamp.field} must be an RFC 3339 timestamp, got ${safeJson(timestamp.value)}`);
-    return parsed[0] * 1000 + Math.floor(parsed[1] / 1e6);
-  }
-  return runtime('A Wait state needs Seconds, SecondsPath, Timestamp or TimestampPath');
-}
-
-/**
- * Fail: { error, cause } from Error/ErrorPath and Cause/CausePath (a path or an intrinsic, over the raw input), or
- * their JSONata forms; an absent one is ''. A value that is not a string is States.Runtime.
- */
-export async function failInfo(
-  state: AslState,
-  rawInput: unknown,
-  scope: Scope,
-  ql: QueryLanguage,
-): Promise<{ error: string; cause: string }> {
-  const read = async (name: 'Error' | 'Cause'): Promise<string> => {
-    let value: unknown = '';
-    let field: string = name;
-    if (has(state, name)) {
-      value =
-        ql === 'JSONata'
-          ? await evaluateTemplate(state[name], statesVar(rawInput, scope), scope, name)
-          : state[name];
-    } else if (ql === 'JSONPath' && has(state, `${name}Path`)) {
-      field = `${name}Path`;
-      const text = state[field];
-      if (typeof text !== 'string') return runtime(`${field} must be a path or an intrinsic function`);
-      value = evaluateDynamic(text, rawInput, scope, RUNTIME, field);
-    }
-    return typeof value === 'string' ? value : runtime(`${field} must give a string, got ${safeJson(value)}`);
-  };
-  return { error: await read('Error'), cause: await read('Cause') };
-}
-
-/**
- * Task: TimeoutSeconds/TimeoutSecondsPath and HeartbeatSeconds/HeartbeatSecondsPath (or their JSONata forms)
- * resolved against the effective input; undefined when absent; not a positive integer → States.Runtime.
- */
-export async function taskTimeouts(
-  state: AslState,
-  effective: unknown,
-  scope: Scope,
-  ql: QueryLanguage,
-): Promise<{ timeoutSeconds?: number; heartbeatSeconds?: number }> {
-  const timeout = await fieldValue(state, 'TimeoutSeconds', effective, scope, ql);
-  const heartbeat = await fieldValue(state, 'HeartbeatSeconds', effective, scope, ql);
-  const out: { timeoutSeconds?: number; heartbeatSeconds?: number } = {};
-  if (timeout) out.timeoutSeconds = integerField(timeout.value, timeout.field, { max: MAX_SECONDS });
-  if (heartbeat) out.heartbeatSeconds = integerField(heartbeat.value, heartbeat.field, { max: MAX_SECONDS });
-  return out;
-}
-
-/**
- * Map: MaxConcurrency(Path) (0 = unlimited), ToleratedFailurePercentage(Path) (0–100) and
- * ToleratedFailureCount(Path), or their JSONata forms, resolved against the effective input; absent → 0.
- */
-export async function mapLimits(
-  state: AslState,
-  effective: unknown,
-  scope: Scope,
-  ql: QueryLanguage,
-): Promise<{ maxConcurrency: number; toleratedFailurePercentage: number; toleratedFailureCount: number }> {
-  const concurrency = await fieldValue(state, 'MaxConcurrency', effective, scope, ql);
-  const percentage = await fieldValue(state, 'ToleratedFailurePercentage', effective, scope, ql);
-  const count = await fieldValue(state, 'ToleratedFailureCount', effective, scope, ql);
-  let toleratedFailurePercentage = 0;
-  if (percentage) {
-    const p = percentage.value;
-    if (typeof p !== 'number' || !Number.isFinite(p) || p < 0 || p > 100) {
-      return runtime(`${percentage.field} must be a number from 0 to 100, got ${safeJson(p)}`);
-    }
-    toleratedFailurePercentage = p;
-  }
-  return {
-    maxConcurrency: concurrency ? integerField(concurrency.value, concurrency.field, { allowZero: true }) : 0,
-    toleratedFailurePercentage,
-    toleratedFailureCount: count ? integerField(count.value, count.field, { allowZero: true }) : 0,
-  };
-}
-
-// Re-exported so the interpreter needs one import for the data flow and its error class.
-export { StatesError } from './errors.ts';
-export { evaluateExpression };
