@@ -1,353 +1,269 @@
-// Interim JSONPath-only data flow (the lead's stand-in until the full module lands).
-import { JSONPath } from 'jsonpath-plus';
-import type { AslState } from '../workflows.ts';
-import { StatesError } from './errors.ts';
+import type { AslDefinition, AslState } from '../workflows.ts';
+import {
+  assignOf,
+  type CatcherFields,
+  effectiveInput,
+  fieldValue,
+  has,
+  integerField,
+  isObject,
+  MAX_BATCH_BYTES,
+  outputPath,
+  PARAMETER_PATH,
+  type QueryLanguage,
+  RUNTIME,
+  resultPath,
+  runtime,
+  type Scope,
+  type StateResult,
+  statesVar,
+} from './fields.ts';
+import { evaluateTemplate } from './jsonata.ts';
+import { requirePath, safeJson } from './paths.ts';
+import { evaluatePayload } from './payload.ts';
 
-export type QueryLanguage = 'JSONPath' | 'JSONata';
-export interface Scope {
-  readonly context: Record<string, unknown>;
-  readonly variables: Readonly<Record<string, unknown>>;
-  random(): number;
-  uuid(): string;
-  readonly nowMs: number;
-}
+/**
+ * The data flow of one state, as the Amazon States Language defines it, for the local engine's interpreter:
+ * what a state reads (InputPath, Parameters/Arguments, ItemsPath/Items, ItemSelector), what it writes
+ * (ResultSelector → ResultPath → OutputPath, or Output), the variables it assigns, the Choice it makes, how long
+ * it waits, how it fails, and its timeouts and Map limits. No I/O and no clock: time and randomness come from the
+ * `Scope` the engine builds per state entry, so a replay computes the same values.
+ *
+ * Every function is async because JSONata evaluation is (jsonata 2.x); the JSONPath paths do no waiting.
+ *
+ * @see https://states-language.net/spec.html
+ * @see https://docs.aws.amazon.com/step-functions/latest/dg/concepts-input-output-filtering.html
+ * @see https://docs.aws.amazon.com/step-functions/latest/dg/workflow-variables.html
+ * @see https://docs.aws.amazon.com/step-functions/latest/dg/transforming-data.html
+ */
 
-export function queryLanguageOf(definition: { QueryLanguage?: string }, state: AslState): QueryLanguage {
-  const ql = (state.QueryLanguage as string | undefined) ?? definition.QueryLanguage ?? 'JSONPath';
-  return ql === 'JSONata' ? 'JSONata' : 'JSONPath';
-}
+// The interpreter needs one import for the whole data flow, its types and its error class.
+export { choose, failInfo, mapLimits, taskTimeouts, waitUntilMs } from './control.ts';
+export { StatesError } from './errors.ts';
+export type { CatcherFields, QueryLanguage, Scope, StateResult } from './fields.ts';
+export { effectiveInput } from './fields.ts';
 
-function query(path: string, input: unknown, scope: Scope): unknown {
-  if (path.startsWith('$$')) return query(`$${path.slice(2)}`, scope.context, { ...scope, context: {} });
-  if (path === '$') return input;
-  const r = JSONPath({ path, json: input as object, wrap: false });
-  return r;
-}
-
-function ref(path: string, input: unknown, scope: Scope, field: string): unknown {
-  const v = query(path, input, scope);
-  if (v === undefined)
-    throw new StatesError('States.Runtime', `Invalid path '${path}' in ${field}: no match`);
-  return v;
-}
-
-export async function effectiveInput(
+/** The query language of a state: its own `QueryLanguage`, else the definition's, else JSONPath. */
+export async function queryLanguageOf(
+  // AslDefinition declares no QueryLanguage, so a `{ QueryLanguage?: string }` alone would refuse it.
+  definition: AslDefinition | { readonly QueryLanguage?: unknown },
   state: AslState,
-  rawInput: unknown,
-  scope: Scope,
-  _ql?: QueryLanguage,
-): Promise<unknown> {
-  if (state.InputPath === null) return {};
-  if (typeof state.InputPath === 'string') return ref(state.InputPath, rawInput, scope, 'InputPath');
-  return rawInput;
+): Promise<QueryLanguage> {
+  const ql = state.QueryLanguage ?? definition.QueryLanguage ?? 'JSONPath';
+  if (ql !== 'JSONPath' && ql !== 'JSONata')
+    return runtime(`QueryLanguage must be JSONPath or JSONata, got ${safeJson(ql)}`);
+  return ql;
 }
 
-function template(t: unknown, input: unknown, scope: Scope): unknown {
-  if (Array.isArray(t)) return t.map((x) => template(x, input, scope));
-  if (!t || typeof t !== 'object') return t;
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(t)) {
-    if (k.endsWith('.$') && typeof v === 'string') {
-      const key = k.slice(0, -2);
-      if (v.startsWith('States.')) out[key] = intrinsic(v, input, scope);
-      else {
-        const r = query(v, input, scope);
-        if (r === undefined)
-          throw new StatesError(
-            'States.Runtime',
-            `The JSONPath '${v}' specified for the field '${k}' could not be found`,
-          );
-        out[key] = r;
-      }
-    } else out[k] = template(v, input, scope);
-  }
-  return out;
-}
-
-// --- intrinsics (subset) ---
-type Tok = { t: 'str' | 'num' | 'path' | 'fn' | 'null' | 'bool'; v: unknown; args?: Tok[] };
-function parseIntrinsic(src: string): Tok {
-  let i = 0;
-  const ws = () => {
-    while (src[i] === ' ') i++;
-  };
-  const expr = (): Tok => {
-    ws();
-    if (src[i] === "'") {
-      i++;
-      let s = '';
-      while (i < src.length && src[i] !== "'") {
-        if (src[i] === '\\') i++;
-        s += src[i++];
-      }
-      i++;
-      return { t: 'str', v: s };
-    }
-    const m = /^[^,()]+/.exec(src.slice(i));
-    const word = (m?.[0] ?? '').trim();
-    i += m?.[0].length ?? 0;
-    ws();
-    if (src[i] === '(') {
-      i++;
-      const args: Tok[] = [];
-      ws();
-      if (src[i] === ')') i++;
-      else
-        for (;;) {
-          args.push(expr());
-          ws();
-          if (src[i] === ',') i++;
-          else if (src[i] === ')') {
-            i++;
-            break;
-          } else throw new StatesError('States.IntrinsicFailure', `bad intrinsic: ${src}`);
-        }
-      return { t: 'fn', v: word, args };
-    }
-    if (word.startsWith('$')) return { t: 'path', v: word };
-    if (word === 'null') return { t: 'null', v: null };
-    if (word === 'true' || word === 'false') return { t: 'bool', v: word === 'true' };
-    return { t: 'num', v: Number(word) };
-  };
-  return expr();
-}
-function evalTok(tok: Tok, input: unknown, scope: Scope): unknown {
-  if (tok.t === 'path') return query(String(tok.v), input, scope);
-  if (tok.t !== 'fn') return tok.v;
-  const a = (tok.args ?? []).map((x) => evalTok(x, input, scope));
-  switch (tok.v) {
-    case 'States.Format': {
-      let n = 1;
-      return String(a[0]).replace(/\{\}/g, () => {
-        const x = a[n++];
-        return typeof x === 'string' ? x : JSON.stringify(x);
-      });
-    }
-    case 'States.MathAdd':
-      return Number(a[0]) + Number(a[1]);
-    case 'States.StringSplit':
-      return String(a[0])
-        .split(new RegExp(`[${String(a[1]).replace(/[\\\]^-]/g, '\\$&')}]`))
-        .filter((s) => s !== '');
-    case 'States.ArrayLength':
-      return (a[0] as unknown[]).length;
-    case 'States.JsonToString':
-      return JSON.stringify(a[0]);
-    case 'States.StringToJson':
-      return JSON.parse(String(a[0]));
-    case 'States.Array':
-      return a;
-    case 'States.UUID':
-      return scope.uuid();
-    case 'States.ArrayGetItem':
-      return (a[0] as unknown[])[Number(a[1])];
-    default:
-      throw new StatesError('States.IntrinsicFailure', `unsupported intrinsic ${String(tok.v)}`);
-  }
-}
-function intrinsic(src: string, input: unknown, scope: Scope): unknown {
-  return evalTok(parseIntrinsic(src), input, scope);
-}
-
+/**
+ * Task/Parallel/Pass: Parameters (JSONPath payload template: `.$` keys take paths, `$$.` context paths, `$name`
+ * variables, intrinsics) or Arguments (JSONata). Returns the effective input unchanged when absent, and for a Map,
+ * whose Parameters are the legacy per-item ItemSelector (see mapItemInput).
+ */
 export async function taskParameters(
   state: AslState,
   effective: unknown,
   scope: Scope,
-  _ql?: QueryLanguage,
+  ql: QueryLanguage,
 ): Promise<unknown> {
-  return state.Parameters === undefined ? effective : template(state.Parameters, effective, scope);
+  if (state.Type === 'Map') return effective;
+  if (ql === 'JSONata') {
+    if (!has(state, 'Arguments')) return effective;
+    return evaluateTemplate(state.Arguments, statesVar(effective, scope), scope, 'Arguments');
+  }
+  if (!has(state, 'Parameters')) return effective;
+  return evaluatePayload(state.Parameters, effective, scope, PARAMETER_PATH);
 }
 
+/**
+ * Map: the items to iterate (ItemsPath, default `$`, or JSONata `Items`); States.Runtime when not an array.
+ * With an ItemBatcher, the batches are returned as the items: as the spec orders it (ItemsPath → ItemSelector →
+ * ItemBatcher), each item first goes through ItemSelector with its own `$$.Map.Item.{Index,Value}`, then the
+ * selected items fill `{ BatchInput?, Items }` batches up to MaxItemsPerBatch items and MaxInputBytesPerBatch bytes
+ * of JSON; mapItemInput then passes each batch through unchanged. ItemReader is the engine's to read.
+ */
 export async function mapItems(
   state: AslState,
   effective: unknown,
   scope: Scope,
-  _ql?: QueryLanguage,
+  ql: QueryLanguage,
 ): Promise<unknown[]> {
-  const items = typeof state.ItemsPath === 'string' ? query(state.ItemsPath, effective, scope) : effective;
-  if (!Array.isArray(items)) throw new StatesError('States.Runtime', 'Map ItemsPath did not select an array');
-  return items;
+  let items: unknown;
+  if (ql === 'JSONata') {
+    items = has(state, 'Items')
+      ? await evaluateTemplate(state.Items, statesVar(effective, scope), scope, 'Items')
+      : effective;
+  } else {
+    const path = has(state, 'ItemsPath') ? state.ItemsPath : '$';
+    if (typeof path !== 'string') return runtime(`ItemsPath must be a path, got ${safeJson(path)}`);
+    items = requirePath(path, effective, scope, RUNTIME, 'ItemsPath');
+  }
+  if (!Array.isArray(items)) {
+    return runtime(
+      `The Map state's ${ql === 'JSONata' ? 'Items' : 'ItemsPath'} must select a JSON array, got ${safeJson(items)}`,
+    );
+  }
+  const batcher = state.ItemBatcher;
+  if (batcher === undefined) return items;
+  if (!isObject(batcher)) return runtime('ItemBatcher must be an object');
+  const selected: unknown[] = [];
+  for (const [index, value] of items.entries()) {
+    const itemScope: Scope = {
+      ...scope,
+      context: { ...scope.context, Map: { Item: { Index: index, Value: value } } },
+    };
+    selected.push(await selectItem(state, effective, itemScope, ql, value));
+  }
+  return batch(selected, batcher as AslState, effective, scope, ql);
 }
 
+async function batch(
+  items: unknown[],
+  batcher: AslState,
+  effective: unknown,
+  scope: Scope,
+  ql: QueryLanguage,
+): Promise<unknown[]> {
+  const maxItemsField = await fieldValue(batcher, 'MaxItemsPerBatch', effective, scope, ql);
+  const maxBytesField = await fieldValue(batcher, 'MaxInputBytesPerBatch', effective, scope, ql);
+  const maxItems = maxItemsField
+    ? integerField(maxItemsField.value, maxItemsField.field)
+    : Number.POSITIVE_INFINITY;
+  const maxBytes = maxBytesField
+    ? integerField(maxBytesField.value, maxBytesField.field, { max: MAX_BATCH_BYTES })
+    : MAX_BATCH_BYTES;
+  let batchInput: unknown;
+  if (has(batcher, 'BatchInput')) {
+    batchInput =
+      ql === 'JSONata'
+        ? await evaluateTemplate(batcher.BatchInput, statesVar(effective, scope), scope, 'BatchInput')
+        : evaluatePayload(batcher.BatchInput, effective, scope, PARAMETER_PATH);
+  }
+  const make = (batchItems: unknown[]): Record<string, unknown> =>
+    batchInput === undefined ? { Items: batchItems } : { BatchInput: batchInput, Items: batchItems };
+  const size = (b: unknown): number => Buffer.byteLength(JSON.stringify(b), 'utf8');
+  const batches: Record<string, unknown>[] = [];
+  let current: unknown[] = [];
+  items.forEach((item, index) => {
+    const candidate = [...current, item];
+    if (current.length > 0 && (candidate.length > maxItems || size(make(candidate)) > maxBytes)) {
+      batches.push(make(current));
+      current = [item];
+    } else {
+      current = candidate;
+    }
+    if (size(make(current)) > maxBytes) {
+      runtime(`Item ${index} alone is larger than MaxInputBytesPerBatch (${maxBytes} bytes)`);
+    }
+  });
+  if (current.length > 0) batches.push(make(current));
+  return batches;
+}
+
+/**
+ * Map: one iteration's input: ItemSelector (or the legacy Parameters) evaluated over the Map's effective input
+ * with `$$.Map.Item.{Index,Value}` (the engine puts Map.Item in scope.context), else the item itself.
+ */
 export async function mapItemInput(
   state: AslState,
   effective: unknown,
   scope: Scope,
-  _ql?: QueryLanguage,
+  ql: QueryLanguage,
 ): Promise<unknown> {
-  const sel = (state.ItemSelector ?? state.Parameters) as unknown;
-  const item = (scope.context.Map as { Item: { Value: unknown } }).Item.Value;
-  return sel === undefined ? item : template(sel, effective, scope);
+  const map = scope.context.Map;
+  const item = isObject(map) && isObject(map.Item) ? map.Item : undefined;
+  if (!item || !has(item, 'Value'))
+    return runtime('The context object has no Map.Item.Value for this iteration');
+  // With an ItemBatcher the item is a batch whose items mapItems already selected.
+  if (has(state, 'ItemBatcher')) return item.Value;
+  return selectItem(state, effective, scope, ql, item.Value);
 }
 
-function setPath(input: unknown, path: string, value: unknown): unknown {
-  if (path === '$') return value;
-  const parts = path.replace(/^\$\.?/, '').split('.');
-  const root = structuredClone(input ?? {}) as Record<string, unknown>;
-  if (typeof root !== 'object' || Array.isArray(root))
-    throw new StatesError('States.ResultPathMatchFailure', `cannot apply ResultPath ${path}`);
-  let cur = root;
-  for (const p of parts.slice(0, -1)) {
-    if (cur[p] === undefined) cur[p] = {};
-    if (typeof cur[p] !== 'object' || cur[p] === null)
-      throw new StatesError('States.ResultPathMatchFailure', `cannot apply ResultPath ${path}`);
-    cur = cur[p] as Record<string, unknown>;
+/** ItemSelector (or the legacy Parameters) for one item, or the item itself. */
+async function selectItem(
+  state: AslState,
+  effective: unknown,
+  scope: Scope,
+  ql: QueryLanguage,
+  value: unknown,
+): Promise<unknown> {
+  const item = { Value: value };
+  if (ql === 'JSONata') {
+    if (!has(state, 'ItemSelector')) return item.Value;
+    return evaluateTemplate(state.ItemSelector, statesVar(effective, scope), scope, 'ItemSelector');
   }
-  cur[parts.at(-1)!] = value;
-  return root;
+  const selector = has(state, 'ItemSelector')
+    ? state.ItemSelector
+    : has(state, 'Parameters')
+      ? state.Parameters
+      : undefined;
+  if (selector === undefined) return item.Value;
+  return evaluatePayload(selector, effective, scope, PARAMETER_PATH);
 }
 
+const RESULT_STATES = new Set(['Task', 'Map', 'Parallel']);
+
+/**
+ * A state's output after success. JSONPath: Task/Map/Parallel apply ResultSelector → ResultPath (over the raw
+ * input) → OutputPath to `result`; Pass uses its `Result` when present (else `result`, the engine's Parameters
+ * output) → ResultPath → OutputPath; Wait/Succeed (no result) give OutputPath of the effective input. JSONata:
+ * `Output` (default: the result for Task/Map/Parallel, the input otherwise).
+ *
+ * Assign, evaluated with the variables as they were when the state was entered: JSONPath `$` is the raw result
+ * (before ResultSelector) for Task/Map/Parallel, the result for Pass, the effective input for Wait; JSONata sees
+ * `$states.input` and `$states.result`.
+ */
 export async function stateOutput(
   state: AslState,
   rawInput: unknown,
   result: unknown,
   scope: Scope,
-  _ql?: QueryLanguage,
-): Promise<{ output: unknown; assign: Record<string, unknown> }> {
-  let r = state.Type === 'Pass' && 'Result' in state ? state.Result : result;
-  if (state.ResultSelector !== undefined) r = template(state.ResultSelector, r, scope);
-  let out: unknown;
-  if (state.ResultPath === null) out = rawInput;
-  else out = setPath(rawInput, (state.ResultPath as string | undefined) ?? '$', r);
-  if (state.OutputPath === null) out = {};
-  else if (typeof state.OutputPath === 'string') out = ref(state.OutputPath, out, scope, 'OutputPath');
-  return { output: out, assign: {} };
+  ql: QueryLanguage,
+): Promise<StateResult> {
+  const producesResult = RESULT_STATES.has(state.Type);
+  if (ql === 'JSONata') {
+    const states = statesVar(rawInput, scope, producesResult ? { result } : {});
+    const assign = await assignOf(state, undefined, states, scope, ql);
+    const output = has(state, 'Output')
+      ? await evaluateTemplate(state.Output, states, scope, 'Output')
+      : producesResult
+        ? result
+        : rawInput;
+    return { output, assign };
+  }
+  if (producesResult || state.Type === 'Pass') {
+    const value = state.Type === 'Pass' && has(state, 'Result') ? state.Result : result;
+    const assign = await assignOf(state, value, statesVar(rawInput, scope), scope, ql);
+    const selected =
+      producesResult && has(state, 'ResultSelector')
+        ? evaluatePayload(state.ResultSelector, value, scope, PARAMETER_PATH)
+        : value;
+    return { output: outputPath(state, resultPath(state, rawInput, selected), scope), assign };
+  }
+  const effective = await effectiveInput(state, rawInput, scope, ql);
+  const assign = await assignOf(state, effective, statesVar(rawInput, scope), scope, ql);
+  return { output: outputPath(state, effective, scope), assign };
 }
 
+/**
+ * The state's output when a Catcher caught the error: JSONPath ResultPath over the raw input (default `$`: the
+ * error output itself), Assign with `$` = the error output; JSONata Output (default: the error output) and Assign,
+ * with `$states.errorOutput` bound.
+ */
 export async function catchOutput(
-  catcher: { ResultPath?: string | null },
+  catcher: CatcherFields,
   rawInput: unknown,
   errorOutput: { Error: string; Cause: string },
-  _scope?: Scope,
-  _ql?: QueryLanguage,
-): Promise<{ output: unknown; assign: Record<string, unknown> }> {
-  const out =
-    catcher.ResultPath === null ? rawInput : setPath(rawInput, catcher.ResultPath ?? '$', errorOutput);
-  return { output: out, assign: {} };
-}
-
-function ruleMatches(rule: Record<string, unknown>, input: unknown, scope: Scope): boolean {
-  if (Array.isArray(rule.And)) return rule.And.every((r) => ruleMatches(r, input, scope));
-  if (Array.isArray(rule.Or)) return rule.Or.some((r) => ruleMatches(r, input, scope));
-  if (rule.Not) return !ruleMatches(rule.Not as Record<string, unknown>, input, scope);
-  const v = query(String(rule.Variable), input, scope);
-  for (const [op, raw] of Object.entries(rule)) {
-    if (op === 'Variable' || op === 'Next') continue;
-    const want = op.endsWith('Path') && op !== 'IsPresent' ? query(String(raw), input, scope) : raw;
-    const o = op.replace(/Path$/, '');
-    switch (o) {
-      case 'IsPresent':
-        return (v !== undefined) === want;
-      case 'IsNull':
-        return (v === null) === want;
-      case 'IsString':
-        return (typeof v === 'string') === want;
-      case 'IsNumeric':
-        return (typeof v === 'number') === want;
-      case 'IsBoolean':
-        return (typeof v === 'boolean') === want;
-      case 'StringEquals':
-      case 'NumericEquals':
-      case 'BooleanEquals':
-        return v === want;
-      case 'StringLessThan':
-      case 'NumericLessThan':
-        return typeof v === typeof want && (v as number) < (want as number);
-      case 'StringGreaterThan':
-      case 'NumericGreaterThan':
-        return typeof v === typeof want && (v as number) > (want as number);
-      case 'StringLessThanEquals':
-      case 'NumericLessThanEquals':
-        return typeof v === typeof want && (v as number) <= (want as number);
-      case 'StringGreaterThanEquals':
-      case 'NumericGreaterThanEquals':
-        return typeof v === typeof want && (v as number) >= (want as number);
-      default:
-        throw new StatesError('States.Runtime', `unsupported Choice operator ${op}`);
-    }
+  scope: Scope,
+  ql: QueryLanguage,
+): Promise<StateResult> {
+  const states = statesVar(rawInput, scope, { errorOutput });
+  const assign = await assignOf(catcher, errorOutput, states, scope, ql);
+  if (ql === 'JSONata') {
+    const output = has(catcher, 'Output')
+      ? await evaluateTemplate(catcher.Output, states, scope, 'Output')
+      : errorOutput;
+    return { output, assign };
   }
-  return false;
-}
-
-export async function choose(
-  state: AslState,
-  rawInput: unknown,
-  scope: Scope,
-  _ql?: QueryLanguage,
-): Promise<{ next: string; output: unknown; assign: Record<string, unknown> }> {
-  const input = await effectiveInput(state, rawInput, scope);
-  for (const rule of state.Choices ?? []) {
-    if (ruleMatches(rule, input, scope)) return { next: String(rule.Next), output: input, assign: {} };
-  }
-  if (state.Default) return { next: state.Default, output: input, assign: {} };
-  throw new StatesError('States.NoChoiceMatched', 'No Choice rule matched and no Default');
-}
-
-export async function waitUntilMs(
-  state: AslState,
-  effective: unknown,
-  scope: Scope,
-  _ql?: QueryLanguage,
-): Promise<number> {
-  if (typeof state.Seconds === 'number') return scope.nowMs + state.Seconds * 1000;
-  if (typeof state.SecondsPath === 'string')
-    return scope.nowMs + Number(ref(state.SecondsPath, effective, scope, 'SecondsPath')) * 1000;
-  if (typeof state.Timestamp === 'string') return Date.parse(state.Timestamp);
-  if (typeof state.TimestampPath === 'string')
-    return Date.parse(String(ref(state.TimestampPath, effective, scope, 'TimestampPath')));
-  throw new StatesError('States.Runtime', 'Wait state without Seconds or Timestamp');
-}
-
-export async function failInfo(
-  state: AslState,
-  rawInput: unknown,
-  scope: Scope,
-  _ql?: QueryLanguage,
-): Promise<{ error: string; cause: string }> {
-  const error =
-    typeof state.ErrorPath === 'string'
-      ? String(query(state.ErrorPath, rawInput, scope))
-      : String(state.Error ?? 'States.Fail');
-  const cause =
-    typeof state.CausePath === 'string'
-      ? String(
-          state.CausePath.startsWith('States.')
-            ? intrinsic(state.CausePath, rawInput, scope)
-            : query(state.CausePath, rawInput, scope),
-        )
-      : String(state.Cause ?? '');
-  return { error, cause };
-}
-
-export async function taskTimeouts(
-  state: AslState,
-  effective: unknown,
-  scope: Scope,
-  _ql?: QueryLanguage,
-): Promise<{ timeoutSeconds?: number; heartbeatSeconds?: number }> {
-  const t =
-    typeof state.TimeoutSecondsPath === 'string'
-      ? Number(ref(state.TimeoutSecondsPath, effective, scope, 'TimeoutSecondsPath'))
-      : state.TimeoutSeconds;
-  const h =
-    typeof state.HeartbeatSecondsPath === 'string'
-      ? Number(ref(state.HeartbeatSecondsPath, effective, scope, 'HeartbeatSecondsPath'))
-      : (state.HeartbeatSeconds as number | undefined);
-  return {
-    ...(typeof t === 'number' ? { timeoutSeconds: t } : {}),
-    ...(typeof h === 'number' ? { heartbeatSeconds: h } : {}),
-  };
-}
-
-export async function mapLimits(
-  state: AslState,
-  effective: unknown,
-  scope: Scope,
-  _ql?: QueryLanguage,
-): Promise<{ maxConcurrency: number; toleratedFailurePercentage: number; toleratedFailureCount: number }> {
-  const mc =
-    typeof state.MaxConcurrencyPath === 'string'
-      ? Number(ref(state.MaxConcurrencyPath, effective, scope, 'MaxConcurrencyPath'))
-      : Number(state.MaxConcurrency ?? 0);
-  return { maxConcurrency: mc, toleratedFailurePercentage: 0, toleratedFailureCount: 0 };
+  return { output: resultPath(catcher, rawInput, errorOutput), assign };
 }

@@ -174,7 +174,7 @@ export class Interpreter {
     };
   }
 
-  #ql(state: AslState): QueryLanguage {
+  #ql(state: AslState): Promise<QueryLanguage> {
     return queryLanguageOf(this.#rootLanguage, state);
   }
 
@@ -189,7 +189,7 @@ export class Interpreter {
     path: string,
     raw: unknown,
   ): Promise<StateResult> {
-    const ql = this.#ql(state);
+    const ql = await this.#ql(state);
     const now = new Date(this.#o.clock.now()).toISOString();
     const next = state.End === true ? undefined : state.Next;
     switch (state.Type) {
