@@ -65,12 +65,17 @@ export async function projectExecutionEnd(
   );
   if (transitions !== undefined && transitions > 0) {
     // Once per execution (idempotency key), however often the end is reported.
-    await store.recordCost({
-      executionId,
-      kind: 'transition',
-      usdMicros: transitionsMicros(transitions),
-      idempotencyKey: `${executionId}/transitions`,
-    });
+    // Settles the transition holds its steps took: the exact count replaces them.
+    await store.recordCost(
+      {
+        executionId,
+        kind: 'transition',
+        usdMicros: transitionsMicros(transitions),
+        idempotencyKey: `${executionId}/transitions`,
+      },
+      [],
+      { settleHeldKind: 'transition' },
+    );
   }
   return changed;
 }
