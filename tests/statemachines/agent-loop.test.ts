@@ -135,10 +135,10 @@ describe('State machine: agent-loop.asl.json', () => {
 
   it('BudgetExceededCatch: a call whose worst case no longer fits is refused; the run ends budget_exceeded within budget', async () => {
     // Act: before each step runs, its worst case is held: its state transitions (Plan: 6 with the states
-    // before it, 150 µ$; Act: 4, 100 µ$), its compute (512 MB × 60 s, ~400 µ$) and its model call
-    // (~650 µ$: input bytes + 1,024 output tokens, settled at 270 µ$). In 1,700 µ$ the plan and one turn
-    // fit, and the second turn's model call does not.
-    const budget = 1700;
+    // before it, 150 µ$; Act: 4, 100 µ$), its compute (512 MB × its 300 s timeout, 2,000 µ$, settled at
+    // a few µ$) and its model call (~650 µ$: input bytes + 1,024 output tokens, settled at 270 µ$). In
+    // 3,300 µ$ the plan and one turn fit; the second turn's holds fit up to its model call, which does not.
+    const budget = 3300;
     const { execution, costs, ledger, events } = await runAgent(
       { goal: fresh('answer the question') },
       budget,
