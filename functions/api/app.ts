@@ -88,6 +88,7 @@ function toCostEntry(row: CostEntryRow) {
     tokensCached: row.tokensCached,
     usdMicros: row.usdMicros,
     savedMicros: row.savedMicros,
+    confirmed: row.confirmed,
     createdAt: row.createdAt.toISOString(),
   };
 }

@@ -142,6 +142,11 @@ export const CostsSchema = z
         tokensCached: z.number().int(),
         usdMicros: z.number().int(),
         savedMicros: z.number().int(),
+        /**
+         * False for spend no usage report confirms (a call abandoned at the client timeout): charged at its
+         * worst case, since the provider may have billed it.
+         */
+        confirmed: z.boolean(),
         createdAt: z.string(),
       }),
     ),

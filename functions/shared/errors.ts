@@ -51,14 +51,23 @@ abstract class LlmError extends WfloError {
   readonly status: number | undefined;
   /** How long the provider asked callers to wait (its `Retry-After`), when it said. Informative only. */
   readonly retryAfterSeconds: number | undefined;
+  /**
+   * The client gave up waiting (its timeout or the invocation's deadline) after the request was sent: the
+   * provider may still answer and bill, so the call's hold becomes unconfirmed spend, not a release.
+   */
+  readonly abandoned: boolean;
   constructor(
     message: string,
     status?: number,
-    options?: ErrorOptions & { readonly retryAfterSeconds?: number | undefined },
+    options?: ErrorOptions & {
+      readonly retryAfterSeconds?: number | undefined;
+      readonly abandoned?: boolean | undefined;
+    },
   ) {
     super(message, options);
     this.status = status;
     this.retryAfterSeconds = options?.retryAfterSeconds;
+    this.abandoned = options?.abandoned ?? false;
   }
 }
 

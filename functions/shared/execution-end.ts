@@ -67,12 +67,17 @@ export async function projectExecutionEnd(
   );
   if (transitions !== undefined && transitions > 0) {
     // Once per execution (idempotency key), however often the end is reported.
-    await store.recordCost({
-      executionId,
-      kind: 'transition',
-      usdMicros: transitionsMicros(transitions),
-      idempotencyKey: drive === 0 ? `${executionId}/transitions` : `${executionId}/transitions/${drive}`,
-    });
+    // Settles the transition holds its steps took: the exact count replaces them.
+    await store.recordCost(
+      {
+        executionId,
+        kind: 'transition',
+        usdMicros: transitionsMicros(transitions),
+        idempotencyKey: drive === 0 ? `${executionId}/transitions` : `${executionId}/transitions/${drive}`,
+      },
+      [],
+      { settleHeldKind: 'transition' },
+    );
   }
   return changed;
 }

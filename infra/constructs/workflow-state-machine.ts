@@ -131,11 +131,8 @@ export class WorkflowStateMachine extends Construct {
       props.timeoutSeconds,
       props.defaultTimeoutSeconds,
     );
-    // Deployed as written when the file's own timeout applies; otherwise with the timeout set at the top level.
-    const text =
-      definition.TimeoutSeconds === this.timeoutSeconds
-        ? workflow.text
-        : JSON.stringify({ ...definition, TimeoutSeconds: this.timeoutSeconds }, null, 2);
+    // Deployed with the timeout set at the top level and each Lambda Task's transition bound in its Payload (the budget holds it before the step).
+    const text = JSON.stringify({ ...checked.deployed, TimeoutSeconds: this.timeoutSeconds }, null, 2);
     if (this.integrations.ecsRunTask && !props.sandbox) {
       throw new Error(`${source}: runs ECS tasks but no sandbox was given to WorkflowStateMachine`);
     }

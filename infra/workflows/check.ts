@@ -5,6 +5,7 @@ import { placeholderBindings } from './bindings.ts';
 import { findVariables, substituteVariables, type WorkflowFile } from './files.ts';
 import { analyzeIntegrations, type WorkflowIntegrations } from './integrations.ts';
 import { assertHouseRules } from './lint.ts';
+import { withTransitionBounds } from './transition-bounds.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const LAMBDA_ARN = /^arn:aws:lambda:[^:]+:\d{12}:function:/;
@@ -16,9 +17,14 @@ export interface CheckedWorkflow {
   readonly source: string;
   /** Top-level Comment. */
   readonly description: string;
-  /** The definition as written (`${Variables}` unsubstituted): what CDK deploys with DefinitionSubstitutions. */
+  /** The definition as written (`${Variables}` unsubstituted). */
   readonly raw: AslDefinition;
-  /** The definition with the target's bindings substituted: what the local engine runs. */
+  /**
+   * `raw` with each Lambda Task's transition bound in its Payload (transition-bounds.ts): what CDK deploys
+   * with DefinitionSubstitutions.
+   */
+  readonly deployed: AslDefinition;
+  /** The definition with the target's bindings substituted, bounds included: what the local engine runs. */
   readonly definition: AslDefinition;
   /** The `${Variables}` the file uses. */
   readonly variables: readonly string[];
@@ -59,7 +65,8 @@ export function checkWorkflow(file: WorkflowFile, bindings = placeholderBindings
     source,
     description: typeof raw.Comment === 'string' ? raw.Comment : '',
     raw,
-    definition,
+    deployed: withTransitionBounds(raw),
+    definition: withTransitionBounds(definition),
     variables: findVariables(file.text),
     integrations,
   };

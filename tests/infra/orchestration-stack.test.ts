@@ -1,7 +1,9 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ACTIVITIES } from '../../infra/activities.ts';
+import type { AslDefinition } from '../../infra/workflows/asl.ts';
 import { findVariables, listWorkflowFiles } from '../../infra/workflows/files.ts';
+import { withTransitionBounds } from '../../infra/workflows/transition-bounds.ts';
 import { BASE_ACTIVITY_ACTIONS, NEED_ACTIONS, sharedWflo } from './app-fixture.ts';
 import {
   actionsOf,
@@ -67,7 +69,10 @@ describe('Construct: WorkflowStateMachine', () => {
         DefinitionSubstitutions: Record<string, unknown>;
         RoleArn: { 'Fn::GetAtt': [string, string] };
       };
-      expect(props.DefinitionString).toBe(wf.text);
+      // The file as written, with each Lambda Task's transition bound in its Payload (for the budget).
+      expect(JSON.parse(props.DefinitionString)).toEqual(
+        withTransitionBounds(JSON.parse(wf.text) as AslDefinition),
+      );
       const used = findVariables(wf.text);
       expect(Object.keys(props.DefinitionSubstitutions).sort()).toEqual(used);
 

@@ -29,6 +29,7 @@ import {
 } from '../../infra/workflows/files.ts';
 import { analyzeIntegrations } from '../../infra/workflows/integrations.ts';
 import { LAMBDA_SERVICE_RETRY } from '../../infra/workflows/lint.ts';
+import { TRANSITIONS_FIELD, withTransitionBounds } from '../../infra/workflows/transition-bounds.ts';
 import {
   acknowledgements,
   actionsOf,
@@ -381,11 +382,15 @@ describe('Construct: WorkflowStateMachine settings', () => {
       ).DefinitionString,
     ) as { TimeoutSeconds?: number };
 
-  it('GIVEN a file with TimeoutSeconds WHEN deployed THEN the definition is the file as written', () => {
+  it('GIVEN a file with TimeoutSeconds WHEN deployed THEN the definition is the file as written, with its transition bounds', () => {
     const file = finishOnly({ TimeoutSeconds: 600 });
     const { sm, template } = build({ workflow: file, defaultTimeoutSeconds: 60 });
     expect(sm.timeoutSeconds).toBe(600);
-    template.hasResourceProperties('AWS::StepFunctions::StateMachine', { DefinitionString: file.text });
+    const expected = withTransitionBounds(JSON.parse(file.text) as AslDefinition);
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      DefinitionString: JSON.stringify(expected, null, 2),
+    });
+    expect(JSON.stringify(expected)).toContain(`"${TRANSITIONS_FIELD}":1`);
   });
 
   it('GIVEN a file without TimeoutSeconds WHEN a default applies THEN it is injected at the top level', () => {

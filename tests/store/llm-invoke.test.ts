@@ -6,6 +6,7 @@ import { failOpen } from '#shared/cache';
 import { loadConfig } from '#shared/config';
 import { LlmProviderError, StoreUnavailableError, UnknownModelPriceError } from '#shared/errors';
 import type { LlmProvider, LlmRequest } from '#shared/llm/types';
+import { transitionsMicros } from '#shared/pricing/aws';
 import { PriceTable } from '#shared/pricing/pricing';
 import type { StepInfo } from '#shared/step-context';
 import { handler as llmInvoke } from '../../functions/activities/llm-invoke.ts';
@@ -111,7 +112,8 @@ describe('Lambda: llm-invoke (handler over a real store)', () => {
     // Assess
     await expect(outcome).rejects.toMatchObject({ name: 'LlmProviderError', message: /no time left/ });
     expect((await runtime.store.listCosts(id)).filter((c) => c.kind === 'llm')).toHaveLength(0);
-    expect((await runtime.store.getExecution(id))?.reservedMicros).toBe(0);
+    // Only the state entry's transition hold stays (settled by the end-of-run transition charge).
+    expect((await runtime.store.getExecution(id))?.reservedMicros).toBe(transitionsMicros(1));
     expect((await runtime.store.listSteps(id)).map((st) => st.status)).toEqual(['failed']);
   });
 

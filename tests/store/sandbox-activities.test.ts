@@ -82,7 +82,7 @@ const collectDeps = () => ({ store: db.store, artifacts, taskSize: SIZE });
 async function delivered(body: string | undefined) {
   const prepareStep = await beginStep('Prepare');
   const prepared = await prepareSandbox(
-    { store: db.store, artifacts },
+    { store: db.store, artifacts, taskSize: SIZE },
     prepareStep,
     SandboxPrepareInputSchema.parse({ context: {}, language: 'python', code: 'print(42)' }),
   );
@@ -101,7 +101,7 @@ describe('Function: prepareSandbox', () => {
 
     // Act
     const out = await prepareSandbox(
-      { store: db.store, artifacts },
+      { store: db.store, artifacts, taskSize: SIZE },
       step,
       SandboxPrepareInputSchema.parse({
         context: {},
@@ -149,10 +149,14 @@ describe('Function: prepareSandbox', () => {
     });
 
     // Act
-    const a = await prepareSandbox({ store: db.store, artifacts }, first, input);
-    const retry = await prepareSandbox({ store: db.store, artifacts }, { ...first, attempt: 1 }, input);
+    const a = await prepareSandbox({ store: db.store, artifacts, taskSize: SIZE }, first, input);
+    const retry = await prepareSandbox(
+      { store: db.store, artifacts, taskSize: SIZE },
+      { ...first, attempt: 1 },
+      input,
+    );
     const reentry = await prepareSandbox(
-      { store: db.store, artifacts },
+      { store: db.store, artifacts, taskSize: SIZE },
       { ...first, enteredTime: new Date(Date.now() + 1000).toISOString() },
       input,
     );

@@ -87,7 +87,9 @@ interface CachedResponse {
  * 4. otherwise the worst case (input bound + max output tokens) is reserved against the execution's budget
  *    in one SQL statement — `BudgetExceededError` if it does not fit — the call is made, and the reservation
  *    is settled with the actual usage (or released if the call failed), together with the ledger row, the
- *    `llm.called` event and the kept result. `options.signal` (the invocation's deadline) aborts the call;
+ *    `llm.called` event and the kept result. Usage above the worst case is charged as reported, and the
+ *    store raises `budget.overrun` and holds nothing more for the run. A call abandoned at the client's
+ *    timeout or the deadline is recorded as unconfirmed spend at its worst case (`confirmed: false`). `options.signal` (the invocation's deadline) aborts the call;
  *    an aborted call fails as a retryable LlmProviderError like any other failed call.
  */
 export async function invokeLlm(
@@ -186,11 +188,16 @@ export async function invokeLlm(
     key: reservationKey,
     executionId: step.executionId,
     amountMicros: worstCase,
+    kind: 'llm',
+    stepId: step.stepId,
+    stateName: step.stateName,
+    provider: provider.id,
+    model,
   });
   if (!reserved.ok) {
     deps.metrics?.addMetric(METRICS.BudgetExceeded, 'Count', 1);
     throw new BudgetExceededError(
-      `a call to ${provider.id}/${model} may cost up to ${worstCase} µ$; execution ${step.executionId} has spent ${reserved.costMicros} and holds ${reserved.reservedMicros} of its ${reserved.budgetMicros} µ$ budget`,
+      `a call to ${provider.id}/${model} may cost up to ${worstCase} µ$; execution ${step.executionId} has spent ${reserved.costMicros} and holds ${reserved.reservedMicros} of its ${reserved.budgetMicros} µ$ budget${reserved.overrunMicros > 0 ? `, and a charge overran its reservation by ${reserved.overrunMicros} µ$` : ''}`,
     );
   }
 
@@ -207,7 +214,16 @@ export async function invokeLlm(
     }
     response = await provider.complete({ ...request, attempt: step.attempt }, options.signal);
   } catch (err) {
-    await deps.store.releaseBudget(reservationKey);
+    if (err instanceof LlmProviderError && err.abandoned) {
+      // Sent, then given up on: the provider may still answer and bill it. The ledger records the worst case
+      // as unconfirmed spend rather than claim less than may have been billed.
+      // Not bounded by the (spent) deadline signal: the margin kept before it is for this write.
+      await untilWritten(() => deps.store.recordUnconfirmed(reservationKey, err.message), {
+        sleep: deps.sleep,
+      });
+    } else {
+      await deps.store.releaseBudget(reservationKey);
+    }
     throw err;
   }
   const latencyMs = Math.round(performance.now() - t0);

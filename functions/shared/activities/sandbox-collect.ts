@@ -10,6 +10,7 @@ import type { Store } from '../ports/store.ts';
 import { fargateMicros } from '../pricing/aws.ts';
 import { assertSandboxSucceeded, parseSandboxResult } from '../sandbox/result.ts';
 import type { StepInfo } from '../step-context.ts';
+import { sandboxHoldKey } from './sandbox-prepare.ts';
 
 /** Largest result object read: two 8 MiB streams (the runner's ceiling) plus room for the JSON around them. */
 export const MAX_RESULT_BYTES = 17 * 1024 * 1024;
@@ -214,7 +215,11 @@ export async function collectSandbox(
         },
       },
     ],
-    keep ? { result: { key: keptKey, value: output } } : {},
+    // Settles the hold sandbox-prepare took: above it (a task that outlived its timeout) is an overrun.
+    {
+      reservationKey: sandboxHoldKey(input.resultKey),
+      ...(keep ? { result: { key: keptKey, value: output } } : {}),
+    },
   );
   deps.metrics?.addMetric(METRICS.SandboxRuns, 'Count', 1);
   deps.metrics?.addMetric(METRICS.CostMicros, 'Count', costMicros);

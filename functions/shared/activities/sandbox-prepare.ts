@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
 import * as z from 'zod';
+import { BudgetExceededError } from '../errors.ts';
 import { EVENTS } from '../events/catalogue.ts';
 import { type ArtifactStore, executionPrefix } from '../ports/artifacts.ts';
 import { SANDBOX_LANGUAGES, type SandboxLanguage } from '../ports/sandbox.ts';
 import type { Store } from '../ports/store.ts';
+import { fargateMicros } from '../pricing/aws.ts';
 import type { StepInfo } from '../step-context.ts';
 import { entryKey } from '../step-context.ts';
 
@@ -69,6 +71,16 @@ export interface SandboxPrepareOutput {
 export interface SandboxPrepareDeps {
   readonly store: Store;
   readonly artifacts: ArtifactStore;
+  /** The sandbox task size (CPU units, MiB): with the task's timeout, the worst case held before it runs. */
+  readonly taskSize: { readonly cpu: number; readonly memoryMiB: number };
+}
+
+/**
+ * The key of a sandbox run's budget hold: taken by sandbox-prepare, settled by sandbox-collect, which both
+ * know the run by its result object's key (no extra field travels through the workflow).
+ */
+export function sandboxHoldKey(resultKey: string): string {
+  return `sandbox:${resultKey}`;
 }
 
 /**
@@ -81,7 +93,8 @@ export function sandboxRunPrefix(step: StepInfo): string {
 }
 
 /**
- * Stores the program and makes everything the sandbox task needs: a presigned GET of the code, a
+ * Holds the task's worst case against the run's budget (`BudgetExceededError` when it does not fit, before
+ * anything runs), stores the program and makes everything the sandbox task needs: a presigned GET of the code, a
  * presigned PUT for the result (both valid for the program's timeout plus the task overhead) and the
  * runner's environment, then emits `sandbox.started`. The task itself gets no credentials.
  *
@@ -99,6 +112,25 @@ export async function prepareSandbox(
   const resultKey = `${prefix}result.json`;
   const taskTimeoutSeconds = input.timeoutSeconds + TASK_OVERHEAD_SECONDS;
   const validity = taskTimeoutSeconds + 60;
+
+  // The task's worst case (its size for the whole task timeout) is held before anything starts it.
+  const { cpu, memoryMiB } = deps.taskSize;
+  const worstCase = fargateMicros(cpu / 1024, memoryMiB / 1024, taskTimeoutSeconds * 1000);
+  const held = await deps.store.reserveBudget({
+    key: sandboxHoldKey(resultKey),
+    executionId: step.executionId,
+    amountMicros: worstCase,
+    kind: 'sandbox',
+    stepId: step.stepId,
+    stateName: step.stateName,
+    provider: 'fargate',
+    model: `${cpu / 1024}vCPU-${memoryMiB / 1024}GB`,
+  });
+  if (!held.ok) {
+    throw new BudgetExceededError(
+      `a sandbox run of up to ${taskTimeoutSeconds} s may cost ${worstCase} µ$; execution ${step.executionId} has spent ${held.costMicros} and holds ${held.reservedMicros} of its ${held.budgetMicros} µ$ budget${held.overrunMicros > 0 ? `, and a charge overran its reservation by ${held.overrunMicros} µ$` : ''}`,
+    );
+  }
 
   await deps.artifacts.put(codeKey, input.code, file.type);
   const [codeUrl, resultUrl] = await Promise.all([

@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import {
   bigint,
   bigserial,
+  boolean,
   check,
   index,
   integer,
@@ -37,6 +38,11 @@ export const executions = pgTable(
     reservedMicros: micros('reserved_micros').notNull().default(0),
     costMicros: micros('cost_micros').notNull().default(0),
     savedMicros: micros('saved_micros').notNull().default(0),
+    /**
+     * What charges settled above their reservation's worst case (a provider reporting more than it was
+     * allowed): counted in `cost_micros` as reported, and while it is above 0 no new reservation fits.
+     */
+    overrunMicros: micros('overrun_micros').notNull().default(0),
     idempotencyKey: text('idempotency_key'),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
     startedAt: timestamp('started_at', { withTimezone: true, mode: 'date' }),
@@ -105,6 +111,11 @@ export const costEntries = pgTable(
     savedMicros: micros('saved_micros').notNull().default(0),
     /** Makes a retried write of the same charge a no-op (execution/state/entered-time scoped). */
     idempotencyKey: text('idempotency_key'),
+    /**
+     * False for spend no usage report confirms (a call abandoned at the client timeout, a reservation its
+     * process died holding): charged at its worst case, since the provider may have billed it.
+     */
+    confirmed: boolean('confirmed').notNull().default(true),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   },
   (t) => [
@@ -172,12 +183,19 @@ export const budgetReservations = pgTable(
       .references(() => executions.id, { onDelete: 'cascade' }),
     amountMicros: micros('amount_micros').notNull(),
     status: text('status', { enum: RESERVATION_STATUSES }).notNull().default('reserved'),
+    /** The cost kind held, and where: what an unconfirmed ledger row made from this hold records. */
+    kind: text('kind', { enum: COST_KINDS }).notNull().default('llm'),
+    stepId: bigint('step_id', { mode: 'number' }),
+    stateName: text('state_name'),
+    provider: text('provider'),
+    model: text('model'),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   },
   (t) => [
     index('budget_reservations_execution').on(t.executionId),
     check('budget_reservations_amount_non_negative', sql`${t.amountMicros} >= 0`),
     check('budget_reservations_status_valid', oneOf(t.status, RESERVATION_STATUSES)),
+    check('budget_reservations_kind_valid', oneOf(t.kind, COST_KINDS)),
   ],
 );
 

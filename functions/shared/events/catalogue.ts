@@ -15,6 +15,8 @@ export const EVENTS = {
   stepFailed: 'step.failed',
   costRecorded: 'cost.recorded',
   budgetWarning: 'budget.warning',
+  /** A charge above its reservation's worst case: charged as reported; the run spends nothing more. */
+  budgetOverrun: 'budget.overrun',
   cacheHit: 'cache.hit',
   llmCalled: 'llm.called',
   sandboxStarted: 'sandbox.started',

@@ -64,14 +64,14 @@ export function ensureProviderError(
     return new LlmProviderError(
       `${provider} request${to} aborted at the deadline (${describe(context.deadline.reason)})`,
       undefined,
-      { cause },
+      { cause, abandoned: true },
     );
   }
   if (context.timeout?.aborted) {
     return new LlmProviderError(
       `${provider} request${to} timed out after ${context.timeoutMs} ms (TimeoutError)`,
       undefined,
-      { cause },
+      { cause, abandoned: true },
     );
   }
   return (

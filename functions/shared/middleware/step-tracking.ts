@@ -7,6 +7,7 @@ import { logger, metrics } from '../observability.ts';
 import type { Store } from '../ports/store.ts';
 import { lambdaComputeMicros } from '../pricing/aws.ts';
 import { entryKey, StepFunctionsContextSchema, type StepInfo } from '../step-context.ts';
+import { holdStep, memoryOf, transitionsAheadOf } from './budget.ts';
 import { describeIssues } from './validate-input.ts';
 
 // Executions this process has already seen exist, so later steps skip the lookup. Bounded: oldest go first.
@@ -31,28 +32,25 @@ export interface ActivityContext extends Context {
   step: StepInfo;
 }
 
-/** The function's memory, which Lambda bills by (the local runtime reports the activity's configured size). */
-function memoryOf(context: Context): number {
-  const mb = Number(context.memoryLimitInMB);
-  return Number.isFinite(mb) && mb > 0 ? mb : 128;
-}
-
-/** Completes a step attempt with its duration since `t0` and its compute charged (kind lambda). */
+/**
+ * Completes a step attempt with its duration since `t0` and its compute charged (kind lambda), settling
+ * the compute hold taken before it ran (if any).
+ */
 function closeStep(
   store: Store,
-  stepId: number,
-  t0: number,
+  s: { stepId: number; t0: number; computeKey?: string | undefined },
   context: Context,
   status: 'succeeded' | 'failed',
   error?: { error: string; cause: string },
 ): Promise<void> {
-  const durationMs = Math.round(performance.now() - t0);
+  const durationMs = Math.round(performance.now() - s.t0);
   return store.completeStep({
-    stepId,
+    stepId: s.stepId,
     status,
     durationMs,
     error: error ?? null,
     computeMicros: lambdaComputeMicros(memoryOf(context), durationMs),
+    ...(s.computeKey ? { reservationKey: s.computeKey } : {}),
   });
 }
 
@@ -62,7 +60,8 @@ function errorInfo(err: unknown): { error: string; cause: string } {
 }
 
 /**
- * Writes the step row for every activity invocation, and charges its compute (memory × billed duration,
+ * Writes the step row for every activity invocation, holds its worst case against the run's budget before
+ * it runs (middleware/budget.ts: refused with `BudgetExceededError` when it does not fit), and charges its compute (memory × billed duration,
  * kind `lambda`) to the ledger: `step.started` (or `step.retrying` on attempt > 0)
  * before the handler, then `step.succeeded`/`step.failed` with duration and error after it, each with its
  * outbox event in the same transaction. Needs `event.context` = the `$$` fields of TASK_CONTEXT_PARAMETERS.
@@ -126,7 +125,7 @@ export function stepTracking(
       if (row.kept !== undefined) {
         // A retry of an entry whose activity already finished (e.g. Step Functions retried after a Lambda
         // service error): answer with the kept result; nothing runs or is charged twice.
-        await closeStep(store, row.id, t0, request.context, 'succeeded');
+        await closeStep(store, { stepId: row.id, t0 }, request.context, 'succeeded');
         logger.info('returning the kept result of this state entry', { resultKey });
         return row.kept;
       }
@@ -141,13 +140,18 @@ export function stepTracking(
         resultKey,
       };
       (request.context as ActivityContext).step = step;
-      started.set(request.context, { stepId: row.id, t0 });
+      const s: { stepId: number; t0: number; computeKey?: string | undefined } = { stepId: row.id, t0 };
+      // Set before the hold, so a refused step is closed `failed` by onError like any other failure.
+      started.set(request.context, s);
+      // The step's worst case is held before it spends: BudgetExceededError here means it never starts.
+      const holds = await holdStep(store, activity, step, request.context, transitionsAheadOf(request.event));
+      s.computeKey = holds.computeKey;
     },
     after: async (request) => {
       const s = started.get(request.context);
       if (!s) return;
       const { store } = await runtime();
-      await closeStep(store, s.stepId, s.t0, request.context, 'succeeded');
+      await closeStep(store, s, request.context, 'succeeded');
       metrics.addMetric(METRICS.StepSucceeded, MetricUnit.Count, 1);
     },
     onError: async (request) => {
@@ -156,7 +160,7 @@ export function stepTracking(
       metrics.addMetric(METRICS.StepFailed, MetricUnit.Count, 1);
       try {
         const { store } = await runtime();
-        await closeStep(store, s.stepId, s.t0, request.context, 'failed', errorInfo(request.error));
+        await closeStep(store, s, request.context, 'failed', errorInfo(request.error));
       } catch (recordError) {
         // The activity's own error is what Step Functions must see; a failed bookkeeping write is logged.
         logger.error('could not record step failure', { stepId: s.stepId, error: recordError as Error });

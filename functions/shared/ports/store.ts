@@ -140,6 +140,8 @@ export interface Store {
     error?: { error: string; cause?: string } | null;
     /** The attempt's compute cost (kind `lambda`), charged in the same statement. */
     computeMicros?: Micros;
+    /** The compute reservation this charge settles (its amount leaves `reserved` as the charge enters `cost`). */
+    reservationKey?: string;
   }): Promise<void>;
   /**
    * Appends a ledger row and adds it to the execution's (and step's) totals atomically.
@@ -153,6 +155,11 @@ export interface Store {
       reservationKey?: string;
       /** Keep the activity's result under this key, so a retry of the same entry returns it. */
       result?: { key: string; value: unknown };
+      /**
+       * Settle every hold of this kind the execution still has (the end-of-run transition charge settles
+       * the transition holds its steps took). Never counted as an overrun: the run is over.
+       */
+      settleHeldKind?: CostKind;
     },
   ): Promise<{ entry: CostEntryRow; created: boolean }>;
   /**
@@ -163,9 +170,30 @@ export interface Store {
     key: string;
     executionId: string;
     amountMicros: Micros;
+    /** What the hold is for (default `llm`) and where: an unconfirmed row made from it says so. */
+    kind?: CostKind;
+    stepId?: number | null;
+    stateName?: string | null;
+    provider?: string | null;
+    model?: string | null;
   }): Promise<
-    { ok: true } | { ok: false; budgetMicros: Micros | null; costMicros: Micros; reservedMicros: Micros }
+    | { ok: true }
+    | {
+        ok: false;
+        budgetMicros: Micros | null;
+        costMicros: Micros;
+        reservedMicros: Micros;
+        /** Above 0 after a charge exceeded its worst case: the run may not spend again. */
+        overrunMicros: Micros;
+      }
   >;
+  /**
+   * Turns a still-held reservation into an `unconfirmed` ledger row (`confirmed: false`) at its reserved
+   * amount, settling the hold: spend that may have been billed though no usage report confirms it (a
+   * call abandoned at the client timeout, a process that died holding it). Idempotent per reservation key:
+   * `recorded` is false when the key is not held (settled, released, unknown, or already recorded).
+   */
+  recordUnconfirmed(reservationKey: string, reason: string): Promise<{ recorded: boolean }>;
   /** Returns a reservation's amount to the budget (after a failed call). Idempotent. */
   releaseBudget(key: string): Promise<void>;
   /**

@@ -1,12 +1,19 @@
 import { and, eq, sql } from 'drizzle-orm';
 import type { WfloDb } from '../db/connection.ts';
-import { budgetReservations, executions, steps } from '../db/schema.ts';
+import { budgetReservations, costEntries, events, executions, steps } from '../db/schema.ts';
 import { NotFoundError } from '../errors.ts';
+import { EVENTS } from '../events/catalogue.ts';
 import type { Store } from '../ports/store.ts';
 import { once, p } from './statements.ts';
 
-/** The budget's part of the store: holds against an execution's budget and their release (one or all). */
-export type BudgetMethods = Pick<Store, 'reserveBudget' | 'releaseBudget' | 'releaseHeld'>;
+/**
+ * The budget's part of the store: holds against an execution's budget, their release (one or all), and
+ * a hold turned into unconfirmed spend.
+ */
+export type BudgetMethods = Pick<
+  Store,
+  'reserveBudget' | 'releaseBudget' | 'releaseHeld' | 'recordUnconfirmed'
+>;
 
 /** The reservation statements over one connection. */
 export function budgetMethods(db: WfloDb): BudgetMethods {
@@ -14,25 +21,87 @@ export function budgetMethods(db: WfloDb): BudgetMethods {
   const reserveQuery = once(() => {
     const amount = sql`${p('amount')}::bigint`;
     const key = sql`${p('key')}::text`;
-    const upd = db
-      .$with('upd', { id: sql<string>`id`.as('id') })
-      .as(
-        sql`update ${executions} set reserved_micros = ${executions.reservedMicros} + ${amount} where ${executions.id} = ${p('executionId')} and (${executions.budgetMicros} is null or ${executions.costMicros} + ${executions.reservedMicros} + ${amount} <= ${executions.budgetMicros}) and not exists (select 1 from ${budgetReservations} where ${budgetReservations.key} = ${key}) returning ${executions.id} as id`,
-      );
+    const upd = db.$with('upd', { id: sql<string>`id`.as('id') }).as(
+      // After an overrun (a charge above its worst case) nothing more fits, whatever the budget left.
+      sql`update ${executions} set reserved_micros = ${executions.reservedMicros} + ${amount} where ${executions.id} = ${p('executionId')} and (${executions.budgetMicros} is null or (${executions.overrunMicros} = 0 and ${executions.costMicros} + ${executions.reservedMicros} + ${amount} <= ${executions.budgetMicros})) and not exists (select 1 from ${budgetReservations} where ${budgetReservations.key} = ${key}) returning ${executions.id} as id`,
+    );
     const held = db
       .$with('held', { key: sql<string>`key`.as('key') })
       .as(
-        sql`insert into ${budgetReservations} (key, execution_id, amount_micros) select ${key}, upd.id, ${amount} from ${upd} as upd returning key`,
+        sql`insert into ${budgetReservations} (key, execution_id, amount_micros, kind, step_id, state_name, provider, model) select ${key}, upd.id, ${amount}, ${p('kind')}::text, ${p('stepId')}::bigint, ${p('stateName')}::text, ${p('provider')}::text, ${p('model')}::text from ${upd} as upd returning key`,
       );
     return db.with(upd, held).select().from(upd).prepare('wflo_reserve_budget');
   });
 
+  /**
+   * A held reservation becomes a ledger row at its amount, `confirmed = false`, in one statement: the hold
+   * is settled, the totals move, and `cost.recorded` says why the spend is unconfirmed. The hold's status
+   * change is the idempotency: a second call finds it no longer `reserved` and writes nothing.
+   */
+  const unconfirmedQuery = once(() => {
+    const settled = db
+      .$with('settled', {
+        key: sql<string>`key`.as('key'),
+        executionId: sql<string>`execution_id`.as('execution_id'),
+        amount: sql<number>`amount_micros`.as('amount_micros'),
+      })
+      .as(
+        sql`update ${budgetReservations} set status = 'settled' where ${budgetReservations.key} = ${p('key')}::text and ${budgetReservations.status} = 'reserved' returning key, execution_id, amount_micros, kind, step_id, state_name, provider, model`,
+      );
+    const ins = db
+      .$with('ins', {
+        id: sql<number>`id`.as('id'),
+        executionId: sql<string>`execution_id`.as('execution_id'),
+      })
+      .as(
+        sql`insert into ${costEntries} (execution_id, step_id, state_name, kind, provider, model, usd_micros, idempotency_key, confirmed) select s.execution_id, (select ${steps.id} from ${steps} where ${steps.id} = s.step_id), s.state_name, s.kind, s.provider, s.model, s.amount_micros, 'unconfirmed:' || s.key, false from ${settled} as s on conflict do nothing returning id, execution_id, step_id, state_name, kind, provider, model, usd_micros`,
+      );
+    const totals = db
+      .$with('totals', { id: sql<string>`id`.as('id') })
+      .as(
+        sql`update ${executions} set cost_micros = ${executions.costMicros} + i.usd_micros, reserved_micros = greatest(0, ${executions.reservedMicros} - i.usd_micros) from ${ins} as i where ${executions.id} = i.execution_id returning ${executions.id} as id`,
+      );
+    const stepTotal = db
+      .$with('step_total', { id: sql<number>`id`.as('id') })
+      .as(
+        sql`update ${steps} set cost_micros = ${steps.costMicros} + i.usd_micros from ${ins} as i where ${steps.id} = i.step_id returning ${steps.id}`,
+      );
+    const ev = db
+      .$with('ev', { id: sql<number>`id`.as('id') })
+      .as(
+        sql`insert into ${events} (execution_id, type, payload) select i.execution_id, ${EVENTS.costRecorded}::text, jsonb_build_object('executionId', i.execution_id, 'costEntryId', i.id, 'stateName', i.state_name, 'kind', i.kind, 'provider', i.provider, 'model', i.model, 'usdMicros', i.usd_micros, 'savedMicros', 0, 'confirmed', false, 'reason', ${p('reason')}::text) from ${ins} as i returning id`,
+      );
+    return db
+      .with(settled, ins, totals, stepTotal, ev)
+      .select({ id: ins.id })
+      .from(ins)
+      .prepare('wflo_record_unconfirmed');
+  });
+
   return {
-    async reserveBudget({ key, executionId, amountMicros }) {
+    async reserveBudget({
+      key,
+      executionId,
+      amountMicros,
+      kind = 'llm',
+      stepId,
+      stateName,
+      provider,
+      model,
+    }) {
       if (!Number.isSafeInteger(amountMicros) || amountMicros < 0) {
         throw new RangeError('a reservation is a non-negative whole number of micro-dollars');
       }
-      const [row] = await reserveQuery().execute({ key, executionId, amount: amountMicros });
+      const [row] = await reserveQuery().execute({
+        key,
+        executionId,
+        amount: amountMicros,
+        kind,
+        stepId: stepId ?? null,
+        stateName: stateName ?? null,
+        provider: provider ?? null,
+        model: model ?? null,
+      });
       if (row) return { ok: true };
       const [existing] = await db.select().from(budgetReservations).where(eq(budgetReservations.key, key));
       if (existing?.status === 'reserved') return { ok: true };
@@ -43,7 +112,13 @@ export function budgetMethods(db: WfloDb): BudgetMethods {
         budgetMicros: execution.budgetMicros,
         costMicros: execution.costMicros,
         reservedMicros: execution.reservedMicros,
+        overrunMicros: execution.overrunMicros,
       };
+    },
+
+    async recordUnconfirmed(reservationKey, reason) {
+      const [row] = await unconfirmedQuery().execute({ key: reservationKey, reason });
+      return { recorded: row !== undefined };
     },
 
     async releaseHeld(executionId, error) {

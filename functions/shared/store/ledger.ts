@@ -43,13 +43,22 @@ export function ledgerMethods(db: WfloDb, releaseBudget: Store['releaseBudget'])
         .onConflictDoNothing()
         .returning(),
     );
-    const settles = shape.includes('r');
-    // Settling a reservation: only when the ledger row was written, so a repeat cannot settle twice.
+    // `r`: settle one reservation (an overrun when the charge is above it); `h`: every hold of one kind.
+    const settlesOne = shape.includes('r');
+    const settles = settlesOne || shape.includes('h');
+    // Settling: only when the ledger row was written, so a repeat cannot settle twice.
+    const which = settlesOne
+      ? sql`${budgetReservations.key} = ${p('reservationKey')}::text`
+      : sql`${budgetReservations.executionId} = ${p('executionId')} and ${budgetReservations.kind} = ${p('heldKind')}::text`;
     const settled = db
       .$with('settled', { amount: sql<number>`amount_micros`.as('amount_micros') })
       .as(
-        sql`update ${budgetReservations} set status = 'settled' where ${budgetReservations.key} = ${p('reservationKey')}::text and ${budgetReservations.status} = 'reserved' and exists (select 1 from ${ins}) returning amount_micros`,
+        sql`update ${budgetReservations} set status = 'settled' where ${which} and ${budgetReservations.status} = 'reserved' and exists (select 1 from ${ins}) returning amount_micros`,
       );
+    // What the charge exceeds its one reservation by (0 when it fits, or when the hold was already gone).
+    const excess = settlesOne
+      ? sql`greatest(0, ${ins.usdMicros} - coalesce((select sum(amount_micros) from ${settled}), ${ins.usdMicros}))`
+      : sql`0`;
     // The totals move in the same statement as the ledger row, so they always equal its sum.
     const totals = db
       .$with('totals', {
@@ -59,7 +68,7 @@ export function ledgerMethods(db: WfloDb, releaseBudget: Store['releaseBudget'])
         budget: sql<number | null>`budget`.as('budget'),
       })
       .as(
-        sql`update ${executions} set cost_micros = ${executions.costMicros} + ${ins.usdMicros}, saved_micros = ${executions.savedMicros} + ${ins.savedMicros}, reserved_micros = greatest(0, ${executions.reservedMicros} - ${settles ? sql`coalesce((select sum(amount_micros) from ${settled}), 0)` : sql`0`}) from ${ins} where ${executions.id} = ${ins.executionId} returning ${executions.id} as id, ${executions.costMicros} as new_cost, ${ins.usdMicros} as delta, ${executions.budgetMicros} as budget`,
+        sql`update ${executions} set cost_micros = ${executions.costMicros} + ${ins.usdMicros}, saved_micros = ${executions.savedMicros} + ${ins.savedMicros}, reserved_micros = greatest(0, ${executions.reservedMicros} - ${settles ? sql`coalesce((select sum(amount_micros) from ${settled}), 0)` : sql`0`}), overrun_micros = ${executions.overrunMicros} + ${excess} from ${ins} where ${executions.id} = ${ins.executionId} returning ${executions.id} as id, ${executions.costMicros} as new_cost, ${ins.usdMicros} as delta, ${executions.budgetMicros} as budget`,
       );
     const stepTotal = db
       .$with('step_total', { id: sql<number>`id`.as('id') })
@@ -71,7 +80,7 @@ export function ledgerMethods(db: WfloDb, releaseBudget: Store['releaseBudget'])
       sql`${ins.executionId}`,
       sql`${ins}`,
       sql`${EVENTS.costRecorded}::text`,
-      sql`jsonb_build_object('executionId', ${ins.executionId}, 'costEntryId', ${ins.id}, 'stateName', ${ins.stateName}, 'kind', ${ins.kind}, 'model', ${ins.model}, 'usdMicros', ${ins.usdMicros}, 'savedMicros', ${ins.savedMicros})`,
+      sql`jsonb_build_object('executionId', ${ins.executionId}, 'costEntryId', ${ins.id}, 'stateName', ${ins.stateName}, 'kind', ${ins.kind}, 'model', ${ins.model}, 'usdMicros', ${ins.usdMicros}, 'savedMicros', ${ins.savedMicros}, 'confirmed', true)`,
     );
     const extra = extraOutbox('extra', sql`${ins.executionId}`, sql`${ins}`);
     // budget.warning once per threshold, when this charge crosses it.
@@ -79,6 +88,12 @@ export function ledgerMethods(db: WfloDb, releaseBudget: Store['releaseBudget'])
       .$with('warn', { id: sql<number>`id`.as('id') })
       .as(
         sql`insert into ${events} (execution_id, type, payload) select totals.id, ${EVENTS.budgetWarning}::text, jsonb_build_object('executionId', totals.id, 'thresholdPercent', p, 'costMicros', totals.new_cost, 'budgetMicros', totals.budget) from ${totals} as totals, unnest(array[50, 75, 90]) as p where totals.budget > 0 and totals.new_cost * 100 >= p * totals.budget and (totals.new_cost - totals.delta) * 100 < p * totals.budget returning id`,
+      );
+    // budget.overrun: the charge is above the worst case it reserved, naming the provider and the step.
+    const overrun = db
+      .$with('overrun', { id: sql<number>`id`.as('id') })
+      .as(
+        sql`insert into ${events} (execution_id, type, payload) select ${ins.executionId}, ${EVENTS.budgetOverrun}::text, jsonb_build_object('executionId', ${ins.executionId}, 'costEntryId', ${ins.id}, 'stepId', ${ins.stepId}, 'stateName', ${ins.stateName}, 'kind', ${ins.kind}, 'provider', ${ins.provider}, 'model', ${ins.model}, 'reservedMicros', ${ins.usdMicros} - ${excess}, 'chargedMicros', ${ins.usdMicros}, 'overrunMicros', ${excess}) from ${ins} where ${excess} > 0 returning id`,
       );
     const kept = db
       .$with('kept', { key: sql<string>`key`.as('key') })
@@ -89,6 +104,7 @@ export function ledgerMethods(db: WfloDb, releaseBudget: Store['releaseBudget'])
       ins,
       ...(settles ? [settled] : []),
       totals,
+      ...(settlesOne ? [overrun] : []),
       stepTotal,
       ev,
       ...(shape.includes('e') ? [extra] : []),
@@ -106,7 +122,8 @@ export function ledgerMethods(db: WfloDb, releaseBudget: Store['releaseBudget'])
 
   return {
     async recordCost(entry, extraEvents = [], options = {}) {
-      const shape = `${options.reservationKey ? 'r' : ''}${extraEvents.length ? 'e' : ''}${options.result ? 'k' : ''}`;
+      const held = options.reservationKey ? 'r' : options.settleHeldKind ? 'h' : '';
+      const shape = `${held}${extraEvents.length ? 'e' : ''}${options.result ? 'k' : ''}`;
       let query = recordCostQueries.get(shape);
       if (!query) {
         query = recordCostQuery(shape);
@@ -126,6 +143,7 @@ export function ledgerMethods(db: WfloDb, releaseBudget: Store['releaseBudget'])
         savedMicros: entry.savedMicros ?? 0,
         idempotencyKey: entry.idempotencyKey ?? null,
         reservationKey: options.reservationKey ?? null,
+        heldKind: options.settleHeldKind ?? null,
         extra: JSON.stringify(extraEvents),
         resultKey: options.result?.key ?? null,
         resultValue: json(options.result?.value),

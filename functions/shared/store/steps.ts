@@ -1,6 +1,6 @@
 import { and, eq, sql } from 'drizzle-orm';
 import type { WfloDb } from '../db/connection.ts';
-import { activityResults, costEntries, executions, steps } from '../db/schema.ts';
+import { activityResults, budgetReservations, costEntries, executions, steps } from '../db/schema.ts';
 import { ConflictError, NotFoundError } from '../errors.ts';
 import { EVENTS, stepEndEvent } from '../events/catalogue.ts';
 import type { Store } from '../ports/store.ts';
@@ -75,12 +75,22 @@ export function stepMethods(db: WfloDb, getActivityResult: Store['getActivityRes
       .as(
         sql`insert into ${costEntries} (execution_id, step_id, state_name, kind, usd_micros) select ${upd.executionId}, ${upd.id}, ${upd.stateName}, 'lambda', ${compute} from ${upd} where ${compute} > 0 returning id`,
       );
+    // The attempt's compute hold (taken before it ran, at memory × its remaining time) is settled here.
+    const settled = db
+      .$with('settled', { amount: sql<number>`amount_micros`.as('amount_micros') })
+      .as(
+        sql`update ${budgetReservations} set status = 'settled' where ${budgetReservations.key} = ${p('reservationKey')}::text and ${budgetReservations.status} = 'reserved' and exists (select 1 from ${upd}) returning amount_micros`,
+      );
     const totals = db
       .$with('totals', { id: sql<string>`id`.as('id') })
       .as(
-        sql`update ${executions} set cost_micros = ${executions.costMicros} + ${compute} from ${upd} where ${executions.id} = ${upd.executionId} and ${compute} > 0 returning ${executions.id}`,
+        sql`update ${executions} set cost_micros = ${executions.costMicros} + ${compute}, reserved_micros = greatest(0, ${executions.reservedMicros} - coalesce((select sum(amount_micros) from ${settled}), 0)) from ${upd} where ${executions.id} = ${upd.executionId} returning ${executions.id}`,
       );
-    return db.with(upd, ev, ledger, totals).select({ id: upd.id }).from(upd).prepare('wflo_complete_step');
+    return db
+      .with(upd, ev, ledger, settled, totals)
+      .select({ id: upd.id })
+      .from(upd)
+      .prepare('wflo_complete_step');
   });
 
   return {
@@ -115,7 +125,7 @@ export function stepMethods(db: WfloDb, getActivityResult: Store['getActivityRes
       return keptBefore === undefined ? existing : { ...existing, kept: keptBefore };
     },
 
-    async completeStep({ stepId, status, durationMs, error, computeMicros = 0 }) {
+    async completeStep({ stepId, status, durationMs, error, computeMicros = 0, reservationKey }) {
       const [row] = await completeStepQuery().execute({
         stepId,
         status,
@@ -124,6 +134,7 @@ export function stepMethods(db: WfloDb, getActivityResult: Store['getActivityRes
         error: json(error),
         finishedAt: new Date().toISOString(),
         compute: computeMicros,
+        reservationKey: reservationKey ?? null,
       });
       if (!row) throw new NotFoundError(`step ${stepId} not found`);
     },

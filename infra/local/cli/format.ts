@@ -44,7 +44,7 @@ export function progressLine(event: Pick<EventRow, 'type' | 'payload'>): string 
 export type CostLine = Pick<
   CostEntryRow,
   'stateName' | 'provider' | 'model' | 'tokensIn' | 'tokensOut' | 'usdMicros' | 'savedMicros'
-> & { readonly kind: string };
+> & { readonly kind: string; readonly confirmed?: boolean };
 
 /** The cost table `wflo run` prints: one row per ledger entry, then totals by kind and the grand total. */
 export function costTable(entries: readonly CostLine[]): string {
@@ -53,7 +53,8 @@ export function costTable(entries: readonly CostLine[]): string {
     e.kind,
     e.model ? `${e.provider}/${e.model}` : '-',
     e.kind === 'llm' ? `${e.tokensIn}/${e.tokensOut}` : '',
-    `$${formatMicros(e.usdMicros)}`,
+    // Unconfirmed spend (no usage report; charged at its worst case) is marked, not hidden.
+    `$${formatMicros(e.usdMicros)}${e.confirmed === false ? ' (unconfirmed)' : ''}`,
     e.savedMicros > 0 ? `$${formatMicros(e.savedMicros)}` : '',
   ]);
   const summary = summarizeCosts(entries);

@@ -87,6 +87,7 @@ describe('wflo run output', () => {
       usdMicros,
       savedMicros,
       idempotencyKey: null,
+      confirmed: true,
       createdAt: new Date(0),
     });
     const table = costTable([row('Plan', 26), row('Act', 37, 12)]);
