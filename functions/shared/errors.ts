@@ -31,6 +31,25 @@ export class LockNotAcquiredError extends WfloError {
   override readonly retryable = true;
 }
 
+/** A bounded wait for a lock ran out: another owner held it the whole time. Names the lock and the wait. */
+export class LockTimeoutError extends WfloError {
+  override name = 'LockTimeoutError';
+  override readonly retryable = true;
+}
+
+/** A renew or release by an owner that does not hold the lock (another does): nothing was changed. */
+export class LockNotHeldError extends WfloError {
+  override name = 'LockNotHeldError';
+}
+
+/**
+ * A write to a fenced resource carried a fencing token older than the newest the resource has seen: its
+ * writer's lock expired and was granted again. Never retryable with the same token.
+ */
+export class StaleFencingTokenError extends WfloError {
+  override name = 'StaleFencingTokenError';
+}
+
 /** Sandboxed code exited non-zero or could not run. */
 export class SandboxFailedError extends WfloError {
   override name = 'SandboxFailedError';
@@ -81,6 +100,22 @@ export class UnknownModelPriceError extends WfloError {
 /** Configuration is missing or malformed. Raised at start, never mid-run. */
 export class ConfigError extends WfloError {
   override name = 'ConfigError';
+}
+
+/** A decision was refused because the decider is not among the approval's approvers. */
+export class ForbiddenError extends WfloError {
+  override name = 'ForbiddenError';
+}
+
+/** A decision came after the approval's expiry, or its task is gone (timed out on the engine). */
+export class ApprovalExpiredError extends WfloError {
+  override name = 'ApprovalExpiredError';
+  /** When the approval expired (ISO 8601), when known. */
+  readonly expiresAt: string | undefined;
+  constructor(message: string, expiresAt?: string, options?: ErrorOptions) {
+    super(message, options);
+    this.expiresAt = expiresAt;
+  }
 }
 
 /** A lookup found nothing (execution, workflow). */
@@ -152,6 +187,9 @@ export const ERROR_NAMES = [
   'ValidationError',
   'BudgetExceededError',
   'LockNotAcquiredError',
+  'LockTimeoutError',
+  'LockNotHeldError',
+  'StaleFencingTokenError',
   'SandboxFailedError',
   'SandboxTimeoutError',
   'ApprovalRejectedError',

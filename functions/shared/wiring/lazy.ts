@@ -2,6 +2,7 @@ import type { Config } from '../config.ts';
 import type { LlmProvider } from '../llm/types.ts';
 import type { ArtifactStore } from '../ports/artifacts.ts';
 import type { ResponseCache } from '../ports/cache.ts';
+import type { LockManager } from '../ports/lock.ts';
 import type { Store } from '../ports/store.ts';
 import type { PriceTable } from '../pricing/pricing.ts';
 
@@ -19,6 +20,8 @@ export interface Runtime {
   readonly cache: ResponseCache;
   /** Sandbox code and results: S3 on AWS, a directory locally. */
   readonly artifacts: ArtifactStore;
+  /** Locks with fencing: Redis/Valkey when configured, the store's table otherwise. */
+  readonly locks: LockManager;
   close(): Promise<void>;
 }
 

@@ -3,6 +3,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { S3Artifacts } from '#shared/adapters/s3-artifacts';
 import type { Config } from '#shared/config';
 import { guardStore } from '#shared/db/errors';
+import { createLocks } from '#shared/locks/create-locks';
 import type { ArtifactStore } from '#shared/ports/artifacts';
 import { createStore } from '#shared/store/create-store';
 import { installRuntime, type Runtime, uninstallRuntime } from '#shared/wiring/lazy';
@@ -37,6 +38,7 @@ export async function createRuntime(configIn: Config): Promise<Runtime> {
   const conn = await openDb(config.store);
   const store = guardStore(createStore(conn));
   const cache = createCache(config, conn.db);
+  const locks = createLocks(config, conn.db);
   return {
     config,
     store,
@@ -44,8 +46,10 @@ export async function createRuntime(configIn: Config): Promise<Runtime> {
     providers,
     cache,
     artifacts: createArtifacts(config),
+    locks,
     close: async () => {
       await cache.close();
+      await locks.close();
       await store.close();
     },
   };
