@@ -118,6 +118,30 @@ export class ApprovalExpiredError extends WfloError {
   }
 }
 
+/**
+ * The engine refused to resume a waiting task: `TaskDoesNotExist` (the execution ended, or the token was
+ * already used), `TaskTimedOut` (its TimeoutSeconds or HeartbeatSeconds passed) or `InvalidToken`. The same
+ * names on Step Functions and on the embedded engine.
+ */
+export class TaskCallbackError extends WfloError {
+  override name = 'TaskCallbackError';
+  readonly reason: 'TaskDoesNotExist' | 'TaskTimedOut' | 'InvalidToken';
+  constructor(reason: TaskCallbackError['reason'], message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.reason = reason;
+  }
+}
+
+/** The API could not tell who is calling (no IAM principal on the request). */
+export class UnauthenticatedError extends WfloError {
+  override name = 'UnauthenticatedError';
+}
+
+/** This API cannot serve the request here (e.g. a runtime that cannot resume waiting tasks). */
+export class ServiceUnavailableError extends WfloError {
+  override name = 'ServiceUnavailableError';
+}
+
 /** A lookup found nothing (execution, workflow). */
 export class NotFoundError extends WfloError {
   override name = 'NotFoundError';

@@ -79,6 +79,21 @@ const CALLERS: Readonly<Record<string, FunctionCallers>> = {
     },
   },
   'execution-finish': { entry: activity('execution-finish').entry, actions: STORE },
+  ...Object.fromEntries(
+    ['lock-acquire', 'lock-release'].map((id) => [
+      id,
+      {
+        entry: activity(id).entry,
+        actions: {
+          ...STORE,
+          'elasticache:Connect': {
+            pattern: /service: 'elasticache'/,
+            why: 'the Redis lock adapter connects with an ElastiCache IAM auth token (redis-cache.ts openRedis)',
+          },
+        },
+      },
+    ]),
+  ),
   'sandbox-prepare': {
     entry: activity('sandbox-prepare').entry,
     actions: {

@@ -46,6 +46,9 @@ export const CONFIG_ENV_KEYS = [
   'SANDBOX_MAX_CONCURRENT',
   'WFLO_API_TOKEN',
   'WFLO_MAX_RUNS_IN_FLIGHT',
+  'APPROVALS_TOPIC_ARN',
+  'WFLO_USER',
+  'WFLO_USER_ROLES',
 ] as const;
 export type ConfigEnvKey = (typeof CONFIG_ENV_KEYS)[number];
 

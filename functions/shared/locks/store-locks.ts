@@ -2,12 +2,7 @@ import { sql } from 'drizzle-orm';
 import type { WfloDb } from '../db/connection.ts';
 import { locks } from '../db/schema.ts';
 import type { LockGrant, LockManager, ReleaseOutcome } from '../ports/lock.ts';
-
-/** Rows of a raw statement, whichever driver ran it (node-postgres/PGlite return `{ rows }`, others an array). */
-function rowsOf<T>(result: unknown): T[] {
-  if (Array.isArray(result)) return result as T[];
-  return ((result as { rows?: T[] }).rows ?? []) as T[];
-}
+import { rowsOf } from '../store/statements.ts';
 
 const toMs = (v: unknown) => (v instanceof Date ? v.getTime() : new Date(String(v)).getTime());
 

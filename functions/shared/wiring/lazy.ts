@@ -1,5 +1,6 @@
 import type { Config } from '../config.ts';
 import type { LlmProvider } from '../llm/types.ts';
+import type { ApprovalStore } from '../ports/approvals.ts';
 import type { ArtifactStore } from '../ports/artifacts.ts';
 import type { ResponseCache } from '../ports/cache.ts';
 import type { LockManager } from '../ports/lock.ts';
@@ -22,6 +23,8 @@ export interface Runtime {
   readonly artifacts: ArtifactStore;
   /** Locks with fencing: Redis/Valkey when configured, the store's table otherwise. */
   readonly locks: LockManager;
+  /** Pending approvals and their decisions (the store's table). */
+  readonly approvals: ApprovalStore;
   close(): Promise<void>;
 }
 

@@ -2,6 +2,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { S3Artifacts } from '#shared/adapters/s3-artifacts';
 import type { Config } from '#shared/config';
+import { storeApprovals } from '#shared/approvals/store-approvals';
 import { guardStore } from '#shared/db/errors';
 import { createLocks } from '#shared/locks/create-locks';
 import type { ArtifactStore } from '#shared/ports/artifacts';
@@ -47,6 +48,7 @@ export async function createRuntime(configIn: Config): Promise<Runtime> {
     cache,
     artifacts: createArtifacts(config),
     locks,
+    approvals: storeApprovals(conn.db),
     close: async () => {
       await cache.close();
       await locks.close();
