@@ -107,6 +107,15 @@ export const ACTIVITIES: readonly ActivityDefinition[] = [
     timeoutSeconds: 30,
     needs: ['store', 'cache'],
   },
+  {
+    id: 'document-write',
+    entry: 'functions/activities/document-write.ts',
+    variable: 'DocumentWriteFunction',
+    description: 'Writes a shared document only with a fencing token at least the newest it has seen',
+    memoryMb: 256,
+    timeoutSeconds: 30,
+    needs: ['store'],
+  },
 ];
 
 /** The registry entry of an activity; throws naming the known ids when there is none. */

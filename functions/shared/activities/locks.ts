@@ -9,7 +9,7 @@ import {
   MIN_LOCK_TTL_MS,
   releaseLock,
 } from '../locks/locks.ts';
-import type { LockManager } from '../ports/lock.ts';
+import type { FencedDocuments, LockManager } from '../ports/lock.ts';
 import type { Store } from '../ports/store.ts';
 import type { StepInfo } from '../step-context.ts';
 
@@ -125,4 +125,26 @@ export async function lockRelease(
     ]);
   }
   return { name: input.name, released };
+}
+
+export const DocumentWriteInputSchema = z.object({
+  context: z.unknown(),
+  document: LockNameSchema,
+  content: z.unknown(),
+  /** The fencing token of the lock-acquire grant that protects this document. */
+  fencingToken: z.number().int().min(1),
+});
+export type DocumentWriteInput = z.infer<typeof DocumentWriteInputSchema>;
+
+/**
+ * document-write: writes a fenced document with the writer's fencing token. A token older than the newest the
+ * document has seen (the lock expired and was granted again) fails with StaleFencingTokenError, unchanged.
+ */
+export async function documentWrite(
+  deps: { readonly store: Store; readonly documents: FencedDocuments },
+  _step: StepInfo,
+  input: DocumentWriteInput,
+): Promise<{ document: string; fencingToken: number }> {
+  await deps.documents.write(input.document, input.content ?? null, input.fencingToken);
+  return { document: input.document, fencingToken: input.fencingToken };
 }

@@ -2,6 +2,7 @@ import { eq, sql } from 'drizzle-orm';
 import type { WfloDb } from '../db/connection.ts';
 import { fencedDocuments } from '../db/schema.ts';
 import { StaleFencingTokenError } from '../errors.ts';
+import type { FencedDocuments } from '../ports/lock.ts';
 
 /**
  * Writes a fenced document (a workflow's shared document, a resource wflo owns) with the writer's fencing
@@ -41,4 +42,12 @@ export async function readFencedDocument(
     .from(fencedDocuments)
     .where(eq(fencedDocuments.name, name));
   return row;
+}
+
+/** The fenced documents of one database, as the port the activities use. */
+export function storeFencedDocuments(db: WfloDb): FencedDocuments {
+  return {
+    write: (name, content, token) => writeFencedDocument(db, name, content, token),
+    read: (name) => readFencedDocument(db, name),
+  };
 }

@@ -34,3 +34,13 @@ export interface LockManager {
   release(name: string, owner: string): Promise<ReleaseOutcome>;
   close(): Promise<void>;
 }
+
+/**
+ * A resource wflo owns that only the newest lock holder may write (the store's `fenced_documents`): a write
+ * carries its fencing token, and one older than the newest the document has seen fails with
+ * StaleFencingTokenError and changes nothing.
+ */
+export interface FencedDocuments {
+  write(name: string, content: unknown, fencingToken: number): Promise<void>;
+  read(name: string): Promise<{ content: unknown; fencingToken: number } | undefined>;
+}

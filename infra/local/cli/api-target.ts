@@ -21,6 +21,9 @@ export const OWNER_AWARE: ReadonlySet<string> = new Set([
   'costs',
   'workflows',
   'cancel',
+  'approvals',
+  'approve',
+  'reject',
 ]);
 
 /**

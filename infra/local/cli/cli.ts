@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { type ApiTarget, OWNER_AWARE, ownerTarget, targetFetch } from './api-target.ts';
+import { approvals, decide } from './approval-commands.ts';
 import { boot, parseInput, UsageError } from './boot.ts';
 import { cancel, executions, ofExecution, workflows } from './read-commands.ts';
 import { runRemote } from './run-remote.ts';
@@ -23,11 +24,15 @@ Usage:
   wflo steps <executionId> [--json]              every attempt of every step of an execution
   wflo costs <executionId> [--json]              an execution's cost ledger and totals
   wflo cancel <executionId>                      stop a running execution, releasing its budget holds
+  wflo approvals [--status pending|approved|rejected|expired|all] [--json]
+                                                 approvals, pending ones by default
+  wflo approve <approvalId> [--comment <text>]   approve: the waiting run goes on
+  wflo reject <approvalId> [--comment <text>]    reject: the waiting run takes its rejected path
   wflo workflows                                 list the workflows
   wflo openapi                                   print the API's OpenAPI 3.1 document
 
 Against the deployed API: add --api-url <url> (or set WFLO_API_URL) to run, executions, steps, costs,
-cancel and workflows. <url> is the stack's ApiUrl output; requests are signed with SigV4 (execute-api) using the
+cancel, approvals, approve, reject and workflows. <url> is the stack's ApiUrl output; requests are signed with SigV4 (execute-api) using the
 default AWS credential chain (AWS_PROFILE, SSO, environment, instance role); the region comes from the
 URL, else AWS_REGION.
 
@@ -268,6 +273,11 @@ async function main(argv: string[]): Promise<number> {
       return workflows(target);
     case 'cancel':
       return cancel(rest, target);
+    case 'approvals':
+      return approvals(rest, target);
+    case 'approve':
+    case 'reject':
+      return decide(command, rest, target);
     case 'openapi': {
       const { openApiDocument } = await import('../../../functions/api/app.ts');
       console.log(JSON.stringify(openApiDocument(), null, 2));
