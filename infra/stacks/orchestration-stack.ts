@@ -131,7 +131,16 @@ export class OrchestrationStack extends Stack {
         else if (need === 'artifacts-write') data.bindArtifacts(fn, 'write');
         else if (need === 'approvals-notify') {
           fn.addEnvironment(ENV.APPROVALS_TOPIC_ARN, this.approvalsTopic.topicArn);
-          this.approvalsTopic.grantPublish(fn.role);
+          // Exact actions (not grantPublish's GenerateDataKey*): SNS asks for one data key per message.
+          fn.role.addToPrincipalPolicy(
+            new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [this.approvalsTopic.topicArn] }),
+          );
+          fn.role.addToPrincipalPolicy(
+            new iam.PolicyStatement({
+              actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+              resources: [this.key.keyArn],
+            }),
+          );
         } else if (need === 'llm') {
           if (llmSecret) {
             fn.addEnvironment(ENV.LLM_SECRET_ARN, llmSecret.secretArn);

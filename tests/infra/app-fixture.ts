@@ -71,7 +71,7 @@ export const NEED_ACTIONS: Record<ActivityNeed, string[]> = {
   'artifacts-write': ['s3:PutObject'],
   llm: [], // the scripted provider needs no key and no Bedrock (see variants.test.ts)
   // Publishing to the topic encrypted with the workflow key uses that key as the caller.
-  'approvals-notify': ['sns:Publish', 'kms:Decrypt', 'kms:GenerateDataKey*'],
+  'approvals-notify': ['sns:Publish', 'kms:Decrypt', 'kms:GenerateDataKey'],
 };
 
 /** Actions that AWS offers only on "*" and that every function's role carries. */

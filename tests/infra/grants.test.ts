@@ -89,7 +89,7 @@ const CALLERS: Readonly<Record<string, FunctionCallers>> = {
         pattern: /PublishCommand/,
         why: 'the approvals topic is encrypted with the workflow key',
       },
-      'kms:GenerateDataKey*': {
+      'kms:GenerateDataKey': {
         pattern: /PublishCommand/,
         why: 'the approvals topic is encrypted with the workflow key',
       },
