@@ -5,7 +5,7 @@ import { APPROVAL_STATUSES } from '#shared/db/schema';
 import { ServiceUnavailableError, UnauthenticatedError } from '#shared/errors';
 import type { ApprovalRow, ApprovalStore } from '#shared/ports/approvals';
 import type { TaskCallbacks } from '#shared/ports/task-callbacks';
-import { ProblemSchema } from './schemas.ts';
+import { json, problemResponse as problem } from './routes.ts';
 
 /** What the approval routes need. */
 export interface ApprovalApiDeps {
@@ -52,15 +52,6 @@ const ApprovalIdParamSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_-]{1,80}$/, 'must be an approval id')
     .openapi({ param: { name: 'id', in: 'path' }, example: 'apr-3f9a1c2b7d4e5f60718293a4' }),
-});
-
-const problem = (description: string) => ({
-  content: { 'application/problem+json': { schema: ProblemSchema } },
-  description,
-});
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  content: { 'application/json': { schema } },
-  description,
 });
 
 export const approvalRoutes = {

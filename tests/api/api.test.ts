@@ -266,6 +266,9 @@ describe('API over HTTP (local server)', () => {
     expect(status).toBe(200);
     expect(body.openapi).toBe('3.1.0');
     expect(Object.keys(body.paths as object).sort()).toEqual([
+      '/approvals',
+      '/approvals/{id}',
+      '/approvals/{id}/decision',
       '/executions',
       '/executions/{id}',
       '/executions/{id}/cancel',
@@ -279,6 +282,7 @@ describe('API over HTTP (local server)', () => {
     const schemas = (body.components as { schemas: Record<string, unknown> }).schemas;
     expect(schemas).toHaveProperty('StartExecutionRequest');
     expect(schemas).toHaveProperty('Problem');
+    expect(schemas).toHaveProperty('ApprovalDecision');
   });
 });
 

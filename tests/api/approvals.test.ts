@@ -8,16 +8,15 @@ import type { ApprovalStore } from '#shared/ports/approvals';
 import type { WorkflowEngine } from '#shared/ports/engine';
 import type { Store } from '#shared/ports/store';
 import type { TaskCallbacks } from '#shared/ports/task-callbacks';
-import { entryKey, type StepInfo } from '#shared/step-context';
 import { createStore } from '#shared/store/create-store';
 import { createApp } from '../../functions/api/app.ts';
-import { createTestDatabase } from '../helpers/database.ts';
+import { requestTestApproval } from '../helpers/approvals.ts';
+import { openTestConnection } from '../helpers/database.ts';
 
 let conn: DbConnection;
 let store: Store;
 let approvals: ApprovalStore;
 let drop: () => Promise<void>;
-let n = 0;
 
 /** The engine side of a decision: records what it was sent, and refuses when told to (as the engine would). */
 class RecordingCallbacks implements TaskCallbacks {
@@ -45,12 +44,7 @@ const ALICE: Decider = { principal: 'alice', roles: ['reviewer'] };
 const MALLORY: Decider = { principal: 'mallory', roles: ['intern'] };
 
 beforeAll(async () => {
-  const { openDb } = await import('#local/engine/db/client');
-  const db = await createTestDatabase();
-  drop = db.drop;
-  conn = await openDb(
-    db.url ? { kind: 'postgres', url: db.url, poolSize: 10 } : { kind: 'pglite', dataDir: 'memory://' },
-  );
+  ({ conn, drop } = await openTestConnection());
   store = createStore(conn);
   approvals = storeApprovals(conn.db);
 });
@@ -74,40 +68,12 @@ const app = (withCallbacks = true) =>
     },
   });
 
-/** A running execution whose AskReviewer state requested an approval (as the activity does on a Task entry). */
-async function pendingApproval(timeoutSeconds = 3600, now?: Date) {
-  const id = `code-review-gate-t${n++}-${Date.now()}`;
-  await store.createExecution({ id, workflow: 'code-review-gate', input: {}, running: true });
-  const enteredAt = new Date().toISOString();
-  const row = await store.beginStep({
-    executionId: id,
-    stateName: 'AskReviewer',
-    activity: 'approval-request',
-    enteredAt,
-    attempt: 0,
-  });
-  const base = {
-    stepId: row.id,
-    executionId: id,
-    workflow: 'code-review-gate',
-    stateName: 'AskReviewer',
-    enteredTime: row.enteredAt,
-    item: '',
-    attempt: 0,
-  };
-  const step: StepInfo = { ...base, resultKey: `${entryKey(base)}/approval-request` };
-  const token = `token-${id}`;
-  const out = await requestApproval({ store, approvals, ...(now ? { now: () => now } : {}) }, step, {
-    context: {},
-    taskToken: token,
-    title: 'Apply the patch?',
-    summary: 'tests pass',
-    payload: { diff: '+1 line' },
-    approvers: { principals: [], roles: ['reviewer'] },
-    timeoutSeconds,
-  });
-  return { executionId: id, approvalId: out.approvalId, token, step };
-}
+/** A pending approval reviewers may decide, requested `now` (default: now). */
+const pendingApproval = (timeoutSeconds = 3600, now?: Date) =>
+  requestTestApproval(
+    { store, approvals },
+    { approvers: { principals: [], roles: ['reviewer'] }, timeoutSeconds, ...(now ? { now } : {}) },
+  );
 
 const decide = (id: string, body: unknown, withCallbacks = true) =>
   app(withCallbacks).request(`/approvals/${id}/decision`, {

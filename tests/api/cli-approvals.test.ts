@@ -3,11 +3,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requestApproval } from '#shared/activities/approval-request';
 import type { TaskCallbacks } from '#shared/ports/task-callbacks';
-import { entryKey, type StepInfo } from '#shared/step-context';
 import { createApp } from '../../functions/api/app.ts';
 import type { LocalRuntime } from '../../infra/local/engine/runtime.ts';
+import { requestTestApproval } from '../helpers/approvals.ts';
 import { startLocal, stopLocal } from '../helpers/local.ts';
 import { startSigV4Gateway } from './sigv4-gateway.ts';
 
@@ -19,7 +18,6 @@ let local: LocalRuntime;
 let gateway: Awaited<ReturnType<typeof startSigV4Gateway>>;
 /** What the engine side was asked to do (the waiting task resumed or failed). */
 const sent: { kind: string; token: string; error?: string }[] = [];
-let n = 0;
 
 beforeAll(async () => {
   local = await startLocal();
@@ -70,37 +68,12 @@ function wflo(args: string[]) {
   });
 }
 
-/** A running execution waiting on a pending approval that alice may decide. */
-async function pending(title: string) {
-  const id = `code-review-gate-cli${n++}-${Date.now()}`;
-  const store = local.runtime.store;
-  await store.createExecution({ id, workflow: 'code-review-gate', input: {}, running: true });
-  const row = await store.beginStep({
-    executionId: id,
-    stateName: 'AskReviewer',
-    activity: 'approval-request',
-    enteredAt: new Date().toISOString(),
-    attempt: 0,
-  });
-  const base = {
-    stepId: row.id,
-    executionId: id,
-    workflow: 'code-review-gate',
-    stateName: 'AskReviewer',
-    enteredTime: row.enteredAt,
-    item: '',
-    attempt: 0,
-  };
-  const step: StepInfo = { ...base, resultKey: `${entryKey(base)}/approval-request` };
-  const out = await requestApproval({ store, approvals: local.runtime.approvals }, step, {
-    context: {},
-    taskToken: `token-${id}`,
-    title,
-    approvers: { principals: ['arn:aws:iam::123456789012:user/alice'], roles: [] },
-    timeoutSeconds: 3600,
-  });
-  return { approvalId: out.approvalId, token: `token-${id}` };
-}
+/** A pending approval that alice may decide. */
+const pending = (title: string) =>
+  requestTestApproval(
+    { store: local.runtime.store, approvals: local.runtime.approvals },
+    { title, approvers: { principals: ['arn:aws:iam::123456789012:user/alice'], roles: [] } },
+  );
 
 describe('CLI: wflo approvals | approve | reject (against the API, signed)', () => {
   it('lists pending approvals, approves one with a comment and rejects another', async () => {

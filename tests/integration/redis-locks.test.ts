@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe } from 'vitest';
 import type { DbConnection } from '#shared/db/connection';
 import { redisLocks } from '#shared/locks/redis-locks';
 import type { LockManager } from '#shared/ports/lock';
-import { createTestDatabase } from '../helpers/database.ts';
+import { openTestConnection } from '../helpers/database.ts';
 import { lockContract } from '../helpers/lock-contract.ts';
 
 const url = process.env.REDIS_URL;
@@ -13,13 +13,8 @@ let locks: LockManager;
 let drop: () => Promise<void>;
 
 beforeAll(async () => {
-  const { openDb } = await import('#local/engine/db/client');
   // The fenced document lives in the store (PostgreSQL here, PGlite without DATABASE_URL); the lock in Redis.
-  const db = await createTestDatabase();
-  drop = db.drop;
-  conn = await openDb(
-    db.url ? { kind: 'postgres', url: db.url, poolSize: 10 } : { kind: 'pglite', dataDir: 'memory://' },
-  );
+  ({ conn, drop } = await openTestConnection());
   locks = redisLocks({ kind: 'url', url });
 });
 
