@@ -13,13 +13,15 @@
 export type ActivityNeed =
   /** The Aurora store through the RDS Data API (every activity records its step there). */
   | 'store'
-  /** ElastiCache Valkey (runs the function in the VPC): response cache. */
+  /** ElastiCache Valkey (runs the function in the VPC): response cache and locks. */
   | 'cache'
   /** Artifacts bucket, objects under executions/. */
   | 'artifacts-read'
   | 'artifacts-write'
   /** Calls the model provider: reads its API key secret (when configured) or invokes the Bedrock model. */
-  | 'llm';
+  | 'llm'
+  /** Announces approval requests on the approvals SNS topic (APPROVALS_TOPIC_ARN, sns:Publish). */
+  | 'approvals-notify';
 
 /** An activity implemented as a Lambda handler (export `handler`). */
 export interface ActivityDefinition {
@@ -75,6 +77,44 @@ export const ACTIVITIES: readonly ActivityDefinition[] = [
     memoryMb: 512,
     timeoutSeconds: 60,
     needs: ['store', 'artifacts-read'],
+  },
+  {
+    id: 'approval-request',
+    entry: 'functions/activities/approval-request.ts',
+    variable: 'ApprovalRequestFunction',
+    description: 'Records a pending approval with its task token and expiry (a .waitForTaskToken Task)',
+    memoryMb: 256,
+    timeoutSeconds: 30,
+    needs: ['store', 'approvals-notify'],
+  },
+  {
+    id: 'lock-acquire',
+    entry: 'functions/activities/lock-acquire.ts',
+    variable: 'LockAcquireFunction',
+    description:
+      'Acquires a named lock with a TTL and returns its fencing token (LockNotAcquiredError while held)',
+    memoryMb: 256,
+    // The bounded wait (waitSeconds, at most 20 s) fits with room for the step's bookkeeping.
+    timeoutSeconds: 30,
+    needs: ['store', 'cache'],
+  },
+  {
+    id: 'lock-release',
+    entry: 'functions/activities/lock-release.ts',
+    variable: 'LockReleaseFunction',
+    description: 'Releases a lock only for its owner (compare-and-delete); another owner is left untouched',
+    memoryMb: 256,
+    timeoutSeconds: 30,
+    needs: ['store', 'cache'],
+  },
+  {
+    id: 'document-write',
+    entry: 'functions/activities/document-write.ts',
+    variable: 'DocumentWriteFunction',
+    description: 'Writes a shared document only with a fencing token at least the newest it has seen',
+    memoryMb: 256,
+    timeoutSeconds: 30,
+    needs: ['store'],
   },
 ];
 

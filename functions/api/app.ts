@@ -3,11 +3,22 @@ import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { summarizeCosts } from '#shared/costs';
-import { ConflictError, NotFoundError, PayloadTooLargeError, ValidationError } from '#shared/errors';
+import {
+  ApprovalExpiredError,
+  ConflictError,
+  ForbiddenError,
+  NotFoundError,
+  PayloadTooLargeError,
+  ServiceUnavailableError,
+  TaskCallbackError,
+  UnauthenticatedError,
+  ValidationError,
+} from '#shared/errors';
 import { cancelExecution, MAX_INPUT_BYTES, redriveExecution, startExecution } from '#shared/executions';
 import { microsToUsd, usdToMicros } from '#shared/money';
 import type { WorkflowEngine } from '#shared/ports/engine';
 import type { CostEntryRow, EventRow, ExecutionRow, StepRow, Store } from '#shared/ports/store';
+import { type ApprovalApiDeps, registerApprovalRoutes } from './approvals.ts';
 import { routes } from './routes.ts';
 import type { ExecutionSchema, ProblemSchema, StepSchema } from './schemas.ts';
 import { apiSecurityHeaders } from './security-headers.ts';
@@ -17,6 +28,8 @@ export interface ApiDeps {
   readonly engine: WorkflowEngine;
   /** Budget for executions started without one. @default none */
   readonly defaultBudgetMicros?: number | undefined;
+  /** Approvals (GET /approvals, POST /approvals/{id}/decision). @default none: those routes answer 503 */
+  readonly approvals?: ApprovalApiDeps | undefined;
 }
 
 type Problem = z.infer<typeof ProblemSchema>;
@@ -131,6 +144,14 @@ export function createApp(deps: ApiDeps) {
     if (err instanceof NotFoundError) return send(404, 'Not found');
     if (err instanceof ConflictError) return send(409, 'Conflict');
     if (err instanceof PayloadTooLargeError) return send(413, 'Payload too large');
+    if (err instanceof ApprovalExpiredError) return send(409, 'Approval expired');
+    if (err instanceof ForbiddenError) return send(403, 'Forbidden');
+    if (err instanceof UnauthenticatedError) return send(401, 'Unauthenticated');
+    if (err instanceof ServiceUnavailableError) return send(503, 'Service unavailable');
+    if (err instanceof TaskCallbackError) {
+      // The engine no longer has the task (run ended, token used) → gone; a token it cannot read → conflict.
+      return err.reason === 'InvalidToken' ? send(409, 'Conflict') : send(410, 'Task gone');
+    }
     if (err instanceof ValidationError) {
       const errors = err.issues.map((issue) => {
         const at = issue.indexOf(': ');
@@ -290,6 +311,8 @@ export function createApp(deps: ApiDeps) {
     const rows = await deps.store.listEvents(id, after, limit);
     return c.json({ items: rows.map(toEvent), lastId: rows.at(-1)?.id ?? after }, 200);
   });
+
+  registerApprovalRoutes(app, () => deps.approvals);
 
   app.doc31('/openapi.json', OPENAPI_INFO);
 

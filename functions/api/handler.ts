@@ -3,10 +3,13 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import type { Context } from 'aws-lambda';
 import { handle } from 'hono/aws-lambda';
 import { sfnEngine } from '#shared/adapters/sfn-engine';
+import { sfnTaskCallbacks } from '#shared/adapters/sfn-task-callbacks';
+import { getApprovals } from '#shared/wiring/approvals';
 import { getConfig } from '#shared/wiring/config';
 import { getStore } from '#shared/wiring/store';
 import { readInputSchemas } from '#shared/workflow-inputs';
 import { createApp } from './app.ts';
+import { iamDecider } from './approvals.ts';
 
 const sfn = new SFNClient({});
 /** The workflows' input schemas, copied next to the bundle at synth (infra/stacks/api-stack.ts). */
@@ -19,13 +22,15 @@ let app: Promise<Handle> | undefined;
 
 /** Builds the app on the first request and keeps it for the container's life (a failed build is retried). */
 function getApp(): Promise<Handle> {
-  app ??= Promise.all([getStore(), getConfig()])
-    .then(([store, config]) =>
+  app ??= Promise.all([getStore(), getConfig(), getApprovals()])
+    .then(([store, config, approvals]) =>
       handle(
         createApp({
           store,
           engine: sfnEngine(sfn, config.stateMachines, {}, readInputSchemas(INPUT_SCHEMAS_DIR)),
           defaultBudgetMicros: config.defaultBudgetMicros,
+          // The decider is the IAM caller API Gateway verified; the decision resumes the task on Step Functions.
+          approvals: { store: approvals, callbacks: sfnTaskCallbacks(sfn), identify: iamDecider },
         }),
       ),
     )

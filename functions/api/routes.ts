@@ -16,12 +16,14 @@ import {
 
 /* The API's routes as OpenAPI definitions: the app (app.ts) implements them, the document lists them. */
 
-const problemResponse = (description: string) => ({
+/** A problem-document response of a route (RFC 9457 body). */
+export const problemResponse = (description: string) => ({
   content: { 'application/problem+json': { schema: ProblemSchema } },
   description,
 });
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
+/** A JSON response of a route. */
+export const json = <T extends z.ZodType>(schema: T, description: string) => ({
   content: { 'application/json': { schema } },
   description,
 });

@@ -1,4 +1,4 @@
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import * as z from 'zod';
 import type { ConfigEnvKey } from './contracts/env.ts';
@@ -96,6 +96,17 @@ const EnvSchema = z.object({
   SANDBOX_MEMORY_MIB: z.coerce.number().int().min(512).max(122_880).default(1024),
   /** Local sandboxes running at once; more wait in order. @default os.availableParallelism() */
   SANDBOX_MAX_CONCURRENT: z.coerce.number().int().min(1).max(1024).optional(),
+  /** On AWS: the SNS topic approval requests are announced on (set by the CDK); none locally. */
+  APPROVALS_TOPIC_ARN: optionalString.pipe(
+    z
+      .string()
+      .regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:.+$/, 'must be an SNS topic ARN')
+      .optional(),
+  ),
+  /** Embedded: who decides approvals from this machine's API and CLI. @default the OS user name */
+  WFLO_USER: optionalString,
+  /** Embedded: the roles WFLO_USER acts in, comma-separated. @default none */
+  WFLO_USER_ROLES: optionalString,
   WFLO_DEFAULT_BUDGET_USD: optionalString.pipe(
     z
       .string()
@@ -158,6 +169,12 @@ export interface Config {
     readonly ttlSeconds: number;
     /** A cache call slower than this is abandoned and the request goes on without it (fail-open). */
     readonly timeoutMs: number;
+  };
+  readonly approvals: {
+    /** SNS topic announcing approval requests (AWS). */
+    readonly topicArn: string | undefined;
+    /** The local decider (embedded API and CLI): WFLO_USER and WFLO_USER_ROLES. */
+    readonly localUser: { readonly principal: string; readonly roles: readonly string[] };
   };
   /** Workflow name → Standard state machine ARN, on AWS. */
   readonly stateMachines: Readonly<Record<string, string>>;
@@ -242,6 +259,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     engine: { leaseSeconds: e.WFLO_LEASE_SECONDS },
     defaultBudgetMicros:
       e.WFLO_DEFAULT_BUDGET_USD === undefined ? undefined : usdToMicros(e.WFLO_DEFAULT_BUDGET_USD),
+    approvals: {
+      topicArn: e.APPROVALS_TOPIC_ARN,
+      localUser: {
+        principal: e.WFLO_USER ?? localUserName(),
+        roles: (e.WFLO_USER_ROLES ?? '')
+          .split(',')
+          .map((r) => r.trim())
+          .filter(Boolean),
+      },
+    },
     stateMachines: parseStateMachines(e.WORKFLOW_STATE_MACHINES),
     cache: { target: cacheTarget(e), ttlSeconds: e.CACHE_TTL_SECONDS, timeoutMs: e.CACHE_TIMEOUT_MS },
     artifacts: e.ARTIFACTS_BUCKET
@@ -305,4 +332,13 @@ function cacheTarget(e: z.infer<typeof EnvSchema>): Config['cache']['target'] {
   }
   if (e.REDIS_URL) return { kind: 'redis-url', url: e.REDIS_URL };
   return { kind: 'store' };
+}
+
+/** The OS user's name (a Lambda sandbox may have none: then `local`). */
+function localUserName(): string {
+  try {
+    return userInfo().username || 'local';
+  } catch {
+    return 'local';
+  }
 }

@@ -31,6 +31,25 @@ export class LockNotAcquiredError extends WfloError {
   override readonly retryable = true;
 }
 
+/** A bounded wait for a lock ran out: another owner held it the whole time. Names the lock and the wait. */
+export class LockTimeoutError extends WfloError {
+  override name = 'LockTimeoutError';
+  override readonly retryable = true;
+}
+
+/** A renew or release by an owner that does not hold the lock (another does): nothing was changed. */
+export class LockNotHeldError extends WfloError {
+  override name = 'LockNotHeldError';
+}
+
+/**
+ * A write to a fenced resource carried a fencing token older than the newest the resource has seen: its
+ * writer's lock expired and was granted again. Never retryable with the same token.
+ */
+export class StaleFencingTokenError extends WfloError {
+  override name = 'StaleFencingTokenError';
+}
+
 /** Sandboxed code exited non-zero or could not run. */
 export class SandboxFailedError extends WfloError {
   override name = 'SandboxFailedError';
@@ -90,6 +109,46 @@ export class UnknownModelPriceError extends WfloError {
 /** Configuration is missing or malformed. Raised at start, never mid-run. */
 export class ConfigError extends WfloError {
   override name = 'ConfigError';
+}
+
+/** A decision was refused because the decider is not among the approval's approvers. */
+export class ForbiddenError extends WfloError {
+  override name = 'ForbiddenError';
+}
+
+/** A decision came after the approval's expiry, or its task is gone (timed out on the engine). */
+export class ApprovalExpiredError extends WfloError {
+  override name = 'ApprovalExpiredError';
+  /** When the approval expired (ISO 8601), when known. */
+  readonly expiresAt: string | undefined;
+  constructor(message: string, expiresAt?: string, options?: ErrorOptions) {
+    super(message, options);
+    this.expiresAt = expiresAt;
+  }
+}
+
+/**
+ * The engine refused to resume a waiting task: `TaskDoesNotExist` (the execution ended, or the token was
+ * already used), `TaskTimedOut` (its TimeoutSeconds or HeartbeatSeconds passed) or `InvalidToken`. The same
+ * names on Step Functions and on the embedded engine.
+ */
+export class TaskCallbackError extends WfloError {
+  override name = 'TaskCallbackError';
+  readonly reason: 'TaskDoesNotExist' | 'TaskTimedOut' | 'InvalidToken';
+  constructor(reason: TaskCallbackError['reason'], message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.reason = reason;
+  }
+}
+
+/** The API could not tell who is calling (no IAM principal on the request). */
+export class UnauthenticatedError extends WfloError {
+  override name = 'UnauthenticatedError';
+}
+
+/** This API cannot serve the request here (e.g. a runtime that cannot resume waiting tasks). */
+export class ServiceUnavailableError extends WfloError {
+  override name = 'ServiceUnavailableError';
 }
 
 /** A lookup found nothing (execution, workflow). */
@@ -161,6 +220,9 @@ export const ERROR_NAMES = [
   'ValidationError',
   'BudgetExceededError',
   'LockNotAcquiredError',
+  'LockTimeoutError',
+  'LockNotHeldError',
+  'StaleFencingTokenError',
   'SandboxFailedError',
   'SandboxTimeoutError',
   'ApprovalRejectedError',

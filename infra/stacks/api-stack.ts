@@ -115,6 +115,13 @@ export class ApiStack extends Stack {
     this.handler.role.addToPrincipalPolicy(
       new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: stateMachineResources }),
     );
+    // POST /approvals/{id}/decision resumes the waiting task of one of these state machines.
+    this.handler.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['states:SendTaskSuccess', 'states:SendTaskFailure'],
+        resources: stateMachineResources,
+      }),
+    );
     // POST /executions/{id}/cancel and /redrive: StopExecution and RedriveExecution on the executions of these
     // state machines only.
     grantOnExecutions(

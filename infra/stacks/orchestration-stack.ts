@@ -8,6 +8,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
@@ -67,6 +68,8 @@ export class OrchestrationStack extends Stack {
   readonly projectorDeadLetters: sqs.Queue;
   /** Scheduled: moves executions left unfinished to the end Step Functions reports. */
   readonly reconciler: WfloFunction;
+  /** Announces approval requests (approval-request publishes); subscribers are the user's choice. */
+  readonly approvalsTopic: sns.Topic;
 
   constructor(scope: Construct, id: string, props: OrchestrationStackProps) {
     super(scope, id, props);
@@ -96,6 +99,18 @@ export class OrchestrationStack extends Stack {
       ? secretsmanager.Secret.fromSecretCompleteArn(this, 'LlmSecret', ctx.llmSecretArn)
       : undefined;
 
+    this.approvalsTopic = new sns.Topic(this, 'ApprovalsTopic', {
+      topicName: `${props.prefix}-approvals`,
+      displayName: `wflo ${props.prefix} approval requests`,
+      // The message names what is asked (title, summary, link): encrypted like the execution data it comes from.
+      masterKey: this.key,
+      enforceSSL: true,
+    });
+    new CfnOutput(this, 'ApprovalsTopicArn', {
+      value: this.approvalsTopic.topicArn,
+      description: 'SNS topic announcing approval requests: subscribe e-mail, chat or a queue to it',
+    });
+
     const activities = new Map<string, ActivityFunction>();
     const byVariable: Record<string, lambda.IFunction> = {};
     for (const activity of props.activities ?? ACTIVITIES) {
@@ -114,7 +129,19 @@ export class OrchestrationStack extends Stack {
         else if (need === 'cache') data.bindCache(fn);
         else if (need === 'artifacts-read') data.bindArtifacts(fn, 'read');
         else if (need === 'artifacts-write') data.bindArtifacts(fn, 'write');
-        else if (need === 'llm') {
+        else if (need === 'approvals-notify') {
+          fn.addEnvironment(ENV.APPROVALS_TOPIC_ARN, this.approvalsTopic.topicArn);
+          // Exact actions (not grantPublish's GenerateDataKey*): SNS asks for one data key per message.
+          fn.role.addToPrincipalPolicy(
+            new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [this.approvalsTopic.topicArn] }),
+          );
+          fn.role.addToPrincipalPolicy(
+            new iam.PolicyStatement({
+              actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+              resources: [this.key.keyArn],
+            }),
+          );
+        } else if (need === 'llm') {
           if (llmSecret) {
             fn.addEnvironment(ENV.LLM_SECRET_ARN, llmSecret.secretArn);
             llmSecret.grantRead(fn.role);

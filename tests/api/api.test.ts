@@ -56,7 +56,7 @@ describe('API over HTTP (local server)', () => {
   it('GET /workflows lists every ASL file with its Comment', async () => {
     const { body } = await get('/workflows');
     const items = body.items as { name: string; description: string }[];
-    expect(items.map((w) => w.name)).toEqual(['agent-loop', 'code-execution', 'hello']);
+    expect(items.map((w) => w.name)).toEqual(['agent-loop', 'code-execution', 'code-review-gate', 'hello']);
     expect(items[0]!.description).toMatch(/^Agent loop/);
     // Each workflow's declared input (statemachines/<name>.input.json) comes with it.
     const agent = items[0] as unknown as { inputSchema: { required?: string[] } | null };
@@ -266,6 +266,9 @@ describe('API over HTTP (local server)', () => {
     expect(status).toBe(200);
     expect(body.openapi).toBe('3.1.0');
     expect(Object.keys(body.paths as object).sort()).toEqual([
+      '/approvals',
+      '/approvals/{id}',
+      '/approvals/{id}/decision',
       '/executions',
       '/executions/{id}',
       '/executions/{id}/cancel',
@@ -279,6 +282,7 @@ describe('API over HTTP (local server)', () => {
     const schemas = (body.components as { schemas: Record<string, unknown> }).schemas;
     expect(schemas).toHaveProperty('StartExecutionRequest');
     expect(schemas).toHaveProperty('Problem');
+    expect(schemas).toHaveProperty('ApprovalDecision');
   });
 });
 

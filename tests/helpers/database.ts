@@ -57,3 +57,13 @@ export async function openTestStore() {
     },
   };
 }
+
+/** An open connection to a fresh test database (PostgreSQL with DATABASE_URL, in-memory PGlite otherwise). */
+export async function openTestConnection() {
+  const { openDb } = await import('#local/engine/db/client');
+  const db = await createTestDatabase();
+  const conn = await openDb(
+    db.url ? { kind: 'postgres', url: db.url, poolSize: 10 } : { kind: 'pglite', dataDir: 'memory://' },
+  );
+  return { conn, drop: db.drop };
+}

@@ -66,11 +66,22 @@ describe('Stack: Api', () => {
     expect(start).toHaveLength(1);
     expect(resourcesOf(start[0]!)).toHaveLength(workflows.length);
     // No other Step Functions action: the API starts executions and stops them (POST /executions/{id}/cancel),
-    // the latter only on executions of the deployed state machines; the projector records how they end.
-    expect(statements.flatMap(actionsOf).filter((a) => a.startsWith('states:'))).toEqual([
+    // the latter only on executions of the deployed state machines, and resumes their waiting approval tasks
+    // (POST /approvals/{id}/decision); the projector records how they end.
+    expect(
+      statements
+        .flatMap(actionsOf)
+        .filter((a) => a.startsWith('states:'))
+        .sort(),
+    ).toEqual([
+      'states:SendTaskFailure',
+      'states:SendTaskSuccess',
       'states:StartExecution',
       'states:StopExecution',
     ]);
+    const resume = statements.filter((s) => actionsOf(s).includes('states:SendTaskSuccess'));
+    expect(resume).toHaveLength(1);
+    expect(resourcesOf(resume[0]!)).toEqual(resourcesOf(start[0]!));
     const stop = statements.filter((s) => actionsOf(s).includes('states:StopExecution'));
     expect(stop).toHaveLength(1);
     expect(resourcesOf(stop[0]!)).toHaveLength(workflows.length);

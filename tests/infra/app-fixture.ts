@@ -70,6 +70,8 @@ export const NEED_ACTIONS: Record<ActivityNeed, string[]> = {
   'artifacts-read': ['s3:GetObject', 's3:ListBucket'],
   'artifacts-write': ['s3:PutObject'],
   llm: [], // the scripted provider needs no key and no Bedrock (see variants.test.ts)
+  // Publishing to the topic encrypted with the workflow key uses that key as the caller.
+  'approvals-notify': ['sns:Publish', 'kms:Decrypt', 'kms:GenerateDataKey'],
 };
 
 /** Actions that AWS offers only on "*" and that every function's role carries. */

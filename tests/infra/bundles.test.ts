@@ -62,6 +62,8 @@ function fakeRef(type: string, id: string): string {
       return `arn:aws:states:eu-west-1:123456789012:stateMachine:${lower}`;
     case 'AWS::SQS::Queue':
       return `https://sqs.eu-west-1.amazonaws.com/123456789012/${lower}`;
+    case 'AWS::SNS::Topic':
+      return `arn:aws:sns:eu-west-1:123456789012:${lower}`;
     default:
       return lower;
   }

@@ -20,6 +20,9 @@ function standIn(reference: string): string {
     return `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:${reference.replace(/[^A-Za-z0-9-]/g, '')}`;
   }
   if (/DatabaseSecret/.test(reference)) return FAKE_SECRET_ARN;
+  // A topic's Ref is its ARN.
+  if (/Topic/.test(reference))
+    return `arn:aws:sns:${REGION}:${ACCOUNT}:${reference.replace(/[^A-Za-z0-9-]/g, '')}`;
   if (/EndpointPort/.test(reference)) return '6379';
   if (/Database/.test(reference)) return 'wflo-db';
   return `deployed-${reference.replace(/[^A-Za-z0-9-]/g, '').toLowerCase()}`;

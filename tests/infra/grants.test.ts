@@ -79,6 +79,37 @@ const CALLERS: Readonly<Record<string, FunctionCallers>> = {
     },
   },
   'execution-finish': { entry: activity('execution-finish').entry, actions: STORE },
+  'document-write': { entry: activity('document-write').entry, actions: STORE },
+  'approval-request': {
+    entry: activity('approval-request').entry,
+    actions: {
+      ...STORE,
+      'sns:Publish': { pattern: /PublishCommand/, why: 'announces the request on the approvals topic' },
+      'kms:Decrypt': {
+        pattern: /PublishCommand/,
+        why: 'the approvals topic is encrypted with the workflow key',
+      },
+      'kms:GenerateDataKey': {
+        pattern: /PublishCommand/,
+        why: 'the approvals topic is encrypted with the workflow key',
+      },
+    },
+  },
+  ...Object.fromEntries(
+    ['lock-acquire', 'lock-release'].map((id) => [
+      id,
+      {
+        entry: activity(id).entry,
+        actions: {
+          ...STORE,
+          'elasticache:Connect': {
+            pattern: /service: 'elasticache'/,
+            why: 'the Redis lock adapter connects with an ElastiCache IAM auth token (redis-cache.ts openRedis)',
+          },
+        },
+      },
+    ]),
+  ),
   'sandbox-prepare': {
     entry: activity('sandbox-prepare').entry,
     actions: {
@@ -105,6 +136,14 @@ const CALLERS: Readonly<Record<string, FunctionCallers>> = {
       ...STORE,
       'states:StartExecution': { pattern: /StartExecutionCommand/, why: 'starts workflow executions' },
       'states:StopExecution': { pattern: /StopExecutionCommand/, why: 'POST /executions/{id}/cancel' },
+      'states:SendTaskSuccess': {
+        pattern: /SendTaskSuccessCommand/,
+        why: 'POST /approvals/{id}/decision approves: resumes the waiting task',
+      },
+      'states:SendTaskFailure': {
+        pattern: /SendTaskFailureCommand/,
+        why: 'POST /approvals/{id}/decision rejects: fails the waiting task with ApprovalRejectedError',
+      },
       'kms:GenerateDataKey': {
         pattern: /StartExecutionCommand/,
         why: 'StartExecution encrypts the input with the workflow key as the caller',
@@ -264,10 +303,10 @@ describe('Grants and environment: every one has a caller in functions/', () => {
 
   it('GIVEN a grant with no caller WHEN checked THEN it is reported (the check can fail)', () => {
     // Prepare: the API's real grants plus actions no API code calls
-    const granted = ['states:StartExecution', 'kms:Decrypt', 'states:SendTaskSuccess', 'dynamodb:GetItem'];
+    const granted = ['states:StartExecution', 'kms:Decrypt', 'states:SendTaskHeartbeat', 'dynamodb:GetItem'];
 
     // Act / Assess
-    expect(uncalledActions('api', granted)).toEqual(['dynamodb:GetItem', 'states:SendTaskSuccess']);
+    expect(uncalledActions('api', granted)).toEqual(['dynamodb:GetItem', 'states:SendTaskHeartbeat']);
     expect(uncalledActions('no-such-function', ['s3:GetObject', 'logs:PutLogEvents'])).toEqual([
       's3:GetObject',
     ]);

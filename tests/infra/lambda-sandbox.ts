@@ -78,6 +78,22 @@ export const INIT_EVENTS: Readonly<Record<string, unknown>> = {
   'functions/activities/llm-invoke.ts': { prompt: 'hello', context: STEP_CONTEXT },
   'functions/activities/sandbox-prepare.ts': { language: 'python', code: 'print(1)', context: STEP_CONTEXT },
   'functions/activities/sandbox-collect.ts': { context: STEP_CONTEXT },
+  'functions/activities/approval-request.ts': {
+    context: STEP_CONTEXT,
+    taskToken: 'init-check-token',
+    title: 'init check',
+    approvers: { roles: ['reviewer'] },
+    timeoutSeconds: 60,
+  },
+  // The lock activities' first AWS call is the step row (the store), before the lock.
+  'functions/activities/lock-acquire.ts': { context: STEP_CONTEXT, name: 'init-check', ttlSeconds: 10 },
+  'functions/activities/lock-release.ts': { context: STEP_CONTEXT, name: 'init-check', owner: 'init-check' },
+  'functions/activities/document-write.ts': {
+    context: STEP_CONTEXT,
+    document: 'init-check',
+    content: {},
+    fencingToken: 1,
+  },
   'functions/api/handler.ts': {
     httpMethod: 'GET',
     path: '/executions/init-check',

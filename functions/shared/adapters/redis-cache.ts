@@ -47,48 +47,60 @@ export async function elasticacheIamToken(iam: {
 }
 
 /**
+ * Opens an iovalkey client for a target: one server for a URL (`redis://`, `rediss://`); on AWS, ElastiCache
+ * Serverless in cluster mode over TLS with IAM auth (the token refreshed every 10 minutes). The library is
+ * imported here, on the first connection, not at module load. Shared by the response cache and the locks.
+ */
+export async function openRedis(
+  target: RedisTarget,
+  options: { commandTimeoutMs: number; maxRetriesPerRequest?: number },
+): Promise<Redis | Cluster> {
+  const commandTimeout = options.commandTimeoutMs;
+  const maxRetriesPerRequest = options.maxRetriesPerRequest ?? 1;
+  // The client library (and the net/tls/dns modules it pulls in) loads with the first connection, not at
+  // import: a Lambda's init then does not pay for it before its first store call.
+  const { Cluster, Redis } = await import('iovalkey');
+  if (target.kind === 'url') {
+    return new Redis(target.url, { commandTimeout, maxRetriesPerRequest, enableOfflineQueue: true });
+  }
+  const { iam } = target;
+  const cluster = new Cluster([{ host: target.host, port: target.port }], {
+    // ElastiCache's TLS certificates name the endpoint, not the node addresses.
+    dnsLookup: (address, callback) => callback(null, address),
+    slotsRefreshTimeout: 2000,
+    redisOptions: {
+      commandTimeout,
+      maxRetriesPerRequest,
+      ...(target.tls ? { tls: {} } : {}),
+      ...(iam ? { username: iam.user, password: await elasticacheIamToken(iam) } : {}),
+    },
+  });
+  if (iam) {
+    // A token lasts 15 minutes; reconnections after that use a fresh one.
+    const timer = setInterval(
+      () => {
+        elasticacheIamToken(iam).then(
+          (password) => {
+            cluster.options.redisOptions = { ...cluster.options.redisOptions, password };
+          },
+          () => {},
+        );
+      },
+      10 * 60 * 1000,
+    );
+    timer.unref();
+  }
+  return cluster;
+}
+
+/**
  * Response cache on Redis/Valkey (iovalkey): `GET`, `SET key value EX ttl`. A URL (`redis://`, `rediss://`)
  * connects to one server; on AWS, ElastiCache Serverless is reached in cluster mode over TLS with IAM auth.
  */
 export function redisCache(target: RedisTarget, options: { commandTimeoutMs?: number } = {}): ResponseCache {
   const commandTimeout = options.commandTimeoutMs ?? 500;
   let client: Promise<Redis | Cluster> | undefined;
-  const connect = async (): Promise<Redis | Cluster> => {
-    // The client library (and the net/tls/dns modules it pulls in) loads with the first connection, not at
-    // import: a Lambda's init then does not pay for it before its first store call.
-    const { Cluster, Redis } = await import('iovalkey');
-    if (target.kind === 'url') {
-      return new Redis(target.url, { commandTimeout, maxRetriesPerRequest: 1, enableOfflineQueue: true });
-    }
-    const { iam } = target;
-    const cluster = new Cluster([{ host: target.host, port: target.port }], {
-      // ElastiCache's TLS certificates name the endpoint, not the node addresses.
-      dnsLookup: (address, callback) => callback(null, address),
-      slotsRefreshTimeout: 2000,
-      redisOptions: {
-        commandTimeout,
-        maxRetriesPerRequest: 1,
-        ...(target.tls ? { tls: {} } : {}),
-        ...(iam ? { username: iam.user, password: await elasticacheIamToken(iam) } : {}),
-      },
-    });
-    if (iam) {
-      // A token lasts 15 minutes; reconnections after that use a fresh one.
-      const timer = setInterval(
-        () => {
-          elasticacheIamToken(iam).then(
-            (password) => {
-              cluster.options.redisOptions = { ...cluster.options.redisOptions, password };
-            },
-            () => {},
-          );
-        },
-        10 * 60 * 1000,
-      );
-      timer.unref();
-    }
-    return cluster;
-  };
+  const connect = () => openRedis(target, { commandTimeoutMs: commandTimeout });
   const get = () => {
     client ??= connect().then((c) => {
       // Failures surface on the calls (the caller fails open); the client's error events are not fatal.

@@ -47,6 +47,9 @@ export const CONFIG_ENV_KEYS = [
   'WFLO_API_TOKEN',
   'WFLO_MAX_RUNS_IN_FLIGHT',
   'WFLO_LEASE_SECONDS',
+  'APPROVALS_TOPIC_ARN',
+  'WFLO_USER',
+  'WFLO_USER_ROLES',
 ] as const;
 export type ConfigEnvKey = (typeof CONFIG_ENV_KEYS)[number];
 

@@ -135,7 +135,14 @@ export const approvals = pgTable(
       .references(() => executions.id, { onDelete: 'cascade' }),
     stateName: text('state_name').notNull(),
     status: text('status', { enum: APPROVAL_STATUSES }).notNull().default('pending'),
+    /** What is asked: title, summary, the payload to approve, a link. */
     prompt: jsonb('prompt').notNull(),
+    /** Who may decide: principals (IAM ARNs, local user names) and roles, as `{ principals, roles }`. */
+    approvers: jsonb('approvers').notNull().default(sql`'{"principals":[],"roles":[]}'::jsonb`),
+    /** The Step Functions task token the decision resumes (`$$.Task.Token`). */
+    taskToken: text('task_token').notNull().default(''),
+    /** One request per state entry: a retried approval-request finds the row it already wrote. */
+    entryKey: text('entry_key'),
     decision: jsonb('decision'),
     decidedBy: text('decided_by'),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
@@ -144,7 +151,8 @@ export const approvals = pgTable(
   },
   (t) => [
     index('approvals_execution').on(t.executionId),
-    index('approvals_status').on(t.status),
+    index('approvals_status').on(t.status, t.createdAt),
+    uniqueIndex('approvals_entry_key').on(t.entryKey),
     check('approvals_status_valid', oneOf(t.status, APPROVAL_STATUSES)),
   ],
 );
@@ -223,6 +231,28 @@ export const cacheEntries = pgTable(
   (t) => [index('cache_entries_expires_at').on(t.expiresAt)],
 );
 
+/**
+ * The store's lock adapter: one row per lock name, kept after release so `fencing_token` (bumped on every
+ * grant) only ever grows for that name. A lock is held while `owner` is set and `expires_at` is in the future.
+ */
+export const locks = pgTable('locks', {
+  name: text('name').primaryKey(),
+  owner: text('owner'),
+  fencingToken: bigint('fencing_token', { mode: 'number' }).notNull(),
+  expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date', precision: 3 }).notNull(),
+});
+
+/**
+ * A resource wflo owns that only the newest lock holder may write: each write carries its fencing token, and
+ * one older than the newest the document has seen is refused (a stale holder after its lock expired).
+ */
+export const fencedDocuments = pgTable('fenced_documents', {
+  name: text('name').primaryKey(),
+  content: jsonb('content').notNull(),
+  fencingToken: bigint('fencing_token', { mode: 'number' }).notNull(),
+  updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+});
+
 export const schema = {
   executions,
   steps,
@@ -232,6 +262,8 @@ export const schema = {
   budgetReservations,
   activityResults,
   cacheEntries,
+  locks,
+  fencedDocuments,
 };
 
 /**

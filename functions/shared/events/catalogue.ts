@@ -21,6 +21,11 @@ export const EVENTS = {
   llmCalled: 'llm.called',
   sandboxStarted: 'sandbox.started',
   sandboxFinished: 'sandbox.finished',
+  lockAcquired: 'lock.acquired',
+  lockReleased: 'lock.released',
+  approvalRequested: 'approval.requested',
+  approvalDecided: 'approval.decided',
+  approvalExpired: 'approval.expired',
 } as const;
 
 /** The event an execution's end writes: `execution.<status>` (the API's statuses, so any of them). */

@@ -18,3 +18,9 @@ export function once<T extends PreparedQueryConfig>(
     return built;
   };
 }
+
+/** The rows of a raw `db.execute`, whichever driver ran it (node-postgres and PGlite answer `{ rows }`). */
+export function rowsOf<T>(result: unknown): T[] {
+  if (Array.isArray(result)) return result as T[];
+  return ((result as { rows?: T[] }).rows ?? []) as T[];
+}

@@ -1,7 +1,9 @@
 import type { Config } from '../config.ts';
 import type { LlmProvider } from '../llm/types.ts';
+import type { ApprovalStore } from '../ports/approvals.ts';
 import type { ArtifactStore } from '../ports/artifacts.ts';
 import type { ResponseCache } from '../ports/cache.ts';
+import type { FencedDocuments, LockManager } from '../ports/lock.ts';
 import type { Store } from '../ports/store.ts';
 import type { PriceTable } from '../pricing/pricing.ts';
 
@@ -19,6 +21,12 @@ export interface Runtime {
   readonly cache: ResponseCache;
   /** Sandbox code and results: S3 on AWS, a directory locally. */
   readonly artifacts: ArtifactStore;
+  /** Locks with fencing: Redis/Valkey when configured, the store's table otherwise. */
+  readonly locks: LockManager;
+  /** Documents only the newest lock holder may write (fencing tokens checked by the store). */
+  readonly documents: FencedDocuments;
+  /** Pending approvals and their decisions (the store's table). */
+  readonly approvals: ApprovalStore;
   close(): Promise<void>;
 }
 

@@ -22,6 +22,9 @@ export const OWNER_AWARE: ReadonlySet<string> = new Set([
   'workflows',
   'cancel',
   'redrive',
+  'approvals',
+  'approve',
+  'reject',
 ]);
 
 /**

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { type ApiTarget, OWNER_AWARE, ownerTarget, targetFetch } from './api-target.ts';
+import { approvals, decide } from './approval-commands.ts';
 import { boot, parseInput, UsageError } from './boot.ts';
 import { cancel, executions, ofExecution, redrive, workflows } from './read-commands.ts';
 import { runRemote } from './run-remote.ts';
@@ -26,11 +27,15 @@ Usage:
   wflo redrive <executionId> [--no-wait] [--json]
                                                  run a failed, timed-out or cancelled execution again
                                                  from where it failed; finished steps are not re-run
+  wflo approvals [--status pending|approved|rejected|expired|all] [--json]
+                                                 approvals, pending ones by default
+  wflo approve <approvalId> [--comment <text>]   approve: the waiting run goes on
+  wflo reject <approvalId> [--comment <text>]    reject: the waiting run takes its rejected path
   wflo workflows                                 list the workflows
   wflo openapi                                   print the API's OpenAPI 3.1 document
 
 Against the deployed API: add --api-url <url> (or set WFLO_API_URL) to run, executions, steps, costs,
-cancel, redrive and workflows. <url> is the stack's ApiUrl output; requests are signed with SigV4 (execute-api) using the
+cancel, redrive, approvals, approve, reject and workflows. <url> is the stack's ApiUrl output; requests are signed with SigV4 (execute-api) using the
 default AWS credential chain (AWS_PROFILE, SSO, environment, instance role); the region comes from the
 URL, else AWS_REGION.
 
@@ -275,6 +280,11 @@ async function main(argv: string[]): Promise<number> {
       return cancel(rest, target);
     case 'redrive':
       return redrive(rest, target);
+    case 'approvals':
+      return approvals(rest, target);
+    case 'approve':
+    case 'reject':
+      return decide(command, rest, target);
     case 'openapi': {
       const { openApiDocument } = await import('../../../functions/api/app.ts');
       console.log(JSON.stringify(openApiDocument(), null, 2));

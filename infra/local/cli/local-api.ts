@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import type { TaskCallbacks } from '#shared/ports/task-callbacks';
 import { createApp } from '../../../functions/api/app.ts';
 import { apiSecurityHeaders } from '../../../functions/api/security-headers.ts';
 import type { LocalRuntime } from '../engine/runtime.ts';
@@ -14,6 +15,11 @@ export interface LocalApiOptions {
   readonly token?: string | undefined;
   /** Runs in flight at which a start gets 429. @default the config's WFLO_MAX_RUNS_IN_FLIGHT */
   readonly maxRunsInFlight?: number | undefined;
+  /**
+   * Resumes tasks waiting on `.waitForTaskToken` (the embedded engine's orchestrator implements it). Without
+   * it, `POST /approvals/{id}/decision` answers 503 and changes nothing. @default none
+   */
+  readonly taskCallbacks?: TaskCallbacks | undefined;
 }
 
 /**
@@ -29,6 +35,12 @@ export function createLocalApi(local: LocalRuntime, options: LocalApiOptions) {
     store: local.runtime.store,
     engine: local.engine,
     defaultBudgetMicros: config.defaultBudgetMicros,
+    approvals: {
+      store: local.runtime.approvals,
+      callbacks: options.taskCallbacks,
+      // This machine's API has one decider: the configured user (WFLO_USER, WFLO_USER_ROLES).
+      identify: () => config.approvals.localUser,
+    },
   });
   const metrics = createLocalMetrics({
     store: local.runtime.store,

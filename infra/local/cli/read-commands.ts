@@ -23,6 +23,11 @@ export async function openApi(
     store: local.runtime.store,
     engine: local.engine,
     defaultBudgetMicros: local.runtime.config.defaultBudgetMicros,
+    // Readable here; a decision needs the engine that runs the waiting task (`wflo dev`), so it answers 503.
+    approvals: {
+      store: local.runtime.approvals,
+      identify: () => local.runtime.config.approvals.localUser,
+    },
   });
   return {
     api: apiClient((path, init) => Promise.resolve(app.request(path, init))),

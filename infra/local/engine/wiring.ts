@@ -1,8 +1,11 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { S3Artifacts } from '#shared/adapters/s3-artifacts';
+import { storeApprovals } from '#shared/approvals/store-approvals';
 import type { Config } from '#shared/config';
 import { guardStore } from '#shared/db/errors';
+import { createLocks } from '#shared/locks/create-locks';
+import { storeFencedDocuments } from '#shared/locks/fenced';
 import type { ArtifactStore } from '#shared/ports/artifacts';
 import { createStore } from '#shared/store/create-store';
 import { installRuntime, type Runtime, uninstallRuntime } from '#shared/wiring/lazy';
@@ -37,6 +40,7 @@ export async function createRuntime(configIn: Config): Promise<Runtime> {
   const conn = await openDb(config.store);
   const store = guardStore(createStore(conn));
   const cache = createCache(config, conn.db);
+  const locks = createLocks(config, conn.db);
   return {
     config,
     store,
@@ -44,8 +48,12 @@ export async function createRuntime(configIn: Config): Promise<Runtime> {
     providers,
     cache,
     artifacts: createArtifacts(config),
+    locks,
+    documents: storeFencedDocuments(conn.db),
+    approvals: storeApprovals(conn.db),
     close: async () => {
       await cache.close();
+      await locks.close();
       await store.close();
     },
   };
