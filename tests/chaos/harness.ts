@@ -1,4 +1,6 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { TERMINAL_STATUSES } from '#shared/ports/store';
 import { chaosMarker } from '../helpers/chaos-openai-server.ts';
@@ -101,6 +103,13 @@ export function startDev(env: NodeJS.ProcessEnv, timeoutMs = 180_000): Promise<D
       lines.push(...parts);
     });
   };
+  // Kept for a look after a failure: <services dir>/logs/dev-<pid>.log.
+  const logDir = join(CHAOS_SERVICES_ENV.WFLO_SERVICES_DIR, 'logs');
+  mkdirSync(logDir, { recursive: true });
+  const logFile = join(logDir, `dev-${child.pid}.log`);
+  const keep = (text: string) => appendFileSync(logFile, text);
+  child.stdout!.on('data', (chunk: Buffer) => keep(chunk.toString('utf8')));
+  child.stderr!.on('data', (chunk: Buffer) => keep(chunk.toString('utf8')));
   collect(child.stdout!);
   collect(child.stderr!);
   const proc = (url: string): DevProcess => ({
@@ -182,7 +191,8 @@ export async function startRuns(
           }),
         });
         const body = (await res.json()) as { executionId?: string; error?: unknown };
-        if (res.status === 201 && body.executionId) acknowledged.push({ executionId: body.executionId, marker });
+        if (res.status === 201 && body.executionId)
+          acknowledged.push({ executionId: body.executionId, marker });
         else refused.push(`${res.status} ${JSON.stringify(body).slice(0, 200)}`);
       } catch (error) {
         refused.push(`request failed: ${(error as Error).message}`);
@@ -264,7 +274,8 @@ export async function waitTerminal(
 export async function until(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
   const t0 = performance.now();
   while (!check()) {
-    if (performance.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (performance.now() - t0 > timeoutMs)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

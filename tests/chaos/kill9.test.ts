@@ -40,11 +40,15 @@ async function killAndRestart(scenario: string, store: { dataDir: string; databa
   const second = await startDev(env);
   processes.push(second);
   console.log(`${scenario}: serving again after ${since()}`);
-  const outcome = await waitTerminal(second.url, acknowledged.map((r) => r.executionId), {
-    timeoutMs: RECOVERY_MS,
-    stallMs: 30_000,
-    activity: () => server!.stats().received,
-  });
+  const outcome = await waitTerminal(
+    second.url,
+    acknowledged.map((r) => r.executionId),
+    {
+      timeoutMs: RECOVERY_MS,
+      stallMs: 30_000,
+      activity: () => server!.stats().received,
+    },
+  );
   await second.stop();
 
   // Assess: with SQL on the store the processes left

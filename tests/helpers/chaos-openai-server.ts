@@ -163,8 +163,14 @@ export class ChaosOpenAiServer {
     const { rate429 = 0, rate500 = 0, rateHang = 0, rateDrop = 0, hangMs = 0 } = this.faults;
     const roll = this.#random();
     let delay = this.delayMs;
-    if (roll < rate429) return this.#fail(res, '429', 429, { 'retry-after': '1' });
-    if (roll < rate429 + rate500) return this.#fail(res, '500', 500);
+    if (roll < rate429) {
+      this.#fail(res, '429', 429, { 'retry-after': '1' });
+      return;
+    }
+    if (roll < rate429 + rate500) {
+      this.#fail(res, '500', 500);
+      return;
+    }
     if (roll < rate429 + rate500 + rateDrop) {
       this.#faults.drop++;
       res.socket?.destroy();
