@@ -68,7 +68,7 @@ export async function checkInvariants(
   query: Query,
   runs: readonly AcknowledgedRun[],
   server: Pick<ChaosOpenAiServer, 'answered'>,
-): Promise<{ counts: InvariantCounts; statuses: Record<string, number> }> {
+): Promise<{ counts: InvariantCounts; statuses: Record<string, number>; details: string[] }> {
   const ids = runs.map((r) => r.executionId);
   const rows = await query('select id, status from executions where id = any($1::text[])', [ids]);
   const status = new Map(rows.map((r) => [String(r.id), String(r.status)]));
@@ -104,6 +104,7 @@ export async function checkInvariants(
   const paidRows = new Map(ledger.map((r) => [`${r.execution_id}\u0000${r.state_name}`, Number(r.paid)]));
   let chargedTwice = 0;
   let paidMissing = 0;
+  const details: string[] = [];
   for (const run of runs) {
     const byState = new Map<string, { delivered: number; distinct: Set<string> }>();
     for (const call of server.answered(run.marker)) {
@@ -121,8 +122,15 @@ export async function checkInvariants(
     for (const state of states) {
       const paid = paidRows.get(`${run.executionId}\u0000${state}`) ?? 0;
       const answered = byState.get(state);
-      chargedTwice += Math.max(0, paid - (answered?.distinct.size ?? 0));
-      paidMissing += Math.max(0, (answered?.delivered ?? 0) - paid);
+      const twice = Math.max(0, paid - (answered?.distinct.size ?? 0));
+      const missing = Math.max(0, (answered?.delivered ?? 0) - paid);
+      chargedTwice += twice;
+      paidMissing += missing;
+      if (twice || missing) {
+        details.push(
+          `${run.executionId} ${state}: ${answered?.delivered ?? 0} delivered (${answered?.distinct.size ?? 0} distinct), ${paid} paid ledger rows`,
+        );
+      }
     }
   }
 
@@ -137,6 +145,7 @@ export async function checkInvariants(
       paidMissing,
     },
     statuses,
+    details,
   };
 }
 

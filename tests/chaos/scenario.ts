@@ -1,12 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pg from 'pg';
 import { expect } from 'vitest';
 import type { ChaosOpenAiServer } from '../helpers/chaos-openai-server.ts';
 import { type AcknowledgedRun, chaosServiceUrls } from './harness.ts';
 import { checkInvariants, type InvariantCounts, type Query, recordScenario } from './invariants.ts';
+import { freshDataDirPath } from './paths.ts';
 
 /* What the chaos scenarios share beyond the process harness: a fresh store each, and the assessment. */
 
@@ -25,9 +23,7 @@ export async function freshDatabase(name: string): Promise<string> {
 }
 
 /** A new, empty PGlite data directory (the parent is 0700 like a user's). */
-export function freshDataDir(name: string): string {
-  return join(mkdtempSync(join(tmpdir(), `wflo-chaos-${name}-`)), 'data');
-}
+export const freshDataDir = freshDataDirPath;
 
 /**
  * Counts the invariants, records them for the final table, and fails the test on each that is not 0 —
@@ -40,13 +36,14 @@ export async function assessAndRecord(
   server: ChaosOpenAiServer,
   notes: string[] = [],
 ): Promise<InvariantCounts> {
-  const { counts, statuses } = await checkInvariants(query, runs, server);
+  const { counts, statuses, details } = await checkInvariants(query, runs, server);
   const s = server.stats();
   recordScenario(scenario, counts, {
     runs: runs.length,
     statuses,
     notes: [
       ...notes,
+      ...details.slice(0, 10),
       `model server: ${s.received} requests, ${s.delivered} completions delivered, ${s.abandoned} abandoned by the client, faults ${JSON.stringify(s.faults)}`,
     ],
   });
