@@ -53,7 +53,12 @@ export async function run(): Promise<BenchResult> {
     const first = await serve(crashDir);
     const received = server.stats().received;
     const crashed = await startRuns(first.url, RUNS, 'bench-crash', { concurrency: 20 });
-    await until(`${RUNS} model calls in flight`, () => server.stats().received - received >= RUNS, 300_000);
+    const inFlight = crashed.acknowledged.length;
+    await until(
+      `${inFlight} model calls in flight`,
+      () => server.stats().received - received >= inFlight,
+      300_000,
+    );
     await first.kill9();
     server.delayMs = MODEL_DELAY_MS;
     const t1 = performance.now();
@@ -79,7 +84,9 @@ export async function run(): Promise<BenchResult> {
         runs: RUNS,
         model_delay_ms: MODEL_DELAY_MS,
         no_crash_all_terminal_ms: Math.round(baselineMs),
+        no_crash_acknowledged: base.acknowledged.length,
         no_crash_terminal: baseline.terminal,
+        crash_acknowledged: crashed.acknowledged.length,
         restart_to_serving_ms: Math.round(servingMs),
         restart_to_wait_end_ms: Math.round(recoveryMs),
         terminal_after_restart: recovery.terminal,
@@ -94,8 +101,9 @@ export async function run(): Promise<BenchResult> {
       notes: [
         recovered
           ? `all ${RUNS} runs terminal ${Math.round(recoveryMs)} ms after the restart`
-          : `NOT RECOVERED: ${recovery.terminal}/${RUNS} runs terminal when the wait ended (${recovery.ended} after ${recovery.ms} ms); statuses ${JSON.stringify(recovery.statuses)}`,
-        `without a crash: ${baseline.terminal}/${RUNS} terminal in ${Math.round(baselineMs)} ms (${JSON.stringify(baseline.statuses)})`,
+          : `NOT RECOVERED: ${recovery.terminal}/${crashed.acknowledged.length} runs terminal when the wait ended (${recovery.ended} after ${recovery.ms} ms); statuses ${JSON.stringify(recovery.statuses)}`,
+        `without a crash: ${baseline.terminal}/${base.acknowledged.length} acknowledged runs terminal in ${Math.round(baselineMs)} ms (${JSON.stringify(baseline.statuses)})`,
+        ...[...new Set([...base.refused, ...crashed.refused])].slice(0, 3).map((r) => `start refused: ${r}`),
       ],
     };
   } finally {
