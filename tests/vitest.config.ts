@@ -14,6 +14,8 @@ const root = fileURLToPath(new URL('..', import.meta.url));
  * - security: the sandbox escape suite (needs bubblewrap)
  * - deployed: smoke tests against a deployed stack, only when WFLO_API_URL is set (`npm run test:deployed`)
  * - integration: real PostgreSQL/Redis/Kafka on loopback, started by tests/integration/run.sh
+ * - chaos: kill -9, database and cache outages, a failing model provider, against real `wflo dev` processes
+ *   (`npm run test:chaos`; its global setup starts PostgreSQL and Redis on ports of its own)
  */
 /**
  * Suites whose hooks open a database (PGlite starts in 1.5–3 s idle, 30 s and more at load average 10 on
@@ -76,6 +78,19 @@ export default defineConfig({
             'tests/providers/**/*.test.ts',
           ],
           ...DATABASE,
+        },
+      },
+      {
+        extends: true,
+        // Opt-in, not in `npm test`: real processes killed and services stopped under them. One scenario at a
+        // time (they restart the same PostgreSQL and Redis); each is bounded well inside its timeout.
+        test: {
+          name: 'chaos',
+          include: ['tests/chaos/**/*.test.ts'],
+          globalSetup: ['tests/chaos/global-setup.ts'],
+          fileParallelism: false,
+          testTimeout: 420_000,
+          hookTimeout: 300_000,
         },
       },
     ],

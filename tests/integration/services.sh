@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs (if missing) and starts on loopback the real services the integration suites use, idempotently.
-# Usage: tests/integration/services.sh [postgres] [redis] ...   (no argument: all); restart-postgres restarts it
+# Usage: tests/integration/services.sh [postgres] [redis] ...   (no argument: all); restart-postgres restarts it,
+# stop-redis / start-redis stop and start Redis (the chaos suite's outage), stop-postgres / stop-all stop them.
 # Prints the environment to use, e.g.:  eval "$(tests/integration/services.sh)"
 set -euo pipefail
 
@@ -77,6 +78,22 @@ restart_postgres() {
   "${as[@]}" "$bin/pg_ctl" -D "$SERVICES_DIR/postgres" -l "$SERVICES_DIR/postgres/server.log" -w -t 60 -m fast restart >&2
 }
 
+# Redis gone for real (the chaos suite's outage): the server exits; `start-redis` brings it back, empty.
+stop_redis() {
+  redis-cli -h 127.0.0.1 -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
+  for _ in $(seq 1 50); do redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping >/dev/null 2>&1 || return 0; sleep 0.1; done
+  log "Redis on :$REDIS_PORT did not stop"; return 1
+}
+
+stop_postgres() {
+  local bin as=()
+  bin="$(pg_bin)" || return 0
+  [ "$(id -u)" = 0 ] && as=(runuser -u postgres --)
+  if "$bin/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT"; then
+    "${as[@]}" "$bin/pg_ctl" -D "$SERVICES_DIR/postgres" -w -t 60 -m fast stop >&2
+  fi
+}
+
 services=("$@")
 [ ${#services[@]} -eq 0 ] && services=(postgres redis)
 for s in "${services[@]}"; do
@@ -84,6 +101,10 @@ for s in "${services[@]}"; do
     postgres) start_postgres ;;
     redis) start_redis ;;
     restart-postgres) restart_postgres ;;
+    stop-postgres) stop_postgres ;;
+    stop-redis) stop_redis ;;
+    start-redis) start_redis ;;
+    stop-all) stop_redis; stop_postgres ;;
     *) log "unknown service $s"; exit 2 ;;
   esac
 done

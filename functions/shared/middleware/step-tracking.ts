@@ -2,6 +2,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { MiddlewareObj } from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { METRICS } from '../contracts/metrics.ts';
+import { untilWritten } from '../db/retry.ts';
 import { ConflictError, ValidationError } from '../errors.ts';
 import { logger, metrics } from '../observability.ts';
 import type { Store } from '../ports/store.ts';
@@ -44,15 +45,25 @@ function closeStep(
   error?: { error: string; cause: string },
 ): Promise<void> {
   const durationMs = Math.round(performance.now() - s.t0);
-  return store.completeStep({
-    stepId: s.stepId,
-    status,
-    durationMs,
-    error: error ?? null,
-    computeMicros: lambdaComputeMicros(memoryOf(context), durationMs),
-    ...(s.computeKey ? { reservationKey: s.computeKey } : {}),
-  });
+  // Written through a store outage (a PostgreSQL restart) for as long as the invocation has time: a step
+  // whose end is never written stays `running` for ever. completeStep is idempotent (a running step only).
+  const left = context.getRemainingTimeInMillis() - CLOSE_MARGIN_MS;
+  return untilWritten(
+    () =>
+      store.completeStep({
+        stepId: s.stepId,
+        status,
+        durationMs,
+        error: error ?? null,
+        computeMicros: lambdaComputeMicros(memoryOf(context), durationMs),
+        ...(s.computeKey ? { reservationKey: s.computeKey } : {}),
+      }),
+    { signal: left > 0 ? AbortSignal.timeout(left) : AbortSignal.abort() },
+  );
 }
+
+/** Kept back from the invocation's deadline when retrying a step's end: time to reply. */
+const CLOSE_MARGIN_MS = 250;
 
 function errorInfo(err: unknown): { error: string; cause: string } {
   if (err instanceof Error) return { error: err.name, cause: err.message };

@@ -60,7 +60,9 @@ export function stepMethods(db: WfloDb, getActivityResult: Store['getActivityRes
           finishedAt: sql`${p('finishedAt')}::timestamptz`,
           costMicros: sql`${steps.costMicros} + ${compute}`,
         })
-        .where(eq(steps.id, sql`${p('stepId')}::bigint`))
+        // Only a running attempt ends: a completion written again (its first reply lost with the connection)
+        // charges no second compute row, and a step a cancel already ended keeps that end.
+        .where(and(eq(steps.id, sql`${p('stepId')}::bigint`), eq(steps.status, 'running')))
         .returning(),
     );
     const ev = outbox(
@@ -136,7 +138,10 @@ export function stepMethods(db: WfloDb, getActivityResult: Store['getActivityRes
         compute: computeMicros,
         reservationKey: reservationKey ?? null,
       });
-      if (!row) throw new NotFoundError(`step ${stepId} not found`);
+      if (row) return;
+      // Nothing updated: the attempt had already ended (that end stands), or there is no such step.
+      const [existing] = await db.select({ id: steps.id }).from(steps).where(eq(steps.id, stepId));
+      if (!existing) throw new NotFoundError(`step ${stepId} not found`);
     },
   };
 }

@@ -13,6 +13,7 @@ import { BedrockProvider } from '../llm/bedrock.ts';
 import { OpenAiCompatibleProvider } from '../llm/openai-compatible.ts';
 import { bundledScripts, loadScriptFile, ScriptedProvider } from '../llm/scripted.ts';
 import type { LlmProvider } from '../llm/types.ts';
+import { throttle } from '../log-throttle.ts';
 import { logger, metrics } from '../observability.ts';
 import type { ResponseCache } from '../ports/cache.ts';
 import { PriceTable } from '../pricing/pricing.ts';
@@ -53,6 +54,8 @@ export function createProviders(config: Config): Map<string, LlmProvider> {
   return providers;
 }
 
+const CACHE_WARNING_INTERVAL_MS = 10_000;
+
 /** The response cache the config selects, wrapped so its failures never fail a call. */
 export function createCache(config: Config, db: WfloDb): ResponseCache {
   const t = config.cache.target;
@@ -65,10 +68,18 @@ export function createCache(config: Config, db: WfloDb): ResponseCache {
             { kind: 'elasticache', host: t.host, port: t.port, tls: t.tls, ...(t.iam ? { iam: t.iam } : {}) },
             { commandTimeoutMs: config.cache.timeoutMs },
           );
+  // An outage fails every call: warned when it starts and then at most every 10 s (the metric counts all).
+  const warn = throttle(CACHE_WARNING_INTERVAL_MS);
   return failOpen(cache, {
     timeoutMs: config.cache.timeoutMs,
     onError: (operation, error) => {
-      logger.warn('response cache unavailable; continuing without it', { operation, error: error as Error });
+      warn((suppressed) =>
+        logger.warn('response cache unavailable; continuing without it', {
+          operation,
+          error: error as Error,
+          ...(suppressed > 0 ? { similarSincePrevious: suppressed } : {}),
+        }),
+      );
       metrics.addMetric(METRICS.CacheErrors, MetricUnit.Count, 1);
     },
   });

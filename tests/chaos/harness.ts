@@ -1,0 +1,281 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { TERMINAL_STATUSES } from '#shared/ports/store';
+import { chaosMarker } from '../helpers/chaos-openai-server.ts';
+
+/*
+ * Real processes for the chaos suite and the recovery benchmark (no vitest here, so the benchmark can use
+ * it): `wflo dev` spawned as a user starts it, runs started through its HTTP API, the services script that
+ * starts, stops and restarts PostgreSQL and Redis on the chaos suite's own ports.
+ */
+
+/** The chaos suite's own PostgreSQL and Redis (ports and directory apart from the integration suite's). */
+export const CHAOS_SERVICES_ENV = {
+  WFLO_SERVICES_DIR: '/tmp/wflo-services-chaos',
+  WFLO_PG_PORT: '55452',
+  WFLO_REDIS_PORT: '56399',
+} as const;
+
+/** Runs tests/integration/services.sh with the chaos ports; returns what it printed on stdout. */
+export async function services(...commands: string[]): Promise<string> {
+  const { stdout } = await promisify(execFile)('bash', ['tests/integration/services.sh', ...commands], {
+    env: { ...process.env, ...CHAOS_SERVICES_ENV },
+    timeout: 240_000,
+  });
+  return stdout;
+}
+
+/** The chaos PostgreSQL server's admin URL (database `postgres`) and Redis URL, starting them if needed. */
+export async function chaosServiceUrls(): Promise<{ postgresUrl: string; redisUrl: string }> {
+  const out = await services('postgres', 'redis');
+  const db = /DATABASE_URL=(\S+)/.exec(out)?.[1];
+  const redisUrl = /REDIS_URL=(\S+)/.exec(out)?.[1];
+  if (!db || !redisUrl) throw new Error(`services.sh printed no URLs:\n${out}`);
+  return { postgresUrl: db.replace(/\/[^/]+$/, '/postgres'), redisUrl };
+}
+
+/** A `wflo dev` process: its API, what it printed, and the ways it ends. */
+export interface DevProcess {
+  readonly url: string;
+  readonly pid: number;
+  /** Every line it printed so far, stdout and stderr. */
+  readonly lines: string[];
+  /** Resolves with the exit code (null after a signal) once it has exited. */
+  readonly exited: Promise<number | null>;
+  exitCode(): number | null | undefined;
+  /** kill -9: no handler runs, nothing is flushed. */
+  kill9(): Promise<void>;
+  /** Ctrl+C; kill -9 after `graceMs` if it has not exited by then. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/** The environment `wflo dev` runs with: the chaos model server, no token, no leftover store settings. */
+export function devEnv(options: {
+  dataDir: string;
+  databaseUrl?: string;
+  redisUrl?: string;
+  openAiUrl: string;
+  llmTimeoutMs?: number;
+  extra?: Record<string, string>;
+}): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    WFLO_DATA_DIR: options.dataDir,
+    DATABASE_URL: options.databaseUrl ?? '',
+    REDIS_URL: options.redisUrl ?? '',
+    LLM_PROVIDER: 'openai-compatible',
+    LLM_MODEL: 'gpt-4o-mini',
+    OPENAI_BASE_URL: options.openAiUrl,
+    OPENAI_API_KEY: 'chaos-test-key',
+    LLM_TIMEOUT_MS: String(options.llmTimeoutMs ?? 30_000),
+    WFLO_MAX_RUNS_IN_FLIGHT: '1000',
+    WFLO_API_TOKEN: '',
+    WFLO_API_URL: '',
+    LLM_SCRIPT_FILE: '',
+    POWERTOOLS_LOG_LEVEL: 'WARN',
+    POWERTOOLS_METRICS_DISABLED: 'true',
+    ...options.extra,
+  };
+}
+
+/** Starts `node infra/local/bin/wflo.mjs dev --port 0` and resolves once it serves (bounded by `timeoutMs`). */
+export function startDev(env: NodeJS.ProcessEnv, timeoutMs = 180_000): Promise<DevProcess> {
+  const child: ChildProcess = spawn(process.execPath, ['infra/local/bin/wflo.mjs', 'dev', '--port', '0'], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  let code: number | null | undefined;
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (c) => {
+      code = c;
+      resolve(c);
+    }),
+  );
+  const collect = (stream: NodeJS.ReadableStream) => {
+    let rest = '';
+    stream.on('data', (chunk: Buffer) => {
+      const text = rest + chunk.toString('utf8');
+      const parts = text.split('\n');
+      rest = parts.pop() ?? '';
+      lines.push(...parts);
+    });
+  };
+  // Kept for a look after a failure: <services dir>/logs/dev-<pid>.log.
+  const logDir = join(CHAOS_SERVICES_ENV.WFLO_SERVICES_DIR, 'logs');
+  mkdirSync(logDir, { recursive: true });
+  const logFile = join(logDir, `dev-${child.pid}.log`);
+  const keep = (text: string) => appendFileSync(logFile, text);
+  child.stdout!.on('data', (chunk: Buffer) => keep(chunk.toString('utf8')));
+  child.stderr!.on('data', (chunk: Buffer) => keep(chunk.toString('utf8')));
+  collect(child.stdout!);
+  collect(child.stderr!);
+  const proc = (url: string): DevProcess => ({
+    url,
+    pid: child.pid!,
+    lines,
+    exited,
+    exitCode: () => code,
+    async kill9() {
+      if (code === undefined) process.kill(child.pid!, 'SIGKILL');
+      await exited;
+    },
+    async stop(graceMs = 30_000) {
+      if (code !== undefined) return;
+      child.kill('SIGINT');
+      const timer = setTimeout(() => {
+        if (code === undefined) process.kill(child.pid!, 'SIGKILL');
+      }, graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`wflo dev did not serve within ${timeoutMs} ms:\n${lines.join('\n')}`));
+    }, timeoutMs);
+    const poll = setInterval(() => {
+      const line = lines.find((l) => /^\s+API\s+http:\/\//.test(l));
+      if (line && lines.some((l) => l.includes('Ctrl+C stops the server.'))) {
+        clearInterval(poll);
+        clearTimeout(timer);
+        resolve(proc(/(http:\/\/\S+)/.exec(line)![1]!));
+      }
+    }, 50);
+    void exited.then((c) => {
+      clearInterval(poll);
+      clearTimeout(timer);
+      reject(new Error(`wflo dev exited (${c}) before serving:\n${lines.join('\n')}`));
+    });
+  });
+}
+
+/** A run the API acknowledged (201): its execution id and the marker its requests carry. */
+export interface AcknowledgedRun {
+  readonly executionId: string;
+  readonly marker: string;
+}
+
+/** What starting runs gave: the acknowledged ones and how the others were refused. */
+export interface Started {
+  readonly acknowledged: AcknowledgedRun[];
+  readonly refused: string[];
+}
+
+/**
+ * Starts `count` agent-loop runs through the API, `concurrency` requests at a time; each goal carries the
+ * marker `<prefix>-<i>` the model server counts its calls by.
+ */
+export async function startRuns(
+  url: string,
+  count: number,
+  prefix: string,
+  options: { concurrency?: number; budgetUsd?: number } = {},
+): Promise<Started> {
+  const acknowledged: AcknowledgedRun[] = [];
+  const refused: string[] = [];
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < count; i = next++) {
+      const marker = `${prefix}-${i}`;
+      try {
+        const res = await fetch(`${url}/workflows/agent-loop/executions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({
+            input: { goal: `${chaosMarker(marker)} write a haiku about queues`, maxIterations: 2 },
+            budgetUsd: options.budgetUsd ?? 0.05,
+          }),
+        });
+        const body = (await res.json()) as { executionId?: string; error?: unknown };
+        if (res.status === 201 && body.executionId)
+          acknowledged.push({ executionId: body.executionId, marker });
+        else refused.push(`${res.status} ${JSON.stringify(body).slice(0, 200)}`);
+      } catch (error) {
+        refused.push(`request failed: ${(error as Error).message}`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(options.concurrency ?? 10, count) }, worker));
+  return { acknowledged, refused };
+}
+
+const TERMINAL = new Set<string>(TERMINAL_STATUSES);
+
+/** How waiting for runs to end went. */
+export interface WaitOutcome {
+  /** Every run terminal, or why the wait stopped: its deadline, or no progress for a while. */
+  readonly ended: 'all-terminal' | 'deadline' | 'stalled';
+  readonly ms: number;
+  readonly terminal: number;
+  readonly statuses: Record<string, number>;
+}
+
+/**
+ * Polls `GET /executions/{id}` until every run is terminal, the deadline passes, or nothing progressed
+ * (no run ended and `activity()` did not change) for `stallMs`: a run that resumes calls its model or ends
+ * well within that, so a stall means nothing is resuming and waiting longer would only spend the budget.
+ */
+export async function waitTerminal(
+  url: string,
+  ids: readonly string[],
+  options: { timeoutMs: number; stallMs?: number; activity?: () => number; intervalMs?: number },
+): Promise<WaitOutcome> {
+  const t0 = performance.now();
+  const status = new Map<string, string>();
+  let lastProgress = t0;
+  let lastActivity = options.activity?.();
+  for (;;) {
+    const pending = ids.filter((id) => !TERMINAL.has(status.get(id) ?? ''));
+    let ended = 0;
+    for (let i = 0; i < pending.length; i += 20) {
+      await Promise.all(
+        pending.slice(i, i + 20).map(async (id) => {
+          try {
+            const res = await fetch(`${url}/executions/${encodeURIComponent(id)}`);
+            if (res.status !== 200) return;
+            const s = ((await res.json()) as { status: string }).status;
+            status.set(id, s);
+            if (TERMINAL.has(s)) ended++;
+          } catch {
+            // The server is busy or restarting: asked again on the next round.
+          }
+        }),
+      );
+    }
+    const now = performance.now();
+    const activity = options.activity?.();
+    if (ended > 0 || activity !== lastActivity) lastProgress = now;
+    lastActivity = activity;
+    const terminal = ids.filter((id) => TERMINAL.has(status.get(id) ?? '')).length;
+    const done = terminal === ids.length;
+    const stalled = options.stallMs !== undefined && now - lastProgress > options.stallMs;
+    if (done || stalled || now - t0 > options.timeoutMs) {
+      const statuses: Record<string, number> = {};
+      for (const id of ids) {
+        const s = status.get(id) ?? 'unknown';
+        statuses[s] = (statuses[s] ?? 0) + 1;
+      }
+      return {
+        ended: done ? 'all-terminal' : stalled ? 'stalled' : 'deadline',
+        ms: Math.round(now - t0),
+        terminal,
+        statuses,
+      };
+    }
+    await new Promise((r) => setTimeout(r, options.intervalMs ?? 1_000));
+  }
+}
+
+/** Resolves once `check()` is true, or throws after `timeoutMs` naming what was awaited. */
+export async function until(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
+  const t0 = performance.now();
+  while (!check()) {
+    if (performance.now() - t0 > timeoutMs)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
