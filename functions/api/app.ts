@@ -11,12 +11,15 @@ import type { CostEntryRow, EventRow, ExecutionRow, StepRow, Store } from '#shar
 import { routes } from './routes.ts';
 import type { ExecutionSchema, ProblemSchema, StepSchema } from './schemas.ts';
 import { apiSecurityHeaders } from './security-headers.ts';
+import { registerStreamRoutes, type StreamOptions } from './stream.ts';
 
 export interface ApiDeps {
   readonly store: Store;
   readonly engine: WorkflowEngine;
   /** Budget for executions started without one. @default none */
   readonly defaultBudgetMicros?: number | undefined;
+  /** SSE polling, heartbeat and slow-client limits (functions/api/stream.ts). @default its defaults */
+  readonly stream?: StreamOptions | undefined;
 }
 
 type Problem = z.infer<typeof ProblemSchema>;
@@ -277,6 +280,8 @@ export function createApp(deps: ApiDeps) {
     const rows = await deps.store.listEvents(id, after, limit);
     return c.json({ items: rows.map(toEvent), lastId: rows.at(-1)?.id ?? after }, 200);
   });
+
+  registerStreamRoutes(app, deps);
 
   app.doc31('/openapi.json', OPENAPI_INFO);
 

@@ -75,8 +75,8 @@ log4j.appender.file.layout=org.apache.log4j.PatternLayout
 log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
 L4J
   # Log4j 2 is on the classpath too (kafka-tools); the broker logs through slf4j → reload4j, so Log4j 2's
-  # status logger is silenced.
-  local cp="$LIBS/*" jvm=(-Xms256m -Xmx512m -XX:+UseG1GC -Djava.awt.headless=true -Dlog4j2.statusLoggerLevel=OFF)
+  # status logger is silenced. A test broker: C1 only and the serial collector start it faster on 2 cores.
+  local cp="$LIBS/*" jvm=(-Xms256m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true -Dlog4j2.statusLoggerLevel=OFF)
   if [ ! -f "$DATA_DIR/data/meta.properties" ]; then
     log "formatting KRaft storage in $DATA_DIR/data"
     java "${jvm[@]}" -Dlog4j.configuration="file:$DATA_DIR/log4j.properties" \

@@ -1,6 +1,7 @@
 import { Admin, type BaseOptions, Producer, stringSerializers } from '@platformatic/kafka';
 import { generateAuthToken } from 'aws-msk-iam-sasl-signer-js';
 import type { Config } from '../config.ts';
+import { EventBrokerUnavailableError } from '../errors.ts';
 import type { OutgoingMessage } from './kafka.ts';
 import { TOPICS } from './kafka.ts';
 
@@ -50,7 +51,14 @@ export interface Publisher {
  * written twice). After a failure the producer is dropped and a new one connects on the next batch, so a
  * broker that restarted is reached again whatever state the old connections were left in.
  */
-export function kafkaPublisher(kafka: KafkaSettings, clientId = 'wflo-outbox-relay'): Publisher {
+export function kafkaPublisher(
+  kafka: KafkaSettings,
+  options: { clientId?: string; timeoutMs?: number } = {},
+): Publisher {
+  const clientId = options.clientId ?? 'wflo-outbox-relay';
+  // A send to a broker that is gone can wait on metadata refreshes for a long time: the batch is given up
+  // after this (it stays in the outbox) and the relay's backoff takes over.
+  const timeoutMs = options.timeoutMs ?? 10_000;
   let producer: Producer<string, string, string, string> | undefined;
   const drop = async () => {
     const p = producer;
