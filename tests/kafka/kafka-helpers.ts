@@ -1,5 +1,6 @@
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
 import { Consumer, stringDeserializers } from '@platformatic/kafka';
 import { type EventMessage, parseEventMessage, TOPICS } from '#shared/events/kafka';
 
@@ -66,7 +67,10 @@ export async function waitFor(done: () => boolean | Promise<boolean>, what: stri
   }
 }
 
-/** Runs tests/integration/kafka.sh with a command (stop / start): the broker outage of the fault tests. */
-export function kafkaScript(command: 'start' | 'stop'): void {
-  execFileSync('bash', ['tests/integration/kafka.sh', command], { stdio: ['ignore', 'ignore', 'inherit'] });
+/**
+ * Runs tests/integration/kafka.sh with a command (stop / start): the broker outage of the fault tests.
+ * Asynchronous, so the relay and the runs keep going while the broker stops and starts.
+ */
+export async function kafkaScript(command: 'start' | 'stop'): Promise<void> {
+  await promisify(execFile)('bash', ['tests/integration/kafka.sh', command]);
 }

@@ -79,18 +79,35 @@ export function kafkaPublisher(
         acks: -1,
         autocreateTopics: false,
       });
+      const sending = producer.send({
+        messages: messages.map((m) => ({
+          topic: m.topic,
+          key: m.key,
+          value: m.value,
+          headers: { ...m.headers },
+        })),
+      });
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new EventBrokerUnavailableError(`Kafka did not acknowledge within ${timeoutMs} ms`)),
+          timeoutMs,
+        );
+      });
       try {
-        await producer.send({
-          messages: messages.map((m) => ({
-            topic: m.topic,
-            key: m.key,
-            value: m.value,
-            headers: { ...m.headers },
-          })),
-        });
+        await Promise.race([sending, late]);
       } catch (error) {
-        await drop();
-        throw error;
+        // An abandoned send may still land later: a duplicate with the same event id, which consumers drop.
+        sending.catch(() => undefined);
+        // Not awaited: closing a producer whose broker is gone waits for its in-flight requests.
+        void drop();
+        throw error instanceof EventBrokerUnavailableError
+          ? error
+          : new EventBrokerUnavailableError(`Kafka publish failed: ${(error as Error).message}`, {
+              cause: error,
+            });
+      } finally {
+        clearTimeout(timer);
       }
     },
     close: drop,
