@@ -60,7 +60,7 @@ export default defineConfig({
       {
         extends: true,
         // A real Apache Kafka broker on loopback (tests/integration/kafka.sh); `npm run test:kafka` starts it.
-        // One file at a time: the broker-outage test stops the broker the others use.
+        // One file at a time: the broker-outage file stops the broker the others use; each file has its own runtime.
         test: { name: 'kafka', include: ['tests/kafka/**/*.test.ts'], fileParallelism: false, ...DATABASE },
       },
       {
