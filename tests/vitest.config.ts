@@ -61,6 +61,12 @@ export default defineConfig({
       },
       {
         extends: true,
+        // A real Apache Kafka broker on loopback (tests/integration/kafka.sh); `npm run test:kafka` starts it.
+        // One file at a time: the broker-outage file stops the broker the others use; each file has its own runtime.
+        test: { name: 'kafka', include: ['tests/kafka/**/*.test.ts'], fileParallelism: false, ...DATABASE },
+      },
+      {
+        extends: true,
         // Opt-in, not in `npm test`: a deployed stack, reached at WFLO_API_URL (skipped without it).
         test: { name: 'deployed', include: ['tests/deployed/**/*.test.ts'], testTimeout: 360_000 },
       },

@@ -22,6 +22,7 @@ import { type ApprovalApiDeps, registerApprovalRoutes } from './approvals.ts';
 import { routes } from './routes.ts';
 import type { ExecutionSchema, ProblemSchema, StepSchema } from './schemas.ts';
 import { apiSecurityHeaders } from './security-headers.ts';
+import { registerStreamRoutes, type StreamOptions } from './stream.ts';
 
 export interface ApiDeps {
   readonly store: Store;
@@ -30,6 +31,8 @@ export interface ApiDeps {
   readonly defaultBudgetMicros?: number | undefined;
   /** Approvals (GET /approvals, POST /approvals/{id}/decision). @default none: those routes answer 503 */
   readonly approvals?: ApprovalApiDeps | undefined;
+  /** SSE polling, heartbeat and slow-client limits (functions/api/stream.ts). @default its defaults */
+  readonly stream?: StreamOptions | undefined;
 }
 
 type Problem = z.infer<typeof ProblemSchema>;
@@ -313,6 +316,7 @@ export function createApp(deps: ApiDeps) {
   });
 
   registerApprovalRoutes(app, () => deps.approvals);
+  registerStreamRoutes(app, deps);
 
   app.doc31('/openapi.json', OPENAPI_INFO);
 

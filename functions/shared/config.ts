@@ -113,6 +113,10 @@ const EnvSchema = z.object({
       .regex(/^\d+(\.\d{1,6})?$/)
       .optional(),
   ),
+  /** Kafka bootstrap brokers (`host:port,…`): the outbox is relayed there when set; off (SSE reads the outbox) when not. */
+  KAFKA_BROKERS: optionalString,
+  /** `iam`: SASL OAUTHBEARER with an MSK IAM token (MSK Serverless, TLS); `none`: plaintext (a local broker). */
+  KAFKA_AUTH: z.enum(['none', 'iam']).default('none'),
 } satisfies Record<ConfigEnvKey, z.ZodType>);
 
 /** Which store adapter runs, chosen from the environment (never by a handler). */
@@ -191,6 +195,14 @@ export interface Config {
     /** Locally: sandboxes running at once; further runs wait in arrival order (their timeout running). */
     readonly maxConcurrent: number;
   };
+  /** Where the outbox is relayed (KAFKA_BROKERS), or undefined: no relay, the outbox is read directly. */
+  readonly kafka:
+    | {
+        readonly brokers: readonly string[];
+        /** MSK IAM (SASL OAUTHBEARER over TLS) in `region`, or plaintext. */
+        readonly auth: { readonly kind: 'none' } | { readonly kind: 'iam'; readonly region: string };
+      }
+    | undefined;
 }
 
 /**
@@ -287,7 +299,24 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       memoryMiB: e.SANDBOX_MEMORY_MIB,
       maxConcurrent: e.SANDBOX_MAX_CONCURRENT ?? availableParallelism(),
     },
+    kafka: kafkaConfig(e),
   };
+}
+
+function kafkaConfig(e: z.infer<typeof EnvSchema>): Config['kafka'] {
+  if (!e.KAFKA_BROKERS) return undefined;
+  const brokers = e.KAFKA_BROKERS.split(',')
+    .map((b) => b.trim())
+    .filter(Boolean);
+  if (brokers.some((b) => !/^[^\s:]+:\d{1,5}$/.test(b))) {
+    throw new ConfigError('invalid configuration: KAFKA_BROKERS: must be host:port[,host:port…]');
+  }
+  if (e.KAFKA_AUTH === 'iam') {
+    if (!e.AWS_REGION)
+      throw new ConfigError('invalid configuration: AWS_REGION: required with KAFKA_AUTH=iam');
+    return { brokers, auth: { kind: 'iam', region: e.AWS_REGION } };
+  }
+  return { brokers, auth: { kind: 'none' } };
 }
 
 const StateMachinesSchema = z.record(

@@ -232,3 +232,11 @@ export const ERROR_NAMES = [
   'StoreUnavailableError',
   'StoreError',
 ] as const;
+
+/**
+ * A batch of outbox events did not reach Kafka (broker down or too slow to acknowledge): the relay retries
+ * it; the events stay in the outbox meanwhile, so nothing is lost.
+ */
+export class EventBrokerUnavailableError extends WfloError {
+  override name = 'EventBrokerUnavailableError';
+}

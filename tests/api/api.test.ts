@@ -275,6 +275,7 @@ describe('API over HTTP (local server)', () => {
       '/executions/{id}/costs',
       '/executions/{id}/events',
       '/executions/{id}/steps',
+      '/executions/{id}/stream',
       '/health',
       '/workflows',
       '/workflows/{name}/executions',

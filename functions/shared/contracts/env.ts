@@ -50,11 +50,13 @@ export const CONFIG_ENV_KEYS = [
   'APPROVALS_TOPIC_ARN',
   'WFLO_USER',
   'WFLO_USER_ROLES',
+  'KAFKA_BROKERS',
+  'KAFKA_AUTH',
 ] as const;
 export type ConfigEnvKey = (typeof CONFIG_ENV_KEYS)[number];
 
-/** Set by `KafkaEvents.bindProducer` for an outbox producer; no handler reads them yet. */
-export const KAFKA_ENV_KEYS = ['KAFKA_BROKERS', 'KAFKA_TOPIC'] as const;
+/** Set by `KafkaEvents.bindProducer` next to KAFKA_BROKERS; the topics are fixed (functions/shared/events/kafka.ts). */
+export const KAFKA_ENV_KEYS = ['KAFKA_TOPIC'] as const;
 
 /** A variable wflo's own code reads (and so the only kind the CDK may bind on a wflo function). */
 export type EnvKey = ConfigEnvKey | (typeof KAFKA_ENV_KEYS)[number];

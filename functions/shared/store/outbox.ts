@@ -1,11 +1,14 @@
-import { and, asc, eq, gt, type SQL, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, isNull, type SQL, sql } from 'drizzle-orm';
 import type { WfloDb } from '../db/connection.ts';
 import { events } from '../db/schema.ts';
 import type { Store } from '../ports/store.ts';
 import { p } from './statements.ts';
 
 /** The outbox's part of the store: events appended on their own, and one execution's events read back. */
-export type OutboxMethods = Pick<Store, 'appendEvents' | 'listEvents'>;
+export type OutboxMethods = Pick<
+  Store,
+  'appendEvents' | 'listEvents' | 'listUnpublishedEvents' | 'markEventsPublished'
+>;
 
 /**
  * A CTE that writes one outbox row per row of `from`, in the same statement as the change itself:
@@ -43,6 +46,21 @@ export function outboxMethods(db: WfloDb): OutboxMethods {
         .where(and(eq(events.executionId, executionId), gt(events.id, after)))
         .orderBy(asc(events.id))
         .limit(limit);
+    },
+
+    // The partial index events_unpublished keeps this a short index scan however long the outbox grows.
+    async listUnpublishedEvents(limit) {
+      return db.select().from(events).where(isNull(events.publishedAt)).orderBy(asc(events.id)).limit(limit);
+    },
+
+    async markEventsPublished(ids) {
+      if (ids.length === 0) return 0;
+      const marked = await db
+        .update(events)
+        .set({ publishedAt: sql`now()` })
+        .where(and(inArray(events.id, [...ids]), isNull(events.publishedAt)))
+        .returning({ id: events.id });
+      return marked.length;
     },
   };
 }

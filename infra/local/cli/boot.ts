@@ -63,9 +63,15 @@ export async function boot(options: {
     claim?.release();
     throw error;
   }
+  // KAFKA_BROKERS set: the outbox is relayed to that broker while this process runs (read-only commands write
+  // no events, so they relay nothing).
+  const relay = options.readOnly
+    ? undefined
+    : await (await import('../engine/event-relay.ts')).startLocalEventRelay(config, local.runtime.store);
   const close = local.close.bind(local);
   local.close = async () => {
     try {
+      await relay?.stop();
       await close();
     } finally {
       claim?.release();

@@ -13,7 +13,12 @@ export async function startLocalServer(
 ): Promise<{ server: ServerType; url: string; close(): Promise<void> }> {
   // Known once listening (port 0 picks one); no request is served before.
   let allowed: ReadonlySet<string> = new Set();
-  const app = createLocalApi(local, { ...options, allowedHosts: () => allowed });
+  const app = createLocalApi(local, {
+    ...options,
+    allowedHosts: () => allowed,
+    // Decisions on approvals resume the waiting Task through the embedded engine.
+    taskCallbacks: local.orchestrator,
+  });
   return new Promise((resolve, reject) => {
     const server = serve({ fetch: app.fetch, port: options.port, hostname: options.host }, (info) => {
       allowed = allowedHostHeaders(options.host, info.port);

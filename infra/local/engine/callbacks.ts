@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { TaskCallbackError } from '#shared/errors';
 import type { Store } from '#shared/ports/store';
 import { StatesError } from './asl/errors.ts';
 import { type CallbackRecord, JOURNAL_KEYS, type StepRecord } from './interpreter/journal.ts';
@@ -9,11 +10,14 @@ import { type CallbackRecord, JOURNAL_KEYS, type StepRecord } from './interprete
  * Step Functions' error names for tokens that are malformed, unknown, or closed.
  */
 
-/** Step Functions' names for a refused callback (SendTaskSuccess/Failure/Heartbeat). */
-export class CallbackError extends Error {
-  constructor(name: 'InvalidToken' | 'TaskDoesNotExist' | 'TaskTimedOut', message: string) {
-    super(message);
-    this.name = name;
+/**
+ * A refused callback (SendTaskSuccess/Failure/Heartbeat), named as Step Functions names it; the API maps it
+ * through {@link TaskCallbackError} like the AWS adapter's.
+ */
+export class CallbackError extends TaskCallbackError {
+  constructor(reason: TaskCallbackError['reason'], message: string) {
+    super(reason, message);
+    this.name = reason;
   }
 }
 

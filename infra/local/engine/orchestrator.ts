@@ -150,6 +150,15 @@ export class LocalOrchestrator {
     return this.#callbacks;
   }
 
+  /** The TaskCallbacks port (functions/shared/ports/task-callbacks.ts) over {@link callbacks}. */
+  sendTaskSuccess(taskToken: string, output: unknown): Promise<void> {
+    return this.#callbacks.sendTaskSuccess(taskToken, output);
+  }
+
+  sendTaskFailure(taskToken: string, error: string, cause: string): Promise<void> {
+    return this.#callbacks.sendTaskFailure(taskToken, error, cause);
+  }
+
   /**
    * Serves a workflow from now on, replacing one of the same name (`wflo dev` reloads a changed file). Throws,
    * serving what it did before, when a Task cannot run here. Running executions keep the version they started with.

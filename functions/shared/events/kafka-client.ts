@@ -1,0 +1,141 @@
+import { Admin, type BaseOptions, Producer, stringSerializers } from '@platformatic/kafka';
+import { generateAuthToken } from 'aws-msk-iam-sasl-signer-js';
+import type { Config } from '../config.ts';
+import { EventBrokerUnavailableError } from '../errors.ts';
+import type { OutgoingMessage } from './kafka.ts';
+import { TOPICS } from './kafka.ts';
+
+/*
+ * The Kafka client (@platformatic/kafka: pure JavaScript, maintained, SASL OAUTHBEARER with re-authentication
+ * before the session expires; see docs/events.md for why this one). Connection options come from the config
+ * only: plaintext to a local broker, or MSK IAM (OAUTHBEARER over TLS) on AWS.
+ */
+
+export type KafkaSettings = NonNullable<Config['kafka']>;
+
+/** Options every client (producer, admin, consumer) shares: brokers, timeouts, and MSK IAM when asked. */
+export function clientOptions(kafka: KafkaSettings, clientId: string): BaseOptions {
+  const base: BaseOptions = {
+    clientId,
+    bootstrapBrokers: [...kafka.brokers],
+    // Bounded: a broker outage fails a send in seconds, and the relay's own loop retries (the outbox keeps
+    // the rows), instead of a client retrying for minutes while the relay looks healthy.
+    connectTimeout: 3_000,
+    requestTimeout: 10_000,
+    timeout: 10_000,
+    retries: 2,
+    retryDelay: 250,
+  };
+  if (kafka.auth.kind === 'none') return base;
+  const { region } = kafka.auth;
+  return {
+    ...base,
+    tls: {},
+    sasl: {
+      mechanism: 'OAUTHBEARER',
+      // A fresh presigned token for every (re-)authentication: MSK sessions end when it expires (15 min).
+      token: async () => (await generateAuthToken({ region })).token,
+    },
+  };
+}
+
+/** Where the relay sends a batch; a fake in unit tests, Kafka otherwise. */
+export interface Publisher {
+  /** Resolves once every message is acknowledged by all in-sync replicas; throws if any is not. */
+  publish(messages: readonly OutgoingMessage[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * A Kafka publisher: acks from all in-sync replicas, idempotent producer (a retried produce request is not
+ * written twice). After a failure the producer is dropped and a new one connects on the next batch, so a
+ * broker that restarted is reached again whatever state the old connections were left in.
+ */
+export function kafkaPublisher(
+  kafka: KafkaSettings,
+  options: { clientId?: string; timeoutMs?: number } = {},
+): Publisher {
+  const clientId = options.clientId ?? 'wflo-outbox-relay';
+  // A send to a broker that is gone can wait on metadata refreshes for a long time: the batch is given up
+  // after this (it stays in the outbox) and the relay's backoff takes over.
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  let producer: Producer<string, string, string, string> | undefined;
+  const drop = async () => {
+    const p = producer;
+    producer = undefined;
+    try {
+      await p?.close();
+    } catch {
+      // A producer whose broker is gone may fail to close cleanly; it is dropped either way.
+    }
+  };
+  return {
+    async publish(messages) {
+      if (messages.length === 0) return;
+      producer ??= new Producer({
+        ...clientOptions(kafka, clientId),
+        serializers: stringSerializers,
+        idempotent: true,
+        acks: -1,
+        autocreateTopics: false,
+      });
+      const sending = producer.send({
+        messages: messages.map((m) => ({
+          topic: m.topic,
+          key: m.key,
+          value: m.value,
+          headers: { ...m.headers },
+        })),
+      });
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new EventBrokerUnavailableError(`Kafka did not acknowledge within ${timeoutMs} ms`)),
+          timeoutMs,
+        );
+      });
+      try {
+        await Promise.race([sending, late]);
+      } catch (error) {
+        // An abandoned send may still land later: a duplicate with the same event id, which consumers drop.
+        sending.catch(() => undefined);
+        // Not awaited: closing a producer whose broker is gone waits for its in-flight requests.
+        void drop();
+        throw error instanceof EventBrokerUnavailableError
+          ? error
+          : new EventBrokerUnavailableError(`Kafka publish failed: ${(error as Error).message}`, {
+              cause: error,
+            });
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    close: drop,
+  };
+}
+
+/**
+ * Creates the project's topics where they are missing (the local relay at start, the custom resource on
+ * AWS). Returns the topics it created. `replicas` is 1 for a single local broker; MSK Serverless sets its own
+ * (pass -1: the broker default).
+ */
+export async function ensureTopics(kafka: KafkaSettings, replicas = 1): Promise<string[]> {
+  const admin = new Admin(clientOptions(kafka, 'wflo-topics'));
+  try {
+    const existing = new Set(await admin.listTopics());
+    const created: string[] = [];
+    for (const t of TOPICS) {
+      if (existing.has(t.name)) continue;
+      try {
+        await admin.createTopics({ topics: [t.name], partitions: t.partitions, replicas });
+        created.push(t.name);
+      } catch (error) {
+        // Another relay created it between the listing and here: what we wanted.
+        if (!/already exists/i.test(String((error as Error).message) + JSON.stringify(error))) throw error;
+      }
+    }
+    return created;
+  } finally {
+    await admin.close();
+  }
+}

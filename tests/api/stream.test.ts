@@ -1,0 +1,231 @@
+import { randomUUID } from 'node:crypto';
+import { connect } from 'node:net';
+import { type ServerType, serve } from '@hono/node-server';
+import { EventSource } from 'eventsource';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EVENT_TYPES } from '#shared/events/catalogue';
+import { startExecution } from '#shared/executions';
+import { createApp } from '../../functions/api/app.ts';
+import type { LocalRuntime } from '../../infra/local/engine/runtime.ts';
+import { startLocal, stopLocal, TEST_MODEL } from '../helpers/local.ts';
+
+/*
+ * GET /executions/{id}/stream with a real SSE client (the `eventsource` package, WHATWG EventSource) over
+ * the API app served by @hono/node-server, on the embedded runtime running real workflows.
+ */
+
+let local: LocalRuntime;
+let server: ServerType;
+let base: string;
+
+beforeAll(async () => {
+  local = await startLocal();
+  const app = createApp({
+    store: local.runtime.store,
+    engine: local.engine,
+    stream: { pollMs: 20, heartbeatMs: 200, writeTimeoutMs: 1_000, settleMs: 300 },
+  });
+  await new Promise<void>((resolve) => {
+    server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => {
+      base = `http://127.0.0.1:${info.port}`;
+      resolve();
+    });
+  });
+});
+afterAll(async () => {
+  (server as import('node:http').Server).closeAllConnections();
+  await new Promise((r) => server.close(r));
+  await stopLocal(local);
+});
+
+async function startRun(goal = 'stream test'): Promise<string> {
+  const { execution } = await startExecution(
+    { store: local.runtime.store, engine: local.engine },
+    { workflow: 'agent-loop', input: { goal, model: TEST_MODEL }, budgetMicros: null },
+  );
+  return execution.id;
+}
+
+interface Got {
+  id: number;
+  type: string;
+  at: number;
+}
+
+/**
+ * Follows a stream with EventSource until the server ends it for good (it closes after the terminal event;
+ * the client's automatic reconnect with Last-Event-ID then gets 204, which closes the EventSource), or until
+ * `stopAfter` events, when the client drops it itself.
+ */
+function follow(id: string, options: { lastEventId?: number; stopAfter?: number } = {}): Promise<Got[]> {
+  const got: Got[] = [];
+  return new Promise((resolve, reject) => {
+    const es = new EventSource(`${base}/executions/${id}/stream`, {
+      fetch: (url, init) =>
+        fetch(url, {
+          ...init,
+          headers: {
+            ...init.headers,
+            ...(options.lastEventId !== undefined ? { 'last-event-id': String(options.lastEventId) } : {}),
+          },
+        }),
+    });
+    const timer = setTimeout(() => {
+      es.close();
+      reject(new Error(`stream of ${id} did not end (got ${got.length})`));
+    }, 60_000);
+    for (const type of EVENT_TYPES) {
+      es.addEventListener(type, (e) => {
+        got.push({ id: Number(e.lastEventId), type, at: Date.now() });
+        if (got.length === options.stopAfter) {
+          clearTimeout(timer);
+          es.close();
+          resolve(got);
+        }
+      });
+    }
+    es.onerror = (e) => {
+      if (es.readyState !== EventSource.CLOSED) return;
+      clearTimeout(timer);
+      // 204 after the end: the stream is complete.
+      if (e.code === 204) resolve(got);
+      else reject(new Error(`stream of ${id} failed: ${String(e.message ?? e.code)}`));
+    };
+  });
+}
+
+describe('GET /executions/{id}/stream (SSE)', () => {
+  it('streams every event of a run as it commits, id = sequence, and ends after the terminal event (then 204)', async () => {
+    // GIVEN a run started, and a client following it from the start
+    const id = await startRun();
+    const streamed = follow(id);
+
+    // WHEN the run ends
+    const got = await streamed;
+    await local.orchestrator.drain();
+
+    // THEN the client saw exactly the outbox, in order, with the terminal event among the last
+    const rows = await local.runtime.store.listEvents(id, 0, 1000);
+    expect(got.map((g) => g.id)).toEqual(rows.map((r) => r.id));
+    expect(got.map((g) => g.type)).toEqual(rows.map((r) => r.type));
+    expect(got.map((g) => g.type)).toContain('execution.succeeded');
+  });
+
+  it('resumes with Last-Event-ID after a reconnect in the middle of a run: no gap, no repeat', async () => {
+    // GIVEN a client that drops after 3 events of a running run
+    const id = await startRun('resume');
+    const before = await follow(id, { stopAfter: 3 });
+
+    // WHEN it reconnects with the last id it saw
+    const after = await follow(id, { lastEventId: before.at(-1)!.id });
+    await local.orchestrator.drain();
+
+    // THEN the two halves are the whole outbox, each event once
+    const rows = await local.runtime.store.listEvents(id, 0, 1000);
+    expect([...before, ...after].map((g) => g.id)).toEqual(rows.map((r) => r.id));
+  });
+
+  it('after the terminal event a reconnect gets 204 (EventSource stops), not the stream again', async () => {
+    const id = await startRun('ended');
+    const got = await follow(id);
+    const res = await fetch(`${base}/executions/${id}/stream`, {
+      headers: { 'last-event-id': String(got.at(-1)!.id) },
+    });
+    expect(res.status).toBe(204);
+  });
+
+  it('refuses a Last-Event-ID that is not a sequence (400) and an unknown execution (404)', async () => {
+    const id = await startRun('bad input');
+    await local.orchestrator.drain();
+    const bad = await fetch(`${base}/executions/${id}/stream`, { headers: { 'last-event-id': 'abc' } });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { detail: string }).detail).toMatch(/Last-Event-ID/);
+    const negative = await fetch(`${base}/executions/${id}/stream?after=-1`);
+    expect(negative.status).toBe(400);
+    const missing = await fetch(`${base}/executions/no-such-run/stream`);
+    expect(missing.status).toBe(404);
+  });
+
+  it('sends heartbeats while a run is quiet', async () => {
+    // GIVEN an execution whose run never progresses (a row with no engine behind it)
+    const { execution } = await local.runtime.store.createExecution({
+      id: randomUUID(),
+      workflow: 'agent-loop',
+      input: {},
+    });
+    const ac = new AbortController();
+    const res = await fetch(`${base}/executions/${execution.id}/stream`, { signal: ac.signal });
+    const reader = res.body!.getReader();
+    let text = '';
+    const until = Date.now() + 3_000;
+    while (!text.includes(': keep-alive') && Date.now() < until) {
+      text += new TextDecoder().decode((await reader.read()).value);
+    }
+    ac.abort();
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    expect(text).toContain(': keep-alive');
+  });
+
+  it('serves 50 concurrent streams, each its own run in full; reports first-event and fan-out latency', async () => {
+    // GIVEN 50 runs started at once, each followed by its own client
+    const t0 = Date.now();
+    const ids = await Promise.all(Array.from({ length: 50 }, (_, i) => startRun(`fan-out ${i}`)));
+    const all = await Promise.all(ids.map((id) => follow(id)));
+    await local.orchestrator.drain();
+
+    // THEN every client got its run's outbox exactly
+    for (const [i, id] of ids.entries()) {
+      const rows = await local.runtime.store.listEvents(id, 0, 1000);
+      expect(all[i]!.map((g) => g.id)).toEqual(rows.map((r) => r.id));
+    }
+    const lag: number[] = [];
+    for (const [i, id] of ids.entries()) {
+      const rows = await local.runtime.store.listEvents(id, 0, 1000);
+      for (const [j, g] of all[i]!.entries()) lag.push(g.at - rows[j]!.createdAt.getTime());
+    }
+    lag.sort((a, b) => a - b);
+    const first = all.map((g) => g[0]!.at - t0).sort((a, b) => a - b);
+    console.log(
+      `50 streams: commit→client p50 ${lag[Math.floor(lag.length / 2)]} ms, p99 ${lag[Math.floor(lag.length * 0.99)]} ms; first event p50 ${first[25]} ms after start`,
+    );
+  });
+
+  it('cuts off a client that never reads, without hurting another stream', async () => {
+    // GIVEN a run with ~8 MB of events, a raw client that sends the request and never reads
+    const { execution } = await local.runtime.store.createExecution({
+      id: randomUUID(),
+      workflow: 'agent-loop',
+      input: {},
+    });
+    const pad = 'x'.repeat(8_000);
+    for (let i = 0; i < 10; i++) {
+      await local.runtime.store.appendEvents(
+        execution.id,
+        Array.from({ length: 100 }, () => ({ type: 'llm.called' as const, payload: { pad } })),
+      );
+    }
+    const url = new URL(base);
+    const serverSide = new Map<number, import('node:net').Socket>();
+    server.on('connection', (sock: import('node:net').Socket) => serverSide.set(sock.remotePort ?? -1, sock));
+    const slow = connect(Number(url.port), '127.0.0.1');
+    slow.pause();
+    await new Promise((r) => slow.once('connect', r));
+    slow.write(`GET /executions/${execution.id}/stream HTTP/1.1\r\nHost: ${url.host}\r\n\r\n`);
+    await new Promise((r) => setTimeout(r, 200));
+    const stuck = serverSide.get(slow.localPort ?? -2);
+    expect(stuck).toBeDefined();
+    const cut = new Promise<number>((r) => stuck!.once('close', () => r(Date.now())));
+    const t0 = Date.now();
+
+    // WHEN another client follows a run meanwhile
+    const other = await follow(await startRun('neighbour'));
+
+    // THEN the other stream completed, and the stuck one is cut by the server after the write timeout
+    expect(other.map((g) => g.type)).toContain('execution.succeeded');
+    const cutAt = await Promise.race([cut, new Promise<number>((r) => setTimeout(() => r(-1), 15_000))]);
+    expect(cutAt).toBeGreaterThan(0);
+    expect(stuck!.destroyed).toBe(true);
+    console.log(`stuck client cut ${cutAt - t0} ms after the neighbour started`);
+    slow.destroy();
+  });
+});

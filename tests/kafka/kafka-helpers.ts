@@ -1,0 +1,76 @@
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
+import { Consumer, stringDeserializers } from '@platformatic/kafka';
+import { type EventMessage, parseEventMessage, TOPICS } from '#shared/events/kafka';
+
+/** The broker tests/integration/kafka.sh started (`npm run test:kafka` exports it). */
+export const BROKERS = process.env.KAFKA_BROKERS;
+export const kafkaSettings = () => ({ brokers: (BROKERS ?? '').split(','), auth: { kind: 'none' as const } });
+
+/** One message as a consumer saw it. */
+export interface Received {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: bigint;
+  readonly key: string;
+  readonly message: EventMessage;
+}
+
+/** A consumer in `groupId` on every wflo topic, from the earliest offset, recording what it receives. */
+export async function startConsumer(groupId = `test-${randomUUID()}`) {
+  const consumer = new Consumer({
+    clientId: `test-${groupId}`,
+    groupId,
+    bootstrapBrokers: (BROKERS ?? '').split(','),
+    deserializers: stringDeserializers,
+    sessionTimeout: 10_000,
+    heartbeatInterval: 500,
+  });
+  const received: Received[] = [];
+  const stream = await consumer.consume({
+    topics: TOPICS.map((t) => t.name),
+    mode: 'committed',
+    fallbackMode: 'earliest',
+    autocommit: 200,
+    maxWaitTime: 100,
+  });
+  stream.on('data', (m) => {
+    received.push({
+      topic: m.topic,
+      partition: m.partition,
+      offset: m.offset,
+      key: m.key,
+      message: parseEventMessage(m.value),
+    });
+  });
+  return {
+    groupId,
+    consumer,
+    received,
+    /** Partitions assigned to this member now (topic:partition). */
+    assigned: () =>
+      new Set((consumer.assignments ?? []).flatMap((a) => a.partitions.map((p) => `${a.topic}:${p}`))),
+    close: async () => {
+      await stream.close();
+      await consumer.close();
+    },
+  };
+}
+
+/** Waits until `done()` holds, polling; throws naming `what` after `timeoutMs`. */
+export async function waitFor(done: () => boolean | Promise<boolean>, what: string, timeoutMs = 60_000) {
+  const until = Date.now() + timeoutMs;
+  while (!(await done())) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * Runs tests/integration/kafka.sh with a command (stop / start): the broker outage of the fault tests.
+ * Asynchronous, so the relay and the runs keep going while the broker stops and starts.
+ */
+export async function kafkaScript(command: 'start' | 'stop'): Promise<void> {
+  await promisify(execFile)('bash', ['tests/integration/kafka.sh', command]);
+}

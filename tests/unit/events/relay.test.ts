@@ -1,0 +1,144 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '#shared/config';
+import { ConfigError } from '#shared/errors';
+import {
+  COST_EVENTS_TOPIC,
+  EXECUTION_EVENTS_TOPIC,
+  type OutgoingMessage,
+  parseEventMessage,
+  toKafkaMessage,
+} from '#shared/events/kafka';
+import type { Publisher } from '#shared/events/kafka-client';
+import { OutboxRelay, type RelayStore, relayBatch } from '#shared/events/relay';
+import type { EventRow } from '#shared/ports/store';
+
+/** An in-memory outbox with the two methods the relay uses (the SQL is covered by the Kafka suite). */
+function memoryOutbox(n: number) {
+  const rows: (EventRow & { published: boolean })[] = Array.from({ length: n }, (_, i) => ({
+    id: i + 1,
+    eventId: `ev-${i + 1}`,
+    executionId: `run-${i % 3}`,
+    type: i % 4 === 0 ? 'cost.recorded' : 'step.succeeded',
+    payload: { i },
+    createdAt: new Date(1_700_000_000_000 + i),
+    publishedAt: null,
+    published: false,
+  }));
+  const store: RelayStore = {
+    listUnpublishedEvents: async (limit) => rows.filter((r) => !r.published).slice(0, limit),
+    markEventsPublished: async (ids) => {
+      let marked = 0;
+      for (const r of rows) {
+        if (!ids.includes(r.id) || r.published) continue;
+        r.published = true;
+        marked++;
+      }
+      return marked;
+    },
+  };
+  return { rows, store };
+}
+
+function recordingPublisher(failFirst = 0) {
+  const sent: OutgoingMessage[] = [];
+  let calls = 0;
+  const publisher: Publisher = {
+    async publish(messages) {
+      calls++;
+      if (calls <= failFirst) throw new Error('broker down');
+      sent.push(...messages);
+    },
+    close: async () => {},
+  };
+  return { sent, publisher };
+}
+
+describe('the Kafka message of an outbox event', () => {
+  it('is keyed by execution id, carries id, type, execution, sequence and time, and goes to its topic', () => {
+    // GIVEN a cost event and a step event
+    const row: EventRow = {
+      id: 42,
+      eventId: 'e-1',
+      executionId: 'run-1',
+      type: 'cost.recorded',
+      payload: { usdMicros: 101 },
+      createdAt: new Date('2026-11-29T12:00:00Z'),
+      publishedAt: null,
+    };
+
+    // WHEN they become messages
+    const cost = toKafkaMessage(row);
+    const step = toKafkaMessage({ ...row, type: 'step.started' });
+
+    // THEN
+    expect(cost.topic).toBe(COST_EVENTS_TOPIC);
+    expect(step.topic).toBe(EXECUTION_EVENTS_TOPIC);
+    expect(cost.key).toBe('run-1');
+    expect(cost.headers['wflo-event-id']).toBe('e-1');
+    expect(parseEventMessage(cost.value)).toEqual({
+      eventId: 'e-1',
+      type: 'cost.recorded',
+      executionId: 'run-1',
+      sequence: 42,
+      time: '2026-11-29T12:00:00.000Z',
+      payload: { usdMicros: 101 },
+    });
+    expect(() => parseEventMessage('{"type":"x"}')).toThrow(/not a wflo event message/);
+  });
+});
+
+describe('relayBatch / OutboxRelay', () => {
+  it('publishes the oldest unpublished rows, then marks them; nothing is marked when publishing fails', async () => {
+    // GIVEN 10 rows and a publisher that fails once
+    const { rows, store } = memoryOutbox(10);
+    const { sent, publisher } = recordingPublisher(1);
+
+    // WHEN a batch fails, then two batches of 4 and one of 2 go through
+    await expect(relayBatch(store, publisher, 4)).rejects.toThrow('broker down');
+    const counts = [await relayBatch(store, publisher, 4), await relayBatch(store, publisher, 4)];
+    counts.push(await relayBatch(store, publisher, 4), await relayBatch(store, publisher, 4));
+
+    // THEN every row was sent once, in id order, and all are marked
+    expect(counts).toEqual([4, 4, 2, 0]);
+    expect(sent.map((m) => parseEventMessage(m.value).sequence)).toEqual(rows.map((r) => r.id));
+    expect(rows.every((r) => r.published)).toBe(true);
+  });
+
+  it('keeps going through failures with backoff, and reports each one', async () => {
+    // GIVEN a publisher that fails three times
+    const { rows, store } = memoryOutbox(25);
+    const { sent, publisher } = recordingPublisher(3);
+    const failures: number[] = [];
+
+    // WHEN the loop runs
+    const relay = new OutboxRelay(store, publisher, {
+      batchSize: 10,
+      pollMs: 5,
+      backoffMs: 5,
+      onError: (_e, n) => failures.push(n),
+    }).start();
+    const until = Date.now() + 5_000;
+    while (rows.some((r) => !r.published) && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+    await relay.stop();
+
+    // THEN all rows went out once, after the three reported failures
+    expect(failures).toEqual([1, 2, 3]);
+    expect(sent).toHaveLength(25);
+    expect(relay.stats).toMatchObject({ relayed: 25, failures: 3 });
+  });
+});
+
+describe('KAFKA_* configuration', () => {
+  it('is off without KAFKA_BROKERS, plaintext with it, MSK IAM with KAFKA_AUTH=iam', () => {
+    expect(loadConfig({}).kafka).toBeUndefined();
+    expect(loadConfig({ KAFKA_BROKERS: '127.0.0.1:59092, b:9092' }).kafka).toEqual({
+      brokers: ['127.0.0.1:59092', 'b:9092'],
+      auth: { kind: 'none' },
+    });
+    expect(
+      loadConfig({ KAFKA_BROKERS: 'b-1.x:9098', KAFKA_AUTH: 'iam', AWS_REGION: 'eu-west-1' }).kafka?.auth,
+    ).toEqual({ kind: 'iam', region: 'eu-west-1' });
+    expect(() => loadConfig({ KAFKA_BROKERS: 'no-port' })).toThrow(ConfigError);
+    expect(() => loadConfig({ KAFKA_BROKERS: 'b:9098', KAFKA_AUTH: 'iam' })).toThrow(/AWS_REGION/);
+  });
+});
