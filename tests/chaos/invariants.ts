@@ -95,13 +95,20 @@ export async function checkInvariants(
   );
 
   // Paid model calls per run and state, as the ledger has them (a cache hit is charged 0 and is no call).
+  // Confirmed rows are calls a provider reported; unconfirmed ones are calls that may have been billed (a
+  // process died, or the client gave up, while one was in flight). Charged twice: more confirmed rows than
+  // distinct calls delivered. Missing: delivered calls beyond every row, confirmed or not.
   const ledger = await query(
-    `select execution_id, state_name, count(*)::int as paid from cost_entries
+    `select execution_id, state_name, count(*) filter (where confirmed)::int as paid,
+            count(*)::int as recorded from cost_entries
       where execution_id = any($1::text[]) and kind = 'llm' and usd_micros > 0
       group by execution_id, state_name`,
     [ids],
   );
   const paidRows = new Map(ledger.map((r) => [`${r.execution_id}\u0000${r.state_name}`, Number(r.paid)]));
+  const recordedRows = new Map(
+    ledger.map((r) => [`${r.execution_id}\u0000${r.state_name}`, Number(r.recorded)]),
+  );
   let chargedTwice = 0;
   let paidMissing = 0;
   const details: string[] = [];
@@ -123,7 +130,8 @@ export async function checkInvariants(
       const paid = paidRows.get(`${run.executionId}\u0000${state}`) ?? 0;
       const answered = byState.get(state);
       const twice = Math.max(0, paid - (answered?.distinct.size ?? 0));
-      const missing = Math.max(0, (answered?.delivered ?? 0) - paid);
+      const recorded = recordedRows.get(`${run.executionId}\u0000${state}`) ?? 0;
+      const missing = Math.max(0, (answered?.delivered ?? 0) - recorded);
       chargedTwice += twice;
       paidMissing += missing;
       if (twice || missing) {

@@ -194,6 +194,8 @@ export interface Store {
    * `recorded` is false when the key is not held (settled, released, unknown, or already recorded).
    */
   recordUnconfirmed(reservationKey: string, reason: string): Promise<{ recorded: boolean }>;
+  /** The holds an execution still has (key and cost kind), oldest first. */
+  listHeldReservations(executionId: string): Promise<{ key: string; kind: CostKind }[]>;
   /** Returns a reservation's amount to the budget (after a failed call). Idempotent. */
   releaseBudget(key: string): Promise<void>;
   /**

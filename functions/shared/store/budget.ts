@@ -12,7 +12,7 @@ import { once, p } from './statements.ts';
  */
 export type BudgetMethods = Pick<
   Store,
-  'reserveBudget' | 'releaseBudget' | 'releaseHeld' | 'recordUnconfirmed'
+  'reserveBudget' | 'releaseBudget' | 'releaseHeld' | 'recordUnconfirmed' | 'listHeldReservations'
 >;
 
 /** The reservation statements over one connection. */
@@ -114,6 +114,16 @@ export function budgetMethods(db: WfloDb): BudgetMethods {
         reservedMicros: execution.reservedMicros,
         overrunMicros: execution.overrunMicros,
       };
+    },
+
+    async listHeldReservations(executionId) {
+      return db
+        .select({ key: budgetReservations.key, kind: budgetReservations.kind })
+        .from(budgetReservations)
+        .where(
+          and(eq(budgetReservations.executionId, executionId), eq(budgetReservations.status, 'reserved')),
+        )
+        .orderBy(budgetReservations.createdAt);
     },
 
     async recordUnconfirmed(reservationKey, reason) {

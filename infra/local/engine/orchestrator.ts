@@ -269,6 +269,15 @@ export class LocalOrchestrator {
         from: row.owner,
       });
       if (!claimed) continue;
+      // A model call in flight when the owner died may have been billed: its hold becomes unconfirmed spend at
+      // its worst case (the ledger never claims less than may have been paid); other holds are released.
+      for (const hold of await this.#options.store.listHeldReservations(row.id)) {
+        if (hold.kind !== 'llm') continue;
+        await this.#options.store.recordUnconfirmed(
+          hold.key,
+          'the process driving the run stopped while this model call was in flight',
+        );
+      }
       await this.#options.store.releaseHeld(row.id, {
         error: 'wflo.Interrupted',
         cause: `the process driving this run stopped (${row.owner ?? 'no owner'}); the step is attempted again`,
