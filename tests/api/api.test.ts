@@ -274,6 +274,7 @@ describe('API over HTTP (local server)', () => {
       '/executions/{id}/cancel',
       '/executions/{id}/costs',
       '/executions/{id}/events',
+      '/executions/{id}/redrive',
       '/executions/{id}/steps',
       '/executions/{id}/stream',
       '/health',
