@@ -74,6 +74,7 @@ describe('Stack: Api', () => {
         .filter((a) => a.startsWith('states:'))
         .sort(),
     ).toEqual([
+      'states:RedriveExecution',
       'states:SendTaskFailure',
       'states:SendTaskSuccess',
       'states:StartExecution',
@@ -84,6 +85,9 @@ describe('Stack: Api', () => {
     expect(resourcesOf(resume[0]!)).toEqual(resourcesOf(start[0]!));
     const stop = statements.filter((s) => actionsOf(s).includes('states:StopExecution'));
     expect(stop).toHaveLength(1);
+    // Redrive (POST /executions/{id}/redrive) is granted on the same executions, and nowhere else.
+    expect(actionsOf(stop[0]!)).toContain('states:RedriveExecution');
+    expect(statements.filter((s) => actionsOf(s).includes('states:RedriveExecution'))).toHaveLength(1);
     expect(resourcesOf(stop[0]!)).toHaveLength(workflows.length);
     for (const r of resourcesOf(stop[0]!))
       expect(JSON.stringify(r)).toMatch(/:execution:wflo-test-[a-z0-9-]+:\*/);

@@ -136,6 +136,7 @@ const CALLERS: Readonly<Record<string, FunctionCallers>> = {
       ...STORE,
       'states:StartExecution': { pattern: /StartExecutionCommand/, why: 'starts workflow executions' },
       'states:StopExecution': { pattern: /StopExecutionCommand/, why: 'POST /executions/{id}/cancel' },
+      'states:RedriveExecution': { pattern: /RedriveExecutionCommand/, why: 'POST /executions/{id}/redrive' },
       'states:SendTaskSuccess': {
         pattern: /SendTaskSuccessCommand/,
         why: 'POST /approvals/{id}/decision approves: resumes the waiting task',

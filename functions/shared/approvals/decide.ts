@@ -63,6 +63,8 @@ export async function decideApproval(
   const row = await deps.approvals.get(input.id);
   if (!row) throw new NotFoundError(`approval '${input.id}' does not exist`);
   if (row.status === 'expired' || (row.status === 'pending' && row.expiresAt && row.expiresAt <= now)) {
+    // Expiry is recorded when it is first seen: the late decision is refused and the record says so.
+    if (row.status === 'pending') await deps.approvals.markExpired(row.id);
     const at = row.expiresAt?.toISOString();
     throw new ApprovalExpiredError(`approval '${row.id}' expired at ${at}; no decision can be taken`, at);
   }
