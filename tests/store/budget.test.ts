@@ -32,7 +32,7 @@ describe('Store: budget reservations', () => {
 
     // Assess
     expect(a).toEqual({ ok: true });
-    expect(b).toEqual({ ok: false, budgetMicros: 1000, costMicros: 0, reservedMicros: 600 });
+    expect(b).toMatchObject({ ok: false, budgetMicros: 1000, costMicros: 0, reservedMicros: 600 });
     expect(c).toEqual({ ok: true });
     expect((await store.getExecution(id))?.reservedMicros).toBe(1000);
   });

@@ -34,10 +34,14 @@ const executionRecord = [
   { longValue: 250_000 },
   { longValue: 1_234_567 },
   { longValue: 0 },
+  { longValue: 0 }, // overrun_micros
   { stringValue: 'key-1' },
   { stringValue: '2026-11-20 10:00:00.123' },
   { stringValue: '2026-11-20 10:00:01.5' },
   { isNull: true },
+  { isNull: true }, // owner (embedded engine only)
+  { isNull: true }, // lease_expires_at
+  { longValue: 0 }, // redrive_count
 ];
 
 async function open(): Promise<DbConnection> {

@@ -12,6 +12,10 @@ function flakyStore(failures: number) {
     async beginStep() {
       return { id: 7, activity: 'llm-invoke', enteredAt: '2026-11-29T00:00:00.000Z' };
     },
+    // The step's budget holds (compute, transitions) fit: this test is about the step's end.
+    async reserveBudget() {
+      return { ok: true };
+    },
     async completeStep(step: unknown) {
       if (left-- > 0)
         throw new StoreUnavailableError('store unavailable during completeStep (57P01); retry', '57P01');
