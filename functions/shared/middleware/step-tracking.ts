@@ -58,7 +58,7 @@ function closeStep(
         computeMicros: lambdaComputeMicros(memoryOf(context), durationMs),
         ...(s.computeKey ? { reservationKey: s.computeKey } : {}),
       }),
-    { signal: left > 0 ? AbortSignal.timeout(left) : AbortSignal.abort() },
+    { signal: left > 0 ? AbortSignal.timeout(Math.floor(left)) : AbortSignal.abort() },
   );
 }
 

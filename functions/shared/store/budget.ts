@@ -17,18 +17,21 @@ export type BudgetMethods = Pick<
 
 /** The reservation statements over one connection. */
 export function budgetMethods(db: WfloDb): BudgetMethods {
-  /** Holds an amount against the budget only if it fits, and records the hold under its key. */
+  /**
+   * Holds an amount against the budget only if it fits, and records the hold under its key. A released hold
+   * may be taken again under the same key (a step run again after its run was resumed).
+   */
   const reserveQuery = once(() => {
     const amount = sql`${p('amount')}::bigint`;
     const key = sql`${p('key')}::text`;
     const upd = db.$with('upd', { id: sql<string>`id`.as('id') }).as(
       // After an overrun (a charge above its worst case) nothing more fits, whatever the budget left.
-      sql`update ${executions} set reserved_micros = ${executions.reservedMicros} + ${amount} where ${executions.id} = ${p('executionId')} and (${executions.budgetMicros} is null or (${executions.overrunMicros} = 0 and ${executions.costMicros} + ${executions.reservedMicros} + ${amount} <= ${executions.budgetMicros})) and not exists (select 1 from ${budgetReservations} where ${budgetReservations.key} = ${key}) returning ${executions.id} as id`,
+      sql`update ${executions} set reserved_micros = ${executions.reservedMicros} + ${amount} where ${executions.id} = ${p('executionId')} and (${executions.budgetMicros} is null or (${executions.overrunMicros} = 0 and ${executions.costMicros} + ${executions.reservedMicros} + ${amount} <= ${executions.budgetMicros})) and not exists (select 1 from ${budgetReservations} where ${budgetReservations.key} = ${key} and ${budgetReservations.status} <> 'released') returning ${executions.id} as id`,
     );
     const held = db
       .$with('held', { key: sql<string>`key`.as('key') })
       .as(
-        sql`insert into ${budgetReservations} (key, execution_id, amount_micros, kind, step_id, state_name, provider, model) select ${key}, upd.id, ${amount}, ${p('kind')}::text, ${p('stepId')}::bigint, ${p('stateName')}::text, ${p('provider')}::text, ${p('model')}::text from ${upd} as upd returning key`,
+        sql`insert into ${budgetReservations} (key, execution_id, amount_micros, kind, step_id, state_name, provider, model) select ${key}, upd.id, ${amount}, ${p('kind')}::text, ${p('stepId')}::bigint, ${p('stateName')}::text, ${p('provider')}::text, ${p('model')}::text from ${upd} as upd on conflict (key) do update set status = 'reserved', amount_micros = excluded.amount_micros, kind = excluded.kind, step_id = excluded.step_id, state_name = excluded.state_name, provider = excluded.provider, model = excluded.model returning key`,
       );
     return db.with(upd, held).select().from(upd).prepare('wflo_reserve_budget');
   });

@@ -282,6 +282,7 @@ export class LocalOrchestrator {
         error: 'wflo.Interrupted',
         cause: `the process driving this run stopped (${row.owner ?? 'no owner'}); the step is attempted again`,
       });
+      await this.#restartInterrupted(row.id);
       await this.#options.store.appendEvents(row.id, [
         { type: 'execution.resumed', payload: { executionId: row.id, previousOwner: row.owner } },
       ]);
@@ -289,6 +290,27 @@ export class LocalOrchestrator {
       resumed.push(row.id);
     }
     return resumed;
+  }
+
+  /**
+   * A Task that was running when its process died starts again as its next attempt (`RetryCount` + 1, not
+   * counted against its Retry), so its step row, compute hold and model-call reservation are new ones; its
+   * entry (EnteredTime, kept result) and its TimeoutSeconds deadline stay. A Task waiting out a retry's
+   * back-off, or a callback already handed out, was not running and is left as it is.
+   */
+  async #restartInterrupted(executionId: string): Promise<void> {
+    const store = this.#options.store;
+    const journal = await store.readJournal(executionId);
+    for (const [key, value] of Object.entries(journal)) {
+      const record = value as StepRecord;
+      if (!key.startsWith('s:') || record.kind !== 'Task' || record.result || record.invoked) continue;
+      if (record.nextAt !== undefined && record.nextAt > Date.now()) continue;
+      const { token: _token, nextAt: _nextAt, ...rest } = record;
+      await store.writeJournal(executionId, key, {
+        ...rest,
+        attempt: record.attempt + 1,
+      } satisfies StepRecord);
+    }
   }
 
   /**

@@ -46,7 +46,7 @@ export function lambdaContext(activity: ActivityDefinition, arn: string, deadlin
     awsRequestId: randomUUID(),
     logGroupName: `/aws/lambda/${functionName}`,
     logStreamName: 'local',
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    getRemainingTimeInMillis: () => Math.max(0, Math.floor(deadline - Date.now())),
     done: () => {},
     fail: () => {},
     succeed: () => {},

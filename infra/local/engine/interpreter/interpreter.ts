@@ -284,6 +284,7 @@ export class Interpreter {
     if (!record) {
       const at = this.#o.clock.now();
       record = {
+        kind: state.Type,
         enteredTime: new Date(at).toISOString(),
         attempt: 0,
         counts: retry.map(() => 0),
@@ -337,6 +338,7 @@ export class Interpreter {
           const counts: number[] = record.counts.map((c, i) => (i === index ? c + 1 : c));
           const nextAt: number = this.#o.clock.now() + delay;
           record = {
+            kind: state.Type,
             enteredTime: record.enteredTime,
             attempt: record.attempt + 1,
             counts,

@@ -6,6 +6,8 @@
 
 /** A Task, Map or Parallel entry: its identity, retry progress, deadlines and, once it ended, its result. */
 export interface StepRecord {
+  /** The state's Type (a resume starts an interrupted Task again as its next attempt). */
+  readonly kind?: string;
   /** `$$.State.EnteredTime` of the entry: a replay hands the same value on, so an activity's kept result matches. */
   readonly enteredTime: string;
   /** `$$.State.RetryCount` of the current attempt. */
