@@ -304,7 +304,7 @@ export class LocalOrchestrator {
     for (const [key, value] of Object.entries(journal)) {
       const record = value as StepRecord;
       if (!key.startsWith('s:') || record.kind !== 'Task' || record.result || record.invoked) continue;
-      if (record.nextAt !== undefined && record.nextAt > Date.now()) continue;
+      if (record.nextAt !== undefined && record.nextAt > (this.#options.clock ?? realClock).now()) continue;
       const { token: _token, nextAt: _nextAt, ...rest } = record;
       await store.writeJournal(executionId, key, {
         ...rest,
