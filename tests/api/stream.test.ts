@@ -61,14 +61,15 @@ function follow(id: string, options: { lastEventId?: number; stopAfter?: number 
   const got: Got[] = [];
   return new Promise((resolve, reject) => {
     const es = new EventSource(`${base}/executions/${id}/stream`, {
-      fetch: (url, init) =>
-        fetch(url, {
-          ...init,
-          headers: {
-            ...init.headers,
-            ...(options.lastEventId !== undefined ? { 'last-event-id': String(options.lastEventId) } : {}),
-          },
-        }),
+      fetch: (url, init) => {
+        // The first connection resumes from the id given; EventSource's own reconnects carry the id it saw
+        // last (a second Last-Event-ID header would be joined to the first: "a, b").
+        const headers = new Headers(init.headers as ConstructorParameters<typeof Headers>[0]);
+        if (options.lastEventId !== undefined && !headers.has('last-event-id')) {
+          headers.set('last-event-id', String(options.lastEventId));
+        }
+        return fetch(url, { ...init, headers });
+      },
     });
     const timer = setTimeout(() => {
       es.close();
