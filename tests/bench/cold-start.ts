@@ -56,6 +56,7 @@ const PRESIGNER: SdkCall = { pkg: '@aws-sdk/s3-request-presigner', client: 'S3Re
 const SFN: SdkCall = { pkg: '@aws-sdk/client-sfn', client: 'SFNClient' };
 const BEDROCK: SdkCall = { pkg: '@aws-sdk/client-bedrock-runtime', client: 'BedrockRuntimeClient' };
 const SECRETS: SdkCall = { pkg: '@aws-sdk/client-secrets-manager', client: 'SecretsManagerClient' };
+const SNS: SdkCall = { pkg: '@aws-sdk/client-sns', client: 'SNSClient' };
 
 /** The SDK clients each activity calls (its first call is the store's, through the Data API). */
 const ACTIVITY_SDK: Readonly<Record<string, readonly SdkCall[]>> = {
@@ -63,6 +64,11 @@ const ACTIVITY_SDK: Readonly<Record<string, readonly SdkCall[]>> = {
   'llm-invoke': [DATA_API, BEDROCK, SECRETS],
   'sandbox-prepare': [DATA_API, S3, PRESIGNER],
   'sandbox-collect': [DATA_API, S3],
+  'approval-request': [DATA_API, SNS],
+  // Locks on ElastiCache go through iovalkey, not an SDK client: the baseline is the store's client.
+  'lock-acquire': [DATA_API],
+  'lock-release': [DATA_API],
+  'document-write': [DATA_API],
 };
 
 /** Each Lambda entry point (the activities from their registry) and the SDK clients it calls. */
