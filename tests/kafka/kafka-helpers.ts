@@ -2,7 +2,13 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { Consumer, stringDeserializers } from '@platformatic/kafka';
+import { afterAll, beforeAll } from 'vitest';
 import { type EventMessage, parseEventMessage, TOPICS } from '#shared/events/kafka';
+import { startExecution } from '#shared/executions';
+import type { EventRow } from '#shared/ports/store';
+import type { LocalEventRelay } from '../../infra/local/engine/event-relay.ts';
+import type { LocalRuntime } from '../../infra/local/engine/runtime.ts';
+import { startLocal, stopLocal, TEST_MODEL } from '../helpers/local.ts';
 
 /** The broker tests/integration/kafka.sh started (`npm run test:kafka` exports it). */
 export const BROKERS = process.env.KAFKA_BROKERS;
@@ -74,3 +80,50 @@ export async function waitFor(done: () => boolean | Promise<boolean>, what: stri
 export async function kafkaScript(command: 'start' | 'stop'): Promise<void> {
   await promisify(execFile)('bash', ['tests/integration/kafka.sh', command]);
 }
+
+/** The input every relay test's agent-loop runs get. */
+const RELAY_GOAL = { goal: 'relay test', model: TEST_MODEL };
+
+/**
+ * The embedded runtime a relay test file drives (started before its tests, stopped after them with the relay
+ * the file started in `relay`), and what its tests do with it: start runs, read their outbox, count what is
+ * still unpublished.
+ */
+export function relayFixture() {
+  const fx = {
+    local: undefined as unknown as LocalRuntime,
+    relay: undefined as LocalEventRelay | undefined,
+    async startRuns(n: number): Promise<string[]> {
+      const ids: string[] = [];
+      await Promise.all(
+        Array.from({ length: n }, async () => {
+          const { execution } = await startExecution(
+            { store: fx.local.runtime.store, engine: fx.local.engine },
+            { workflow: 'agent-loop', input: RELAY_GOAL, budgetMicros: null },
+          );
+          ids.push(execution.id);
+        }),
+      );
+      return ids;
+    },
+    async outboxOf(ids: readonly string[]): Promise<EventRow[]> {
+      const rows = await Promise.all(ids.map((id) => fx.local.runtime.store.listEvents(id, 0, 10_000)));
+      return rows.flat();
+    },
+    unpublished: async () => (await fx.local.runtime.store.listUnpublishedEvents(1)).length,
+  };
+  beforeAll(async () => {
+    fx.local = await startLocal({ KAFKA_BROKERS: BROKERS ?? '' });
+  });
+  afterAll(async () => {
+    await fx.relay?.stop();
+    await stopLocal(fx.local);
+  });
+  return fx;
+}
+
+/** Received messages of these executions only (the broker keeps earlier runs' messages). */
+export const ofExecutions = (received: readonly Received[], ids: readonly string[]) => {
+  const set = new Set(ids);
+  return received.filter((r) => set.has(r.message.executionId));
+};

@@ -1,68 +1,33 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startExecution } from '#shared/executions';
-import type { EventRow } from '#shared/ports/store';
-import { type LocalEventRelay, startLocalEventRelay } from '../../infra/local/engine/event-relay.ts';
-import type { LocalRuntime } from '../../infra/local/engine/runtime.ts';
-import { startLocal, stopLocal, TEST_MODEL } from '../helpers/local.ts';
-import { BROKERS, type Received, startConsumer, waitFor } from './kafka-helpers.ts';
+import { describe, expect, it } from 'vitest';
+import { startLocalEventRelay } from '../../infra/local/engine/event-relay.ts';
+import {
+  BROKERS,
+  ofExecutions,
+  type Received,
+  relayFixture,
+  startConsumer,
+  waitFor,
+} from './kafka-helpers.ts';
 
 /*
  * The outbox relay against a real Apache Kafka broker (tests/integration/kafka.sh, KRaft on loopback) and
  * the embedded runtime running real workflows. Every check reads back what a consumer received.
  */
 
-const GOAL = { goal: 'relay test', model: TEST_MODEL };
-
-let local: LocalRuntime;
-let relay: LocalEventRelay | undefined;
-
-beforeAll(async () => {
-  local = await startLocal({ KAFKA_BROKERS: BROKERS ?? '' });
-});
-afterAll(async () => {
-  await relay?.stop();
-  await stopLocal(local);
-});
-
-async function startRuns(n: number): Promise<string[]> {
-  const ids: string[] = [];
-  await Promise.all(
-    Array.from({ length: n }, async () => {
-      const { execution } = await startExecution(
-        { store: local.runtime.store, engine: local.engine },
-        { workflow: 'agent-loop', input: GOAL, budgetMicros: null },
-      );
-      ids.push(execution.id);
-    }),
-  );
-  return ids;
-}
-
-async function outboxOf(ids: readonly string[]): Promise<EventRow[]> {
-  const rows = await Promise.all(ids.map((id) => local.runtime.store.listEvents(id, 0, 10_000)));
-  return rows.flat();
-}
-
-/** Received messages of these executions only (the broker keeps earlier runs' messages). */
-const of = (received: readonly Received[], ids: readonly string[]) => {
-  const set = new Set(ids);
-  return received.filter((r) => set.has(r.message.executionId));
-};
-
-const unpublished = async () => (await local.runtime.store.listUnpublishedEvents(1)).length;
+const fx = relayFixture();
 
 describe.skipIf(!BROKERS)('outbox relay → Kafka', () => {
   it('relays every event of 50 concurrent runs in order per execution, on one partition per run and topic', async () => {
     // GIVEN the local relay on, and a consumer group reading every topic
-    relay = await startLocalEventRelay(local.runtime.config, local.runtime.store);
+    fx.relay = await startLocalEventRelay(fx.local.runtime.config, fx.local.runtime.store);
     const consumer = await startConsumer();
 
     // WHEN 50 agent-loop runs execute at once
-    const ids = await startRuns(50);
-    await local.orchestrator.drain();
-    const rows = await outboxOf(ids);
-    await waitFor(() => of(consumer.received, ids).length >= rows.length, 'every event of 50 runs');
-    const got = of(consumer.received, ids);
+    const ids = await fx.startRuns(50);
+    await fx.local.orchestrator.drain();
+    const rows = await fx.outboxOf(ids);
+    await waitFor(() => ofExecutions(consumer.received, ids).length >= rows.length, 'every event of 50 runs');
+    const got = ofExecutions(consumer.received, ids);
     await consumer.close();
 
     // THEN each outbox row arrived (by event id), and within a run and topic the sequence only increases
@@ -87,14 +52,14 @@ describe.skipIf(!BROKERS)('outbox relay → Kafka', () => {
     expect(
       got.filter((r) => r.message.type.startsWith('step.')).every((r) => r.topic === 'wflo.execution-events'),
     ).toBe(true);
-    await waitFor(async () => (await unpublished()) === 0, 'outbox marked published');
-    await relay?.stop();
-    relay = undefined;
+    await waitFor(async () => (await fx.unpublished()) === 0, 'outbox marked published');
+    await fx.relay?.stop();
+    fx.relay = undefined;
   });
 
   it('two consumers in one group split the partitions; a third group sees everything', async () => {
     // GIVEN two members of one group, both assigned, and a consumer in a group of its own
-    relay ??= await startLocalEventRelay(local.runtime.config, local.runtime.store);
+    fx.relay ??= await startLocalEventRelay(fx.local.runtime.config, fx.local.runtime.store);
     const group = `test-split-${Date.now()}`;
     const a = await startConsumer(group);
     const b = await startConsumer(group);
@@ -102,17 +67,20 @@ describe.skipIf(!BROKERS)('outbox relay → Kafka', () => {
     await waitFor(() => a.assigned().size > 0 && b.assigned().size > 0, 'both members assigned', 60_000);
 
     // WHEN 30 runs execute
-    const ids = await startRuns(30);
-    await local.orchestrator.drain();
-    const rows = await outboxOf(ids);
-    const all = () => new Set([...of(a.received, ids), ...of(b.received, ids)].map((r) => r.message.eventId));
+    const ids = await fx.startRuns(30);
+    await fx.local.orchestrator.drain();
+    const rows = await fx.outboxOf(ids);
+    const all = () =>
+      new Set(
+        [...ofExecutions(a.received, ids), ...ofExecutions(b.received, ids)].map((r) => r.message.eventId),
+      );
     await waitFor(() => all().size >= rows.length, 'the group to receive every event');
     await waitFor(
-      () => new Set(of(solo.received, ids).map((r) => r.message.eventId)).size >= rows.length,
+      () => new Set(ofExecutions(solo.received, ids).map((r) => r.message.eventId)).size >= rows.length,
       'solo',
     );
     const [pa, pb] = [a.assigned(), b.assigned()];
-    const [ra, rb] = [of(a.received, ids), of(b.received, ids)];
+    const [ra, rb] = [ofExecutions(a.received, ids), ofExecutions(b.received, ids)];
     await Promise.all([a.close(), b.close(), solo.close()]);
 
     // THEN the members' partitions are disjoint, each got events, together all of them; the solo group too
@@ -121,7 +89,7 @@ describe.skipIf(!BROKERS)('outbox relay → Kafka', () => {
     expect(rb.length).toBeGreaterThan(0);
     expect(ra.every((r) => pa.has(`${r.topic}:${r.partition}`))).toBe(true);
     expect(all()).toEqual(new Set(rows.map((r) => r.eventId)));
-    expect(new Set(of(solo.received, ids).map((r) => r.message.eventId))).toEqual(
+    expect(new Set(ofExecutions(solo.received, ids).map((r) => r.message.eventId))).toEqual(
       new Set(rows.map((r) => r.eventId)),
     );
   });
