@@ -206,7 +206,10 @@ describe('Class: LocalOrchestrator', () => {
     expect(row.error).toMatchObject({ error: 'States.DataLimitExceeded' });
   });
 
-  it('applies TimeoutSeconds per attempt and ends the run as timed_out', async () => {
+  // Step Functions records an uncaught Task timeout as ExecutionFailed with error States.Timeout (LocalStack's
+  // AWS-recorded snapshot tests/aws/services/stepfunctions/v2/timeouts/test_timeouts.snapshot.json,
+  // test_fixed_timeout_lambda); TIMED_OUT is only the execution's own TimeoutSeconds (the test further down).
+  it('applies TimeoutSeconds per attempt and fails the run with States.Timeout when nothing catches it', async () => {
     // Prepare
     const wf = workflowFrom('slow', {
       StartAt: 'Slow',
@@ -214,10 +217,11 @@ describe('Class: LocalOrchestrator', () => {
     });
 
     // Act
-    const { row } = await run(orchestrator(wf), 'slow');
+    const { outcome, row } = await run(orchestrator(wf), 'slow');
 
     // Assess
-    expect(row.status).toBe('timed_out');
+    expect(outcome.status).toBe('failed');
+    expect(row.status).toBe('failed');
     expect(row.error).toMatchObject({ error: 'States.Timeout' });
   });
 

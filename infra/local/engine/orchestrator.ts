@@ -677,8 +677,8 @@ export function outcomeOf(err: unknown): ExecutionEnd & ExecutionOutcome {
     return { status: 'timed_out', error: { error: 'States.Timeout', cause: 'Execution timed out' } };
   }
   if (err instanceof Error) {
-    if (err.name === 'States.Timeout')
-      return { status: 'timed_out', error: { error: err.name, cause: err.message } };
+    // A Task's own TimeoutSeconds that no Catch takes fails the execution (ExecutionFailed, error
+    // States.Timeout); only the execution's TimeoutSeconds ends it TIMED_OUT (ExecutionTimedOut, above).
     return { status: 'failed', error: { error: err.name, cause: err.message } };
   }
   return { status: 'failed', error: { error: 'States.Runtime', cause: String(err) } };
