@@ -1,9 +1,12 @@
 import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
+import { sql } from 'drizzle-orm';
+import { readMigrationFiles } from 'drizzle-orm/migrator';
 import { drizzle } from 'drizzle-orm/pglite';
 import { migrate } from 'drizzle-orm/pglite/migrator';
 import { type DbConnection, MIGRATIONS_DIR, type WfloDb } from '#shared/db/connection';
 import { schema } from '#shared/db/schema';
+import { rowsOf } from '#shared/store/statements';
 import { BatchingPglite } from './pglite-batch.ts';
 
 /**
@@ -22,8 +25,31 @@ export async function openPglite(dataDir: string): Promise<DbConnection> {
   return { kind: 'pglite', db, close: () => client.close() };
 }
 
-/** Applies the SQL migrations in {@link MIGRATIONS_DIR} (idempotent). */
+/**
+ * Applies the SQL migrations in {@link MIGRATIONS_DIR} (idempotent). On a data directory that already has
+ * every migration (each start after the first) it only reads which one was applied last: drizzle's migrator
+ * would also create its schema and table if missing and open a transaction to apply nothing.
+ */
 export async function migratePglite(conn: DbConnection): Promise<void> {
+  if (await migrationsUpToDate(conn)) return;
   // biome-ignore lint/suspicious/noExplicitAny: the driver-specific migrator wants its own db type; ours is the common supertype.
   await migrate(conn.db as any, { migrationsFolder: MIGRATIONS_DIR });
+}
+
+/**
+ * True when the newest migration in the folder is already recorded: drizzle's own test (it applies each
+ * migration whose `folderMillis` is later than the newest `created_at` in `drizzle.__drizzle_migrations`).
+ */
+export async function migrationsUpToDate(conn: DbConnection): Promise<boolean> {
+  const newest = readMigrationFiles({ migrationsFolder: MIGRATIONS_DIR }).at(-1);
+  if (!newest) return true;
+  const [table] = rowsOf<{ present: boolean }>(
+    await conn.db.execute(sql`select to_regclass('drizzle.__drizzle_migrations') is not null as present`),
+  );
+  if (!table?.present) return false;
+  const [applied] = rowsOf<{ newest: string | number | null }>(
+    await conn.db.execute(sql`select max(created_at) as newest from drizzle.__drizzle_migrations`),
+  );
+  const last = applied?.newest;
+  return last !== null && last !== undefined && Number(last) >= newest.folderMillis;
 }
