@@ -206,6 +206,48 @@ describe('Resume: a run another process let go of continues from its journal', (
     expect(calls.get(id), 'one failed attempt, one after the handover').toBe(2);
   });
 
+  it('resumes many left runs several at a time, each exactly once when two processes race for them', async () => {
+    // Prepare: 12 runs in a Wait, let go of; two processes then resume the same list at once
+    const clock = new ManualClock();
+    const wf = workflow('resume-many', {
+      StartAt: 'Pause',
+      States: {
+        Pause: { Type: 'Wait', Seconds: 10, Next: 'One' },
+        One: task(COUNT, { 'key.$': '$$.Execution.Name' }, { End: true }),
+      },
+    });
+    const first = orchestrator([wf], { clock });
+    const ids = await Promise.all(Array.from({ length: 12 }, () => created(wf.name)));
+    for (const id of ids) first.start(wf.name, id, {});
+    await clock.waitForSleeps(12);
+    await first.detachAll();
+    const a = orchestrator([wf], { clock });
+    const b = orchestrator([wf], { clock });
+    const mine = (rows: Awaited<ReturnType<LocalOrchestrator['findOrphans']>>) =>
+      rows.filter((r) => ids.includes(r.id));
+    const [rowsA, rowsB] = [
+      mine(await a.findOrphans({ exclusive: true })),
+      mine(await b.findOrphans({ exclusive: true })),
+    ];
+
+    // Act
+    const [byA, byB] = await Promise.all([
+      a.resume(rowsA, { concurrency: 4 }),
+      b.resume(rowsB, { concurrency: 4 }),
+    ]);
+    await clock.waitForSleeps(24);
+    clock.advance(10_000);
+    await Promise.all([a.drain(), b.drain()]);
+
+    // Assess
+    expect(rowsA.map((r) => r.id).sort()).toEqual([...ids].sort());
+    expect([...byA, ...byB].sort(), 'every run resumed, none by both').toEqual([...ids].sort());
+    for (const id of ids) {
+      expect((await store.getExecution(id))!.status).toBe('succeeded');
+      expect(calls.get(id), 'the step after the Wait ran once').toBe(1);
+    }
+  });
+
   it('does not take a run whose owner is alive and holds its lease (shared store)', async () => {
     // Prepare
     const clock = new ManualClock();

@@ -30,6 +30,8 @@ export async function boot(options: {
   unsafeLocalSandbox?: boolean;
   readOnly?: boolean;
   watch?: boolean;
+  /** `wflo dev`: serve first, then resume the runs left running (see LocalRuntime.resumeLeftRunning). */
+  resumeWhileServing?: boolean;
 }) {
   const progress = (message: string) => {
     if (!options.readOnly) console.error(`wflo: ${message}`);
@@ -58,6 +60,7 @@ export async function boot(options: {
       // Reading commands drive nothing; `dev` and `run` resume what a stopped process left running.
       durable: !options.readOnly,
       onProgress: progress,
+      ...(options.resumeWhileServing ? { resumeWhileServing: true } : {}),
     });
   } catch (error) {
     claim?.release();

@@ -69,6 +69,7 @@ async function dev(args: string[]): Promise<number> {
     command: 'dev',
     unsafeLocalSandbox: values['unsafe-local-sandbox'],
     watch: true,
+    resumeWhileServing: true,
   });
   const { startLocalServer } = await import('./server.ts');
   const server = await startLocalServer(local, { port, host, token: access.token });
@@ -101,6 +102,16 @@ Then follow it:
   curl -s ${server.url}/executions/<executionId>/costs${auth}
 
 Ctrl+C stops the server.`);
+  // Serving already: the runs a stopped process left are resumed now, next to the new ones.
+  local.resumeLeftRunning?.().then(
+    (ids) => {
+      if (ids.length > 0) console.error(`wflo: resumed ${ids.length} run(s) left running`);
+    },
+    (error: unknown) =>
+      console.error(
+        `wflo: could not resume the runs left running (${(error as Error).message}); the next start tries again`,
+      ),
+  );
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once('SIGINT', stop);

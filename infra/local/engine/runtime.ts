@@ -24,6 +24,11 @@ export interface LocalRuntime {
   readonly engine: WorkflowEngine;
   /** The local sandbox behind `ecs:runTask.sync` (bubblewrap; unsafe fallback only when configured). */
   readonly sandbox: LocalSandbox;
+  /**
+   * With `resumeWhileServing`: resumes the runs found left running at start (listed before this runtime was
+   * returned) and resolves with their ids; call it once the API serves. Undefined otherwise.
+   */
+  readonly resumeLeftRunning?: () => Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -93,6 +98,11 @@ export async function createLocalRuntime(
     durable?: boolean;
     /** Told what the start is doing (opening the store, resuming runs). */
     onProgress?: (message: string) => void;
+    /**
+     * With `durable`: list the runs left running now but resume them only when {@link
+     * LocalRuntime.resumeLeftRunning} is called, so `wflo dev` serves at once instead of after every resume.
+     */
+    resumeWhileServing?: boolean;
   } = {},
 ): Promise<LocalRuntime> {
   const dir = resolve(options.statemachinesDir ?? config.statemachinesDir);
@@ -129,11 +139,23 @@ export async function createLocalRuntime(
   const watcher = options.onWorkflowChange
     ? watchWorkflows(dir, orchestrator, { onChange: options.onWorkflowChange })
     : undefined;
+  let resumeLeftRunning: (() => Promise<string[]>) | undefined;
+  let resuming: Promise<unknown> | undefined;
   if (options.durable) {
     // PGlite is one process's (data-dir-owner.ts): every run left running is this process's to resume.
     const exclusive = runtime.store.kind === 'pglite';
-    const resumed = await orchestrator.resumeOrphans({ exclusive });
-    if (resumed.length > 0) options.onProgress?.(`resuming ${resumed.length} run(s) left running`);
+    // Listed before anything serves, so a run this process's API accepts is never taken for a left one.
+    const orphans = await orchestrator.findOrphans({ exclusive });
+    if (orphans.length > 0) options.onProgress?.(`resuming ${orphans.length} run(s) left running`);
+    if (options.resumeWhileServing) {
+      resumeLeftRunning = () => {
+        const p = orchestrator.resume(orphans);
+        resuming = p.catch(() => undefined);
+        return p;
+      };
+    } else {
+      await orchestrator.resume(orphans);
+    }
     orchestrator.startLeases({ sweep: !exclusive });
   }
   return {
@@ -141,9 +163,12 @@ export async function createLocalRuntime(
     orchestrator,
     engine: localEngine(orchestrator),
     sandbox,
+    ...(resumeLeftRunning ? { resumeLeftRunning } : {}),
     close: async () => {
       watcher?.close();
       await orchestrator.close();
+      // A resume still going stops at its next run (the orchestrator is closed); the ones it started are let go below.
+      await resuming;
       if (options.durable) await orchestrator.detachAll();
       else await orchestrator.drain();
       // The runtime was installed process-wide for the handlers; closing it also uninstalls it.
