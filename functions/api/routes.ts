@@ -111,7 +111,9 @@ export const routes = {
         'Redriven: running again from the state that failed (RedriveExecution on AWS); steps that had succeeded answer from their kept results and are not paid again',
       ),
       404: problemResponse('No such execution'),
-      409: problemResponse('Not failed, timed out or cancelled (its status is named), or the engine refused'),
+      409: problemResponse(
+        'Not failed, timed out or cancelled (its status is named), ended more than 14 days ago, or the engine refused',
+      ),
     },
   }),
   listSteps: createRoute({

@@ -66,16 +66,20 @@ const TERMINAL = new Set(['succeeded', 'failed', 'cancelled', 'timed_out']);
 /** Statuses Step Functions lets a user redrive. */
 const REDRIVABLE = new Set(['failed', 'timed_out', 'cancelled']);
 
+/** Step Functions redrives an execution only within 14 days of its end (RedriveExecution). */
+export const REDRIVABLE_PERIOD_MS = 14 * 24 * 60 * 60 * 1000;
+
 /**
  * Redrives a failed, timed-out or cancelled execution, as Step Functions' RedriveExecution does: it restarts
  * from the state that failed and every step that had succeeded is not run (nor paid for) again. The row goes
  * back to `running` (`execution.redriven`, redrive count + 1) before the engine is asked; if the engine
  * refuses, the row gets its old status back. `savedMicros` is what the finished steps had cost: the spend
  * this redrive does not repeat (also added to the execution's saved total).
- * {@link NotFoundError} for an unknown id; {@link ConflictError} naming the status for one not redrivable.
+ * {@link NotFoundError} for an unknown id; {@link ConflictError} naming the status for one not redrivable, or
+ * for one that ended more than 14 days ago (Step Functions' redrivable period).
  */
 export async function redriveExecution(
-  deps: { store: Store; engine: Pick<WorkflowEngine, 'redriveExecution'> },
+  deps: { store: Store; engine: Pick<WorkflowEngine, 'redriveExecution'>; now?: () => number },
   executionId: string,
 ): Promise<{ execution: ExecutionRow; savedMicros: number }> {
   const row = await deps.store.getExecution(executionId);
@@ -83,6 +87,13 @@ export async function redriveExecution(
   if (!REDRIVABLE.has(row.status)) {
     throw new ConflictError(
       `execution '${executionId}' is ${row.status}: only failed, timed_out or cancelled runs can be redriven`,
+    );
+  }
+  const endedAgo = row.finishedAt ? (deps.now ?? Date.now)() - row.finishedAt.getTime() : 0;
+  if (endedAgo > REDRIVABLE_PERIOD_MS) {
+    // Step Functions' own reason (DescribeExecution redriveStatusReason), so the refusal reads the same locally.
+    throw new ConflictError(
+      `execution '${executionId}' ended more than 14 days ago: Execution redrivable period exceeded`,
     );
   }
   const [steps, costs] = await Promise.all([
