@@ -325,6 +325,86 @@ describe('POST /executions/{id}/cancel', () => {
   });
 });
 
+describe('POST /executions/{id}/redrive', () => {
+  /** A row as a run that ended `status` leaves it, with no process driving it. */
+  async function ended(status: 'succeeded' | 'failed' | 'cancelled' | 'timed_out'): Promise<string> {
+    const store = local.runtime.store;
+    const id = `hello-redrive-${status}-${Math.random().toString(36).slice(2, 8)}`;
+    await store.createExecution({ id, workflow: 'hello', input: { name: 'again' }, running: true });
+    await store.finishExecution({
+      id,
+      status,
+      ...(status === 'succeeded' ? { output: {} } : { error: { error: 'States.TaskFailed', cause: 'boom' } }),
+    });
+    return id;
+  }
+
+  it('unknown execution → 404 problem naming it, and nothing is written', async () => {
+    // Act
+    const res = await post('/executions/no-such-execution/redrive', {});
+
+    // Assess
+    expect(res.status).toBe(404);
+    expect(res.type).toMatch(/^application\/problem\+json/);
+    expect(res.body).toMatchObject({ status: 404 });
+    expect(String(res.body.detail)).toMatch(/no-such-execution/);
+    expect(await local.runtime.store.getExecution('no-such-execution')).toBeUndefined();
+  });
+
+  it.each(['succeeded', 'running'] as const)(
+    'a %s run → 409 problem naming its status; the row is left as it was',
+    async (status) => {
+      // Prepare
+      const store = local.runtime.store;
+      const id =
+        status === 'running'
+          ? `hello-redrive-running-${Math.random().toString(36).slice(2, 8)}`
+          : await ended('succeeded');
+      if (status === 'running')
+        await store.createExecution({ id, workflow: 'hello', input: {}, running: true });
+      const before = (await store.getExecution(id))!;
+
+      // Act
+      const res = await post(`/executions/${id}/redrive`, {});
+
+      // Assess
+      expect(res.status).toBe(409);
+      expect(res.type).toMatch(/^application\/problem\+json/);
+      expect(String(res.body.detail)).toContain(`is ${status}`);
+      const after = (await store.getExecution(id))!;
+      expect(after.status).toBe(status);
+      expect(after.redriveCount).toBe(before.redriveCount);
+    },
+  );
+
+  it.each(['failed', 'timed_out', 'cancelled'] as const)(
+    'a %s run → 200 with the execution and its redrive (RedriveResponse schema), then runs to its end',
+    async (status) => {
+      // Prepare
+      const { RedriveResponseSchema } = await import('../../functions/api/schemas.ts');
+      const id = await ended(status);
+
+      // Act
+      const res = await post(`/executions/${id}/redrive`, {});
+      const final = await waitForEnd(id);
+      const again = await post(`/executions/${id}/redrive`, {});
+
+      // Assess
+      expect(res.status).toBe(200);
+      const parsed = RedriveResponseSchema.strict().safeParse(res.body);
+      expect(parsed.success, JSON.stringify(parsed.error?.issues)).toBe(true);
+      expect(res.body).toMatchObject({
+        executionId: id,
+        status: 'running',
+        redriveCount: 1,
+        redrive: { redriveCount: 1, savedUsd: 0, savedMicros: 0 },
+      });
+      expect(final).toMatchObject({ status: 'succeeded', redriveCount: 1 });
+      expect(again.status, 'a run the redrive finished is not redrivable').toBe(409);
+    },
+  );
+});
+
 describe('startExecution (service)', () => {
   it('gives an execution started without a budget the configured default, and keeps an explicit one', async () => {
     // Prepare

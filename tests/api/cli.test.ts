@@ -6,9 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { openDb } from '#local/engine/db/client';
 import { createStore } from '#shared/store/create-store';
 
-/** Runs the real `wflo` command in a fresh data folder. */
-function wflo(args: string[]) {
-  const dataDir = join(mkdtempSync(join(tmpdir(), 'wflo-cli-')), 'data');
+/** Runs the real `wflo` command in a fresh data folder (or the one given). */
+function wflo(args: string[], dataDir = join(mkdtempSync(join(tmpdir(), 'wflo-cli-')), 'data')) {
   const r = spawnSync(process.execPath, ['infra/local/bin/wflo.mjs', ...args], {
     encoding: 'utf8',
     // The embedded default: no server URLs from an integration run.
@@ -51,5 +50,34 @@ describe('CLI: wflo run refuses bad input before writing anything', { timeout: 2
     } finally {
       await store.close();
     }
+  });
+});
+
+describe('CLI: wflo redrive says why a run cannot be redriven', { timeout: 400_000 }, () => {
+  it('an unknown id and a succeeded run each exit 1 with the API problem (404, 409 naming the status)', async () => {
+    // Prepare: a data folder holding one succeeded run, as `wflo run` leaves it
+    const dataDir = join(mkdtempSync(join(tmpdir(), 'wflo-cli-')), 'data');
+    const store = createStore(await openDb({ kind: 'pglite', dataDir: join(dataDir, 'pgdata') }));
+    try {
+      await store.createExecution({ id: 'hello-done-1', workflow: 'hello', input: {}, running: true });
+      await store.finishExecution({ id: 'hello-done-1', status: 'succeeded', output: {} });
+    } finally {
+      await store.close();
+    }
+
+    // Act
+    const unknown = wflo(['redrive', 'no-such-run'], dataDir);
+    const succeeded = wflo(['redrive', 'hello-done-1'], dataDir);
+
+    // Assess
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(
+      /^wflo: ApiRequestError: POST \/executions\/no-such-run\/redrive: HTTP 404: execution 'no-such-run' does not exist/m,
+    );
+    expect(succeeded.code).toBe(1);
+    expect(succeeded.stderr).toMatch(
+      /^wflo: ApiRequestError: POST \/executions\/hello-done-1\/redrive: HTTP 409: execution 'hello-done-1' is succeeded: only failed, timed_out or cancelled runs can be redriven/m,
+    );
+    expect(succeeded.stdout).toBe('');
   });
 });
