@@ -109,8 +109,16 @@ export async function createLocalRuntime(
   const workflows = options.onWorkflowChange ? new Map() : loadWorkflows(dir);
   // A broken input schema is a load error naming its file, like a broken ASL file.
   for (const w of workflows.values()) readInputSchema(inputSchemaFileOf(w.file));
-  const functions = await loadLocalFunctions();
-  const runtime = await createRuntime(config);
+  // The handler modules load (transpiled on tsx's loader thread) while the store opens: the two longest
+  // steps of a start, on an existing PGlite directory, no longer wait for each other.
+  const [loaded, opened] = await Promise.allSettled([loadLocalFunctions(), createRuntime(config)]);
+  if (loaded.status === 'rejected') {
+    if (opened.status === 'fulfilled') await opened.value.close();
+    throw loaded.reason;
+  }
+  if (opened.status === 'rejected') throw opened.reason;
+  const functions = loaded.value;
+  const runtime = opened.value;
   setRuntime(runtime);
   const sandbox = new LocalSandbox({
     unsafeLocalSandbox: config.sandbox.unsafeLocal,
