@@ -68,6 +68,7 @@ export function toExecution(
     costUsd: microsToUsd(row.costMicros),
     costMicros: row.costMicros,
     savedMicros: row.savedMicros,
+    overrunMicros: row.overrunMicros,
     redriveCount: row.redriveCount,
     idempotencyKey: row.idempotencyKey,
     createdAt: row.createdAt.toISOString(),
@@ -289,7 +290,7 @@ export function createApp(deps: ApiDeps) {
 
   app.openapi(routes.getCosts, async (c) => {
     const { id } = c.req.valid('param');
-    await requireExecution(id);
+    const execution = await requireExecution(id);
     const entries = await deps.store.listCosts(id);
     const summary = summarizeCosts(entries);
     return c.json(
@@ -298,6 +299,7 @@ export function createApp(deps: ApiDeps) {
         totalMicros: summary.totalMicros,
         totalUsd: microsToUsd(summary.totalMicros),
         savedMicros: summary.savedMicros,
+        overrunMicros: execution.overrunMicros,
         byKind: summary.byKind,
         byModel: summary.byModel,
         byStep: summary.byStep,
