@@ -1,6 +1,7 @@
 import { ApprovalRequestInputSchema, requestApproval } from '#shared/activities/approval-request';
 import { activityHandler } from '#shared/middleware/activity';
-import { getApprovalNotifier, getApprovals } from '#shared/wiring/approvals';
+import { getApprovalNotifier } from '#shared/wiring/approval-notifier';
+import { getApprovals } from '#shared/wiring/approvals';
 import { getStore } from '#shared/wiring/store';
 
 /**

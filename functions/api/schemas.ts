@@ -77,6 +77,10 @@ export const ExecutionSchema = z
     costUsd: z.number(),
     costMicros: z.number().int(),
     savedMicros: z.number().int(),
+    overrunMicros: z.number().int().openapi({
+      description:
+        'Spend charged above what its step had reserved (a provider that reported more usage than its worst case; each one raised a budget.overrun event). Included in costMicros; above 0, the run spends nothing more',
+    }),
     redriveCount: z.number().int().openapi({ description: 'How many times the run was redriven' }),
     idempotencyKey: z.string().nullable(),
     createdAt: z.string(),
@@ -127,6 +131,10 @@ export const CostsSchema = z
     totalMicros: z.number().int(),
     totalUsd: z.number(),
     savedMicros: z.number().int(),
+    overrunMicros: z.number().int().openapi({
+      description:
+        "The execution's spend above its reservations (see Execution.overrunMicros), included in the totals",
+    }),
     byKind: z.record(z.string(), TotalSchema),
     byModel: z.record(z.string(), TotalSchema),
     byStep: z.record(z.string(), TotalSchema),

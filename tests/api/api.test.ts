@@ -403,6 +403,48 @@ describe('POST /executions/{id}/redrive', () => {
       expect(again.status, 'a run the redrive finished is not redrivable').toBe(409);
     },
   );
+
+describe('GET /executions/{id} and /costs: overrun', () => {
+  it('shows the spend charged above its reservation (overrunMicros), 0 for a run within its holds', async () => {
+    // Prepare: a model call that reserved 1,000 µ$ and was settled at the 1,600 µ$ its provider reported
+    const store = local.runtime.store;
+    const id = `hello-overrun-${Date.now()}`;
+    const within = `hello-within-${Date.now()}`;
+    for (const e of [id, within])
+      await store.createExecution({
+        id: e,
+        workflow: 'hello',
+        input: {},
+        budgetMicros: 1_000_000,
+        running: true,
+      });
+    expect(await store.reserveBudget({ key: `${id}/call`, executionId: id, amountMicros: 1_000 })).toEqual({
+      ok: true,
+    });
+    await store.recordCost(
+      {
+        executionId: id,
+        kind: 'llm',
+        provider: 'openai',
+        model: 'gpt-4o-mini',
+        usdMicros: 1_600,
+        idempotencyKey: `${id}/c`,
+      },
+      [],
+      { reservationKey: `${id}/call` },
+    );
+
+    // Act
+    const execution = await get(`/executions/${id}`);
+    const costs = await get(`/executions/${id}/costs`);
+    const other = await get(`/executions/${within}`);
+
+    // Assess
+    expect(execution.status).toBe(200);
+    expect(execution.body).toMatchObject({ costMicros: 1_600, overrunMicros: 600 });
+    expect(costs.body).toMatchObject({ totalMicros: 1_600, overrunMicros: 600 });
+    expect(other.body.overrunMicros).toBe(0);
+  });
 });
 
 describe('startExecution (service)', () => {

@@ -216,6 +216,7 @@ async function run(args: string[], target: ApiTarget | undefined): Promise<numbe
           costUsd: microsToUsd(final.costMicros),
           costMicros: final.costMicros,
           savedMicros: final.savedMicros,
+          overrunMicros: final.overrunMicros,
           durationMs,
         }),
       );
@@ -223,7 +224,7 @@ async function run(args: string[], target: ApiTarget | undefined): Promise<numbe
       console.log(`\nstatus   ${final.status}   (${durationMs} ms)`);
       if (final.error) console.log(`error    ${JSON.stringify(final.error)}`);
       console.log(`output   ${JSON.stringify(final.output, null, 2)?.replace(/\n/g, '\n         ')}`);
-      console.log(`\n${costTable(costs)}`);
+      console.log(`\n${costTable(costs, final)}`);
     }
     return final.status === 'succeeded' ? 0 : 1;
   } finally {

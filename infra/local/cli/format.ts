@@ -34,6 +34,10 @@ export function progressLine(event: Pick<EventRow, 'type' | 'payload'>): string 
           : `exit ${p.exitCode}${p.timedOut ? ' (timed out)' : ''} after ${p.durationMs} ms`;
       return `    ${state} sandbox: ${outcome}  $${formatMicros(Number(p.costMicros))}`;
     }
+    case 'budget.overrun': {
+      const who = p.model ? `${p.provider}/${p.model}` : String(p.kind ?? 'spend');
+      return `  ! ${state} budget overrun: ${who} charged $${formatMicros(Number(p.chargedMicros))}, $${formatMicros(Number(p.overrunMicros))} above its reservation; the run spends nothing more`;
+    }
     default:
       // The terminal status is printed once the run has ended, after its last step line.
       return undefined;
@@ -46,8 +50,11 @@ export type CostLine = Pick<
   'stateName' | 'provider' | 'model' | 'tokensIn' | 'tokensOut' | 'usdMicros' | 'savedMicros'
 > & { readonly kind: string; readonly confirmed?: boolean };
 
-/** The cost table `wflo run` prints: one row per ledger entry, then totals by kind and the grand total. */
-export function costTable(entries: readonly CostLine[]): string {
+/**
+ * The cost table `wflo run` and `wflo costs` print: one row per ledger entry, then totals by kind and the
+ * grand total, and, when the execution was charged above its reservations (`budget.overrun`), by how much.
+ */
+export function costTable(entries: readonly CostLine[], execution: { overrunMicros?: number } = {}): string {
   const rows = entries.map((e) => [
     e.stateName ?? '-',
     e.kind,
@@ -76,6 +83,10 @@ export function costTable(entries: readonly CostLine[]): string {
       `$${formatMicros(summary.totalMicros)}`,
       summary.savedMicros ? `$${formatMicros(summary.savedMicros)}` : '',
     ],
+    // Part of the total above, not added to it: what usage reports charged beyond the worst case held.
+    ...(execution.overrunMicros
+      ? [['overrun (in total)', '', '', '', `$${formatMicros(execution.overrunMicros)}`, '']]
+      : []),
   ];
   return table(header, rows, footer);
 }

@@ -140,7 +140,7 @@ export async function ofExecution(
       console.log(values.json ? JSON.stringify(steps) : format.stepsTable(steps.items));
     } else {
       const costs = await api.get<Costs>(path);
-      console.log(values.json ? JSON.stringify(costs) : format.costTable(costs.entries));
+      console.log(values.json ? JSON.stringify(costs) : format.costTable(costs.entries, costs));
     }
     return 0;
   } finally {

@@ -78,6 +78,7 @@ export async function runRemote(
         costUsd: final.costUsd,
         costMicros: final.costMicros,
         savedMicros: final.savedMicros,
+        overrunMicros: final.overrunMicros,
         durationMs,
         consoleUrl: final.consoleUrl,
       }),
@@ -86,7 +87,7 @@ export async function runRemote(
     console.log(`\nstatus   ${final.status}   (${durationMs} ms)`);
     if (final.error) console.log(`error    ${JSON.stringify(final.error)}`);
     console.log(`output   ${JSON.stringify(final.output, null, 2)?.replace(/\n/g, '\n         ')}`);
-    console.log(`\n${costTable(costs.entries)}`);
+    console.log(`\n${costTable(costs.entries, costs)}`);
   }
   return final.status === 'succeeded' ? 0 : 1;
 }

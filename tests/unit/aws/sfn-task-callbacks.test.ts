@@ -13,7 +13,7 @@ import { sfnTaskCallbacks } from '#shared/adapters/sfn-task-callbacks';
 import { deciderFromArn, mayDecide } from '#shared/approvals/decide';
 import { TaskCallbackError } from '#shared/errors';
 import type { ApprovalRow } from '#shared/ports/approvals';
-import { snsNotifier } from '#shared/wiring/approvals';
+import { snsNotifier } from '#shared/wiring/approval-notifier';
 
 const sfn = mockClient(SFNClient);
 const sns = mockClient(SNSClient);

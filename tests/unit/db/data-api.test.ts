@@ -170,6 +170,55 @@ describe('Adapter: Aurora Data API store', () => {
     expect(rds.commandCalls(CommitTransactionCommand)).toHaveLength(0);
   });
 
+  it('holds a budget reservation in one ExecuteStatement: the fit check, the total and the hold together', async () => {
+    // GIVEN the cluster answers the statement with the execution it updated (the hold fitted)
+    rds.on(ExecuteStatementCommand).resolves({ records: [[{ stringValue: 'exec-1' }]] });
+    const store = createStore(await open());
+
+    // WHEN a model call's worst case is held
+    const held = await store.reserveBudget({
+      key: 'exec-1/Ask/0',
+      executionId: 'exec-1',
+      amountMicros: 1_000,
+      stepId: 7,
+      stateName: 'Ask',
+      provider: 'openai',
+      model: 'gpt-4o-mini',
+    });
+
+    // THEN one call, outside any transaction, checks cost + reserved + amount against the budget (and no
+    // overrun), adds to the total and records the hold, as on PostgreSQL and PGlite
+    expect(held).toEqual({ ok: true });
+    const statements = rds.commandCalls(ExecuteStatementCommand).map((c) => c.args[0].input);
+    expect(statements).toHaveLength(1);
+    expect(statements[0]!.transactionId).toBeUndefined();
+    expect(statements[0]!.sql).toMatch(/update "executions" set reserved_micros/);
+    expect(statements[0]!.sql).toMatch(/"overrun_micros" = 0 and/);
+    expect(statements[0]!.sql).toMatch(/insert into "budget_reservations"/);
+    expect(statements[0]!.parameters).toEqual(
+      expect.arrayContaining([expect.objectContaining({ value: { longValue: 1_000 } })]),
+    );
+    expect(rds.commandCalls(BeginTransactionCommand)).toHaveLength(0);
+  });
+
+  it("turns an abandoned call's hold into unconfirmed spend in one ExecuteStatement", async () => {
+    // GIVEN the cluster answers with the ledger row it wrote
+    rds.on(ExecuteStatementCommand).resolves({ records: [[{ longValue: 42 }]] });
+    const store = createStore(await open());
+
+    // WHEN
+    const out = await store.recordUnconfirmed('exec-1/Ask/0', 'client timeout after 60 s');
+
+    // THEN the hold is settled, the row (confirmed = false), totals and event written by one statement
+    expect(out).toEqual({ recorded: true });
+    const statements = rds.commandCalls(ExecuteStatementCommand).map((c) => c.args[0].input);
+    expect(statements).toHaveLength(1);
+    expect(statements[0]!.transactionId).toBeUndefined();
+    expect(statements[0]!.sql).toMatch(/update "budget_reservations" set status = 'settled'/);
+    expect(statements[0]!.sql).toMatch(/insert into "cost_entries"/);
+    expect(statements[0]!.sql).toMatch(/insert into "events"/);
+  });
+
   it('surfaces the error when the statement fails, and sends nothing after it', async () => {
     rds
       .on(ExecuteStatementCommand)

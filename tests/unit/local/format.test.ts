@@ -94,4 +94,41 @@ describe('wflo run output', () => {
     expect(table).toMatch(/Plan\s+llm\s+scripted\/agent-demo\s+10\/5\s+\$0\.000026/);
     expect(table).toMatch(/^total\s+\$0\.000063\s+\$0\.000012$/m);
   });
+
+  it('names the overrun (spend charged above its reservation) under the total, only when there is one', () => {
+    // Prepare
+    const row = {
+      stateName: 'Plan',
+      kind: 'llm',
+      provider: 'openai',
+      model: 'gpt-4o-mini',
+      tokensIn: 10,
+      tokensOut: 900,
+      usdMicros: 1_600,
+      savedMicros: 0,
+    };
+
+    // Act
+    const over = costTable([row], { overrunMicros: 600 });
+    const within = costTable([row], { overrunMicros: 0 });
+    const line = progressLine(
+      event('budget.overrun', {
+        stateName: 'Plan',
+        kind: 'llm',
+        provider: 'openai',
+        model: 'gpt-4o-mini',
+        reservedMicros: 1_000,
+        chargedMicros: 1_600,
+        overrunMicros: 600,
+      }),
+    );
+
+    // Assess
+    expect(over).toMatch(/^total\s+\$0\.001600$/m);
+    expect(over).toMatch(/^overrun \(in total\)\s+\$0\.000600$/m);
+    expect(within).not.toMatch(/overrun/);
+    expect(line).toBe(
+      '  ! Plan           budget overrun: openai/gpt-4o-mini charged $0.001600, $0.000600 above its reservation; the run spends nothing more',
+    );
+  });
 });
