@@ -1,14 +1,17 @@
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
-import { storeApprovals } from '../approvals/store-approvals.ts';
+import { createApprovals } from '../approvals/create-approvals.ts';
 import type { ApprovalRow, ApprovalStore } from '../ports/approvals.ts';
 import { getConfig } from './config.ts';
 import { lazyPart } from './lazy.ts';
 import { getLambdaDb } from './store.ts';
 
-/** The process's approvals: the store's table (Aurora on Lambda), or the installed runtime's. */
+/**
+ * The process's approvals: the DynamoDB table with its Aurora audit copy on Lambda (APPROVALS_TABLE), the
+ * store's table without one, or the installed runtime's.
+ */
 export const getApprovals: () => Promise<ApprovalStore> = lazyPart(
   (rt) => rt.approvals,
-  async () => storeApprovals((await getLambdaDb()).db),
+  async () => createApprovals(await getConfig(), (await getLambdaDb()).db),
 );
 
 /**
