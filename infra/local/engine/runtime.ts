@@ -2,8 +2,10 @@ import { resolve } from 'node:path';
 import { LocalArtifacts } from '#local/engine/adapters/local-artifacts';
 import { LocalSandbox } from '#local/engine/sandbox/local-sandbox';
 import { closeRuntime, createRuntime, type Runtime, setRuntime } from '#local/engine/wiring';
+import { LOCAL_APPROVAL_SWEEP_MS, startApprovalSweeper } from '#shared/approvals/sweep';
 import type { Config } from '#shared/config';
 import { executionRecorded } from '#shared/middleware/step-tracking';
+import { logger } from '#shared/observability';
 import type { WorkflowEngine } from '#shared/ports/engine';
 import { inputSchemaFileOf, readInputSchema } from '#shared/workflow-inputs';
 import { ACTIVITIES } from '../../activities.ts';
@@ -93,6 +95,8 @@ export async function createLocalRuntime(
     durable?: boolean;
     /** Told what the start is doing (opening the store, resuming runs). */
     onProgress?: (message: string) => void;
+    /** Sweep approvals past their expiry to `expired` this often; 0: never. @default LOCAL_APPROVAL_SWEEP_MS */
+    approvalSweepMs?: number;
   } = {},
 ): Promise<LocalRuntime> {
   const dir = resolve(options.statemachinesDir ?? config.statemachinesDir);
@@ -136,12 +140,23 @@ export async function createLocalRuntime(
     if (resumed.length > 0) options.onProgress?.(`resuming ${resumed.length} run(s) left running`);
     orchestrator.startLeases({ sweep: !exclusive });
   }
+  // The Task's TimeoutSeconds fails a waiting run on time; this makes its approval record say so (as the
+  // scheduled approval-sweeper Lambda does on AWS).
+  const sweepMs = options.approvalSweepMs ?? LOCAL_APPROVAL_SWEEP_MS;
+  const stopSweeper =
+    sweepMs > 0
+      ? startApprovalSweeper(runtime.approvals, {
+          intervalMs: sweepMs,
+          onError: (error) => logger.warn('could not sweep expired approvals', { error: error as Error }),
+        })
+      : undefined;
   return {
     runtime,
     orchestrator,
     engine: localEngine(orchestrator),
     sandbox,
     close: async () => {
+      await stopSweeper?.();
       watcher?.close();
       await orchestrator.close();
       if (options.durable) await orchestrator.detachAll();
