@@ -21,7 +21,9 @@ export type ActivityNeed =
   /** Calls the model provider: reads its API key secret (when configured) or invokes the Bedrock model. */
   | 'llm'
   /** Announces approval requests on the approvals SNS topic (APPROVALS_TOPIC_ARN, sns:Publish). */
-  | 'approvals-notify';
+  | 'approvals-notify'
+  /** Writes new approval records to the DynamoDB approvals table (APPROVALS_TABLE). */
+  | 'approvals-table';
 
 /** An activity implemented as a Lambda handler (export `handler`). */
 export interface ActivityDefinition {
@@ -85,7 +87,7 @@ export const ACTIVITIES: readonly ActivityDefinition[] = [
     description: 'Records a pending approval with its task token and expiry (a .waitForTaskToken Task)',
     memoryMb: 256,
     timeoutSeconds: 30,
-    needs: ['store', 'approvals-notify'],
+    needs: ['store', 'approvals-table', 'approvals-notify'],
   },
   {
     id: 'lock-acquire',

@@ -103,6 +103,13 @@ const EnvSchema = z.object({
       .regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:.+$/, 'must be an SNS topic ARN')
       .optional(),
   ),
+  /** On AWS: the DynamoDB approvals table (set by the CDK's bindApprovals); the store's table when unset. */
+  APPROVALS_TABLE: optionalString.pipe(
+    z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name')
+      .optional(),
+  ),
   /** Embedded: who decides approvals from this machine's API and CLI. @default the OS user name */
   WFLO_USER: optionalString,
   /** Embedded: the roles WFLO_USER acts in, comma-separated. @default none */
@@ -177,6 +184,11 @@ export interface Config {
   readonly approvals: {
     /** SNS topic announcing approval requests (AWS). */
     readonly topicArn: string | undefined;
+    /**
+     * Where approval records live: the DynamoDB table (AWS; the store keeps the audit copy) or the store's
+     * own table (the embedded default).
+     */
+    readonly target: { readonly kind: 'store' } | { readonly kind: 'dynamodb'; readonly table: string };
     /** The local decider (embedded API and CLI): WFLO_USER and WFLO_USER_ROLES. */
     readonly localUser: { readonly principal: string; readonly roles: readonly string[] };
   };
@@ -273,6 +285,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       e.WFLO_DEFAULT_BUDGET_USD === undefined ? undefined : usdToMicros(e.WFLO_DEFAULT_BUDGET_USD),
     approvals: {
       topicArn: e.APPROVALS_TOPIC_ARN,
+      target: e.APPROVALS_TABLE ? { kind: 'dynamodb', table: e.APPROVALS_TABLE } : { kind: 'store' },
       localUser: {
         principal: e.WFLO_USER ?? localUserName(),
         roles: (e.WFLO_USER_ROLES ?? '')

@@ -110,6 +110,8 @@ export class ApiStack extends Stack {
       },
     });
     data.bindStore(this.handler);
+    // GET /approvals, POST /approvals/{id}/decision: the records in DynamoDB (the audit copy through the store).
+    data.bindApprovals(this.handler, 'decide');
 
     const stateMachineResources = [...props.workflows.values()].map((wf) => wf.stateMachine.stateMachineArn);
     this.handler.role.addToPrincipalPolicy(

@@ -1,4 +1,5 @@
 import { Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -6,6 +7,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
+import { APPROVALS_TABLE } from '../../functions/shared/approvals/dynamo-layout.ts';
 import { ENV } from '../../functions/shared/contracts/env.ts';
 import { DatabaseMigrations } from '../constructs/database-migrations.ts';
 import { KafkaEvents } from '../constructs/kafka-events.ts';
@@ -41,11 +43,24 @@ export interface DataStackProps extends StackProps {
 export type ArtifactsAccess = 'read' | 'write' | 'read-write';
 
 /**
+ * What a function does with the approvals table: `request` writes new records (approval-request), `decide`
+ * reads, lists and settles them (the API), `sweep` finds and expires the due ones (approval-sweeper).
+ */
+export type ApprovalsAccess = 'request' | 'decide' | 'sweep';
+
+const APPROVALS_ACTIONS: Readonly<Record<ApprovalsAccess, readonly string[]>> = {
+  request: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:GetItem'],
+  decide: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
+  sweep: ['dynamodb:Query', 'dynamodb:UpdateItem'],
+};
+
+/**
  * Every data store: Aurora PostgreSQL Serverless v2 (Data API, IAM auth, rotation, migrations at deploy time),
  * ElastiCache Serverless Valkey, MSK Serverless (only with `kafka`; {@link DataStack.kafka} is undefined otherwise),
  * and the artifacts bucket. All encrypted (one customer-managed key with rotation; SSE-S3 for the bucket so presigned
- * URLs work for the sandbox). Approvals and idempotency records live in Aurora, so there are no DynamoDB tables. Functions get access only through the `bindX()` helpers, which set the environment
- * variables loadConfig() reads and grant exactly that resource.
+ * URLs work for the sandbox), and the DynamoDB approvals table (pending approvals with a TTL; the audit copy is in
+ * Aurora). Functions get access only through the `bindX()` helpers, which set the environment variables
+ * loadConfig() reads and grant exactly that resource.
  */
 export class DataStack extends Stack {
   readonly key: kms.Key;
@@ -56,13 +71,15 @@ export class DataStack extends Stack {
   readonly kafka: KafkaEvents | undefined;
   readonly artifactsBucket: s3.Bucket;
   readonly accessLogsBucket: s3.Bucket;
+  /** Approval records (functions/shared/approvals/dynamo-approvals.ts); the audit copy lives in Aurora. */
+  readonly approvalsTable: dynamodb.Table;
 
   constructor(scope: Construct, id: string, props: DataStackProps) {
     super(scope, id, props);
     const removalPolicy = dataRemovalPolicy(props.retainData);
 
     this.key = new kms.Key(this, 'DataKey', {
-      description: `${props.prefix}: encrypts Aurora storage and Valkey`,
+      description: `${props.prefix}: encrypts Aurora storage, Valkey and the approvals table`,
       enableKeyRotation: true,
       removalPolicy,
       pendingWindow: Duration.days(7),
@@ -149,6 +166,30 @@ export class DataStack extends Stack {
         })
       : undefined;
 
+    // ---- DynamoDB: approvals ---------------------------------------------------------------------------------
+    // No table name: a retained table of a destroyed environment must not block creating it again.
+    this.approvalsTable = new dynamodb.Table(this, 'Approvals', {
+      partitionKey: { name: APPROVALS_TABLE.partitionKey, type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
+      encryptionKey: this.key,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      // Decided and expired records go a retention after they end (dynamo-layout.ts); Aurora keeps the history.
+      timeToLiveAttribute: APPROVALS_TABLE.ttlAttribute,
+      deletionProtection: props.deletionProtection,
+      removalPolicy,
+    });
+    for (const [indexName, sortKey] of [
+      [APPROVALS_TABLE.byStatusCreated, 'createdAt'],
+      [APPROVALS_TABLE.byStatusExpiry, 'expiresAt'],
+    ] as const) {
+      this.approvalsTable.addGlobalSecondaryIndex({
+        indexName,
+        partitionKey: { name: 'status', type: dynamodb.AttributeType.STRING },
+        sortKey: { name: sortKey, type: dynamodb.AttributeType.NUMBER },
+      });
+    }
+
     // ---- S3 --------------------------------------------------------------------------------------------------
     this.accessLogsBucket = new s3.Bucket(this, 'AccessLogs', {
       encryption: s3.BucketEncryption.S3_MANAGED,
@@ -184,6 +225,35 @@ export class DataStack extends Stack {
       .addEnvironment(ENV.DB_SECRET_ARN, secret.secretArn)
       .addEnvironment(ENV.DB_NAME, DB_NAME);
     this.cluster.grantDataApiAccess(fn.role);
+  }
+
+  /**
+   * Approvals table: APPROVALS_TABLE, the item actions the access needs on the table (and Query on its two
+   * indexes, named exactly), and the data key's use through DynamoDB only (the table is encrypted with it).
+   */
+  bindApprovals(fn: WfloFunction, access: ApprovalsAccess): void {
+    fn.addEnvironment(ENV.APPROVALS_TABLE, this.approvalsTable.tableName);
+    const actions = APPROVALS_ACTIONS[access];
+    const table = this.approvalsTable.tableArn;
+    const indexes = [APPROVALS_TABLE.byStatusCreated, APPROVALS_TABLE.byStatusExpiry].map(
+      (name) => `${table}/index/${name}`,
+    );
+    fn.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: actions.filter((a) => a !== 'dynamodb:Query'), resources: [table] }),
+    );
+    if (actions.includes('dynamodb:Query')) {
+      fn.role.addToPrincipalPolicy(
+        new iam.PolicyStatement({ actions: ['dynamodb:Query'], resources: indexes }),
+      );
+    }
+    // DynamoDB decrypts (reads) and asks for data keys (writes) with the caller's permissions.
+    fn.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'],
+        resources: [this.key.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${Stack.of(this).region}.amazonaws.com` } },
+      }),
+    );
   }
 
   /** Valkey: VALKEY_* and elasticache:Connect (see {@link ValkeyCache.bind}). */

@@ -31,6 +31,8 @@ const PROJECTOR_TIMEOUT_SECONDS = 30;
 export const PROJECTOR_MAX_RECEIVES = 5;
 /** How often the reconciler runs. */
 export const RECONCILE_EVERY_MINUTES = 5;
+/** How often pending approvals past their expiry are marked expired (approval-sweeper). */
+export const APPROVAL_SWEEP_EVERY_MINUTES = 1;
 
 export interface OrchestrationStackProps extends StackProps {
   readonly prefix: string;
@@ -70,6 +72,8 @@ export class OrchestrationStack extends Stack {
   readonly reconciler: WfloFunction;
   /** Announces approval requests (approval-request publishes); subscribers are the user's choice. */
   readonly approvalsTopic: sns.Topic;
+  /** Scheduled: marks pending approvals past their expiry `expired` (with `approval.expired`). */
+  readonly approvalSweeper: WfloFunction;
 
   constructor(scope: Construct, id: string, props: OrchestrationStackProps) {
     super(scope, id, props);
@@ -129,6 +133,7 @@ export class OrchestrationStack extends Stack {
         else if (need === 'cache') data.bindCache(fn);
         else if (need === 'artifacts-read') data.bindArtifacts(fn, 'read');
         else if (need === 'artifacts-write') data.bindArtifacts(fn, 'write');
+        else if (need === 'approvals-table') data.bindApprovals(fn, 'request');
         else if (need === 'approvals-notify') {
           fn.addEnvironment(ENV.APPROVALS_TOPIC_ARN, this.approvalsTopic.topicArn);
           // Exact actions (not grantPublish's GenerateDataKey*): SNS asks for one data key per message.
@@ -201,6 +206,27 @@ export class OrchestrationStack extends Stack {
     this.statusChanges = status.queue;
     this.projectorDeadLetters = status.deadLetters;
     this.reconciler = status.reconciler;
+
+    // The Task's TimeoutSeconds fails a waiting run on time, but nothing tells the approval record: a schedule does.
+    this.approvalSweeper = new WfloFunction(this, 'ApprovalSweeper', {
+      entry: 'functions/events/approval-sweeper.ts',
+      description: 'wflo: marks pending approvals past their expiry as expired (approval.expired)',
+      functionName: `${props.prefix}-approval-sweeper`,
+      memoryMb: 256,
+      timeoutSeconds: 60,
+      logRetention: props.logRetention,
+      logRemovalPolicy: removal,
+      environment: llmEnvironment(ctx),
+    });
+    data.bindStore(this.approvalSweeper);
+    data.bindApprovals(this.approvalSweeper, 'sweep');
+    // A failed run is not retried: the next scheduled run sweeps the same approvals.
+    this.approvalSweeper.function.configureAsyncInvoke({ retryAttempts: 0 });
+    new events.Rule(this, 'ApprovalSweepSchedule', {
+      description: 'wflo: marks pending approvals past their expiry as expired',
+      schedule: events.Schedule.rate(Duration.minutes(APPROVAL_SWEEP_EVERY_MINUTES)),
+      targets: [new targets.LambdaFunction(this.approvalSweeper.function, { retryAttempts: 0 })],
+    });
   }
 
   /** The status projector (EventBridge rule → SQS → Lambda), its dead letters, and the scheduled reconciler. */

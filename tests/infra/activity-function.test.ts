@@ -28,7 +28,8 @@ describe('Construct: ActivityFunction', () => {
 
   it('deploys one function per ACTIVITIES entry with the house defaults', () => {
     const functions = resourcesOfType(t(), 'AWS::Lambda::Function');
-    expect(functions).toHaveLength(ACTIVITIES.length + 2); // + the status projector and the reconciler
+    // + the status projector, the reconciler and the approval sweeper
+    expect(functions).toHaveLength(ACTIVITIES.length + 3);
     for (const activity of ACTIVITIES) {
       w.templates.orchestration.hasResourceProperties('AWS::Lambda::Function', {
         FunctionName: `wflo-test-${activity.id}`,
@@ -86,7 +87,7 @@ describe('Construct: ActivityFunction', () => {
     },
   );
 
-  it('sets the Valkey environment only where the activity needs it, and no table names', () => {
+  it('sets the Valkey environment only where the activity needs it, and a table name only with approvals-table', () => {
     for (const activity of ACTIVITIES) {
       const env = w.stacks.orchestration.activities.get(activity.id)!;
       const vars = (
@@ -97,7 +98,9 @@ describe('Construct: ActivityFunction', () => {
       const needs = activity.needs;
       expect('VALKEY_ENDPOINT' in vars).toBe(needs.includes('cache'));
       if (needs.includes('cache')) expect(vars).toMatchObject({ VALKEY_TLS: 'true', VALKEY_AUTH: 'iam' });
-      expect(Object.keys(vars).filter((k) => k.endsWith('_TABLE') || k.startsWith('KAFKA_'))).toEqual([]);
+      expect(Object.keys(vars).filter((k) => k.endsWith('_TABLE') || k.startsWith('KAFKA_'))).toEqual(
+        needs.includes('approvals-table') ? ['APPROVALS_TABLE'] : [],
+      );
     }
   });
 });

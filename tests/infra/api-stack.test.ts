@@ -93,19 +93,27 @@ describe('Stack: Api', () => {
       expect(JSON.stringify(r)).toMatch(/:execution:wflo-test-[a-z0-9-]+:\*/);
     const star = statements.filter((s) => s.Resource === '*').flatMap(actionsOf);
     expect(star.sort()).toEqual([...STAR_ONLY_ACTIONS].sort());
+    // Two key grants, each bound by a condition: the workflow key for executions, the data key through DynamoDB
     const kmsStatements = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('kms:')));
-    expect(kmsStatements).toHaveLength(1);
-    expect(actionsOf(kmsStatements[0]!).sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
-    expect(JSON.stringify(kmsStatements[0]!.Condition)).toContain(
+    expect(kmsStatements).toHaveLength(2);
+    const [workflowKey, dataKey] = [...kmsStatements].sort(
+      (a, b) => actionsOf(a).length - actionsOf(b).length,
+    );
+    expect(actionsOf(workflowKey!).sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
+    expect(JSON.stringify(workflowKey!.Condition)).toContain(
       'kms:EncryptionContext:aws:states:stateMachineArn',
     );
+    expect(JSON.stringify(dataKey!.Condition)).toContain('"kms:ViaService"');
+    // The approvals table: read, list (on its two indexes only) and settle; never put or delete
+    const dynamo = statements.flatMap(actionsOf).filter((a) => a.startsWith('dynamodb:'));
+    expect(dynamo.sort()).toEqual(['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem']);
     const env = (
       w.json.api.Resources[logicalId(w.stacks.api.handler.function)]!.Properties as {
         Environment: { Variables: Record<string, unknown> };
       }
     ).Environment.Variables;
     expect(env).toMatchObject({ DB_NAME: 'wflo' });
-    expect(env.APPROVALS_TABLE).toBeUndefined();
+    expect(env.APPROVALS_TABLE).toBeDefined();
     expect(JSON.stringify(env.WORKFLOW_STATE_MACHINES)).toContain(
       workflows.map((wf) => `\\"${wf.name}\\":`)[0],
     );

@@ -72,6 +72,16 @@ export const NEED_ACTIONS: Record<ActivityNeed, string[]> = {
   llm: [], // the scripted provider needs no key and no Bedrock (see variants.test.ts)
   // Publishing to the topic encrypted with the workflow key uses that key as the caller.
   'approvals-notify': ['sns:Publish', 'kms:Decrypt', 'kms:GenerateDataKey'],
+  // The table is encrypted with the data key, used through DynamoDB only.
+  'approvals-table': [
+    'dynamodb:PutItem',
+    'dynamodb:UpdateItem',
+    'dynamodb:GetItem',
+    'kms:Decrypt',
+    'kms:DescribeKey',
+    'kms:Encrypt',
+    'kms:GenerateDataKey',
+  ],
 };
 
 /** Actions that AWS offers only on "*" and that every function's role carries. */

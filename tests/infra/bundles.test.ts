@@ -228,6 +228,7 @@ describe('Lambda bundles (synthesized assets, outside the repository)', () => {
         'functions/api/handler.ts',
         'functions/events/execution-status.ts',
         'functions/events/reconciler.ts',
+        'functions/events/approval-sweeper.ts',
         'functions/custom-resources/migrations.ts',
       ]),
     );
@@ -312,6 +313,7 @@ describe('Lambda bundles (synthesized assets, outside the repository)', () => {
     'functions/api/handler.ts',
     'functions/events/execution-status.ts',
     'functions/events/reconciler.ts',
+    'functions/events/approval-sweeper.ts',
     'functions/custom-resources/migrations.ts',
   ])('%s imports, exports handler, and initialises up to its first AWS call', async (entry) => {
     // WHEN the bundle is imported and invoked once in a fresh node process

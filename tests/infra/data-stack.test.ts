@@ -1,5 +1,6 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { APPROVALS_TABLE } from '../../functions/shared/approvals/dynamo-layout.ts';
 import { DB_PORT } from '../../infra/stacks/data-stack.ts';
 import { sharedWflo } from './app-fixture.ts';
 import {
@@ -75,9 +76,35 @@ describe('Stack: Data', () => {
     expect(resource.DependsOn).toEqual(expect.arrayContaining([logicalId(w.stacks.data.cluster)]));
   });
 
+  it('keeps approvals in one DynamoDB table: encrypted with the data key, PITR, TTL, the two status indexes, no name', () => {
+    t().resourceCountIs('AWS::DynamoDB::Table', 1);
+    const index = (name: string, sortKey: string) => ({
+      IndexName: name,
+      KeySchema: [
+        { AttributeName: 'status', KeyType: 'HASH' },
+        { AttributeName: sortKey, KeyType: 'RANGE' },
+      ],
+      Projection: { ProjectionType: 'ALL' },
+    });
+    t().hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [{ AttributeName: APPROVALS_TABLE.partitionKey, KeyType: 'HASH' }],
+      BillingMode: 'PAY_PER_REQUEST',
+      SSESpecification: {
+        SSEEnabled: true,
+        SSEType: 'KMS',
+        KMSMasterKeyId: { 'Fn::GetAtt': [logicalId(w.stacks.data.key), 'Arn'] },
+      },
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      TimeToLiveSpecification: { AttributeName: APPROVALS_TABLE.ttlAttribute, Enabled: true },
+      GlobalSecondaryIndexes: [
+        index(APPROVALS_TABLE.byStatusCreated, 'createdAt'),
+        index(APPROVALS_TABLE.byStatusExpiry, 'expiresAt'),
+      ],
+      TableName: Match.absent(),
+    });
+  });
+
   it('encrypts every data store', () => {
-    // Approvals and idempotency records live in Aurora: no DynamoDB table is deployed
-    t().resourceCountIs('AWS::DynamoDB::Table', 0);
     t().resourceCountIs('AWS::S3::Bucket', 2);
     for (const [, bucket] of resourcesOfType(w.json.data, 'AWS::S3::Bucket')) {
       expect(bucket.Properties).toMatchObject({

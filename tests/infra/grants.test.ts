@@ -59,13 +59,31 @@ const STORE: Readonly<Record<string, Caller>> = {
   'secretsmanager:DescribeSecret': DATA_API,
 };
 
+const DYNAMO_APPROVALS = /@aws-sdk\/lib-dynamodb/;
+/** The DynamoDB approvals adapter (functions/shared/approvals/dynamo-approvals.ts), per action. */
+const APPROVALS_TABLE_CALLERS: Readonly<Record<string, Caller>> = {
+  'dynamodb:PutItem': { pattern: /new PutCommand/, why: 'writes a new approval record (conditional)' },
+  'dynamodb:GetItem': { pattern: /new GetCommand/, why: 'reads an approval record (consistent)' },
+  'dynamodb:UpdateItem': {
+    pattern: /new UpdateCommand/,
+    why: 'settles a record: token, decision or expiry (conditional on pending)',
+  },
+  'dynamodb:Query': { pattern: /new QueryCommand/, why: 'lists by status; finds the due ones by expiry' },
+  ...Object.fromEntries(
+    ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'].map((a) => [
+      a,
+      { pattern: DYNAMO_APPROVALS, why: 'the approvals table is encrypted with the data key' },
+    ]),
+  ),
+};
+
 interface FunctionCallers {
   /** Entry file, relative to the repository root. */
   readonly entry: string;
   readonly actions: Readonly<Record<string, Caller>>;
 }
 
-/** Per function (activity id, `api`, `status-projector`, `reconciler`, `migrations`): what it may be granted, and why. */
+/** Per function (activity id, `api`, `status-projector`, `reconciler`, `approval-sweeper`, `migrations`): what it may be granted, and why. */
 const CALLERS: Readonly<Record<string, FunctionCallers>> = {
   'llm-invoke': {
     entry: activity('llm-invoke').entry,
@@ -84,6 +102,7 @@ const CALLERS: Readonly<Record<string, FunctionCallers>> = {
     entry: activity('approval-request').entry,
     actions: {
       ...STORE,
+      ...APPROVALS_TABLE_CALLERS,
       'sns:Publish': { pattern: /PublishCommand/, why: 'announces the request on the approvals topic' },
       'kms:Decrypt': {
         pattern: /PublishCommand/,
@@ -134,6 +153,7 @@ const CALLERS: Readonly<Record<string, FunctionCallers>> = {
     entry: 'functions/api/handler.ts',
     actions: {
       ...STORE,
+      ...APPROVALS_TABLE_CALLERS,
       'states:StartExecution': { pattern: /StartExecutionCommand/, why: 'starts workflow executions' },
       'states:StopExecution': { pattern: /StopExecutionCommand/, why: 'POST /executions/{id}/cancel' },
       'states:RedriveExecution': { pattern: /RedriveExecutionCommand/, why: 'POST /executions/{id}/redrive' },
@@ -198,6 +218,10 @@ const CALLERS: Readonly<Record<string, FunctionCallers>> = {
       },
     },
   },
+  'approval-sweeper': {
+    entry: 'functions/events/approval-sweeper.ts',
+    actions: { ...STORE, ...APPROVALS_TABLE_CALLERS },
+  },
   migrations: { entry: 'functions/custom-resources/migrations.ts', actions: STORE },
 };
 
@@ -251,6 +275,7 @@ function deployedFunctions(): [string, WfloFunction, StackKey][] {
     ),
     ['status-projector', orchestration.projector, 'orchestration'],
     ['reconciler', orchestration.reconciler, 'orchestration'],
+    ['approval-sweeper', orchestration.approvalSweeper, 'orchestration'],
     ['api', api.handler, 'api'],
     ['migrations', data.migrations.handler, 'data'],
   ];
@@ -304,10 +329,15 @@ describe('Grants and environment: every one has a caller in functions/', () => {
 
   it('GIVEN a grant with no caller WHEN checked THEN it is reported (the check can fail)', () => {
     // Prepare: the API's real grants plus actions no API code calls
-    const granted = ['states:StartExecution', 'kms:Decrypt', 'states:SendTaskHeartbeat', 'dynamodb:GetItem'];
+    const granted = [
+      'states:StartExecution',
+      'kms:Decrypt',
+      'states:SendTaskHeartbeat',
+      'dynamodb:DeleteItem',
+    ];
 
     // Act / Assess
-    expect(uncalledActions('api', granted)).toEqual(['dynamodb:GetItem', 'states:SendTaskHeartbeat']);
+    expect(uncalledActions('api', granted)).toEqual(['dynamodb:DeleteItem', 'states:SendTaskHeartbeat']);
     expect(uncalledActions('no-such-function', ['s3:GetObject', 'logs:PutLogEvents'])).toEqual([
       's3:GetObject',
     ]);

@@ -127,6 +127,12 @@ export const INIT_EVENTS: Readonly<Record<string, unknown>> = {
     source: 'aws.events',
     detail: {},
   },
+  // An EventBridge scheduled event; the approval sweeper reads nothing from it.
+  'functions/events/approval-sweeper.ts': {
+    'detail-type': 'Scheduled Event',
+    source: 'aws.events',
+    detail: {},
+  },
   'functions/custom-resources/migrations.ts': {
     RequestType: 'Create',
     ServiceToken: 'arn:aws:lambda:eu-west-1:123456789012:function:provider',

@@ -92,6 +92,12 @@ describe('Construct: WorkflowStateMachine', () => {
   );
 });
 
+function environmentKeys(fn: Parameters<typeof logicalId>[0]): string[] {
+  const id = logicalId(fn);
+  const props = w.json.orchestration.Resources[id]!.Properties as { Environment?: { Variables?: object } };
+  return Object.keys(props.Environment?.Variables ?? {});
+}
+
 describe('Status projector and reconciler', () => {
   it('receives the terminal status changes of every wflo state machine through a queue with a dead-letter queue', () => {
     // GIVEN the orchestration stack's rules
@@ -107,7 +113,8 @@ describe('Status projector and reconciler', () => {
     const rule = rules.find((r) => r.EventPattern);
 
     // THEN the status-change rule sends to the queue, which hands failures to the DLQ after five deliveries
-    expect(rules).toHaveLength(2);
+    // (the other two rules are the reconciler's and the approval sweeper's schedules)
+    expect(rules).toHaveLength(3);
     expect(rule!.EventPattern!.source).toEqual(['aws.states']);
     expect(rule!.EventPattern!.detail.status.sort()).toEqual(['ABORTED', 'FAILED', 'SUCCEEDED', 'TIMED_OUT']);
     expect(rule!.EventPattern!.detail.stateMachineArn).toEqual(
@@ -147,6 +154,39 @@ describe('Status projector and reconciler', () => {
       FunctionName: { Ref: logicalId(o.reconciler.function) },
       MaximumRetryAttempts: 0,
     });
+  });
+
+  it('GIVEN the approval sweeper WHEN synthesized THEN it runs every minute without retries, and may only query and settle approvals', () => {
+    const o = w.stacks.orchestration;
+    w.templates.orchestration.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(1 minute)',
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [logicalId(o.approvalSweeper.function), 'Arn'] } })],
+    });
+    w.templates.orchestration.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: logicalId(o.approvalSweeper.function) },
+      MaximumRetryAttempts: 0,
+    });
+    const statements = statementsOfRole(w.json.orchestration, logicalId(o.approvalSweeper.role));
+    const kms = ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'];
+    expect(new Set(statements.flatMap(actionsOf))).toEqual(
+      new Set([
+        ...BASE_ACTIVITY_ACTIONS,
+        ...NEED_ACTIONS.store,
+        'dynamodb:Query',
+        'dynamodb:UpdateItem',
+        ...kms,
+      ]),
+    );
+    // Query only on the two status indexes (named), the update on the table; the data key only through DynamoDB
+    const query = statements.find((s) => actionsOf(s).includes('dynamodb:Query'))!;
+    expect(resourcesOf(query).map((r) => JSON.stringify(r))).toEqual([
+      expect.stringContaining('/index/byStatusCreated'),
+      expect.stringContaining('/index/byStatusExpiry'),
+    ]);
+    const key = statements.find((s) => actionsOf(s).includes('kms:Encrypt'))!;
+    expect(JSON.stringify(key.Condition)).toContain('"kms:ViaService"');
+    expect(JSON.stringify(key.Condition)).toContain('dynamodb.');
+    expect(environmentKeys(o.approvalSweeper.function)).toContain('APPROVALS_TABLE');
   });
 
   it.each([

@@ -155,6 +155,27 @@ describe('State machine: code-review-gate.asl.json', () => {
     expect(await local.runtime.documents.read(body.document)).toBeUndefined();
   });
 
+  it('ApprovalExpiredSwept: nobody decides or reads; the runtime sweeper records expired with approval.expired once', async () => {
+    // Prepare
+    const body = input({ approvalTimeoutSeconds: 1 });
+    const id = await start(body);
+    const approval = await pendingApprovalOf(id);
+
+    // Act: the Task times out on its own; only the runtime's sweeper (every 5 s) looks at the record
+    const { execution } = await ended(id);
+    let status = (await local.runtime.approvals.get(approval.id))?.status;
+    for (let i = 0; i < 300 && status === 'pending'; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      status = (await local.runtime.approvals.get(approval.id))?.status;
+    }
+
+    // Assess
+    expect(execution.output).toMatchObject({ outcome: 'expired', error: { Error: 'States.Timeout' } });
+    expect(status).toBe('expired');
+    const events = (await local.runtime.store.listEvents(id, 0, 1000)).map((e) => e.type);
+    expect(events.filter((t) => t === 'approval.expired')).toHaveLength(1);
+  });
+
   it('NotAnApprover: a decider without the role gets 403 and the run keeps waiting', async () => {
     const body = input({ approvers: { roles: ['security-team'] } });
     const id = await start(body);

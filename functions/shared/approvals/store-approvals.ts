@@ -76,8 +76,9 @@ export function storeApprovals(db: WfloDb): ApprovalStore {
       return ids(result).length ? get(id) : undefined;
     },
 
-    async expireDue() {
-      return ids(await db.execute(expireWhere(sql`expires_at <= now()`)));
+    async expireDue(at) {
+      const due = at ? sql`expires_at <= ${at.toISOString()}::timestamptz` : sql`expires_at <= now()`;
+      return ids(await db.execute(expireWhere(due)));
     },
 
     async markExpired(id) {

@@ -38,7 +38,9 @@ export interface NewApproval {
 /**
  * Where pending approvals and their decisions are kept. Each change is one statement that also writes its
  * outbox event (`approval.requested|decided|expired`) and moves the execution between `running` and
- * `waiting_approval`. Implemented over the store's `approvals` table (`approvals/store-approvals.ts`).
+ * `waiting_approval`. Implemented over the store's `approvals` table (`approvals/store-approvals.ts`, the
+ * embedded default) and over the DynamoDB approvals table with the store as audit copy
+ * (`approvals/dynamo-approvals.ts`, AWS).
  */
 export interface ApprovalStore {
   /** Records a pending approval (idempotent per entry key); `created` is false for a retried request. */
@@ -52,8 +54,11 @@ export interface ApprovalStore {
     decision: ApprovalDecision;
     decidedBy: string;
   }): Promise<ApprovalRow | undefined>;
-  /** Every pending approval past its expiry becomes `expired` (with `approval.expired`); returns their ids. */
-  expireDue(): Promise<string[]>;
+  /**
+   * Every pending approval past its expiry (at `now`, default: the adapter's clock) becomes `expired`, with
+   * `approval.expired` written once per approval however many callers race; returns the ids this call expired.
+   */
+  expireDue(now?: Date): Promise<string[]>;
   /** One pending approval becomes `expired` now (its task timed out on the engine), whatever its clock said. */
   markExpired(id: string): Promise<ApprovalRow | undefined>;
 }

@@ -25,7 +25,7 @@ export interface Runtime {
   readonly locks: LockManager;
   /** Documents only the newest lock holder may write (fencing tokens checked by the store). */
   readonly documents: FencedDocuments;
-  /** Pending approvals and their decisions (the store's table). */
+  /** Pending approvals and their decisions (the store's table, or DynamoDB with the store as audit copy). */
   readonly approvals: ApprovalStore;
   close(): Promise<void>;
 }

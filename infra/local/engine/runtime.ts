@@ -2,8 +2,10 @@ import { resolve } from 'node:path';
 import { LocalArtifacts } from '#local/engine/adapters/local-artifacts';
 import { LocalSandbox } from '#local/engine/sandbox/local-sandbox';
 import { closeRuntime, createRuntime, type Runtime, setRuntime } from '#local/engine/wiring';
+import { LOCAL_APPROVAL_SWEEP_MS, startApprovalSweeper } from '#shared/approvals/sweep';
 import type { Config } from '#shared/config';
 import { executionRecorded } from '#shared/middleware/step-tracking';
+import { logger } from '#shared/observability';
 import type { WorkflowEngine } from '#shared/ports/engine';
 import { inputSchemaFileOf, readInputSchema } from '#shared/workflow-inputs';
 import { ACTIVITIES } from '../../activities.ts';
@@ -103,6 +105,8 @@ export async function createLocalRuntime(
      * LocalRuntime.resumeLeftRunning} is called, so `wflo dev` serves at once instead of after every resume.
      */
     resumeWhileServing?: boolean;
+    /** Sweep approvals past their expiry to `expired` this often; 0: never. @default LOCAL_APPROVAL_SWEEP_MS */
+    approvalSweepMs?: number;
   } = {},
 ): Promise<LocalRuntime> {
   const dir = resolve(options.statemachinesDir ?? config.statemachinesDir);
@@ -166,6 +170,16 @@ export async function createLocalRuntime(
     }
     orchestrator.startLeases({ sweep: !exclusive });
   }
+  // The Task's TimeoutSeconds fails a waiting run on time; this makes its approval record say so (as the
+  // scheduled approval-sweeper Lambda does on AWS).
+  const sweepMs = options.approvalSweepMs ?? LOCAL_APPROVAL_SWEEP_MS;
+  const stopSweeper =
+    sweepMs > 0
+      ? startApprovalSweeper(runtime.approvals, {
+          intervalMs: sweepMs,
+          onError: (error) => logger.warn('could not sweep expired approvals', { error: error as Error }),
+        })
+      : undefined;
   return {
     runtime,
     orchestrator,
@@ -173,6 +187,7 @@ export async function createLocalRuntime(
     sandbox,
     ...(resumeLeftRunning ? { resumeLeftRunning } : {}),
     close: async () => {
+      await stopSweeper?.();
       watcher?.close();
       await orchestrator.close();
       // A resume still going stops at its next run (the orchestrator is closed); the ones it started are let go below.

@@ -1,7 +1,7 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { S3Artifacts } from '#shared/adapters/s3-artifacts';
-import { storeApprovals } from '#shared/approvals/store-approvals';
+import { createApprovals } from '#shared/approvals/create-approvals';
 import type { Config } from '#shared/config';
 import { guardStore } from '#shared/db/errors';
 import { createLocks } from '#shared/locks/create-locks';
@@ -50,7 +50,7 @@ export async function createRuntime(configIn: Config): Promise<Runtime> {
     artifacts: createArtifacts(config),
     locks,
     documents: storeFencedDocuments(conn.db),
-    approvals: storeApprovals(conn.db),
+    approvals: createApprovals(config, conn.db),
     close: async () => {
       await cache.close();
       await locks.close();
