@@ -203,7 +203,7 @@ describe('Intrinsic functions', () => {
       'a path argument that matches nothing',
       "States.Format('{}', $.missing)",
       {},
-      'States.ParameterPathFailure',
+      'States.Runtime',
     ],
   ];
   it.each(failures)('%s fails with %s', async (_name, expression, input, errorName) => {

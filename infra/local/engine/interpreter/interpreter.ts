@@ -17,6 +17,7 @@ import {
 } from '../asl/data-flow.ts';
 import { StatesError } from '../asl/errors.ts';
 import { errorMatches, retryDelayMs } from '../task-rules.ts';
+import { PAYLOAD_LIMIT_BYTES } from '../types.ts';
 import type { AslDefinition, AslState, Retrier } from '../workflows.ts';
 import { JOURNAL_KEYS, type Journal, type StepRecord, type WaitRecord } from './journal.ts';
 
@@ -73,6 +74,21 @@ export interface InterpreterOptions {
   onStateEntered?(stateName: string): void;
   /** Multiplies Retry intervals (tests). @default 1 */
   readonly retryIntervalScale?: number;
+}
+
+/**
+ * Every state's output is held to the payload limit, not only a Task's result: a Pass, Map or Parallel whose
+ * output grows past it fails with States.DataLimitExceeded (which `States.ALL` does not catch).
+ */
+function assertWithinPayloadLimit(stateName: string, output: unknown): void {
+  const json = JSON.stringify(output);
+  // Most outputs are far below the limit; UTF-8 is at most 3 bytes per UTF-16 unit, so count bytes only near it.
+  if (json === undefined || json.length * 3 <= PAYLOAD_LIMIT_BYTES) return;
+  if (Buffer.byteLength(json, 'utf8') <= PAYLOAD_LIMIT_BYTES) return;
+  throw new StatesError(
+    'States.DataLimitExceeded',
+    `The state/task '${stateName}' returned a result with a size exceeding the maximum number of bytes service limit.`,
+  );
 }
 
 /** Errors Step Functions never lets `States.ALL` retry or catch. */
@@ -136,6 +152,7 @@ export class Interpreter {
       visits.set(name, visit);
       this.#o.onStateEntered?.(name);
       const r = await this.#runState(branch, name, state, `${branch.prefix}${name}#${visit}`, data);
+      assertWithinPayloadLimit(name, r.output);
       data = r.output;
       name = r.next;
     }
