@@ -163,13 +163,18 @@ export class Interpreter {
     branch: Branch,
     stateName: string,
     enteredTime: string,
-    retryCount: number,
+    /** Only states that can retry (Task, Map, Parallel) have `$$.State.RetryCount`, as on Step Functions. */
+    retryCount: number | undefined,
     seed: string,
     token?: string,
   ): Scope {
     const context: Record<string, unknown> = {
       ...this.#o.context,
-      State: { Name: stateName, EnteredTime: enteredTime, RetryCount: retryCount },
+      State: {
+        Name: stateName,
+        EnteredTime: enteredTime,
+        ...(retryCount === undefined ? {} : { RetryCount: retryCount }),
+      },
       ...(branch.map ? { Map: branch.map } : {}),
       ...(token ? { Task: { Token: token } } : {}),
     };
@@ -211,7 +216,7 @@ export class Interpreter {
     const next = state.End === true ? undefined : state.Next;
     switch (state.Type) {
       case 'Pass': {
-        const scope = this.#scope(branch, name, now, 0, path);
+        const scope = this.#scope(branch, name, now, undefined, path);
         const eff = await effectiveInput(state, raw, scope, ql);
         const params = await taskParameters(state, eff, scope, ql);
         const { output, assign } = await stateOutput(state, raw, params, scope, ql);
@@ -219,17 +224,17 @@ export class Interpreter {
         return { output, next };
       }
       case 'Succeed': {
-        const scope = this.#scope(branch, name, now, 0, path);
+        const scope = this.#scope(branch, name, now, undefined, path);
         const eff = await effectiveInput(state, raw, scope, ql);
         const { output } = await stateOutput(state, raw, eff, scope, ql);
         return { output, next: undefined };
       }
       case 'Fail': {
-        const { error, cause } = await failInfo(state, raw, this.#scope(branch, name, now, 0, path), ql);
+        const { error, cause } = await failInfo(state, raw, this.#scope(branch, name, now, undefined, path), ql);
         throw new StatesError(error, cause);
       }
       case 'Choice': {
-        const r = await choose(state, raw, this.#scope(branch, name, now, 0, path), ql);
+        const r = await choose(state, raw, this.#scope(branch, name, now, undefined, path), ql);
         this.#assign(branch, r.assign);
         return { output: r.output, next: r.next };
       }
@@ -256,7 +261,7 @@ export class Interpreter {
     ql: QueryLanguage,
     now: string,
   ): Promise<unknown> {
-    const scope = this.#scope(branch, name, now, 0, path);
+    const scope = this.#scope(branch, name, now, undefined, path);
     const eff = await effectiveInput(state, raw, scope, ql);
     const key = JOURNAL_KEYS.wait(path);
     let record = this.#o.journal.read<WaitRecord>(key);
