@@ -1,4 +1,5 @@
 import type { AslDefinition, AslState } from '../workflows.ts';
+import { StatesError } from './errors.ts';
 import {
   assignOf,
   type CatcherFields,
@@ -19,7 +20,6 @@ import {
   type StateResult,
   statesVar,
 } from './fields.ts';
-import { StatesError } from './errors.ts';
 import { evaluateTemplate } from './jsonata.ts';
 import { requirePath, safeJson } from './paths.ts';
 import { evaluatePayload } from './payload.ts';

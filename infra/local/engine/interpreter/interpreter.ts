@@ -230,7 +230,12 @@ export class Interpreter {
         return { output, next: undefined };
       }
       case 'Fail': {
-        const { error, cause } = await failInfo(state, raw, this.#scope(branch, name, now, undefined, path), ql);
+        const { error, cause } = await failInfo(
+          state,
+          raw,
+          this.#scope(branch, name, now, undefined, path),
+          ql,
+        );
         throw new StatesError(error, cause);
       }
       case 'Choice': {
