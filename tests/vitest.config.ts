@@ -6,6 +6,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 /**
  * Test projects (run one with `--project <name>`):
  * - unit: pure logic, no network, no database server
+ * - conformance: small ASL cases with Step Functions' documented/recorded results, through the local engine
  * - statemachines: the real ASL files with the real handlers through the local orchestrator (PGlite)
  * - api: the API app over HTTP against the local server (PGlite)
  * - store: the store port's contract (PGlite here; PostgreSQL in integration)
@@ -35,6 +36,16 @@ export default defineConfig({
       {
         extends: true,
         test: { name: 'statemachines', include: ['tests/statemachines/**/*.test.ts'], ...DATABASE },
+      },
+      {
+        extends: true,
+        // ASL cases with what Step Functions does (tests/conformance/cases/**), through the local engine.
+        test: {
+          name: 'conformance',
+          include: ['tests/conformance/**/*.test.ts'],
+          maxConcurrency: 8,
+          ...DATABASE,
+        },
       },
       { extends: true, test: { name: 'api', include: ['tests/api/**/*.test.ts'], ...DATABASE } },
       { extends: true, test: { name: 'store', include: ['tests/store/**/*.test.ts'], ...DATABASE } },

@@ -142,19 +142,19 @@ describe('Parameters (payload templates)', () => {
     ).toEqual({ p: 'product1', id: 7 });
   });
 
-  it('a definite path that matches nothing is States.ParameterPathFailure naming the field', async () => {
+  it('a definite path that matches nothing is States.Runtime naming the field (as Step Functions reports it)', async () => {
     const error = await errorOf(
       taskParameters(task({ Parameters: { 'x.$': '$.product.weight' } }), input, testScope(), 'JSONPath'),
     );
-    expect(error.name).toBe('States.ParameterPathFailure');
+    expect(error.name).toBe('States.Runtime');
     expect(error.message).toContain("'x.$'");
   });
 
-  it('an unknown variable is States.ParameterPathFailure', async () => {
+  it('an unknown variable is States.Runtime', async () => {
     expect(
       (await errorOf(taskParameters(task({ Parameters: { 'x.$': '$nope' } }), {}, testScope(), 'JSONPath')))
         .name,
-    ).toBe('States.ParameterPathFailure');
+    ).toBe('States.Runtime');
   });
 
   it('absent: the effective input, unchanged; a Map keeps its Parameters for each item', async () => {
@@ -260,7 +260,7 @@ describe('ResultSelector, ResultPath, OutputPath', () => {
       'ResultSelector path that matches nothing',
       { ResultSelector: { 'x.$': '$.nope' } },
       input,
-      'States.ParameterPathFailure',
+      'States.Runtime',
     ],
   ])('%s fails with %s', async (_name, fields, rawInput, errorName) => {
     expect((await errorOf(stateOutput(task(fields), rawInput, result, testScope(), 'JSONPath'))).name).toBe(

@@ -199,12 +199,7 @@ describe('Intrinsic functions', () => {
     ['unknown function', 'States.Nope(1)', {}, 'States.IntrinsicFailure'],
     ['unterminated string', "States.Format('abc)", {}, 'States.IntrinsicFailure'],
     ['missing parenthesis', "States.Format('abc'", {}, 'States.IntrinsicFailure'],
-    [
-      'a path argument that matches nothing',
-      "States.Format('{}', $.missing)",
-      {},
-      'States.ParameterPathFailure',
-    ],
+    ['a path argument that matches nothing', "States.Format('{}', $.missing)", {}, 'States.Runtime'],
   ];
   it.each(failures)('%s fails with %s', async (_name, expression, input, errorName) => {
     const error = await errorOf(intrinsic(expression, input));

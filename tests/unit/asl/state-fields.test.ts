@@ -295,7 +295,6 @@ describe('Map items and ItemBatcher', () => {
   it.each<[string, Partial<AslState>, 'JSONPath' | 'JSONata', unknown]>([
     ['ItemsPath to an object', { ItemsPath: '$.notArray' }, 'JSONPath', input],
     ['ItemsPath that matches nothing', { ItemsPath: '$.nope' }, 'JSONPath', input],
-    ['JSONata Items not an array', { Items: '{% $states.input.notArray %}' }, 'JSONata', input],
     [
       'an item larger than MaxInputBytesPerBatch',
       { ItemBatcher: { MaxInputBytesPerBatch: 10 } },
@@ -307,5 +306,15 @@ describe('Map items and ItemBatcher', () => {
     expect((await errorOf(mapItems({ Type: 'Map', ...fields }, effective, testScope(), ql))).name).toBe(
       'States.Runtime',
     );
+  });
+
+  it('JSONata Items not an array is States.QueryEvaluationError, as Step Functions reports it', async () => {
+    expect(
+      (
+        await errorOf(
+          mapItems({ Type: 'Map', Items: '{% $states.input.notArray %}' }, input, testScope(), 'JSONata'),
+        )
+      ).name,
+    ).toBe('States.QueryEvaluationError');
   });
 });

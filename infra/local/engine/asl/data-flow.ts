@@ -1,4 +1,5 @@
 import type { AslDefinition, AslState } from '../workflows.ts';
+import { StatesError } from './errors.ts';
 import {
   assignOf,
   type CatcherFields,
@@ -10,6 +11,7 @@ import {
   MAX_BATCH_BYTES,
   outputPath,
   PARAMETER_PATH,
+  QUERY,
   type QueryLanguage,
   RUNTIME,
   resultPath,
@@ -99,9 +101,14 @@ export async function mapItems(
     items = requirePath(path, effective, scope, RUNTIME, 'ItemsPath');
   }
   if (!Array.isArray(items)) {
-    return runtime(
-      `The Map state's ${ql === 'JSONata' ? 'Items' : 'ItemsPath'} must select a JSON array, got ${safeJson(items)}`,
-    );
+    // Step Functions reports a JSONata Items of the wrong type as a query error, a JSONPath ItemsPath as a runtime one.
+    if (ql === 'JSONata') {
+      throw new StatesError(
+        QUERY,
+        `The JSONata expression specified for the field 'Items' returned an unexpected result type. Expected 'array', got ${safeJson(items)}`,
+      );
+    }
+    return runtime(`The Map state's ItemsPath must select a JSON array, got ${safeJson(items)}`);
   }
   const batcher = state.ItemBatcher;
   if (batcher === undefined) return items;

@@ -39,7 +39,13 @@ export interface StateResult {
 }
 
 export const RUNTIME = 'States.Runtime';
-export const PARAMETER_PATH = 'States.ParameterPathFailure';
+/**
+ * A payload template's path (Parameters, ResultSelector, ItemSelector, an intrinsic's argument) that matches
+ * nothing: Step Functions ends the execution with States.Runtime, not the States.ParameterPathFailure the
+ * spec names (recorded against AWS in LocalStack's tests/aws/services/stepfunctions/v2/scenarios snapshots:
+ * "The JSONPath '$.x' specified for the field 'value.$' could not be found in the input").
+ */
+export const PARAMETER_PATH = 'States.Runtime';
 export const QUERY = 'States.QueryEvaluationError';
 /** Step Functions' upper bound on Seconds, TimeoutSeconds and HeartbeatSeconds. */
 export const MAX_SECONDS = 99_999_999;

@@ -18,7 +18,7 @@ export interface EvalScope extends PathRoots {
 
 /**
  * One dynamic value: an intrinsic call or a path (`$…`, `$$…`, `$name…`). A path that matches nothing raises
- * `missError` (States.ParameterPathFailure in payload templates, States.Runtime elsewhere), naming `field`.
+ * `missError` (States.Runtime, as Step Functions reports it; see PARAMETER_PATH in fields.ts), naming `field`.
  */
 export function evaluateDynamic(
   text: string,
@@ -47,7 +47,7 @@ export function evaluatePayload(
   template: unknown,
   data: unknown,
   scope: EvalScope,
-  missError = 'States.ParameterPathFailure',
+  missError = 'States.Runtime',
 ): unknown {
   if (Array.isArray(template)) return template.map((t) => evaluatePayload(t, data, scope, missError));
   if (template === null || typeof template !== 'object') return template;

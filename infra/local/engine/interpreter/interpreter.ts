@@ -17,6 +17,7 @@ import {
 } from '../asl/data-flow.ts';
 import { StatesError } from '../asl/errors.ts';
 import { errorMatches, retryDelayMs } from '../task-rules.ts';
+import { PAYLOAD_LIMIT_BYTES } from '../types.ts';
 import type { AslDefinition, AslState, Retrier } from '../workflows.ts';
 import { JOURNAL_KEYS, type Journal, type StepRecord, type WaitRecord } from './journal.ts';
 
@@ -73,6 +74,21 @@ export interface InterpreterOptions {
   onStateEntered?(stateName: string): void;
   /** Multiplies Retry intervals (tests). @default 1 */
   readonly retryIntervalScale?: number;
+}
+
+/**
+ * Every state's output is held to the payload limit, not only a Task's result: a Pass, Map or Parallel whose
+ * output grows past it fails with States.DataLimitExceeded (which `States.ALL` does not catch).
+ */
+function assertWithinPayloadLimit(stateName: string, output: unknown): void {
+  const json = JSON.stringify(output);
+  // Most outputs are far below the limit; UTF-8 is at most 3 bytes per UTF-16 unit, so count bytes only near it.
+  if (json === undefined || json.length * 3 <= PAYLOAD_LIMIT_BYTES) return;
+  if (Buffer.byteLength(json, 'utf8') <= PAYLOAD_LIMIT_BYTES) return;
+  throw new StatesError(
+    'States.DataLimitExceeded',
+    `The state/task '${stateName}' returned a result with a size exceeding the maximum number of bytes service limit.`,
+  );
 }
 
 /** Errors Step Functions never lets `States.ALL` retry or catch. */
@@ -136,6 +152,7 @@ export class Interpreter {
       visits.set(name, visit);
       this.#o.onStateEntered?.(name);
       const r = await this.#runState(branch, name, state, `${branch.prefix}${name}#${visit}`, data);
+      assertWithinPayloadLimit(name, r.output);
       data = r.output;
       name = r.next;
     }
@@ -146,13 +163,18 @@ export class Interpreter {
     branch: Branch,
     stateName: string,
     enteredTime: string,
-    retryCount: number,
+    /** Only states that can retry (Task, Map, Parallel) have `$$.State.RetryCount`, as on Step Functions. */
+    retryCount: number | undefined,
     seed: string,
     token?: string,
   ): Scope {
     const context: Record<string, unknown> = {
       ...this.#o.context,
-      State: { Name: stateName, EnteredTime: enteredTime, RetryCount: retryCount },
+      State: {
+        Name: stateName,
+        EnteredTime: enteredTime,
+        ...(retryCount === undefined ? {} : { RetryCount: retryCount }),
+      },
       ...(branch.map ? { Map: branch.map } : {}),
       ...(token ? { Task: { Token: token } } : {}),
     };
@@ -194,7 +216,7 @@ export class Interpreter {
     const next = state.End === true ? undefined : state.Next;
     switch (state.Type) {
       case 'Pass': {
-        const scope = this.#scope(branch, name, now, 0, path);
+        const scope = this.#scope(branch, name, now, undefined, path);
         const eff = await effectiveInput(state, raw, scope, ql);
         const params = await taskParameters(state, eff, scope, ql);
         const { output, assign } = await stateOutput(state, raw, params, scope, ql);
@@ -202,17 +224,22 @@ export class Interpreter {
         return { output, next };
       }
       case 'Succeed': {
-        const scope = this.#scope(branch, name, now, 0, path);
+        const scope = this.#scope(branch, name, now, undefined, path);
         const eff = await effectiveInput(state, raw, scope, ql);
         const { output } = await stateOutput(state, raw, eff, scope, ql);
         return { output, next: undefined };
       }
       case 'Fail': {
-        const { error, cause } = await failInfo(state, raw, this.#scope(branch, name, now, 0, path), ql);
+        const { error, cause } = await failInfo(
+          state,
+          raw,
+          this.#scope(branch, name, now, undefined, path),
+          ql,
+        );
         throw new StatesError(error, cause);
       }
       case 'Choice': {
-        const r = await choose(state, raw, this.#scope(branch, name, now, 0, path), ql);
+        const r = await choose(state, raw, this.#scope(branch, name, now, undefined, path), ql);
         this.#assign(branch, r.assign);
         return { output: r.output, next: r.next };
       }
@@ -239,7 +266,7 @@ export class Interpreter {
     ql: QueryLanguage,
     now: string,
   ): Promise<unknown> {
-    const scope = this.#scope(branch, name, now, 0, path);
+    const scope = this.#scope(branch, name, now, undefined, path);
     const eff = await effectiveInput(state, raw, scope, ql);
     const key = JOURNAL_KEYS.wait(path);
     let record = this.#o.journal.read<WaitRecord>(key);
