@@ -150,13 +150,17 @@ export class LocalOrchestrator {
     return this.#callbacks;
   }
 
-  /** The TaskCallbacks port (functions/shared/ports/task-callbacks.ts) over {@link callbacks}. */
+  /** The TaskTokenCallbacks port (functions/shared/ports/task-callbacks.ts) over {@link callbacks}. */
   sendTaskSuccess(taskToken: string, output: unknown): Promise<void> {
     return this.#callbacks.sendTaskSuccess(taskToken, output);
   }
 
   sendTaskFailure(taskToken: string, error: string, cause: string): Promise<void> {
     return this.#callbacks.sendTaskFailure(taskToken, error, cause);
+  }
+
+  sendTaskHeartbeat(taskToken: string): Promise<void> {
+    return this.#callbacks.sendTaskHeartbeat(taskToken);
   }
 
   /**
