@@ -41,7 +41,13 @@ const service: LocalIntegration = async (params) => {
 };
 
 function workflow(name: string, definition: object): Workflow {
-  return { name, description: name, file: `${name}.asl.json`, definition: definition as never, variables: [] };
+  return {
+    name,
+    description: name,
+    file: `${name}.asl.json`,
+    definition: definition as never,
+    variables: [],
+  };
 }
 
 function orchestrator(workflows: Workflow[]) {

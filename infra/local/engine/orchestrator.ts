@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { ConflictError } from '#shared/errors';
 import { type ExecutionEnd, projectExecutionEnd } from '#shared/execution-end';
 import { logger } from '#shared/observability';
+import { assertQueryLanguage } from '../../workflows/query-language.ts';
 import { StatesError } from './asl/errors.ts';
 import { mintToken, TaskCallbackHub } from './callbacks.ts';
 import { Interpreter, type InterpreterClock, type TaskAttempt } from './interpreter/interpreter.ts';
@@ -168,6 +169,8 @@ export class LocalOrchestrator {
    * serving what it did before, when a Task cannot run here. Running executions keep the version they started with.
    */
   load(workflow: Workflow): 'added' | 'updated' {
+    // Definitions built in code (tests, the conformance runner) skip checkWorkflow; the rules hold for them too.
+    assertQueryLanguage(workflow.file, workflow.definition, { localEngine: true });
     const prepared = this.#prepare(workflow);
     const kind = this.#workflows.has(workflow.name) ? 'updated' : 'added';
     this.#prepared.set(workflow.name, prepared);
