@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { redriveExecution } from '#shared/executions';
 import type { Store } from '#shared/ports/store';
 import { ACTIVITIES } from '../../infra/activities.ts';
 import { TaskCallbackHub } from '../../infra/local/engine/callbacks.ts';
@@ -7,6 +8,7 @@ import {
   type LocalIntegration,
   LocalOrchestrator,
 } from '../../infra/local/engine/orchestrator.ts';
+import { localEngine } from '../../infra/local/engine/runtime.ts';
 import { localFunctionArn, type Workflow } from '../../infra/local/engine/workflows.ts';
 import { openTestStore } from '../helpers/database.ts';
 
@@ -171,6 +173,35 @@ describe('HeartbeatSeconds', () => {
     expect(row.status).toBe('failed');
     expect(row.error).toMatchObject({ error: 'States.HeartbeatTimeout' });
     expect(afterResume).toBeLessThan(1_900);
+  });
+});
+
+describe('Redrive of a callback Task', () => {
+  it('asks again with a new token instead of replaying the answer that failed the run', async () => {
+    // Prepare: the first answer fails the run
+    const wf = heartbeatWorkflow('cb-redrive', 60);
+    const o = orchestrator([wf]);
+    const id = await created(wf.name);
+    let before = tokens.length;
+    const first = o.start(wf.name, id, {});
+    const rejected = await nextToken(before);
+    await o.sendTaskFailure(rejected, 'Rejected', 'not yet');
+    expect((await first.done).status).toBe('failed');
+
+    // Act: redrive, then answer the new token
+    before = tokens.length;
+    await redriveExecution({ store, engine: localEngine(o) }, id);
+    const asked = await nextToken(before);
+    const stale = await o.sendTaskSuccess(rejected, { stale: true }).catch((e: Error) => e.name);
+    await o.sendTaskSuccess(asked, { approved: true });
+    await o.drain();
+
+    // Assess
+    expect(asked).not.toBe(rejected);
+    expect(stale).toBe('TaskDoesNotExist');
+    const row = (await store.getExecution(id))!;
+    expect(row.status).toBe('succeeded');
+    expect(row.output).toEqual({ approved: true });
   });
 });
 

@@ -5,6 +5,13 @@ import { taskOutputJson } from '#shared/ports/task-callbacks';
 import { StatesError } from './asl/errors.ts';
 import { type CallbackRecord, JOURNAL_KEYS, type StepRecord } from './interpreter/journal.ts';
 
+/**
+ * Journal key of the answer to one token. The token's nonce is in it: a redriven attempt keeps its number but
+ * gets a new token, and must not be answered by what failed it before (nor be refused as already answered).
+ */
+const answerKey = (path: string, attempt: number, token: string) =>
+  `${JOURNAL_KEYS.callback(path, attempt)}#${token.slice(token.lastIndexOf('.') + 1)}`;
+
 /** Journal key of a waiting attempt's heartbeat deadline (kept so a restart keeps the deadline, not a fresh one). */
 const heartbeatKey = (path: string, attempt: number) => `hb:${path}@${attempt}`;
 
@@ -136,7 +143,7 @@ export class TaskCallbackHub {
     const parts = await this.#open(token);
     const written = await this.#store.insertJournalOnce(
       parts.executionId,
-      JOURNAL_KEYS.callback(parts.path, parts.attempt),
+      answerKey(parts.path, parts.attempt, token),
       answer,
     );
     if (!written) throw new CallbackError('TaskTimedOut', 'Task Timed Out: the task was already answered');
@@ -203,7 +210,7 @@ export class TaskCallbackHub {
       const keep = async () => {
         const answer = await this.#store.readJournalEntry(
           input.executionId,
-          JOURNAL_KEYS.callback(input.path, input.attempt),
+          answerKey(input.path, input.attempt, input.token),
         );
         if (this.#waiters.get(input.token) !== waiter) return;
         if (answer) return settle(waiter, answer as CallbackRecord);
