@@ -17,8 +17,8 @@ import {
 import { cancelExecution, MAX_INPUT_BYTES, redriveExecution, startExecution } from '#shared/executions';
 import { microsToUsd, usdToMicros } from '#shared/money';
 import type { WorkflowEngine } from '#shared/ports/engine';
-import type { TaskTokenCallbacks } from '#shared/ports/task-callbacks';
 import type { CostEntryRow, EventRow, ExecutionRow, StepRow, Store } from '#shared/ports/store';
+import type { TaskTokenCallbacks } from '#shared/ports/task-callbacks';
 import { type ApprovalApiDeps, registerApprovalRoutes } from './approvals.ts';
 import { routes } from './routes.ts';
 import type { ExecutionSchema, ProblemSchema, StepSchema } from './schemas.ts';
