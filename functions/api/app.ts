@@ -19,11 +19,13 @@ import { cancelExecution, MAX_INPUT_BYTES, redriveExecution, startExecution } fr
 import { microsToUsd, usdToMicros } from '#shared/money';
 import type { WorkflowEngine } from '#shared/ports/engine';
 import type { CostEntryRow, EventRow, ExecutionRow, StepRow, Store } from '#shared/ports/store';
+import type { TaskTokenCallbacks } from '#shared/ports/task-callbacks';
 import { type ApprovalApiDeps, registerApprovalRoutes } from './approvals.ts';
 import { routes } from './routes.ts';
 import type { ExecutionSchema, ProblemSchema, StepSchema } from './schemas.ts';
 import { apiSecurityHeaders } from './security-headers.ts';
 import { registerStreamRoutes, type StreamOptions } from './stream.ts';
+import { registerTaskTokenRoutes } from './task-tokens.ts';
 
 export interface ApiDeps {
   readonly store: Store;
@@ -34,6 +36,8 @@ export interface ApiDeps {
   readonly approvals?: ApprovalApiDeps | undefined;
   /** SSE polling, heartbeat and slow-client limits (functions/api/stream.ts). @default its defaults */
   readonly stream?: StreamOptions | undefined;
+  /** SendTaskSuccess/Failure/Heartbeat (POST /task-tokens/…). @default none: those routes answer 503 */
+  readonly taskTokens?: TaskTokenCallbacks | undefined;
 }
 
 type Problem = z.infer<typeof ProblemSchema>;
@@ -324,6 +328,7 @@ export function createApp(deps: ApiDeps) {
 
   registerApprovalRoutes(app, () => deps.approvals);
   registerStreamRoutes(app, deps);
+  registerTaskTokenRoutes(app, () => deps.taskTokens);
 
   app.doc31('/openapi.json', OPENAPI_INFO);
 

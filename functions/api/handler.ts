@@ -12,6 +12,7 @@ import { createApp } from './app.ts';
 import { iamDecider } from './approvals.ts';
 
 const sfn = new SFNClient({});
+const callbacks = sfnTaskCallbacks(sfn);
 /** The workflows' input schemas, copied next to the bundle at synth (infra/stacks/api-stack.ts). */
 const INPUT_SCHEMAS_DIR = fileURLToPath(new URL('./workflows', import.meta.url));
 
@@ -30,7 +31,9 @@ function getApp(): Promise<Handle> {
           engine: sfnEngine(sfn, config.stateMachines, {}, readInputSchemas(INPUT_SCHEMAS_DIR)),
           defaultBudgetMicros: config.defaultBudgetMicros,
           // The decider is the IAM caller API Gateway verified; the decision resumes the task on Step Functions.
-          approvals: { store: approvals, callbacks: sfnTaskCallbacks(sfn), identify: iamDecider },
+          approvals: { store: approvals, callbacks, identify: iamDecider },
+          // POST /task-tokens/…: SendTaskSuccess/Failure/Heartbeat on Step Functions.
+          taskTokens: callbacks,
         }),
       ),
     )

@@ -129,12 +129,13 @@ export class ApprovalExpiredError extends WfloError {
 
 /**
  * The engine refused to resume a waiting task: `TaskDoesNotExist` (the execution ended, or the token was
- * already used), `TaskTimedOut` (its TimeoutSeconds or HeartbeatSeconds passed) or `InvalidToken`. The same
- * names on Step Functions and on the embedded engine.
+ * already used), `TaskTimedOut` (its TimeoutSeconds or HeartbeatSeconds passed), `InvalidToken`, or
+ * `InvalidOutput` (SendTaskSuccess output that is not JSON or exceeds 256 KiB). The same names on Step
+ * Functions and on the embedded engine.
  */
 export class TaskCallbackError extends WfloError {
   override name = 'TaskCallbackError';
-  readonly reason: 'TaskDoesNotExist' | 'TaskTimedOut' | 'InvalidToken';
+  readonly reason: 'TaskDoesNotExist' | 'TaskTimedOut' | 'InvalidToken' | 'InvalidOutput';
   constructor(reason: TaskCallbackError['reason'], message: string, options?: ErrorOptions) {
     super(message, options);
     this.reason = reason;

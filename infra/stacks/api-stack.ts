@@ -117,10 +117,11 @@ export class ApiStack extends Stack {
     this.handler.role.addToPrincipalPolicy(
       new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: stateMachineResources }),
     );
-    // POST /approvals/{id}/decision resumes the waiting task of one of these state machines.
+    // POST /approvals/{id}/decision and POST /task-tokens/… resume (or keep alive) the waiting task of one of
+    // these state machines.
     this.handler.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
-        actions: ['states:SendTaskSuccess', 'states:SendTaskFailure'],
+        actions: ['states:SendTaskSuccess', 'states:SendTaskFailure', 'states:SendTaskHeartbeat'],
         resources: stateMachineResources,
       }),
     );

@@ -5,6 +5,7 @@ import { placeholderBindings } from './bindings.ts';
 import { findVariables, substituteVariables, type WorkflowFile } from './files.ts';
 import { analyzeIntegrations, type WorkflowIntegrations } from './integrations.ts';
 import { assertHouseRules } from './lint.ts';
+import { assertQueryLanguage } from './query-language.ts';
 import { withTransitionBounds } from './transition-bounds.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -55,6 +56,8 @@ export function checkWorkflow(file: WorkflowFile, bindings = placeholderBindings
   } catch (cause) {
     throw new Error(`${source}: not valid JSON`, { cause });
   }
+  // Before asl-validator: its schema errors would not say which state mixes the two languages.
+  assertQueryLanguage(source, definition);
   validateAsl(definition, source);
   // The variables bound to a function ARN are the ones a Lambda Task may name (the activities, on both targets).
   const functionVariables = Object.keys(bindings).filter((k) => LAMBDA_ARN.test(bindings[k]!));

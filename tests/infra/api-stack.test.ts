@@ -76,6 +76,7 @@ describe('Stack: Api', () => {
     ).toEqual([
       'states:RedriveExecution',
       'states:SendTaskFailure',
+      'states:SendTaskHeartbeat',
       'states:SendTaskSuccess',
       'states:StartExecution',
       'states:StopExecution',

@@ -165,6 +165,10 @@ const CALLERS: Readonly<Record<string, FunctionCallers>> = {
         pattern: /SendTaskFailureCommand/,
         why: 'POST /approvals/{id}/decision rejects: fails the waiting task with ApprovalRejectedError',
       },
+      'states:SendTaskHeartbeat': {
+        pattern: /SendTaskHeartbeatCommand/,
+        why: 'POST /task-tokens/{token}/heartbeat keeps a waiting task within its HeartbeatSeconds',
+      },
       'kms:GenerateDataKey': {
         pattern: /StartExecutionCommand/,
         why: 'StartExecution encrypts the input with the workflow key as the caller',
@@ -332,12 +336,12 @@ describe('Grants and environment: every one has a caller in functions/', () => {
     const granted = [
       'states:StartExecution',
       'kms:Decrypt',
-      'states:SendTaskHeartbeat',
+      'states:ListActivities',
       'dynamodb:DeleteItem',
     ];
 
     // Act / Assess
-    expect(uncalledActions('api', granted)).toEqual(['dynamodb:DeleteItem', 'states:SendTaskHeartbeat']);
+    expect(uncalledActions('api', granted)).toEqual(['dynamodb:DeleteItem', 'states:ListActivities']);
     expect(uncalledActions('no-such-function', ['s3:GetObject', 'logs:PutLogEvents'])).toEqual([
       's3:GetObject',
     ]);

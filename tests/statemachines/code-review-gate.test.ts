@@ -10,7 +10,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cancelExecution, startExecution } from '#shared/executions';
 import type { ApprovalRow } from '#shared/ports/approvals';
-import type { TaskCallbacks } from '#shared/ports/task-callbacks';
 import { createLocalApi } from '../../infra/local/cli/local-api.ts';
 import type { LocalRuntime } from '../../infra/local/engine/runtime.ts';
 import { startLocal, stopLocal } from '../helpers/local.ts';
@@ -26,7 +25,7 @@ beforeAll(async () => {
   api = createLocalApi(local, {
     allowedHosts: () => new Set([HOST]),
     // The engine resumes the waiting task: this is where `wflo dev` plugs its orchestrator in.
-    taskCallbacks: local.orchestrator as unknown as TaskCallbacks,
+    taskCallbacks: local.orchestrator,
   });
 });
 afterAll(async () => {

@@ -25,6 +25,9 @@ export const OWNER_AWARE: ReadonlySet<string> = new Set([
   'approvals',
   'approve',
   'reject',
+  'task-success',
+  'task-failure',
+  'task-heartbeat',
 ]);
 
 /**

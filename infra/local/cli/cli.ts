@@ -4,6 +4,7 @@ import { approvals, decide } from './approval-commands.ts';
 import { boot, parseInput, UsageError } from './boot.ts';
 import { cancel, executions, ofExecution, redrive, workflows } from './read-commands.ts';
 import { runRemote } from './run-remote.ts';
+import { taskToken } from './task-token-commands.ts';
 
 // Local defaults before any handler module loads: quiet logs, no EMF metrics on stdout.
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
@@ -31,11 +32,17 @@ Usage:
                                                  approvals, pending ones by default
   wflo approve <approvalId> [--comment <text>]   approve: the waiting run goes on
   wflo reject <approvalId> [--comment <text>]    reject: the waiting run takes its rejected path
+  wflo task-success <token|-> [--output <json|@file>]
+                                                 SendTaskSuccess: a .waitForTaskToken Task returns
+                                                 the output ({} by default); - reads the token from stdin
+  wflo task-failure <token|-> [--error <name>] [--cause <text>]
+                                                 SendTaskFailure: the waiting Task fails with that error
+  wflo task-heartbeat <token|->                  SendTaskHeartbeat: restarts its HeartbeatSeconds clock
   wflo workflows                                 list the workflows
   wflo openapi                                   print the API's OpenAPI 3.1 document
 
 Against the deployed API: add --api-url <url> (or set WFLO_API_URL) to run, executions, steps, costs,
-cancel, redrive, approvals, approve, reject and workflows. <url> is the stack's ApiUrl output; requests are signed with SigV4 (execute-api) using the
+cancel, redrive, approvals, approve, reject, task-success, task-failure, task-heartbeat and workflows. <url> is the stack's ApiUrl output; requests are signed with SigV4 (execute-api) using the
 default AWS credential chain (AWS_PROFILE, SSO, environment, instance role); the region comes from the
 URL, else AWS_REGION.
 
@@ -297,6 +304,10 @@ async function main(argv: string[]): Promise<number> {
     case 'approve':
     case 'reject':
       return decide(command, rest, target);
+    case 'task-success':
+    case 'task-failure':
+    case 'task-heartbeat':
+      return taskToken(command, rest, target);
     case 'openapi': {
       const { openApiDocument } = await import('../../../functions/api/app.ts');
       console.log(JSON.stringify(openApiDocument(), null, 2));

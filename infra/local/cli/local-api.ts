@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import type { TaskCallbacks } from '#shared/ports/task-callbacks';
+import type { TaskTokenCallbacks } from '#shared/ports/task-callbacks';
 import { createApp } from '../../../functions/api/app.ts';
 import { apiSecurityHeaders } from '../../../functions/api/security-headers.ts';
 import type { LocalRuntime } from '../engine/runtime.ts';
@@ -17,9 +17,9 @@ export interface LocalApiOptions {
   readonly maxRunsInFlight?: number | undefined;
   /**
    * Resumes tasks waiting on `.waitForTaskToken` (the embedded engine's orchestrator implements it). Without
-   * it, `POST /approvals/{id}/decision` answers 503 and changes nothing. @default none
+   * it, `POST /approvals/{id}/decision` and `POST /task-tokens/…` answer 503 and change nothing. @default none
    */
-  readonly taskCallbacks?: TaskCallbacks | undefined;
+  readonly taskCallbacks?: TaskTokenCallbacks | undefined;
 }
 
 /**
@@ -41,6 +41,7 @@ export function createLocalApi(local: LocalRuntime, options: LocalApiOptions) {
       // This machine's API has one decider: the configured user (WFLO_USER, WFLO_USER_ROLES).
       identify: () => config.approvals.localUser,
     },
+    taskTokens: options.taskCallbacks,
   });
   const metrics = createLocalMetrics({
     store: local.runtime.store,

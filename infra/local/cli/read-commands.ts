@@ -19,6 +19,7 @@ export async function openApi(
   if (target) return { api: apiClient(await targetFetch(target)), close: async () => {} };
   const { local } = await boot({ command: 'read', readOnly: true });
   const { createApp } = await import('../../../functions/api/app.ts');
+  const { TaskCallbackHub } = await import('../engine/callbacks.ts');
   const app = createApp({
     store: local.runtime.store,
     engine: local.engine,
@@ -28,6 +29,9 @@ export async function openApi(
       store: local.runtime.approvals,
       identify: () => local.runtime.config.approvals.localUser,
     },
+    // No engine runs here, but a task token's answer is a journal record: the next `wflo dev` resumes the
+    // waiting run with it (or fails it with States.HeartbeatTimeout once its heartbeat deadline has passed).
+    taskTokens: new TaskCallbackHub(local.runtime.store),
   });
   return {
     api: apiClient((path, init) => Promise.resolve(app.request(path, init))),

@@ -1,8 +1,27 @@
 import { randomBytes } from 'node:crypto';
 import { TaskCallbackError } from '#shared/errors';
 import type { Store } from '#shared/ports/store';
+import { taskOutputJson } from '#shared/ports/task-callbacks';
 import { StatesError } from './asl/errors.ts';
 import { type CallbackRecord, JOURNAL_KEYS, type StepRecord } from './interpreter/journal.ts';
+
+/**
+ * Journal key of the answer to one token. The token's nonce is in it: a redriven attempt keeps its number but
+ * gets a new token, and must not be answered by what failed it before (nor be refused as already answered).
+ */
+const answerKey = (path: string, attempt: number, token: string) =>
+  `${JOURNAL_KEYS.callback(path, attempt)}#${token.slice(token.lastIndexOf('.') + 1)}`;
+
+/** Journal key of a waiting attempt's heartbeat deadline (kept so a restart keeps the deadline, not a fresh one). */
+const heartbeatKey = (path: string, attempt: number) => `hb:${path}@${attempt}`;
+
+/** The HeartbeatSeconds clock of one waiting attempt: it times out at `until` unless a heartbeat moves it. */
+interface HeartbeatRecord {
+  /** The token it belongs to: a redriven attempt keeps its number but gets a new token and a fresh clock. */
+  readonly token: string;
+  readonly seconds: number;
+  readonly until: number;
+}
 
 /*
  * Task tokens for `.waitForTaskToken` Tasks on the embedded engine: minted per attempt, kept in the journal
@@ -56,7 +75,8 @@ export function parseToken(token: string): TokenParts {
 interface Waiter {
   resolve(output: unknown): void;
   reject(error: Error): void;
-  heartbeat(): void;
+  /** Re-arms the heartbeat timer to `until` (epoch ms), by default HeartbeatSeconds from now. */
+  heartbeat(until?: number): void;
 }
 
 /** The answers waiting Tasks of this process receive, and the checks every answer passes first. */
@@ -71,15 +91,31 @@ export class TaskCallbackHub {
   }
 
   async sendTaskSuccess(token: string, output: unknown): Promise<void> {
-    await this.#answer(token, { ok: true, output: output ?? null });
+    const json = taskOutputJson(output ?? null);
+    if (json === null) throw new CallbackError('InvalidOutput', 'Invalid Output: not JSON or over 256 KiB');
+    await this.#answer(token, { ok: true, output: JSON.parse(json) as unknown });
   }
 
   async sendTaskFailure(token: string, error: string, cause: string): Promise<void> {
     await this.#answer(token, { ok: false, error: error || 'States.TaskFailed', cause: cause ?? '' });
   }
 
+  /**
+   * SendTaskHeartbeat: moves the attempt's HeartbeatSeconds deadline (kept in the journal, so a waiter in this
+   * process or the next one sees it) and re-arms this process's timer. A Task without HeartbeatSeconds accepts
+   * heartbeats and ignores them, as Step Functions does.
+   */
   async sendTaskHeartbeat(token: string): Promise<void> {
-    await this.#open(token);
+    const parts = await this.#open(token);
+    const key = heartbeatKey(parts.path, parts.attempt);
+    const beat = (await this.#store.readJournalEntry(parts.executionId, key)) as HeartbeatRecord | undefined;
+    if (beat?.token === token) {
+      await this.#store.writeJournal(parts.executionId, key, {
+        token,
+        seconds: beat.seconds,
+        until: this.#now() + beat.seconds * 1000,
+      } satisfies HeartbeatRecord);
+    }
     this.#waiters.get(token)?.heartbeat();
   }
 
@@ -92,6 +128,14 @@ export class TaskCallbackHub {
     if (record.result || (record.deadlineAt !== undefined && record.deadlineAt <= this.#now())) {
       throw new CallbackError('TaskTimedOut', 'Task Timed Out: the task is already closed');
     }
+    // Its heartbeat deadline passed while no process waited on it (the waiter would have closed the task).
+    const beat = (await this.#store.readJournalEntry(
+      parts.executionId,
+      heartbeatKey(parts.path, parts.attempt),
+    )) as HeartbeatRecord | undefined;
+    if (beat?.token === token && beat.until <= this.#now()) {
+      throw new CallbackError('TaskTimedOut', 'Task Timed Out: no heartbeat within HeartbeatSeconds');
+    }
     return parts;
   }
 
@@ -99,7 +143,7 @@ export class TaskCallbackHub {
     const parts = await this.#open(token);
     const written = await this.#store.insertJournalOnce(
       parts.executionId,
-      JOURNAL_KEYS.callback(parts.path, parts.attempt),
+      answerKey(parts.path, parts.attempt, token),
       answer,
     );
     if (!written) throw new CallbackError('TaskTimedOut', 'Task Timed Out: the task was already answered');
@@ -139,12 +183,13 @@ export class TaskCallbackHub {
           cleanup();
           reject(e);
         },
-        heartbeat: () => {
+        heartbeat: (until?: number) => {
           if (input.heartbeatSeconds === undefined) return;
           clearTimeout(heartbeat);
+          const left = (until ?? this.#now() + input.heartbeatSeconds * 1000) - this.#now();
           heartbeat = setTimeout(
             () => waiter.reject(new StatesError('States.HeartbeatTimeout', 'No heartbeat in time')),
-            input.heartbeatSeconds * 1000,
+            Math.max(0, Math.min(left, 2_147_483_647)),
           );
         },
       };
@@ -159,13 +204,32 @@ export class TaskCallbackHub {
       }
       waiter.heartbeat();
       this.#waiters.set(input.token, waiter);
-      // An answer written before this wait began (or by another process) is in the journal already.
-      this.#store
-        .readJournalEntry(input.executionId, JOURNAL_KEYS.callback(input.path, input.attempt))
-        .then((answer) => {
-          if (answer && this.#waiters.get(input.token) === waiter) settle(waiter, answer as CallbackRecord);
-        })
-        .catch((err: unknown) => waiter.reject(err as Error));
+      // An answer written before this wait began (or by another process) is in the journal already; so is
+      // the heartbeat deadline of a wait that began before a restart, which this wait keeps (the first wait
+      // of the attempt records it).
+      const keep = async () => {
+        const answer = await this.#store.readJournalEntry(
+          input.executionId,
+          answerKey(input.path, input.attempt, input.token),
+        );
+        if (this.#waiters.get(input.token) !== waiter) return;
+        if (answer) return settle(waiter, answer as CallbackRecord);
+        if (input.heartbeatSeconds === undefined) return;
+        const key = heartbeatKey(input.path, input.attempt);
+        const beat = (await this.#store.readJournalEntry(input.executionId, key)) as
+          | HeartbeatRecord
+          | undefined;
+        if (beat?.token === input.token) {
+          if (this.#waiters.get(input.token) === waiter) waiter.heartbeat(beat.until);
+          return;
+        }
+        await this.#store.writeJournal(input.executionId, key, {
+          token: input.token,
+          seconds: input.heartbeatSeconds,
+          until: this.#now() + input.heartbeatSeconds * 1000,
+        } satisfies HeartbeatRecord);
+      };
+      keep().catch((err: unknown) => waiter.reject(err as Error));
     });
   }
 }

@@ -4,6 +4,7 @@ import { ConflictError } from '#shared/errors';
 import { type ExecutionEnd, projectExecutionEnd } from '#shared/execution-end';
 import { logger } from '#shared/observability';
 import type { Store } from '#shared/ports/store';
+import { assertQueryLanguage } from '../../workflows/query-language.ts';
 import { StatesError } from './asl/errors.ts';
 import { mintToken, TaskCallbackHub } from './callbacks.ts';
 import { Interpreter, type InterpreterClock, type TaskAttempt } from './interpreter/interpreter.ts';
@@ -155,7 +156,7 @@ export class LocalOrchestrator {
     return this.#callbacks;
   }
 
-  /** The TaskCallbacks port (functions/shared/ports/task-callbacks.ts) over {@link callbacks}. */
+  /** The TaskTokenCallbacks port (functions/shared/ports/task-callbacks.ts) over {@link callbacks}. */
   sendTaskSuccess(taskToken: string, output: unknown): Promise<void> {
     return this.#callbacks.sendTaskSuccess(taskToken, output);
   }
@@ -164,11 +165,17 @@ export class LocalOrchestrator {
     return this.#callbacks.sendTaskFailure(taskToken, error, cause);
   }
 
+  sendTaskHeartbeat(taskToken: string): Promise<void> {
+    return this.#callbacks.sendTaskHeartbeat(taskToken);
+  }
+
   /**
    * Serves a workflow from now on, replacing one of the same name (`wflo dev` reloads a changed file). Throws,
    * serving what it did before, when a Task cannot run here. Running executions keep the version they started with.
    */
   load(workflow: Workflow): 'added' | 'updated' {
+    // Definitions built in code (tests, the conformance runner) skip checkWorkflow; the rules hold for them too.
+    assertQueryLanguage(workflow.file, workflow.definition, { localEngine: true });
     const prepared = this.#prepare(workflow);
     const kind = this.#workflows.has(workflow.name) ? 'updated' : 'added';
     this.#prepared.set(workflow.name, prepared);

@@ -1,6 +1,8 @@
 import {
+  InvalidOutput,
   InvalidToken,
   SendTaskFailureCommand,
+  SendTaskHeartbeatCommand,
   SendTaskSuccessCommand,
   SFNClient,
   TaskDoesNotExist,
@@ -13,7 +15,10 @@ import { sfnTaskCallbacks } from '#shared/adapters/sfn-task-callbacks';
 import { deciderFromArn, mayDecide } from '#shared/approvals/decide';
 import { TaskCallbackError } from '#shared/errors';
 import type { ApprovalRow } from '#shared/ports/approvals';
+import type { WorkflowEngine } from '#shared/ports/engine';
+import type { Store } from '#shared/ports/store';
 import { snsNotifier } from '#shared/wiring/approval-notifier';
+import { createApp } from '../../../functions/api/app.ts';
 
 const sfn = mockClient(SFNClient);
 const sns = mockClient(SNSClient);
@@ -66,6 +71,88 @@ describe('Adapter: sfnTaskCallbacks', () => {
     await expect(sfnTaskCallbacks(new SFNClient({})).sendTaskFailure(TOKEN, 'E', 'c')).rejects.toMatchObject({
       name: 'ThrottlingException',
     });
+  });
+});
+
+describe('Adapter: sfnTaskCallbacks — heartbeat and output limits', () => {
+  afterEach(() => {
+    sfn.reset();
+  });
+
+  it('sends SendTaskHeartbeat with the token', async () => {
+    // Prepare
+    sfn.on(SendTaskHeartbeatCommand).resolves({});
+    // Act
+    await sfnTaskCallbacks(new SFNClient({})).sendTaskHeartbeat(TOKEN);
+    // Assess
+    expect(sfn.commandCalls(SendTaskHeartbeatCommand)[0]!.args[0].input).toEqual({ taskToken: TOKEN });
+  });
+
+  it('refuses output over 256 KiB as InvalidOutput without calling Step Functions', async () => {
+    // Act
+    const sent = sfnTaskCallbacks(new SFNClient({})).sendTaskSuccess(TOKEN, 'x'.repeat(256 * 1024));
+    // Assess
+    await expect(sent).rejects.toMatchObject({ reason: 'InvalidOutput' });
+    expect(sfn.commandCalls(SendTaskSuccessCommand)).toHaveLength(0);
+  });
+
+  it('maps a SendTaskHeartbeat refusal (TaskTimedOut) to TaskCallbackError', async () => {
+    sfn.on(SendTaskHeartbeatCommand).rejects(new TaskTimedOut({ message: 'late', $metadata: {} }));
+    const sent = sfnTaskCallbacks(new SFNClient({})).sendTaskHeartbeat(TOKEN);
+    await expect(sent).rejects.toMatchObject({ reason: 'TaskTimedOut' });
+  });
+
+  it('maps a SendTaskSuccess InvalidOutput to TaskCallbackError', async () => {
+    sfn.on(SendTaskSuccessCommand).rejects(new InvalidOutput({ message: 'bad', $metadata: {} }));
+    const sent = sfnTaskCallbacks(new SFNClient({})).sendTaskSuccess(TOKEN, {});
+    await expect(sent).rejects.toMatchObject({ reason: 'InvalidOutput' });
+  });
+});
+
+describe('API over Step Functions: POST /task-tokens/…', () => {
+  afterEach(() => {
+    sfn.reset();
+  });
+  // The routes touch neither the store nor the engine port.
+  const app = () =>
+    createApp({
+      store: {} as Store,
+      engine: {} as WorkflowEngine,
+      taskTokens: sfnTaskCallbacks(new SFNClient({})),
+    });
+  const post = (path: string, body: unknown) =>
+    app().request(path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+
+  it('calls SendTaskSuccess with the output as JSON for a token with + / = sent in the body', async () => {
+    // Prepare
+    sfn.on(SendTaskSuccessCommand).resolves({});
+    const token = 'AQCEAAAAKgAAAAMAAAAA+/b/c==';
+    // Act
+    const res = await post('/task-tokens/success', { taskToken: token, output: { ok: 1 } });
+    // Assess
+    expect(res.status).toBe(200);
+    expect(sfn.commandCalls(SendTaskSuccessCommand)[0]!.args[0].input).toEqual({
+      taskToken: token,
+      output: '{"ok":1}',
+    });
+  });
+
+  it.each([
+    [new TaskDoesNotExist({ message: 'gone', $metadata: {} }), 404, 'TaskDoesNotExist'],
+    [new TaskTimedOut({ message: 'late', $metadata: {} }), 410, 'TaskTimedOut'],
+    [new InvalidToken({ message: 'bad', $metadata: {} }), 400, 'InvalidToken'],
+  ] as const)('answers Step Functions %s with its name', async (error, status, title) => {
+    // Prepare
+    sfn.on(SendTaskFailureCommand).rejects(error);
+    // Act
+    const res = await post('/task-tokens/failure', { taskToken: TOKEN, error: 'E', cause: 'C' });
+    // Assess
+    expect(res.status).toBe(status);
+    expect(await res.json()).toMatchObject({ title, status });
   });
 });
 
