@@ -143,9 +143,7 @@ export function nestedIntegrations(host: NestedHost): Map<string, LocalIntegrati
         throw new StepFunctionsError('InvalidName', `Invalid Name: '${String(p.Name)}'`);
       }
       const input = childInput(p.Input);
-      const id =
-        (p.Name as string | undefined) ??
-        deterministicUuid(`${context.executionId}/${context.path ?? context.stateName}@${context.attempt}`);
+      const id = (p.Name as string | undefined) ?? (await childId(host, context));
       const row = await startOrAttach(host, workflow, id, input);
       if (mode === 0) {
         return { ExecutionArn: executionArn(workflow, id), StartDate: (row.startedAt ?? row.createdAt).getTime() };
@@ -160,6 +158,26 @@ export function nestedIntegrations(host: NestedHost): Map<string, LocalIntegrati
     [START_EXECUTION_SYNC, run(1)],
     [START_EXECUTION_SYNC2, run(2)],
   ]);
+}
+
+/**
+ * The child's id when no Name is given: derived from the parent, the Task's position and its attempt. A resumed
+ * parent restarts an interrupted Task as its next attempt (orchestrator.ts#restartInterrupted), so the child an
+ * earlier attempt started is looked up first: one that has not failed was cut off with its parent, not retried
+ * (a Retry only follows a failed, timed-out or stopped child), and is the one to wait for.
+ */
+async function childId(host: NestedHost, context: LocalIntegrationContext): Promise<string> {
+  const idOf = (attempt: number) =>
+    deterministicUuid(`${context.executionId}/${context.path ?? context.stateName}@${attempt}`);
+  for (let attempt = context.attempt - 1; attempt >= 0; attempt--) {
+    const earlier = await host.store.getExecution(idOf(attempt));
+    if (!earlier) continue;
+    if (earlier.status === 'running' || earlier.status === 'pending' || earlier.status === 'succeeded') {
+      return earlier.id;
+    }
+    break;
+  }
+  return idOf(context.attempt);
 }
 
 /**
