@@ -32,7 +32,13 @@ afterAll(async () => {
 });
 
 function workflow(name: string, definition: object): Workflow {
-  return { name, description: name, file: `${name}.asl.json`, definition: definition as never, variables: [] };
+  return {
+    name,
+    description: name,
+    file: `${name}.asl.json`,
+    definition: definition as never,
+    variables: [],
+  };
 }
 
 async function run(definition: object, input: object = {}) {
@@ -200,7 +206,9 @@ describe('tolerated failures', () => {
   const items = [{ fail: true }, { fail: false }, { fail: true }, { fail: false }];
   const map = (extra: object) => ({
     StartAt: 'Fan',
-    States: { Fan: { Type: 'Map', ItemsPath: '$.items', ItemProcessor: failingProcessor, End: true, ...extra } },
+    States: {
+      Fan: { Type: 'Map', ItemsPath: '$.items', ItemProcessor: failingProcessor, End: true, ...extra },
+    },
   });
 
   it('with no threshold one failed item fails the Map with States.ExceedToleratedFailureThreshold', async () => {
@@ -232,17 +240,20 @@ describe('tolerated failures', () => {
   });
 
   it('an inline Map keeps failing with the item’s own error', async () => {
-    const row = await run({
-      StartAt: 'Fan',
-      States: {
-        Fan: {
-          Type: 'Map',
-          ItemsPath: '$.items',
-          ItemProcessor: { ...failingProcessor, ProcessorConfig: { Mode: 'INLINE' } },
-          End: true,
+    const row = await run(
+      {
+        StartAt: 'Fan',
+        States: {
+          Fan: {
+            Type: 'Map',
+            ItemsPath: '$.items',
+            ItemProcessor: { ...failingProcessor, ProcessorConfig: { Mode: 'INLINE' } },
+            End: true,
+          },
         },
       },
-    }, { items });
+      { items },
+    );
     expect(row.error).toMatchObject({ error: 'ItemError' });
   });
 });
@@ -269,12 +280,19 @@ describe('ResultWriter', () => {
     };
 
     // Act
-    const row = await run(definition, { items: [{ fail: false, n: 1 }, { fail: true, n: 2 }] });
+    const row = await run(definition, {
+      items: [
+        { fail: false, n: 1 },
+        { fail: true, n: 2 },
+      ],
+    });
 
     // Assess
     expect(row.status).toBe('succeeded');
     const out = row.output as { MapRunArn: string; ResultWriterDetails: { Bucket: string; Key: string } };
-    expect(out.MapRunArn).toMatch(/^arn:aws:states:[^:]+:\d{12}:mapRun:dmap-[a-z0-9]+\/Fanout:[0-9a-f-]{36}$/);
+    expect(out.MapRunArn).toMatch(
+      /^arn:aws:states:[^:]+:\d{12}:mapRun:dmap-[a-z0-9]+\/Fanout:[0-9a-f-]{36}$/,
+    );
     const runId = out.MapRunArn.split(':').at(-1)!;
     expect(out.ResultWriterDetails).toEqual({ Bucket: 'results', Key: `runs/${runId}/manifest.json` });
     const dir = join(root, 'results', 'runs', runId);
@@ -303,42 +321,45 @@ describe('ResultWriter', () => {
 describe('aws-sdk:s3 Tasks', () => {
   it('putObject, getObject and listObjectsV2 round-trip through the local S3; a missing key is S3.NoSuchKeyException', async () => {
     // Act
-    const row = await run({
-      StartAt: 'Put',
-      States: {
-        Put: {
-          Type: 'Task',
-          Resource: 'arn:aws:states:::aws-sdk:s3:putObject',
-          Parameters: { Bucket: 'sdk', Key: 'notes/n1.txt', 'Body.$': '$.text' },
-          ResultPath: '$.put',
-          Next: 'Get',
+    const row = await run(
+      {
+        StartAt: 'Put',
+        States: {
+          Put: {
+            Type: 'Task',
+            Resource: 'arn:aws:states:::aws-sdk:s3:putObject',
+            Parameters: { Bucket: 'sdk', Key: 'notes/n1.txt', 'Body.$': '$.text' },
+            ResultPath: '$.put',
+            Next: 'Get',
+          },
+          Get: {
+            Type: 'Task',
+            Resource: 'arn:aws:states:::aws-sdk:s3:getObject',
+            Parameters: { Bucket: 'sdk', Key: 'notes/n1.txt' },
+            ResultSelector: { 'body.$': '$.Body', 'etag.$': '$.ETag' },
+            ResultPath: '$.get',
+            Next: 'List',
+          },
+          List: {
+            Type: 'Task',
+            Resource: 'arn:aws:states:::aws-sdk:s3:listObjectsV2',
+            Parameters: { Bucket: 'sdk', Prefix: 'notes/' },
+            ResultSelector: { 'keys.$': '$.Contents[*].Key', 'count.$': '$.KeyCount' },
+            ResultPath: '$.list',
+            Next: 'Missing',
+          },
+          Missing: {
+            Type: 'Task',
+            Resource: 'arn:aws:states:::aws-sdk:s3:getObject',
+            Parameters: { Bucket: 'sdk', Key: 'notes/none.txt' },
+            Catch: [{ ErrorEquals: ['S3.NoSuchKeyException'], ResultPath: '$.missing', Next: 'Done' }],
+            End: true,
+          },
+          Done: { Type: 'Pass', End: true },
         },
-        Get: {
-          Type: 'Task',
-          Resource: 'arn:aws:states:::aws-sdk:s3:getObject',
-          Parameters: { Bucket: 'sdk', Key: 'notes/n1.txt' },
-          ResultSelector: { 'body.$': '$.Body', 'etag.$': '$.ETag' },
-          ResultPath: '$.get',
-          Next: 'List',
-        },
-        List: {
-          Type: 'Task',
-          Resource: 'arn:aws:states:::aws-sdk:s3:listObjectsV2',
-          Parameters: { Bucket: 'sdk', Prefix: 'notes/' },
-          ResultSelector: { 'keys.$': '$.Contents[*].Key', 'count.$': '$.KeyCount' },
-          ResultPath: '$.list',
-          Next: 'Missing',
-        },
-        Missing: {
-          Type: 'Task',
-          Resource: 'arn:aws:states:::aws-sdk:s3:getObject',
-          Parameters: { Bucket: 'sdk', Key: 'notes/none.txt' },
-          Catch: [{ ErrorEquals: ['S3.NoSuchKeyException'], ResultPath: '$.missing', Next: 'Done' }],
-          End: true,
-        },
-        Done: { Type: 'Pass', End: true },
       },
-    }, { text: 'hello' });
+      { text: 'hello' },
+    );
 
     // Assess
     expect(row.status).toBe('succeeded');

@@ -38,7 +38,13 @@ afterAll(async () => {
 const arn = (name: string) => `arn:aws:states:us-east-1:123456789012:stateMachine:${name}`;
 
 function workflow(name: string, definition: object): Workflow {
-  return { name, description: name, file: `${name}.asl.json`, definition: definition as never, variables: [] };
+  return {
+    name,
+    description: name,
+    file: `${name}.asl.json`,
+    definition: definition as never,
+    variables: [],
+  };
 }
 
 function orchestrator(workflows: Workflow[], options: { clock?: InterpreterClock } = {}) {
@@ -222,11 +228,13 @@ describe('states:startExecution runs a nested local execution', () => {
     const { row } = await run(orchestrator([dynamic]), dynamic.name, { target: arn('no-such-workflow') });
 
     // Assess
-    expect(refusal).toContain("Nest (arn:aws:states:us-east-1:123456789012:stateMachine:no-such-workflow)");
+    expect(refusal).toContain('Nest (arn:aws:states:us-east-1:123456789012:stateMachine:no-such-workflow)');
     expect(row.status).toBe('failed');
     expect(row.error).toMatchObject({
       error: 'StepFunctions.StateMachineDoesNotExistException',
-      cause: expect.stringContaining("State Machine Does Not Exist: 'arn:aws:states:us-east-1:123456789012:stateMachine:no-such-workflow'"),
+      cause: expect.stringContaining(
+        "State Machine Does Not Exist: 'arn:aws:states:us-east-1:123456789012:stateMachine:no-such-workflow'",
+      ),
     });
   });
 });
@@ -297,7 +305,9 @@ describe('durability of nested runs', () => {
     const resumed = await second.resumeOrphans({ exclusive: true });
     await clock.waitForSleeps(2);
     clock.advance(40_000);
-    await expect.poll(async () => (await store.getExecution(id))?.status, { timeout: 30_000 }).toBe('succeeded');
+    await expect
+      .poll(async () => (await store.getExecution(id))?.status, { timeout: 30_000 })
+      .toBe('succeeded');
     await second.drain();
 
     // Assess

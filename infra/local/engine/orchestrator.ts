@@ -207,7 +207,8 @@ export class LocalOrchestrator {
       }
     }
     walkStates(workflow.definition, (name, state) => {
-      if (state.Type === 'Map') for (const p of distributedMapProblems(state)) problems.push(`state '${name}': ${p}`);
+      if (state.Type === 'Map')
+        for (const p of distributedMapProblems(state)) problems.push(`state '${name}': ${p}`);
     });
     if (problems.length > 0) {
       throw new Error(`${workflow.file}: the local runtime cannot run ${problems.join('; ')}`);

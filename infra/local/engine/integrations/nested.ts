@@ -130,7 +130,9 @@ export function nestedIntegrations(host: NestedHost): Map<string, LocalIntegrati
     (mode: 0 | 1 | 2): LocalIntegration =>
     async (raw, context) => {
       const p =
-        raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
+        raw !== null && typeof raw === 'object' && !Array.isArray(raw)
+          ? (raw as Record<string, unknown>)
+          : {};
       const arn = p.StateMachineArn;
       const workflow = workflowOfArn(arn);
       if (!workflow || !host.hasWorkflow(workflow)) {
@@ -139,14 +141,20 @@ export function nestedIntegrations(host: NestedHost): Map<string, LocalIntegrati
           `State Machine Does Not Exist: '${String(arn)}'`,
         );
       }
-      if (p.Name !== undefined && (typeof p.Name !== 'string' || !/^[^\s<>{}[\]?*"#%\\^|~`$&,;:/]{1,80}$/.test(p.Name))) {
+      if (
+        p.Name !== undefined &&
+        (typeof p.Name !== 'string' || !/^[^\s<>{}[\]?*"#%\\^|~`$&,;:/]{1,80}$/.test(p.Name))
+      ) {
         throw new StepFunctionsError('InvalidName', `Invalid Name: '${String(p.Name)}'`);
       }
       const input = childInput(p.Input);
       const id = (p.Name as string | undefined) ?? (await childId(host, context));
       const row = await startOrAttach(host, workflow, id, input);
       if (mode === 0) {
-        return { ExecutionArn: executionArn(workflow, id), StartDate: (row.startedAt ?? row.createdAt).getTime() };
+        return {
+          ExecutionArn: executionArn(workflow, id),
+          StartDate: (row.startedAt ?? row.createdAt).getTime(),
+        };
       }
       const done = await waitForEnd(host, id, context);
       const describe = describeExecution(done, mode);
@@ -228,7 +236,10 @@ async function waitForEnd(
     }
     const handle = host.running(id);
     if (handle) {
-      await Promise.race([handle.done, new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true }))]);
+      await Promise.race([
+        handle.done,
+        new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true })),
+      ]);
       if (signal.aborted) continue;
     }
     const row = await host.store.getExecution(id);
@@ -262,10 +273,7 @@ async function stopChild(host: NestedHost, id: string, reason: unknown): Promise
  * The nested-run Tasks of a definition whose literal `StateMachineArn` names no workflow in `known`, as
  * `state (arn)` (a path-given ARN is checked when the Task runs).
  */
-export function unknownNestedTargets(
-  definition: AslDefinition,
-  known: (name: string) => boolean,
-): string[] {
+export function unknownNestedTargets(definition: AslDefinition, known: (name: string) => boolean): string[] {
   const missing: string[] = [];
   walkStates(definition, (name, state) => {
     const resource = state.Resource ?? '';

@@ -159,7 +159,11 @@ function params(value: unknown): Record<string, unknown> {
 function requiredString(p: Record<string, unknown>, field: string): string {
   const v = p[field];
   if (typeof v !== 'string' || v.length === 0) {
-    throw new S3Error('InvalidParameter', `${field} must be a non-empty string, got ${JSON.stringify(v)}`, 400);
+    throw new S3Error(
+      'InvalidParameter',
+      `${field} must be a non-empty string, got ${JSON.stringify(v)}`,
+      400,
+    );
   }
   return v;
 }

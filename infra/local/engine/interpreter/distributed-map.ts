@@ -1,3 +1,4 @@
+import { StatesError } from '../asl/errors.ts';
 import {
   fieldValue,
   has,
@@ -8,11 +9,10 @@ import {
   type Scope,
   statesVar,
 } from '../asl/fields.ts';
-import { StatesError } from '../asl/errors.ts';
 import { evaluateTemplate } from '../asl/jsonata.ts';
 import { evaluatePayload } from '../asl/payload.ts';
-import type { LocalS3 } from '../integrations/s3.ts';
 import { deterministicUuid } from '../integrations/nested.ts';
+import type { LocalS3 } from '../integrations/s3.ts';
 import type { AslState } from '../workflows.ts';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from '../workflows.ts';
 
@@ -65,14 +65,18 @@ export function distributedMapProblems(state: AslState): string[] {
         );
       }
     } else if (!LIST_OBJECTS.test(resource)) {
-      problems.push(`ItemReader Resource '${resource}' is not read locally (s3:getObject and s3:listObjectsV2 are)`);
+      problems.push(
+        `ItemReader Resource '${resource}' is not read locally (s3:getObject and s3:listObjectsV2 are)`,
+      );
     }
   }
   const writer = state.ResultWriter;
   if (writer !== undefined) {
     if (!isObject(writer)) return [...problems, 'ResultWriter must be an object'];
     if (writer.Resource !== undefined && !PUT_OBJECT.test(String(writer.Resource))) {
-      problems.push(`ResultWriter Resource '${String(writer.Resource)}' is not written locally (s3:putObject is)`);
+      problems.push(
+        `ResultWriter Resource '${String(writer.Resource)}' is not written locally (s3:putObject is)`,
+      );
     }
   }
   return problems;
@@ -235,7 +239,10 @@ export async function toleranceOf(
   if (pct) {
     const p = pct.value;
     if (typeof p !== 'number' || !Number.isFinite(p) || p < 0 || p > 100) {
-      throw new StatesError('States.Runtime', `${pct.field} must be a number from 0 to 100, got ${JSON.stringify(p)}`);
+      throw new StatesError(
+        'States.Runtime',
+        `${pct.field} must be a number from 0 to 100, got ${JSON.stringify(p)}`,
+      );
     }
     maxPct = p;
   }

@@ -456,9 +456,13 @@ export class Interpreter {
     const distributed = isDistributed(state);
     const s3 = this.#o.s3;
     if (distributed && (state.ItemReader !== undefined || state.ResultWriter !== undefined) && !s3) {
-      throw new StatesError('States.Runtime', `Map state '${name}' needs an S3 for its ItemReader/ResultWriter`);
+      throw new StatesError(
+        'States.Runtime',
+        `Map state '${name}' needs an S3 for its ItemReader/ResultWriter`,
+      );
     }
-    const read = distributed && state.ItemReader !== undefined ? await readItems(state, eff, scope, ql, s3!) : undefined;
+    const read =
+      distributed && state.ItemReader !== undefined ? await readItems(state, eff, scope, ql, s3!) : undefined;
     const items = await mapItems(state, eff, scope, ql, read);
     const limits = await mapLimits(state, eff, scope, ql);
     // Distributed: a failed item fails the Map only past the tolerated thresholds (any failure, with none set).
@@ -491,14 +495,18 @@ export class Interpreter {
           input = await mapItemInput(state, eff, itemScope, ql);
           results[index] = await this.#runBranch(child, input);
           outcomes[index] = { ok: true, input, output: results[index] };
-        } catch (err) {
+        } catch (caught) {
+          let err = caught;
           if (exceeded && !branch.signal.aborted && !controller.signal.aborted) {
-            const e = asStatesError(err);
+            const e = asStatesError(caught);
             failed++;
             outcomes[index] = { ok: false, input, error: e.name, cause: e.message };
             results[index] = { Error: e.name, Cause: e.message };
             if (!exceeded(failed, items.length)) continue;
-            err = new StatesError(THRESHOLD_EXCEEDED, 'The specified tolerated failure threshold was exceeded');
+            err = new StatesError(
+              THRESHOLD_EXCEEDED,
+              'The specified tolerated failure threshold was exceeded',
+            );
           }
           if (failure === undefined) {
             failure = err;
@@ -520,7 +528,18 @@ export class Interpreter {
     if (distributed && writer?.Resource !== undefined) {
       const machine = String((this.#o.context.StateMachine as { Name?: unknown }).Name ?? 'local');
       const run = mapRunOf(state, name, machine, `${this.#o.executionId}/${path}@${record.attempt}`);
-      return writeResults(state, eff, scope, ql, s3!, run, machine, executionTypeOf(state), startedAt, outcomes);
+      return writeResults(
+        state,
+        eff,
+        scope,
+        ql,
+        s3!,
+        run,
+        machine,
+        executionTypeOf(state),
+        startedAt,
+        outcomes,
+      );
     }
     return results;
   }
