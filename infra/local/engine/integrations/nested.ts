@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import { ConflictError } from '#shared/errors';
 import type { ExecutionRow, Store } from '#shared/ports/store';
 import type { LocalIntegration, LocalIntegrationContext, RunHandle } from '../types.ts';
@@ -82,7 +83,14 @@ const TERMINAL: Record<string, string> = {
 };
 
 /** DescribeExecution of a finished child, as `.sync` (payloads as JSON strings) or `.sync:2` (as JSON) return it. */
-export function describeExecution(row: ExecutionRow, version: 1 | 2): Record<string, unknown> {
+export function describeExecution(
+  row: ExecutionRow,
+  version: 1 | 2,
+  // The store keeps JSON as jsonb, which reorders keys; the values in hand keep the order the run produced.
+  payloads: { input?: unknown; output?: unknown } = {},
+): Record<string, unknown> {
+  const input = 'input' in payloads ? payloads.input : row.input;
+  const output = 'output' in payloads ? payloads.output : row.output;
   const status = TERMINAL[row.status] ?? 'RUNNING';
   const payload = (value: unknown) => (version === 2 ? value : JSON.stringify(value));
   const error = row.error as { error?: string; cause?: string } | null;
@@ -90,10 +98,10 @@ export function describeExecution(row: ExecutionRow, version: 1 | 2): Record<str
     ...(status !== 'SUCCEEDED' && error?.cause !== undefined ? { Cause: error.cause } : {}),
     ...(status !== 'SUCCEEDED' && error?.error !== undefined ? { Error: error.error } : {}),
     ExecutionArn: executionArn(row.workflow, row.id),
-    Input: payload(row.input),
+    Input: payload(input),
     InputDetails: { Included: true },
     Name: row.id,
-    ...(status === 'SUCCEEDED' ? { Output: payload(row.output), OutputDetails: { Included: true } } : {}),
+    ...(status === 'SUCCEEDED' ? { Output: payload(output), OutputDetails: { Included: true } } : {}),
     RedriveCount: row.redriveCount,
     RedriveStatus: status === 'SUCCEEDED' ? 'NOT_REDRIVABLE' : 'REDRIVABLE',
     ...(status === 'SUCCEEDED'
@@ -157,8 +165,11 @@ export function nestedIntegrations(host: NestedHost): Map<string, LocalIntegrati
         };
       }
       const done = await waitForEnd(host, id, context);
-      const describe = describeExecution(done, mode);
-      if (done.status !== 'succeeded') throw new TaskFailed(JSON.stringify(describe));
+      const describe = describeExecution(done.row, mode, {
+        input,
+        ...(done.output === undefined ? {} : { output: done.output }),
+      });
+      if (done.row.status !== 'succeeded') throw new TaskFailed(JSON.stringify(describe));
       return describe;
     };
   return new Map([
@@ -213,7 +224,8 @@ async function startOrAttach(
 }
 
 function attach(row: ExecutionRow, workflow: string, input: unknown): ExecutionRow {
-  if (row.workflow !== workflow || JSON.stringify(row.input) !== JSON.stringify(input)) {
+  // Compared as values: the store's jsonb does not keep key order.
+  if (row.workflow !== workflow || !isDeepStrictEqual(row.input, input)) {
     throw new StepFunctionsError(
       'ExecutionAlreadyExists',
       `Execution Already Exists: '${executionArn(row.workflow, row.id)}'`,
@@ -227,8 +239,9 @@ async function waitForEnd(
   host: NestedHost,
   id: string,
   context: LocalIntegrationContext,
-): Promise<ExecutionRow> {
+): Promise<{ row: ExecutionRow; output?: unknown }> {
   const { signal } = context;
+  let output: unknown;
   for (;;) {
     if (signal.aborted) {
       await stopChild(host, id, signal.reason);
@@ -237,14 +250,16 @@ async function waitForEnd(
     const handle = host.running(id);
     if (handle) {
       await Promise.race([
-        handle.done,
+        handle.done.then((o) => {
+          output = o.output;
+        }),
         new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true })),
       ]);
       if (signal.aborted) continue;
     }
     const row = await host.store.getExecution(id);
     if (!row) throw new TaskFailed(`the nested execution '${id}' no longer exists`);
-    if (TERMINAL[row.status]) return row;
+    if (TERMINAL[row.status]) return output === undefined ? { row } : { row, output };
     await sleep(handle ? 20 : 250, signal);
   }
 }
