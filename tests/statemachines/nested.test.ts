@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { redriveExecution } from '#shared/executions';
 import type { Store } from '#shared/ports/store';
 import { ACTIVITIES } from '../../infra/activities.ts';
 import type { InterpreterClock } from '../../infra/local/engine/interpreter/interpreter.ts';
 import { type LambdaHandler, LocalOrchestrator } from '../../infra/local/engine/orchestrator.ts';
+import { localEngine } from '../../infra/local/engine/runtime.ts';
 import { localFunctionArn, type Workflow } from '../../infra/local/engine/workflows.ts';
 import { openTestStore } from '../helpers/database.ts';
 
@@ -16,8 +18,20 @@ import { openTestStore } from '../helpers/database.ts';
 
 const activity = ACTIVITIES[0]!;
 const COUNT = localFunctionArn('count');
+const FLAKY = localFunctionArn('flaky');
 const calls = new Map<string, number>();
+/** Keys the flaky handler fails for. */
+const failing = new Set<string>();
+class FlakyError extends Error {
+  override name = 'FlakyError';
+}
 const handlers: Record<string, LambdaHandler> = {
+  [FLAKY]: async (event) => {
+    const key = String((event as { key?: unknown }).key);
+    calls.set(key, (calls.get(key) ?? 0) + 1);
+    if (failing.has(key)) throw new FlakyError(`failing ${key}`);
+    return { ok: key };
+  },
   [COUNT]: async (event) => {
     const key = String((event as { key?: unknown }).key);
     calls.set(key, (calls.get(key) ?? 0) + 1);
@@ -344,5 +358,55 @@ describe('durability of nested runs', () => {
     expect(children).toHaveLength(1);
     expect(children[0]!.status).toBe('cancelled');
     expect(calls.get(id)).toBeUndefined();
+  });
+});
+
+describe('redrive of a parent whose .sync child failed', () => {
+  it('starts a new child instead of re-attaching to the failed one', async () => {
+    // Prepare: the child fails while its key is failing; the parent has no Catch, so it fails too
+    const flakyChild = workflow('nested-flaky-child', {
+      StartAt: 'Call',
+      States: {
+        Call: {
+          Type: 'Task',
+          Resource: 'arn:aws:states:::lambda:invoke',
+          Parameters: { FunctionName: FLAKY, Payload: { 'key.$': '$.key' } },
+          ResultSelector: { 'ok.$': '$.Payload.ok' },
+          End: true,
+        },
+      },
+    });
+    const p = workflow('nested-redrive-parent', {
+      StartAt: 'Nest',
+      States: {
+        Nest: {
+          Type: 'Task',
+          Resource: 'arn:aws:states:::states:startExecution.sync:2',
+          Parameters: { StateMachineArn: arn('nested-flaky-child'), Input: { 'key.$': '$$.Execution.Name' } },
+          ResultSelector: { 'output.$': '$.Output' },
+          End: true,
+        },
+      },
+    });
+    const o = orchestrator([p, flakyChild]);
+    const id = `nested-redrive-${Math.random().toString(36).slice(2)}`;
+    failing.add(id);
+    await store.createExecution({ id, workflow: p.name, input: {}, running: true });
+    const first = await o.start(p.name, id, {}).done;
+
+    // Act
+    failing.delete(id);
+    await redriveExecution({ store, engine: localEngine(o) }, id);
+    await o.drain();
+
+    // Assess
+    expect(first.status).toBe('failed');
+    const row = (await store.getExecution(id))!;
+    expect(row.status).toBe('succeeded');
+    expect(row.output).toEqual({ output: { ok: id } });
+    const children = (await store.listExecutions({ workflow: flakyChild.name, limit: 100 })).items.filter(
+      (c) => (c.input as { key?: string }).key === id,
+    );
+    expect(children.map((c) => c.status).sort()).toEqual(['failed', 'succeeded']);
   });
 });

@@ -196,8 +196,17 @@ async function childId(host: NestedHost, context: LocalIntegrationContext): Prom
     }
     break;
   }
-  return idOf(context.attempt);
+  // A redriven parent runs the failed Task again as the same attempt: its failed child stays as it ended (as on
+  // AWS, where the redriven Task starts a new execution), and the Task starts the next one of the series.
+  const base = idOf(context.attempt);
+  for (let n = 0; ; n++) {
+    const id = n === 0 ? base : deterministicUuid(`${base}#${n}`);
+    const row = await host.store.getExecution(id);
+    if (!row || !FAILED.has(row.status)) return id;
+  }
 }
+
+const FAILED = new Set(['failed', 'cancelled', 'timed_out']);
 
 /**
  * Creates and starts the child, or finds the one an earlier drive of this Task started (same id, workflow
