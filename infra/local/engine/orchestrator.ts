@@ -7,6 +7,9 @@ import type { Store } from '#shared/ports/store';
 import { assertQueryLanguage } from '../../workflows/query-language.ts';
 import { StatesError } from './asl/errors.ts';
 import { mintToken, TaskCallbackHub } from './callbacks.ts';
+import { nestedIntegrations, unknownNestedTargets } from './integrations/nested.ts';
+import { LocalS3, s3Integrations } from './integrations/s3.ts';
+import { distributedMapProblems } from './interpreter/distributed-map.ts';
 import { Interpreter, type InterpreterClock, type TaskAttempt } from './interpreter/interpreter.ts';
 import {
   type DriveRecord,
@@ -134,7 +137,24 @@ export class LocalOrchestrator {
   #closed = false;
 
   constructor(options: LocalOrchestratorOptions) {
-    this.#options = options;
+    const s3 = options.s3 ?? new LocalS3();
+    // Built in, as Step Functions has them: nested executions of the workflows served here and the embedded S3.
+    // Integrations passed in replace these for the same Resource.
+    this.#options = {
+      ...options,
+      s3,
+      integrations: new Map([
+        ...s3Integrations(s3),
+        ...nestedIntegrations({
+          store: options.store,
+          hasWorkflow: (name) => this.#prepared.has(name),
+          start: (workflow, id, input) => this.start(workflow, id, input),
+          running: (id) => this.#running.get(id),
+          cancel: (id) => this.cancel(id),
+        }),
+        ...(options.integrations ?? []),
+      ]),
+    };
     this.#owner = options.owner ?? processOwner();
     this.#leaseMs = options.leaseMs ?? 15_000;
     this.#callbacks = new TaskCallbackHub(options.store);
@@ -177,10 +197,34 @@ export class LocalOrchestrator {
     // Definitions built in code (tests, the conformance runner) skip checkWorkflow; the rules hold for them too.
     assertQueryLanguage(workflow.file, workflow.definition, { localEngine: true });
     const prepared = this.#prepare(workflow);
+    this.#checkNestedAndMaps(workflow);
     const kind = this.#workflows.has(workflow.name) ? 'updated' : 'added';
     this.#prepared.set(workflow.name, prepared);
     this.#workflows.set(workflow.name, workflow);
     return kind;
+  }
+
+  /**
+   * Refuses what the embedded engine cannot run of nested runs and Distributed Maps: a literal StateMachineArn
+   * naming no workflow given to this orchestrator (later loads, e.g. `wflo dev` adding files one by one, cannot
+   * know the rest yet: there an unknown one fails the Task when it runs), an ItemReader/ResultWriter it cannot read.
+   */
+  #checkNestedAndMaps(workflow: Workflow): void {
+    const known = (name: string) =>
+      name === workflow.name || this.#workflows.has(name) || this.#options.workflows.has(name);
+    const problems: string[] = [];
+    if (this.#options.workflows.has(workflow.name)) {
+      for (const t of unknownNestedTargets(workflow.definition, known)) {
+        problems.push(`state ${t} starts a workflow that is not loaded`);
+      }
+    }
+    walkStates(workflow.definition, (name, state) => {
+      if (state.Type === 'Map')
+        for (const p of distributedMapProblems(state)) problems.push(`state '${name}': ${p}`);
+    });
+    if (problems.length > 0) {
+      throw new Error(`${workflow.file}: the local runtime cannot run ${problems.join('; ')}`);
+    }
   }
 
   /** Stops serving a workflow (its file was deleted); running executions finish. False when it was not served. */
@@ -487,6 +531,7 @@ export class LocalOrchestrator {
       journal,
       signal: controller.signal,
       clock: this.#options.clock ?? realClock,
+      s3: this.#options.s3,
       retryIntervalScale: this.#options.retryIntervalScale ?? 1,
       onStateEntered: () => {
         transitions++;
@@ -606,9 +651,10 @@ export class LocalOrchestrator {
     attempt: TaskAttempt,
   ): Promise<unknown> {
     const controller = new AbortController();
-    const onCancel = () => controller.abort();
+    // The reason goes on: an integration that manages something (a nested run) tells a stop from a detach.
+    const onCancel = () => controller.abort(attempt.signal.reason);
     attempt.signal.addEventListener('abort', onCancel, { once: true });
-    if (attempt.signal.aborted) controller.abort();
+    if (attempt.signal.aborted) controller.abort(attempt.signal.reason);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       if (attempt.deadlineAt === undefined) return;
@@ -634,6 +680,7 @@ export class LocalOrchestrator {
           stateName: attempt.stateName,
           enteredTime: attempt.enteredTime,
           attempt: attempt.attempt,
+          path: attempt.path,
           signal: controller.signal,
         }),
         timeout,

@@ -1,4 +1,4 @@
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { LocalArtifacts } from '#local/engine/adapters/local-artifacts';
 import { LocalSandbox } from '#local/engine/sandbox/local-sandbox';
 import { closeRuntime, createRuntime, type Runtime, setRuntime } from '#local/engine/wiring';
@@ -10,6 +10,7 @@ import type { WorkflowEngine } from '#shared/ports/engine';
 import { inputSchemaFileOf, readInputSchema } from '#shared/workflow-inputs';
 import { ACTIVITIES } from '../../activities.ts';
 import { ECS_RUN_TASK_SYNC, ecsRunTaskIntegration } from './integrations/ecs-run-task.ts';
+import { LocalS3 } from './integrations/s3.ts';
 import {
   type LambdaHandler,
   type LocalFunction,
@@ -146,6 +147,8 @@ export async function createLocalRuntime(
     store: runtime.store,
     retryIntervalScale: options.retryIntervalScale ?? 1,
     integrations,
+    // The embedded S3 (ItemReader, ResultWriter, aws-sdk:s3:*) lives next to the artifacts, so it survives restarts.
+    ...(artifacts instanceof LocalArtifacts ? { s3: new LocalS3(join(artifacts.root, 's3')) } : {}),
     leaseMs: config.engine.leaseSeconds * 1000,
   });
   const watcher = options.onWorkflowChange

@@ -1,6 +1,7 @@
 import type { Context } from 'aws-lambda';
 import type { ExecutionStatus, Store } from '#shared/ports/store';
 import type { ActivityDefinition } from '../../activities.ts';
+import type { LocalS3 } from './integrations/s3.ts';
 import type { InterpreterClock } from './interpreter/interpreter.ts';
 import type { Workflow } from './workflows.ts';
 
@@ -24,6 +25,8 @@ export interface LocalIntegrationContext {
   readonly stateName: string;
   readonly enteredTime: string;
   readonly attempt: number;
+  /** The entry's journal position (`State#visit`, with its Map/Parallel place): stable across replays. */
+  readonly path?: string;
   /** Aborted when the attempt times out (TimeoutSeconds) or the execution is cancelled. */
   readonly signal: AbortSignal;
 }
@@ -50,6 +53,11 @@ export interface LocalOrchestratorOptions {
   readonly leaseMs?: number;
   /** Keep each run's journal in the store (resume, redrive). @default true */
   readonly durable?: boolean;
+  /**
+   * The S3 that Distributed Map's ItemReader/ResultWriter and the `aws-sdk:s3:*` Tasks use
+   * (integrations/s3.ts; the runtime roots it in the artifacts directory). @default one in memory
+   */
+  readonly s3?: LocalS3;
   /** Time for Waits and retry back-off (tests inject one). @default the real clock */
   readonly clock?: InterpreterClock;
 }

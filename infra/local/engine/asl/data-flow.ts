@@ -89,9 +89,13 @@ export async function mapItems(
   effective: unknown,
   scope: Scope,
   ql: QueryLanguage,
+  /** The items a Distributed Map's ItemReader read, which take the place of ItemsPath/Items. */
+  read?: unknown[],
 ): Promise<unknown[]> {
   let items: unknown;
-  if (ql === 'JSONata') {
+  if (read !== undefined) {
+    items = read;
+  } else if (ql === 'JSONata') {
     items = has(state, 'Items')
       ? await evaluateTemplate(state.Items, statesVar(effective, scope), scope, 'Items')
       : effective;

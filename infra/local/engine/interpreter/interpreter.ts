@@ -16,9 +16,20 @@ import {
   waitUntilMs,
 } from '../asl/data-flow.ts';
 import { StatesError } from '../asl/errors.ts';
+import type { LocalS3 } from '../integrations/s3.ts';
 import { errorMatches, retryDelayMs } from '../task-rules.ts';
 import { PAYLOAD_LIMIT_BYTES } from '../types.ts';
 import type { AslDefinition, AslState, Retrier } from '../workflows.ts';
+import {
+  executionTypeOf,
+  type ItemOutcome,
+  isDistributed,
+  mapRunOf,
+  readItems,
+  THRESHOLD_EXCEEDED,
+  toleranceOf,
+  writeResults,
+} from './distributed-map.ts';
 import { JOURNAL_KEYS, type Journal, type StepRecord, type WaitRecord } from './journal.ts';
 
 /*
@@ -74,6 +85,8 @@ export interface InterpreterOptions {
   onStateEntered?(stateName: string): void;
   /** Multiplies Retry intervals (tests). @default 1 */
   readonly retryIntervalScale?: number;
+  /** Where a Distributed Map's ItemReader reads and its ResultWriter writes. @default none: such a Map fails */
+  readonly s3?: LocalS3;
 }
 
 /**
@@ -467,8 +480,23 @@ export class Interpreter {
     record: StepRecord,
   ): Promise<unknown> {
     const scope = this.#scope(branch, name, record.enteredTime, record.attempt, `${path}@${record.attempt}`);
-    const items = await mapItems(state, eff, scope, ql);
+    const distributed = isDistributed(state);
+    const s3 = this.#o.s3;
+    if (distributed && (state.ItemReader !== undefined || state.ResultWriter !== undefined) && !s3) {
+      throw new StatesError(
+        'States.Runtime',
+        `Map state '${name}' needs an S3 for its ItemReader/ResultWriter`,
+      );
+    }
+    const read =
+      distributed && state.ItemReader !== undefined ? await readItems(state, eff, scope, ql, s3!) : undefined;
+    const items = await mapItems(state, eff, scope, ql, read);
     const limits = await mapLimits(state, eff, scope, ql);
+    // Distributed: a failed item fails the Map only past the tolerated thresholds (any failure, with none set).
+    const exceeded = distributed ? await toleranceOf(state, eff, scope, ql) : undefined;
+    const outcomes = new Array<ItemOutcome>(items.length);
+    let failed = 0;
+    const startedAt = this.#o.clock.now();
     const processor = (state.ItemProcessor ?? state.Iterator) as AslDefinition | undefined;
     if (!processor) throw new StatesError('States.Runtime', `Map state '${name}' has no ItemProcessor`);
     const controller = new AbortController();
@@ -488,11 +516,25 @@ export class Interpreter {
           signal: controller.signal,
           variables: branch.variables,
         };
+        let input: unknown;
         try {
           const itemScope = this.#scope(child, name, record.enteredTime, record.attempt, `${path}[${index}]`);
-          const input = await mapItemInput(state, eff, itemScope, ql);
+          input = await mapItemInput(state, eff, itemScope, ql);
           results[index] = await this.#runBranch(child, input);
-        } catch (err) {
+          outcomes[index] = { ok: true, input, output: results[index] };
+        } catch (caught) {
+          let err = caught;
+          if (exceeded && !branch.signal.aborted && !controller.signal.aborted) {
+            const e = asStatesError(caught);
+            failed++;
+            outcomes[index] = { ok: false, input, error: e.name, cause: e.message };
+            results[index] = { Error: e.name, Cause: e.message };
+            if (!exceeded(failed, items.length)) continue;
+            err = new StatesError(
+              THRESHOLD_EXCEEDED,
+              'The specified tolerated failure threshold was exceeded',
+            );
+          }
           if (failure === undefined) {
             failure = err;
             // One failed iteration fails the Map: the others stop, as Step Functions stops them.
@@ -509,6 +551,23 @@ export class Interpreter {
     }
     if (branch.signal.aborted) throw branch.signal.reason;
     if (failure !== undefined) throw failure;
+    const writer = state.ResultWriter as { Resource?: unknown } | undefined;
+    if (distributed && writer?.Resource !== undefined) {
+      const machine = String((this.#o.context.StateMachine as { Name?: unknown }).Name ?? 'local');
+      const run = mapRunOf(state, name, machine, `${this.#o.executionId}/${path}@${record.attempt}`);
+      return writeResults(
+        state,
+        eff,
+        scope,
+        ql,
+        s3!,
+        run,
+        machine,
+        executionTypeOf(state),
+        startedAt,
+        outcomes,
+      );
+    }
     return results;
   }
 
