@@ -1,4 +1,4 @@
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { LocalArtifacts } from '#local/engine/adapters/local-artifacts';
 import { LocalSandbox } from '#local/engine/sandbox/local-sandbox';
 import { closeRuntime, createRuntime, type Runtime, setRuntime } from '#local/engine/wiring';
@@ -7,7 +7,9 @@ import { executionRecorded } from '#shared/middleware/step-tracking';
 import type { WorkflowEngine } from '#shared/ports/engine';
 import { inputSchemaFileOf, readInputSchema } from '#shared/workflow-inputs';
 import { ACTIVITIES } from '../../activities.ts';
+import { DYNAMODB_TABLES_FILE } from './integrations/dynamodb-embedded.ts';
 import { ECS_RUN_TASK_SYNC, ecsRunTaskIntegration } from './integrations/ecs-run-task.ts';
+import { AwsIntegrations } from './integrations/resolver.ts';
 import {
   type LambdaHandler,
   type LocalFunction,
@@ -118,12 +120,21 @@ export async function createLocalRuntime(
     ],
     ...(options.integrations ?? []),
   ]);
+  // AWS service integrations: configured endpoints, else embedded (DynamoDB's data beside the store's).
+  const aws = new AwsIntegrations({
+    store: runtime.store,
+    dynamoDb: {
+      ...(config.dataDir === 'memory://' ? {} : { dir: join(config.dataDir, 'dynamodb') }),
+      tablesFile: join(dir, DYNAMODB_TABLES_FILE),
+    },
+  });
   const orchestrator = new LocalOrchestrator({
     workflows,
     functions,
     store: runtime.store,
     retryIntervalScale: options.retryIntervalScale ?? 1,
     integrations,
+    aws,
     leaseMs: config.engine.leaseSeconds * 1000,
   });
   const watcher = options.onWorkflowChange
@@ -146,6 +157,7 @@ export async function createLocalRuntime(
       await orchestrator.close();
       if (options.durable) await orchestrator.detachAll();
       else await orchestrator.drain();
+      await aws.close();
       // The runtime was installed process-wide for the handlers; closing it also uninstalls it.
       await closeRuntime();
     },
