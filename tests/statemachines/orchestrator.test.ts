@@ -276,7 +276,9 @@ describe('Class: LocalOrchestrator', () => {
     });
 
     // Act / Assess
-    expect(() => orchestrator(wf)).toThrow(/cannot run Task state\(s\) Run/);
+    expect(() => orchestrator(wf)).toThrow(
+      /cannot run state 'Run': integration 'arn:aws:states:::ecs:runTask\.sync' cannot run locally/,
+    );
   });
 
   it('refuses, on load, an integration the CDK app could not grant either, naming the state', () => {

@@ -26,6 +26,12 @@ export const EVENTS = {
   approvalRequested: 'approval.requested',
   approvalDecided: 'approval.decided',
   approvalExpired: 'approval.expired',
+  /** A local run's `sns:publish` Task, recorded instead of sent when no SNS endpoint is configured. */
+  integrationSnsPublished: 'integration.sns.published',
+  /** A local run's `sqs:sendMessage` Task, recorded instead of sent when no SQS endpoint is configured. */
+  integrationSqsSent: 'integration.sqs.sent',
+  /** A local run's `events:putEvents` Task, recorded instead of put when no EventBridge endpoint is configured. */
+  integrationEventsPut: 'integration.events.put',
 } as const;
 
 /** The event an execution's end writes: `execution.<status>` (the API's statuses, so any of them). */

@@ -10,6 +10,7 @@ import { mintToken, TaskCallbackHub } from './callbacks.ts';
 import { nestedIntegrations, unknownNestedTargets } from './integrations/nested.ts';
 import { LocalS3, s3Integrations } from './integrations/s3.ts';
 import { distributedMapProblems } from './interpreter/distributed-map.ts';
+import { AwsIntegrations } from './integrations/resolver.ts';
 import { Interpreter, type InterpreterClock, type TaskAttempt } from './interpreter/interpreter.ts';
 import {
   type DriveRecord,
@@ -131,6 +132,7 @@ export class LocalOrchestrator {
   readonly #running = new Map<string, RunHandle>();
   readonly #controllers = new Map<string, AbortController>();
   readonly #callbacks: TaskCallbackHub;
+  readonly #aws: AwsIntegrations;
   readonly #owner: string;
   readonly #leaseMs: number;
   #timers: NodeJS.Timeout[] = [];
@@ -158,6 +160,7 @@ export class LocalOrchestrator {
     this.#owner = options.owner ?? processOwner();
     this.#leaseMs = options.leaseMs ?? 15_000;
     this.#callbacks = new TaskCallbackHub(options.store);
+    this.#aws = options.aws ?? new AwsIntegrations({ store: options.store });
     for (const workflow of options.workflows.values()) this.load(workflow);
   }
 
@@ -579,28 +582,47 @@ export class LocalOrchestrator {
     return outcome;
   }
 
+  /**
+   * Resolves every Task of a workflow. A Task whose resource cannot run here refuses the whole file, naming the
+   * state, the integration and why, when a run can reach it normally (from StartAt through Next, Choices and
+   * Default); one reachable only through a Catch (or not at all) is loaded, and a run that gets there fails
+   * with `States.Runtime` naming the same, so a failure handler the local runtime cannot serve does not keep
+   * the rest of the workflow from running.
+   */
   #prepare(workflow: Workflow): PreparedWorkflow {
     const definition = structuredClone(workflow.definition) as AslDefinition;
     const tasks = new Map<AslState, PreparedTask>();
-    const unsupported: string[] = [];
+    const normal = new Set(normallyReachable(definition));
+    const refused: string[] = [];
     walkStates(definition, (stateName, state) => {
       if (state.Type !== 'Task') return;
       const task = this.#prepareTask(stateName, state);
-      if (!task) {
-        unsupported.push(`${stateName} (${state.Resource})`);
+      if (typeof task !== 'string') {
+        tasks.set(state, task);
         return;
       }
-      tasks.set(state, task);
+      const why = `state '${stateName}': integration '${state.Resource}' cannot run locally: ${task}`;
+      if (normal.has(stateName)) {
+        refused.push(why);
+        return;
+      }
+      tasks.set(state, {
+        integration: 'service',
+        functionArn: undefined,
+        callback: false,
+        service: async () => {
+          throw new StatesError('States.Runtime', `the local runtime cannot run ${why}`);
+        },
+      });
     });
-    if (unsupported.length > 0) {
-      throw new Error(
-        `${workflow.file}: the local runtime cannot run Task state(s) ${unsupported.join(', ')}`,
-      );
+    if (refused.length > 0) {
+      throw new Error(`${workflow.file}: the local runtime cannot run ${refused.join('; ')}`);
     }
     return { workflow, definition, tasks };
   }
 
-  #prepareTask(stateName: string, state: AslState): PreparedTask | undefined {
+  /** What runs a Task, or why nothing here can (a sentence naming the reason). */
+  #prepareTask(stateName: string, state: AslState): PreparedTask | string {
     const resource = state.Resource ?? '';
     const invoke = LAMBDA_INVOKE.exec(resource);
     if (invoke) {
@@ -614,12 +636,23 @@ export class LocalOrchestrator {
         callback: !!invoke[1],
       };
     }
-    const service = this.#options.integrations?.get(resource);
-    if (service) {
+    const exact = this.#options.integrations?.get(resource);
+    // AWS service integrations: a configured endpoint, else the exact local integration, else an embedded one.
+    const aws = this.#aws.resolve(resource, exact);
+    if (aws) {
+      if (!aws.ok) return aws.reason;
       return {
         integration: 'service',
         functionArn: undefined,
-        service,
+        service: aws.integration,
+        callback: aws.callback,
+      };
+    }
+    if (exact) {
+      return {
+        integration: 'service',
+        functionArn: undefined,
+        service: exact,
         callback: resource.endsWith('.waitForTaskToken'),
       };
     }
@@ -629,7 +662,7 @@ export class LocalOrchestrator {
       }
       return { integration: 'arn', functionArn: resource, callback: false };
     }
-    return undefined;
+    return 'the local runtime has no stand-in for this resource';
   }
 
   async #runTask(
@@ -752,6 +785,29 @@ export class LocalOrchestrator {
         }
       : value;
   }
+}
+
+/**
+ * The states a run enters without an error: from each StartAt through Next, Choice rules and Default (not
+ * Catch), and the same inside the Map processors and Parallel branches of those states.
+ */
+function normallyReachable(definition: AslDefinition): string[] {
+  const seen: string[] = [];
+  const visit = (def: AslDefinition): void => {
+    const queue = [def.StartAt];
+    for (let name = queue.shift(); name !== undefined; name = queue.shift()) {
+      const state = def.States?.[name];
+      if (!state || seen.includes(name)) continue;
+      seen.push(name);
+      for (const nested of [state.ItemProcessor, state.Iterator, ...(state.Branches ?? [])]) {
+        if (nested) visit(nested);
+      }
+      const next = [state.Next, state.Default, ...(state.Choices ?? []).map((c) => c.Next)];
+      queue.push(...next.filter((t): t is string => typeof t === 'string'));
+    }
+  };
+  visit(definition);
+  return seen;
 }
 
 function memoryJournal(): Journal {

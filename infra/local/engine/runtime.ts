@@ -9,8 +9,10 @@ import { logger } from '#shared/observability';
 import type { WorkflowEngine } from '#shared/ports/engine';
 import { inputSchemaFileOf, readInputSchema } from '#shared/workflow-inputs';
 import { ACTIVITIES } from '../../activities.ts';
+import { DYNAMODB_TABLES_FILE } from './integrations/dynamodb-embedded.ts';
 import { ECS_RUN_TASK_SYNC, ecsRunTaskIntegration } from './integrations/ecs-run-task.ts';
 import { LocalS3 } from './integrations/s3.ts';
+import { AwsIntegrations } from './integrations/resolver.ts';
 import {
   type LambdaHandler,
   type LocalFunction,
@@ -141,6 +143,14 @@ export async function createLocalRuntime(
     ],
     ...(options.integrations ?? []),
   ]);
+  // AWS service integrations: configured endpoints, else embedded (DynamoDB's data beside the store's).
+  const aws = new AwsIntegrations({
+    store: runtime.store,
+    dynamoDb: {
+      ...(config.dataDir === 'memory://' ? {} : { dir: join(config.dataDir, 'dynamodb') }),
+      tablesFile: join(dir, DYNAMODB_TABLES_FILE),
+    },
+  });
   const orchestrator = new LocalOrchestrator({
     workflows,
     functions,
@@ -149,6 +159,7 @@ export async function createLocalRuntime(
     integrations,
     // The embedded S3 (ItemReader, ResultWriter, aws-sdk:s3:*) lives next to the artifacts, so it survives restarts.
     ...(artifacts instanceof LocalArtifacts ? { s3: new LocalS3(join(artifacts.root, 's3')) } : {}),
+    aws,
     leaseMs: config.engine.leaseSeconds * 1000,
   });
   const watcher = options.onWorkflowChange
@@ -197,6 +208,7 @@ export async function createLocalRuntime(
       await resuming;
       if (options.durable) await orchestrator.detachAll();
       else await orchestrator.drain();
+      await aws.close();
       // The runtime was installed process-wide for the handlers; closing it also uninstalls it.
       await closeRuntime();
     },

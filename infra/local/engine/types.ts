@@ -2,6 +2,7 @@ import type { Context } from 'aws-lambda';
 import type { ExecutionStatus, Store } from '#shared/ports/store';
 import type { ActivityDefinition } from '../../activities.ts';
 import type { LocalS3 } from './integrations/s3.ts';
+import type { AwsIntegrations } from './integrations/resolver.ts';
 import type { InterpreterClock } from './interpreter/interpreter.ts';
 import type { Workflow } from './workflows.ts';
 
@@ -45,6 +46,12 @@ export interface LocalOrchestratorOptions {
   readonly store: Store;
   /** Service integrations run locally, keyed by the exact Task `Resource`. @default none */
   readonly integrations?: ReadonlyMap<string, LocalIntegration>;
+  /**
+   * AWS service integrations (`aws-sdk:*`, `sns:publish`, `sqs:sendMessage`, `events:putEvents`, `dynamodb:*Item`):
+   * a configured endpoint through the SDK, else the embedded stand-ins (integrations/resolver.ts).
+   * @default endpoints from process.env, the embedded DynamoDB in memory, messages in `store`'s outbox
+   */
+  readonly aws?: AwsIntegrations;
   /** Multiplies every Retry interval: 1 keeps the ASL's timing, 0 retries at once (tests). @default 1 */
   readonly retryIntervalScale?: number;
   /** This process's name on the runs it drives. @default host/pid/nonce */
