@@ -355,7 +355,7 @@ export class MonitoringStack extends Stack {
               addAlarm: alarm('Events', 'Critical', 'relay-lag', {
                 threshold: RELAY_LAG_ALARM_SECONDS,
                 comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-                treatMissingData: TreatMissingData.BREACHING,
+                treatMissingDataOverride: TreatMissingData.BREACHING,
                 period: Duration.minutes(1),
                 datapointsToAlarm: 5,
                 evaluationPeriods: 5,
@@ -397,7 +397,7 @@ export class MonitoringStack extends Stack {
               addAlarm: alarm('Events', 'Warning', 'consumer-lag', {
                 threshold: CONSUMER_LAG_ALARM_SECONDS,
                 comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-                treatMissingData: TreatMissingData.NOT_BREACHING,
+                treatMissingDataOverride: TreatMissingData.NOT_BREACHING,
                 period: Duration.minutes(1),
                 datapointsToAlarm: 5,
                 evaluationPeriods: 5,

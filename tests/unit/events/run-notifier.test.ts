@@ -2,7 +2,11 @@ import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import type { CdkCustomResourceEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
-import { onTopicsEvent, TOPICS_RESOURCE_ID } from '../../../functions/custom-resources/kafka-topics.ts';
+import {
+  onTopicsEvent,
+  TOPICS_RESOURCE_ID,
+  type TopicsDeps,
+} from '../../../functions/custom-resources/kafka-topics.ts';
 import { eventMessages, snsAnnounce } from '../../../functions/events/run-notifier.ts';
 import { type EventMessage, TOPICS } from '#shared/events/kafka';
 import { notifyRunEnds, type RunNotification } from '#shared/events/run-notifier';
@@ -93,9 +97,9 @@ describe('Kafka topics custom resource', () => {
   it('creates the topics on Create and Update with the broker-default replication, one physical id', async () => {
     // GIVEN a fake topic creator
     const calls: { brokers: readonly string[]; replicas: number }[] = [];
-    const deps = {
+    const deps: TopicsDeps = {
       config: async () => ({ kafka }),
-      ensure: async (k: typeof kafka, replicas: number) => {
+      ensure: async (k, replicas) => {
         calls.push({ brokers: k.brokers, replicas });
         return calls.length === 1 ? TOPICS.map((t) => t.name) : [];
       },
