@@ -124,6 +124,13 @@ const EnvSchema = z.object({
   KAFKA_BROKERS: optionalString,
   /** `iam`: SASL OAUTHBEARER with an MSK IAM token (MSK Serverless, TLS); `none`: plaintext (a local broker). */
   KAFKA_AUTH: z.enum(['none', 'iam']).default('none'),
+  /** On AWS: the SNS topic the run notifier (a Kafka consumer) announces run ends on (set by the CDK). */
+  RUN_NOTIFICATIONS_TOPIC_ARN: optionalString.pipe(
+    z
+      .string()
+      .regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:.+$/, 'must be an SNS topic ARN')
+      .optional(),
+  ),
 } satisfies Record<ConfigEnvKey, z.ZodType>);
 
 /** Which store adapter runs, chosen from the environment (never by a handler). */
@@ -207,6 +214,8 @@ export interface Config {
     /** Locally: sandboxes running at once; further runs wait in arrival order (their timeout running). */
     readonly maxConcurrent: number;
   };
+  /** The SNS topic run ends are announced on (the run notifier consumer), when deployed. */
+  readonly runNotificationsTopicArn: string | undefined;
   /** Where the outbox is relayed (KAFKA_BROKERS), or undefined: no relay, the outbox is read directly. */
   readonly kafka:
     | {
@@ -313,6 +322,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxConcurrent: e.SANDBOX_MAX_CONCURRENT ?? availableParallelism(),
     },
     kafka: kafkaConfig(e),
+    runNotificationsTopicArn: e.RUN_NOTIFICATIONS_TOPIC_ARN,
   };
 }
 

@@ -34,7 +34,7 @@ export interface DataStackProps extends StackProps {
   readonly retainData: boolean;
   readonly cacheMaxDataGb: number;
   readonly cacheMaxEcpuPerSecond: number;
-  /** Deploy MSK Serverless (off by default: nothing produces to it yet). */
+  /** Deploy MSK Serverless, its topics, the relay and the run notifier (see the `kafka` context flag). */
   readonly kafka: boolean;
   readonly logRetention: logs.RetentionDays;
 }
@@ -160,9 +160,13 @@ export class DataStack extends Stack {
       ? new KafkaEvents(this, 'Kafka', {
           name: props.prefix,
           vpc: props.vpc,
-          subnets: { subnetGroupName: SUBNETS.data },
+          // The private subnets, not the isolated data ones: Lambda's MSK event pollers attach here and must
+          // reach the Lambda and STS APIs (through the NAT; interface endpoints would cost more per month).
+          subnets: { subnetGroupName: SUBNETS.private },
           clientSecurityGroups: [props.lambdaSecurityGroup],
+          functionSubnets: { subnetGroupName: SUBNETS.private },
           logRetention: props.logRetention,
+          logRemovalPolicy: removalPolicy,
         })
       : undefined;
 

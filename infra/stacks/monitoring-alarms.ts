@@ -38,6 +38,10 @@ export const RUNBOOK_ANCHORS = [
   'valkey-latency',
   'llm-cost-per-hour',
   'budget-exceeded',
+  'relay-lag',
+  'relay-errors',
+  'consumer-lag',
+  'run-notifier-errors',
 ] as const;
 export type RunbookAnchor = (typeof RUNBOOK_ANCHORS)[number];
 

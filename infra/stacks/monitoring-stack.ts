@@ -11,7 +11,7 @@ import {
 } from 'cdk-monitoring-constructs';
 import type { Construct } from 'constructs';
 import { METRICS, METRICS_NAMESPACE, SERVICE_NAME } from '../../functions/shared/contracts/metrics.ts';
-import { EVENTS_TOPIC } from '../constructs/kafka-events.ts';
+import { TOPIC_NAMES } from '../constructs/kafka-events.ts';
 import { MskServerlessMonitoring } from '../constructs/msk-serverless-monitoring.ts';
 import type { WfloFunction } from '../constructs/wflo-function.ts';
 import type { WorkflowStateMachine } from '../constructs/workflow-state-machine.ts';
@@ -28,6 +28,11 @@ import {
 } from './monitoring-alarms.ts';
 import { addBusinessSegment } from './monitoring-business.ts';
 
+/** The relay-lag alarm: events older than this wait in the outbox for five minutes in a row. */
+export const RELAY_LAG_ALARM_SECONDS = 120;
+/** The consumer-lag alarm: the consumer group this far behind for five minutes in a row. */
+export const CONSUMER_LAG_ALARM_SECONDS = 300;
+
 export interface StatusProjectionResources {
   /** Status-change events on their way to the projector. */
   readonly queue: sqs.IQueue;
@@ -35,6 +40,16 @@ export interface StatusProjectionResources {
   readonly deadLetters: sqs.IQueue;
   readonly projector: WfloFunction;
   readonly reconciler: WfloFunction;
+}
+
+/** The outbox on Kafka (with MSK): the relay and one consumer group. */
+export interface KafkaEventsResources {
+  readonly relay: WfloFunction;
+  readonly consumer: WfloFunction;
+  /** The consumer's group (the consumer-lag alarm's `Consumer Group`). */
+  readonly consumerGroup: string;
+  /** The topic that group reads. */
+  readonly consumerTopic: string;
 }
 
 export interface MonitoringStackProps extends StackProps {
@@ -54,6 +69,8 @@ export interface MonitoringStackProps extends StackProps {
   /** Runs only during deploys (a failure fails the deploy): on the dashboard, never alarmed on. */
   readonly migrations: WfloFunction;
   readonly statusProjection: StatusProjectionResources;
+  /** The relay and consumer, when the environment has MSK. */
+  readonly kafkaEvents?: KafkaEventsResources;
   readonly api: apigw.RestApi;
   readonly data: DataStack;
   /** Published runbook (e.g. the repository's docs/runbook.md on the web). @default 'docs/runbook.md' */
@@ -272,11 +289,8 @@ export class MonitoringStack extends Stack {
         evaluationPeriods: 3,
       }),
     });
-    // Dashboard only: nothing consumes the topic yet, so there is no consumer lag to alarm on.
-    if (data.kafka) {
-      f.addSegment(
-        new MskServerlessMonitoring(f, { clusterName: data.kafka.cluster.clusterName, topic: EVENTS_TOPIC }),
-      );
+    if (data.kafka && props.kafkaEvents) {
+      this.kafkaEventsSegment(f, data.kafka.cluster.clusterName, props.kafkaEvents, alarm);
     }
 
     addBusinessSegment(f, props.costAlarmUsdPerHour, alarm);
@@ -306,5 +320,104 @@ export class MonitoringStack extends Stack {
           : undefined,
       }),
     );
+  }
+
+  /**
+   * The outbox on Kafka: relay lag (the age of the oldest unsent outbox row, which the relay publishes every
+   * run; missing data alarms too, since a relay that does not run reports nothing), relay and consumer
+   * failures, the consumer group's lag (MSK's EstimatedMaxTimeLag), and the topics' throughput.
+   */
+  private kafkaEventsSegment(
+    f: MonitoringFacade,
+    clusterName: string,
+    k: KafkaEventsResources,
+    alarm: AlarmOf,
+  ): void {
+    f.addLargeHeader('wflo: events (outbox → MSK)');
+    const metrics = f.createMetricFactory();
+    f.monitorCustom({
+      alarmFriendlyName: 'RelayLag',
+      humanReadableName: 'Outbox relay lag',
+      metricGroups: [
+        {
+          title: 'Oldest unsent outbox row (s)',
+          metrics: [
+            {
+              metric: metrics.createMetric(
+                METRICS.OutboxOldestUnsentAge,
+                MetricStatistic.MAX,
+                'oldest unsent (s)',
+                { service: SERVICE_NAME },
+                undefined,
+                METRICS_NAMESPACE,
+              ),
+              alarmFriendlyName: 'OutboxOldestUnsentAge',
+              addAlarm: alarm('Events', 'Critical', 'relay-lag', {
+                threshold: RELAY_LAG_ALARM_SECONDS,
+                comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treatMissingDataOverride: TreatMissingData.BREACHING,
+                period: Duration.minutes(1),
+                datapointsToAlarm: 5,
+                evaluationPeriods: 5,
+                additionalDescription:
+                  'Events wait in the outbox: the relay is failing, not running, or cannot keep up.',
+              }),
+            },
+          ],
+        },
+      ],
+    });
+    f.monitorLambdaFunction({
+      lambdaFunction: k.relay.function,
+      alarmFriendlyName: 'Fn-outbox-relay',
+      humanReadableName: 'Function outbox-relay',
+      addFaultCountAlarm: alarm('Events', 'Warning', 'relay-errors', {
+        maxErrorCount: 0,
+        datapointsToAlarm: 3,
+        evaluationPeriods: 3,
+      }),
+    });
+    f.monitorCustom({
+      alarmFriendlyName: 'ConsumerLag',
+      humanReadableName: `Consumer group ${k.consumerGroup}`,
+      metricGroups: [
+        {
+          title: `Consumer lag: ${k.consumerGroup} on ${k.consumerTopic} (s)`,
+          metrics: [
+            {
+              metric: metrics.createMetric(
+                'EstimatedMaxTimeLag',
+                MetricStatistic.MAX,
+                'estimated max time lag (s)',
+                { 'Cluster Name': clusterName, 'Consumer Group': k.consumerGroup, Topic: k.consumerTopic },
+                undefined,
+                'AWS/Kafka',
+              ),
+              alarmFriendlyName: 'ConsumerLag',
+              addAlarm: alarm('Events', 'Warning', 'consumer-lag', {
+                threshold: CONSUMER_LAG_ALARM_SECONDS,
+                comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treatMissingDataOverride: TreatMissingData.NOT_BREACHING,
+                period: Duration.minutes(1),
+                datapointsToAlarm: 5,
+                evaluationPeriods: 5,
+                additionalDescription: `The ${k.consumerGroup} consumer group falls behind its topic.`,
+              }),
+            },
+          ],
+        },
+      ],
+    });
+    f.monitorLambdaFunction({
+      lambdaFunction: k.consumer.function,
+      alarmFriendlyName: 'Fn-run-notifier',
+      humanReadableName: 'Function run-notifier',
+      addFaultCountAlarm: alarm('Events', 'Warning', 'run-notifier-errors', {
+        maxErrorCount: 0,
+        datapointsToAlarm: 3,
+        evaluationPeriods: 3,
+      }),
+    });
+    for (const topic of TOPIC_NAMES) f.addSegment(new MskServerlessMonitoring(f, { clusterName, topic }));
   }
 }

@@ -14,7 +14,9 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { ENV, type EnvBindings } from '../../functions/shared/contracts/env.ts';
 import { ACTIVITIES, type ActivityDefinition } from '../activities.ts';
+import { EXECUTION_EVENTS_TOPIC } from '../../functions/shared/events/kafka.ts';
 import { ActivityFunction } from '../constructs/activity-function.ts';
+import type { KafkaEvents } from '../constructs/kafka-events.ts';
 import { dataRemovalPolicy } from '../constructs/names.ts';
 import { SandboxTask } from '../constructs/sandbox-task.ts';
 import { WfloFunction } from '../constructs/wflo-function.ts';
@@ -33,6 +35,10 @@ export const PROJECTOR_MAX_RECEIVES = 5;
 export const RECONCILE_EVERY_MINUTES = 5;
 /** How often pending approvals past their expiry are marked expired (approval-sweeper). */
 export const APPROVAL_SWEEP_EVERY_MINUTES = 1;
+/** The relay's timeout: a minute of relaying plus the margin the handler keeps back. */
+export const RELAY_TIMEOUT_SECONDS = 75;
+/** The run notifier's consumer group (the consumer-lag alarm watches it). */
+export const RUN_NOTIFIER_GROUP = 'wflo-run-notifier';
 
 export interface OrchestrationStackProps extends StackProps {
   readonly prefix: string;
@@ -74,6 +80,11 @@ export class OrchestrationStack extends Stack {
   readonly approvalsTopic: sns.Topic;
   /** Scheduled: marks pending approvals past their expiry `expired` (with `approval.expired`). */
   readonly approvalSweeper: WfloFunction;
+  /** With MSK: the outbox relay (Aurora → Kafka), scheduled every minute, one instance at a time. */
+  readonly relay: WfloFunction | undefined;
+  /** With MSK: the run notifier, a Kafka consumer announcing run ends on {@link runNotificationsTopic}. */
+  readonly runNotifier: WfloFunction | undefined;
+  readonly runNotificationsTopic: sns.Topic | undefined;
 
   constructor(scope: Construct, id: string, props: OrchestrationStackProps) {
     super(scope, id, props);
@@ -227,6 +238,72 @@ export class OrchestrationStack extends Stack {
       schedule: events.Schedule.rate(Duration.minutes(APPROVAL_SWEEP_EVERY_MINUTES)),
       targets: [new targets.LambdaFunction(this.approvalSweeper.function, { retryAttempts: 0 })],
     });
+
+    const outbox = data.kafka ? this.kafkaEvents(props, data.kafka, removal) : undefined;
+    this.relay = outbox?.relay;
+    this.runNotifier = outbox?.notifier;
+    this.runNotificationsTopic = outbox?.topic;
+  }
+
+  /**
+   * The outbox on MSK: the relay Lambda (EventBridge every minute; each invocation relays for about a minute,
+   * so the relay is close to always on at one instance) and the run notifier consumer with its SNS topic.
+   */
+  private kafkaEvents(props: OrchestrationStackProps, kafka: KafkaEvents, removal: RemovalPolicy) {
+    const { context: ctx, data } = props;
+    const relay = new WfloFunction(this, 'OutboxRelay', {
+      entry: 'functions/events/outbox-relay.ts',
+      description: 'wflo: relays the outbox (Aurora) to MSK Serverless, keyed by execution id',
+      functionName: `${props.prefix}-outbox-relay`,
+      memoryMb: 256,
+      timeoutSeconds: RELAY_TIMEOUT_SECONDS,
+      // One relay at a time: two would publish the same rows concurrently and break per-run order.
+      reservedConcurrency: 1,
+      logRetention: props.logRetention,
+      logRemovalPolicy: removal,
+      vpc: props.vpc,
+      vpcSubnets: { subnetGroupName: SUBNETS.private },
+      securityGroups: [props.lambdaSecurityGroup],
+      environment: llmEnvironment(ctx),
+    });
+    data.bindStore(relay);
+    kafka.bindProducer(relay);
+    // A missed or throttled tick is not retried: the next one, a minute later, starts where the outbox says.
+    relay.function.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.seconds(60) });
+    new events.Rule(this, 'RelaySchedule', {
+      description: 'wflo: starts the outbox relay (each run relays for about a minute)',
+      schedule: events.Schedule.rate(Duration.minutes(1)),
+      targets: [new targets.LambdaFunction(relay.function, { retryAttempts: 0 })],
+    });
+
+    const topic = new sns.Topic(this, 'RunNotificationsTopic', {
+      topicName: `${props.prefix}-run-notifications`,
+      displayName: `wflo ${props.prefix} run ends`,
+      masterKey: this.key,
+      enforceSSL: true,
+    });
+    new CfnOutput(this, 'RunNotificationsTopicArn', {
+      value: topic.topicArn,
+      description: 'SNS topic announcing how each run ended: subscribe e-mail, an HTTPS webhook or a queue to it',
+    });
+    const notifier = new WfloFunction(this, 'RunNotifier', {
+      entry: 'functions/events/run-notifier.ts',
+      description: 'wflo: Kafka consumer announcing run ends on SNS (consumer group wflo-run-notifier)',
+      functionName: `${props.prefix}-run-notifier`,
+      memoryMb: 256,
+      timeoutSeconds: 60,
+      logRetention: props.logRetention,
+      logRemovalPolicy: removal,
+      environment: { [ENV.RUN_NOTIFICATIONS_TOPIC_ARN]: topic.topicArn },
+    });
+    notifier.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [topic.topicArn] }),
+    );
+    notifier.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['kms:Decrypt', 'kms:GenerateDataKey'], resources: [this.key.keyArn] }),
+    );
+    kafka.bindConsumer(notifier, { group: RUN_NOTIFIER_GROUP, topic: EXECUTION_EVENTS_TOPIC });
+    return { relay, notifier, topic };
   }
 
   /** The status projector (EventBridge rule → SQS → Lambda), its dead letters, and the scheduled reconciler. */

@@ -1,4 +1,5 @@
 import { type App, Tags } from 'aws-cdk-lib';
+import { EXECUTION_EVENTS_TOPIC } from '../../functions/shared/events/kafka.ts';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { dataRemovalPolicy } from '../constructs/names.ts';
 import { listWorkflowFiles } from '../workflows/files.ts';
@@ -8,7 +9,7 @@ import type { WfloContext } from './context.ts';
 import { DataStack } from './data-stack.ts';
 import { MonitoringStack } from './monitoring-stack.ts';
 import { NetworkStack } from './network-stack.ts';
-import { OrchestrationStack } from './orchestration-stack.ts';
+import { OrchestrationStack, RUN_NOTIFIER_GROUP } from './orchestration-stack.ts';
 
 /** The five stacks of one wflo environment. */
 export interface WfloStacks {
@@ -107,6 +108,16 @@ export function createWflo(app: App, ctx: WfloContext, options: WfloOptions = {}
       projector: orchestration.projector,
       reconciler: orchestration.reconciler,
     },
+    ...(orchestration.relay && orchestration.runNotifier
+      ? {
+          kafkaEvents: {
+            relay: orchestration.relay,
+            consumer: orchestration.runNotifier,
+            consumerGroup: RUN_NOTIFIER_GROUP,
+            consumerTopic: EXECUTION_EVENTS_TOPIC,
+          },
+        }
+      : {}),
     api: api.api,
     data,
   });

@@ -36,6 +36,25 @@ import {
 /** Bundles larger than this (minified) fail: the cold-start budget. */
 const MAX_BUNDLE_BYTES = 500 * 1024;
 
+/**
+ * Entry points off every request path, allowed more than the budget, each for a measured reason. Both carry the
+ * Kafka client (@platformatic/kafka, about 200 KB, and the ajv it validates its options with, about 130 KB),
+ * already cut to the clients wflo uses (infra/constructs/bundling/platformatic-kafka.js): the relay (661 KB)
+ * is started by a schedule and stays warm (it runs about 55 s of every minute), so its cold start is paid once
+ * per container, not per event; the topics resource (514 KB) runs only during deploys.
+ */
+const BUNDLE_BUDGET_EXCEPTIONS: Readonly<Record<string, number>> = {
+  'functions/events/outbox-relay.ts': 700 * 1024,
+  'functions/custom-resources/kafka-topics.ts': 550 * 1024,
+};
+
+/** The entry points MSK adds (synthesized here with kafka=true). */
+const KAFKA_ENTRIES = [
+  'functions/events/outbox-relay.ts',
+  'functions/events/run-notifier.ts',
+  'functions/custom-resources/kafka-topics.ts',
+];
+
 interface Bundle {
   readonly entry: string;
   readonly functionName: string;
@@ -72,6 +91,8 @@ function fakeRef(type: string, id: string): string {
 function fakeAtt(type: string, id: string, attribute: string): string {
   const lower = id.toLowerCase().replace(/[^a-z0-9]/g, '');
   if (attribute.endsWith('Address')) return '127.0.0.1';
+  // MSK's bootstrap brokers (the lookup custom resource): a loopback port that refuses.
+  if (attribute === 'BootstrapBrokerStringSaslIam') return '127.0.0.1:9';
   if (attribute.endsWith('Port')) return '6379';
   if (type === 'AWS::RDS::DBCluster' && attribute === 'DBClusterArn') {
     return `arn:aws:rds:eu-west-1:123456789012:cluster:${lower}`;
@@ -174,8 +195,9 @@ function problemWith(bundle: Bundle, outcome: SandboxOutcome): string | undefine
 }
 
 beforeAll(() => {
-  // GIVEN the app synthesized with bundling on, as `cdk synth` builds it
-  const synth = synthWflo({ 'aws:cdk:bundling-stacks': ['**'] });
+  // GIVEN the app synthesized with bundling on, as `cdk synth` builds it, with MSK on so that the relay, topics
+  // and consumer bundles are checked too
+  const synth = synthWflo({ 'aws:cdk:bundling-stacks': ['**'], kafka: 'true' });
   sandbox = realpathSync(mkdtempSync(join(tmpdir(), 'wflo-lambda-sandbox-')));
   cleanup = () => {
     synth.cleanup();
@@ -230,6 +252,7 @@ describe('Lambda bundles (synthesized assets, outside the repository)', () => {
         'functions/events/reconciler.ts',
         'functions/events/approval-sweeper.ts',
         'functions/custom-resources/migrations.ts',
+        ...KAFKA_ENTRIES,
       ]),
     );
     expect(isInsideRepo(sandbox)).toBe(false);
@@ -299,10 +322,12 @@ describe('Lambda bundles (synthesized assets, outside the repository)', () => {
     expect(leaks).toEqual([]);
   }, 300_000);
 
-  it('keeps every bundle under 500 KB minified, with no source map unless asked for', () => {
+  it('keeps every bundle under 500 KB minified (two listed exceptions), with no source map unless asked for', () => {
     for (const b of bundles) {
       const size = statSync(join(b.dir, 'index.mjs')).size;
-      expect(size, `${b.entry}: ${size} bytes`).toBeLessThan(MAX_BUNDLE_BYTES);
+      expect(size, `${b.entry}: ${size} bytes`).toBeLessThan(
+        BUNDLE_BUDGET_EXCEPTIONS[b.entry] ?? MAX_BUNDLE_BYTES,
+      );
       expect(readdirSync(b.dir), b.entry).not.toContain('index.mjs.map');
       expect(b.env.NODE_OPTIONS ?? '', b.entry).not.toContain('--enable-source-maps');
     }
@@ -315,6 +340,7 @@ describe('Lambda bundles (synthesized assets, outside the repository)', () => {
     'functions/events/reconciler.ts',
     'functions/events/approval-sweeper.ts',
     'functions/custom-resources/migrations.ts',
+    ...KAFKA_ENTRIES,
   ])('%s imports, exports handler, and initialises up to its first AWS call', async (entry) => {
     // WHEN the bundle is imported and invoked once in a fresh node process
     const bundle = bundles.find((b) => b.entry === entry)!;

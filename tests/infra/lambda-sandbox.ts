@@ -149,6 +149,48 @@ export const INIT_EVENTS: Readonly<Record<string, unknown>> = {
       MigrationsHash: 'init-check',
     },
   },
+  // A scheduled tick; the relay's first AWS call is the Data API read of the outbox.
+  'functions/events/outbox-relay.ts': { 'detail-type': 'Scheduled Event', source: 'aws.events', detail: {} },
+  // The topics resource's first network call is the Kafka admin connection (refused on loopback).
+  'functions/custom-resources/kafka-topics.ts': {
+    RequestType: 'Create',
+    ServiceToken: 'arn:aws:lambda:eu-west-1:123456789012:function:provider',
+    ResponseURL: 'https://example.invalid/response',
+    StackId: 'arn:aws:cloudformation:eu-west-1:123456789012:stack/Wflo-dev-Data/1',
+    RequestId: 'init-check',
+    LogicalResourceId: 'Topics',
+    ResourceType: 'Custom::WfloKafkaTopics',
+    ResourceProperties: { ServiceToken: 'arn:aws:lambda:eu-west-1:123456789012:function:provider' },
+  },
+  // One MSK batch with a run end (value: base64 JSON, as Lambda delivers it); the first AWS call is SNS Publish.
+  'functions/events/run-notifier.ts': {
+    eventSource: 'aws:kafka',
+    eventSourceArn: 'arn:aws:kafka:eu-west-1:123456789012:cluster/wflo-dev/abc',
+    bootstrapServers: 'b-1.example:9098',
+    records: {
+      'wflo.execution-events-0': [
+        {
+          topic: 'wflo.execution-events',
+          partition: 0,
+          offset: 0,
+          timestamp: 0,
+          timestampType: 'CREATE_TIME',
+          key: Buffer.from('init-check').toString('base64'),
+          value: Buffer.from(
+            JSON.stringify({
+              eventId: 'init-check',
+              type: 'execution.succeeded',
+              executionId: 'init-check',
+              sequence: 1,
+              time: '2026-11-29T00:00:00.000Z',
+              payload: {},
+            }),
+          ).toString('base64'),
+          headers: [],
+        },
+      ],
+    },
+  },
 };
 
 /**

@@ -35,9 +35,10 @@ const FIXED_METRIC_ALARMS =
   5 + // status projection: dead letters, backlog age, projector errors, reconciler errors, runs reconciled
   2 + // Aurora capacity, CPU
   2 + // Valkey throttling, latency
-  2; // cost per hour, budget exceeded
-/** Activities, API, status projection, database and cost have both tiers; the cache only warns. */
-const FIXED_COMPOSITES = 2 * 5 + 1;
+  2 + // cost per hour, budget exceeded
+  4; // events (Kafka is on here): relay lag, relay errors, consumer lag, run notifier errors
+/** Activities, API, status projection, database, cost and events have both tiers; the cache only warns. */
+const FIXED_COMPOSITES = 2 * 6 + 1;
 
 let w: SynthesizedWflo;
 let statemachines: string;
@@ -161,12 +162,36 @@ describe('Alarms: tiers and composites', () => {
 });
 
 describe('Alarms: only on what exists', () => {
-  it('charts the Kafka topic when Kafka is on, but alarms on nothing there (no consumer group exists)', () => {
-    const alarms = JSON.stringify(metricAlarms());
-    expect(alarms).not.toContain('AWS/Kafka');
-    expect(alarms).not.toContain('Consumer Group');
-    const dashboards = resourcesOfType(w.json.monitoring, 'AWS::CloudWatch::Dashboard');
-    expect(JSON.stringify(dashboards)).toContain('AWS/Kafka');
+  it('with Kafka on, alarms on relay lag (missing data breaches) and on the run notifier group lag, and charts both topics', () => {
+    // WHEN the Kafka alarms are picked out
+    const alarms = metricAlarms().map(([, a]) => a.Properties ?? {});
+    const stat = (a: Record<string, unknown>) =>
+      (a.Metrics as { MetricStat?: { Metric: Record<string, unknown>; Period: number; Stat: string } }[])?.[0]
+        ?.MetricStat;
+    const relayLag = alarms.find((a) => stat(a)?.Metric.MetricName === 'OutboxOldestUnsentAge');
+    const consumerLag = alarms.find((a) => stat(a)?.Metric.MetricName === 'EstimatedMaxTimeLag');
+
+    // THEN the relay lag pages after five minutes over two minutes, and a relay that reports nothing alarms
+    expect(stat(relayLag!)).toMatchObject({ Metric: { Namespace: 'wflo' }, Stat: 'Maximum', Period: 60 });
+    expect(relayLag).toMatchObject({
+      Threshold: 120,
+      EvaluationPeriods: 5,
+      DatapointsToAlarm: 5,
+      TreatMissingData: 'breaching',
+    });
+    expect(String(relayLag?.AlarmDescription)).toContain('docs/runbook.md#relay-lag');
+    // and the consumer lag watches the real consumer group on its topic
+    expect(consumerLag).toMatchObject({ Threshold: 300, EvaluationPeriods: 5, TreatMissingData: 'notBreaching' });
+    expect(stat(consumerLag!)?.Metric.Namespace).toBe('AWS/Kafka');
+    expect(stat(consumerLag!)?.Metric.Dimensions).toEqual(
+      expect.arrayContaining([
+        { Name: 'Consumer Group', Value: 'wflo-run-notifier' },
+        { Name: 'Topic', Value: 'wflo.execution-events' },
+      ]),
+    );
+    const dashboards = JSON.stringify(resourcesOfType(w.json.monitoring, 'AWS::CloudWatch::Dashboard'));
+    expect(dashboards).toContain('wflo.execution-events');
+    expect(dashboards).toContain('wflo.cost-events');
   });
 
   it('alarms on the status projector dead letters and backlog, and on the reconciler', () => {
@@ -208,7 +233,12 @@ describe('Alarms: only on what exists', () => {
     const known = new Set<string>(Object.values(METRICS));
     expect([...inAlarms, ...charted].filter((n) => !known.has(n))).toEqual([]);
     expect(new Set(inAlarms)).toEqual(
-      new Set([METRICS.ExecutionsReconciled, METRICS.CostMicros, METRICS.BudgetExceeded]),
+      new Set([
+        METRICS.ExecutionsReconciled,
+        METRICS.CostMicros,
+        METRICS.BudgetExceeded,
+        METRICS.OutboxOldestUnsentAge,
+      ]),
     );
     expect(charted).toEqual(
       expect.arrayContaining([METRICS.CacheHit, METRICS.CacheMiss, METRICS.CostMicros]),

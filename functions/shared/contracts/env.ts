@@ -53,6 +53,7 @@ export const CONFIG_ENV_KEYS = [
   'WFLO_USER_ROLES',
   'KAFKA_BROKERS',
   'KAFKA_AUTH',
+  'RUN_NOTIFICATIONS_TOPIC_ARN',
 ] as const;
 export type ConfigEnvKey = (typeof CONFIG_ENV_KEYS)[number];
 

@@ -10,7 +10,7 @@ export const SERVICE_NAME = 'wflo';
 /** The CloudWatch namespace of every wflo metric. */
 export const METRICS_NAMESPACE = 'wflo';
 
-/** Every custom metric wflo emits (all counts). */
+/** Every custom metric wflo emits (counts, except where a comment says otherwise). */
 export const METRICS = {
   /** Micro-dollars charged (LLM calls and sandbox runs). */
   CostMicros: 'CostMicros',
@@ -26,6 +26,12 @@ export const METRICS = {
   StepFailed: 'StepFailed',
   /** Runs whose end the reconciler recorded because the status projector had not. */
   ExecutionsReconciled: 'ExecutionsReconciled',
+  /** Outbox rows the relay Lambda published to Kafka. */
+  EventsRelayed: 'EventsRelayed',
+  /** Seconds since the oldest outbox row still unsent committed (a gauge, unit Seconds): the relay-lag alarm. */
+  OutboxOldestUnsentAge: 'OutboxOldestUnsentAge',
+  /** Terminal execution events the run notifier (a Kafka consumer) announced. */
+  RunNotificationsSent: 'RunNotificationsSent',
 } as const;
 export type MetricName = (typeof METRICS)[keyof typeof METRICS];
 
