@@ -403,6 +403,7 @@ describe('POST /executions/{id}/redrive', () => {
       expect(again.status, 'a run the redrive finished is not redrivable').toBe(409);
     },
   );
+});
 
 describe('GET /executions/{id} and /costs: overrun', () => {
   it('shows the spend charged above its reservation (overrunMicros), 0 for a run within its holds', async () => {
