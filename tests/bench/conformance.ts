@@ -25,7 +25,9 @@ export async function run(): Promise<BenchResult> {
     );
     const failures = results.filter((r) => !r.passed);
     for (const f of failures) {
-      console.log(`  ${f.knownDifference ? 'known' : 'FAIL '} ${f.file}: ${f.mismatch.split('\n')[0]}`);
+      console.log(
+        `  ${f.knownDifference ? 'known' : 'FAIL '} ${f.file}: ${f.mismatch.replaceAll('\n', '\n      ')}`,
+      );
     }
     const figures: Record<string, number> = {
       cases: results.length,

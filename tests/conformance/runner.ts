@@ -55,7 +55,9 @@ const stubSchema: z.ZodType<Stub> = z.lazy(() =>
 );
 
 const expectSchema = z.union([
-  z.strictObject({ status: z.literal('SUCCEEDED'), output: z.unknown() }),
+  z
+    .strictObject({ status: z.literal('SUCCEEDED'), output: z.unknown() })
+    .refine((e) => 'output' in e, 'a SUCCEEDED expectation gives the output (null for none)'),
   z.strictObject({
     status: z.enum(['FAILED', 'TIMED_OUT', 'ABORTED']),
     error: z.string().min(1).optional(),
