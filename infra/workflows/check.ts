@@ -6,6 +6,7 @@ import { findVariables, substituteVariables, type WorkflowFile } from './files.t
 import { analyzeIntegrations, type WorkflowIntegrations } from './integrations.ts';
 import { assertHouseRules } from './lint.ts';
 import { assertQueryLanguage } from './query-language.ts';
+import { assertRetryCatchRules } from './retry-rules.ts';
 import { withTransitionBounds } from './transition-bounds.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -59,6 +60,7 @@ export function checkWorkflow(file: WorkflowFile, bindings = placeholderBindings
   // Before asl-validator: its schema errors would not say which state mixes the two languages.
   assertQueryLanguage(source, definition);
   validateAsl(definition, source);
+  assertRetryCatchRules(source, definition);
   // The variables bound to a function ARN are the ones a Lambda Task may name (the activities, on both targets).
   const functionVariables = Object.keys(bindings).filter((k) => LAMBDA_ARN.test(bindings[k]!));
   assertHouseRules(source, raw, functionVariables);

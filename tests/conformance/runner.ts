@@ -17,6 +17,7 @@ import {
 } from '../../infra/local/engine/orchestrator.ts';
 import { LOCAL_ACCOUNT, LOCAL_REGION, type Workflow } from '../../infra/local/engine/workflows.ts';
 import { type AslDefinition, validateAsl } from '../../infra/workflows/asl.ts';
+import { assertQueryLanguage } from '../../infra/workflows/query-language.ts';
 
 /*
  * The conformance suite's runner: each `cases/<feature>/<name>.json` is one small ASL definition with its input,
@@ -332,7 +333,10 @@ export async function runCase(file: string, c: ConformanceCase, store: Store): P
     const name = workflowName(file);
     let orchestrator: LocalOrchestrator;
     try {
-      // asl-validator writes each state's QueryLanguage into what it checks: it gets a copy.
+      // In checkWorkflow's order: the query-language rules first (asl-validator's schema errors for a state
+      // mixing the two languages would not name it), then asl-validator, on a copy since it writes each
+      // state's QueryLanguage into what it checks.
+      assertQueryLanguage(file, c.definition as AslDefinition);
       validateAsl(structuredClone(c.definition), file);
       const workflow: Workflow = {
         name,

@@ -5,6 +5,7 @@ import { type ExecutionEnd, projectExecutionEnd } from '#shared/execution-end';
 import { logger } from '#shared/observability';
 import type { Store } from '#shared/ports/store';
 import { assertQueryLanguage } from '../../workflows/query-language.ts';
+import { assertRetryCatchRules } from '../../workflows/retry-rules.ts';
 import { StatesError } from './asl/errors.ts';
 import { mintToken, TaskCallbackHub } from './callbacks.ts';
 import { nestedIntegrations, unknownNestedTargets } from './integrations/nested.ts';
@@ -199,6 +200,7 @@ export class LocalOrchestrator {
   load(workflow: Workflow): 'added' | 'updated' {
     // Definitions built in code (tests, the conformance runner) skip checkWorkflow; the rules hold for them too.
     assertQueryLanguage(workflow.file, workflow.definition, { localEngine: true });
+    assertRetryCatchRules(workflow.file, workflow.definition);
     const prepared = this.#prepare(workflow);
     this.#checkNestedAndMaps(workflow);
     const kind = this.#workflows.has(workflow.name) ? 'updated' : 'added';
