@@ -99,14 +99,12 @@ describe('Optimized integrations against a configured endpoint', () => {
 
   it('names a declared SNS error SNS.<Name>Exception, with the cause Step Functions writes', async () => {
     // Prepare
-    sns
-      .on(PublishCommand)
-      .rejects(
-        new NotFoundException({
-          message: 'Topic does not exist',
-          $metadata: { ...META, httpStatusCode: 404 },
-        }),
-      );
+    sns.on(PublishCommand).rejects(
+      new NotFoundException({
+        message: 'Topic does not exist',
+        $metadata: { ...META, httpStatusCode: 404 },
+      }),
+    );
 
     // Act
     const { outcome } = await runOne(
