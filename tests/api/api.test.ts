@@ -278,6 +278,12 @@ describe('API over HTTP (local server)', () => {
       '/executions/{id}/steps',
       '/executions/{id}/stream',
       '/health',
+      '/task-tokens/failure',
+      '/task-tokens/heartbeat',
+      '/task-tokens/success',
+      '/task-tokens/{token}/failure',
+      '/task-tokens/{token}/heartbeat',
+      '/task-tokens/{token}/success',
       '/workflows',
       '/workflows/{name}/executions',
     ]);
