@@ -1,8 +1,8 @@
 import type { CdkCustomResourceEvent, CdkCustomResourceResponse } from 'aws-lambda';
 import type { Config } from '#shared/config';
 import { ConfigError } from '#shared/errors';
-import { ensureTopics, type KafkaSettings } from '#shared/events/kafka-client';
 import { TOPICS } from '#shared/events/kafka';
+import { ensureTopics, type KafkaSettings } from '#shared/events/kafka-client';
 import { getConfig } from '#shared/wiring/config';
 
 /** The one physical id: the topics are the cluster's, not per resource instance. */

@@ -1,5 +1,4 @@
-import { SchemaType } from '@aws-lambda-powertools/kafka';
-import { kafkaConsumer } from '@aws-lambda-powertools/kafka';
+import { kafkaConsumer, SchemaType } from '@aws-lambda-powertools/kafka';
 import type { ConsumerRecords } from '@aws-lambda-powertools/kafka/types';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';

@@ -1,4 +1,12 @@
-import { type CfnElement, CustomResource, Duration, Fn, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import {
+  type CfnElement,
+  CustomResource,
+  Duration,
+  Fn,
+  RemovalPolicy,
+  Stack,
+  Validations,
+} from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { StartingPosition } from 'aws-cdk-lib/aws-lambda';
@@ -63,8 +71,16 @@ export class KafkaEvents extends Construct {
     }
     // Lambda's MSK event pollers attach to the cluster's subnets with this group: they reach the brokers
     // through it, and Lambda and STS over HTTPS (through the subnets' NAT).
-    this.securityGroup.addIngressRule(this.securityGroup, ec2.Port.tcp(9098), 'Lambda event pollers (IAM auth)');
-    this.securityGroup.addEgressRule(this.securityGroup, ec2.Port.tcp(9098), 'Lambda event pollers to the brokers');
+    this.securityGroup.addIngressRule(
+      this.securityGroup,
+      ec2.Port.tcp(9098),
+      'Lambda event pollers (IAM auth)',
+    );
+    this.securityGroup.addEgressRule(
+      this.securityGroup,
+      ec2.Port.tcp(9098),
+      'Lambda event pollers to the brokers',
+    );
     this.securityGroup.addEgressRule(
       ec2.Peer.anyIpv4(),
       ec2.Port.tcp(443),
@@ -134,7 +150,9 @@ export class KafkaEvents extends Construct {
         'The CDK Provider framework creates its own short-lived dispatcher function with this role; it only writes ' +
         'its logs and invokes the topics handler, and the framework does not expose the role for replacement.',
     });
-    const handlerId = Stack.of(this).getLogicalId(this.topicsFunction.function.node.defaultChild as CfnElement);
+    const handlerId = Stack.of(this).getLogicalId(
+      this.topicsFunction.function.node.defaultChild as CfnElement,
+    );
     Validations.of(provider).acknowledge({
       id: `AwsSolutions-IAM5[Resource::<${handlerId}.Arn>:*]`,
       reason:

@@ -51,6 +51,9 @@ export const ZOD_ALIAS = join(REPO_ROOT, 'infra/constructs/bundling/zod.js');
  */
 export const KAFKA_ALIAS = join(REPO_ROOT, 'infra/constructs/bundling/platformatic-kafka.js');
 
+/** `@platformatic/wasm-utils` with its WebAssembly embedded (see infra/constructs/bundling/wasm-utils.js). */
+export const WASM_UTILS_ALIAS = join(REPO_ROOT, 'infra/constructs/bundling/wasm-utils.js');
+
 /** Powertools Kafka's lazily imported Avro and Protobuf decoders get a stub that refuses (wflo events are JSON). */
 export const UNSUPPORTED_SCHEMA_ALIAS = join(REPO_ROOT, 'infra/constructs/bundling/unsupported-schema.js');
 
@@ -66,9 +69,12 @@ export const BUNDLE_OPTIONS = {
   minify: true,
   banner: ESM_REQUIRE_BANNER,
   external: EXTERNAL_MODULES,
+  // WebAssembly modules a dependency loads (wasm-utils.js) are embedded in the bundle.
+  loader: { '.wasm': 'binary' },
   alias: {
     zod: ZOD_ALIAS,
     '@platformatic/kafka': KAFKA_ALIAS,
+    '@platformatic/wasm-utils': WASM_UTILS_ALIAS,
     'avro-js': UNSUPPORTED_SCHEMA_ALIAS,
     protobufjs: UNSUPPORTED_SCHEMA_ALIAS,
   },
@@ -203,6 +209,7 @@ export class WfloFunction extends Construct {
         ...(sourceMaps ? { sourceMapMode: SourceMapMode.EXTERNAL, sourcesContent: false } : {}),
         banner: BUNDLE_OPTIONS.banner,
         externalModules: [...BUNDLE_OPTIONS.external],
+        loader: { ...BUNDLE_OPTIONS.loader },
         esbuildArgs: Object.fromEntries(
           Object.entries(BUNDLE_OPTIONS.alias).map(([from, to]) => [`--alias:${from}`, to]),
         ),

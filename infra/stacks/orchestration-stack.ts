@@ -13,8 +13,8 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { ENV, type EnvBindings } from '../../functions/shared/contracts/env.ts';
-import { ACTIVITIES, type ActivityDefinition } from '../activities.ts';
 import { EXECUTION_EVENTS_TOPIC } from '../../functions/shared/events/kafka.ts';
+import { ACTIVITIES, type ActivityDefinition } from '../activities.ts';
 import { ActivityFunction } from '../constructs/activity-function.ts';
 import type { KafkaEvents } from '../constructs/kafka-events.ts';
 import { dataRemovalPolicy } from '../constructs/names.ts';
@@ -284,7 +284,8 @@ export class OrchestrationStack extends Stack {
     });
     new CfnOutput(this, 'RunNotificationsTopicArn', {
       value: topic.topicArn,
-      description: 'SNS topic announcing how each run ended: subscribe e-mail, an HTTPS webhook or a queue to it',
+      description:
+        'SNS topic announcing how each run ended: subscribe e-mail, an HTTPS webhook or a queue to it',
     });
     const notifier = new WfloFunction(this, 'RunNotifier', {
       entry: 'functions/events/run-notifier.ts',
@@ -300,7 +301,10 @@ export class OrchestrationStack extends Stack {
       new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [topic.topicArn] }),
     );
     notifier.role.addToPrincipalPolicy(
-      new iam.PolicyStatement({ actions: ['kms:Decrypt', 'kms:GenerateDataKey'], resources: [this.key.keyArn] }),
+      new iam.PolicyStatement({
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        resources: [this.key.keyArn],
+      }),
     );
     kafka.bindConsumer(notifier, { group: RUN_NOTIFIER_GROUP, topic: EXECUTION_EVENTS_TOPIC });
     return { relay, notifier, topic };

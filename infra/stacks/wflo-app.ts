@@ -1,6 +1,6 @@
 import { type App, Tags } from 'aws-cdk-lib';
-import { EXECUTION_EVENTS_TOPIC } from '../../functions/shared/events/kafka.ts';
 import type * as logs from 'aws-cdk-lib/aws-logs';
+import { EXECUTION_EVENTS_TOPIC } from '../../functions/shared/events/kafka.ts';
 import { dataRemovalPolicy } from '../constructs/names.ts';
 import { listWorkflowFiles } from '../workflows/files.ts';
 import { API_GATEWAY_ACCOUNT_STACK, ApiGatewayAccountStack } from './api-gateway-account-stack.ts';

@@ -57,6 +57,12 @@ const SFN: SdkCall = { pkg: '@aws-sdk/client-sfn', client: 'SFNClient' };
 const BEDROCK: SdkCall = { pkg: '@aws-sdk/client-bedrock-runtime', client: 'BedrockRuntimeClient' };
 const SECRETS: SdkCall = { pkg: '@aws-sdk/client-secrets-manager', client: 'SecretsManagerClient' };
 const SNS: SdkCall = { pkg: '@aws-sdk/client-sns', client: 'SNSClient' };
+/** SNS as the first (and only) client: the run notifier's first call is a Publish. */
+const SNS_PUBLISH: SdkCall = {
+  ...SNS,
+  command: 'PublishCommand',
+  input: { TopicArn: 'arn:aws:sns:eu-west-1:123456789012:wflo-run-notifications', Message: '{}' },
+};
 
 /** The SDK clients each activity calls (its first call is the store's, through the Data API). */
 const ACTIVITY_SDK: Readonly<Record<string, readonly SdkCall[]>> = {
@@ -72,7 +78,14 @@ const ACTIVITY_SDK: Readonly<Record<string, readonly SdkCall[]>> = {
 };
 
 /** Each Lambda entry point (the activities from their registry) and the SDK clients it calls. */
-const FUNCTIONS: readonly { name: string; entry: string; sdk: readonly SdkCall[]; migrations?: boolean }[] = [
+const FUNCTIONS: readonly {
+  name: string;
+  entry: string;
+  sdk: readonly SdkCall[];
+  migrations?: boolean;
+  /** Environment on top of FUNCTION_ENV. */
+  env?: Record<string, string>;
+}[] = [
   ...ACTIVITIES.map((a) => {
     const sdk = ACTIVITY_SDK[a.id];
     if (!sdk)
@@ -82,6 +95,19 @@ const FUNCTIONS: readonly { name: string; entry: string; sdk: readonly SdkCall[]
   { name: 'api', entry: 'functions/api/handler.ts', sdk: [DATA_API, SFN] },
   { name: 'status-projector', entry: 'functions/events/execution-status.ts', sdk: [DATA_API, SFN] },
   { name: 'reconciler', entry: 'functions/events/reconciler.ts', sdk: [DATA_API, SFN] },
+  // With MSK: the relay reads the outbox first (Data API); its Kafka client connects only once there are rows.
+  {
+    name: 'outbox-relay',
+    entry: 'functions/events/outbox-relay.ts',
+    sdk: [DATA_API],
+    env: { KAFKA_BROKERS: '127.0.0.1:9', KAFKA_AUTH: 'iam' },
+  },
+  {
+    name: 'run-notifier',
+    entry: 'functions/events/run-notifier.ts',
+    sdk: [SNS_PUBLISH],
+    env: { RUN_NOTIFICATIONS_TOPIC_ARN: 'arn:aws:sns:eu-west-1:123456789012:wflo-run-notifications' },
+  },
   {
     name: 'migrations',
     entry: 'functions/custom-resources/migrations.ts',
@@ -139,6 +165,7 @@ async function bundle(
     banner: { js: BUNDLE_OPTIONS.banner },
     external: [...BUNDLE_OPTIONS.external],
     alias: { ...BUNDLE_OPTIONS.alias },
+    loader: { ...BUNDLE_OPTIONS.loader },
     ...(sourcemap ? { sourcemap: 'external' as const, sourcesContent: false } : {}),
     logLevel: 'error',
   });
@@ -176,7 +203,7 @@ export async function run(): Promise<BenchResult> {
         for (const d of [dir, mapped])
           cpSync(join(REPO_ROOT, MIGRATIONS_PATH), join(d, 'migrations'), { recursive: true });
       }
-      const env = lambdaEnvironment(fn.name, dir, FUNCTION_ENV);
+      const env = lambdaEnvironment(fn.name, dir, { ...FUNCTION_ENV, ...fn.env });
       const event = INIT_EVENTS[fn.entry];
       const wflo: number[] = [];
       const bare: number[] = [];

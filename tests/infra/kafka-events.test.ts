@@ -37,11 +37,15 @@ describe('GIVEN kafka=true WHEN synthesized', () => {
       ReservedConcurrentExecutions: 1,
       Timeout: 75,
       VpcConfig: { SubnetIds: expect.any(Array), SecurityGroupIds: expect.any(Array) },
-      Environment: { Variables: expect.objectContaining({ KAFKA_AUTH: 'iam', KAFKA_BROKERS: expect.anything() }) },
+      Environment: {
+        Variables: expect.objectContaining({ KAFKA_AUTH: 'iam', KAFKA_BROKERS: expect.anything() }),
+      },
     });
     w.templates.orchestration.hasResourceProperties('AWS::Events::Rule', {
       ScheduleExpression: 'rate(1 minute)',
-      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [id, 'Arn'] }, RetryPolicy: { MaximumRetryAttempts: 0 } })],
+      Targets: [
+        Match.objectLike({ Arn: { 'Fn::GetAtt': [id, 'Arn'] }, RetryPolicy: { MaximumRetryAttempts: 0 } }),
+      ],
     });
   });
 
@@ -89,7 +93,10 @@ describe('GIVEN kafka=true WHEN synthesized', () => {
     });
     const grants = kafkaGrants('orchestration', logicalId(o.runNotifier!.role));
     const group = grants.filter((g) => g.action.endsWith('Group'));
-    expect(group.map((g) => g.action).sort()).toEqual(['kafka-cluster:AlterGroup', 'kafka-cluster:DescribeGroup']);
+    expect(group.map((g) => g.action).sort()).toEqual([
+      'kafka-cluster:AlterGroup',
+      'kafka-cluster:DescribeGroup',
+    ]);
     for (const g of group) expect(g.resource).toMatch(/:group\/.*\/wflo-run-notifier"/);
     const read = grants.filter((g) => g.action === 'kafka-cluster:ReadData');
     expect(read).toHaveLength(1);
@@ -110,8 +117,8 @@ describe('GIVEN kafka=true WHEN synthesized', () => {
   });
 
   it('THEN cdk-nag has no unacknowledged finding', () => {
-    expect(
-      nagFindings(w.app).map((v) => `${v.ruleName} ${v.violatingResources[0]?.constructPath}`),
-    ).toEqual([]);
+    expect(nagFindings(w.app).map((v) => `${v.ruleName} ${v.violatingResources[0]?.constructPath}`)).toEqual(
+      [],
+    );
   });
 });

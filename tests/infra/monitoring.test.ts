@@ -181,7 +181,11 @@ describe('Alarms: only on what exists', () => {
     });
     expect(String(relayLag?.AlarmDescription)).toContain('docs/runbook.md#relay-lag');
     // and the consumer lag watches the real consumer group on its topic
-    expect(consumerLag).toMatchObject({ Threshold: 300, EvaluationPeriods: 5, TreatMissingData: 'notBreaching' });
+    expect(consumerLag).toMatchObject({
+      Threshold: 300,
+      EvaluationPeriods: 5,
+      TreatMissingData: 'notBreaching',
+    });
     expect(stat(consumerLag!)?.Metric.Namespace).toBe('AWS/Kafka');
     expect(stat(consumerLag!)?.Metric.Dimensions).toEqual(
       expect.arrayContaining([

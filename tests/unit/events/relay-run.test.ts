@@ -23,7 +23,11 @@ function memoryOutbox(n: number) {
     listUnpublishedEvents: async (limit) => rows.filter((r) => !r.published).slice(0, limit),
     markEventsPublished: async (ids) => {
       let marked = 0;
-      for (const r of rows) if (ids.includes(r.id) && !r.published) (r.published = true), marked++;
+      for (const r of rows) {
+        if (!ids.includes(r.id) || r.published) continue;
+        r.published = true;
+        marked++;
+      }
       return marked;
     },
   };

@@ -2,14 +2,14 @@ import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import type { CdkCustomResourceEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
+import { type EventMessage, TOPICS } from '#shared/events/kafka';
+import { notifyRunEnds, type RunNotification } from '#shared/events/run-notifier';
 import {
   onTopicsEvent,
   TOPICS_RESOURCE_ID,
   type TopicsDeps,
 } from '../../../functions/custom-resources/kafka-topics.ts';
 import { eventMessages, snsAnnounce } from '../../../functions/events/run-notifier.ts';
-import { type EventMessage, TOPICS } from '#shared/events/kafka';
-import { notifyRunEnds, type RunNotification } from '#shared/events/run-notifier';
 
 const sns = mockClient(SNSClient);
 afterEach(() => sns.reset());
@@ -91,7 +91,11 @@ describe('run notifier (consumer group wflo-run-notifier)', () => {
 
 describe('Kafka topics custom resource', () => {
   const event = (type: 'Create' | 'Update' | 'Delete') =>
-    ({ RequestType: type, PhysicalResourceId: 'old-id', ResourceProperties: {} }) as unknown as CdkCustomResourceEvent;
+    ({
+      RequestType: type,
+      PhysicalResourceId: 'old-id',
+      ResourceProperties: {},
+    }) as unknown as CdkCustomResourceEvent;
   const kafka = { brokers: ['b-1:9098'], auth: { kind: 'iam' as const, region: 'eu-west-1' } };
 
   it('creates the topics on Create and Update with the broker-default replication, one physical id', async () => {
@@ -116,7 +120,10 @@ describe('Kafka topics custom resource', () => {
     ]);
     expect(created).toEqual({
       PhysicalResourceId: TOPICS_RESOURCE_ID,
-      Data: { Topics: 'wflo.execution-events,wflo.cost-events', Created: 'wflo.execution-events,wflo.cost-events' },
+      Data: {
+        Topics: 'wflo.execution-events,wflo.cost-events',
+        Created: 'wflo.execution-events,wflo.cost-events',
+      },
     });
     expect(updated.Data).toMatchObject({ Created: '' });
   });
