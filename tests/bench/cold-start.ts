@@ -57,6 +57,8 @@ const SFN: SdkCall = { pkg: '@aws-sdk/client-sfn', client: 'SFNClient' };
 const BEDROCK: SdkCall = { pkg: '@aws-sdk/client-bedrock-runtime', client: 'BedrockRuntimeClient' };
 const SECRETS: SdkCall = { pkg: '@aws-sdk/client-secrets-manager', client: 'SecretsManagerClient' };
 const SNS: SdkCall = { pkg: '@aws-sdk/client-sns', client: 'SNSClient' };
+/** The approvals table (APPROVALS_TABLE on AWS): requested by approval-request, read and decided by the API. */
+const DYNAMODB: SdkCall = { pkg: '@aws-sdk/client-dynamodb', client: 'DynamoDBClient' };
 /** SNS as the first (and only) client: the run notifier's first call is a Publish. */
 const SNS_PUBLISH: SdkCall = {
   ...SNS,
@@ -70,7 +72,7 @@ const ACTIVITY_SDK: Readonly<Record<string, readonly SdkCall[]>> = {
   'llm-invoke': [DATA_API, BEDROCK, SECRETS],
   'sandbox-prepare': [DATA_API, S3, PRESIGNER],
   'sandbox-collect': [DATA_API, S3],
-  'approval-request': [DATA_API, SNS],
+  'approval-request': [DATA_API, SNS, DYNAMODB],
   // Locks on ElastiCache go through iovalkey, not an SDK client: the baseline is the store's client.
   'lock-acquire': [DATA_API],
   'lock-release': [DATA_API],
@@ -92,7 +94,8 @@ const FUNCTIONS: readonly {
       throw new Error(`cold-start bench: say which SDK clients activity '${a.id}' calls (ACTIVITY_SDK)`);
     return { name: a.id, entry: a.entry, sdk };
   }),
-  { name: 'api', entry: 'functions/api/handler.ts', sdk: [DATA_API, SFN] },
+  { name: 'api', entry: 'functions/api/handler.ts', sdk: [DATA_API, SFN, DYNAMODB] },
+  { name: 'approval-sweeper', entry: 'functions/events/approval-sweeper.ts', sdk: [DATA_API, DYNAMODB] },
   { name: 'status-projector', entry: 'functions/events/execution-status.ts', sdk: [DATA_API, SFN] },
   { name: 'reconciler', entry: 'functions/events/reconciler.ts', sdk: [DATA_API, SFN] },
   // With MSK: the relay reads the outbox first (Data API); its Kafka client connects only once there are rows.
@@ -129,6 +132,7 @@ const FUNCTION_ENV: Record<string, string> = {
     hello: 'arn:aws:states:eu-west-1:123456789012:stateMachine:hello',
   }),
   LLM_PROVIDER: 'scripted',
+  APPROVALS_TABLE: 'wflo-approvals',
 };
 
 /** A handler that only imports and constructs the SDK clients, then sends one request with the first. */

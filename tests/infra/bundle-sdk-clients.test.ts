@@ -12,9 +12,20 @@ import { BUNDLE_OPTIONS, REPO_ROOT } from '../../infra/constructs/wflo-function.
 
 /** The SDK packages each entry point calls, and so may import. */
 const CALLS: Readonly<Record<string, readonly string[]>> = {
-  // The API starts, stops and redrives executions and resumes approval tasks; it never publishes to SNS.
-  'functions/api/handler.ts': ['@aws-sdk/client-rds-data', '@aws-sdk/client-sfn'],
-  'functions/activities/approval-request.ts': ['@aws-sdk/client-rds-data', '@aws-sdk/client-sns'],
+  // The API starts, stops and redrives executions, reads and decides approvals in their DynamoDB table and
+  // resumes approval tasks; it never publishes to SNS.
+  'functions/api/handler.ts': [
+    '@aws-sdk/client-dynamodb',
+    '@aws-sdk/client-rds-data',
+    '@aws-sdk/client-sfn',
+    '@aws-sdk/lib-dynamodb',
+  ],
+  'functions/activities/approval-request.ts': [
+    '@aws-sdk/client-dynamodb',
+    '@aws-sdk/client-rds-data',
+    '@aws-sdk/client-sns',
+    '@aws-sdk/lib-dynamodb',
+  ],
   'functions/activities/execution-finish.ts': ['@aws-sdk/client-rds-data'],
 };
 

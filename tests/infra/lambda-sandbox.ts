@@ -204,7 +204,14 @@ const out = (o) => process.stdout.write('\\n@@RESULT@@' + JSON.stringify(o) + '\
 const describe = (e) => {
   const root = e && typeof e === 'object' ? e : { message: String(e) };
   const codes = [];
-  for (let x = root, i = 0; x && i < 5; x = x.cause, i++) if (x.code) codes.push(String(x.code));
+  // Causes and the errors an AggregateError gathers (the Kafka client's \"metadata failed 3 times\"), a few levels deep.
+  const walk = (x, depth) => {
+    if (!x || typeof x !== 'object' || depth > 5) return;
+    if (x.code) codes.push(String(x.code));
+    walk(x.cause, depth + 1);
+    if (Array.isArray(x.errors)) for (const inner of x.errors) walk(inner, depth + 1);
+  };
+  walk(root, 0);
   return { name: root.name, code: codes[0], codes, message: String(root.message ?? root).slice(0, 500), stack: String(root.stack ?? '').slice(0, 1500) };
 };
 const cpu0 = process.cpuUsage();
