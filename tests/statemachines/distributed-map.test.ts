@@ -387,3 +387,47 @@ describe('aws-sdk:s3 Tasks', () => {
     expect(row.error).toMatchObject({ error: 'S3.InvalidArgumentException' });
   });
 });
+
+describe('refused at load', () => {
+  const load = (definition: object) => {
+    try {
+      new LocalOrchestrator({
+        workflows: new Map([['dmap-refused', workflow('dmap-refused', definition)]]),
+        functions: new Map(),
+        store,
+      });
+      return undefined;
+    } catch (err) {
+      return (err as Error).message;
+    }
+  };
+
+  it('an ItemReader on an inline Map, and an input type not read locally, name the state', () => {
+    const inline = load({
+      StartAt: 'Fan',
+      States: {
+        Fan: {
+          Type: 'Map',
+          ItemReader: { Resource: 'arn:aws:states:::s3:getObject', ReaderConfig: { InputType: 'JSON' } },
+          ItemProcessor: { StartAt: 'P', States: { P: { Type: 'Pass', End: true } } },
+          End: true,
+        },
+      },
+    });
+    const parquet = load({
+      StartAt: 'Fan',
+      States: {
+        Fan: {
+          Type: 'Map',
+          ItemReader: { Resource: 'arn:aws:states:::s3:getObject', ReaderConfig: { InputType: 'PARQUET' } },
+          ItemProcessor: echoProcessor,
+          End: true,
+        },
+      },
+    });
+    expect(inline).toContain(
+      "state 'Fan': ItemReader and ResultWriter need ItemProcessor.ProcessorConfig.Mode DISTRIBUTED",
+    );
+    expect(parquet).toContain('state \'Fan\': ItemReader InputType "PARQUET" is not read locally');
+  });
+});

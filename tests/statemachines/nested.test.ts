@@ -19,6 +19,8 @@ import { openTestStore } from '../helpers/database.ts';
 const activity = ACTIVITIES[0]!;
 const COUNT = localFunctionArn('count');
 const FLAKY = localFunctionArn('flaky');
+const TOKEN = localFunctionArn('token');
+const tokens = new Map<string, string>();
 const calls = new Map<string, number>();
 /** Keys the flaky handler fails for. */
 const failing = new Set<string>();
@@ -26,6 +28,11 @@ class FlakyError extends Error {
   override name = 'FlakyError';
 }
 const handlers: Record<string, LambdaHandler> = {
+  [TOKEN]: async (event) => {
+    const e = event as { key: string; token: string };
+    tokens.set(e.key, e.token);
+    return {};
+  },
   [FLAKY]: async (event) => {
     const key = String((event as { key?: unknown }).key);
     calls.set(key, (calls.get(key) ?? 0) + 1);
@@ -408,5 +415,48 @@ describe('redrive of a parent whose .sync child failed', () => {
       (c) => (c.input as { key?: string }).key === id,
     );
     expect(children.map((c) => c.status).sort()).toEqual(['failed', 'succeeded']);
+  });
+});
+
+describe('startExecution.waitForTaskToken', () => {
+  it('starts the child with the token in its input and waits for SendTaskSuccess', async () => {
+    // Prepare: the child hands the token to a function, as a worker would
+    const tokenChild = workflow('nested-token-child', {
+      StartAt: 'Hand',
+      States: {
+        Hand: {
+          Type: 'Task',
+          Resource: 'arn:aws:states:::lambda:invoke',
+          Parameters: { FunctionName: TOKEN, Payload: { 'key.$': '$.key', 'token.$': '$.token' } },
+          End: true,
+        },
+      },
+    });
+    const p = workflow('nested-token-parent', {
+      StartAt: 'Nest',
+      States: {
+        Nest: {
+          Type: 'Task',
+          Resource: 'arn:aws:states:::states:startExecution.waitForTaskToken',
+          Parameters: {
+            StateMachineArn: arn('nested-token-child'),
+            Input: { 'key.$': '$$.Execution.Name', 'token.$': '$$.Task.Token' },
+          },
+          End: true,
+        },
+      },
+    });
+    const o = orchestrator([p, tokenChild]);
+    const id = `nested-token-${Math.random().toString(36).slice(2)}`;
+    await store.createExecution({ id, workflow: p.name, input: {}, running: true });
+    const handle = o.start(p.name, id, {});
+
+    // Act
+    await expect.poll(() => tokens.get(id), { timeout: 20_000 }).toBeTypeOf('string');
+    await o.sendTaskSuccess(tokens.get(id)!, { answer: 42 });
+    const outcome = await handle.done;
+
+    // Assess
+    expect(outcome).toMatchObject({ status: 'succeeded', output: { answer: 42 } });
   });
 });

@@ -15,6 +15,8 @@ import { type AslDefinition, LOCAL_ACCOUNT, LOCAL_REGION, walkStates } from '../
 export const START_EXECUTION = 'arn:aws:states:::states:startExecution';
 export const START_EXECUTION_SYNC = 'arn:aws:states:::states:startExecution.sync';
 export const START_EXECUTION_SYNC2 = 'arn:aws:states:::states:startExecution.sync:2';
+/** Starts the child and waits for SendTaskSuccess/Failure on the `$$.Task.Token` passed in its Input. */
+export const START_EXECUTION_WAIT = 'arn:aws:states:::states:startExecution.waitForTaskToken';
 
 /** What a nested run needs of the orchestrator that runs the parent. */
 export interface NestedHost {
@@ -176,6 +178,9 @@ export function nestedIntegrations(host: NestedHost): Map<string, LocalIntegrati
     [START_EXECUTION, run(0)],
     [START_EXECUTION_SYNC, run(1)],
     [START_EXECUTION_SYNC2, run(2)],
+    // The orchestrator treats a `.waitForTaskToken` resource as a callback: it mints the token, runs this once
+    // (the child is started, as request-response) and then waits for the answer to the token.
+    [START_EXECUTION_WAIT, run(0)],
   ]);
 }
 

@@ -52,6 +52,10 @@ export function executionTypeOf(state: AslState): 'EXPRESS' | 'STANDARD' {
 /** Problems that make a Distributed Map unrunnable here, found at load (empty when none). */
 export function distributedMapProblems(state: AslState): string[] {
   const problems: string[] = [];
+  if (!isDistributed(state) && (state.ItemReader !== undefined || state.ResultWriter !== undefined)) {
+    // Step Functions allows them on a Distributed Map only; an inline Map would silently iterate its input.
+    return ['ItemReader and ResultWriter need ItemProcessor.ProcessorConfig.Mode DISTRIBUTED'];
+  }
   const reader = state.ItemReader;
   if (reader !== undefined) {
     if (!isObject(reader)) return ['ItemReader must be an object'];
