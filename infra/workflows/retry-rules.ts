@@ -24,7 +24,9 @@ export function retryCatchProblems(definition: AslDefinition): string[] {
         const names = Array.isArray(entry.ErrorEquals) ? entry.ErrorEquals : [];
         if (names.includes('States.ALL')) {
           if (names.length > 1) {
-            out.push(`state '${name}': ${field}[${i}] lists States.ALL with other errors; it must appear alone`);
+            out.push(
+              `state '${name}': ${field}[${i}] lists States.ALL with other errors; it must appear alone`,
+            );
           }
           if (i !== list!.length - 1) {
             out.push(`state '${name}': ${field}[${i}] has States.ALL but is not the last ${field} entry`);

@@ -333,12 +333,7 @@ describe('Grants and environment: every one has a caller in functions/', () => {
 
   it('GIVEN a grant with no caller WHEN checked THEN it is reported (the check can fail)', () => {
     // Prepare: the API's real grants plus actions no API code calls
-    const granted = [
-      'states:StartExecution',
-      'kms:Decrypt',
-      'states:ListActivities',
-      'dynamodb:DeleteItem',
-    ];
+    const granted = ['states:StartExecution', 'kms:Decrypt', 'states:ListActivities', 'dynamodb:DeleteItem'];
 
     // Act / Assess
     expect(uncalledActions('api', granted)).toEqual(['dynamodb:DeleteItem', 'states:ListActivities']);

@@ -204,7 +204,7 @@ const out = (o) => process.stdout.write('\\n@@RESULT@@' + JSON.stringify(o) + '\
 const describe = (e) => {
   const root = e && typeof e === 'object' ? e : { message: String(e) };
   const codes = [];
-  // Causes and the errors an AggregateError gathers (the Kafka client's \"metadata failed 3 times\"), a few levels deep.
+  // Causes and the errors an AggregateError gathers (the Kafka client's "metadata failed 3 times"), a few levels deep.
   const walk = (x, depth) => {
     if (!x || typeof x !== 'object' || depth > 5) return;
     if (x.code) codes.push(String(x.code));

@@ -9,9 +9,9 @@ import { assertRetryCatchRules } from '../../workflows/retry-rules.ts';
 import { StatesError } from './asl/errors.ts';
 import { mintToken, TaskCallbackHub } from './callbacks.ts';
 import { nestedIntegrations, unknownNestedTargets } from './integrations/nested.ts';
+import { AwsIntegrations } from './integrations/resolver.ts';
 import { LocalS3, s3Integrations } from './integrations/s3.ts';
 import { distributedMapProblems } from './interpreter/distributed-map.ts';
-import { AwsIntegrations } from './integrations/resolver.ts';
 import { Interpreter, type InterpreterClock, type TaskAttempt } from './interpreter/interpreter.ts';
 import {
   type DriveRecord,

@@ -11,8 +11,8 @@ import { inputSchemaFileOf, readInputSchema } from '#shared/workflow-inputs';
 import { ACTIVITIES } from '../../activities.ts';
 import { DYNAMODB_TABLES_FILE } from './integrations/dynamodb-embedded.ts';
 import { ECS_RUN_TASK_SYNC, ecsRunTaskIntegration } from './integrations/ecs-run-task.ts';
-import { LocalS3 } from './integrations/s3.ts';
 import { AwsIntegrations } from './integrations/resolver.ts';
+import { LocalS3 } from './integrations/s3.ts';
 import {
   type LambdaHandler,
   type LocalFunction,

@@ -1,8 +1,8 @@
 import type { Context } from 'aws-lambda';
 import type { ExecutionStatus, Store } from '#shared/ports/store';
 import type { ActivityDefinition } from '../../activities.ts';
-import type { LocalS3 } from './integrations/s3.ts';
 import type { AwsIntegrations } from './integrations/resolver.ts';
+import type { LocalS3 } from './integrations/s3.ts';
 import type { InterpreterClock } from './interpreter/interpreter.ts';
 import type { Workflow } from './workflows.ts';
 
