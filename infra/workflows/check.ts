@@ -31,6 +31,17 @@ export interface CheckedWorkflow {
   /** The `${Variables}` the file uses. */
   readonly variables: readonly string[];
   readonly integrations: WorkflowIntegrations;
+  /**
+   * With `target: 'local'`: why `cdk synth` would refuse the file although the local engine may run it (an
+   * integration the CDK app cannot grant precisely); empty when it deploys as it is.
+   */
+  readonly deployProblems: readonly string[];
+}
+
+/** Which target a check is for: `deploy` refuses what the CDK app cannot grant; `local` only reports it. */
+export interface CheckOptions {
+  /** @default 'deploy' */
+  readonly target?: 'deploy' | 'local';
 }
 
 /** How messages name a file: repository-relative when inside the repository, else as given. */
@@ -46,7 +57,11 @@ export function sourceOf(path: string): string {
  * house rules (lint.ts), and every integration it calls can be granted precisely (integrations.ts).
  * @param bindings values substituted before validation; @default placeholders for every known variable
  */
-export function checkWorkflow(file: WorkflowFile, bindings = placeholderBindings()): CheckedWorkflow {
+export function checkWorkflow(
+  file: WorkflowFile,
+  bindings = placeholderBindings(),
+  options: CheckOptions = {},
+): CheckedWorkflow {
   const source = sourceOf(file.path);
   const substituted = substituteVariables(file.text, bindings, source);
   let definition: AslDefinition;
@@ -64,7 +79,16 @@ export function checkWorkflow(file: WorkflowFile, bindings = placeholderBindings
   // The variables bound to a function ARN are the ones a Lambda Task may name (the activities, on both targets).
   const functionVariables = Object.keys(bindings).filter((k) => LAMBDA_ARN.test(bindings[k]!));
   assertHouseRules(source, raw, functionVariables);
-  const integrations = analyzeIntegrations(source, raw, functionVariables);
+  // The grant rules are the deploy target's: the local engine runs more (AWS service integrations, nested runs)
+  // and refuses, naming the state, what it cannot run when the orchestrator loads the workflow.
+  let integrations: WorkflowIntegrations = { lambdaVariables: [], ecsRunTask: undefined };
+  const deployProblems: string[] = [];
+  try {
+    integrations = analyzeIntegrations(source, raw, functionVariables);
+  } catch (error) {
+    if (options.target !== 'local') throw error;
+    deployProblems.push((error as Error).message);
+  }
   return {
     name: file.name,
     source,
@@ -74,5 +98,6 @@ export function checkWorkflow(file: WorkflowFile, bindings = placeholderBindings
     definition: withTransitionBounds(definition),
     variables: findVariables(file.text),
     integrations,
+    deployProblems,
   };
 }

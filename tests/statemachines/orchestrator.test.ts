@@ -13,6 +13,8 @@ import {
 } from '../../infra/local/engine/orchestrator.ts';
 import { loadWorkflowFile, localFunctionArn, type Workflow } from '../../infra/local/engine/workflows.ts';
 import { localBindings } from '../../infra/workflows/bindings.ts';
+import { checkWorkflow } from '../../infra/workflows/check.ts';
+import { readWorkflowFile } from '../../infra/workflows/files.ts';
 import { LAMBDA_SERVICE_RETRY } from '../../infra/workflows/lint.ts';
 import { openTestStore } from '../helpers/database.ts';
 
@@ -281,21 +283,29 @@ describe('Class: LocalOrchestrator', () => {
     );
   });
 
-  it('refuses, on load, an integration the CDK app could not grant either, naming the state', () => {
-    // Prepare / Act / Assess
-    expect(() =>
-      workflowFrom('sns', {
-        StartAt: 'Notify',
-        States: {
-          Notify: {
-            Type: 'Task',
-            Resource: 'arn:aws:states:::sns:publish',
-            Parameters: { Message: 'x', TopicArn: 'arn:aws:sns:us-east-1:000000000000:t' },
-            End: true,
-          },
+  it('loads an integration the CDK app cannot grant (the engine runs it), and names what cdk synth refuses', () => {
+    // Prepare
+    const definition = {
+      StartAt: 'Notify',
+      States: {
+        Notify: {
+          Type: 'Task',
+          Resource: 'arn:aws:states:::sns:publish',
+          Parameters: { Message: 'x', TopicArn: 'arn:aws:sns:us-east-1:000000000000:t' },
+          End: true,
         },
-      }),
-    ).toThrow(/state 'Notify': integration 'arn:aws:states:::sns:publish' has no grant rule/);
+      },
+    };
+
+    // Act
+    const local = workflowFrom('sns', definition);
+    const deploy = () => checkWorkflow(readWorkflowFile(local.file));
+
+    // Assess
+    expect(local.deployProblems).toEqual([
+      expect.stringMatching(/state 'Notify': integration 'arn:aws:states:::sns:publish' has no grant rule/),
+    ]);
+    expect(deploy).toThrow(/state 'Notify': integration 'arn:aws:states:::sns:publish' has no grant rule/);
   });
 });
 
