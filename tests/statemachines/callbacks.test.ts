@@ -263,7 +263,7 @@ describe('TimeoutSecondsPath', () => {
     const elapsed = Date.now() - t0;
 
     // Assess
-    expect(outcome).toMatchObject({ status: 'timed_out', error: { error: 'States.Timeout' } });
+    expect(outcome).toMatchObject({ status: 'failed', error: { error: 'States.Timeout' } });
     expect(elapsed).toBeGreaterThanOrEqual(950);
     expect(elapsed).toBeLessThan(2_400);
   });
