@@ -34,7 +34,7 @@ describe('State machine: hello.asl.json', () => {
 });
 
 describe('State machine: an input nested far deeper than the API allows', () => {
-  it('ends (hello never copies the payload, so it succeeds) instead of hanging (input 5,000 levels deep, past the API check)', async () => {
+  it('ends failed with States.Runtime instead of hanging (input 5,000 levels deep, past the API check: no state output can be serialized)', async () => {
     // Prepare: the row as the API would write it, then the engine directly (the API refuses such input;
     // this checks the interpreter's failure path itself)
     let deep: unknown = 'leaf';
@@ -58,6 +58,10 @@ describe('State machine: an input nested far deeper than the API allows', () => 
     // Assess
     expect(ended, 'the run never ended').toBe(true);
     const row = await local.runtime.store.getExecution(execution.id);
-    expect(row?.status).toBe('succeeded');
+    expect(row?.status, JSON.stringify(row?.error)).toBe('failed');
+    expect(row?.error).toMatchObject({
+      error: 'States.Runtime',
+      cause: expect.stringMatching(/nested too deeply/),
+    });
   });
 });

@@ -94,7 +94,18 @@ export interface InterpreterOptions {
  * output grows past it fails with States.DataLimitExceeded (which `States.ALL` does not catch).
  */
 function assertWithinPayloadLimit(stateName: string, output: unknown): void {
-  const json = JSON.stringify(output);
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(output);
+  } catch (error) {
+    // Nested deeper than the serializer's stack (thousands of levels; the API refuses such input): the output
+    // could never be handed to the next state or recorded, so the run fails here rather than on a raw RangeError.
+    if (!(error instanceof RangeError)) throw error;
+    throw new StatesError(
+      'States.Runtime',
+      `The state '${stateName}' produced an output nested too deeply to serialize.`,
+    );
+  }
   // Most outputs are far below the limit; UTF-8 is at most 3 bytes per UTF-16 unit, so count bytes only near it.
   if (json === undefined || json.length * 3 <= PAYLOAD_LIMIT_BYTES) return;
   if (Buffer.byteLength(json, 'utf8') <= PAYLOAD_LIMIT_BYTES) return;
