@@ -1,14 +1,10 @@
-import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TaskCallbacks } from '#shared/ports/task-callbacks';
 import { createApp } from '../../functions/api/app.ts';
 import type { LocalRuntime } from '../../infra/local/engine/runtime.ts';
 import { requestTestApproval } from '../helpers/approvals.ts';
 import { startLocal, stopLocal } from '../helpers/local.ts';
-import { startSigV4Gateway } from './sigv4-gateway.ts';
+import { runWfloCli, startSigV4Gateway } from './sigv4-gateway.ts';
 
 // Static test keys: the gateway recomputes every signature with them; they open nothing anywhere else.
 const KEYS = { accessKeyId: 'AKIDWFLOTESTKEY00002', secretAccessKey: 'wflo-test-secret-key-not-a-real-two' };
@@ -41,32 +37,7 @@ afterAll(async () => {
   await stopLocal(local);
 });
 
-function wflo(args: string[]) {
-  const dataDir = join(mkdtempSync(join(tmpdir(), 'wflo-approvals-')), 'data');
-  const { AWS_PROFILE: _p, AWS_SESSION_TOKEN: _t, ...inherited } = process.env;
-  return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    execFile(
-      process.execPath,
-      ['infra/local/bin/wflo.mjs', ...args, '--api-url', gateway.url],
-      {
-        encoding: 'utf8',
-        timeout: 90_000,
-        env: {
-          ...inherited,
-          AWS_ACCESS_KEY_ID: KEYS.accessKeyId,
-          AWS_SECRET_ACCESS_KEY: KEYS.secretAccessKey,
-          AWS_REGION: REGION,
-          AWS_CONFIG_FILE: join(dataDir, 'no-config'),
-          AWS_SHARED_CREDENTIALS_FILE: join(dataDir, 'no-credentials'),
-          AWS_EC2_METADATA_DISABLED: 'true',
-          WFLO_DATA_DIR: dataDir,
-          WFLO_API_URL: '',
-        },
-      },
-      (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const wflo = (args: string[]) => runWfloCli([...args, '--api-url', gateway.url], { ...KEYS, region: REGION });
 
 /** A pending approval that alice may decide. */
 const pending = (title: string) =>

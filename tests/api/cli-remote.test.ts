@@ -1,13 +1,10 @@
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../functions/api/app.ts';
 import { executeApiSigner, signedFetch, toHttpRequest } from '../../infra/local/cli/api-client.ts';
 import type { LocalRuntime } from '../../infra/local/engine/runtime.ts';
 import { startLocal, stopLocal, TEST_MODEL } from '../helpers/local.ts';
-import { startSigV4Gateway } from './sigv4-gateway.ts';
+import { runWfloCli, startSigV4Gateway } from './sigv4-gateway.ts';
 
 // Static test keys: the gateway recomputes every signature with them; they open nothing anywhere else.
 const KEYS = { accessKeyId: 'AKIDWFLOTESTKEY00001', secretAccessKey: 'wflo-test-secret-key-not-a-real-one' };
@@ -26,38 +23,9 @@ afterAll(async () => {
   await stopLocal(local);
 });
 
-/**
- * Runs the real `wflo` process against the gateway (asynchronously: the gateway answers from this
- * process). Credentials come only from the environment, as the default chain reads them; nothing local.
- */
-function wflo(args: string[], env: Record<string, string> = {}) {
-  const dataDir = join(mkdtempSync(join(tmpdir(), 'wflo-remote-')), 'data');
-  const { AWS_PROFILE: _p, AWS_SESSION_TOKEN: _t, ...inherited } = process.env;
-  return new Promise<{ code: number; stdout: string; stderr: string; dataDir: string }>((resolve) => {
-    execFile(
-      process.execPath,
-      ['infra/local/bin/wflo.mjs', ...args],
-      {
-        encoding: 'utf8',
-        timeout: 90_000,
-        env: {
-          ...inherited,
-          AWS_ACCESS_KEY_ID: KEYS.accessKeyId,
-          AWS_SECRET_ACCESS_KEY: KEYS.secretAccessKey,
-          AWS_REGION: REGION,
-          AWS_CONFIG_FILE: join(dataDir, 'no-config'),
-          AWS_SHARED_CREDENTIALS_FILE: join(dataDir, 'no-credentials'),
-          AWS_EC2_METADATA_DISABLED: 'true',
-          WFLO_DATA_DIR: dataDir,
-          WFLO_API_URL: '',
-          ...env,
-        },
-      },
-      (error, stdout, stderr) =>
-        resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr, dataDir }),
-    );
-  });
-}
+/** The real `wflo` against the gateway, with only the test keys in its environment (runWfloCli). */
+const wflo = (args: string[], env: Record<string, string> = {}) =>
+  runWfloCli(args, { ...KEYS, region: REGION }, env);
 
 describe('SigV4 gateway (the test stand-in for API Gateway IAM auth)', () => {
   const signed = async (body: string, secretAccessKey = KEYS.secretAccessKey) => {

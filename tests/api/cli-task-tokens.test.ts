@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,7 +7,7 @@ import type { TaskTokenCallbacks } from '#shared/ports/task-callbacks';
 import { createApp } from '../../functions/api/app.ts';
 import type { LocalRuntime } from '../../infra/local/engine/runtime.ts';
 import { startLocal, stopLocal } from '../helpers/local.ts';
-import { startSigV4Gateway } from './sigv4-gateway.ts';
+import { runWfloCli, startSigV4Gateway } from './sigv4-gateway.ts';
 
 /*
  * `wflo task-success | task-failure | task-heartbeat` against a remote API (signed, as the deployed one is):
@@ -56,32 +55,7 @@ afterAll(async () => {
   await stopLocal(local);
 });
 
-function wflo(args: string[]) {
-  const dataDir = join(mkdtempSync(join(tmpdir(), 'wflo-tokens-')), 'data');
-  const { AWS_PROFILE: _p, AWS_SESSION_TOKEN: _t, ...inherited } = process.env;
-  return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    execFile(
-      process.execPath,
-      ['infra/local/bin/wflo.mjs', ...args, '--api-url', gateway.url],
-      {
-        encoding: 'utf8',
-        timeout: 90_000,
-        env: {
-          ...inherited,
-          AWS_ACCESS_KEY_ID: KEYS.accessKeyId,
-          AWS_SECRET_ACCESS_KEY: KEYS.secretAccessKey,
-          AWS_REGION: REGION,
-          AWS_CONFIG_FILE: join(dataDir, 'no-config'),
-          AWS_SHARED_CREDENTIALS_FILE: join(dataDir, 'no-credentials'),
-          AWS_EC2_METADATA_DISABLED: 'true',
-          WFLO_DATA_DIR: dataDir,
-          WFLO_API_URL: '',
-        },
-      },
-      (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const wflo = (args: string[]) => runWfloCli([...args, '--api-url', gateway.url], { ...KEYS, region: REGION });
 
 describe('CLI: wflo task-success | task-failure | task-heartbeat (against the API, signed)', () => {
   it('sends each callback with the token unchanged, the output from a file, and reports a refusal', async () => {

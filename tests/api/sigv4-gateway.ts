@@ -1,6 +1,10 @@
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { EXECUTE_API_SERVICE, executeApiSigner, toHttpRequest } from '../../infra/local/cli/api-client.ts';
 
 /** What API Gateway's IAM authorization needs to check a request: the one caller's keys, and the region. */
@@ -136,4 +140,51 @@ export async function startSigV4Gateway(
     refused,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
+}
+
+/** What {@link runWfloCli} reports of one `wflo` process. */
+export interface CliRun {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** The process's own (empty) data directory: nothing local is meant to be written there. */
+  readonly dataDir: string;
+}
+
+/**
+ * Runs the real `wflo` process (asynchronously: the gateway answers from this process) with the caller's keys
+ * only in the environment, as the default credential chain reads them: no profile, config or credentials
+ * file, no instance metadata, a fresh empty data directory and no WFLO_API_URL. `env` goes on top.
+ */
+export function runWfloCli(
+  args: readonly string[],
+  keys: Pick<GatewayOptions, 'region' | 'accessKeyId' | 'secretAccessKey'>,
+  env: Record<string, string> = {},
+): Promise<CliRun> {
+  const dataDir = join(mkdtempSync(join(tmpdir(), 'wflo-cli-')), 'data');
+  const { AWS_PROFILE: _p, AWS_SESSION_TOKEN: _t, ...inherited } = process.env;
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['infra/local/bin/wflo.mjs', ...args],
+      {
+        encoding: 'utf8',
+        timeout: 90_000,
+        env: {
+          ...inherited,
+          AWS_ACCESS_KEY_ID: keys.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: keys.secretAccessKey,
+          AWS_REGION: keys.region,
+          AWS_CONFIG_FILE: join(dataDir, 'no-config'),
+          AWS_SHARED_CREDENTIALS_FILE: join(dataDir, 'no-credentials'),
+          AWS_EC2_METADATA_DISABLED: 'true',
+          WFLO_DATA_DIR: dataDir,
+          WFLO_API_URL: '',
+          ...env,
+        },
+      },
+      (error, stdout, stderr) =>
+        resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr, dataDir }),
+    );
+  });
 }
