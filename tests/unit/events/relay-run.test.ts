@@ -1,38 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { type OutgoingMessage, parseEventMessage } from '#shared/events/kafka';
 import type { Publisher } from '#shared/events/kafka-client';
-import type { RelayStore } from '#shared/events/relay';
 import { oldestUnsentAge, runRelay } from '#shared/events/relay-run';
-import type { EventRow } from '#shared/ports/store';
+import { memoryOutbox as outbox } from '../../helpers/memory-outbox.ts';
 
 const T0 = 1_800_000_000_000;
 
-/** An in-memory outbox (the two store methods the relay uses); rows committed at T0 + i seconds. */
-function memoryOutbox(n: number) {
-  const rows: (EventRow & { published: boolean })[] = Array.from({ length: n }, (_, i) => ({
-    id: i + 1,
-    eventId: `ev-${i + 1}`,
-    executionId: `run-${i % 3}`,
-    type: 'step.succeeded',
-    payload: { i },
-    createdAt: new Date(T0 + i * 1_000),
-    publishedAt: null,
-    published: false,
-  }));
-  const store: RelayStore = {
-    listUnpublishedEvents: async (limit) => rows.filter((r) => !r.published).slice(0, limit),
-    markEventsPublished: async (ids) => {
-      let marked = 0;
-      for (const r of rows) {
-        if (!ids.includes(r.id) || r.published) continue;
-        r.published = true;
-        marked++;
-      }
-      return marked;
-    },
-  };
-  return { rows, store };
-}
+/** Rows committed at T0 + i seconds. */
+const memoryOutbox = (n: number) =>
+  outbox(n, (i) => ({ type: 'step.succeeded', createdAt: new Date(T0 + i * 1_000) }));
 
 /** A publisher recording what it was sent; fails the calls whose 1-based number is in `failOn`. */
 function recordingPublisher(failOn: ReadonlySet<number> = new Set()) {

@@ -9,35 +9,16 @@ import {
   toKafkaMessage,
 } from '#shared/events/kafka';
 import type { Publisher } from '#shared/events/kafka-client';
-import { OutboxRelay, type RelayStore, relayBatch } from '#shared/events/relay';
+import { OutboxRelay, relayBatch } from '#shared/events/relay';
 import type { EventRow } from '#shared/ports/store';
+import { memoryOutbox as outbox } from '../../helpers/memory-outbox.ts';
 
-/** An in-memory outbox with the two methods the relay uses (the SQL is covered by the Kafka suite). */
-function memoryOutbox(n: number) {
-  const rows: (EventRow & { published: boolean })[] = Array.from({ length: n }, (_, i) => ({
-    id: i + 1,
-    eventId: `ev-${i + 1}`,
-    executionId: `run-${i % 3}`,
+/** Every fourth row a cost event (the relay sends it to the cost topic). */
+const memoryOutbox = (n: number) =>
+  outbox(n, (i) => ({
     type: i % 4 === 0 ? 'cost.recorded' : 'step.succeeded',
-    payload: { i },
     createdAt: new Date(1_700_000_000_000 + i),
-    publishedAt: null,
-    published: false,
   }));
-  const store: RelayStore = {
-    listUnpublishedEvents: async (limit) => rows.filter((r) => !r.published).slice(0, limit),
-    markEventsPublished: async (ids) => {
-      let marked = 0;
-      for (const r of rows) {
-        if (!ids.includes(r.id) || r.published) continue;
-        r.published = true;
-        marked++;
-      }
-      return marked;
-    },
-  };
-  return { rows, store };
-}
 
 function recordingPublisher(failFirst = 0) {
   const sent: OutgoingMessage[] = [];
