@@ -5,6 +5,12 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ArtifactTooLargeError } from '#shared/errors';
 import { type ArtifactStore, assertArtifactKey } from '#shared/ports/artifacts';
 
+/** True when `path` lies inside the directory `base`: not `base` itself, not out through `..`, not elsewhere. */
+export function isInside(base: string, path: string): boolean {
+  const rel = relative(base, path);
+  return rel !== '' && rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
+}
+
 /**
  * Artifacts in a local directory (embedded target; default `${WFLO_DATA_DIR}/artifacts`). Its "presigned
  * URLs" are `file://` URLs of the object's path: only the local `ecs:runTask.sync` integration reads or
@@ -82,9 +88,8 @@ export class LocalArtifacts implements ArtifactStore {
     } catch {
       return undefined;
     }
-    const rel = relative(this.root, resolve(path));
-    if (rel === '' || rel.startsWith(`..${sep}`) || rel === '..' || isAbsolute(rel)) return undefined;
-    return join(this.root, rel);
+    const resolved = resolve(path);
+    return isInside(this.root, resolved) ? resolved : undefined;
   }
 
   #path(key: string): string {

@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { join, resolve, sep } from 'node:path';
+import { isInside } from '../adapters/local-artifacts.ts';
 import type { LocalIntegration } from '../types.ts';
 
 /*
@@ -128,8 +129,7 @@ export class LocalS3 {
     if (this.root === undefined) return undefined;
     const base = join(this.root, bucket);
     const path = join(base, ...segments);
-    const rel = relative(base, path);
-    if (rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) {
+    if (!isInside(base, path)) {
       throw new S3Error('InvalidArgument', `the object key '${key.slice(0, 200)}' leaves its bucket`, 400);
     }
     return path;
