@@ -170,7 +170,8 @@ function requiredString(p: Record<string, unknown>, field: string): string {
 
 /**
  * `aws-sdk:s3:getObject` (Body as a string, as Step Functions returns it), `putObject` (a Body that is not a
- * string is written as its JSON) and `listObjectsV2` (Prefix, StartAfter, MaxKeys) over a {@link LocalS3}.
+ * string is written as its JSON) and `listObjectsV2` (Prefix, Delimiter, StartAfter, MaxKeys, ContinuationToken)
+ * over a {@link LocalS3}.
  */
 export function s3Integrations(s3: LocalS3): Map<string, LocalIntegration> {
   return new Map<string, LocalIntegration>([
@@ -204,30 +205,113 @@ export function s3Integrations(s3: LocalS3): Map<string, LocalIntegration> {
       S3_LIST_OBJECTS_V2,
       async (raw) => {
         const p = params(raw);
-        const bucket = requiredString(p, 'Bucket');
-        const prefix = typeof p.Prefix === 'string' ? p.Prefix : '';
-        const maxKeys = typeof p.MaxKeys === 'number' ? Math.max(0, Math.min(1000, p.MaxKeys)) : 1000;
-        const startAfter = typeof p.StartAfter === 'string' ? p.StartAfter : undefined;
-        const all = (await s3.listObjects(bucket, prefix)).filter(
-          (o) => startAfter === undefined || o.key > startAfter,
+        return listObjectsV2Page(
+          await s3.listObjects(requiredString(p, 'Bucket'), optionalString(p, 'Prefix')),
+          p,
         );
-        const page = all.slice(0, maxKeys);
-        return {
-          Contents: page.map((o) => ({
+      },
+    ],
+  ]);
+}
+
+function optionalString(p: Record<string, unknown>, field: string): string {
+  const v = p[field];
+  if (v === undefined) return '';
+  if (typeof v !== 'string') {
+    throw new S3Error('InvalidArgument', `${field} must be a string, got ${JSON.stringify(v)}`, 400);
+  }
+  return v;
+}
+
+/** ContinuationToken: opaque to the caller, as S3's is; here the last key or common prefix of the page before. */
+function encodeToken(after: string): string {
+  return Buffer.from(JSON.stringify({ after }), 'utf8').toString('base64url');
+}
+
+function decodeToken(token: string): string {
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+    if (
+      typeof parsed === 'object' &&
+      parsed !== null &&
+      typeof (parsed as { after?: unknown }).after === 'string'
+    ) {
+      return (parsed as { after: string }).after;
+    }
+  } catch {
+    // falls through to S3's answer for a token it did not issue
+  }
+  throw new S3Error('InvalidArgument', 'The continuation token provided is incorrect', 400);
+}
+
+/**
+ * One ListObjectsV2 page over `objects` (every object under the Prefix, in key order), as S3 answers it: keys
+ * after StartAfter (or after the ContinuationToken, which wins), keys sharing a Delimiter-ended part rolled into
+ * CommonPrefixes, Contents and CommonPrefixes together counting towards MaxKeys (0–1000), and
+ * NextContinuationToken while IsTruncated. Empty lists are left out, as the SDK leaves them undefined.
+ */
+export function listObjectsV2Page(
+  objects: readonly S3ObjectInfo[],
+  p: Record<string, unknown>,
+): Record<string, unknown> {
+  const prefix = optionalString(p, 'Prefix');
+  const delimiter = optionalString(p, 'Delimiter');
+  const startAfter = optionalString(p, 'StartAfter');
+  const token = optionalString(p, 'ContinuationToken');
+  if (
+    p.MaxKeys !== undefined &&
+    (typeof p.MaxKeys !== 'number' || !Number.isInteger(p.MaxKeys) || p.MaxKeys < 0)
+  ) {
+    throw new S3Error(
+      'InvalidArgument',
+      `MaxKeys must be a non-negative integer, got ${JSON.stringify(p.MaxKeys)}`,
+      400,
+    );
+  }
+  const maxKeys = p.MaxKeys === undefined ? 1000 : Math.min(1000, p.MaxKeys);
+  const after = token === '' ? undefined : decodeToken(token);
+
+  const contents: S3ObjectInfo[] = [];
+  const commonPrefixes: string[] = [];
+  let truncated = false;
+  let last = '';
+  for (const o of objects) {
+    if (!o.key.startsWith(prefix)) continue;
+    // StartAfter compares keys; a token names the last entry (key or common prefix) of the page before.
+    if (after === undefined && startAfter !== '' && o.key <= startAfter) continue;
+    const cut = delimiter === '' ? -1 : o.key.indexOf(delimiter, prefix.length);
+    const entry = cut === -1 ? o.key : o.key.slice(0, cut + delimiter.length);
+    if (after !== undefined && entry <= after) continue;
+    if (entry === last) continue;
+    if (contents.length + commonPrefixes.length >= maxKeys) {
+      truncated = true;
+      break;
+    }
+    if (cut === -1) contents.push(o);
+    else commonPrefixes.push(entry);
+    last = entry;
+  }
+  return {
+    ...(contents.length === 0
+      ? {}
+      : {
+          Contents: contents.map((o) => ({
             ETag: o.etag,
             Key: o.key,
             LastModified: o.lastModified.toISOString(),
             Size: o.size,
             StorageClass: 'STANDARD',
           })),
-          IsTruncated: all.length > page.length,
-          KeyCount: page.length,
-          MaxKeys: maxKeys,
-          Name: bucket,
-          Prefix: prefix,
-          ...(startAfter === undefined ? {} : { StartAfter: startAfter }),
-        };
-      },
-    ],
-  ]);
+        }),
+    ...(commonPrefixes.length === 0 ? {} : { CommonPrefixes: commonPrefixes.map((Prefix) => ({ Prefix })) }),
+    ...(token === '' ? {} : { ContinuationToken: token }),
+    ...(delimiter === '' ? {} : { Delimiter: delimiter }),
+    IsTruncated: truncated,
+    KeyCount: contents.length + commonPrefixes.length,
+    MaxKeys: maxKeys,
+    Name: optionalString(p, 'Bucket'),
+    ...(truncated ? { NextContinuationToken: encodeToken(last) } : {}),
+    Prefix: prefix,
+    ...(startAfter === '' ? {} : { StartAfter: startAfter }),
+  };
 }
