@@ -10,6 +10,7 @@ import { ACTIVITIES } from '../../infra/activities.ts';
 import { BUNDLE_OPTIONS, REPO_ROOT, WfloFunction, ZOD_ALIAS } from '../../infra/constructs/wflo-function.ts';
 import { type CfnTemplate, logicalId, STACK_KEYS, type StackKey, synthWflo } from './helpers.ts';
 import {
+  dynamicImportSpecifiers,
   INIT_EVENTS,
   installRuntimePackages,
   isInsideRepo,
@@ -20,6 +21,7 @@ import {
   runBundle,
   runtimeProvidedPackages,
   type SandboxOutcome,
+  unresolvableImports,
   writeRunner,
 } from './lambda-sandbox.ts';
 
@@ -354,6 +356,29 @@ describe('Lambda bundles (synthesized assets, outside the repository)', () => {
       reachedNetwork(outcome),
       `${entry} never reached its first AWS call:\n${outcome.output.slice(-2000)}`,
     ).toBe(true);
+  });
+
+  it('finds every module a bundle imports lazily (dynamic import) in its asset or the Lambda runtime', () => {
+    // GIVEN the dynamic imports each bundle keeps: code its first invocation may not reach (the API's approvals
+    // adapter imports lib-dynamodb on its first call), so the init check above cannot see a missing one
+    const lazy = bundles.map((b) => ({
+      b,
+      specifiers: dynamicImportSpecifiers(readFileSync(join(b.dir, 'index.mjs'), 'utf8')),
+    }));
+    expect(lazy.find((l) => l.b.entry === 'functions/api/handler.ts')?.specifiers).toContain(
+      '@aws-sdk/lib-dynamodb',
+    );
+
+    // WHEN each is imported from the bundle's own directory, with the function's environment
+    const missing = lazy.flatMap(({ b, specifiers }) =>
+      unresolvableImports(b.dir, specifiers, lambdaEnvironment(b.functionName, b.dir, b.env)).map(
+        (f) =>
+          `${b.entry} imports '${f.specifier}' lazily, which neither its asset nor the runtime has: ${f.message}`,
+      ),
+    );
+
+    // THEN every one loads
+    expect(missing).toEqual([]);
   });
 
   it("ships each workflow's input schema with the API bundle (it validates starts against them)", () => {

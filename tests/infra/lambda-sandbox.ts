@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { REPO_ROOT } from '../../infra/constructs/wflo-function.ts';
@@ -382,4 +382,45 @@ export function missingModule(error: SandboxOutcome['error']): string | undefine
     error?.message.match(/Cannot find (?:package|module) '([^']+)'/)?.[1] ??
     error?.message.match(/Dynamic require of "([^"]+)"/)?.[1]
   );
+}
+
+/**
+ * The specifiers of the dynamic `import("…")` calls a bundle keeps (string literals only): what it loads
+ * lazily at run time, after its init check has passed (an external package, or a relative chunk).
+ */
+export function dynamicImportSpecifiers(source: string): string[] {
+  return [...new Set([...source.matchAll(/\bimport\(\s*(["'`])([^"'`]+)\1\s*\)/g)].map((m) => m[2]!))].sort();
+}
+
+/**
+ * Imports each of `specifiers` from a module placed next to `<dir>/index.mjs` in a fresh node process with
+ * `env`, as the bundle's lazy `import()` would; returns the specifiers that fail, with Node's message.
+ */
+export function unresolvableImports(
+  dir: string,
+  specifiers: readonly string[],
+  env: Readonly<Record<string, string>>,
+): { specifier: string; message: string }[] {
+  const probe = join(dir, '.lazy-import-probe.mjs');
+  writeFileSync(
+    probe,
+    `const failed = [];
+for (const s of ${JSON.stringify(specifiers)}) {
+  try { await import(s); } catch (e) { failed.push({ specifier: s, message: String(e && e.message).slice(0, 300) }); }
+}
+process.stdout.write(JSON.stringify(failed));
+process.exit(0);
+`,
+  );
+  const child = spawnSync(process.execPath, [probe], {
+    cwd: dir,
+    env: { ...env },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  try {
+    return JSON.parse(child.stdout) as { specifier: string; message: string }[];
+  } catch {
+    return [{ specifier: '(probe)', message: `exited ${child.status}: ${child.stderr.slice(-1000)}` }];
+  }
 }

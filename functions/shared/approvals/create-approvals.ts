@@ -1,12 +1,28 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Config } from '../config.ts';
 import type { WfloDb } from '../db/connection.ts';
 import type { ApprovalStore } from '../ports/approvals.ts';
 import { dynamoApprovals } from './dynamo-approvals.ts';
 import { storeApprovals } from './store-approvals.ts';
 
-let documentClient: DynamoDBDocumentClient | undefined;
+let documentClient: Pick<DynamoDBDocumentClient, 'send'> | undefined;
+
+/**
+ * The document client over `raw`, with lib-dynamodb imported on the first send (see `commands` in
+ * ./dynamo-approvals.ts: the API's cold start does not load it for routes that never touch approvals).
+ */
+function lazyDocumentClient(raw: DynamoDBClient): Pick<DynamoDBDocumentClient, 'send'> {
+  let client: Promise<DynamoDBDocumentClient> | undefined;
+  const send = async (command: Parameters<DynamoDBDocumentClient['send']>[0]) => {
+    client ??= import('@aws-sdk/lib-dynamodb').then(({ DynamoDBDocumentClient }) =>
+      DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } }),
+    );
+    return (await client).send(command);
+  };
+  // The overloads of `send` (callback forms) are not used by the adapter; one signature implements them.
+  return { send: send as DynamoDBDocumentClient['send'] };
+}
 
 /**
  * The approvals adapter the config selects: the DynamoDB approvals table with the store as its audit copy
@@ -17,8 +33,6 @@ export function createApprovals(config: Config, db: WfloDb): ApprovalStore {
   const audit = storeApprovals(db);
   const target = config.approvals.target;
   if (target.kind === 'store') return audit;
-  documentClient ??= DynamoDBDocumentClient.from(new DynamoDBClient({}), {
-    marshallOptions: { removeUndefinedValues: true },
-  });
+  documentClient ??= lazyDocumentClient(new DynamoDBClient({}));
   return dynamoApprovals({ client: documentClient, tableName: target.table, audit });
 }

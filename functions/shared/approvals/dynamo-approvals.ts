@@ -1,14 +1,15 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import {
-  type DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { APPROVAL_STATUSES } from '../db/schema.ts';
 import type { ApprovalRow, ApprovalStore } from '../ports/approvals.ts';
 import { APPROVAL_RECORD_RETENTION_SECONDS, APPROVALS_TABLE } from './dynamo-layout.ts';
+
+/**
+ * lib-dynamodb's commands, imported on the adapter's first call: the API bundle carries this adapter for its
+ * approval routes only, and loading lib-dynamodb (with util-dynamodb) cost each API cold start ~25 ms of CPU
+ * (`npm run bench -- cold-start`). esbuild keeps a dynamic import of an external package as a runtime import.
+ */
+const commands = () => import('@aws-sdk/lib-dynamodb');
 
 /** What the adapter needs: the document client, the table, and the Aurora store that keeps the audit copy. */
 export interface DynamoApprovalsOptions {
@@ -83,6 +84,7 @@ export function dynamoApprovals(options: DynamoApprovalsOptions): ApprovalStore 
   const retention = APPROVAL_RECORD_RETENTION_SECONDS;
 
   const get = async (id: string) => {
+    const { GetCommand } = await commands();
     const out = await client.send(
       new GetCommand({ TableName, Key: { [APPROVALS_TABLE.partitionKey]: id }, ConsistentRead: true }),
     );
@@ -104,6 +106,7 @@ export function dynamoApprovals(options: DynamoApprovalsOptions): ApprovalStore 
       vals[`:${k}`] = v;
       sets.push(`#${k} = :${k}`);
     }
+    const { UpdateCommand } = await commands();
     try {
       const out = await client.send(
         new UpdateCommand({
@@ -125,6 +128,7 @@ export function dynamoApprovals(options: DynamoApprovalsOptions): ApprovalStore 
 
   /** Pending approvals whose expiry is at or before `at`, from the (status, expiresAt) index. */
   const duePending = async (at: number): Promise<string[]> => {
+    const { QueryCommand } = await commands();
     const ids: string[] = [];
     let start: Record<string, unknown> | undefined;
     do {
@@ -170,6 +174,7 @@ export function dynamoApprovals(options: DynamoApprovalsOptions): ApprovalStore 
         expiresAt: a.expiresAt.getTime(),
         ttl: seconds(a.expiresAt.getTime()) + retention,
       };
+      const { PutCommand } = await commands();
       let createdHere = true;
       try {
         await client.send(
@@ -195,6 +200,7 @@ export function dynamoApprovals(options: DynamoApprovalsOptions): ApprovalStore 
     get,
 
     async list(query) {
+      const { QueryCommand } = await commands();
       const statuses = query.status ? [query.status] : APPROVAL_STATUSES;
       // One query per status on (status, createdAt), newest first, merged: no table scan.
       const pages = await Promise.all(

@@ -2,10 +2,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import type { StoreConfig } from '../config.ts';
-import type { schema } from './schema.ts';
 
-/** Drizzle over any Postgres driver wflo supports; store code is written once against this. */
-export type WfloDb = PgDatabase<PgQueryResultHKT, typeof schema>;
+/**
+ * Drizzle over any Postgres driver wflo supports; store code is written once against this. Without the
+ * relational `db.query` API (no schema generic): the Lambdas' Data API driver does not build its metadata.
+ */
+export type WfloDb = PgDatabase<PgQueryResultHKT>;
 
 /** An open database connection (the store port's adapter): PGlite, node-postgres, or the Aurora Data API. */
 export interface DbConnection {

@@ -8,9 +8,11 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createApprovals } from '#shared/approvals/create-approvals';
 import { dynamoApprovals } from '#shared/approvals/dynamo-approvals';
 import { APPROVAL_RECORD_RETENTION_SECONDS } from '#shared/approvals/dynamo-layout';
 import { loadConfig } from '#shared/config';
+import type { WfloDb } from '#shared/db/connection';
 import type { ApprovalStore, NewApproval } from '#shared/ports/approvals';
 
 const ddb = mockClient(DynamoDBDocumentClient);
@@ -215,5 +217,29 @@ describe('Config: approvals target', () => {
     expect(() => loadConfig({ APPROVALS_TABLE: 'a b' })).toThrow(
       /APPROVALS_TABLE: must be a DynamoDB table name/,
     );
+  });
+});
+
+describe('Wiring: createApprovals with APPROVALS_TABLE', () => {
+  afterEach(() => {
+    ddb.reset();
+  });
+
+  it('sends through a document client it builds on the first call (lib-dynamodb imported then), to the table', async () => {
+    // Prepare: the AWS config; the audit copy's database is never reached by a read
+    ddb.on(GetCommand).resolves({ Item: storedItem() });
+    const approvals = createApprovals(loadConfig({ APPROVALS_TABLE: TABLE }), {} as WfloDb);
+
+    // Act
+    const row = await approvals.get('apr-1');
+
+    // Assess: the read went to DynamoDB through lib-dynamodb's GetCommand, the item came back as a row
+    expect(ddb.commandCalls(GetCommand)).toHaveLength(1);
+    expect(ddb.commandCalls(GetCommand)[0]!.args[0].input).toEqual({
+      TableName: TABLE,
+      Key: { approvalId: 'apr-1' },
+      ConsistentRead: true,
+    });
+    expect(row).toMatchObject({ id: 'apr-1', executionId: 'e-1', status: 'pending' });
   });
 });
