@@ -13,7 +13,7 @@
 export type ActivityNeed =
   /** The Aurora store through the RDS Data API (every activity records its step there). */
   | 'store'
-  /** ElastiCache Valkey (runs the function in the VPC): response cache and locks. */
+  /** ElastiCache Valkey (runs the function in the VPC, see {@link runsInVpc}): response cache and locks. */
   | 'cache'
   /** Artifacts bucket, objects under executions/. */
   | 'artifacts-read'
@@ -119,6 +119,18 @@ export const ACTIVITIES: readonly ActivityDefinition[] = [
     needs: ['store'],
   },
 ];
+
+/**
+ * Needs only reachable from inside the VPC. Everything else an activity touches (the RDS Data API, S3, DynamoDB,
+ * SNS, Secrets Manager, Bedrock, a model provider on the internet) has a public endpoint, and a function outside
+ * the VPC reaches it without an ENI, without the NAT gateway's per-GB charge and with a shorter cold start.
+ */
+export const VPC_NEEDS: readonly ActivityNeed[] = ['cache'];
+
+/** Whether the activity's function is placed in the VPC: exactly when one of its needs is {@link VPC_NEEDS}. */
+export function runsInVpc(activity: Pick<ActivityDefinition, 'needs'>): boolean {
+  return activity.needs.some((n) => VPC_NEEDS.includes(n));
+}
 
 /** The registry entry of an activity; throws naming the known ids when there is none. */
 export function activity(id: string): ActivityDefinition {

@@ -50,7 +50,8 @@ export function executionEndOf(report: {
  * Projects how an execution ended onto its row, for runs that did not record it themselves (a workflow
  * without an execution-finish step, a failure outside any Catch, an abort or a timeout). A row the workflow
  * already finished (e.g. `budget_exceeded` via execution-finish) is left as it is. With a transition count,
- * also charges the execution's state transitions (kind `transition`), once.
+ * also charges the execution's state transitions (kind `transition`), once. Then writes the run's terminal
+ * event if it has none yet: after every charge, so it is the run's last event and carries its final total.
  * @returns whether the row changed (false when it had already ended or does not exist)
  */
 export async function projectExecutionEnd(
@@ -61,9 +62,11 @@ export async function projectExecutionEnd(
   /** Which drive of the execution this end closes (0 = the first, n = the n-th redrive): each charges its own. */
   drive = 0,
 ): Promise<boolean> {
+  // The row ends now; its terminal event waits until the transitions are charged below, so it is the run's
+  // last event and carries its final total (a consumer may stop reading at it).
   const { changed } = await store.finishExecution(
     { id: executionId, status: end.status, output: end.output, error: end.error ?? null },
-    { readExisting: false },
+    { readExisting: false, endEvent: false },
   );
   if (transitions !== undefined && transitions > 0) {
     // Once per execution (idempotency key), however often the end is reported.
@@ -79,5 +82,7 @@ export async function projectExecutionEnd(
       { settleHeldKind: 'transition' },
     );
   }
+  // Written once per run, here or by the first projection of its end (execution-finish leaves it to this).
+  await store.recordExecutionEnd(executionId);
   return changed;
 }

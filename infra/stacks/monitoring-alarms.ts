@@ -32,6 +32,7 @@ export const RUNBOOK_ANCHORS = [
   'status-projector-errors',
   'reconciler-errors',
   'executions-reconciled',
+  'approval-sweeper-errors',
   'aurora-capacity',
   'aurora-cpu',
   'valkey-throttling',

@@ -46,7 +46,7 @@ export function addBusinessSegment(f: MonitoringFacade, costAlarmUsdPerHour: num
             addAlarm: alarm('Cost', 'Critical', 'llm-cost-per-hour', {
               threshold: costAlarmUsdPerHour,
               comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-              treatMissingData: TreatMissingData.NOT_BREACHING,
+              treatMissingDataOverride: TreatMissingData.NOT_BREACHING,
               additionalDescription: `wflo spent more than ${costAlarmUsdPerHour} USD in one hour.`,
             }),
           },
@@ -61,7 +61,7 @@ export function addBusinessSegment(f: MonitoringFacade, costAlarmUsdPerHour: num
             addAlarm: alarm('Cost', 'Warning', 'budget-exceeded', {
               threshold: 10,
               comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-              treatMissingData: TreatMissingData.NOT_BREACHING,
+              treatMissingDataOverride: TreatMissingData.NOT_BREACHING,
               period: Duration.hours(1),
               additionalDescription: 'More than 10 executions hit their budget within an hour.',
             }),

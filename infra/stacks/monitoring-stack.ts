@@ -69,6 +69,8 @@ export interface MonitoringStackProps extends StackProps {
   /** Runs only during deploys (a failure fails the deploy): on the dashboard, never alarmed on. */
   readonly migrations: WfloFunction;
   readonly statusProjection: StatusProjectionResources;
+  /** The scheduled approval expiry sweeper (functions/events/approval-sweeper.ts). */
+  readonly approvalSweeper: WfloFunction;
   /** The relay and consumer, when the environment has MSK. */
   readonly kafkaEvents?: KafkaEventsResources;
   readonly api: apigw.RestApi;
@@ -244,7 +246,8 @@ export class MonitoringStack extends Stack {
               addAlarm: alarm('StatusProjection', 'Warning', 'executions-reconciled', {
                 threshold: 0,
                 comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-                treatMissingData: TreatMissingData.NOT_BREACHING,
+                // A quiet period publishes nothing; the custom alarm reads the override, not treatMissingData.
+                treatMissingDataOverride: TreatMissingData.NOT_BREACHING,
                 period: Duration.minutes(15),
                 additionalDescription: 'The reconciler recorded the end of runs the status projector missed.',
               }),
@@ -252,6 +255,18 @@ export class MonitoringStack extends Stack {
           ],
         },
       ],
+    });
+    // Three failed five-minute periods in a row: expired approvals stay `pending` in their records (the Task
+    // still times out, and a read or decision records the expiry), and no approval.expired event goes out.
+    f.monitorLambdaFunction({
+      lambdaFunction: props.approvalSweeper.function,
+      alarmFriendlyName: 'Fn-approval-sweeper',
+      humanReadableName: 'Function approval-sweeper',
+      addFaultCountAlarm: alarm('Approvals', 'Warning', 'approval-sweeper-errors', {
+        maxErrorCount: 0,
+        datapointsToAlarm: 3,
+        evaluationPeriods: 3,
+      }),
     });
     f.monitorLambdaFunction({
       lambdaFunction: props.migrations.function,

@@ -9,7 +9,7 @@ import { acknowledgeAwsCustomResourceProvider } from '../constructs/nag.ts';
 /** Subnet group names; other stacks select subnets by these. */
 export const SUBNETS = {
   public: 'public',
-  /** Activity Lambdas: egress through NAT to LLM providers and AWS APIs. */
+  /** Lambdas that need Valkey or MSK (the rest run outside the VPC): egress through NAT to LLM providers and AWS APIs. */
   private: 'private',
   /** Aurora, Valkey, MSK: no route out at all. */
   data: 'data',
@@ -33,7 +33,7 @@ export interface NetworkStackProps extends StackProps {
  */
 export class NetworkStack extends Stack {
   readonly vpc: ec2.Vpc;
-  /** Activity Lambdas: HTTPS anywhere (via NAT), Valkey (and MSK, when deployed) inside the VPC. */
+  /** Lambdas in the VPC (those needing Valkey or MSK): HTTPS anywhere (via NAT), Valkey (and MSK) inside it. */
   readonly lambdaSecurityGroup: ec2.SecurityGroup;
   /** Sandbox tasks: HTTPS to the S3 prefix list and to the interface endpoints, nothing else. */
   readonly sandboxSecurityGroup: ec2.SecurityGroup;

@@ -14,7 +14,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { ENV, type EnvBindings } from '../../functions/shared/contracts/env.ts';
 import { EXECUTION_EVENTS_TOPIC } from '../../functions/shared/events/kafka.ts';
-import { ACTIVITIES, type ActivityDefinition } from '../activities.ts';
+import { ACTIVITIES, type ActivityDefinition, runsInVpc } from '../activities.ts';
 import { ActivityFunction } from '../constructs/activity-function.ts';
 import type { KafkaEvents } from '../constructs/kafka-events.ts';
 import { dataRemovalPolicy } from '../constructs/names.ts';
@@ -134,9 +134,14 @@ export class OrchestrationStack extends Stack {
         namePrefix: props.prefix,
         logRetention: props.logRetention,
         logRemovalPolicy: removal,
-        vpc: props.vpc,
-        vpcSubnets: { subnetGroupName: SUBNETS.private },
-        securityGroups: [props.lambdaSecurityGroup],
+        // Only an activity that needs a VPC-only resource (Valkey) runs in the VPC; the rest use public endpoints.
+        ...(runsInVpc(activity)
+          ? {
+              vpc: props.vpc,
+              vpcSubnets: { subnetGroupName: SUBNETS.private },
+              securityGroups: [props.lambdaSecurityGroup],
+            }
+          : {}),
         environment: llmEnvironment(ctx),
       });
       for (const need of activity.needs) {

@@ -108,6 +108,7 @@ export function createWflo(app: App, ctx: WfloContext, options: WfloOptions = {}
       projector: orchestration.projector,
       reconciler: orchestration.reconciler,
     },
+    approvalSweeper: orchestration.approvalSweeper,
     ...(orchestration.relay && orchestration.runNotifier
       ? {
           kafkaEvents: {

@@ -4,15 +4,21 @@
  * load: wflo's acquire (one EVALSHA: owner check, INCR of the fencing counter, HSET, PEXPIRE) and release (one
  * EVALSHA: compare-and-delete), next to a raw `SET key owner NX PX ttl` and `DEL key` without fencing.
  * Target: acquire p99 ≤ 2× the raw SET NX PX p99.
+ *
+ * Then the approval round trip embedded (request → decision → workflow continues), next to the engine's raw
+ * resume and a run with a Pass instead of the approval: see approval-round-trip.ts.
  */
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'iovalkey';
 import { redisLocks } from '#shared/locks/redis-locks';
+import { measureApprovalRoundTrip } from './approval-round-trip.ts';
 import { type BenchResult, percentile, target } from './lib.ts';
 import { serviceUrls } from './services.ts';
 
 const N = 5_000;
 const WARMUP = 500;
+/** Approval round trips of each kind (approval via the API, raw engine resume, Pass), interleaved. */
+const APPROVAL_ROUND_TRIPS = 50;
 
 /** Runs the lock benchmark (REDIS_URL, or the services script's Redis). */
 export async function run(): Promise<BenchResult> {
@@ -50,6 +56,7 @@ export async function run(): Promise<BenchResult> {
   }
   raw.disconnect();
   await locks.close();
+  const approvals = await measureApprovalRoundTrip(APPROVAL_ROUND_TRIPS);
   const pair = acquire.map((a, i) => a + release[i]!);
   const rawPair = rawSet.map((s, i) => s + rawDel[i]!);
   const ms = (v: number) => Math.round(v * 1000) / 1000;
@@ -69,6 +76,8 @@ export async function run(): Promise<BenchResult> {
       'raw SET+DEL p50 (ms)': ms(percentile(rawPair, 50)),
       'raw SET+DEL p99 (ms)': ms(percentile(rawPair, 99)),
       'fencing tokens strictly increasing (1 = yes)': monotonic ? 1 : 0,
+      'approval round trips': approvals.iterations,
+      ...approvals.figures,
     },
     targets: {
       'acquire p99 / raw SET NX PX p99': target(percentile(acquire, 99) / percentile(rawSet, 99), 2),
@@ -76,7 +85,7 @@ export async function run(): Promise<BenchResult> {
     },
     notes: [
       'sequential, one connection each, interleaved per iteration; loopback Redis on a shared 2-core machine',
-      'the approval round trip (request → decision → workflow continues) needs the durable engine: not measured here',
+      'approval round trip: one run at a time on file-backed PGlite; "decision → run ended" is from the POST leaving to the run\'s end being recorded; "raw resume" answers the same token through the engine directly (no HTTP, no approval checks or record); the engine resumes a waiting Task by in-process notification, no polling',
     ],
   };
 }

@@ -1,6 +1,6 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ACTIVITIES } from '../../infra/activities.ts';
+import { ACTIVITIES, runsInVpc } from '../../infra/activities.ts';
 import { NODE_RUNTIME } from '../../infra/constructs/wflo-function.ts';
 import { BASE_ACTIVITY_ACTIONS, NEED_ACTIONS, STAR_ONLY_ACTIONS, sharedWflo } from './app-fixture.ts';
 import {
@@ -40,7 +40,10 @@ describe('Construct: ActivityFunction', () => {
         Timeout: activity.timeoutSeconds,
         TracingConfig: { Mode: 'Active' },
         LoggingConfig: Match.objectLike({ LogFormat: 'JSON', LogGroup: Match.anyValue() }),
-        VpcConfig: Match.objectLike({ SubnetIds: Match.anyValue(), SecurityGroupIds: Match.anyValue() }),
+        // In the VPC only when it needs Valkey (vpc-placement.test.ts checks the subnets and security group).
+        VpcConfig: runsInVpc(activity)
+          ? Match.objectLike({ SubnetIds: Match.anyValue(), SecurityGroupIds: Match.anyValue() })
+          : Match.absent(),
         Environment: {
           Variables: Match.objectLike({
             NODE_OPTIONS: Match.absent(),

@@ -36,9 +36,10 @@ const FIXED_METRIC_ALARMS =
   2 + // Aurora capacity, CPU
   2 + // Valkey throttling, latency
   2 + // cost per hour, budget exceeded
+  1 + // approval sweeper errors
   4; // events (Kafka is on here): relay lag, relay errors, consumer lag, run notifier errors
-/** Activities, API, status projection, database, cost and events have both tiers; the cache only warns. */
-const FIXED_COMPOSITES = 2 * 6 + 1;
+/** Activities, API, status projection, database, cost and events have both tiers; the cache and approvals only warn. */
+const FIXED_COMPOSITES = 2 * 6 + 2;
 
 let w: SynthesizedWflo;
 let statemachines: string;
@@ -209,6 +210,37 @@ describe('Alarms: only on what exists', () => {
     expect(on('Errors', o.reconciler.function)).toHaveLength(1);
     expect(on('Errors', o.projector.function)).toHaveLength(1);
     expect(alarms.filter((a) => a.includes('"MetricName":"ExecutionsReconciled"'))).toHaveLength(1);
+  });
+
+  it('GIVEN the approval sweeper WHEN it fails three five-minute periods in a row THEN a Warning of source Approvals fires', () => {
+    const sweeper = logicalId(w.stacks.orchestration.approvalSweeper.function);
+    const errors = metricAlarms().filter(([, a]) => {
+      const text = JSON.stringify(a);
+      return text.includes('"MetricName":"Errors"') && text.includes(sweeper);
+    });
+    expect(errors).toHaveLength(1);
+    const [alarmId, alarm] = errors[0]!;
+    expect(alarm.Properties).toMatchObject({
+      AlarmName: 'wflo-many-Fn-approval-sweeper-Fault-Count-Warning',
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      EvaluationPeriods: 3,
+      DatapointsToAlarm: 3,
+    });
+    expect(String(alarm.Properties?.AlarmDescription)).toContain('docs/runbook.md#approval-sweeper-errors');
+    const composite = composites().find(([, c]) => c.Properties?.AlarmName === 'wflo-many-Approvals-Warning');
+    expect(JSON.stringify(composite?.[1].Properties?.AlarmRule)).toContain(alarmId);
+  });
+
+  it('GIVEN alarms on wflo metrics that are only published when something happens WHEN synthesized THEN missing data does not breach', () => {
+    // cdk-monitoring-constructs' custom alarms read treatMissingDataOverride (treatMissingData is ignored)
+    const alarms = metricAlarms().map(([, a]) => a.Properties ?? {});
+    const named = (metric: string) =>
+      alarms.filter((a) => JSON.stringify(a.Metrics ?? a).includes(`"${metric}"`));
+    for (const metric of ['ExecutionsReconciled', 'BudgetExceeded', 'CostMicros']) {
+      expect(named(metric), metric).toHaveLength(1);
+      expect(named(metric)[0], metric).toMatchObject({ TreatMissingData: 'notBreaching' });
+    }
   });
 
   it('charts and alarms on wflo metrics only by the names the functions emit (the metrics contract)', () => {

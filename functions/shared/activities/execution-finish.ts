@@ -23,18 +23,26 @@ export interface ExecutionFinishOutput {
   readonly savedMicros: number;
 }
 
-/** Records the final status, output and error of the execution (idempotent: a retry changes nothing). */
+/**
+ * Records the final status, output and error of the execution (idempotent: a retry changes nothing); its
+ * terminal event follows from the end projection, after the run's last charge.
+ */
 export async function finishExecution(
   deps: { store: Store },
   step: StepInfo,
   input: ExecutionFinishInput,
 ): Promise<ExecutionFinishOutput> {
-  const { execution: row } = await deps.store.finishExecution({
-    id: step.executionId,
-    status: input.status,
-    output: input.output ?? null,
-    error: input.error ? { error: input.error.Error, cause: input.error.Cause ?? '' } : null,
-  });
+  // The terminal event is not written here: this step's own completion and cost, and the run's transitions,
+  // are recorded after it. The end projection (the engine's, or the status projector on AWS) writes it last.
+  const { execution: row } = await deps.store.finishExecution(
+    {
+      id: step.executionId,
+      status: input.status,
+      output: input.output ?? null,
+      error: input.error ? { error: input.error.Error, cause: input.error.Cause ?? '' } : null,
+    },
+    { endEvent: false },
+  );
   const execution = row!;
   return {
     executionId: execution.id,

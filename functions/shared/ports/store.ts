@@ -124,8 +124,21 @@ export interface Store {
       output?: unknown;
       error?: { error: string; cause?: string } | null;
     },
-    options?: { readExisting?: boolean },
+    options?: {
+      readExisting?: boolean;
+      /**
+       * Write `execution.<status>` with the change (default). False: the row ends now and its terminal event
+       * waits for {@link Store.recordExecutionEnd}, written once the run's last charge is in, so the event a
+       * consumer stops at carries the run's final totals (the engine's end projection does this).
+       */
+      endEvent?: boolean;
+    },
   ): Promise<{ execution: ExecutionRow | undefined; changed: boolean }>;
+  /**
+   * Writes the terminal event (`execution.<status>`, with the row's cost now) of an ended execution that has
+   * none yet; false when it has one or has not ended. Call it after the run's last charge.
+   */
+  recordExecutionEnd(id: string): Promise<boolean>;
   /** Records the start of one attempt of a step (idempotent per entry+attempt). */
   /**
    * Records the start of one attempt of a step (idempotent per entry+item+attempt). With `keptResultKey`,

@@ -5,12 +5,17 @@ import { ConflictError, NotFoundError } from '../errors.ts';
 import { EVENTS, executionEndEvent } from '../events/catalogue.ts';
 import { type Store, TERMINAL_STATUSES } from '../ports/store.ts';
 import { outboxOf } from './outbox.ts';
-import { json, once, p } from './statements.ts';
+import { json, once, p, rowsOf } from './statements.ts';
 
 /** The execution aggregate's part of the store: create, start, finish, read, discard. */
 export type ExecutionMethods = Pick<
   Store,
-  'createExecution' | 'discardExecution' | 'getExecution' | 'markRunning' | 'finishExecution'
+  | 'createExecution'
+  | 'discardExecution'
+  | 'getExecution'
+  | 'markRunning'
+  | 'finishExecution'
+  | 'recordExecutionEnd'
 >;
 
 /** JSON equality regardless of key order, for idempotent-create comparisons. */
@@ -67,20 +72,22 @@ export function executionMethods(db: WfloDb): ExecutionMethods {
   );
 
   /** Ends an execution that has not ended yet (its status, output or error) with its event. */
+  const finishUpdate = () =>
+    db
+      .update(executions)
+      .set({
+        status: sql`${p('status')}`,
+        output: sql`${p('output')}::jsonb`,
+        error: sql`${p('error')}::jsonb`,
+        finishedAt: sql`${p('finishedAt')}::timestamptz`,
+        reservedMicros: 0,
+      })
+      .where(and(eq(executions.id, p('id')), sql`${executions.status} NOT IN ${TERMINAL_STATUSES}`))
+      .returning();
+  /** The same end without its event: recordExecutionEnd writes it after the run's last charge. */
+  const finishWithoutEventQuery = once(() => finishUpdate().prepare('wflo_finish_execution_quiet'));
   const finishQuery = once(() => {
-    const upd = db.$with('upd').as(
-      db
-        .update(executions)
-        .set({
-          status: sql`${p('status')}`,
-          output: sql`${p('output')}::jsonb`,
-          error: sql`${p('error')}::jsonb`,
-          finishedAt: sql`${p('finishedAt')}::timestamptz`,
-          reservedMicros: 0,
-        })
-        .where(and(eq(executions.id, p('id')), sql`${executions.status} NOT IN ${TERMINAL_STATUSES}`))
-        .returning(),
-    );
+    const upd = db.$with('upd').as(finishUpdate());
     const ev = outbox(
       'ev',
       sql`${upd.id}`,
@@ -91,7 +98,18 @@ export function executionMethods(db: WfloDb): ExecutionMethods {
     return db.with(upd, ev).select().from(upd).prepare('wflo_finish_execution');
   });
 
+  const endEvents = TERMINAL_STATUSES.map(executionEndEvent);
+
   return {
+    async recordExecutionEnd(id) {
+      // The same payload as finishQuery's event, from the row as it is now (every charge in). Not atomic against
+      // a concurrent call for the same run (a redelivered status change racing the first): both may write one.
+      const rows = await db.execute(
+        sql`insert into ${events} (execution_id, type, payload) select ${executions.id}, 'execution.' || ${executions.status}, jsonb_strip_nulls(jsonb_build_object('executionId', ${executions.id}, 'workflow', ${executions.workflow}, 'status', ${executions.status}, 'costMicros', ${executions.costMicros}, 'error', ${executions.error})) from ${executions} where ${executions.id} = ${id} and ${executions.status} in ${TERMINAL_STATUSES} and not exists (select 1 from ${events} where ${events.executionId} = ${id} and ${events.type} in ${endEvents}) returning ${events.id}`,
+      );
+      return rowsOf(rows).length > 0;
+    },
+
     async createExecution(input) {
       const [created] = await (input.running ? createRunningQuery : createPendingQuery)().execute({
         id: input.id,
@@ -152,14 +170,17 @@ export function executionMethods(db: WfloDb): ExecutionMethods {
     },
 
     async finishExecution({ id, status, output, error }, options = {}) {
-      const [row] = await finishQuery().execute({
+      const params = {
         id,
         status,
-        event: executionEndEvent(status),
         output: json(output),
         error: json(error),
         finishedAt: new Date().toISOString(),
-      });
+      };
+      const [row] =
+        options.endEvent === false
+          ? await finishWithoutEventQuery().execute(params)
+          : await finishQuery().execute({ ...params, event: executionEndEvent(status) });
       if (row) return { execution: row, changed: true };
       if (options.readExisting === false) return { execution: undefined, changed: false };
       const [existing] = await getExecutionQuery().execute({ id });

@@ -1,0 +1,77 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Store } from '#shared/ports/store';
+import { openTestStore } from '../helpers/database.ts';
+
+/*
+ * Store: an execution's terminal event written after its last charge (finishExecution with endEvent: false,
+ * then recordExecutionEnd), so the event carries the final total and is the run's last.
+ */
+
+let store: Store;
+let close: () => Promise<void>;
+let n = 0;
+const newId = () => `end-${Date.now()}-${n++}`;
+
+beforeAll(async () => {
+  ({ store, close } = await openTestStore());
+});
+afterAll(async () => {
+  await close();
+});
+
+async function running(): Promise<string> {
+  const id = newId();
+  await store.createExecution({ id, workflow: 'w', input: {} });
+  await store.markRunning(id);
+  return id;
+}
+
+describe('GIVEN an execution ended without its event', () => {
+  it('WHEN a charge follows and its end is recorded THEN the terminal event is last and carries the total', async () => {
+    // Prepare
+    const id = await running();
+    await store.recordCost({ executionId: id, kind: 'llm', usdMicros: 70, idempotencyKey: `${id}/a` });
+    const ended = await store.finishExecution(
+      { id, status: 'succeeded', output: { ok: 1 } },
+      { endEvent: false },
+    );
+
+    // Act
+    await store.recordCost({ executionId: id, kind: 'transition', usdMicros: 31, idempotencyKey: `${id}/t` });
+    const first = await store.recordExecutionEnd(id);
+    const second = await store.recordExecutionEnd(id);
+
+    // Assess
+    expect(ended.changed).toBe(true);
+    expect(ended.execution?.status).toBe('succeeded');
+    expect([first, second]).toEqual([true, false]);
+    const events = await store.listEvents(id, 0, 100);
+    const last = events.at(-1)!;
+    expect(last.type).toBe('execution.succeeded');
+    expect(last.payload).toEqual({ executionId: id, workflow: 'w', status: 'succeeded', costMicros: 101 });
+    expect(events.filter((e) => e.type === 'execution.succeeded')).toHaveLength(1);
+  });
+
+  it('WHEN the execution has not ended THEN no terminal event is written', async () => {
+    const id = await running();
+
+    const written = await store.recordExecutionEnd(id);
+
+    expect(written).toBe(false);
+    expect((await store.listEvents(id, 0, 100)).map((e) => e.type)).toEqual([
+      'execution.created',
+      'execution.started',
+    ]);
+  });
+
+  it('WHEN it ended with its event already (the default) THEN recording the end writes nothing more', async () => {
+    const id = await running();
+    await store.finishExecution({ id, status: 'failed', error: { error: 'E', cause: 'c' } });
+
+    const written = await store.recordExecutionEnd(id);
+
+    expect(written).toBe(false);
+    const types = (await store.listEvents(id, 0, 100)).map((e) => e.type);
+    expect(types.filter((t) => t === 'execution.failed')).toHaveLength(1);
+  });
+});
