@@ -103,6 +103,50 @@ type AslValidator = (
 ) => AslValidationResult;
 // asl-validator is CommonJS without type declarations; typed here rather than with a global module declaration.
 const aslValidator = createRequire(import.meta.url)('asl-validator') as AslValidator;
+reuseAslValidatorAjv();
+
+interface KeywordRegistry {
+  addKeyword(def: unknown): unknown;
+  getKeyword(name: string): unknown;
+}
+
+/**
+ * asl-validator builds a new Ajv and compiles its whole schema on every call (0.2 s idle, seconds on a busy
+ * machine): most of what loading a workflow costs, paid again for every file `wflo dev`, `cdk synth` and the
+ * conformance runner check. Within a process its Ajv instance is kept for the next call. The result is the
+ * same: its schemas and options are the same module constants each call, the formats it adds again are the
+ * same functions ({@link validateAsl} always passes the default options), and calls are synchronous, so
+ * `ajv.errors` is never shared between two validations. Only asl-validator's own schema set is reused: any
+ * other Ajv user in the process gets a new instance as before.
+ */
+function reuseAslValidatorAjv(): void {
+  const fromValidator = createRequire(createRequire(import.meta.url).resolve('asl-validator'));
+  const ajv = fromValidator('ajv') as { default: new (options: { schemas?: unknown }) => object };
+  const Ajv = ajv.default;
+  if ((Ajv as { reused?: true }).reused) return;
+  // The module object json-schema-errors.js passes first in `schemas` (require's cache makes it the same one).
+  const aslSchema: unknown = fromValidator('./schemas/common.json');
+  let instance: object | undefined;
+  const Reused = function (this: unknown, options: { schemas?: unknown } = {}) {
+    const first: unknown = Array.isArray(options.schemas) ? options.schemas[0] : undefined;
+    if (first !== aslSchema) return new Ajv(options);
+    if (!instance) {
+      const created = new Ajv(options) as KeywordRegistry;
+      // ajv-formats adds its keywords again on each call; a keyword already there is the same one.
+      const add = created.addKeyword.bind(created);
+      created.addKeyword = (def: unknown) => {
+        const k = typeof def === 'string' ? def : (def as { keyword?: string | string[] }).keyword;
+        const names = Array.isArray(k) ? k : [k];
+        return names.every((n) => n !== undefined && created.getKeyword(n)) ? created : add(def);
+      };
+      instance = created;
+    }
+    return instance;
+  } as unknown as typeof Ajv & { reused?: true };
+  Object.setPrototypeOf(Reused, Ajv);
+  Reused.reused = true;
+  ajv.default = Reused;
+}
 
 /** Validates an ASL definition with asl-validator; throws with every error, prefixed by the source. */
 export function validateAsl(definition: unknown, source: string): void {

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { LocalRuntime } from '../engine/runtime.ts';
+import { timedStartupStep } from '../engine/startup-timing.ts';
 import { describeChange, type WorkflowChange } from '../engine/workflow-change.ts';
 
 /* What every command shares: the usage error, --input parsing, and booting the embedded runtime. */
@@ -41,7 +42,7 @@ export async function boot(options: {
     console.error(UNSAFE_WARNING);
   }
   const { loadConfig } = await import('#shared/config');
-  const { createLocalRuntime } = await import('../engine/runtime.ts');
+  const { createLocalRuntime } = await timedStartupStep('engine modules', import('../engine/runtime.ts'));
   const config = loadConfig();
   // One process per embedded data directory (PGlite is single-process): claimed before it is opened.
   const claim =
@@ -55,22 +56,28 @@ export async function boot(options: {
         ? `opening the store (PGlite at ${config.dataDir}) and applying migrations…`
         : 'connecting to PostgreSQL (DATABASE_URL) and applying migrations…',
     );
-    local = await createLocalRuntime(config, {
-      ...(options.watch ? { onWorkflowChange: logWorkflowChange } : {}),
-      // Reading commands drive nothing; `dev` and `run` resume what a stopped process left running.
-      durable: !options.readOnly,
-      onProgress: progress,
-      ...(options.resumeWhileServing ? { resumeWhileServing: true } : {}),
-    });
+    local = await timedStartupStep('runtime (store, handlers, workflows)', () =>
+      createLocalRuntime(config, {
+        ...(options.watch ? { onWorkflowChange: logWorkflowChange } : {}),
+        // Reading commands drive nothing; `dev` and `run` resume what a stopped process left running.
+        durable: !options.readOnly,
+        onProgress: progress,
+        ...(options.resumeWhileServing ? { resumeWhileServing: true } : {}),
+      }),
+    );
   } catch (error) {
     claim?.release();
     throw error;
   }
   // KAFKA_BROKERS set: the outbox is relayed to that broker while this process runs (read-only commands write
   // no events, so they relay nothing).
-  const relay = options.readOnly
-    ? undefined
-    : await (await import('../engine/event-relay.ts')).startLocalEventRelay(config, local.runtime.store);
+  // Without it the relay module (and the Kafka client it loads, seconds of a start) is not imported at all.
+  const relay =
+    options.readOnly || !config.kafka
+      ? undefined
+      : await timedStartupStep('event relay', async () =>
+          (await import('../engine/event-relay.ts')).startLocalEventRelay(config, local.runtime.store),
+        );
   const close = local.close.bind(local);
   local.close = async () => {
     try {

@@ -19,6 +19,7 @@ import {
   type LocalIntegration,
   LocalOrchestrator,
 } from './orchestrator.ts';
+import { startupStep, timedStartupStep } from './startup-timing.ts';
 import { type WorkflowChange, watchWorkflows } from './workflow-watcher.ts';
 import { loadWorkflows, localFunctionArn } from './workflows.ts';
 
@@ -113,12 +114,17 @@ export async function createLocalRuntime(
   } = {},
 ): Promise<LocalRuntime> {
   const dir = resolve(options.statemachinesDir ?? config.statemachinesDir);
+  const loadedWorkflows = options.onWorkflowChange ? undefined : startupStep('workflows (read + check)');
   const workflows = options.onWorkflowChange ? new Map() : loadWorkflows(dir);
   // A broken input schema is a load error naming its file, like a broken ASL file.
   for (const w of workflows.values()) readInputSchema(inputSchemaFileOf(w.file));
+  loadedWorkflows?.();
   // The handler modules load (transpiled on tsx's loader thread) while the store opens: the two longest
   // steps of a start, on an existing PGlite directory, no longer wait for each other.
-  const [loaded, opened] = await Promise.allSettled([loadLocalFunctions(), createRuntime(config)]);
+  const [loaded, opened] = await Promise.allSettled([
+    timedStartupStep('activity handler modules', loadLocalFunctions),
+    timedStartupStep('store open + migrations', createRuntime(config)),
+  ]);
   if (loaded.status === 'rejected') {
     if (opened.status === 'fulfilled') await opened.value.close();
     throw loaded.reason;
@@ -162,16 +168,18 @@ export async function createLocalRuntime(
     aws,
     leaseMs: config.engine.leaseSeconds * 1000,
   });
+  const watched = options.onWorkflowChange ? startupStep('workflows (read + check)') : undefined;
   const watcher = options.onWorkflowChange
     ? watchWorkflows(dir, orchestrator, { onChange: options.onWorkflowChange })
     : undefined;
+  watched?.();
   let resumeLeftRunning: (() => Promise<string[]>) | undefined;
   let resuming: Promise<unknown> | undefined;
   if (options.durable) {
     // PGlite is one process's (data-dir-owner.ts): every run left running is this process's to resume.
     const exclusive = runtime.store.kind === 'pglite';
     // Listed before anything serves, so a run this process's API accepts is never taken for a left one.
-    const orphans = await orchestrator.findOrphans({ exclusive });
+    const orphans = await timedStartupStep('list runs left running', orchestrator.findOrphans({ exclusive }));
     if (orphans.length > 0) options.onProgress?.(`resuming ${orphans.length} run(s) left running`);
     if (options.resumeWhileServing) {
       resumeLeftRunning = () => {
