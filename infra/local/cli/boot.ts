@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { DbConnection } from '../engine/db/client.ts';
 import type { LocalRuntime } from '../engine/runtime.ts';
 import { timedStartupStep } from '../engine/startup-timing.ts';
 import { describeChange, type WorkflowChange } from '../engine/workflow-change.ts';
@@ -42,7 +43,6 @@ export async function boot(options: {
     console.error(UNSAFE_WARNING);
   }
   const { loadConfig } = await import('#shared/config');
-  const { createLocalRuntime } = await timedStartupStep('engine modules', import('../engine/runtime.ts'));
   const config = loadConfig();
   // One process per embedded data directory (PGlite is single-process): claimed before it is opened.
   const claim =
@@ -50,14 +50,24 @@ export async function boot(options: {
       ? (await import('../engine/data-dir-owner.ts')).claimDataDir(config.dataDir, `wflo ${options.command}`)
       : undefined;
   let local: LocalRuntime;
+  let opening: Promise<DbConnection> | undefined;
   try {
     progress(
       config.store.kind === 'pglite'
         ? `opening the store (PGlite at ${config.dataDir}) and applying migrations…`
         : 'connecting to PostgreSQL (DATABASE_URL) and applying migrations…',
     );
+    // The store opens first (on an existing PGlite directory the longest step: its WebAssembly compiles
+    // and PostgreSQL recovers) while the engine's modules, the handlers and the workflows load beside it.
+    opening = timedStartupStep('store open + migrations', async () =>
+      (await import('../engine/db/client.ts')).openDb(config.store),
+    );
+    // Awaited by the runtime below; a failure before that must not surface as an unhandled rejection.
+    opening.catch(() => undefined);
+    const { createLocalRuntime } = await timedStartupStep('engine modules', import('../engine/runtime.ts'));
     local = await timedStartupStep('runtime (store, handlers, workflows)', () =>
       createLocalRuntime(config, {
+        opening: opening!,
         ...(options.watch ? { onWorkflowChange: logWorkflowChange } : {}),
         // Reading commands drive nothing; `dev` and `run` resume what a stopped process left running.
         durable: !options.readOnly,
@@ -66,6 +76,8 @@ export async function boot(options: {
       }),
     );
   } catch (error) {
+    // Opened but never handed to a runtime (a module failed to load): closed, so the claim's release is true.
+    await opening?.then((conn) => conn.close()).catch(() => undefined);
     claim?.release();
     throw error;
   }

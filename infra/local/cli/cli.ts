@@ -1,5 +1,11 @@
 import { parseArgs } from 'node:util';
-import { sinceProcessStart, startupBreakdown, startupMark, startupStep } from '../engine/startup-timing.ts';
+import {
+  sinceProcessStart,
+  startupBreakdown,
+  startupMark,
+  startupStep,
+  timedStartupStep,
+} from '../engine/startup-timing.ts';
 import { type ApiTarget, OWNER_AWARE, ownerTarget, targetFetch } from './api-target.ts';
 import { approvals, decide } from './approval-commands.ts';
 import { boot, parseInput, UsageError } from './boot.ts';
@@ -72,21 +78,25 @@ async function dev(args: string[]): Promise<number> {
   const verbose = values.verbose || process.env.WFLO_VERBOSE === '1';
   // Refused before anything opens: serving other machines is a choice the user makes explicitly.
   const { loadConfig } = await import('#shared/config');
-  const { remoteAccess } = await import('./security.ts');
+  const { remoteAccess } = await import('./remote-access.ts');
   const api = loadConfig().api;
   const host = values.host ?? api.host;
   const access = remoteAccess({ host, allowRemote: values['allow-remote'], configuredToken: api.token });
   if (!access.ok) throw new UsageError(access.reason);
   const port = values.port === undefined ? api.port : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0-65535`);
-  const { config, local, claim } = await boot({
+  const booting = boot({
     command: 'dev',
     unsafeLocalSandbox: values['unsafe-local-sandbox'],
     watch: true,
     resumeWhileServing: true,
   });
-  const listening = startupStep('API server (load + listen)');
-  const { startLocalServer } = await import('./server.ts');
+  // The API app's modules load while the store opens instead of after it.
+  const serverModule = timedStartupStep('API server modules', import('./server.ts'));
+  serverModule.catch(() => undefined);
+  const { config, local, claim } = await booting;
+  const listening = startupStep('API server (listen)');
+  const { startLocalServer } = await serverModule;
   const server = await startLocalServer(local, { port, host, token: access.token });
   listening();
   // `wflo run`, `wflo executions`, … in another terminal find this API through the data directory.

@@ -9,6 +9,7 @@ import { logger } from '#shared/observability';
 import type { WorkflowEngine } from '#shared/ports/engine';
 import { inputSchemaFileOf, readInputSchema } from '#shared/workflow-inputs';
 import { ACTIVITIES } from '../../activities.ts';
+import type { DbConnection } from './db/client.ts';
 import { DYNAMODB_TABLES_FILE } from './integrations/dynamodb-embedded.ts';
 import { ECS_RUN_TASK_SYNC, ecsRunTaskIntegration } from './integrations/ecs-run-task.ts';
 import { AwsIntegrations } from './integrations/resolver.ts';
@@ -109,6 +110,11 @@ export async function createLocalRuntime(
      * LocalRuntime.resumeLeftRunning} is called, so `wflo dev` serves at once instead of after every resume.
      */
     resumeWhileServing?: boolean;
+    /**
+     * The store's connection, already being opened for this config (see {@link openStoreEarly}); opened here
+     * when absent.
+     */
+    opening?: Promise<DbConnection>;
     /** Sweep approvals past their expiry to `expired` this often; 0: never. @default LOCAL_APPROVAL_SWEEP_MS */
     approvalSweepMs?: number;
   } = {},
@@ -123,7 +129,9 @@ export async function createLocalRuntime(
   // steps of a start, on an existing PGlite directory, no longer wait for each other.
   const [loaded, opened] = await Promise.allSettled([
     timedStartupStep('activity handler modules', loadLocalFunctions),
-    timedStartupStep('store open + migrations', createRuntime(config)),
+    options.opening
+      ? createRuntime(config, options.opening)
+      : timedStartupStep('store open + migrations', createRuntime(config)),
   ]);
   if (loaded.status === 'rejected') {
     if (opened.status === 'fulfilled') await opened.value.close();
