@@ -11,11 +11,15 @@ import { chaosMarker } from '../helpers/chaos-openai-server.ts';
  * starts, stops and restarts PostgreSQL and Redis on the chaos suite's own ports.
  */
 
-/** The chaos suite's own PostgreSQL and Redis (ports and directory apart from the integration suite's). */
+/**
+ * The chaos suite's own PostgreSQL and Redis (ports and directory apart from the integration suite's). The
+ * same variables services.sh reads move them, so two checkouts on one machine can each run the suite:
+ * `WFLO_SERVICES_DIR=/tmp/wflo-services-b WFLO_PG_PORT=55462 WFLO_REDIS_PORT=56409 npm run test:chaos`.
+ */
 export const CHAOS_SERVICES_ENV = {
-  WFLO_SERVICES_DIR: '/tmp/wflo-services-chaos',
-  WFLO_PG_PORT: '55452',
-  WFLO_REDIS_PORT: '56399',
+  WFLO_SERVICES_DIR: process.env.WFLO_SERVICES_DIR || '/tmp/wflo-services-chaos',
+  WFLO_PG_PORT: process.env.WFLO_PG_PORT || '55452',
+  WFLO_REDIS_PORT: process.env.WFLO_REDIS_PORT || '56399',
 } as const;
 
 /** Runs tests/integration/services.sh with the chaos ports; returns what it printed on stdout. */
