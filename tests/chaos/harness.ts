@@ -177,29 +177,47 @@ export async function startRuns(
   url: string,
   count: number,
   prefix: string,
-  options: { concurrency?: number; budgetUsd?: number } = {},
+  options: {
+    concurrency?: number;
+    budgetUsd?: number;
+    /**
+     * Send each start again, with the same idempotencyKey, when its request fails on the network (a loaded
+     * machine drops a connection now and then: the benchmark's runs must all start so both phases run the same
+     * workload). 0 (the chaos scenarios, which count refusals): no key, no retry.
+     */
+    retries?: number;
+  } = {},
 ): Promise<Started> {
   const acknowledged: AcknowledgedRun[] = [];
   const refused: string[] = [];
   let next = 0;
+  const retries = options.retries ?? 0;
   const worker = async () => {
     for (let i = next++; i < count; i = next++) {
       const marker = `${prefix}-${i}`;
-      try {
-        const res = await fetch(`${url}/workflows/agent-loop/executions`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({
-            input: { goal: `${chaosMarker(marker)} write a haiku about queues`, maxIterations: 2 },
-            budgetUsd: options.budgetUsd ?? 0.05,
-          }),
-        });
-        const body = (await res.json()) as { executionId?: string; error?: unknown };
-        if (res.status === 201 && body.executionId)
-          acknowledged.push({ executionId: body.executionId, marker });
-        else refused.push(`${res.status} ${JSON.stringify(body).slice(0, 200)}`);
-      } catch (error) {
-        refused.push(`request failed: ${(error as Error).message}`);
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const res = await fetch(`${url}/workflows/agent-loop/executions`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({
+              input: { goal: `${chaosMarker(marker)} write a haiku about queues`, maxIterations: 2 },
+              budgetUsd: options.budgetUsd ?? 0.05,
+              ...(retries > 0 ? { idempotencyKey: marker } : {}),
+            }),
+          });
+          const body = (await res.json()) as { executionId?: string; error?: unknown };
+          // 200: an earlier attempt with this key was accepted after all; it is that run.
+          if ((res.status === 201 || (retries > 0 && res.status === 200)) && body.executionId)
+            acknowledged.push({ executionId: body.executionId, marker });
+          else refused.push(`${res.status} ${JSON.stringify(body).slice(0, 200)}`);
+          break;
+        } catch (error) {
+          if (attempt < retries) continue;
+          const cause = (error as Error).cause as Error | undefined;
+          refused.push(`request failed: ${(error as Error).message}${cause ? ` (${cause.message})` : ''}`);
+          break;
+        }
       }
     }
   };
