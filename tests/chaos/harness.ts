@@ -11,11 +11,15 @@ import { chaosMarker } from '../helpers/chaos-openai-server.ts';
  * starts, stops and restarts PostgreSQL and Redis on the chaos suite's own ports.
  */
 
-/** The chaos suite's own PostgreSQL and Redis (ports and directory apart from the integration suite's). */
+/**
+ * The chaos suite's own PostgreSQL and Redis (ports and directory apart from the integration suite's). The
+ * same variables services.sh reads move them, so two checkouts on one machine can each run the suite:
+ * `WFLO_SERVICES_DIR=/tmp/wflo-services-b WFLO_PG_PORT=55462 WFLO_REDIS_PORT=56409 npm run test:chaos`.
+ */
 export const CHAOS_SERVICES_ENV = {
-  WFLO_SERVICES_DIR: '/tmp/wflo-services-chaos',
-  WFLO_PG_PORT: '55452',
-  WFLO_REDIS_PORT: '56399',
+  WFLO_SERVICES_DIR: process.env.WFLO_SERVICES_DIR || '/tmp/wflo-services-chaos',
+  WFLO_PG_PORT: process.env.WFLO_PG_PORT || '55452',
+  WFLO_REDIS_PORT: process.env.WFLO_REDIS_PORT || '56399',
 } as const;
 
 /** Runs tests/integration/services.sh with the chaos ports; returns what it printed on stdout. */
@@ -173,29 +177,47 @@ export async function startRuns(
   url: string,
   count: number,
   prefix: string,
-  options: { concurrency?: number; budgetUsd?: number } = {},
+  options: {
+    concurrency?: number;
+    budgetUsd?: number;
+    /**
+     * Send each start again, with the same idempotencyKey, when its request fails on the network (a loaded
+     * machine drops a connection now and then: the benchmark's runs must all start so both phases run the same
+     * workload). 0 (the chaos scenarios, which count refusals): no key, no retry.
+     */
+    retries?: number;
+  } = {},
 ): Promise<Started> {
   const acknowledged: AcknowledgedRun[] = [];
   const refused: string[] = [];
   let next = 0;
+  const retries = options.retries ?? 0;
   const worker = async () => {
     for (let i = next++; i < count; i = next++) {
       const marker = `${prefix}-${i}`;
-      try {
-        const res = await fetch(`${url}/workflows/agent-loop/executions`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({
-            input: { goal: `${chaosMarker(marker)} write a haiku about queues`, maxIterations: 2 },
-            budgetUsd: options.budgetUsd ?? 0.05,
-          }),
-        });
-        const body = (await res.json()) as { executionId?: string; error?: unknown };
-        if (res.status === 201 && body.executionId)
-          acknowledged.push({ executionId: body.executionId, marker });
-        else refused.push(`${res.status} ${JSON.stringify(body).slice(0, 200)}`);
-      } catch (error) {
-        refused.push(`request failed: ${(error as Error).message}`);
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const res = await fetch(`${url}/workflows/agent-loop/executions`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({
+              input: { goal: `${chaosMarker(marker)} write a haiku about queues`, maxIterations: 2 },
+              budgetUsd: options.budgetUsd ?? 0.05,
+              ...(retries > 0 ? { idempotencyKey: marker } : {}),
+            }),
+          });
+          const body = (await res.json()) as { executionId?: string; error?: unknown };
+          // 200: an earlier attempt with this key was accepted after all; it is that run.
+          if ((res.status === 201 || (retries > 0 && res.status === 200)) && body.executionId)
+            acknowledged.push({ executionId: body.executionId, marker });
+          else refused.push(`${res.status} ${JSON.stringify(body).slice(0, 200)}`);
+          break;
+        } catch (error) {
+          if (attempt < retries) continue;
+          const cause = (error as Error).cause as Error | undefined;
+          refused.push(`request failed: ${(error as Error).message}${cause ? ` (${cause.message})` : ''}`);
+          break;
+        }
       }
     }
   };

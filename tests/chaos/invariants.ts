@@ -2,7 +2,7 @@ import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import type { ChaosOpenAiServer } from '../helpers/chaos-openai-server.ts';
-import type { AcknowledgedRun } from './harness.ts';
+import { type AcknowledgedRun, CHAOS_SERVICES_ENV } from './harness.ts';
 
 /*
  * What every chaos scenario must leave true, counted with SQL on the store after the processes are done
@@ -158,7 +158,7 @@ export async function checkInvariants(
 }
 
 /** Where the scenarios append their rows for the table the global teardown prints. */
-export const RESULTS_FILE = '/tmp/wflo-services-chaos/results.jsonl';
+export const RESULTS_FILE = join(CHAOS_SERVICES_ENV.WFLO_SERVICES_DIR, 'results.jsonl');
 
 /** Records one scenario's counts for the final table. */
 export function recordScenario(scenario: string, counts: InvariantCounts, info: ScenarioInfo): void {

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
@@ -275,46 +274,7 @@ function withEnv<T>(env: Record<string, string> | undefined, job: () => Promise<
   });
 }
 
-/**
- * asl-validator builds a new Ajv and compiles its whole schema on every call (0.2 s idle, seconds on a busy
- * machine): most of a case's time. Within this process its Ajv instance is kept for the next call. The result
- * is the same: the schemas and options are the same module constants each call (the first schema object is the key), the formats it adds again are
- * the same functions, and calls are synchronous, so `ajv.errors` is never shared between two validations.
- */
-interface KeywordRegistry {
-  addKeyword(def: unknown): unknown;
-  getKeyword(name: string): unknown;
-}
-
-function reuseAslValidatorAjv(): void {
-  const fromValidator = createRequire(createRequire(import.meta.url).resolve('asl-validator'));
-  const ajv = fromValidator('ajv') as { default: new (options: { schemas?: unknown }) => object };
-  const Ajv = ajv.default;
-  if ((Ajv as { reused?: true }).reused) return;
-  const cache = new WeakMap<object, object>();
-  const Reused = function (this: unknown, options: { schemas?: unknown } = {}) {
-    // The array is new each call, its schema objects are the module's own: the first one names the set.
-    const key: unknown = Array.isArray(options.schemas) ? options.schemas[0] : undefined;
-    if (!key || typeof key !== 'object') return new Ajv(options);
-    let instance = cache.get(key);
-    if (!instance) {
-      const created = new Ajv(options) as KeywordRegistry;
-      // ajv-formats adds its keywords again on each call; a keyword already there is the same one.
-      const add = created.addKeyword.bind(created);
-      created.addKeyword = (def: unknown) => {
-        const k = typeof def === 'string' ? def : (def as { keyword?: string | string[] }).keyword;
-        const names = Array.isArray(k) ? k : [k];
-        return names.every((n) => n !== undefined && created.getKeyword(n)) ? created : add(def);
-      };
-      instance = created;
-      cache.set(key, instance);
-    }
-    return instance;
-  } as unknown as typeof Ajv & { reused?: true };
-  Reused.reused = true;
-  ajv.default = Reused;
-}
-reuseAslValidatorAjv();
+// asl-validator's Ajv is compiled once per process: infra/workflows/asl.ts keeps it (validateAsl below).
 
 /** A workflow name from a case file path (workflow names are kebab-case, at most 41 characters). */
 function workflowName(file: string): string {

@@ -16,7 +16,8 @@ export function memoryOutbox(n: number, shape: (i: number) => Pick<EventRow, 'ty
     published: false,
   }));
   const store: RelayStore = {
-    listUnpublishedEvents: async (limit) => rows.filter((r) => !r.published).slice(0, limit),
+    listUnpublishedEvents: async (limit, after = 0) =>
+      rows.filter((r) => !r.published && r.id > after).slice(0, limit),
     markEventsPublished: async (ids) => {
       let marked = 0;
       for (const r of rows) {

@@ -1,5 +1,5 @@
 import type { Publisher } from './kafka-client.ts';
-import { type RelayStore, relayBatch } from './relay.ts';
+import { drainOutbox, type RelayStore } from './relay.ts';
 
 /*
  * The relay as one bounded run: what the relay Lambda does per invocation. EventBridge starts it every minute
@@ -53,10 +53,16 @@ export async function runRelay(deps: RelayRunDeps, options: RelayRunOptions): Pr
   let error: unknown;
   while (now() < options.deadline) {
     try {
-      const n = await relayBatch(deps.store, deps.publisher, options.batchSize);
-      relayed += n;
-      if (n > 0) batches++;
-      if (n === options.batchSize) continue;
+      // Full batches back to back (pipelined: the next read and the last mark overlap each produce) until a
+      // batch comes back short or the deadline passes.
+      await drainOutbox(deps.store, deps.publisher, {
+        batchSize: options.batchSize,
+        stopping: () => now() >= options.deadline,
+        onMarked: (rows) => {
+          relayed += rows;
+          batches++;
+        },
+      });
     } catch (e) {
       error = e;
       break;

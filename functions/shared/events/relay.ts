@@ -29,19 +29,88 @@ export async function relayBatch(
   return rows.length;
 }
 
+/** How a drain (one pass over the outbox) goes: batch size and when to stop early. */
+export interface DrainOptions {
+  /** Rows per batch (one produce request). */
+  readonly batchSize: number;
+  /** Epoch ms after which no further batch is read. */
+  readonly deadline?: number;
+  /** Asked before each further batch is read; true ends the drain after the batch in flight. */
+  readonly stopping?: () => boolean;
+  /** Told the size of each batch once it is marked (counters that survive a drain ending in an error). */
+  readonly onMarked?: (rows: number) => void;
+}
+
+/** What a drain did: rows published and marked, and in how many batches. */
+export interface DrainReport {
+  readonly relayed: number;
+  readonly batches: number;
+}
+
+/**
+ * Relays batches until the outbox is empty (a batch comes back short), `deadline` passes or `stopping()`
+ * says so; returns the rows published and marked.
+ *
+ * Pipelined over the store: while batch N is produced, batch N+1 is read (the unpublished rows after N's
+ * last id, since N is not marked yet) and batch N-1 is marked. Produce calls themselves never overlap: the
+ * next one starts only after the previous one is acknowledged, so a run's events reach its partition in
+ * outbox order even when a produce fails (the idempotent producer of @platformatic/kafka has one request in
+ * flight and advances its sequence numbers only on acknowledgement, so two concurrent sends could not be
+ * ordered anyway). A row is marked only after its own produce was acknowledged, so at least once holds: a
+ * crash leaves at most the acknowledged-but-unmarked batch to be sent again. The "after N's last id" read
+ * only covers this pass: every drain starts again from the oldest unpublished row, so a row that committed
+ * late with a lower id (two transactions racing) goes out on the next pass, not never.
+ */
+export async function drainOutbox(
+  store: RelayStore,
+  publisher: Publisher,
+  options: DrainOptions,
+): Promise<DrainReport> {
+  const { batchSize } = options;
+  const more = () =>
+    !options.stopping?.() && (options.deadline === undefined || Date.now() < options.deadline);
+  let relayed = 0;
+  let batches = 0;
+  let marking: Promise<void> | undefined;
+  const mark = (ids: number[]) =>
+    store.markEventsPublished(ids).then(() => {
+      relayed += ids.length;
+      batches++;
+      options.onMarked?.(ids.length);
+    });
+  let rows = await store.listUnpublishedEvents(batchSize);
+  try {
+    while (rows.length > 0) {
+      const full = rows.length === batchSize && more();
+      const last = rows[rows.length - 1]!.id;
+      const [sent, next] = await Promise.allSettled([
+        publisher.publish(rows.map(toKafkaMessage)),
+        full ? store.listUnpublishedEvents(batchSize, last) : Promise.resolve([]),
+      ]);
+      if (sent.status === 'rejected') throw sent.reason;
+      if (next.status === 'rejected') throw next.reason;
+      // The previous batch's mark has had this produce's whole round trip to finish.
+      await marking;
+      marking = mark(rows.map((r) => r.id));
+      // Handled here so a failed mark is not an unhandled rejection while the next produce runs; it is still
+      // thrown by the `await marking` after that produce (or in `finally`).
+      marking.catch(() => undefined);
+      rows = next.value;
+    }
+  } finally {
+    // Whatever ended the drain, the batch already acknowledged is still marked (or its error surfaces).
+    await marking;
+  }
+  return { relayed, batches };
+}
+
 /** Relays batches until the outbox is empty or `deadline` (epoch ms) passes; returns the rows published. */
 export async function relayUntilEmpty(
   store: RelayStore,
   publisher: Publisher,
   options: { batchSize: number; deadline?: number },
 ): Promise<number> {
-  let total = 0;
-  for (;;) {
-    const n = await relayBatch(store, publisher, options.batchSize);
-    total += n;
-    if (n < options.batchSize || (options.deadline !== undefined && Date.now() >= options.deadline))
-      return total;
-  }
+  return (await drainOutbox(store, publisher, options)).relayed;
 }
 
 export interface OutboxRelayOptions {
@@ -115,13 +184,15 @@ export class OutboxRelay {
     while (!this.#stopping) {
       let wait = this.#o.pollMs;
       try {
-        const n = await relayBatch(this.#store, this.#publisher, this.#o.batchSize);
-        if (n > 0) {
-          this.stats.relayed += n;
-          this.stats.batches++;
-        }
+        await drainOutbox(this.#store, this.#publisher, {
+          batchSize: this.#o.batchSize,
+          stopping: () => this.#stopping,
+          onMarked: (rows) => {
+            this.stats.relayed += rows;
+            this.stats.batches++;
+          },
+        });
         failures = 0;
-        if (n === this.#o.batchSize) wait = 0;
       } catch (error) {
         failures++;
         this.stats.failures++;

@@ -266,8 +266,11 @@ export interface Store {
   listSteps(executionId: string): Promise<StepRow[]>;
   listCosts(executionId: string): Promise<CostEntryRow[]>;
   listEvents(executionId: string, after: number, limit: number): Promise<EventRow[]>;
-  /** Outbox rows not yet relayed to Kafka, oldest first (the relay's work list; see functions/shared/events/relay.ts). */
-  listUnpublishedEvents(limit: number): Promise<EventRow[]>;
+  /**
+   * Outbox rows not yet relayed to Kafka, oldest first (the relay's work list; see functions/shared/events/relay.ts);
+   * with `after`, only rows with a greater id (the relay reading its next batch while the last is produced).
+   */
+  listUnpublishedEvents(limit: number, after?: number): Promise<EventRow[]>;
   /** Marks outbox rows relayed (idempotent: a row already marked keeps its first time); returns rows newly marked. */
   markEventsPublished(ids: readonly number[]): Promise<number>;
   close(): Promise<void>;

@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, inArray, isNull, type SQL, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, isNull, type SQL, sql } from 'drizzle-orm';
 import type { WfloDb } from '../db/connection.ts';
 import { events } from '../db/schema.ts';
 import type { Store } from '../ports/store.ts';
@@ -48,19 +48,33 @@ export function outboxMethods(db: WfloDb): OutboxMethods {
         .limit(limit);
     },
 
-    // The partial index events_unpublished keeps this a short index scan however long the outbox grows.
-    async listUnpublishedEvents(limit) {
-      return db.select().from(events).where(isNull(events.publishedAt)).orderBy(asc(events.id)).limit(limit);
+    // The partial index events_unpublished keeps this a short index scan however long the outbox grows;
+    // `after` starts it past the batch the relay is still producing (not yet marked).
+    async listUnpublishedEvents(limit, after) {
+      const unpublished = isNull(events.publishedAt);
+      return db
+        .select()
+        .from(events)
+        .where(after === undefined ? unpublished : and(unpublished, gt(events.id, after)))
+        .orderBy(asc(events.id))
+        .limit(limit);
     },
 
+    // One statement per batch with the ids as ONE text parameter (`= ANY` of the array it splits into): a
+    // statement of 1,000 placeholders costs more to build, send and parse than the update itself, and the
+    // Aurora Data API takes no array parameters. The count comes back as one row, not one row per id.
     async markEventsPublished(ids) {
       if (ids.length === 0) return 0;
-      const marked = await db
-        .update(events)
-        .set({ publishedAt: sql`now()` })
-        .where(and(inArray(events.id, [...ids]), isNull(events.publishedAt)))
-        .returning({ id: events.id });
-      return marked.length;
+      const marked = db
+        .$with('marked', { id: sql<number>`id`.as('id') })
+        .as(
+          sql`update ${events} set published_at = now() where ${events.id} = any(string_to_array(${ids.join(',')}::text, ',')::bigint[]) and ${events.publishedAt} is null returning ${events.id} as id`,
+        );
+      const [row] = await db
+        .with(marked)
+        .select({ n: sql<number>`count(*)::int`.mapWith(Number) })
+        .from(marked);
+      return row?.n ?? 0;
     },
   };
 }

@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
+import type { DbConnection } from '../engine/db/client.ts';
 import type { LocalRuntime } from '../engine/runtime.ts';
+import { timedStartupStep } from '../engine/startup-timing.ts';
 import { describeChange, type WorkflowChange } from '../engine/workflow-change.ts';
 
 /* What every command shares: the usage error, --input parsing, and booting the embedded runtime. */
@@ -41,7 +43,6 @@ export async function boot(options: {
     console.error(UNSAFE_WARNING);
   }
   const { loadConfig } = await import('#shared/config');
-  const { createLocalRuntime } = await import('../engine/runtime.ts');
   const config = loadConfig();
   // One process per embedded data directory (PGlite is single-process): claimed before it is opened.
   const claim =
@@ -49,28 +50,46 @@ export async function boot(options: {
       ? (await import('../engine/data-dir-owner.ts')).claimDataDir(config.dataDir, `wflo ${options.command}`)
       : undefined;
   let local: LocalRuntime;
+  let opening: Promise<DbConnection> | undefined;
   try {
     progress(
       config.store.kind === 'pglite'
         ? `opening the store (PGlite at ${config.dataDir}) and applying migrations…`
         : 'connecting to PostgreSQL (DATABASE_URL) and applying migrations…',
     );
-    local = await createLocalRuntime(config, {
-      ...(options.watch ? { onWorkflowChange: logWorkflowChange } : {}),
-      // Reading commands drive nothing; `dev` and `run` resume what a stopped process left running.
-      durable: !options.readOnly,
-      onProgress: progress,
-      ...(options.resumeWhileServing ? { resumeWhileServing: true } : {}),
-    });
+    // The store opens first (on an existing PGlite directory the longest step: its WebAssembly compiles
+    // and PostgreSQL recovers) while the engine's modules, the handlers and the workflows load beside it.
+    opening = timedStartupStep('store open + migrations', async () =>
+      (await import('../engine/db/client.ts')).openDb(config.store),
+    );
+    // Awaited by the runtime below; a failure before that must not surface as an unhandled rejection.
+    opening.catch(() => undefined);
+    const { createLocalRuntime } = await timedStartupStep('engine modules', import('../engine/runtime.ts'));
+    local = await timedStartupStep('runtime (store, handlers, workflows)', () =>
+      createLocalRuntime(config, {
+        opening: opening!,
+        ...(options.watch ? { onWorkflowChange: logWorkflowChange } : {}),
+        // Reading commands drive nothing; `dev` and `run` resume what a stopped process left running.
+        durable: !options.readOnly,
+        onProgress: progress,
+        ...(options.resumeWhileServing ? { resumeWhileServing: true } : {}),
+      }),
+    );
   } catch (error) {
+    // Opened but never handed to a runtime (a module failed to load): closed, so the claim's release is true.
+    await opening?.then((conn) => conn.close()).catch(() => undefined);
     claim?.release();
     throw error;
   }
   // KAFKA_BROKERS set: the outbox is relayed to that broker while this process runs (read-only commands write
   // no events, so they relay nothing).
-  const relay = options.readOnly
-    ? undefined
-    : await (await import('../engine/event-relay.ts')).startLocalEventRelay(config, local.runtime.store);
+  // Without it the relay module (and the Kafka client it loads, seconds of a start) is not imported at all.
+  const relay =
+    options.readOnly || !config.kafka
+      ? undefined
+      : await timedStartupStep('event relay', async () =>
+          (await import('../engine/event-relay.ts')).startLocalEventRelay(config, local.runtime.store),
+        );
   const close = local.close.bind(local);
   local.close = async () => {
     try {

@@ -1,10 +1,20 @@
 import { parseArgs } from 'node:util';
+import {
+  sinceProcessStart,
+  startupBreakdown,
+  startupMark,
+  startupStep,
+  timedStartupStep,
+} from '../engine/startup-timing.ts';
 import { type ApiTarget, OWNER_AWARE, ownerTarget, targetFetch } from './api-target.ts';
 import { approvals, decide } from './approval-commands.ts';
 import { boot, parseInput, UsageError } from './boot.ts';
 import { cancel, executions, ofExecution, redrive, workflows } from './read-commands.ts';
 import { runRemote } from './run-remote.ts';
 import { taskToken } from './task-token-commands.ts';
+
+// Node started, the TypeScript loader registered and this module's static imports evaluated.
+startupMark('node + CLI modules');
 
 // Local defaults before any handler module loads: quiet logs, no EMF metrics on stdout.
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
@@ -13,11 +23,12 @@ process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
 const USAGE = `wflo — durable AI-agent workflows, embedded on this machine or on the deployed API
 
 Usage:
-  wflo dev [--port 3000] [--host 127.0.0.1] [--allow-remote] [--unsafe-local-sandbox]
+  wflo dev [--port 3000] [--host 127.0.0.1] [--allow-remote] [--unsafe-local-sandbox] [--verbose]
                                                  serve the API over the embedded runtime; a --host
                                                  other than loopback needs --allow-remote, and then
                                                  every request a bearer token (WFLO_API_TOKEN, or one
-                                                 printed at start)
+                                                 printed at start); --verbose (or WFLO_VERBOSE=1)
+                                                 prints where the start's time went
   wflo run <workflow> [--input <json|@file>] [--budget <usd>] [--idempotency-key <key>] [--json]
            [--unsafe-local-sandbox]              run one execution to the end, showing each step
   wflo executions [--workflow <name>] [--status <status>] [--limit 20] [--json]
@@ -61,25 +72,33 @@ async function dev(args: string[]): Promise<number> {
       host: { type: 'string' },
       'allow-remote': { type: 'boolean', default: false },
       'unsafe-local-sandbox': { type: 'boolean', default: false },
+      verbose: { type: 'boolean', default: false },
     },
   });
+  const verbose = values.verbose || process.env.WFLO_VERBOSE === '1';
   // Refused before anything opens: serving other machines is a choice the user makes explicitly.
   const { loadConfig } = await import('#shared/config');
-  const { remoteAccess } = await import('./security.ts');
+  const { remoteAccess } = await import('./remote-access.ts');
   const api = loadConfig().api;
   const host = values.host ?? api.host;
   const access = remoteAccess({ host, allowRemote: values['allow-remote'], configuredToken: api.token });
   if (!access.ok) throw new UsageError(access.reason);
   const port = values.port === undefined ? api.port : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0-65535`);
-  const { config, local, claim } = await boot({
+  const booting = boot({
     command: 'dev',
     unsafeLocalSandbox: values['unsafe-local-sandbox'],
     watch: true,
     resumeWhileServing: true,
   });
-  const { startLocalServer } = await import('./server.ts');
+  // The API app's modules load while the store opens instead of after it.
+  const serverModule = timedStartupStep('API server modules', import('./server.ts'));
+  serverModule.catch(() => undefined);
+  const { config, local, claim } = await booting;
+  const listening = startupStep('API server (listen)');
+  const { startLocalServer } = await serverModule;
   const server = await startLocalServer(local, { port, host, token: access.token });
+  listening();
   // `wflo run`, `wflo executions`, … in another terminal find this API through the data directory.
   claim?.setUrl(server.url);
   const auth = access.token ? ` \\\n    -H "authorization: Bearer $WFLO_API_TOKEN"` : '';
@@ -91,6 +110,12 @@ async function dev(args: string[]): Promise<number> {
   export WFLO_API_TOKEN=${access.token}
 `);
   }
+  const readyMs = sinceProcessStart();
+  if (verbose)
+    console.error(`wflo: start-up, ms since the process started:\n  ${startupBreakdown().join('\n  ')}`);
+  console.error(
+    `wflo: serving ${(readyMs / 1000).toFixed(1)} s after the process started${verbose ? '' : ' (--verbose: where the time went)'}`,
+  );
   console.log(`wflo dev — embedded runtime
   API        ${server.url}   (OpenAPI document: ${server.url}/openapi.json, metrics: ${server.url}/metrics)
   auth       ${access.token ? 'Authorization: Bearer $WFLO_API_TOKEN on every request' : 'none (this machine only)'}
@@ -110,9 +135,13 @@ Then follow it:
 
 Ctrl+C stops the server.`);
   // Serving already: the runs a stopped process left are resumed now, next to the new ones.
+  const resumeStarted = performance.now();
   local.resumeLeftRunning?.().then(
     (ids) => {
-      if (ids.length > 0) console.error(`wflo: resumed ${ids.length} run(s) left running`);
+      if (ids.length > 0) {
+        const ms = Math.round(performance.now() - resumeStarted);
+        console.error(`wflo: resumed ${ids.length} run(s) left running (${ms} ms after serving)`);
+      }
     },
     (error: unknown) =>
       console.error(

@@ -1,18 +1,14 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { isIPv4, isIPv6 } from 'node:net';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { isIPv6 } from 'node:net';
 import { hostname, networkInterfaces } from 'node:os';
 import type { MiddlewareHandler } from 'hono';
 import { problem } from '../../../functions/api/app.ts';
+import { isLoopback } from './remote-access.ts';
+
+// Kept apart (remote-access.ts) so `wflo dev` decides before it loads the API app; re-exported for callers here.
+export { isLoopback, type RemoteAccess, remoteAccess } from './remote-access.ts';
 
 const PROBLEM = { 'content-type': 'application/problem+json' } as const;
-
-/** True for names and addresses that only this machine can reach (127.0.0.0/8, ::1, localhost). */
-export function isLoopback(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
-  if (h === 'localhost' || h === '::1') return true;
-  if (isIPv4(h)) return h.startsWith('127.');
-  return h.startsWith('::ffff:') && isIPv4(h.slice(7)) && h.slice(7).startsWith('127.');
-}
 
 const WILDCARDS = new Set(['0.0.0.0', '::', '[::]']);
 
@@ -108,34 +104,4 @@ export function requireJson(): MiddlewareHandler {
     }
     await next();
   };
-}
-
-/** What `wflo dev` may do given where it binds: serve (with a token or none), or refuse and say why. */
-export type RemoteAccess =
-  | { readonly ok: true; readonly token: string | undefined; readonly generated: boolean }
-  | { readonly ok: false; readonly reason: string };
-
-/**
- * Binding beyond loopback needs `--allow-remote`, and then a bearer token: WFLO_API_TOKEN, or one made here
- * (32 random bytes, base64url) to print at start. On loopback a configured token is still required of
- * every request; none is made.
- */
-export function remoteAccess(options: {
-  host: string;
-  allowRemote: boolean;
-  configuredToken: string | undefined;
-}): RemoteAccess {
-  if (isLoopback(options.host)) {
-    return { ok: true, token: options.configuredToken, generated: false };
-  }
-  if (!options.allowRemote) {
-    return {
-      ok: false,
-      reason:
-        `--host ${options.host} is reachable from other machines: add --allow-remote to serve it there ` +
-        '(every request then needs a bearer token; see README.md)',
-    };
-  }
-  if (options.configuredToken) return { ok: true, token: options.configuredToken, generated: false };
-  return { ok: true, token: randomBytes(32).toString('base64url'), generated: true };
 }

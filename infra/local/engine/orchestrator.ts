@@ -339,9 +339,10 @@ export class LocalOrchestrator {
   }
 
   /**
-   * Resumes runs found by {@link findOrphans}, `concurrency` at a time (default 16): concurrent resumes'
-   * statements share the store's group commit (one at a time, 200 runs took ~10 s on PGlite), while the
-   * bound keeps a large backlog from starving the runs already going.
+   * Resumes runs found by {@link findOrphans}, `concurrency` at a time (default 64): concurrent resumes'
+   * statements share the store's group commit (one at a time, 200 runs took ~10 s on PGlite; 16 at a time,
+   * 200 runs took 19 s after serving on a loaded 2-core machine, most of the recovery bench's overhead),
+   * while the bound keeps a large backlog from starving the runs already going.
    * @returns the ids resumed (those another process claimed first are left out)
    */
   async resume(rows: readonly OrphanRun[], options: { concurrency?: number } = {}): Promise<string[]> {
@@ -353,7 +354,7 @@ export class LocalOrchestrator {
         if (await this.#resumeOne(row)) resumed.push(row.id);
       }
     };
-    const width = Math.max(1, Math.min(options.concurrency ?? 16, rows.length));
+    const width = Math.max(1, Math.min(options.concurrency ?? 64, rows.length));
     await Promise.all(Array.from({ length: width }, worker));
     return resumed;
   }
@@ -368,20 +369,24 @@ export class LocalOrchestrator {
       from: row.owner,
     });
     if (!claimed) return false;
-    // A model call in flight when the owner died may have been billed: its hold becomes unconfirmed spend at
-    // its worst case (the ledger never claims less than may have been paid); other holds are released.
-    for (const hold of await this.#options.store.listHeldReservations(row.id)) {
-      if (hold.kind !== 'llm') continue;
-      await this.#options.store.recordUnconfirmed(
-        hold.key,
-        'the process driving the run stopped while this model call was in flight',
-      );
-    }
-    await this.#options.store.releaseHeld(row.id, {
-      error: 'wflo.Interrupted',
-      cause: `the process driving this run stopped (${row.owner ?? 'no owner'}); the step is attempted again`,
-    });
-    await this.#restartInterrupted(row.id);
+    const settleHolds = async () => {
+      // A model call in flight when the owner died may have been billed: its hold becomes unconfirmed spend at
+      // its worst case (the ledger never claims less than may have been paid); other holds are released.
+      for (const hold of await this.#options.store.listHeldReservations(row.id)) {
+        if (hold.kind !== 'llm') continue;
+        await this.#options.store.recordUnconfirmed(
+          hold.key,
+          'the process driving the run stopped while this model call was in flight',
+        );
+      }
+      await this.#options.store.releaseHeld(row.id, {
+        error: 'wflo.Interrupted',
+        cause: `the process driving this run stopped (${row.owner ?? 'no owner'}); the step is attempted again`,
+      });
+    };
+    // The holds and the journal are apart (the run is claimed and not started yet): each chain's statements
+    // wait for one group commit after another, so the two go side by side; both end before the run starts.
+    await Promise.all([settleHolds(), this.#restartInterrupted(row.id)]);
     await this.#options.store.appendEvents(row.id, [
       { type: 'execution.resumed', payload: { executionId: row.id, previousOwner: row.owner } },
     ]);

@@ -9,6 +9,7 @@ import { logger } from '#shared/observability';
 import type { WorkflowEngine } from '#shared/ports/engine';
 import { inputSchemaFileOf, readInputSchema } from '#shared/workflow-inputs';
 import { ACTIVITIES } from '../../activities.ts';
+import type { DbConnection } from './db/client.ts';
 import { DYNAMODB_TABLES_FILE } from './integrations/dynamodb-embedded.ts';
 import { ECS_RUN_TASK_SYNC, ecsRunTaskIntegration } from './integrations/ecs-run-task.ts';
 import { AwsIntegrations } from './integrations/resolver.ts';
@@ -19,6 +20,7 @@ import {
   type LocalIntegration,
   LocalOrchestrator,
 } from './orchestrator.ts';
+import { startupStep, timedStartupStep } from './startup-timing.ts';
 import { type WorkflowChange, watchWorkflows } from './workflow-watcher.ts';
 import { loadWorkflows, localFunctionArn } from './workflows.ts';
 
@@ -108,17 +110,29 @@ export async function createLocalRuntime(
      * LocalRuntime.resumeLeftRunning} is called, so `wflo dev` serves at once instead of after every resume.
      */
     resumeWhileServing?: boolean;
+    /**
+     * The store's connection, already being opened for this config (see {@link openStoreEarly}); opened here
+     * when absent.
+     */
+    opening?: Promise<DbConnection>;
     /** Sweep approvals past their expiry to `expired` this often; 0: never. @default LOCAL_APPROVAL_SWEEP_MS */
     approvalSweepMs?: number;
   } = {},
 ): Promise<LocalRuntime> {
   const dir = resolve(options.statemachinesDir ?? config.statemachinesDir);
+  const loadedWorkflows = options.onWorkflowChange ? undefined : startupStep('workflows (read + check)');
   const workflows = options.onWorkflowChange ? new Map() : loadWorkflows(dir);
   // A broken input schema is a load error naming its file, like a broken ASL file.
   for (const w of workflows.values()) readInputSchema(inputSchemaFileOf(w.file));
+  loadedWorkflows?.();
   // The handler modules load (transpiled on tsx's loader thread) while the store opens: the two longest
   // steps of a start, on an existing PGlite directory, no longer wait for each other.
-  const [loaded, opened] = await Promise.allSettled([loadLocalFunctions(), createRuntime(config)]);
+  const [loaded, opened] = await Promise.allSettled([
+    timedStartupStep('activity handler modules', loadLocalFunctions),
+    options.opening
+      ? createRuntime(config, options.opening)
+      : timedStartupStep('store open + migrations', createRuntime(config)),
+  ]);
   if (loaded.status === 'rejected') {
     if (opened.status === 'fulfilled') await opened.value.close();
     throw loaded.reason;
@@ -162,16 +176,18 @@ export async function createLocalRuntime(
     aws,
     leaseMs: config.engine.leaseSeconds * 1000,
   });
+  const watched = options.onWorkflowChange ? startupStep('workflows (read + check)') : undefined;
   const watcher = options.onWorkflowChange
     ? watchWorkflows(dir, orchestrator, { onChange: options.onWorkflowChange })
     : undefined;
+  watched?.();
   let resumeLeftRunning: (() => Promise<string[]>) | undefined;
   let resuming: Promise<unknown> | undefined;
   if (options.durable) {
     // PGlite is one process's (data-dir-owner.ts): every run left running is this process's to resume.
     const exclusive = runtime.store.kind === 'pglite';
     // Listed before anything serves, so a run this process's API accepts is never taken for a left one.
-    const orphans = await orchestrator.findOrphans({ exclusive });
+    const orphans = await timedStartupStep('list runs left running', orchestrator.findOrphans({ exclusive }));
     if (orphans.length > 0) options.onProgress?.(`resuming ${orphans.length} run(s) left running`);
     if (options.resumeWhileServing) {
       resumeLeftRunning = () => {

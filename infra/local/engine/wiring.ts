@@ -11,7 +11,7 @@ import { createStore } from '#shared/store/create-store';
 import { installRuntime, type Runtime, uninstallRuntime } from '#shared/wiring/lazy';
 import { createCache, createProviders, loadPrices, withSecretApiKey } from '#shared/wiring/llm-parts';
 import { LocalArtifacts } from './adapters/local-artifacts.ts';
-import { openDb } from './db/client.ts';
+import { type DbConnection, openDb } from './db/client.ts';
 
 export type { Runtime } from '#shared/wiring/lazy';
 export { createCache, createProviders, withSecretApiKey } from '#shared/wiring/llm-parts';
@@ -30,14 +30,17 @@ export function createArtifacts(config: Config): ArtifactStore {
     : new LocalArtifacts(config.artifacts.dir);
 }
 
-/** Opens the store (any driver) and builds every adapter for a config. */
-export async function createRuntime(configIn: Config): Promise<Runtime> {
+/**
+ * Opens the store (any driver) and builds every adapter for a config. `opening`: the store's connection
+ * already being opened (`wflo dev` starts it first, so the slowest step of a start overlaps module loading).
+ */
+export async function createRuntime(configIn: Config, opening?: Promise<DbConnection>): Promise<Runtime> {
   const config = configIn.llm.secretArn
     ? await withSecretApiKey(configIn, new SecretsManagerClient({}))
     : configIn;
   const providers = createProviders(config);
   const prices = loadPrices(config, providers);
-  const conn = await openDb(config.store);
+  const conn = await (opening ?? openDb(config.store));
   const store = guardStore(createStore(conn));
   const cache = createCache(config, conn.db);
   const locks = createLocks(config, conn.db);

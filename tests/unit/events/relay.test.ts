@@ -9,7 +9,7 @@ import {
   toKafkaMessage,
 } from '#shared/events/kafka';
 import type { Publisher } from '#shared/events/kafka-client';
-import { OutboxRelay, relayBatch } from '#shared/events/relay';
+import { drainOutbox, OutboxRelay, type RelayStore, relayBatch } from '#shared/events/relay';
 import type { EventRow } from '#shared/ports/store';
 import { memoryOutbox as outbox } from '../../helpers/memory-outbox.ts';
 
@@ -106,6 +106,120 @@ describe('relayBatch / OutboxRelay', () => {
     expect(failures).toEqual([1, 2, 3]);
     expect(sent).toHaveLength(25);
     expect(relay.stats).toMatchObject({ relayed: 25, failures: 3 });
+  });
+});
+
+/** A store and a publisher that log each call as it starts and ends, and a publisher that answers when told. */
+function tracedRelay(n: number, failPublishCall?: number) {
+  const { rows, store: inner } = memoryOutbox(n);
+  const log: string[] = [];
+  const acks: (() => void)[] = [];
+  let calls = 0;
+  let producing = 0;
+  let maxProducing = 0;
+  const store: RelayStore = {
+    async listUnpublishedEvents(limit, after) {
+      const got = await inner.listUnpublishedEvents(limit, after);
+      log.push(`read ${got.map((r) => r.id).join(',')}`);
+      return got;
+    },
+    async markEventsPublished(ids) {
+      log.push(`mark ${ids.join(',')}`);
+      return inner.markEventsPublished(ids);
+    },
+  };
+  const sent: number[] = [];
+  const publisher: Publisher = {
+    async publish(messages) {
+      const call = ++calls;
+      const seqs = messages.map((m) => parseEventMessage(m.value).sequence);
+      producing++;
+      maxProducing = Math.max(maxProducing, producing);
+      log.push(`produce ${seqs.join(',')}`);
+      // Acknowledged a few turns later, so a read or mark issued meanwhile shows up in between.
+      await new Promise<void>((resolve) => acks.push(resolve));
+      producing--;
+      if (call === failPublishCall) throw new Error('broker down');
+      sent.push(...seqs);
+      log.push(`acked ${seqs.join(',')}`);
+    },
+    close: async () => {},
+  };
+  const acker = setInterval(() => acks.shift()?.(), 2);
+  return {
+    rows,
+    store,
+    publisher,
+    log,
+    sent,
+    maxProducing: () => maxProducing,
+    done: () => clearInterval(acker),
+  };
+}
+
+describe('drainOutbox (the pipelined pass)', () => {
+  it('reads the next batch and marks the last one while a batch is produced; one produce at a time', async () => {
+    // GIVEN 7 rows in batches of 3
+    const t = tracedRelay(7);
+
+    // WHEN the outbox is drained
+    const report = await drainOutbox(t.store, t.publisher, { batchSize: 3 }).finally(t.done);
+
+    // THEN every row went out once in id order, produces never overlapped, the read of a batch and the
+    // mark of the one before happened while the batch between them was being produced, and a batch was
+    // marked only after its own produce was acknowledged
+    expect(report).toEqual({ relayed: 7, batches: 3 });
+    expect(t.sent).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(t.maxProducing()).toBe(1);
+    expect(t.log).toEqual([
+      'read 1,2,3',
+      'produce 1,2,3',
+      'read 4,5,6',
+      'acked 1,2,3',
+      'mark 1,2,3',
+      'produce 4,5,6',
+      'read 7',
+      'acked 4,5,6',
+      'mark 4,5,6',
+      'produce 7',
+      'acked 7',
+      'mark 7',
+    ]);
+    expect(t.rows.every((r) => r.published)).toBe(true);
+  });
+
+  it('marks the batch already acknowledged when a later produce fails, and leaves the failed one unsent', async () => {
+    // GIVEN 9 rows in batches of 3 and a broker that fails the second produce
+    const t = tracedRelay(9, 2);
+
+    // WHEN the outbox is drained
+    const draining = drainOutbox(t.store, t.publisher, { batchSize: 3 }).finally(t.done);
+
+    // THEN the drain fails, rows 1-3 are marked, 4-9 wait in the outbox for the next pass (nothing skipped)
+    await expect(draining).rejects.toThrow('broker down');
+    expect(t.rows.filter((r) => r.published).map((r) => r.id)).toEqual([1, 2, 3]);
+    const retry = tracedRelay(0);
+    const again = await drainOutbox(t.store, retry.publisher, { batchSize: 3 }).finally(retry.done);
+    expect(again.relayed).toBe(6);
+    expect(retry.sent).toEqual([4, 5, 6, 7, 8, 9]);
+  });
+
+  it('picks up, on the next pass, a row that was not yet visible when a later batch was read', async () => {
+    // GIVEN 6 rows of which row 2 commits late (invisible during the first pass)
+    const { rows, store } = memoryOutbox(6);
+    const late = rows[1]!;
+    late.published = true; // invisible to the reads of the first pass
+    const { sent, publisher } = recordingPublisher();
+
+    // WHEN one pass runs, then the row becomes visible and the next pass runs
+    const first = await drainOutbox(store, publisher, { batchSize: 2 });
+    late.published = false;
+    const second = await drainOutbox(store, publisher, { batchSize: 2 });
+
+    // THEN the first pass sent the 5 visible rows and the second the late one: nothing skipped
+    expect(first.relayed).toBe(5);
+    expect(second.relayed).toBe(1);
+    expect(sent.map((m) => parseEventMessage(m.value).sequence)).toEqual([1, 3, 4, 5, 6, 2]);
   });
 });
 
