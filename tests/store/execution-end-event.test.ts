@@ -74,4 +74,35 @@ describe('GIVEN an execution ended without its event', () => {
     const types = (await store.listEvents(id, 0, 100)).map((e) => e.type);
     expect(types.filter((t) => t === 'execution.failed')).toHaveLength(1);
   });
+
+  it('WHEN five deliveries of the same end race THEN exactly one terminal event is written', async () => {
+    // Prepare
+    const id = await running();
+    await store.finishExecution({ id, status: 'succeeded', output: {} }, { endEvent: false });
+
+    // Act
+    const written = await Promise.all(Array.from({ length: 5 }, () => store.recordExecutionEnd(id)));
+
+    // Assess
+    expect(written.filter(Boolean)).toHaveLength(1);
+    const types = (await store.listEvents(id, 0, 100)).map((e) => e.type);
+    expect(types.filter((t) => t === 'execution.succeeded')).toHaveLength(1);
+  });
+
+  it('WHEN a failed run is redriven and ends again THEN its new end gets its own terminal event', async () => {
+    // Prepare
+    const id = await running();
+    await store.finishExecution({ id, status: 'failed', error: { error: 'E', cause: 'c' } });
+    await store.redriveExecution(id, 0);
+    await store.finishExecution({ id, status: 'succeeded', output: {} }, { endEvent: false });
+
+    // Act
+    const written = await store.recordExecutionEnd(id);
+
+    // Assess
+    expect(written).toBe(true);
+    const types = (await store.listEvents(id, 0, 100)).map((e) => e.type);
+    expect(types.at(-1)).toBe('execution.succeeded');
+    expect(types.filter((t) => t === 'execution.failed')).toHaveLength(1);
+  });
 });

@@ -1,4 +1,4 @@
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { and, eq, inArray, type SQL, sql } from 'drizzle-orm';
 import type { WfloDb } from '../db/connection.ts';
 import { events, executions } from '../db/schema.ts';
 import { ConflictError, NotFoundError } from '../errors.ts';
@@ -31,6 +31,14 @@ export function canonicalJson(value: unknown): string {
 }
 
 /** The execution statements over one connection, each built (and prepared by name) on first use. */
+/**
+ * The event id of a run's terminal event for one drive (0 = first, n = n-th redrive): a UUID derived from both,
+ * so the unique `events.event_id` lets exactly one end event per drive in, whoever writes it and however often.
+ */
+function endEventId(executionId: SQL, drive: SQL): SQL {
+  return sql`md5('wflo-end:' || ${executionId} || ':' || ${drive})::uuid::text`;
+}
+
 export function executionMethods(db: WfloDb): ExecutionMethods {
   const outbox = outboxOf(db);
   /** execution.created, then execution.started when created running: one insert, in that order. */
@@ -88,24 +96,21 @@ export function executionMethods(db: WfloDb): ExecutionMethods {
   const finishWithoutEventQuery = once(() => finishUpdate().prepare('wflo_finish_execution_quiet'));
   const finishQuery = once(() => {
     const upd = db.$with('upd').as(finishUpdate());
-    const ev = outbox(
-      'ev',
-      sql`${upd.id}`,
-      sql`${upd}`,
-      sql`${p('event')}::text`,
-      sql`jsonb_strip_nulls(jsonb_build_object('executionId', ${upd.id}, 'workflow', ${upd.workflow}, 'status', ${upd.status}, 'costMicros', ${upd.costMicros}, 'error', ${upd.error}))`,
-    );
+    const ev = db
+      .$with('ev', { id: sql<number>`id`.as('id') })
+      .as(
+        sql`insert into ${events} (event_id, execution_id, type, payload) select ${endEventId(sql`${upd.id}`, sql`${upd.redriveCount}`)}, ${upd.id}, ${p('event')}::text, jsonb_strip_nulls(jsonb_build_object('executionId', ${upd.id}, 'workflow', ${upd.workflow}, 'status', ${upd.status}, 'costMicros', ${upd.costMicros}, 'error', ${upd.error})) from ${upd} on conflict (event_id) do nothing returning id`,
+      );
     return db.with(upd, ev).select().from(upd).prepare('wflo_finish_execution');
   });
 
-  const endEvents = TERMINAL_STATUSES.map(executionEndEvent);
-
   return {
     async recordExecutionEnd(id) {
-      // The same payload as finishQuery's event, from the row as it is now (every charge in). Not atomic against
-      // a concurrent call for the same run (a redelivered status change racing the first): both may write one.
+      // The same payload as finishQuery's event, from the row as it is now (every charge in). The event id is
+      // derived from the run and its drive, so a redelivered end racing the first writes nothing (the unique
+      // event_id decides), and a redriven run's new end is a new event.
       const rows = await db.execute(
-        sql`insert into ${events} (execution_id, type, payload) select ${executions.id}, 'execution.' || ${executions.status}, jsonb_strip_nulls(jsonb_build_object('executionId', ${executions.id}, 'workflow', ${executions.workflow}, 'status', ${executions.status}, 'costMicros', ${executions.costMicros}, 'error', ${executions.error})) from ${executions} where ${executions.id} = ${id} and ${executions.status} in ${TERMINAL_STATUSES} and not exists (select 1 from ${events} where ${events.executionId} = ${id} and ${events.type} in ${endEvents}) returning ${events.id}`,
+        sql`insert into ${events} (event_id, execution_id, type, payload) select ${endEventId(sql`${executions.id}`, sql`${executions.redriveCount}`)}, ${executions.id}, 'execution.' || ${executions.status}, jsonb_strip_nulls(jsonb_build_object('executionId', ${executions.id}, 'workflow', ${executions.workflow}, 'status', ${executions.status}, 'costMicros', ${executions.costMicros}, 'error', ${executions.error})) from ${executions} where ${executions.id} = ${id} and ${executions.status} in ${TERMINAL_STATUSES} on conflict (event_id) do nothing returning ${events.id}`,
       );
       return rowsOf(rows).length > 0;
     },
