@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ACTIVITIES, activity } from '../../infra/activities.ts';
 import { REPO_ROOT, type WfloFunction } from '../../infra/constructs/wflo-function.ts';
 import { sharedWflo } from './app-fixture.ts';

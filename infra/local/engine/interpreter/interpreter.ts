@@ -429,7 +429,7 @@ export class Interpreter {
     name: string,
     state: AslState,
     path: string,
-    raw: unknown,
+    _raw: unknown,
     eff: unknown,
     ql: QueryLanguage,
     record: StepRecord,
