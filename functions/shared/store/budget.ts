@@ -54,7 +54,9 @@ export function budgetMethods(db: WfloDb): BudgetMethods {
         status: sql<string | null>`status`.as('status'),
       })
       .as(
-        sql`select h.key, h.amount, h.kind, h.step_id, h.state_name, h.provider, h.model, b.status from jsonb_to_recordset(${p('holds')}::jsonb) as h(key text, amount bigint, kind text, step_id bigint, state_name text, provider text, model text) left join ${budgetReservations} as b on b.key = h.key`,
+        // Each key's status by a scalar subquery (one primary-key probe per hold): as a join, the planner
+        // guesses 100 rows for the recordset and hashes the whole reservations table instead.
+        sql`select h.key, h.amount, h.kind, h.step_id, h.state_name, h.provider, h.model, (select b.status from ${budgetReservations} as b where b.key = h.key) as status from jsonb_to_recordset(${p('holds')}::jsonb) as h(key text, amount bigint, kind text, step_id bigint, state_name text, provider text, model text)`,
       );
     const need = db
       .$with('need', {
