@@ -253,6 +253,13 @@ export interface Store {
   listSteps(executionId: string): Promise<StepRow[]>;
   listCosts(executionId: string): Promise<CostEntryRow[]>;
   listEvents(executionId: string, after: number, limit: number): Promise<EventRow[]>;
+  /**
+   * Every execution's outbox rows after sequence `after`, oldest first: what the SSE hub
+   * (functions/api/event-hub.ts) reads once for all its streams. An index range scan on the primary key.
+   */
+  listEventsSince(after: number, limit: number): Promise<EventRow[]>;
+  /** The highest outbox sequence written so far (0 when there is none): where the SSE hub starts reading. */
+  lastEventId(): Promise<number>;
   /** Outbox rows not yet relayed to Kafka, oldest first (the relay's work list; see functions/shared/events/relay.ts). */
   listUnpublishedEvents(limit: number): Promise<EventRow[]>;
   /** Marks outbox rows relayed (idempotent: a row already marked keeps its first time); returns rows newly marked. */
