@@ -108,6 +108,8 @@ export async function followExecution(
 ): Promise<void> {
   // Subscribed before the backlog is read, so nothing can fall between the two.
   const sub = await deps.hub.subscribe(executionId, onOverflow);
+  // A client gone while the stream waits for events leaves the hub now, not at the next heartbeat.
+  stream.onAbort(() => sub.close());
   try {
     let cursor = after;
     let lastWrite = Date.now();
