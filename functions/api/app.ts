@@ -21,6 +21,7 @@ import type { WorkflowEngine } from '#shared/ports/engine';
 import type { CostEntryRow, EventRow, ExecutionRow, StepRow, Store } from '#shared/ports/store';
 import type { TaskTokenCallbacks } from '#shared/ports/task-callbacks';
 import { type ApprovalApiDeps, registerApprovalRoutes } from './approvals.ts';
+import type { EventHub } from './event-hub.ts';
 import { routes } from './routes.ts';
 import type { ExecutionSchema, ProblemSchema, StepSchema } from './schemas.ts';
 import { apiSecurityHeaders } from './security-headers.ts';
@@ -36,6 +37,8 @@ export interface ApiDeps {
   readonly approvals?: ApprovalApiDeps | undefined;
   /** SSE polling, heartbeat and slow-client limits (functions/api/stream.ts). @default its defaults */
   readonly stream?: StreamOptions | undefined;
+  /** The process's one outbox reader for SSE streams (functions/api/event-hub.ts). @default one over `store` */
+  readonly eventHub?: EventHub | undefined;
   /** SendTaskSuccess/Failure/Heartbeat (POST /task-tokens/…). @default none: those routes answer 503 */
   readonly taskTokens?: TaskTokenCallbacks | undefined;
 }

@@ -3,28 +3,37 @@ import type { Context } from 'hono';
 import { type SSEStreamingApi, streamSSE } from 'hono/streaming';
 import { NotFoundError, ValidationError } from '#shared/errors';
 import { type EventRow, type Store, TERMINAL_STATUSES } from '#shared/ports/store';
+import { EventHub, eventData, SubscriberOverflow } from './event-hub.ts';
 import { ExecutionIdParamSchema } from './schemas.ts';
 
 /*
- * Live progress over Server-Sent Events, read straight from the outbox (the same rows the Kafka relay
- * publishes, in the same order): works embedded with no broker, on PostgreSQL, and on the Data API. Each
- * event goes out as it is found (`id:` = its outbox sequence, `event:` = its type); a reconnect with
- * `Last-Event-ID` resumes after that sequence with no gap and no repeat; the stream ends after the run's
- * terminal event.
+ * Live progress over Server-Sent Events, read from the outbox (the same rows the Kafka relay publishes, in the
+ * same order): works embedded with no broker, on PostgreSQL, and on the Data API. A stream subscribes to the
+ * process's one outbox reader (event-hub.ts), then sends its backlog after `Last-Event-ID` from the store, then
+ * what the hub hands it, dropping by sequence what it already sent: no gap and no repeat. `id:` = the outbox
+ * sequence, `event:` = the type; the stream ends after the run's terminal event.
  */
 
-/** How one stream polls, keeps alive and protects itself. */
+/** How one stream keeps alive and protects itself, and how the hub behind it reads (event-hub.ts). */
 export interface StreamOptions {
-  /** Wait between outbox reads while nothing new is there (ms). @default 100 */
+  /**
+   * Wait between the hub's outbox reads while nothing new is there (ms). One read serves every stream.
+   * @default 25; 100 on the Data API (each read is an HTTPS call)
+   */
   readonly pollMs?: number;
   /** An SSE comment at least this often, so proxies keep an idle stream open (ms). @default 15000 */
   readonly heartbeatMs?: number;
   /**
    * A client that reads nothing fills the socket's buffers and then a write waits: after this long the
-   * stream is cut (ms). Each stream has its own loop, so a stuck one costs the others nothing. @default 30000
+   * stream is cut (ms). @default 30000
    */
   readonly writeTimeoutMs?: number;
-  /** Rows per outbox read. @default 200 */
+  /**
+   * Serialised events a stream may have queued in the hub while its client does not read (bytes); past this it
+   * is cut at once. The hub never waits for a stream, so a stuck client costs the others nothing. @default 1 MiB
+   */
+  readonly maxBufferedBytes?: number;
+  /** Rows per backlog read. @default 200 */
   readonly pageSize?: number;
   /**
    * After the terminal event, how long the stream still waits for the run's trailing rows (the last step's
@@ -32,6 +41,11 @@ export interface StreamOptions {
    */
   readonly settleMs?: number;
 }
+
+/** The options a stream runs with (the hub's own are given to it when it is made). */
+export type FollowOptions = Required<
+  Pick<StreamOptions, 'heartbeatMs' | 'writeTimeoutMs' | 'pageSize' | 'settleMs'>
+>;
 
 const TERMINAL_EVENTS: ReadonlySet<string> = new Set(TERMINAL_STATUSES.map((s) => `execution.${s}`));
 
@@ -56,18 +70,6 @@ export function resumeAfter(lastEventId: string | undefined, after: string | und
   return 0;
 }
 
-/** The event as `data:` (the same shape as GET /executions/{id}/events items). */
-function eventData(row: EventRow): string {
-  return JSON.stringify({
-    id: row.id,
-    eventId: row.eventId,
-    type: row.type,
-    executionId: row.executionId,
-    payload: row.payload,
-    createdAt: row.createdAt.toISOString(),
-  });
-}
-
 class WriteTimeout extends Error {}
 
 /** Writes, or throws WriteTimeout when the client has not taken the bytes within `ms`. */
@@ -90,44 +92,66 @@ async function writeWithin(
   if (stream.aborted) throw new WriteTimeout('client gone');
 }
 
-/** Follows one execution's outbox from `after` until its terminal event or the client leaves. */
+/**
+ * Follows one execution from `after` until its terminal event (and the rows that trail it) or until the
+ * client leaves: backlog from the store, then the hub. Throws WriteTimeout or SubscriberOverflow when the
+ * client stops reading; `onOverflow` is called the moment the hub gives up on it (the stream may be stuck in
+ * a write then), so the caller can cut the socket at once.
+ */
 export async function followExecution(
-  store: Pick<Store, 'listEvents' | 'getExecution'>,
+  deps: { readonly store: Pick<Store, 'listEvents' | 'getExecution'>; readonly hub: EventHub },
   stream: SSEStreamingApi,
   executionId: string,
   after: number,
-  o: Required<StreamOptions>,
+  o: FollowOptions,
+  onOverflow?: () => void,
 ): Promise<void> {
-  let cursor = after;
-  let lastWrite = Date.now();
-  let closeAt: number | undefined;
-  const write = (f: () => Promise<unknown>) =>
-    writeWithin(stream, o.writeTimeoutMs, f).then(() => {
-      lastWrite = Date.now();
-    });
-  // Tells the browser how soon to reconnect when the connection drops.
-  await write(() => stream.write(`retry: 1000\n\n`));
-  while (!stream.aborted) {
-    const rows = await store.listEvents(executionId, cursor, o.pageSize);
-    for (const row of rows) {
-      await write(() => stream.writeSSE({ id: String(row.id), event: row.type, data: eventData(row) }));
+  // Subscribed before the backlog is read, so nothing can fall between the two.
+  const sub = await deps.hub.subscribe(executionId, onOverflow);
+  // A client gone while the stream waits for events leaves the hub now, not at the next heartbeat.
+  stream.onAbort(() => sub.close());
+  try {
+    let cursor = after;
+    let lastWrite = Date.now();
+    let closeAt: number | undefined;
+    const write = (f: () => Promise<unknown>) =>
+      writeWithin(stream, o.writeTimeoutMs, f).then(() => {
+        lastWrite = Date.now();
+      });
+    const send = async (row: EventRow, data: string) => {
+      if (row.id <= cursor) return;
+      await write(() => stream.writeSSE({ id: String(row.id), event: row.type, data }));
       cursor = row.id;
       if (isTerminalEvent(row.type)) closeAt = Date.now() + o.settleMs;
+    };
+    // A run that already ended without its terminal event in what is left to send (resumed after it, with only
+    // trailing rows after): nothing more will come once the backlog is out.
+    const endedQuietly = async () =>
+      closeAt === undefined &&
+      TERMINAL_STATUSES.includes((await deps.store.getExecution(executionId))?.status ?? 'running');
+    // Tells the browser how soon to reconnect when the connection drops.
+    await write(() => stream.write(`retry: 1000\n\n`));
+    for (;;) {
+      const rows = await deps.store.listEvents(executionId, cursor, o.pageSize);
+      for (const row of rows) await send(row, eventData(row));
+      if (rows.length < o.pageSize) break;
     }
-    if (rows.length === o.pageSize) continue;
-    if (closeAt !== undefined) {
-      if (rows.length === 0 && Date.now() >= closeAt) return;
-    } else if (rows.length === 0) {
-      // Resumed after the terminal event (or the run ended without one): nothing more will come.
-      const execution = await store.getExecution(executionId);
-      if (execution && TERMINAL_STATUSES.includes(execution.status)) {
-        const tail = await store.listEvents(executionId, cursor, o.pageSize);
-        if (tail.length === 0) return;
-        continue;
+    if (await endedQuietly()) closeAt = Date.now() + o.settleMs;
+    while (!stream.aborted) {
+      const now = Date.now();
+      if (closeAt !== undefined && now >= closeAt) return;
+      const untilHeartbeat = Math.max(0, o.heartbeatMs - (now - lastWrite));
+      const events = await sub.next(
+        closeAt === undefined ? untilHeartbeat : Math.min(closeAt - now, untilHeartbeat),
+      );
+      for (const { row, data } of events) await send(row, data);
+      if (events.length === 0 && Date.now() - lastWrite >= o.heartbeatMs) {
+        await write(() => stream.write(': keep-alive\n\n'));
+        if (await endedQuietly()) closeAt = Date.now() + o.settleMs;
       }
     }
-    if (Date.now() - lastWrite >= o.heartbeatMs) await write(() => stream.write(': keep-alive\n\n'));
-    await new Promise((r) => setTimeout(r, o.pollMs));
+  } finally {
+    sub.close();
   }
 }
 
@@ -137,15 +161,28 @@ export async function followExecution(
  */
 export function registerStreamRoutes(
   app: OpenAPIHono,
-  deps: { readonly store: Store; readonly stream?: StreamOptions | undefined },
+  deps: {
+    readonly store: Store;
+    readonly stream?: StreamOptions | undefined;
+    /** The process's outbox reader for SSE. @default one made for this app over `store` */
+    readonly eventHub?: EventHub | undefined;
+  },
 ): void {
-  const o: Required<StreamOptions> = {
-    pollMs: deps.stream?.pollMs ?? 100,
+  const o: FollowOptions = {
     heartbeatMs: deps.stream?.heartbeatMs ?? 15_000,
     writeTimeoutMs: deps.stream?.writeTimeoutMs ?? 30_000,
     pageSize: deps.stream?.pageSize ?? 200,
     settleMs: deps.stream?.settleMs ?? 1_000,
   };
+  // Made on the first stream: building the app (a Lambda cold start, openApiDocument) reads nothing.
+  let hub = deps.eventHub;
+  const hubOf = (store: Store) =>
+    (hub ??= new EventHub(store, {
+      pollMs: deps.stream?.pollMs ?? (store.kind === 'data-api' ? 100 : 25),
+      maxBufferedBytes: deps.stream?.maxBufferedBytes,
+      // PGlite runs one statement at a time: a gap in the sequences never fills there.
+      gapWaitMs: store.kind === 'pglite' ? 0 : 1_000,
+    }));
   app.get('/executions/:id/stream', async (c: Context) => {
     const parsed = ExecutionIdParamSchema.safeParse({ id: c.req.param('id') });
     if (!parsed.success) throw new ValidationError('id: not an execution id', ['id: not an execution id']);
@@ -163,16 +200,23 @@ export function registerStreamRoutes(
     c.header('cache-control', 'no-cache, no-transform');
     // Tells nginx-style proxies not to buffer the stream.
     c.header('x-accel-buffering', 'no');
+    // Ending the stream would wait for the client to read what is queued; the socket is cut instead (the Node
+    // server passes its response as env.outgoing; on Lambda the stream is aborted and the invocation ends).
+    const cut = (stream: SSEStreamingApi) => {
+      const outgoing = (c.env as { outgoing?: { destroy(): void } } | undefined)?.outgoing;
+      if (outgoing) outgoing.destroy();
+      else stream.abort();
+    };
     return streamSSE(
       c,
       async (stream) => {
         try {
-          await followExecution(deps.store, stream, id, after, o);
+          await followExecution({ store: deps.store, hub: hubOf(deps.store) }, stream, id, after, o, () =>
+            cut(stream),
+          );
         } catch (error) {
-          if (!(error instanceof WriteTimeout)) throw error;
-          // Ending the stream would wait for the client to read what is queued; the socket is cut instead
-          // (the Node server passes its response as env.outgoing; on Lambda the invocation simply ends).
-          (c.env as { outgoing?: { destroy(): void } } | undefined)?.outgoing?.destroy();
+          if (!(error instanceof WriteTimeout || error instanceof SubscriberOverflow)) throw error;
+          cut(stream);
         }
       },
       async (error) => {

@@ -1,4 +1,4 @@
-import { type CfnElement, CfnOutput, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { type CfnElement, CfnOutput, Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -13,6 +13,9 @@ import type { WfloContext } from './context.ts';
 import type { DataStack } from './data-stack.ts';
 import { grantExecutionData, grantOnExecutions } from './execution-grants.ts';
 import { llmEnvironment } from './orchestration-stack.ts';
+
+/** How long one SSE response may stream: API Gateway's limit for a streamed response (a client then resumes). */
+export const STREAM_TIMEOUT_SECONDS = 900;
 
 /** The API stage name (part of every URL). */
 export const API_STAGE = 'v1';
@@ -70,6 +73,8 @@ const PROBLEM_TEMPLATE =
 export class ApiStack extends Stack {
   readonly api: apigw.RestApi;
   readonly handler: WfloFunction;
+  /** The response-streaming function behind `GET /executions/{id}/stream` (SSE). */
+  readonly streamHandler: WfloFunction;
   readonly accessLogs: logs.LogGroup;
   /** Attach to the roles, users or groups that run workflows through this API (see DEPLOYMENT.md). */
   readonly callerPolicy: iam.ManagedPolicy;
@@ -110,6 +115,23 @@ export class ApiStack extends Stack {
       },
     });
     data.bindStore(this.handler);
+    // GET /executions/{id}/stream (SSE) streams through API Gateway's STREAM mode, which invokes the function with
+    // InvokeWithResponseStream for up to 15 minutes; the buffered API function keeps its 29 s. The stream routes
+    // read the store only.
+    this.streamHandler = new WfloFunction(this, 'StreamHandler', {
+      entry: 'functions/api/stream-handler.ts',
+      description: 'wflo API, streaming routes: live execution events (Server-Sent Events)',
+      functionName: `${props.prefix}-api-stream`,
+      memoryMb: 256,
+      timeoutSeconds: STREAM_TIMEOUT_SECONDS,
+      logRetention: props.logRetention,
+      logRemovalPolicy: removal,
+      environment: {
+        ...llmEnvironment(ctx),
+        [ENV.WORKFLOW_STATE_MACHINES]: this.toJsonString(stateMachineArns),
+      },
+    });
+    data.bindStore(this.streamHandler);
     // GET /approvals, POST /approvals/{id}/decision: the records in DynamoDB (the audit copy through the store).
     data.bindApprovals(this.handler, 'decide');
 
@@ -223,6 +245,31 @@ export class ApiStack extends Stack {
       requestValidator: bodyValidator,
       requestModels: { 'application/json': startModel },
       requestParameters: { 'method.request.path.name': true },
+    });
+
+    // /executions/{id}/stream is a resource of its own, integrated in STREAM mode; its parents answer through the
+    // buffered integration like {proxy+} does (API Gateway does not fall back to a greedy path from a static one).
+    const streamIntegration = new apigw.LambdaIntegration(this.streamHandler.function, {
+      proxy: true,
+      allowTestInvoke: false,
+      responseTransferMode: apigw.ResponseTransferMode.STREAM,
+      timeout: Duration.seconds(STREAM_TIMEOUT_SECONDS),
+    });
+    const executionsResource = this.api.root.addResource('executions');
+    executionsResource.addMethod('ANY', integration, { requestValidator: paramsValidator });
+    const executionResource = executionsResource.addResource('{id}');
+    const idParam = { 'method.request.path.id': true };
+    executionResource.addMethod('ANY', integration, {
+      requestValidator: paramsValidator,
+      requestParameters: idParam,
+    });
+    executionResource.addResource('{proxy+}').addMethod('ANY', integration, {
+      requestValidator: paramsValidator,
+      requestParameters: { ...idParam, 'method.request.path.proxy': true },
+    });
+    executionResource.addResource('stream').addMethod('GET', streamIntegration, {
+      requestValidator: paramsValidator,
+      requestParameters: idParam,
     });
 
     new CfnOutput(this, 'ApiUrl', {

@@ -17,11 +17,20 @@ import { startLocal, stopLocal, TEST_MODEL } from '../helpers/local.ts';
 let local: LocalRuntime;
 let server: ServerType;
 let base: string;
+/** Per-execution outbox reads made by the app (each stream's backlog; the hub reads with listEventsSince). */
+let perStreamReads = 0;
 
 beforeAll(async () => {
   local = await startLocal();
+  const store = local.runtime.store;
   const app = createApp({
-    store: local.runtime.store,
+    store: {
+      ...store,
+      listEvents: (...args) => {
+        perStreamReads++;
+        return store.listEvents(...args);
+      },
+    },
     engine: local.engine,
     stream: { pollMs: 20, heartbeatMs: 200, writeTimeoutMs: 1_000, settleMs: 300 },
   });
@@ -167,14 +176,22 @@ describe('GET /executions/{id}/stream (SSE)', () => {
     expect(text).toContain(': keep-alive');
   });
 
-  it('serves 50 concurrent streams, each its own run in full; reports first-event and fan-out latency', async () => {
-    // GIVEN 50 runs started at once, each followed by its own client
+  it('serves 50 concurrent streams from one outbox reader, 10 of them reconnecting with Last-Event-ID mid-run', async () => {
+    // GIVEN 50 runs started at once, each followed by its own client; every fifth client drops after 3 events
+    // and reconnects with the last id it saw
+    const readsBefore = perStreamReads;
     const t0 = Date.now();
     const ids = await Promise.all(Array.from({ length: 50 }, (_, i) => startRun(`fan-out ${i}`)));
-    const all = await Promise.all(ids.map((id) => follow(id)));
+    const all = await Promise.all(
+      ids.map(async (id, i) => {
+        if (i % 5 !== 0) return follow(id);
+        const before = await follow(id, { stopAfter: 3 });
+        return [...before, ...(await follow(id, { lastEventId: before.at(-1)!.id }))];
+      }),
+    );
     await local.orchestrator.drain();
 
-    // THEN every client got its run's outbox exactly
+    // THEN every client got its run's outbox exactly, each event once, across the reconnects
     for (const [i, id] of ids.entries()) {
       const rows = await local.runtime.store.listEvents(id, 0, 1000);
       expect(all[i]!.map((g) => g.id)).toEqual(rows.map((r) => r.id));
@@ -187,8 +204,71 @@ describe('GET /executions/{id}/stream (SSE)', () => {
     lag.sort((a, b) => a - b);
     const first = all.map((g) => g[0]!.at - t0).sort((a, b) => a - b);
     console.log(
-      `50 streams: commit→client p50 ${lag[Math.floor(lag.length / 2)]} ms, p99 ${lag[Math.floor(lag.length * 0.99)]} ms; first event p50 ${first[25]} ms after start`,
+      `50 streams: commit→client p50 ${lag[Math.floor(lag.length / 2)]} ms, p99 ${lag[Math.floor(lag.length * 0.99)]} ms; first event p50 ${first[25]} ms after start; per-execution reads ${perStreamReads - readsBefore}`,
     );
+  });
+
+  it('50 streams waiting on quiet runs cost no per-stream reads; one commit to each reaches all 50', async () => {
+    // GIVEN 50 quiet executions (rows with no engine behind them), each followed by a raw client
+    const runs = await Promise.all(
+      Array.from({ length: 50 }, async () => {
+        const { execution } = await local.runtime.store.createExecution({
+          id: randomUUID(),
+          workflow: 'agent-loop',
+          input: {},
+        });
+        return execution.id;
+      }),
+    );
+    // (its own server: generous write and heartbeat limits, so 50 clients on a loaded machine are not cut)
+    const store = local.runtime.store;
+    let reads = 0;
+    const app = createApp({
+      store: {
+        ...store,
+        listEvents: (...args) => {
+          reads++;
+          return store.listEvents(...args);
+        },
+      },
+      engine: local.engine,
+      stream: { pollMs: 20, heartbeatMs: 60_000, writeTimeoutMs: 60_000 },
+    });
+    const { own, ownBase } = await new Promise<{ own: ServerType; ownBase: string }>((resolve) => {
+      const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) =>
+        resolve({ own: s, ownBase: `http://127.0.0.1:${info.port}` }),
+      );
+    });
+    const aborts = new AbortController();
+    const seen = runs.map(async (id) => {
+      const res = await fetch(`${ownBase}/executions/${id}/stream`, { signal: aborts.signal });
+      const reader = res.body!.getReader();
+      let text = '';
+      while (!text.includes('event: step.started'))
+        text += new TextDecoder().decode((await reader.read()).value);
+      return text;
+    });
+    // every stream has sent its backlog and waits
+    const until = Date.now() + 30_000;
+    while (reads < 50 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 200));
+
+    // WHEN a second passes, then one event is committed to each run
+    const readsBefore = reads;
+    await new Promise((r) => setTimeout(r, 1_000));
+    const readsWhileQuiet = reads - readsBefore;
+    await Promise.all(
+      runs.map((id) => local.runtime.store.appendEvents(id, [{ type: 'step.started', payload: {} }])),
+    );
+    const texts = await Promise.all(seen);
+    aborts.abort();
+    (own as import('node:http').Server).closeAllConnections();
+    await new Promise((r) => own.close(r));
+
+    // THEN nothing read per stream while they waited (each polled its run every 20 ms before the hub), and
+    // every stream got its event
+    expect(readsWhileQuiet).toBe(0);
+    expect(texts.every((t) => t.includes('event: step.started'))).toBe(true);
   });
 
   it('cuts off a client that never reads, without hurting another stream', async () => {
@@ -228,5 +308,56 @@ describe('GET /executions/{id}/stream (SSE)', () => {
     expect(stuck!.destroyed).toBe(true);
     console.log(`stuck client cut ${cutAt - t0} ms after the neighbour started`);
     slow.destroy();
+  });
+
+  it('cuts off a live client that stops reading once its queue in the hub passes the byte bound, long before the write timeout', async () => {
+    // GIVEN a second server whose streams wait 60 s on a blocked write but may queue only 64 KB in the hub,
+    // and a raw client of a quiet run that reads nothing
+    const app = createApp({
+      store: local.runtime.store,
+      engine: local.engine,
+      stream: { pollMs: 20, heartbeatMs: 60_000, writeTimeoutMs: 60_000, maxBufferedBytes: 64 * 1024 },
+    });
+    const serverSide: import('node:net').Socket[] = [];
+    const { second, port } = await new Promise<{ second: ServerType; port: number }>((resolve) => {
+      const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) =>
+        resolve({ second: s, port: info.port }),
+      );
+    });
+    second.on('connection', (sock: import('node:net').Socket) => serverSide.push(sock));
+    const { execution } = await local.runtime.store.createExecution({
+      id: randomUUID(),
+      workflow: 'agent-loop',
+      input: {},
+    });
+    const slow = connect(port, '127.0.0.1');
+    slow.pause();
+    await new Promise((r) => slow.once('connect', r));
+    slow.write(`GET /executions/${execution.id}/stream HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`);
+    await new Promise((r) => setTimeout(r, 300));
+    const stuck = serverSide[0]!;
+    const cut = new Promise<number>((r) => stuck.once('close', () => r(Date.now())));
+
+    // WHEN the run commits 24 MB of events while it is followed (more than the socket buffers take), and another
+    // client follows a run meanwhile
+    const t0 = Date.now();
+    const pad = 'x'.repeat(8_000);
+    const neighbour = follow(await startRun('neighbour of a stuck client'));
+    for (let i = 0; i < 30; i++) {
+      await local.runtime.store.appendEvents(
+        execution.id,
+        Array.from({ length: 100 }, () => ({ type: 'llm.called' as const, payload: { pad } })),
+      );
+    }
+
+    // THEN the stuck client is cut within seconds, not after the 60 s write timeout, and the other stream completed
+    const cutAt = await Promise.race([cut, new Promise<number>((r) => setTimeout(() => r(-1), 20_000))]);
+    expect(cutAt).toBeGreaterThan(0);
+    expect(stuck.destroyed).toBe(true);
+    expect((await neighbour).map((g) => g.type)).toContain('execution.succeeded');
+    console.log(`stuck live client cut ${cutAt - t0} ms after its run started committing`);
+    slow.destroy();
+    (second as import('node:http').Server).closeAllConnections();
+    await new Promise((r) => second.close(r));
   });
 });

@@ -103,7 +103,8 @@ export async function run(): Promise<BenchResult> {
 
     // ---- SSE fan-out: 50 streams, one event committed to each run ------------------------------------------
     const none = new Proxy({}, { get: () => () => Promise.reject(new Error('no engine in the bench')) });
-    const app = createApp({ store, engine: none as WorkflowEngine, stream: { pollMs: 100 } });
+    // The product's stream settings: one shared outbox reader (functions/api/event-hub.ts) at its default interval.
+    const app = createApp({ store, engine: none as WorkflowEngine });
     const { server, base } = await new Promise<{ server: ReturnType<typeof serve>; base: string }>(
       (resolve) => {
         const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) =>
@@ -162,7 +163,7 @@ export async function run(): Promise<BenchResult> {
       notes: [
         'PGlite in-process (one backend: publishing and marking share it with nothing else here); Kafka 4.1.1 KRaft on loopback',
         'commit→consumer: appendEvents start → message received by a consumer (relay polling every 5 ms)',
-        'SSE: 50 streams polling every 100 ms; fan-out = one event committed to each run → its stream has it',
+        'SSE: 50 streams on one shared outbox reader (its default 25 ms interval on PGlite; before it, each stream polled every 100 ms); fan-out = one event committed to each run → its stream has it',
       ],
     };
   } finally {

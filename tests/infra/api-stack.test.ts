@@ -28,7 +28,7 @@ describe('Stack: Api', () => {
 
   it('authorizes every method with IAM and validates requests', () => {
     const methods = resourcesOfType(w.json.api, 'AWS::ApiGateway::Method');
-    expect(methods.length).toBe(4);
+    expect(methods.length).toBe(8);
     for (const [, m] of methods) {
       expect(m.Properties).toMatchObject({
         AuthorizationType: 'AWS_IAM',
@@ -42,6 +42,46 @@ describe('Stack: Api', () => {
     });
     t().hasResourceProperties('AWS::ApiGateway::RequestValidator', { ValidateRequestBody: true });
     t().resourceCountIs('AWS::ApiGateway::GatewayResponse', 2);
+  });
+
+  it('streams GET /executions/{id}/stream from its own function through a STREAM integration, for up to 15 minutes', () => {
+    // THEN the method is a Lambda proxy integration in STREAM mode, invoked with InvokeWithResponseStream
+    const streamFn = logicalId(w.stacks.api.streamHandler.function);
+    t().hasResourceProperties('AWS::ApiGateway::Method', {
+      HttpMethod: 'GET',
+      AuthorizationType: 'AWS_IAM',
+      Integration: {
+        Type: 'AWS_PROXY',
+        ResponseTransferMode: 'STREAM',
+        TimeoutInMillis: 900_000,
+        Uri: {
+          'Fn::Join': [
+            '',
+            Match.arrayWith([
+              Match.stringLikeRegexp('2021-11-15/functions/'),
+              { 'Fn::GetAtt': [streamFn, 'Arn'] },
+              '/response-streaming-invocations',
+            ]),
+          ],
+        },
+      },
+    });
+    // AND the function may run as long as a streamed response may last; the buffered API keeps 29 s
+    t().hasResourceProperties('AWS::Lambda::Function', {
+      FunctionName: Match.stringLikeRegexp('-api-stream$'),
+      Timeout: 900,
+    });
+    t().hasResourceProperties('AWS::Lambda::Function', {
+      FunctionName: Match.stringLikeRegexp('-api$'),
+      Timeout: 29,
+    });
+    // AND only that one method streams
+    const streaming = resourcesOfType(w.json.api, 'AWS::ApiGateway::Method').filter(
+      ([, m]) =>
+        (m.Properties?.Integration as { ResponseTransferMode?: string } | undefined)?.ResponseTransferMode ===
+        'STREAM',
+    );
+    expect(streaming).toHaveLength(1);
   });
 
   it('logs access as JSON, throttles and traces the stage', () => {

@@ -108,6 +108,21 @@ export const INIT_EVENTS: Readonly<Record<string, unknown>> = {
     body: null,
     isBase64Encoded: false,
   },
+  // API Gateway REST in STREAM mode passes the same proxy event; the first AWS call is the store's (Data API).
+  'functions/api/stream-handler.ts': {
+    httpMethod: 'GET',
+    path: '/executions/init-check/stream',
+    resource: '/executions/{id}/stream',
+    headers: { host: 'abc.execute-api.eu-west-1.amazonaws.com' },
+    multiValueHeaders: {},
+    queryStringParameters: null,
+    multiValueQueryStringParameters: null,
+    pathParameters: { id: 'init-check' },
+    stageVariables: null,
+    requestContext: { stage: 'prod', requestId: 'init-check', identity: {} },
+    body: null,
+    isBase64Encoded: false,
+  },
   // EventBridge → SQS → the projector: one status change in an SQS batch.
   'functions/events/execution-status.ts': {
     Records: [
@@ -200,6 +215,18 @@ export const INIT_EVENTS: Readonly<Record<string, unknown>> = {
  */
 const RUNNER = `
 const [bundle, eventJson, mode] = process.argv.slice(2);
+// The Node.js runtime's global for response streaming (awslambda.streamifyResponse): a streaming handler is
+// called here with a sink, and its body is the invocation's value.
+const { Writable } = await import('node:stream');
+globalThis.awslambda ??= {
+  streamifyResponse: (fn) => async (event, context) => {
+    let body = '';
+    const sink = new Writable({ write(chunk, _enc, done) { body += chunk; done(); } });
+    await fn(event, sink, context);
+    return body;
+  },
+  HttpResponseStream: { from: (stream) => stream },
+};
 const out = (o) => process.stdout.write('\\n@@RESULT@@' + JSON.stringify(o) + '\\n');
 const describe = (e) => {
   const root = e && typeof e === 'object' ? e : { message: String(e) };

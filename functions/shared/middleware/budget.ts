@@ -35,40 +35,35 @@ export interface StepHolds {
  * Holds a step's worst case against its run's budget before the activity runs: its state transitions (the
  * bound its Task carries, held once per state entry and settled by the end-of-run transition charge) and
  * its compute (memory × the attempt's remaining time, settled to memory × actual duration when the attempt
- * closes). Throws `BudgetExceededError` when either does not fit (also after an overrun), unless the
- * activity is one of {@link RECORDING_ACTIVITIES}; the activity then never starts, and its model call,
- * sandbox task and compute are never spent.
+ * closes), both or neither, in one statement. Throws `BudgetExceededError` when they do not fit (also
+ * after an overrun), unless the activity is one of {@link RECORDING_ACTIVITIES}; the activity then never
+ * starts, and its model call, sandbox task and compute are never spent.
  */
 export async function holdStep(
-  store: Pick<Store, 'reserveBudget'>,
+  store: Pick<Store, 'reserveBudgets'>,
   activity: string,
   step: Pick<StepInfo, 'executionId' | 'stateName' | 'stepId' | 'resultKey' | 'attempt'>,
   context: Pick<Context, 'memoryLimitInMB' | 'getRemainingTimeInMillis'>,
   transitionsAhead: number,
 ): Promise<StepHolds> {
-  const where = { executionId: step.executionId, stepId: step.stepId, stateName: step.stateName };
+  const where = { stepId: step.stepId, stateName: step.stateName };
   const transitionMicros = transitionsMicros(transitionsAhead);
-  // Per state entry, not per attempt: a retry enters no state again.
-  const transitions = await store.reserveBudget({
-    ...where,
-    key: `${step.resultKey}/transitions`,
-    kind: 'transition',
-    amountMicros: transitionMicros,
-  });
   const computeMicros = lambdaComputeMicros(
     memoryOf(context),
     Math.max(1, context.getRemainingTimeInMillis()),
   );
   const computeKey = `${step.resultKey}/${step.attempt}/lambda`;
-  const compute = transitions.ok
-    ? await store.reserveBudget({ ...where, key: computeKey, kind: 'lambda', amountMicros: computeMicros })
-    : transitions;
-  if (compute.ok) return { computeKey, computeMicros, transitionMicros };
+  const held = await store.reserveBudgets(step.executionId, [
+    // Per state entry, not per attempt: a retry enters no state again (its key is already held).
+    { ...where, key: `${step.resultKey}/transitions`, kind: 'transition', amountMicros: transitionMicros },
+    { ...where, key: computeKey, kind: 'lambda', amountMicros: computeMicros },
+  ]);
+  if (held.ok) return { computeKey, computeMicros, transitionMicros };
   if (RECORDING_ACTIVITIES.has(activity)) return { computeKey: undefined, computeMicros, transitionMicros };
   const why =
-    compute.overrunMicros > 0
-      ? `a charge overran its reservation by ${compute.overrunMicros} µ$ (budget.overrun), so the run spends nothing more`
-      : `it has spent ${compute.costMicros} and holds ${compute.reservedMicros} of its ${compute.budgetMicros} µ$ budget`;
+    held.overrunMicros > 0
+      ? `a charge overran its reservation by ${held.overrunMicros} µ$ (budget.overrun), so the run spends nothing more`
+      : `it has spent ${held.costMicros} and holds ${held.reservedMicros} of its ${held.budgetMicros} µ$ budget`;
   throw new BudgetExceededError(
     `step ${step.stateName} may cost up to ${computeMicros} µ$ of compute and ${transitionMicros} µ$ of transitions before it spends anything else; execution ${step.executionId} cannot hold them: ${why}`,
   );

@@ -86,6 +86,30 @@ export interface Page<T> {
  * One implementation over Drizzle (`store/create-store.ts`) serves every adapter (PGlite, node-postgres,
  * Aurora Data API); the adapters differ only in how they connect (see `db/client.ts`).
  */
+/** One hold against an execution's budget: its key (idempotency), amount, and what it is for. */
+export interface BudgetHold {
+  key: string;
+  amountMicros: Micros;
+  /** What the hold is for (default `llm`) and where: an unconfirmed row made from it says so. */
+  kind?: CostKind;
+  stepId?: number | null;
+  stateName?: string | null;
+  provider?: string | null;
+  model?: string | null;
+}
+
+/** A hold's answer: taken, or the execution's figures that it did not fit in. */
+export type BudgetHoldResult =
+  | { ok: true }
+  | {
+      ok: false;
+      budgetMicros: Micros | null;
+      costMicros: Micros;
+      reservedMicros: Micros;
+      /** Above 0 after a charge exceeded its worst case: the run may not spend again. */
+      overrunMicros: Micros;
+    };
+
 export interface Store {
   readonly kind: DbConnection['kind'];
   /** Creates an execution, or returns the existing one for the same (workflow, idempotencyKey). */
@@ -179,27 +203,14 @@ export interface Store {
    * Holds `amountMicros` against the execution's budget, atomically: it succeeds only if
    * cost + reserved + amount ≤ budget (always, without a budget). Idempotent per key.
    */
-  reserveBudget(input: {
-    key: string;
-    executionId: string;
-    amountMicros: Micros;
-    /** What the hold is for (default `llm`) and where: an unconfirmed row made from it says so. */
-    kind?: CostKind;
-    stepId?: number | null;
-    stateName?: string | null;
-    provider?: string | null;
-    model?: string | null;
-  }): Promise<
-    | { ok: true }
-    | {
-        ok: false;
-        budgetMicros: Micros | null;
-        costMicros: Micros;
-        reservedMicros: Micros;
-        /** Above 0 after a charge exceeded its worst case: the run may not spend again. */
-        overrunMicros: Micros;
-      }
-  >;
+  reserveBudget(input: BudgetHold & { executionId: string }): Promise<BudgetHoldResult>;
+  /**
+   * Holds several amounts against one execution's budget in one atomic statement, all or none: they
+   * succeed only if cost + reserved + their sum ≤ budget. A key already held counts as held (it adds
+   * nothing), a settled key makes the whole call fail, as {@link Store.reserveBudget} does for one key.
+   * A step's holds of every kind (transitions, compute) cost one round trip instead of one each.
+   */
+  reserveBudgets(executionId: string, holds: readonly BudgetHold[]): Promise<BudgetHoldResult>;
   /**
    * Turns a still-held reservation into an `unconfirmed` ledger row (`confirmed: false`) at its reserved
    * amount, settling the hold: spend that may have been billed though no usage report confirms it (a
@@ -266,6 +277,13 @@ export interface Store {
   listSteps(executionId: string): Promise<StepRow[]>;
   listCosts(executionId: string): Promise<CostEntryRow[]>;
   listEvents(executionId: string, after: number, limit: number): Promise<EventRow[]>;
+  /**
+   * Every execution's outbox rows after sequence `after`, oldest first: what the SSE hub
+   * (functions/api/event-hub.ts) reads once for all its streams. An index range scan on the primary key.
+   */
+  listEventsSince(after: number, limit: number): Promise<EventRow[]>;
+  /** The highest outbox sequence written so far (0 when there is none): where the SSE hub starts reading. */
+  lastEventId(): Promise<number>;
   /**
    * Outbox rows not yet relayed to Kafka, oldest first (the relay's work list; see functions/shared/events/relay.ts);
    * with `after`, only rows with a greater id (the relay reading its next batch while the last is produced).

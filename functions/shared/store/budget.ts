@@ -3,7 +3,7 @@ import type { WfloDb } from '../db/connection.ts';
 import { budgetReservations, costEntries, events, executions, steps } from '../db/schema.ts';
 import { NotFoundError } from '../errors.ts';
 import { EVENTS } from '../events/catalogue.ts';
-import type { Store } from '../ports/store.ts';
+import type { BudgetHoldResult, Store } from '../ports/store.ts';
 import { once, p } from './statements.ts';
 
 /**
@@ -12,7 +12,12 @@ import { once, p } from './statements.ts';
  */
 export type BudgetMethods = Pick<
   Store,
-  'reserveBudget' | 'releaseBudget' | 'releaseHeld' | 'recordUnconfirmed' | 'listHeldReservations'
+  | 'reserveBudget'
+  | 'reserveBudgets'
+  | 'releaseBudget'
+  | 'releaseHeld'
+  | 'recordUnconfirmed'
+  | 'listHeldReservations'
 >;
 
 /** The reservation statements over one connection. */
@@ -35,6 +40,64 @@ export function budgetMethods(db: WfloDb): BudgetMethods {
       );
     return db.with(upd, held).select().from(upd).prepare('wflo_reserve_budget');
   });
+
+  /**
+   * Several holds of one execution in one statement, all or none (`reserveQuery` for a set): the keys not
+   * yet held (absent or released) are summed and taken together only if the sum fits, under the same
+   * conditions; a key still held adds nothing, a settled key fails the whole set. The budget check is in
+   * the UPDATE of the execution row, so concurrent holds are serialised by its row lock as with one key.
+   */
+  const reserveManyQuery = once(() => {
+    const req = db
+      .$with('req', {
+        key: sql<string>`key`.as('key'),
+        status: sql<string | null>`status`.as('status'),
+      })
+      .as(
+        // Each key's status by a scalar subquery (one primary-key probe per hold): as a join, the planner
+        // guesses 100 rows for the recordset and hashes the whole reservations table instead.
+        sql`select h.key, h.amount, h.kind, h.step_id, h.state_name, h.provider, h.model, (select b.status from ${budgetReservations} as b where b.key = h.key) as status from jsonb_to_recordset(${p('holds')}::jsonb) as h(key text, amount bigint, kind text, step_id bigint, state_name text, provider text, model text)`,
+      );
+    const need = db
+      .$with('need', {
+        fresh: sql<number>`fresh`.as('fresh'),
+        blocked: sql<boolean>`blocked`.as('blocked'),
+      })
+      .as(
+        sql`select count(*) filter (where status is null or status = 'released') as fresh, coalesce(sum(amount) filter (where status is null or status = 'released'), 0)::bigint as amount, coalesce(bool_or(status = 'settled'), false) as blocked from req`,
+      );
+    const upd = db.$with('upd', { id: sql<string>`id`.as('id') }).as(
+      // After an overrun (a charge above its worst case) nothing more fits, whatever the budget left.
+      sql`update ${executions} set reserved_micros = ${executions.reservedMicros} + need.amount from need where ${executions.id} = ${p('executionId')} and need.fresh > 0 and not need.blocked and (${executions.budgetMicros} is null or (${executions.overrunMicros} = 0 and ${executions.costMicros} + ${executions.reservedMicros} + need.amount <= ${executions.budgetMicros})) returning ${executions.id} as id`,
+    );
+    const held = db
+      .$with('held', { key: sql<string>`key`.as('key') })
+      .as(
+        sql`insert into ${budgetReservations} (key, execution_id, amount_micros, kind, step_id, state_name, provider, model) select r.key, upd.id, r.amount, r.kind, r.step_id, r.state_name, r.provider, r.model from req as r, ${upd} as upd where r.status is null or r.status = 'released' on conflict (key) do update set status = 'reserved', amount_micros = excluded.amount_micros, kind = excluded.kind, step_id = excluded.step_id, state_name = excluded.state_name, provider = excluded.provider, model = excluded.model returning key`,
+      );
+    return db
+      .with(req, need, upd, held)
+      .select({
+        fresh: sql<number>`need.fresh`.mapWith(Number),
+        blocked: sql<boolean>`need.blocked`,
+        taken: sql<number>`(select count(*) from ${upd})`.mapWith(Number),
+      })
+      .from(need)
+      .prepare('wflo_reserve_budgets');
+  });
+
+  /** The figures a hold did not fit in (or NotFoundError without the execution). */
+  const refusal = async (executionId: string): Promise<BudgetHoldResult> => {
+    const [execution] = await db.select().from(executions).where(eq(executions.id, executionId));
+    if (!execution) throw new NotFoundError(`execution ${executionId} not found`);
+    return {
+      ok: false,
+      budgetMicros: execution.budgetMicros,
+      costMicros: execution.costMicros,
+      reservedMicros: execution.reservedMicros,
+      overrunMicros: execution.overrunMicros,
+    };
+  };
 
   /**
    * A held reservation becomes a ledger row at its amount, `confirmed = false`, in one statement: the hold
@@ -108,15 +171,36 @@ export function budgetMethods(db: WfloDb): BudgetMethods {
       if (row) return { ok: true };
       const [existing] = await db.select().from(budgetReservations).where(eq(budgetReservations.key, key));
       if (existing?.status === 'reserved') return { ok: true };
-      const [execution] = await db.select().from(executions).where(eq(executions.id, executionId));
-      if (!execution) throw new NotFoundError(`execution ${executionId} not found`);
-      return {
-        ok: false,
-        budgetMicros: execution.budgetMicros,
-        costMicros: execution.costMicros,
-        reservedMicros: execution.reservedMicros,
-        overrunMicros: execution.overrunMicros,
-      };
+      return refusal(executionId);
+    },
+
+    async reserveBudgets(executionId, holds) {
+      if (holds.length === 0) return { ok: true };
+      for (const h of holds) {
+        if (!Number.isSafeInteger(h.amountMicros) || h.amountMicros < 0) {
+          throw new RangeError('a reservation is a non-negative whole number of micro-dollars');
+        }
+      }
+      // One row per key: an INSERT … ON CONFLICT DO UPDATE may not touch the same row twice.
+      if (new Set(holds.map((h) => h.key)).size !== holds.length) {
+        throw new RangeError('the holds of one reserveBudgets call need distinct keys');
+      }
+      const [row] = await reserveManyQuery().execute({
+        executionId,
+        holds: JSON.stringify(
+          holds.map((h) => ({
+            key: h.key,
+            amount: h.amountMicros,
+            kind: h.kind ?? 'llm',
+            step_id: h.stepId ?? null,
+            state_name: h.stateName ?? null,
+            provider: h.provider ?? null,
+            model: h.model ?? null,
+          })),
+        ),
+      });
+      if (row && !row.blocked && (row.fresh === 0 || row.taken > 0)) return { ok: true };
+      return refusal(executionId);
     },
 
     async listHeldReservations(executionId) {

@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, isNull, type SQL, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, isNull, max, type SQL, sql } from 'drizzle-orm';
 import type { WfloDb } from '../db/connection.ts';
 import { events } from '../db/schema.ts';
 import type { Store } from '../ports/store.ts';
@@ -7,7 +7,12 @@ import { p } from './statements.ts';
 /** The outbox's part of the store: events appended on their own, and one execution's events read back. */
 export type OutboxMethods = Pick<
   Store,
-  'appendEvents' | 'listEvents' | 'listUnpublishedEvents' | 'markEventsPublished'
+  | 'appendEvents'
+  | 'listEvents'
+  | 'listEventsSince'
+  | 'lastEventId'
+  | 'listUnpublishedEvents'
+  | 'markEventsPublished'
 >;
 
 /**
@@ -46,6 +51,15 @@ export function outboxMethods(db: WfloDb): OutboxMethods {
         .where(and(eq(events.executionId, executionId), gt(events.id, after)))
         .orderBy(asc(events.id))
         .limit(limit);
+    },
+
+    async listEventsSince(after, limit) {
+      return db.select().from(events).where(gt(events.id, after)).orderBy(asc(events.id)).limit(limit);
+    },
+
+    async lastEventId() {
+      const [row] = await db.select({ id: max(events.id) }).from(events);
+      return Number(row?.id ?? 0);
     },
 
     // The partial index events_unpublished keeps this a short index scan however long the outbox grows;

@@ -201,6 +201,37 @@ describe('Adapter: Aurora Data API store', () => {
     expect(rds.commandCalls(BeginTransactionCommand)).toHaveLength(0);
   });
 
+  it("holds a step's transitions and compute together in one ExecuteStatement, no session state", async () => {
+    // GIVEN the cluster answers the statement: two fresh holds, not blocked, the execution updated
+    rds
+      .on(ExecuteStatementCommand)
+      .resolves({ records: [[{ longValue: 2 }, { booleanValue: false }, { longValue: 1 }]] });
+    const store = createStore(await open());
+
+    // WHEN a step's holds of both kinds are taken
+    const held = await store.reserveBudgets('exec-1', [
+      { key: 'exec-1/Ask/t', kind: 'transition', amountMicros: 100, stepId: 7, stateName: 'Ask' },
+      { key: 'exec-1/Ask/0/lambda', kind: 'lambda', amountMicros: 2_500, stepId: 7, stateName: 'Ask' },
+    ]);
+
+    // THEN one call outside any transaction carries both holds as JSON text cast to jsonb (the Data API
+    // has no array parameters) and checks their sum against the budget in the execution's UPDATE
+    expect(held).toEqual({ ok: true });
+    const statements = rds.commandCalls(ExecuteStatementCommand).map((c) => c.args[0].input);
+    expect(statements).toHaveLength(1);
+    expect(statements[0]!.transactionId).toBeUndefined();
+    expect(statements[0]!.sql).toMatch(/jsonb_to_recordset\(:\w+::jsonb\)/);
+    expect(statements[0]!.sql).toMatch(/update "executions" set reserved_micros/);
+    expect(statements[0]!.sql).toMatch(/"overrun_micros" = 0 and/);
+    expect(statements[0]!.sql).toMatch(/insert into "budget_reservations"/);
+    const holds = statements[0]!.parameters?.find((p) => p.value?.stringValue?.startsWith('['));
+    expect(JSON.parse(holds!.value!.stringValue!)).toEqual([
+      expect.objectContaining({ key: 'exec-1/Ask/t', kind: 'transition', amount: 100, step_id: 7 }),
+      expect.objectContaining({ key: 'exec-1/Ask/0/lambda', kind: 'lambda', amount: 2_500 }),
+    ]);
+    expect(rds.commandCalls(BeginTransactionCommand)).toHaveLength(0);
+  });
+
   it("turns an abandoned call's hold into unconfirmed spend in one ExecuteStatement", async () => {
     // GIVEN the cluster answers with the ledger row it wrote
     rds.on(ExecuteStatementCommand).resolves({ records: [[{ longValue: 42 }]] });

@@ -13,7 +13,7 @@ function flakyStore(failures: number) {
       return { id: 7, activity: 'llm-invoke', enteredAt: '2026-11-29T00:00:00.000Z' };
     },
     // The step's budget holds (compute, transitions) fit: this test is about the step's end.
-    async reserveBudget() {
+    async reserveBudgets() {
       return { ok: true };
     },
     async completeStep(step: unknown) {

@@ -1,0 +1,147 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { EventHub, SubscriberOverflow, type Subscription } from '../../functions/api/event-hub.ts';
+import type { EventRow } from '../../functions/shared/ports/store.ts';
+
+/*
+ * The SSE hub over an in-memory outbox whose rows become visible when the test "commits" them (the SQL of
+ * listEventsSince is covered by the stream tests on PGlite): one reader for every subscriber, gaps held in
+ * order, and a subscriber that stops taking events cut off alone.
+ */
+
+function outbox() {
+  const visible: EventRow[] = [];
+  let reads = 0;
+  const row = (id: number, executionId: string, pad = ''): EventRow => ({
+    id,
+    eventId: `ev-${id}`,
+    executionId,
+    type: 'step.started',
+    payload: { pad },
+    createdAt: new Date(),
+    publishedAt: null,
+  });
+  return {
+    commit(id: number, executionId: string, pad = '') {
+      visible.push(row(id, executionId, pad));
+      visible.sort((a, b) => a.id - b.id);
+    },
+    get reads() {
+      return reads;
+    },
+    store: {
+      listEventsSince: async (after: number, limit: number) => {
+        reads++;
+        return visible.filter((r) => r.id > after).slice(0, limit);
+      },
+      lastEventId: async () => visible.at(-1)?.id ?? 0,
+    },
+  };
+}
+
+const ids = async (sub: Subscription, n: number, within = 2_000): Promise<number[]> => {
+  const got: number[] = [];
+  const until = Date.now() + within;
+  while (got.length < n && Date.now() < until) got.push(...(await sub.next(50)).map((e) => e.row.id));
+  return got;
+};
+
+let open: Subscription[] = [];
+afterEach(() => {
+  for (const s of open) s.close();
+  open = [];
+});
+
+describe('Class: EventHub', () => {
+  it('serves every subscriber from one outbox read per poll, each with only its execution, in order', async () => {
+    // Prepare: 50 subscribers over 5 executions, on an outbox that already holds 3 rows
+    const o = outbox();
+    for (let i = 1; i <= 3; i++) o.commit(i, 'run-0');
+    const hub = new EventHub(o.store, { pollMs: 20, gapWaitMs: 0 });
+    open = await Promise.all(Array.from({ length: 50 }, (_, i) => hub.subscribe(`run-${i % 5}`)));
+    const readsBefore = o.reads;
+
+    // Act: two events committed per execution
+    let id = 3;
+    for (const round of [0, 1]) for (let e = 0; e < 5; e++) o.commit(++id, `run-${e}`, String(round));
+    const t0 = Date.now();
+    const got = await Promise.all(open.map((s) => ids(s, 2)));
+    const elapsed = Date.now() - t0;
+
+    // Assess: each got its execution's two new rows (not the 3 from before it subscribed), and the reads did
+    // not multiply with the subscribers (one per poll interval at most, plus the one that found the rows)
+    for (const [i, g] of got.entries()) expect(g).toEqual([4 + (i % 5), 9 + (i % 5)]);
+    expect(hub.subscribers).toBe(50);
+    expect(o.reads - readsBefore).toBeLessThanOrEqual(Math.ceil(elapsed / 20) + 2);
+  });
+
+  it('holds the rows above a sequence gap until the gap commits, so a stream never sees them out of order', async () => {
+    // Prepare: a hub that waits up to 5 s for a gap
+    const o = outbox();
+    const hub = new EventHub(o.store, { pollMs: 10, gapWaitMs: 5_000 });
+    const sub = await hub.subscribe('run-a');
+    open = [sub];
+
+    // Act: 2 commits before 1 (two writers' transactions ending in the other order)
+    o.commit(2, 'run-a');
+    const whileGap = await ids(sub, 1, 300);
+    o.commit(1, 'run-a');
+    const afterFill = await ids(sub, 2);
+
+    // Assess
+    expect(whileGap).toEqual([]);
+    expect(afterFill).toEqual([1, 2]);
+  });
+
+  it('passes a gap that never fills (a rolled-back insert) after gapWaitMs', async () => {
+    const o = outbox();
+    const hub = new EventHub(o.store, { pollMs: 10, gapWaitMs: 200 });
+    const sub = await hub.subscribe('run-a');
+    open = [sub];
+    const t0 = Date.now();
+    o.commit(2, 'run-a');
+    expect(await ids(sub, 1)).toEqual([2]);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(190);
+  });
+
+  it('cuts off a subscriber that stops taking events past its byte bound, and only that one', async () => {
+    // Prepare: two subscribers of one run, a 4 KB bound; one never calls next()
+    const o = outbox();
+    const hub = new EventHub(o.store, { pollMs: 10, gapWaitMs: 0, maxBufferedBytes: 4_000 });
+    let overflowed = 0;
+    const stuck = await hub.subscribe('run-a', () => overflowed++);
+    const reader = await hub.subscribe('run-a');
+    open = [stuck, reader];
+
+    // Act: 20 events of ~1 KB each, committed a few at a time while the reader keeps up
+    const got: number[] = [];
+    for (let id = 1; id <= 20; id++) {
+      o.commit(id, 'run-a', 'x'.repeat(1_000));
+      if (id % 2 === 0) got.push(...(await reader.next(100)).map((e) => e.row.id));
+    }
+    got.push(...(await ids(reader, 20 - got.length)));
+
+    // Assess: the stuck one was cut once and is out of the hub; the reader got all 20 in order
+    expect(overflowed).toBe(1);
+    await expect(stuck.next(10)).rejects.toBeInstanceOf(SubscriberOverflow);
+    expect(hub.subscribers).toBe(1);
+    expect(got).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+  });
+
+  it('stops reading when the last subscriber leaves, and starts again from the head for the next', async () => {
+    const o = outbox();
+    o.commit(1, 'run-a');
+    const hub = new EventHub(o.store, { pollMs: 10, gapWaitMs: 0 });
+    const first = await hub.subscribe('run-a');
+    first.close();
+    await hub.idle();
+    const reads = o.reads;
+    o.commit(2, 'run-a');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(o.reads).toBe(reads);
+
+    const second = await hub.subscribe('run-a');
+    open = [second];
+    o.commit(3, 'run-a');
+    expect(await ids(second, 1)).toEqual([3]);
+  });
+});
