@@ -2,7 +2,10 @@
  * recovery: 200 agent-loop runs in flight when `wflo dev` is killed with kill -9 (each waiting on its model
  * call), then the same data directory served again: the time from the restart until all 200 are terminal,
  * next to the time the same 200 runs take without a crash (model answering after 2 s in both). Target:
- * recovery adds < 20 %. Real processes (the CLI, PGlite under a temporary data directory) and the chaos
+ * recovery adds < 20 %, judged on the whole crashed workload: the time to start the 200 and bring them to their
+ * model call before the kill, plus restart → all terminal (the dead time between kill and restart left out),
+ * over the no-crash time. Restart → all terminal alone is printed too; it leaves out the work done before the
+ * kill, so it flatters recovery. Real processes (the CLI, PGlite under a temporary data directory) and the chaos
  * suite's model server. Bounded: the wait after the restart ends at 180 s, or after 30 s without progress.
  */
 import { rmSync } from 'node:fs';
@@ -52,6 +55,7 @@ export async function run(): Promise<BenchResult> {
     server.delayMs = 600_000;
     const first = await serve(crashDir);
     const received = server.stats().received;
+    const tc = performance.now();
     const crashed = await startRuns(first.url, RUNS, 'bench-crash', { concurrency: 20, retries: 3 });
     const inFlight = crashed.acknowledged.length;
     await until(
@@ -60,6 +64,7 @@ export async function run(): Promise<BenchResult> {
       300_000,
     );
     await first.kill9();
+    const beforeKillMs = performance.now() - tc;
     server.delayMs = MODEL_DELAY_MS;
     const t1 = performance.now();
     const second = await serve(crashDir);
@@ -80,6 +85,11 @@ export async function run(): Promise<BenchResult> {
     const sameWorkload = base.acknowledged.length === RUNS && crashed.acknowledged.length === RUNS;
     const recovered = recovery.ended === 'all-terminal' && sameWorkload;
     const ratio = recoveryMs / baselineMs;
+    // The whole crashed workload without the dead time between the kill and the restart: starting the 200 runs
+    // and bringing them to their model call (as the no-crash phase does), then everything after the restart.
+    // This is the measure of what the crash adds; the ratio above leaves out the work done before the kill.
+    const withCrashMs = beforeKillMs + recoveryMs;
+    const added = withCrashMs / baselineMs;
     return {
       name: 'recovery',
       figures: {
@@ -93,12 +103,14 @@ export async function run(): Promise<BenchResult> {
         restart_to_wait_end_ms: Math.round(recoveryMs),
         terminal_after_restart: recovery.terminal,
         recovery_over_no_crash: ratio,
+        crash_phase_before_kill_ms: Math.round(beforeKillMs),
+        with_crash_total_over_no_crash: added,
       },
       targets: {
         // Not recovered: the target is missed whatever the ratio of the bounded wait says.
         recovery_adds_under_20_percent: recovered
-          ? target(ratio, 1.2)
-          : { value: Math.round(ratio * 1000) / 1000, max: 1.2, ok: false },
+          ? target(added, 1.2)
+          : { value: Math.round(added * 1000) / 1000, max: 1.2, ok: false },
       },
       notes: [
         ...(sameWorkload
