@@ -161,40 +161,36 @@ export async function measureApprovalRoundTrip(iterations: number, warmup = 5): 
     rmSync(dir, { recursive: true, force: true });
   }
   const ms = (v: number) => Math.round(v * 1000) / 1000;
-  const p = (values: number[], q: number) => ms(percentile(values, q));
+  /** `<label> p50 (ms)` and `<label> p99 (ms)` of `values` (only those quantiles asked for). */
+  const quantiles = (label: string, values: number[], qs: readonly number[] = [50, 99]) =>
+    Object.fromEntries(qs.map((q) => [`${label} p${q} (ms)`, ms(percentile(values, q))]));
   return {
     iterations,
     figures: {
-      'approval: decision → run ended p50 (ms)': p(
+      ...quantiles(
+        'approval: decision → run ended',
         api.map((x) => x.decisionToEnd),
-        50,
       ),
-      'approval: decision → run ended p99 (ms)': p(
-        api.map((x) => x.decisionToEnd),
-        99,
-      ),
-      'approval: POST decision answered p50 (ms)': p(
+      ...quantiles(
+        'approval: POST decision answered',
         api.map((x) => x.response),
-        50,
+        [50],
       ),
-      'approval: start → pending recorded p50 (ms)': p(
+      ...quantiles(
+        'approval: start → pending recorded',
         api.map((x) => x.request),
-        50,
+        [50],
       ),
-      'approval: whole run p50 (ms)': p(
+      ...quantiles(
+        'approval: whole run',
         api.map((x) => x.whole),
-        50,
+        [50],
       ),
-      'raw resume: SendTaskSuccess → run ended p50 (ms)': p(
+      ...quantiles(
+        'raw resume: SendTaskSuccess → run ended',
         raw.map((x) => x.decisionToEnd),
-        50,
       ),
-      'raw resume: SendTaskSuccess → run ended p99 (ms)': p(
-        raw.map((x) => x.decisionToEnd),
-        99,
-      ),
-      'pass instead of approval: whole run p50 (ms)': p(pass, 50),
-      'pass instead of approval: whole run p99 (ms)': p(pass, 99),
+      ...quantiles('pass instead of approval: whole run', pass),
     },
   };
 }
