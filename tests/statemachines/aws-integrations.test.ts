@@ -2,9 +2,14 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '#shared/ports/store';
 import { ACTIVITIES } from '../../infra/activities.ts';
+import {
+  EMBEDDED_CREDENTIALS,
+  EmbeddedDynamoDb,
+} from '../../infra/local/engine/integrations/dynamodb-embedded.ts';
 import { AwsIntegrations } from '../../infra/local/engine/integrations/resolver.ts';
 import { type LocalIntegration, LocalOrchestrator } from '../../infra/local/engine/orchestrator.ts';
 import { type AslDefinition, LOCAL_ACCOUNT, type Workflow } from '../../infra/local/engine/workflows.ts';
@@ -403,7 +408,9 @@ describe('DynamoDB on the embedded dynalite', () => {
       env: NO_ENDPOINTS,
       dynamoDb: { dir: join(dir, 'data'), tablesFile },
     });
-    expect((await run(orchestrator([put], { aws: first }), 'ddb-put')).outcome.status).toBe('succeeded');
+    // The whole outcome, so a failure shows its error and cause rather than only 'failed'.
+    const stored = await run(orchestrator([put], { aws: first }), 'ddb-put');
+    expect(stored.outcome).toMatchObject({ status: 'succeeded' });
     await first.close();
 
     // Act
@@ -416,6 +423,42 @@ describe('DynamoDB on the embedded dynalite', () => {
 
     // Assess
     expect(outcome.output).toEqual({ Item: { pk: { S: 'kept' } } });
+  });
+});
+
+describe('The embedded DynamoDB at start-up', () => {
+  it('hands out its endpoint only once the declared tables are ACTIVE (dynalite creates them CREATING first)', async () => {
+    // Prepare: a window in which dynalite keeps the new table CREATING and refuses item calls
+    const dir = mkdtempSync(join(tmpdir(), 'wflo-ddb-active-'));
+    const tablesFile = join(dir, 'dynamodb-tables.json');
+    writeFileSync(
+      tablesFile,
+      JSON.stringify([
+        {
+          TableName: 'slow',
+          KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+          AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+          BillingMode: 'PAY_PER_REQUEST',
+        },
+      ]),
+    );
+    const ddb = new EmbeddedDynamoDb({ tablesFile, region: 'us-east-1', createTableMs: 300 });
+
+    // Act
+    const client = new DynamoDBClient({
+      endpoint: await ddb.endpoint(),
+      region: 'us-east-1',
+      credentials: EMBEDDED_CREDENTIALS,
+    });
+    const put = client.send(new PutItemCommand({ TableName: 'slow', Item: { pk: { S: 'first' } } }));
+
+    // Assess
+    try {
+      await expect(put).resolves.toBeDefined();
+    } finally {
+      client.destroy();
+      await ddb.close();
+    }
   });
 });
 

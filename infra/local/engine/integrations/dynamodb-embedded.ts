@@ -47,6 +47,8 @@ export interface EmbeddedDynamoDbOptions {
   /** `dynamodb-tables.json`: the tables to create when missing; ignored when the file does not exist. */
   readonly tablesFile?: string;
   readonly region: string;
+  /** How long dynalite keeps a new table CREATING. @default 0 (tests widen it to check start-up waits it out) */
+  readonly createTableMs?: number;
 }
 
 /** Reads a tables file: an array of CreateTable requests (or `{ "Tables": [...] }`). */
@@ -62,6 +64,25 @@ export function readTablesFile(file: string): CreateTableCommandInput[] {
     throw new Error(`${file}: expected an array of CreateTable requests, each with a TableName`);
   }
   return tables as CreateTableCommandInput[];
+}
+
+/**
+ * Waits until a table is ACTIVE. dynalite answers CreateTable with CREATING and flips the status on a timer,
+ * even with createTableMs 0; an item call in between is refused with ResourceNotFoundException (seen on a
+ * loaded machine). A declared table is there to be used at once, so the first Task must not see it CREATING.
+ */
+async function untilActive(client: DynamoDBClient, tableName: string, boundMs = 30_000): Promise<void> {
+  const deadline = Date.now() + boundMs;
+  for (let delay = 5; ; delay = Math.min(delay * 2, 200)) {
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    if (Table?.TableStatus === 'ACTIVE') return;
+    if (Date.now() > deadline) {
+      throw new Error(
+        `embedded DynamoDB: table ${tableName} still ${Table?.TableStatus} after ${boundMs} ms`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, delay));
+  }
 }
 
 /** One embedded DynamoDB, started on first use. */
@@ -88,7 +109,7 @@ export class EmbeddedDynamoDb {
     // Tables are ACTIVE at once: there is no provisioning to wait for on one machine.
     const server = dynalite({
       ...(dir ? { path: dir } : {}),
-      createTableMs: 0,
+      createTableMs: this.#options.createTableMs ?? 0,
       deleteTableMs: 0,
       updateTableMs: 0,
     });
@@ -111,6 +132,7 @@ export class EmbeddedDynamoDb {
           if (!(err instanceof ResourceNotFoundException)) throw err;
           await client.send(new CreateTableCommand(table));
         }
+        await untilActive(client, table.TableName as string);
       }
     }
     return { server, client, endpoint };
