@@ -1,36 +1,19 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Store } from '#shared/ports/store';
-import { openTestStore } from '../helpers/database.ts';
+import { describe, expect, it } from 'vitest';
+import { useTestStore } from '../helpers/store-fixture.ts';
 
-let store: Store;
-let close: () => Promise<void>;
-let n = 0;
-const newId = () => `holds-${Date.now()}-${n++}`;
-
-beforeAll(async () => {
-  ({ store, close } = await openTestStore());
-});
-afterAll(async () => {
-  await close();
-});
-
-async function execution(budgetMicros: number | null) {
-  const id = newId();
-  await store.createExecution({ id, workflow: 'w', input: {}, budgetMicros });
-  return id;
-}
+const db = useTestStore('holds');
 
 describe('Store: several holds in one call (reserveBudgets)', () => {
   it('takes all of them or none: a set whose sum does not fit holds nothing', async () => {
     // Prepare
-    const id = await execution(1000);
+    const id = await db.execution(1000);
 
     // Act
-    const refused = await store.reserveBudgets(id, [
+    const refused = await db.store.reserveBudgets(id, [
       { key: `${id}/t`, kind: 'transition', amountMicros: 600 },
       { key: `${id}/c`, kind: 'lambda', amountMicros: 401 },
     ]);
-    const taken = await store.reserveBudgets(id, [
+    const taken = await db.store.reserveBudgets(id, [
       { key: `${id}/t`, kind: 'transition', amountMicros: 600 },
       { key: `${id}/c`, kind: 'lambda', amountMicros: 400, stepId: null, stateName: 'Ask' },
     ]);
@@ -44,8 +27,8 @@ describe('Store: several holds in one call (reserveBudgets)', () => {
       overrunMicros: 0,
     });
     expect(taken).toEqual({ ok: true });
-    expect((await store.getExecution(id))?.reservedMicros).toBe(1000);
-    expect(await store.listHeldReservations(id)).toEqual(
+    expect((await db.store.getExecution(id))?.reservedMicros).toBe(1000);
+    expect(await db.store.listHeldReservations(id)).toEqual(
       expect.arrayContaining([
         { key: `${id}/t`, kind: 'transition' },
         { key: `${id}/c`, kind: 'lambda' },
@@ -55,74 +38,74 @@ describe('Store: several holds in one call (reserveBudgets)', () => {
 
   it('counts a key already held as held (a retry), and takes a released key again', async () => {
     // Prepare: the state entry's transitions are held; an earlier attempt's compute hold was released.
-    const id = await execution(1000);
-    await store.reserveBudget({ key: `${id}/t`, executionId: id, kind: 'transition', amountMicros: 700 });
-    await store.reserveBudget({ key: `${id}/c`, executionId: id, kind: 'lambda', amountMicros: 200 });
-    await store.releaseBudget(`${id}/c`);
+    const id = await db.execution(1000);
+    await db.store.reserveBudget({ key: `${id}/t`, executionId: id, kind: 'transition', amountMicros: 700 });
+    await db.store.reserveBudget({ key: `${id}/c`, executionId: id, kind: 'lambda', amountMicros: 200 });
+    await db.store.releaseBudget(`${id}/c`);
 
     // Act
-    const again = await store.reserveBudgets(id, [
+    const again = await db.store.reserveBudgets(id, [
       { key: `${id}/t`, kind: 'transition', amountMicros: 700 },
       { key: `${id}/c`, kind: 'lambda', amountMicros: 300 },
     ]);
-    const allHeld = await store.reserveBudgets(id, [{ key: `${id}/t`, amountMicros: 700 }]);
+    const allHeld = await db.store.reserveBudgets(id, [{ key: `${id}/t`, amountMicros: 700 }]);
 
     // Assess: 700 + 300, not 700 twice.
     expect(again).toEqual({ ok: true });
     expect(allHeld).toEqual({ ok: true });
-    expect((await store.getExecution(id))?.reservedMicros).toBe(1000);
+    expect((await db.store.getExecution(id))?.reservedMicros).toBe(1000);
   });
 
   it('refuses a set with a settled key, and any set after an overrun', async () => {
     // Prepare
-    const id = await execution(1_000_000);
-    await store.reserveBudget({ key: `${id}/a`, executionId: id, amountMicros: 100 });
-    await store.recordCost(
+    const id = await db.execution(1_000_000);
+    await db.store.reserveBudget({ key: `${id}/a`, executionId: id, amountMicros: 100 });
+    await db.store.recordCost(
       { executionId: id, kind: 'llm', usdMicros: 100, idempotencyKey: `${id}/a/cost` },
       [],
       { reservationKey: `${id}/a` },
     );
-    await store.reserveBudget({ key: `${id}/b`, executionId: id, amountMicros: 100 });
+    await db.store.reserveBudget({ key: `${id}/b`, executionId: id, amountMicros: 100 });
 
     // Act
-    const settled = await store.reserveBudgets(id, [
+    const settled = await db.store.reserveBudgets(id, [
       { key: `${id}/a`, amountMicros: 100 },
       { key: `${id}/x`, amountMicros: 1 },
     ]);
-    await store.recordCost(
+    await db.store.recordCost(
       { executionId: id, kind: 'llm', usdMicros: 500, idempotencyKey: `${id}/b/cost` },
       [],
       { reservationKey: `${id}/b` },
     );
-    const afterOverrun = await store.reserveBudgets(id, [{ key: `${id}/y`, amountMicros: 1 }]);
+    const afterOverrun = await db.store.reserveBudgets(id, [{ key: `${id}/y`, amountMicros: 1 }]);
 
     // Assess
     expect(settled).toMatchObject({ ok: false, costMicros: 100, reservedMicros: 100 });
     expect(afterOverrun).toMatchObject({ ok: false, overrunMicros: 400 });
-    expect((await store.getExecution(id))?.reservedMicros).toBe(0);
+    expect((await db.store.getExecution(id))?.reservedMicros).toBe(0);
   });
 
   it('never lets concurrent sets overshoot the budget, alongside single holds', async () => {
     // Prepare: 40 pairs of 35 µ$ and 20 single holds of 70 µ$ race for a 1,000 µ$ budget.
-    const id = await execution(1000);
+    const id = await db.execution(1000);
 
     // Act
     const results = await Promise.all([
       ...Array.from({ length: 40 }, (_, i) =>
-        store.reserveBudgets(id, [
+        db.store.reserveBudgets(id, [
           { key: `${id}/${i}/t`, kind: 'transition', amountMicros: 35 },
           { key: `${id}/${i}/c`, kind: 'lambda', amountMicros: 35 },
         ]),
       ),
       ...Array.from({ length: 20 }, (_, i) =>
-        store.reserveBudget({ key: `${id}/s${i}`, executionId: id, amountMicros: 70 }),
+        db.store.reserveBudget({ key: `${id}/s${i}`, executionId: id, amountMicros: 70 }),
       ),
     ]);
 
     // Assess: exactly floor(1000 / 70) = 14 fit, and each pair is held whole or not at all.
     expect(results.filter((r) => r.ok)).toHaveLength(14);
-    expect((await store.getExecution(id))?.reservedMicros).toBe(980);
-    const held = (await store.listHeldReservations(id)).map((h) => h.key);
+    expect((await db.store.getExecution(id))?.reservedMicros).toBe(980);
+    const held = (await db.store.listHeldReservations(id)).map((h) => h.key);
     const singles = held.filter((k) => k.startsWith(`${id}/s`)).length;
     const pairs = Array.from(
       { length: 40 },
@@ -133,13 +116,13 @@ describe('Store: several holds in one call (reserveBudgets)', () => {
   });
 
   it('refuses an unknown execution, a negative amount and a key given twice', async () => {
-    const id = await execution(null);
-    await expect(store.reserveBudgets('missing', [{ key: 'x', amountMicros: 1 }])).rejects.toThrow(
+    const id = await db.execution(null);
+    await expect(db.store.reserveBudgets('missing', [{ key: 'x', amountMicros: 1 }])).rejects.toThrow(
       /not found/,
     );
-    await expect(store.reserveBudgets(id, [{ key: 'y', amountMicros: -1 }])).rejects.toThrow(RangeError);
+    await expect(db.store.reserveBudgets(id, [{ key: 'y', amountMicros: -1 }])).rejects.toThrow(RangeError);
     await expect(
-      store.reserveBudgets(id, [
+      db.store.reserveBudgets(id, [
         { key: `${id}/k`, amountMicros: 1 },
         { key: `${id}/k`, amountMicros: 2 },
       ]),

@@ -1,28 +1,17 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Store } from '#shared/ports/store';
-import { openTestStore } from '../helpers/database.ts';
+import { describe, expect, it } from 'vitest';
+import { useTestStore } from '../helpers/store-fixture.ts';
 
 /*
  * Store: an execution's terminal event written after its last charge (finishExecution with endEvent: false,
  * then recordExecutionEnd), so the event carries the final total and is the run's last.
  */
 
-let store: Store;
-let close: () => Promise<void>;
-let n = 0;
-const newId = () => `end-${Date.now()}-${n++}`;
-
-beforeAll(async () => {
-  ({ store, close } = await openTestStore());
-});
-afterAll(async () => {
-  await close();
-});
+const db = useTestStore('end');
 
 async function running(): Promise<string> {
-  const id = newId();
-  await store.createExecution({ id, workflow: 'w', input: {} });
-  await store.markRunning(id);
+  const id = db.newId();
+  await db.store.createExecution({ id, workflow: 'w', input: {} });
+  await db.store.markRunning(id);
   return id;
 }
 
@@ -30,22 +19,27 @@ describe('GIVEN an execution ended without its event', () => {
   it('WHEN a charge follows and its end is recorded THEN the terminal event is last and carries the total', async () => {
     // Prepare
     const id = await running();
-    await store.recordCost({ executionId: id, kind: 'llm', usdMicros: 70, idempotencyKey: `${id}/a` });
-    const ended = await store.finishExecution(
+    await db.store.recordCost({ executionId: id, kind: 'llm', usdMicros: 70, idempotencyKey: `${id}/a` });
+    const ended = await db.store.finishExecution(
       { id, status: 'succeeded', output: { ok: 1 } },
       { endEvent: false },
     );
 
     // Act
-    await store.recordCost({ executionId: id, kind: 'transition', usdMicros: 31, idempotencyKey: `${id}/t` });
-    const first = await store.recordExecutionEnd(id);
-    const second = await store.recordExecutionEnd(id);
+    await db.store.recordCost({
+      executionId: id,
+      kind: 'transition',
+      usdMicros: 31,
+      idempotencyKey: `${id}/t`,
+    });
+    const first = await db.store.recordExecutionEnd(id);
+    const second = await db.store.recordExecutionEnd(id);
 
     // Assess
     expect(ended.changed).toBe(true);
     expect(ended.execution?.status).toBe('succeeded');
     expect([first, second]).toEqual([true, false]);
-    const events = await store.listEvents(id, 0, 100);
+    const events = await db.store.listEvents(id, 0, 100);
     const last = events.at(-1)!;
     expect(last.type).toBe('execution.succeeded');
     expect(last.payload).toEqual({ executionId: id, workflow: 'w', status: 'succeeded', costMicros: 101 });
@@ -55,10 +49,10 @@ describe('GIVEN an execution ended without its event', () => {
   it('WHEN the execution has not ended THEN no terminal event is written', async () => {
     const id = await running();
 
-    const written = await store.recordExecutionEnd(id);
+    const written = await db.store.recordExecutionEnd(id);
 
     expect(written).toBe(false);
-    expect((await store.listEvents(id, 0, 100)).map((e) => e.type)).toEqual([
+    expect((await db.store.listEvents(id, 0, 100)).map((e) => e.type)).toEqual([
       'execution.created',
       'execution.started',
     ]);
@@ -66,42 +60,42 @@ describe('GIVEN an execution ended without its event', () => {
 
   it('WHEN it ended with its event already (the default) THEN recording the end writes nothing more', async () => {
     const id = await running();
-    await store.finishExecution({ id, status: 'failed', error: { error: 'E', cause: 'c' } });
+    await db.store.finishExecution({ id, status: 'failed', error: { error: 'E', cause: 'c' } });
 
-    const written = await store.recordExecutionEnd(id);
+    const written = await db.store.recordExecutionEnd(id);
 
     expect(written).toBe(false);
-    const types = (await store.listEvents(id, 0, 100)).map((e) => e.type);
+    const types = (await db.store.listEvents(id, 0, 100)).map((e) => e.type);
     expect(types.filter((t) => t === 'execution.failed')).toHaveLength(1);
   });
 
   it('WHEN five deliveries of the same end race THEN exactly one terminal event is written', async () => {
     // Prepare
     const id = await running();
-    await store.finishExecution({ id, status: 'succeeded', output: {} }, { endEvent: false });
+    await db.store.finishExecution({ id, status: 'succeeded', output: {} }, { endEvent: false });
 
     // Act
-    const written = await Promise.all(Array.from({ length: 5 }, () => store.recordExecutionEnd(id)));
+    const written = await Promise.all(Array.from({ length: 5 }, () => db.store.recordExecutionEnd(id)));
 
     // Assess
     expect(written.filter(Boolean)).toHaveLength(1);
-    const types = (await store.listEvents(id, 0, 100)).map((e) => e.type);
+    const types = (await db.store.listEvents(id, 0, 100)).map((e) => e.type);
     expect(types.filter((t) => t === 'execution.succeeded')).toHaveLength(1);
   });
 
   it('WHEN a failed run is redriven and ends again THEN its new end gets its own terminal event', async () => {
     // Prepare
     const id = await running();
-    await store.finishExecution({ id, status: 'failed', error: { error: 'E', cause: 'c' } });
-    await store.redriveExecution(id, 0);
-    await store.finishExecution({ id, status: 'succeeded', output: {} }, { endEvent: false });
+    await db.store.finishExecution({ id, status: 'failed', error: { error: 'E', cause: 'c' } });
+    await db.store.redriveExecution(id, 0);
+    await db.store.finishExecution({ id, status: 'succeeded', output: {} }, { endEvent: false });
 
     // Act
-    const written = await store.recordExecutionEnd(id);
+    const written = await db.store.recordExecutionEnd(id);
 
     // Assess
     expect(written).toBe(true);
-    const types = (await store.listEvents(id, 0, 100)).map((e) => e.type);
+    const types = (await db.store.listEvents(id, 0, 100)).map((e) => e.type);
     expect(types.at(-1)).toBe('execution.succeeded');
     expect(types.filter((t) => t === 'execution.failed')).toHaveLength(1);
   });
