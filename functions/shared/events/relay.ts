@@ -16,19 +16,6 @@ import type { Publisher } from './kafka-client.ts';
 /** The two store methods the relay needs (the store port; PGlite, PostgreSQL or the Data API). */
 export type RelayStore = Pick<Store, 'listUnpublishedEvents' | 'markEventsPublished'>;
 
-/** Relays one batch; returns how many rows it published (0: the outbox is drained). */
-export async function relayBatch(
-  store: RelayStore,
-  publisher: Publisher,
-  batchSize: number,
-): Promise<number> {
-  const rows = await store.listUnpublishedEvents(batchSize);
-  if (rows.length === 0) return 0;
-  await publisher.publish(rows.map(toKafkaMessage));
-  await store.markEventsPublished(rows.map((r) => r.id));
-  return rows.length;
-}
-
 /** How a drain (one pass over the outbox) goes: batch size and when to stop early. */
 export interface DrainOptions {
   /** Rows per batch (one produce request). */

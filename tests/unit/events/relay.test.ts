@@ -9,7 +9,7 @@ import {
   toKafkaMessage,
 } from '#shared/events/kafka';
 import type { Publisher } from '#shared/events/kafka-client';
-import { drainOutbox, OutboxRelay, type RelayStore, relayBatch } from '#shared/events/relay';
+import { drainOutbox, OutboxRelay, type RelayStore } from '#shared/events/relay';
 import type { EventRow } from '#shared/ports/store';
 import { memoryOutbox as outbox } from '../../helpers/memory-outbox.ts';
 
@@ -68,7 +68,11 @@ describe('the Kafka message of an outbox event', () => {
   });
 });
 
-describe('relayBatch / OutboxRelay', () => {
+/** One batch: a drain told to stop before it reads a second one; the rows it published and marked. */
+const relayBatch = async (store: RelayStore, publisher: Publisher, batchSize: number) =>
+  (await drainOutbox(store, publisher, { batchSize, stopping: () => true })).relayed;
+
+describe('one batch (drainOutbox stopping after it) / OutboxRelay', () => {
   it('publishes the oldest unpublished rows, then marks them; nothing is marked when publishing fails', async () => {
     // GIVEN 10 rows and a publisher that fails once
     const { rows, store } = memoryOutbox(10);
