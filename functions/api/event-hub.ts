@@ -1,3 +1,4 @@
+import { throttle } from '#shared/log-throttle';
 import type { EventRow, Store } from '#shared/ports/store';
 
 /*
@@ -146,6 +147,7 @@ export class EventHub {
   private readonly o: Required<EventHubOptions>;
   /** Outbox reads made (for tests and the bench: one reader, whatever the number of streams). */
   reads = 0;
+  private readonly warnReadFailed = throttle(10_000);
 
   constructor(
     private readonly store: Pick<Store, 'listEventsSince' | 'lastEventId'>,
@@ -226,8 +228,14 @@ export class EventHub {
         rows = await this.store.listEventsSince(this.cursor, this.o.pageSize);
       } catch (error) {
         // A failed read (the database restarting, a Data API throttle) is retried at the next poll; streams
-        // keep their heartbeats meanwhile.
-        console.error('SSE hub: reading the outbox failed', error);
+        // keep their heartbeats meanwhile. An outage fails every poll (40 a second): reported when it starts,
+        // then at most every 10 s with the count held back, as the response cache's outages are.
+        this.warnReadFailed((suppressed) =>
+          console.error(
+            `SSE hub: reading the outbox failed${suppressed > 0 ? ` (${suppressed} similar since the previous report)` : ''}`,
+            error,
+          ),
+        );
         rows = [];
       }
       const passed = this.dispatch(rows);

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { EventHub, SubscriberOverflow, type Subscription } from '../../functions/api/event-hub.ts';
 import type { EventRow } from '../../functions/shared/ports/store.ts';
 
@@ -143,5 +143,36 @@ describe('Class: EventHub', () => {
     open = [second];
     o.commit(3, 'run-a');
     expect(await ids(second, 1)).toEqual([3]);
+  });
+
+  it('reports an outbox that cannot be read once when the outage starts, not on every poll', async () => {
+    // Prepare: an outbox whose reads all fail, polled every 5 ms
+    let failedReads = 0;
+    const hub = new EventHub(
+      {
+        listEventsSince: async () => {
+          failedReads++;
+          throw new Error('database restarting');
+        },
+        lastEventId: async () => 0,
+      },
+      { pollMs: 5 },
+    );
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+
+    // Act: a subscriber waits while the reader fails poll after poll
+    try {
+      const sub = await hub.subscribe('run-0');
+      open = [sub];
+      const until = Date.now() + 5_000;
+      while (failedReads < 10 && Date.now() < until) await sub.next(20);
+
+      // Assess
+      expect(failedReads).toBeGreaterThanOrEqual(10);
+      expect(errors).toHaveBeenCalledTimes(1);
+      expect(String(errors.mock.calls[0]?.[0])).toContain('SSE hub: reading the outbox failed');
+    } finally {
+      errors.mockRestore();
+    }
   });
 });
