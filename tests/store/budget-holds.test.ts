@@ -128,4 +128,87 @@ describe('Store: several holds in one call (reserveBudgets)', () => {
       ]),
     ).rejects.toThrow(RangeError);
   });
+
+  // One key through either method: the two statements share their rules (store/budget.ts), so the same
+  // situation gets the same answer and leaves the same amount held, whichever of them took it.
+  const situations: {
+    name: string;
+    budget: number | null;
+    amount: number;
+    before?: (id: string, key: string) => Promise<void>;
+    ok: boolean;
+    reserved: number;
+  }[] = [
+    { name: 'fits exactly', budget: 1000, amount: 1000, ok: true, reserved: 1000 },
+    { name: 'one micro-dollar too many', budget: 1000, amount: 1001, ok: false, reserved: 0 },
+    { name: 'no budget', budget: null, amount: 10 ** 9, ok: true, reserved: 10 ** 9 },
+    {
+      name: 'the key already held (a retry)',
+      budget: 1000,
+      amount: 600,
+      before: async (id, key) => {
+        await db.store.reserveBudget({ key, executionId: id, amountMicros: 600 });
+      },
+      ok: true,
+      reserved: 600,
+    },
+    {
+      name: 'the key released (a resumed run)',
+      budget: 1000,
+      amount: 900,
+      before: async (id, key) => {
+        await db.store.reserveBudget({ key, executionId: id, amountMicros: 600 });
+        await db.store.releaseBudget(key);
+      },
+      ok: true,
+      reserved: 900,
+    },
+    {
+      name: 'the key settled',
+      budget: 1000,
+      amount: 100,
+      before: async (id, key) => {
+        await db.store.reserveBudget({ key, executionId: id, amountMicros: 100 });
+        await db.store.recordCost({ executionId: id, kind: 'llm', usdMicros: 100 }, [], {
+          reservationKey: key,
+        });
+      },
+      ok: false,
+      reserved: 0,
+    },
+    {
+      name: 'after an overrun, with budget left',
+      budget: 1_000_000,
+      amount: 1,
+      before: async (id) => {
+        await db.store.reserveBudget({ key: `${id}/o`, executionId: id, amountMicros: 100 });
+        await db.store.recordCost({ executionId: id, kind: 'llm', usdMicros: 300 }, [], {
+          reservationKey: `${id}/o`,
+        });
+      },
+      ok: false,
+      reserved: 0,
+    },
+  ];
+
+  it.each(situations)('answers one key as reserveBudget does: $name', async (situation) => {
+    // Prepare: the same situation on two executions.
+    const [one, set] = [await db.execution(situation.budget), await db.execution(situation.budget)];
+    await situation.before?.(one, `${one}/k`);
+    await situation.before?.(set, `${set}/k`);
+
+    // Act
+    const byOne = await db.store.reserveBudget({
+      key: `${one}/k`,
+      executionId: one,
+      amountMicros: situation.amount,
+    });
+    const bySet = await db.store.reserveBudgets(set, [{ key: `${set}/k`, amountMicros: situation.amount }]);
+
+    // Assess
+    expect(byOne.ok).toBe(situation.ok);
+    expect(bySet).toEqual(byOne);
+    expect((await db.store.getExecution(one))?.reservedMicros).toBe(situation.reserved);
+    expect((await db.store.getExecution(set))?.reservedMicros).toBe(situation.reserved);
+  });
 });

@@ -1,4 +1,4 @@
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, type SQL, sql } from 'drizzle-orm';
 import type { WfloDb } from '../db/connection.ts';
 import { budgetReservations, costEntries, events, executions, steps } from '../db/schema.ts';
 import { NotFoundError } from '../errors.ts';
@@ -20,6 +20,20 @@ export type BudgetMethods = Pick<
   | 'listHeldReservations'
 >;
 
+/**
+ * The rules every hold obeys, written once for both statements (one key, a set of keys): the execution
+ * takes `amount` only if it fits on top of what it has spent and holds, and never after an overrun (a
+ * charge above its worst case), whatever the budget left; a released hold is taken again under its key
+ * with the new figures. Both statements check and take in the UPDATE of the execution row, so concurrent
+ * holds are serialised by its row lock.
+ */
+const fits = (amount: SQL) =>
+  sql`(${executions.budgetMicros} is null or (${executions.overrunMicros} = 0 and ${executions.costMicros} + ${executions.reservedMicros} + ${amount} <= ${executions.budgetMicros}))`;
+const holdColumns = sql.raw('(key, execution_id, amount_micros, kind, step_id, state_name, provider, model)');
+const takeAgain = sql.raw(
+  "on conflict (key) do update set status = 'reserved', amount_micros = excluded.amount_micros, kind = excluded.kind, step_id = excluded.step_id, state_name = excluded.state_name, provider = excluded.provider, model = excluded.model",
+);
+
 /** The reservation statements over one connection. */
 export function budgetMethods(db: WfloDb): BudgetMethods {
   /**
@@ -29,14 +43,15 @@ export function budgetMethods(db: WfloDb): BudgetMethods {
   const reserveQuery = once(() => {
     const amount = sql`${p('amount')}::bigint`;
     const key = sql`${p('key')}::text`;
-    const upd = db.$with('upd', { id: sql<string>`id`.as('id') }).as(
-      // After an overrun (a charge above its worst case) nothing more fits, whatever the budget left.
-      sql`update ${executions} set reserved_micros = ${executions.reservedMicros} + ${amount} where ${executions.id} = ${p('executionId')} and (${executions.budgetMicros} is null or (${executions.overrunMicros} = 0 and ${executions.costMicros} + ${executions.reservedMicros} + ${amount} <= ${executions.budgetMicros})) and not exists (select 1 from ${budgetReservations} where ${budgetReservations.key} = ${key} and ${budgetReservations.status} <> 'released') returning ${executions.id} as id`,
-    );
+    const upd = db
+      .$with('upd', { id: sql<string>`id`.as('id') })
+      .as(
+        sql`update ${executions} set reserved_micros = ${executions.reservedMicros} + ${amount} where ${executions.id} = ${p('executionId')} and ${fits(amount)} and not exists (select 1 from ${budgetReservations} where ${budgetReservations.key} = ${key} and ${budgetReservations.status} <> 'released') returning ${executions.id} as id`,
+      );
     const held = db
       .$with('held', { key: sql<string>`key`.as('key') })
       .as(
-        sql`insert into ${budgetReservations} (key, execution_id, amount_micros, kind, step_id, state_name, provider, model) select ${key}, upd.id, ${amount}, ${p('kind')}::text, ${p('stepId')}::bigint, ${p('stateName')}::text, ${p('provider')}::text, ${p('model')}::text from ${upd} as upd on conflict (key) do update set status = 'reserved', amount_micros = excluded.amount_micros, kind = excluded.kind, step_id = excluded.step_id, state_name = excluded.state_name, provider = excluded.provider, model = excluded.model returning key`,
+        sql`insert into ${budgetReservations} ${holdColumns} select ${key}, upd.id, ${amount}, ${p('kind')}::text, ${p('stepId')}::bigint, ${p('stateName')}::text, ${p('provider')}::text, ${p('model')}::text from ${upd} as upd ${takeAgain} returning key`,
       );
     return db.with(upd, held).select().from(upd).prepare('wflo_reserve_budget');
   });
@@ -66,14 +81,15 @@ export function budgetMethods(db: WfloDb): BudgetMethods {
       .as(
         sql`select count(*) filter (where status is null or status = 'released') as fresh, coalesce(sum(amount) filter (where status is null or status = 'released'), 0)::bigint as amount, coalesce(bool_or(status = 'settled'), false) as blocked from req`,
       );
-    const upd = db.$with('upd', { id: sql<string>`id`.as('id') }).as(
-      // After an overrun (a charge above its worst case) nothing more fits, whatever the budget left.
-      sql`update ${executions} set reserved_micros = ${executions.reservedMicros} + need.amount from need where ${executions.id} = ${p('executionId')} and need.fresh > 0 and not need.blocked and (${executions.budgetMicros} is null or (${executions.overrunMicros} = 0 and ${executions.costMicros} + ${executions.reservedMicros} + need.amount <= ${executions.budgetMicros})) returning ${executions.id} as id`,
-    );
+    const upd = db
+      .$with('upd', { id: sql<string>`id`.as('id') })
+      .as(
+        sql`update ${executions} set reserved_micros = ${executions.reservedMicros} + need.amount from need where ${executions.id} = ${p('executionId')} and need.fresh > 0 and not need.blocked and ${fits(sql`need.amount`)} returning ${executions.id} as id`,
+      );
     const held = db
       .$with('held', { key: sql<string>`key`.as('key') })
       .as(
-        sql`insert into ${budgetReservations} (key, execution_id, amount_micros, kind, step_id, state_name, provider, model) select r.key, upd.id, r.amount, r.kind, r.step_id, r.state_name, r.provider, r.model from req as r, ${upd} as upd where r.status is null or r.status = 'released' on conflict (key) do update set status = 'reserved', amount_micros = excluded.amount_micros, kind = excluded.kind, step_id = excluded.step_id, state_name = excluded.state_name, provider = excluded.provider, model = excluded.model returning key`,
+        sql`insert into ${budgetReservations} ${holdColumns} select r.key, upd.id, r.amount, r.kind, r.step_id, r.state_name, r.provider, r.model from req as r, ${upd} as upd where r.status is null or r.status = 'released' ${takeAgain} returning key`,
       );
     return db
       .with(req, need, upd, held)
