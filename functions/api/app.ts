@@ -43,7 +43,7 @@ export interface ApiDeps {
   readonly taskTokens?: TaskTokenCallbacks | undefined;
 }
 
-type Problem = z.infer<typeof ProblemSchema>;
+type Problem = z.infer<ProblemSchema>;
 
 /** An RFC 9457 problem document, the body of every 4xx/5xx answer. */
 export function problem(status: number, title: string, detail: string, errors?: Problem['errors']): Problem {
@@ -59,10 +59,7 @@ export function problem(status: number, title: string, detail: string, errors?: 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
 /** An execution row as the API returns it, with where to watch it (the engine's console URL, or null). */
-export function toExecution(
-  row: ExecutionRow,
-  consoleUrl: string | null = null,
-): z.infer<typeof ExecutionSchema> {
+export function toExecution(row: ExecutionRow, consoleUrl: string | null = null): z.infer<ExecutionSchema> {
   return {
     executionId: row.id,
     consoleUrl,
@@ -85,7 +82,7 @@ export function toExecution(
   };
 }
 
-function toStep(row: StepRow): z.infer<typeof StepSchema> {
+function toStep(row: StepRow): z.infer<StepSchema> {
   return {
     stepId: row.id,
     stateName: row.stateName,

@@ -6,6 +6,7 @@ import { ServiceUnavailableError, UnauthenticatedError } from '#shared/errors';
 import type { ApprovalRow, ApprovalStore } from '#shared/ports/approvals';
 import type { TaskCallbacks } from '#shared/ports/task-callbacks';
 import { json, problemResponse as problem } from './routes.ts';
+import { once } from './schemas.ts';
 
 /** What the approval routes need. */
 export interface ApprovalApiDeps {
@@ -19,25 +20,29 @@ export interface ApprovalApiDeps {
   readonly identify: (c: Context) => Decider | undefined;
 }
 
-export const ApprovalSchema = z
-  .object({
-    approvalId: z.string(),
-    executionId: z.string(),
-    stateName: z.string(),
-    status: z.enum(APPROVAL_STATUSES),
-    title: z.string(),
-    summary: z.string().nullable(),
-    payload: z.unknown().nullable(),
-    link: z.string().nullable(),
-    approvers: z.object({ principals: z.array(z.string()), roles: z.array(z.string()) }),
-    createdAt: z.string(),
-    expiresAt: z.string().nullable(),
-    decision: z.enum(['approve', 'reject']).nullable(),
-    comment: z.string().nullable(),
-    decidedBy: z.string().nullable(),
-    decidedAt: z.string().nullable(),
-  })
-  .openapi('Approval');
+/** An approval as the API returns it; built on first use (a response schema: see schemas.ts). */
+export const approvalSchema = once(() =>
+  z
+    .object({
+      approvalId: z.string(),
+      executionId: z.string(),
+      stateName: z.string(),
+      status: z.enum(APPROVAL_STATUSES),
+      title: z.string(),
+      summary: z.string().nullable(),
+      payload: z.unknown().nullable(),
+      link: z.string().nullable(),
+      approvers: z.object({ principals: z.array(z.string()), roles: z.array(z.string()) }),
+      createdAt: z.string(),
+      expiresAt: z.string().nullable(),
+      decision: z.enum(['approve', 'reject']).nullable(),
+      comment: z.string().nullable(),
+      decidedBy: z.string().nullable(),
+      decidedAt: z.string().nullable(),
+    })
+    .openapi('Approval'),
+);
+export type ApprovalSchema = ReturnType<typeof approvalSchema>;
 
 export const DecisionBodySchema = z
   .object({
@@ -67,7 +72,7 @@ export const approvalRoutes = {
     },
     responses: {
       200: json(
-        z.object({ items: z.array(ApprovalSchema) }),
+        () => z.object({ items: z.array(approvalSchema()) }),
         'Newest first; expired ones are recorded as expired first',
       ),
       400: problem('Bad query'),
@@ -78,7 +83,7 @@ export const approvalRoutes = {
     path: '/approvals/{id}',
     tags: ['approvals'],
     request: { params: ApprovalIdParamSchema },
-    responses: { 200: json(ApprovalSchema, 'The approval'), 404: problem('No such approval') },
+    responses: { 200: json(approvalSchema, 'The approval'), 404: problem('No such approval') },
   }),
   decideApproval: createRoute({
     method: 'post',
@@ -90,7 +95,7 @@ export const approvalRoutes = {
     },
     responses: {
       200: json(
-        ApprovalSchema,
+        approvalSchema,
         'Decided: the waiting task resumed (approve) or failed with ApprovalRejectedError',
       ),
       400: problem('Malformed decision (the field is named)'),
@@ -107,7 +112,7 @@ export const approvalRoutes = {
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
 /** An approval row as the API returns it (never its task token). */
-export function toApproval(row: ApprovalRow): z.infer<typeof ApprovalSchema> {
+export function toApproval(row: ApprovalRow): z.infer<ApprovalSchema> {
   const prompt = row.prompt as { title: string; summary?: string; payload?: unknown; link?: string };
   const approvers = row.approvers as { principals?: string[]; roles?: string[] };
   const decision = row.decision as { decision: 'approve' | 'reject'; comment: string | null } | null;

@@ -1,30 +1,45 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import {
-  CostsSchema,
-  EventListSchema,
+  costsSchema,
   EventsQuerySchema,
   ExecutionIdParamSchema,
-  ExecutionListSchema,
-  ExecutionSchema,
+  eventListSchema,
+  executionListSchema,
+  executionSchema,
   ListExecutionsQuerySchema,
-  ProblemSchema,
-  RedriveResponseSchema,
+  once,
+  problemSchema,
+  redriveResponseSchema,
   StartExecutionBodySchema,
-  StepSchema,
-  WorkflowSchema,
+  stepSchema,
+  workflowSchema,
 } from './schemas.ts';
 
 /* The API's routes as OpenAPI definitions: the app (app.ts) implements them, the document lists them. */
 
+/**
+ * A response's `content`: `{ [mediaType]: { schema } }`, where `schema` may be a function that builds it. Such a
+ * schema is built when first read (once), which only the OpenAPI document does: a request never reads a
+ * response schema, so serving one builds none of them (see schemas.ts).
+ */
+function content<M extends string, T extends z.ZodType>(mediaType: M, schema: T | (() => T)) {
+  const media = {} as { readonly schema: T };
+  Object.defineProperty(media, 'schema', {
+    enumerable: true,
+    get: typeof schema === 'function' ? once(schema) : () => schema,
+  });
+  return { [mediaType]: media } as { [K in M]: { readonly schema: T } };
+}
+
 /** A problem-document response of a route (RFC 9457 body). */
 export const problemResponse = (description: string) => ({
-  content: { 'application/problem+json': { schema: ProblemSchema } },
+  content: content('application/problem+json', problemSchema),
   description,
 });
 
-/** A JSON response of a route. */
-export const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  content: { 'application/json': { schema } },
+/** A JSON response of a route: its schema, or a function that builds it (when the document is rendered). */
+export const json = <T extends z.ZodType>(schema: T | (() => T), description: string) => ({
+  content: content('application/json', schema),
   description,
 });
 
@@ -35,14 +50,17 @@ export const routes = {
     path: '/health',
     tags: ['ops'],
     responses: {
-      200: json(z.object({ status: z.literal('ok'), store: z.string() }), 'The API and its store answer'),
+      200: json(
+        () => z.object({ status: z.literal('ok'), store: z.string() }),
+        'The API and its store answer',
+      ),
     },
   }),
   listWorkflows: createRoute({
     method: 'get',
     path: '/workflows',
     tags: ['workflows'],
-    responses: { 200: json(z.object({ items: z.array(WorkflowSchema) }), 'Every deployed workflow') },
+    responses: { 200: json(() => z.object({ items: z.array(workflowSchema()) }), 'Every deployed workflow') },
   }),
   startExecution: createRoute({
     method: 'post',
@@ -58,8 +76,8 @@ export const routes = {
       body: { content: { 'application/json': { schema: StartExecutionBodySchema } }, required: true },
     },
     responses: {
-      201: json(ExecutionSchema, 'Execution started'),
-      200: json(ExecutionSchema, 'An execution with this idempotencyKey already exists; it is returned'),
+      201: json(executionSchema, 'Execution started'),
+      200: json(executionSchema, 'An execution with this idempotencyKey already exists; it is returned'),
       400: problemResponse(
         "Malformed JSON, a field violates the schema, or the input fails the workflow's check, e.g. agent-loop's " +
           'maxIterations (the field is named)',
@@ -75,7 +93,7 @@ export const routes = {
     tags: ['executions'],
     request: { query: ListExecutionsQuerySchema },
     responses: {
-      200: json(ExecutionListSchema, 'Newest first, paginated by cursor'),
+      200: json(executionListSchema, 'Newest first, paginated by cursor'),
       400: problemResponse('Bad query'),
     },
   }),
@@ -84,7 +102,7 @@ export const routes = {
     path: '/executions/{id}',
     tags: ['executions'],
     request: { params: ExecutionIdParamSchema },
-    responses: { 200: json(ExecutionSchema, 'The execution'), 404: problemResponse('No such execution') },
+    responses: { 200: json(executionSchema, 'The execution'), 404: problemResponse('No such execution') },
   }),
   cancelExecution: createRoute({
     method: 'post',
@@ -93,7 +111,7 @@ export const routes = {
     request: { params: ExecutionIdParamSchema },
     responses: {
       200: json(
-        ExecutionSchema,
+        executionSchema,
         'Cancelled: recorded `cancelled`, stopped on the engine (StopExecution on AWS), every budget reservation released and every running step ended',
       ),
       404: problemResponse('No such execution'),
@@ -107,7 +125,7 @@ export const routes = {
     request: { params: ExecutionIdParamSchema },
     responses: {
       200: json(
-        RedriveResponseSchema,
+        redriveResponseSchema,
         'Redriven: running again from the state that failed (RedriveExecution on AWS); steps that had succeeded answer from their kept results and are not paid again',
       ),
       404: problemResponse('No such execution'),
@@ -122,7 +140,10 @@ export const routes = {
     tags: ['executions'],
     request: { params: ExecutionIdParamSchema },
     responses: {
-      200: json(z.object({ items: z.array(StepSchema) }), 'Every attempt of every activity step, in order'),
+      200: json(
+        () => z.object({ items: z.array(stepSchema()) }),
+        'Every attempt of every activity step, in order',
+      ),
       404: problemResponse('No such execution'),
     },
   }),
@@ -132,7 +153,7 @@ export const routes = {
     tags: ['executions'],
     request: { params: ExecutionIdParamSchema },
     responses: {
-      200: json(CostsSchema, 'The cost ledger and its totals'),
+      200: json(costsSchema, 'The cost ledger and its totals'),
       404: problemResponse('No such execution'),
     },
   }),
@@ -142,7 +163,7 @@ export const routes = {
     tags: ['executions'],
     request: { params: ExecutionIdParamSchema, query: EventsQuerySchema },
     responses: {
-      200: json(EventListSchema, 'Events after the given id, oldest first; poll with after=lastId'),
+      200: json(eventListSchema, 'Events after the given id, oldest first; poll with after=lastId'),
       404: problemResponse('No such execution'),
     },
   }),

@@ -2,26 +2,48 @@ import { z } from '@hono/zod-openapi';
 import { EXECUTION_STATUSES } from '#shared/ports/store';
 import { MAX_AGENT_ITERATIONS, MAX_INPUT_DEPTH } from '#shared/workflow-inputs';
 
-export const ProblemSchema = z
-  .object({
-    type: z.string(),
-    title: z.string(),
-    status: z.number().int(),
-    detail: z.string(),
-    errors: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
-  })
-  .openapi('Problem');
+/*
+ * Response schemas are built on first call (then kept), not at import: no request reads them (the app validates
+ * requests only), so an API Lambda builds them only if it renders the OpenAPI document, instead of paying for
+ * every one of them on each cold start. Request schemas (bodies, params, queries) stay plain constants.
+ * Each `xSchema()` has a type `XSchema` of the same name for `z.infer<XSchema>`.
+ */
 
-export const WorkflowSchema = z
-  .object({
-    name: z.string(),
-    description: z.string(),
-    inputSchema: z.record(z.string(), z.unknown()).nullable().openapi({
-      description:
-        "The JSON Schema (draft 2020-12) the workflow's input must satisfy (statemachines/<name>.input.json); null when it declares none",
-    }),
-  })
-  .openapi('Workflow');
+/** A value built by its first call and returned by every later one (one instance, as the OpenAPI refs need). */
+export function once<T>(build: () => T): () => T {
+  let built: { value: T } | undefined;
+  return () => {
+    built ??= { value: build() };
+    return built.value;
+  };
+}
+
+export const problemSchema = once(() =>
+  z
+    .object({
+      type: z.string(),
+      title: z.string(),
+      status: z.number().int(),
+      detail: z.string(),
+      errors: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+    })
+    .openapi('Problem'),
+);
+export type ProblemSchema = ReturnType<typeof problemSchema>;
+
+export const workflowSchema = once(() =>
+  z
+    .object({
+      name: z.string(),
+      description: z.string(),
+      inputSchema: z.record(z.string(), z.unknown()).nullable().openapi({
+        description:
+          "The JSON Schema (draft 2020-12) the workflow's input must satisfy (statemachines/<name>.input.json); null when it declares none",
+      }),
+    })
+    .openapi('Workflow'),
+);
+export type WorkflowSchema = ReturnType<typeof workflowSchema>;
 
 export const StartExecutionBodySchema = z
   .object({
@@ -54,126 +76,147 @@ export const StartExecutionBodySchema = z
   .strict()
   .openapi('StartExecutionRequest');
 
-export const ExecutionSchema = z
-  .object({
-    executionId: z.string().openapi({
-      description:
-        'The Step Functions execution name: <workflow>-<idempotencyKey, or a slug of input.goal, or none>-<short id>',
-      example: 'agent-loop-write-a-haiku-about-queues-3f9a1c2b7d4e',
-    }),
-    consoleUrl: z.string().nullable().openapi({
-      description:
-        'The execution in the AWS Step Functions console; null on the embedded runtime, which has no console',
-      example:
-        'https://eu-west-1.console.aws.amazon.com/states/home?region=eu-west-1#/v2/executions/details/arn:aws:states:eu-west-1:123456789012:execution:wflo-dev-agent-loop:agent-loop-write-a-haiku-about-queues-3f9a1c2b7d4e',
-    }),
-    workflow: z.string(),
-    status: z.enum(EXECUTION_STATUSES),
-    input: z.unknown(),
-    output: z.unknown().nullable(),
-    error: z.unknown().nullable(),
-    budgetUsd: z.number().nullable(),
-    budgetMicros: z.number().int().nullable(),
-    costUsd: z.number(),
-    costMicros: z.number().int(),
-    savedMicros: z.number().int(),
-    overrunMicros: z.number().int().openapi({
-      description:
-        'Spend charged above what its step had reserved (a provider that reported more usage than its worst case; each one raised a budget.overrun event). Included in costMicros; above 0, the run spends nothing more',
-    }),
-    redriveCount: z.number().int().openapi({ description: 'How many times the run was redriven' }),
-    idempotencyKey: z.string().nullable(),
-    createdAt: z.string(),
-    startedAt: z.string().nullable(),
-    finishedAt: z.string().nullable(),
-  })
-  .openapi('Execution');
-
-export const RedriveResponseSchema = ExecutionSchema.extend({
-  redrive: z.object({
-    redriveCount: z.number().int(),
-    savedUsd: z.number().openapi({
-      description: 'What the steps that had already succeeded cost: spend this redrive does not repeat',
-    }),
-    savedMicros: z.number().int(),
-  }),
-}).openapi('RedriveResponse');
-
-export const ExecutionListSchema = z
-  .object({ items: z.array(ExecutionSchema), nextCursor: z.string().nullable() })
-  .openapi('ExecutionList');
-
-export const StepSchema = z
-  .object({
-    stepId: z.number().int(),
-    stateName: z.string(),
-    activity: z.string(),
-    attempt: z.number().int(),
-    status: z.enum(['running', 'succeeded', 'failed']),
-    enteredAt: z.string(),
-    startedAt: z.string(),
-    finishedAt: z.string().nullable(),
-    durationMs: z.number().int().nullable(),
-    error: z.unknown().nullable(),
-    costMicros: z.number().int(),
-  })
-  .openapi('Step');
-
-const TotalSchema = z.object({
-  usdMicros: z.number().int(),
-  savedMicros: z.number().int(),
-  entries: z.number().int(),
-});
-
-export const CostsSchema = z
-  .object({
-    executionId: z.string(),
-    totalMicros: z.number().int(),
-    totalUsd: z.number(),
-    savedMicros: z.number().int(),
-    overrunMicros: z.number().int().openapi({
-      description:
-        "The execution's spend above its reservations (see Execution.overrunMicros), included in the totals",
-    }),
-    byKind: z.record(z.string(), TotalSchema),
-    byModel: z.record(z.string(), TotalSchema),
-    byStep: z.record(z.string(), TotalSchema),
-    entries: z.array(
-      z.object({
-        id: z.number().int(),
-        stateName: z.string().nullable(),
-        kind: z.string(),
-        provider: z.string().nullable(),
-        model: z.string().nullable(),
-        tokensIn: z.number().int(),
-        tokensOut: z.number().int(),
-        tokensCached: z.number().int(),
-        usdMicros: z.number().int(),
-        savedMicros: z.number().int(),
-        /**
-         * False for spend no usage report confirms (a call abandoned at the client timeout): charged at its
-         * worst case, since the provider may have billed it.
-         */
-        confirmed: z.boolean(),
-        createdAt: z.string(),
+export const executionSchema = once(() =>
+  z
+    .object({
+      executionId: z.string().openapi({
+        description:
+          'The Step Functions execution name: <workflow>-<idempotencyKey, or a slug of input.goal, or none>-<short id>',
+        example: 'agent-loop-write-a-haiku-about-queues-3f9a1c2b7d4e',
       }),
-    ),
-  })
-  .openapi('Costs');
+      consoleUrl: z.string().nullable().openapi({
+        description:
+          'The execution in the AWS Step Functions console; null on the embedded runtime, which has no console',
+        example:
+          'https://eu-west-1.console.aws.amazon.com/states/home?region=eu-west-1#/v2/executions/details/arn:aws:states:eu-west-1:123456789012:execution:wflo-dev-agent-loop:agent-loop-write-a-haiku-about-queues-3f9a1c2b7d4e',
+      }),
+      workflow: z.string(),
+      status: z.enum(EXECUTION_STATUSES),
+      input: z.unknown(),
+      output: z.unknown().nullable(),
+      error: z.unknown().nullable(),
+      budgetUsd: z.number().nullable(),
+      budgetMicros: z.number().int().nullable(),
+      costUsd: z.number(),
+      costMicros: z.number().int(),
+      savedMicros: z.number().int(),
+      overrunMicros: z.number().int().openapi({
+        description:
+          'Spend charged above what its step had reserved (a provider that reported more usage than its worst case; each one raised a budget.overrun event). Included in costMicros; above 0, the run spends nothing more',
+      }),
+      redriveCount: z.number().int().openapi({ description: 'How many times the run was redriven' }),
+      idempotencyKey: z.string().nullable(),
+      createdAt: z.string(),
+      startedAt: z.string().nullable(),
+      finishedAt: z.string().nullable(),
+    })
+    .openapi('Execution'),
+);
+export type ExecutionSchema = ReturnType<typeof executionSchema>;
 
-export const EventSchema = z
-  .object({
-    id: z.number().int(),
-    eventId: z.string(),
-    type: z.string(),
-    payload: z.unknown(),
-    createdAt: z.string(),
-  })
-  .openapi('Event');
+export const redriveResponseSchema = once(() =>
+  executionSchema()
+    .extend({
+      redrive: z.object({
+        redriveCount: z.number().int(),
+        savedUsd: z.number().openapi({
+          description: 'What the steps that had already succeeded cost: spend this redrive does not repeat',
+        }),
+        savedMicros: z.number().int(),
+      }),
+    })
+    .openapi('RedriveResponse'),
+);
+export type RedriveResponseSchema = ReturnType<typeof redriveResponseSchema>;
 
-export const EventListSchema = z
-  .object({ items: z.array(EventSchema), lastId: z.number().int() })
-  .openapi('EventList');
+export const executionListSchema = once(() =>
+  z.object({ items: z.array(executionSchema()), nextCursor: z.string().nullable() }).openapi('ExecutionList'),
+);
+export type ExecutionListSchema = ReturnType<typeof executionListSchema>;
+
+export const stepSchema = once(() =>
+  z
+    .object({
+      stepId: z.number().int(),
+      stateName: z.string(),
+      activity: z.string(),
+      attempt: z.number().int(),
+      status: z.enum(['running', 'succeeded', 'failed']),
+      enteredAt: z.string(),
+      startedAt: z.string(),
+      finishedAt: z.string().nullable(),
+      durationMs: z.number().int().nullable(),
+      error: z.unknown().nullable(),
+      costMicros: z.number().int(),
+    })
+    .openapi('Step'),
+);
+export type StepSchema = ReturnType<typeof stepSchema>;
+
+const totalSchema = once(() =>
+  z.object({
+    usdMicros: z.number().int(),
+    savedMicros: z.number().int(),
+    entries: z.number().int(),
+  }),
+);
+
+export const costsSchema = once(() =>
+  z
+    .object({
+      executionId: z.string(),
+      totalMicros: z.number().int(),
+      totalUsd: z.number(),
+      savedMicros: z.number().int(),
+      overrunMicros: z.number().int().openapi({
+        description:
+          "The execution's spend above its reservations (see Execution.overrunMicros), included in the totals",
+      }),
+      byKind: z.record(z.string(), totalSchema()),
+      byModel: z.record(z.string(), totalSchema()),
+      byStep: z.record(z.string(), totalSchema()),
+      entries: z.array(
+        z.object({
+          id: z.number().int(),
+          stateName: z.string().nullable(),
+          kind: z.string(),
+          provider: z.string().nullable(),
+          model: z.string().nullable(),
+          tokensIn: z.number().int(),
+          tokensOut: z.number().int(),
+          tokensCached: z.number().int(),
+          usdMicros: z.number().int(),
+          savedMicros: z.number().int(),
+          /**
+           * False for spend no usage report confirms (a call abandoned at the client timeout): charged at its
+           * worst case, since the provider may have billed it.
+           */
+          confirmed: z.boolean(),
+          createdAt: z.string(),
+        }),
+      ),
+    })
+    .openapi('Costs'),
+);
+export type CostsSchema = ReturnType<typeof costsSchema>;
+
+export const eventSchema = once(() =>
+  z
+    .object({
+      id: z.number().int(),
+      eventId: z.string(),
+      type: z.string(),
+      payload: z.unknown(),
+      createdAt: z.string(),
+    })
+    .openapi('Event'),
+);
+export type EventSchema = ReturnType<typeof eventSchema>;
+
+export const eventListSchema = once(() =>
+  z.object({ items: z.array(eventSchema()), lastId: z.number().int() }).openapi('EventList'),
+);
+export type EventListSchema = ReturnType<typeof eventListSchema>;
 
 export const ExecutionIdParamSchema = z.object({
   id: z

@@ -10,6 +10,7 @@ import {
   taskOutputJson,
 } from '#shared/ports/task-callbacks';
 import { json, problemResponse as problem } from './routes.ts';
+import { once } from './schemas.ts';
 
 /*
  * SendTaskSuccess / SendTaskFailure / SendTaskHeartbeat over HTTP, for `.waitForTaskToken` Tasks: the
@@ -46,9 +47,10 @@ export const TaskFailureBodySchema = z.object(failureFields).strict().openapi('T
 const HeartbeatBodySchema = z.object({}).strict();
 const WithToken = { taskToken: TokenSchema.openapi({ description: 'The task token ($$.Task.Token)' }) };
 
-const AcceptedSchema = z
-  .object({ accepted: z.enum(['success', 'failure', 'heartbeat']) })
-  .openapi('TaskTokenAccepted');
+// A response schema: built when the OpenAPI document is (see schemas.ts).
+const acceptedSchema = once(() =>
+  z.object({ accepted: z.enum(['success', 'failure', 'heartbeat']) }).openapi('TaskTokenAccepted'),
+);
 
 const refusals = {
   400: problem(
@@ -86,7 +88,7 @@ const pathRoute = <A extends 'success' | 'failure'>(action: A) =>
         required: true,
       },
     },
-    responses: { 200: json(AcceptedSchema, 'Accepted'), ...refusals },
+    responses: { 200: json(acceptedSchema, 'Accepted'), ...refusals },
   });
 
 // A heartbeat needs no body: whatever comes (an empty one with a JSON content type) is not read.
@@ -96,7 +98,7 @@ const heartbeatPathRoute = createRoute({
   tags: ['task tokens'],
   summary: SUMMARY.heartbeat,
   request: { params: TokenParamSchema },
-  responses: { 200: json(AcceptedSchema, 'Accepted'), ...refusals },
+  responses: { 200: json(acceptedSchema, 'Accepted'), ...refusals },
 });
 
 const bodyRoute = <A extends Action>(action: A) =>
@@ -115,7 +117,7 @@ const bodyRoute = <A extends Action>(action: A) =>
         required: true,
       },
     },
-    responses: { 200: json(AcceptedSchema, 'Accepted'), ...refusals },
+    responses: { 200: json(acceptedSchema, 'Accepted'), ...refusals },
   });
 
 export const taskTokenRoutes = {

@@ -387,7 +387,7 @@ describe('POST /executions/{id}/redrive', () => {
     'a %s run → 200 with the execution and its redrive (RedriveResponse schema), then runs to its end',
     async (status) => {
       // Prepare
-      const { RedriveResponseSchema } = await import('../../functions/api/schemas.ts');
+      const { redriveResponseSchema } = await import('../../functions/api/schemas.ts');
       const id = await ended(status);
 
       // Act
@@ -397,7 +397,7 @@ describe('POST /executions/{id}/redrive', () => {
 
       // Assess
       expect(res.status).toBe(200);
-      const parsed = RedriveResponseSchema.strict().safeParse(res.body);
+      const parsed = redriveResponseSchema().strict().safeParse(res.body);
       expect(parsed.success, JSON.stringify(parsed.error?.issues)).toBe(true);
       expect(res.body).toMatchObject({
         executionId: id,

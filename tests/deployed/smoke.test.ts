@@ -15,8 +15,8 @@ const RUN_TIMEOUT_MS = 5 * 60 * 1000;
 const POLL_MS = 2000;
 const ACTIVE = ['pending', 'running', 'waiting_approval'];
 
-type Execution = z.infer<typeof ExecutionSchema>;
-type Costs = z.infer<typeof CostsSchema>;
+type Execution = z.infer<ExecutionSchema>;
+type Costs = z.infer<CostsSchema>;
 
 if (!API_URL) {
   console.warn(

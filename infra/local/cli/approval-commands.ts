@@ -7,7 +7,7 @@ import { openApi } from './read-commands.ts';
 
 /* `wflo approvals`, `wflo approve`, `wflo reject`: the approval routes of the API in use. */
 
-type Approval = z.infer<typeof ApprovalSchema>;
+type Approval = z.infer<ApprovalSchema>;
 
 /** One line per approval: id, status, expiry, execution, title. */
 export function approvalsTable(items: readonly Approval[]): string {

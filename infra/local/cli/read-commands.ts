@@ -140,7 +140,7 @@ export async function ofExecution(
     const format = await import('./format.ts');
     const path = `/executions/${encodeURIComponent(id)}/${what}`;
     if (what === 'steps') {
-      const steps = await api.get<{ items: z.infer<typeof StepSchema>[] }>(path);
+      const steps = await api.get<{ items: z.infer<StepSchema>[] }>(path);
       console.log(values.json ? JSON.stringify(steps) : format.stepsTable(steps.items));
     } else {
       const costs = await api.get<Costs>(path);

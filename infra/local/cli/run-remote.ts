@@ -6,9 +6,9 @@ import type { ApiClient } from './api-client.ts';
 const POLL_INTERVAL_MS = 1000;
 
 /** An execution as the API returns it. */
-export type Execution = z.infer<typeof ExecutionSchema>;
+export type Execution = z.infer<ExecutionSchema>;
 /** An execution's cost ledger as the API returns it. */
-export type Costs = z.infer<typeof CostsSchema>;
+export type Costs = z.infer<CostsSchema>;
 
 /**
  * `wflo run --api-url`: starts the execution through the deployed API, then polls it (its status, and its
