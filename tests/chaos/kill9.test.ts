@@ -23,7 +23,8 @@ async function killAndRestart(scenario: string, store: { dataDir: string; databa
   // Prepare: every run's Plan call held by the model server until the kill
   server = new ChaosOpenAiServer({ delayMs: 600_000 });
   await server.start();
-  const env = devEnv({ ...store, openAiUrl: server.url });
+  // --verbose: the restart's start-up breakdown (crash recovery included) goes into the scenario's notes.
+  const env = devEnv({ ...store, openAiUrl: server.url, extra: { WFLO_VERBOSE: '1' } });
   const t0 = performance.now();
   const since = () => `${Math.round((performance.now() - t0) / 1000)} s`;
   const first = await startDev(env);
@@ -36,10 +37,16 @@ async function killAndRestart(scenario: string, store: { dataDir: string; databa
   // Act: kill -9, then the model answers quickly and the same store is served again
   console.log(`${scenario}: ${RUNS} model calls in flight after ${since()}; kill -9`);
   await first.kill9();
+  const killedAt = Math.round(performance.now() - t0);
   server.delayMs = 200;
   const second = await startDev(env);
   processes.push(second);
-  console.log(`${scenario}: serving again after ${since()}`);
+  const restartMs = Math.round(performance.now() - t0) - killedAt;
+  const recovery =
+    second.lines.find((l) => l.includes('store crash recovery')) ?? 'no crash recovery reported';
+  console.log(
+    `${scenario}: serving again after ${since()} (${restartMs} ms after the restart; ${recovery.trim()})`,
+  );
   const outcome = await waitTerminal(
     second.url,
     acknowledged.map((r) => r.executionId),
@@ -55,6 +62,7 @@ async function killAndRestart(scenario: string, store: { dataDir: string; databa
   const db = store.databaseUrl ? await postgresQuery(store.databaseUrl) : await pgliteQuery(store.dataDir);
   try {
     await assessAndRecord(scenario, db.query, acknowledged, server, [
+      `restart to serving: ${restartMs} ms; ${recovery.trim()}`,
       `after the restart: ${outcome.ended} in ${outcome.ms} ms (${outcome.terminal}/${acknowledged.length} terminal)`,
     ]);
   } finally {

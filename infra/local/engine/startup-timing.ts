@@ -62,3 +62,8 @@ export function startupBreakdown(): string[] {
 export function resetStartupTiming(): void {
   steps.length = 0;
 }
+
+/** Records a step whose start and end were taken elsewhere (e.g. from a library's log lines). */
+export function startupSpan(name: string, start: number, end: number): void {
+  steps.push({ name, start, end });
+}

@@ -8,21 +8,46 @@ import { type DbConnection, MIGRATIONS_DIR, type WfloDb } from '#shared/db/conne
 import { schema } from '#shared/db/schema';
 import { rowsOf } from '#shared/store/statements';
 import { BatchingPglite } from './pglite-batch.ts';
+import { type CheckpointerOptions, DEFAULT_CHECKPOINTER, startCheckpointer } from './pglite-checkpoint.ts';
+import { recoveryObserver } from './pglite-recovery.ts';
 
 /**
  * Opens the embedded PGlite store (the local target and the tests): file-backed under `dataDir` (created
  * 0700 on first run) or in memory for `memory://`. Local-only: no Lambda entry point may import this module
  * (tests/infra/bundles.test.ts loads every bundle where PGlite does not exist).
  */
-export async function openPglite(dataDir: string): Promise<DbConnection> {
+export async function openPglite(
+  dataDir: string,
+  options: { checkpointer?: CheckpointerOptions | false } = {},
+): Promise<DbConnection> {
   const inMemory = dataDir === 'memory://';
   // 0700 (each level made here): PGlite writes its files 0644, and they hold every execution's input.
   if (!inMemory) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const pglite = inMemory ? await PGlite.create() : await PGlite.create({ dataDir });
+  const pglite = inMemory
+    ? await PGlite.create()
+    : await PGlite.create({ dataDir, onStderr: recoveryObserver() });
   // Concurrent executions' statements are sent to PGlite together (group commit, see pglite-batch.ts).
   const client = new BatchingPglite(pglite);
   const db = drizzle({ client: client as unknown as typeof pglite, schema }) as unknown as WfloDb;
-  return { kind: 'pglite', db, close: () => client.close() };
+  // A file-backed store checkpoints by WAL volume, so a restart after kill -9 replays a bounded WAL
+  // (pglite-checkpoint.ts); in memory there is nothing to recover.
+  const checkpointing = options.checkpointer ?? DEFAULT_CHECKPOINTER;
+  const checkpointer =
+    inMemory || checkpointing === false
+      ? undefined
+      : startCheckpointer(pglite, {
+          ...checkpointing,
+          onError: (error) =>
+            console.error(`wflo: could not checkpoint the store (${(error as Error).message}); trying again`),
+        });
+  return {
+    kind: 'pglite',
+    db,
+    close: async () => {
+      await checkpointer?.stop();
+      await client.close();
+    },
+  };
 }
 
 /**
