@@ -18,7 +18,6 @@ function outbox() {
     type: 'step.started',
     payload: { pad },
     createdAt: new Date(),
-    publishedAt: null,
   });
   return {
     commit(id: number, executionId: string, pad = '') {
