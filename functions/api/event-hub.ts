@@ -1,5 +1,6 @@
+import { CommitFrontier } from '#shared/events/frontier';
 import { throttle } from '#shared/log-throttle';
-import type { EventRow, Store } from '#shared/ports/store';
+import type { EventRow, OutboxPage, Store } from '#shared/ports/store';
 
 /*
  * One outbox reader per process for every SSE stream it serves. Before this, each stream polled the outbox for
@@ -19,9 +20,10 @@ import type { EventRow, Store } from '#shared/ports/store';
  *
  * Sequences are taken when a row is inserted but become visible when its transaction commits, so on a server
  * with concurrent writers (PostgreSQL, Aurora) a lower sequence can appear after a higher one. The hub does not
- * pass a gap until it fills or `gapWaitMs` has passed (a rolled-back insert leaves a gap for ever), so each
- * stream still gets its execution's events in sequence order. PGlite runs one statement at a time: a gap there
- * never fills, and `gapWaitMs` is 0.
+ * pass a gap until it fills or the snapshot of a read proves it never will (every transaction that could hold it
+ * has ended: functions/shared/events/frontier.ts), however long that takes, so each stream gets its execution's
+ * events in sequence order and none is skipped. A rolled-back insert costs one more read; PGlite, which runs one
+ * statement at a time, passes its gaps at once.
  */
 
 /** How the hub reads the outbox and bounds each subscriber. */
@@ -34,8 +36,6 @@ export interface EventHubOptions {
    * Bytes of serialised events a subscriber may have waiting; past this it is cut off. @default 1 MiB
    */
   readonly maxBufferedBytes?: number | undefined;
-  /** How long a gap in the sequence is waited for before the rows above it go out (ms). @default 1000 */
-  readonly gapWaitMs?: number | undefined;
 }
 
 /** An outbox row with its SSE `data:` line, serialised once for all of its subscribers. */
@@ -127,7 +127,7 @@ class Subscriber implements Subscription {
  * queues it for the streams following that event's execution.
  *
  * @example
- * const hub = new EventHub(store, { gapWaitMs: store.kind === 'pglite' ? 0 : 1000 });
+ * const hub = new EventHub(store);
  * const sub = await hub.subscribe(executionId);
  * // read the backlog from the store, then: for (;;) for (const e of await sub.next(15_000)) send(e)
  */
@@ -142,22 +142,21 @@ export class EventHub {
   /** Resolves once the loop knows where to start (every subscribe waits for it). */
   private started: Promise<void> | undefined;
   private wakeReader: (() => void) | undefined;
-  /** The first sequence the hub is waiting for, and since when. */
-  private gap: { id: number; since: number } | undefined;
+  /** Which gaps in the sequence are final (a new one per start: the cursor restarts at the head). */
+  private frontier = new CommitFrontier();
   private readonly o: Required<EventHubOptions>;
   /** Outbox reads made (for tests and the bench: one reader, whatever the number of streams). */
   reads = 0;
   private readonly warnReadFailed = throttle(10_000);
 
   constructor(
-    private readonly store: Pick<Store, 'listEventsSince' | 'lastEventId'>,
+    private readonly store: Pick<Store, 'readOutbox' | 'lastEventId'>,
     options: EventHubOptions = {},
   ) {
     this.o = {
       pollMs: options.pollMs ?? 25,
       pageSize: options.pageSize ?? 500,
       maxBufferedBytes: options.maxBufferedBytes ?? 1024 * 1024,
-      gapWaitMs: options.gapWaitMs ?? 1000,
     };
   }
 
@@ -205,7 +204,7 @@ export class EventHub {
     this.running = true;
     const started = this.store.lastEventId().then((head) => {
       this.cursor = head;
-      this.gap = undefined;
+      this.frontier = new CommitFrontier();
     });
     this.started = started;
     this.loop = started
@@ -222,10 +221,10 @@ export class EventHub {
         this.running = false;
         return;
       }
-      let rows: EventRow[];
+      let page: OutboxPage;
       try {
         this.reads++;
-        rows = await this.store.listEventsSince(this.cursor, this.o.pageSize);
+        page = await this.store.readOutbox(this.cursor, this.o.pageSize);
       } catch (error) {
         // A failed read (the database restarting, a Data API throttle) is retried at the next poll; streams
         // keep their heartbeats meanwhile. An outage fails every poll (40 a second): reported when it starts,
@@ -236,26 +235,25 @@ export class EventHub {
             error,
           ),
         );
-        rows = [];
+        page = { rows: [], xmin: 0, xmax: 0 };
       }
-      const passed = this.dispatch(rows);
+      const passed = this.dispatch(page);
       if (this.count === 0) continue;
-      if (passed && rows.length === this.o.pageSize) continue;
-      await this.sleep(this.gap ? Math.min(this.o.pollMs, 10) : this.o.pollMs);
+      if (passed && page.rows.length === this.o.pageSize) continue;
+      await this.sleep(this.frontier.waiting ? Math.min(this.o.pollMs, 10) : this.o.pollMs);
     }
   }
 
-  /** Queues rows in sequence order up to the first gap still waited for; true when the cursor moved. */
-  private dispatch(rows: readonly EventRow[]): boolean {
+  /** Queues rows in sequence order up to the first gap that may still fill; true when the cursor moved. */
+  private dispatch(page: OutboxPage): boolean {
     const before = this.cursor;
-    for (const row of rows) {
-      if (row.id <= this.cursor) continue;
-      if (row.id !== this.cursor + 1 && this.o.gapWaitMs > 0) {
-        const now = Date.now();
-        if (this.gap?.id !== this.cursor + 1) this.gap = { id: this.cursor + 1, since: now };
-        if (now - this.gap.since < this.o.gapWaitMs) break;
-      }
-      this.gap = undefined;
+    const rows = page.rows.filter((r) => r.id > this.cursor);
+    const n = this.frontier.passable(this.cursor, {
+      ids: rows.map((r) => r.id),
+      xmin: page.xmin,
+      xmax: page.xmax,
+    });
+    for (const row of rows.slice(0, n)) {
       this.cursor = row.id;
       const set = this.byExecution.get(row.executionId);
       if (!set) continue;

@@ -180,8 +180,6 @@ export function registerStreamRoutes(
     (hub ??= new EventHub(store, {
       pollMs: deps.stream?.pollMs ?? (store.kind === 'data-api' ? 100 : 25),
       maxBufferedBytes: deps.stream?.maxBufferedBytes,
-      // PGlite runs one statement at a time: a gap in the sequences never fills there.
-      gapWaitMs: store.kind === 'pglite' ? 0 : 1_000,
     }));
   app.get('/executions/:id/stream', async (c: Context) => {
     const parsed = ExecutionIdParamSchema.safeParse({ id: c.req.param('id') });

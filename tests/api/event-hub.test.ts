@@ -4,12 +4,19 @@ import type { EventRow } from '../../functions/shared/ports/store.ts';
 
 /*
  * The SSE hub over an in-memory outbox whose rows become visible when the test "commits" them (the SQL of
- * listEventsSince is covered by the stream tests on PGlite): one reader for every subscriber, gaps held in
+ * readOutbox is covered by the stream tests on PGlite and the integration suite on PostgreSQL): one reader for every subscriber, gaps held in
  * order, and a subscriber that stops taking events cut off alone.
  */
 
+/*
+ * Transaction i takes sequence i (so a row's id is its transaction id): `begin(id)` is a writer whose transaction
+ * is running (the row invisible, the snapshot's xmin held at it), `commit` makes the row visible and ends it,
+ * `rollback` ends it with no row.
+ */
 function outbox() {
   const visible: EventRow[] = [];
+  const running = new Set<number>();
+  let taken = 0;
   let reads = 0;
   const row = (id: number, executionId: string, pad = ''): EventRow => ({
     id,
@@ -18,20 +25,30 @@ function outbox() {
     type: 'step.started',
     payload: { pad },
     createdAt: new Date(),
-    publishedAt: null,
   });
   return {
+    begin(id: number) {
+      running.add(id);
+      taken = Math.max(taken, id);
+    },
     commit(id: number, executionId: string, pad = '') {
+      running.delete(id);
+      taken = Math.max(taken, id);
       visible.push(row(id, executionId, pad));
       visible.sort((a, b) => a.id - b.id);
+    },
+    rollback(id: number) {
+      running.delete(id);
     },
     get reads() {
       return reads;
     },
     store: {
-      listEventsSince: async (after: number, limit: number) => {
+      readOutbox: async (after: number, limit: number) => {
         reads++;
-        return visible.filter((r) => r.id > after).slice(0, limit);
+        const rows = visible.filter((r) => r.id > after).slice(0, limit);
+        if (rows.length === 0) return { rows, xmin: 0, xmax: 0 };
+        return { rows, xmin: Math.min(taken + 1, ...running), xmax: taken + 1 };
       },
       lastEventId: async () => visible.at(-1)?.id ?? 0,
     },
@@ -56,7 +73,7 @@ describe('Class: EventHub', () => {
     // Prepare: 50 subscribers over 5 executions, on an outbox that already holds 3 rows
     const o = outbox();
     for (let i = 1; i <= 3; i++) o.commit(i, 'run-0');
-    const hub = new EventHub(o.store, { pollMs: 20, gapWaitMs: 0 });
+    const hub = new EventHub(o.store, { pollMs: 20 });
     open = await Promise.all(Array.from({ length: 50 }, (_, i) => hub.subscribe(`run-${i % 5}`)));
     const readsBefore = o.reads;
 
@@ -74,16 +91,17 @@ describe('Class: EventHub', () => {
     expect(o.reads - readsBefore).toBeLessThanOrEqual(Math.ceil(elapsed / 20) + 2);
   });
 
-  it('holds the rows above a sequence gap until the gap commits, so a stream never sees them out of order', async () => {
-    // Prepare: a hub that waits up to 5 s for a gap
+  it('holds the rows above a sequence gap while its transaction runs, however long, so none is skipped or reordered', async () => {
+    // Prepare: a hub, and a writer whose transaction took sequence 1 and has not committed
     const o = outbox();
-    const hub = new EventHub(o.store, { pollMs: 10, gapWaitMs: 5_000 });
+    const hub = new EventHub(o.store, { pollMs: 10 });
     const sub = await hub.subscribe('run-a');
     open = [sub];
+    o.begin(1);
 
-    // Act: 2 commits before 1 (two writers' transactions ending in the other order)
+    // Act: 2 commits, 1 stays uncommitted for 1.5 s (longer than the old 1 s gap timeout), then commits
     o.commit(2, 'run-a');
-    const whileGap = await ids(sub, 1, 300);
+    const whileGap = await ids(sub, 1, 1_500);
     o.commit(1, 'run-a');
     const afterFill = await ids(sub, 2);
 
@@ -92,21 +110,29 @@ describe('Class: EventHub', () => {
     expect(afterFill).toEqual([1, 2]);
   });
 
-  it('passes a gap that never fills (a rolled-back insert) after gapWaitMs', async () => {
+  it('passes a gap that never fills (a rolled-back insert) as soon as its transaction has ended', async () => {
+    // Prepare: a writer holding sequence 1, and sequence 2 committed above it
     const o = outbox();
-    const hub = new EventHub(o.store, { pollMs: 10, gapWaitMs: 200 });
+    const hub = new EventHub(o.store, { pollMs: 10 });
     const sub = await hub.subscribe('run-a');
     open = [sub];
-    const t0 = Date.now();
+    o.begin(1);
     o.commit(2, 'run-a');
-    expect(await ids(sub, 1)).toEqual([2]);
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(190);
+    const whileRunning = await ids(sub, 1, 200);
+
+    // Act: the writer rolls back
+    o.rollback(1);
+    const after = await ids(sub, 1);
+
+    // Assess: held while it ran, passed once it had ended
+    expect(whileRunning).toEqual([]);
+    expect(after).toEqual([2]);
   });
 
   it('cuts off a subscriber that stops taking events past its byte bound, and only that one', async () => {
     // Prepare: two subscribers of one run, a 4 KB bound; one never calls next()
     const o = outbox();
-    const hub = new EventHub(o.store, { pollMs: 10, gapWaitMs: 0, maxBufferedBytes: 4_000 });
+    const hub = new EventHub(o.store, { pollMs: 10, maxBufferedBytes: 4_000 });
     let overflowed = 0;
     const stuck = await hub.subscribe('run-a', () => overflowed++);
     const reader = await hub.subscribe('run-a');
@@ -130,7 +156,7 @@ describe('Class: EventHub', () => {
   it('stops reading when the last subscriber leaves, and starts again from the head for the next', async () => {
     const o = outbox();
     o.commit(1, 'run-a');
-    const hub = new EventHub(o.store, { pollMs: 10, gapWaitMs: 0 });
+    const hub = new EventHub(o.store, { pollMs: 10 });
     const first = await hub.subscribe('run-a');
     first.close();
     await hub.idle();
@@ -150,7 +176,7 @@ describe('Class: EventHub', () => {
     let failedReads = 0;
     const hub = new EventHub(
       {
-        listEventsSince: async () => {
+        readOutbox: async () => {
           failedReads++;
           throw new Error('database restarting');
         },

@@ -113,7 +113,11 @@ export function relayFixture() {
       const rows = await Promise.all(ids.map((id) => fx.local.runtime.store.listEvents(id, 0, 10_000)));
       return rows.flat();
     },
-    unpublished: async () => (await fx.local.runtime.store.listUnpublishedEvents(1)).length,
+    /** 1 while any outbox row is after the relay's cursor (not yet published), 0 once the relay caught up. */
+    unpublished: async () => {
+      const store = fx.local.runtime.store;
+      return (await store.readRelayBatch(await store.relayCursor('kafka'), 1)).events.length;
+    },
   };
   beforeAll(async () => {
     fx.local = await startLocal({ KAFKA_BROKERS: BROKERS ?? '' });

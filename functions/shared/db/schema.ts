@@ -157,7 +157,13 @@ export const approvals = pgTable(
   ],
 );
 
-/** Transactional outbox: written with the state change it describes, relayed to Kafka later. */
+/**
+ * Transactional outbox: written with the state change it describes, relayed to Kafka later. The relay's position
+ * is one row of `relay_cursor`, not a mark per row. Migration 0002 makes the id default take the transaction id
+ * before the sequence value (`pg_current_xact_id()` first), so a transaction that holds an id not yet visible is
+ * always one a snapshot can see running: what lets readers tell a gap that may still fill from one that never will
+ * (functions/shared/events/frontier.ts).
+ */
 export const events = pgTable(
   'events',
   {
@@ -169,14 +175,16 @@ export const events = pgTable(
     type: text('type').notNull(),
     payload: jsonb('payload').notNull(),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
-    publishedAt: timestamp('published_at', { withTimezone: true, mode: 'date' }),
   },
-  (t) => [
-    index('events_execution').on(t.executionId, t.id),
-    uniqueIndex('events_event_id').on(t.eventId),
-    index('events_unpublished').on(t.id).where(sql`${t.publishedAt} IS NULL`),
-  ],
+  (t) => [index('events_execution').on(t.executionId, t.id), uniqueIndex('events_event_id').on(t.eventId)],
 );
+
+/** Where each outbox relay stands: every event with an id at or below `last_id` has been published. */
+export const relayCursor = pgTable('relay_cursor', {
+  name: text('name').primaryKey(),
+  lastId: bigint('last_id', { mode: 'number' }).notNull().default(0),
+  updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+});
 
 /**
  * Budget reservations: the worst case of a call is held against the execution's budget before it runs,
@@ -259,6 +267,7 @@ export const schema = {
   costEntries,
   approvals,
   events,
+  relayCursor,
   budgetReservations,
   activityResults,
   cacheEntries,

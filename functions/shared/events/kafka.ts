@@ -1,4 +1,4 @@
-import type { EventRow } from '../ports/store.ts';
+import type { EventRow, RelayEvent } from '../ports/store.ts';
 import { EVENTS } from './catalogue.ts';
 
 /*
@@ -62,6 +62,21 @@ export function toKafkaMessage(row: EventRow): OutgoingMessage {
     key: row.executionId,
     value: JSON.stringify(message),
     headers: { 'wflo-event-id': row.eventId, 'wflo-event-type': row.type },
+  };
+}
+
+/**
+ * The Kafka message of an outbox row as the relay reads it: the same message as {@link toKafkaMessage}, with the
+ * payload's stored JSON text put in as it is (never parsed and serialised again: the relay's hottest path).
+ */
+export function relayMessage(e: RelayEvent): OutgoingMessage {
+  const time = new Date(e.createdAtMs).toISOString();
+  return {
+    topic: topicOf(e.type),
+    key: e.executionId,
+    // Key order as in EventMessage; JSON.stringify for the strings (ids and types are plain, but it costs nothing).
+    value: `{"eventId":${JSON.stringify(e.eventId)},"type":${JSON.stringify(e.type)},"executionId":${JSON.stringify(e.executionId)},"sequence":${e.id},"time":"${time}","payload":${e.payloadJson}}`,
+    headers: { 'wflo-event-id': e.eventId, 'wflo-event-type': e.type },
   };
 }
 

@@ -1,5 +1,6 @@
+import { CommitFrontier } from './frontier.ts';
 import type { Publisher } from './kafka-client.ts';
-import { drainOutbox, type RelayStore } from './relay.ts';
+import { drainOutbox, GAP_POLL_MS, KAFKA_RELAY, type RelayStore } from './relay.ts';
 
 /*
  * The relay as one bounded run: what the relay Lambda does per invocation. EventBridge starts it every minute
@@ -51,23 +52,27 @@ export async function runRelay(deps: RelayRunDeps, options: RelayRunOptions): Pr
   let relayed = 0;
   let batches = 0;
   let error: unknown;
+  let heldAtGap = false;
+  const frontier = new CommitFrontier();
   while (now() < options.deadline) {
     try {
       // Full batches back to back (pipelined: the next read and the last mark overlap each produce) until a
       // batch comes back short or the deadline passes.
-      await drainOutbox(deps.store, deps.publisher, {
+      ({ heldAtGap } = await drainOutbox(deps.store, deps.publisher, {
         batchSize: options.batchSize,
+        frontier,
         stopping: () => now() >= options.deadline,
         onMarked: (rows) => {
           relayed += rows;
           batches++;
         },
-      });
+      }));
     } catch (e) {
       error = e;
       break;
     }
-    const wait = Math.min(options.pollMs, options.deadline - now());
+    // Held behind a transaction still running (it usually ends within milliseconds): look again soon.
+    const wait = Math.min(heldAtGap ? GAP_POLL_MS : options.pollMs, options.deadline - now());
     if (wait > 0) await sleep(wait);
   }
   let oldestUnsentAgeSeconds = 0;
@@ -79,9 +84,11 @@ export async function runRelay(deps: RelayRunDeps, options: RelayRunOptions): Pr
   return { relayed, batches, oldestUnsentAgeSeconds, ...(error === undefined ? {} : { error }) };
 }
 
-/** Seconds since the oldest unpublished outbox row committed (0 when there is none): the relay-lag metric. */
+/** Seconds since the oldest outbox row after the relay's cursor committed (0 when there is none): the relay-lag metric. */
 export async function oldestUnsentAge(store: RelayStore, nowMs: number): Promise<number> {
-  const [oldest] = await store.listUnpublishedEvents(1);
+  const {
+    events: [oldest],
+  } = await store.readRelayBatch(await store.relayCursor(KAFKA_RELAY), 1);
   if (!oldest) return 0;
-  return Math.max(0, Math.round((nowMs - oldest.createdAt.getTime()) / 1000));
+  return Math.max(0, Math.round((nowMs - oldest.createdAtMs) / 1000));
 }

@@ -1,20 +1,28 @@
-import type { Store } from '../ports/store.ts';
-import { toKafkaMessage } from './kafka.ts';
+import type { RelayBatch, Store } from '../ports/store.ts';
+import { CommitFrontier } from './frontier.ts';
+import { relayMessage } from './kafka.ts';
 import type { Publisher } from './kafka-client.ts';
 
 /*
- * The outbox relay: every `events` row reaches Kafka at least once, in id order per execution.
+ * The outbox relay: every `events` row reaches Kafka at least once, in id order.
  *
- * One batch is: read the oldest unpublished rows → publish them (all acknowledged, or the batch fails) →
- * mark them published. A crash between publishing and marking sends those rows again on the next batch
- * (duplicates carry the same event id: consumers dedupe on it); a crash before publishing sends nothing.
- * Nothing is skipped: the work list is "published_at IS NULL", not a cursor, so a row that commits after a
- * later id (two transactions racing) is picked up by the next batch. The relay only reads and marks rows:
- * a workflow step never waits for it, or for Kafka.
+ * The relay's position is one row (`relay_cursor`): every event up to its `last_id` has been published. One batch
+ * is: read the rows after the cursor → publish them (all acknowledged, or the batch fails) → move the cursor to
+ * the batch's last id. A crash between publishing and moving the cursor sends those rows again (same event ids:
+ * consumers dedupe on them); a crash before publishing sends nothing. Marking costs one row per batch, not one
+ * row version (and index entries) per event.
+ *
+ * Nothing is skipped although a cursor only moves forward: the cursor never passes a missing id until that id is
+ * proved never to appear (its transaction rolled back), by the snapshot rule of frontier.ts. A row that commits
+ * late (after a higher id was visible) holds the cursor, not the rows before it, until it arrives. The relay only
+ * reads and moves its cursor: a workflow step never waits for it, or for Kafka.
  */
 
-/** The two store methods the relay needs (the store port; PGlite, PostgreSQL or the Data API). */
-export type RelayStore = Pick<Store, 'listUnpublishedEvents' | 'markEventsPublished'>;
+/** The store methods the relay needs (the store port; PGlite, PostgreSQL or the Data API). */
+export type RelayStore = Pick<Store, 'readRelayBatch' | 'relayCursor' | 'advanceRelayCursor'>;
+
+/** The cursor row of the Kafka relay. */
+export const KAFKA_RELAY = 'kafka';
 
 /** How a drain (one pass over the outbox) goes: batch size and when to stop early. */
 export interface DrainOptions {
@@ -24,29 +32,34 @@ export interface DrainOptions {
   readonly deadline?: number;
   /** Asked before each further batch is read; true ends the drain after the batch in flight. */
   readonly stopping?: () => boolean;
-  /** Told the size of each batch once it is marked (counters that survive a drain ending in an error). */
+  /** Told the size of each batch once the cursor is past it (counters that survive a drain ending in an error). */
   readonly onMarked?: (rows: number) => void;
+  /**
+   * The gaps this relay already knows to be final (keep one across drains: a new one only waits one more read
+   * for them). @default a new one
+   */
+  readonly frontier?: CommitFrontier;
 }
 
-/** What a drain did: rows published and marked, and in how many batches. */
+/** What a drain did: rows published and marked, in how many batches, and whether it stopped at an open gap. */
 export interface DrainReport {
   readonly relayed: number;
   readonly batches: number;
+  /** True when rows wait behind an id whose transaction may still commit: look again soon. */
+  readonly heldAtGap: boolean;
 }
 
 /**
- * Relays batches until the outbox is empty (a batch comes back short), `deadline` passes or `stopping()`
- * says so; returns the rows published and marked.
+ * Relays batches until the outbox is empty (a batch comes back short), `deadline` passes, `stopping()` says so
+ * or the next row waits behind an open gap; returns the rows published and marked.
  *
- * Pipelined over the store: while batch N is produced, batch N+1 is read (the unpublished rows after N's
- * last id, since N is not marked yet) and batch N-1 is marked. Produce calls themselves never overlap: the
- * next one starts only after the previous one is acknowledged, so a run's events reach its partition in
- * outbox order even when a produce fails (the idempotent producer of @platformatic/kafka has one request in
- * flight and advances its sequence numbers only on acknowledgement, so two concurrent sends could not be
- * ordered anyway). A row is marked only after its own produce was acknowledged, so at least once holds: a
- * crash leaves at most the acknowledged-but-unmarked batch to be sent again. The "after N's last id" read
- * only covers this pass: every drain starts again from the oldest unpublished row, so a row that committed
- * late with a lower id (two transactions racing) goes out on the next pass, not never.
+ * Pipelined over the store: while batch N is produced, batch N+1 is read (after N's last id) and the cursor is
+ * moved past batch N-1. Produce calls themselves never overlap: the next one starts only after the previous one
+ * is acknowledged, so a run's events reach its partition in outbox order even when a produce fails (the
+ * idempotent producer of @platformatic/kafka has one request in flight and advances its sequence numbers only on
+ * acknowledgement, so two concurrent sends could not be ordered anyway). The cursor passes a batch only after its
+ * own produce was acknowledged, so at least once holds: a crash leaves at most the acknowledged batch whose
+ * cursor move had not landed to be sent again.
  */
 export async function drainOutbox(
   store: RelayStore,
@@ -54,41 +67,54 @@ export async function drainOutbox(
   options: DrainOptions,
 ): Promise<DrainReport> {
   const { batchSize } = options;
+  const frontier = options.frontier ?? new CommitFrontier();
   const more = () =>
     !options.stopping?.() && (options.deadline === undefined || Date.now() < options.deadline);
   let relayed = 0;
   let batches = 0;
   let marking: Promise<void> | undefined;
-  const mark = (ids: number[]) =>
-    store.markEventsPublished(ids).then(() => {
-      relayed += ids.length;
+  const mark = (lastId: number, rows: number) =>
+    store.advanceRelayCursor(KAFKA_RELAY, lastId).then(() => {
+      relayed += rows;
       batches++;
-      options.onMarked?.(ids.length);
+      options.onMarked?.(rows);
     });
-  let rows = await store.listUnpublishedEvents(batchSize);
+  let cursor = await store.relayCursor(KAFKA_RELAY);
+  let page: RelayBatch = await store.readRelayBatch(cursor, batchSize);
+  let heldAtGap = false;
   try {
-    while (rows.length > 0) {
-      const full = rows.length === batchSize && more();
+    for (;;) {
+      const n = frontier.passable(cursor, {
+        ids: page.events.map((e) => e.id),
+        xmin: page.xmin,
+        xmax: page.xmax,
+      });
+      heldAtGap = n < page.events.length;
+      if (n === 0) break;
+      const rows = n === page.events.length ? page.events : page.events.slice(0, n);
       const last = rows[rows.length - 1]!.id;
+      const full = page.events.length === batchSize && !heldAtGap && more();
       const [sent, next] = await Promise.allSettled([
-        publisher.publish(rows.map(toKafkaMessage)),
-        full ? store.listUnpublishedEvents(batchSize, last) : Promise.resolve([]),
+        publisher.publish(rows.map(relayMessage)),
+        full ? store.readRelayBatch(last, batchSize) : Promise.resolve(undefined),
       ]);
       if (sent.status === 'rejected') throw sent.reason;
       if (next.status === 'rejected') throw next.reason;
-      // The previous batch's mark has had this produce's whole round trip to finish.
+      // The previous batch's cursor move has had this produce's whole round trip to finish.
       await marking;
-      marking = mark(rows.map((r) => r.id));
-      // Handled here so a failed mark is not an unhandled rejection while the next produce runs; it is still
+      marking = mark(last, rows.length);
+      // Handled here so a failed move is not an unhandled rejection while the next produce runs; it is still
       // thrown by the `await marking` after that produce (or in `finally`).
       marking.catch(() => undefined);
-      rows = next.value;
+      cursor = last;
+      if (!next.value) break;
+      page = next.value;
     }
   } finally {
     // Whatever ended the drain, the batch already acknowledged is still marked (or its error surfaces).
     await marking;
   }
-  return { relayed, batches };
+  return { relayed, batches, heldAtGap };
 }
 
 /** Relays batches until the outbox is empty or `deadline` (epoch ms) passes; returns the rows published. */
@@ -119,6 +145,9 @@ export interface RelayStats {
   batches: number;
   failures: number;
 }
+
+/** How soon a relay held at an open gap looks again (ms). */
+export const GAP_POLL_MS = 10;
 
 /**
  * The relay as a long-running loop (the local runtime with KAFKA_BROKERS set): polls the outbox, relays
@@ -168,17 +197,21 @@ export class OutboxRelay {
 
   async #loop(): Promise<void> {
     let failures = 0;
+    const frontier = new CommitFrontier();
     while (!this.#stopping) {
       let wait = this.#o.pollMs;
       try {
-        await drainOutbox(this.#store, this.#publisher, {
+        const report = await drainOutbox(this.#store, this.#publisher, {
           batchSize: this.#o.batchSize,
           stopping: () => this.#stopping,
+          frontier,
           onMarked: (rows) => {
             this.stats.relayed += rows;
             this.stats.batches++;
           },
         });
+        // Rows wait behind a transaction still running: it usually ends within milliseconds.
+        if (report.heldAtGap) wait = Math.min(wait, GAP_POLL_MS);
         failures = 0;
       } catch (error) {
         failures++;

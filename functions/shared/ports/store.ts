@@ -39,6 +39,37 @@ export interface NewEvent {
   readonly payload: Record<string, unknown>;
 }
 
+/**
+ * What a read of the outbox also returns: its snapshot's xmin and xmax (transaction ids), which tell a gap in the
+ * sequence that may still fill from one that never will (functions/shared/events/frontier.ts). Both 0 when the
+ * read found no row.
+ */
+export interface SnapshotBounds {
+  readonly xmin: number;
+  readonly xmax: number;
+}
+
+/** A page of the outbox after some id, with the bounds of the snapshot that read it. */
+export interface OutboxPage extends SnapshotBounds {
+  readonly rows: EventRow[];
+}
+
+/** An outbox row as the relay sends it: the payload stays the JSON text the database holds (never parsed). */
+export interface RelayEvent {
+  readonly id: number;
+  readonly eventId: string;
+  readonly executionId: string;
+  readonly type: string;
+  /** Epoch ms of the commit time (`created_at`, truncated to the millisecond). */
+  readonly createdAtMs: number;
+  readonly payloadJson: string;
+}
+
+/** A batch for the relay, with the bounds of the snapshot that read it. */
+export interface RelayBatch extends SnapshotBounds {
+  readonly events: RelayEvent[];
+}
+
 export interface NewExecution {
   readonly id: string;
   readonly workflow: string;
@@ -285,11 +316,18 @@ export interface Store {
   /** The highest outbox sequence written so far (0 when there is none): where the SSE hub starts reading. */
   lastEventId(): Promise<number>;
   /**
-   * Outbox rows not yet relayed to Kafka, oldest first (the relay's work list; see functions/shared/events/relay.ts);
-   * with `after`, only rows with a greater id (the relay reading its next batch while the last is produced).
+   * Like listEventsSince, with the bounds of the snapshot the page was read in (one statement): what lets the SSE
+   * hub pass a gap in the sequence only once it is final.
    */
-  listUnpublishedEvents(limit: number, after?: number): Promise<EventRow[]>;
-  /** Marks outbox rows relayed (idempotent: a row already marked keeps its first time); returns rows newly marked. */
-  markEventsPublished(ids: readonly number[]): Promise<number>;
+  readOutbox(after: number, limit: number): Promise<OutboxPage>;
+  /**
+   * The relay's next batch: up to `limit` outbox rows after id `after`, oldest first, in the compact form it
+   * publishes, with the bounds of the snapshot that read them (functions/shared/events/relay.ts).
+   */
+  readRelayBatch(after: number, limit: number): Promise<RelayBatch>;
+  /** Where the relay `name` stands: every event up to this id has been published (0 before its first batch). */
+  relayCursor(name: string): Promise<number>;
+  /** Moves the relay `name` to `lastId` (never backwards: a stale relay cannot rewind another's progress). */
+  advanceRelayCursor(name: string, lastId: number): Promise<void>;
   close(): Promise<void>;
 }

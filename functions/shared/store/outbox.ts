@@ -1,8 +1,8 @@
-import { and, asc, eq, gt, isNull, max, type SQL, sql } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, gt, max, type SQL, sql } from 'drizzle-orm';
 import type { WfloDb } from '../db/connection.ts';
-import { events } from '../db/schema.ts';
+import { events, relayCursor } from '../db/schema.ts';
 import type { Store } from '../ports/store.ts';
-import { p } from './statements.ts';
+import { p, rowsOf } from './statements.ts';
 
 /** The outbox's part of the store: events appended on their own, and one execution's events read back. */
 export type OutboxMethods = Pick<
@@ -11,9 +11,15 @@ export type OutboxMethods = Pick<
   | 'listEvents'
   | 'listEventsSince'
   | 'lastEventId'
-  | 'listUnpublishedEvents'
-  | 'markEventsPublished'
+  | 'readOutbox'
+  | 'readRelayBatch'
+  | 'relayCursor'
+  | 'advanceRelayCursor'
 >;
+
+/** The snapshot bounds of the statement they appear in (its own snapshot: the one its rows were read in). */
+const XMIN = sql<number>`pg_snapshot_xmin(pg_current_snapshot())::text::bigint`.mapWith(Number);
+const XMAX = sql<number>`pg_snapshot_xmax(pg_current_snapshot())::text::bigint`.mapWith(Number);
 
 /**
  * A CTE that writes one outbox row per row of `from`, in the same statement as the change itself:
@@ -62,33 +68,58 @@ export function outboxMethods(db: WfloDb): OutboxMethods {
       return Number(row?.id ?? 0);
     },
 
-    // The partial index events_unpublished keeps this a short index scan however long the outbox grows;
-    // `after` starts it past the batch the relay is still producing (not yet marked).
-    async listUnpublishedEvents(limit, after) {
-      const unpublished = isNull(events.publishedAt);
-      return db
-        .select()
+    async readOutbox(after, limit) {
+      const rows = await db
+        .select({ ...getTableColumns(events), xmin: XMIN, xmax: XMAX })
         .from(events)
-        .where(after === undefined ? unpublished : and(unpublished, gt(events.id, after)))
+        .where(gt(events.id, after))
         .orderBy(asc(events.id))
         .limit(limit);
+      const { xmin = 0, xmax = 0 } = rows[0] ?? {};
+      return { rows: rows.map(({ xmin: _n, xmax: _x, ...row }) => row), xmin, xmax };
     },
 
-    // One statement per batch with the ids as ONE text parameter (`= ANY` of the array it splits into): a
-    // statement of 1,000 placeholders costs more to build, send and parse than the update itself, and the
-    // Aurora Data API takes no array parameters. The count comes back as one row, not one row per id.
-    async markEventsPublished(ids) {
-      if (ids.length === 0) return 0;
-      const marked = db
-        .$with('marked', { id: sql<number>`id`.as('id') })
-        .as(
-          sql`update ${events} set published_at = now() where ${events.id} = any(string_to_array(${ids.join(',')}::text, ',')::bigint[]) and ${events.publishedAt} is null returning ${events.id} as id`,
-        );
+    // One row for the whole batch: the database joins the rows into one text (a JSON head per row, a tab, the
+    // payload's JSON as stored), so the driver parses one value instead of 6 × 1,000, and no payload is parsed
+    // and serialised again on its way to Kafka. JSON text has no raw tab or newline: both separators are safe.
+    async readRelayBatch(after, limit) {
+      const [row] = rowsOf<{ xmin: number | string; xmax: number | string; batch: string | null }>(
+        await db.execute(
+          sql`select ${XMIN} as xmin, ${XMAX} as xmax, (select string_agg(json_build_array(e.id, e.event_id, e.execution_id, e.type, round(extract(epoch from date_trunc('milliseconds', e.created_at)) * 1000))::text || E'\t' || e.payload::text, E'\n' order by e.id) from (select * from ${events} where ${events.id} > ${after} order by ${events.id} limit ${limit}) e) as batch`,
+        ),
+      );
+      if (!row?.batch) return { events: [], xmin: 0, xmax: 0 };
+      const list = row.batch.split('\n').map((line) => {
+        const tab = line.indexOf('\t');
+        const [id, eventId, executionId, type, createdAtMs] = JSON.parse(line.slice(0, tab)) as [
+          number,
+          string,
+          string,
+          string,
+          number,
+        ];
+        return { id, eventId, executionId, type, createdAtMs, payloadJson: line.slice(tab + 1) };
+      });
+      return { events: list, xmin: Number(row.xmin), xmax: Number(row.xmax) };
+    },
+
+    async relayCursor(name) {
       const [row] = await db
-        .with(marked)
-        .select({ n: sql<number>`count(*)::int`.mapWith(Number) })
-        .from(marked);
-      return row?.n ?? 0;
+        .select({ lastId: relayCursor.lastId })
+        .from(relayCursor)
+        .where(eq(relayCursor.name, name));
+      return Number(row?.lastId ?? 0);
+    },
+
+    // One row per batch instead of one update per event: the whole cost of "marking" a batch.
+    async advanceRelayCursor(name, lastId) {
+      await db
+        .insert(relayCursor)
+        .values({ name, lastId })
+        .onConflictDoUpdate({
+          target: relayCursor.name,
+          set: { lastId: sql`greatest(${relayCursor.lastId}, excluded.last_id)`, updatedAt: sql`now()` },
+        });
     },
   };
 }

@@ -45,7 +45,7 @@ function fakeClock(start: number) {
 describe('runRelay (the relay Lambda per invocation)', () => {
   it('drains the outbox in full batches back to back, then polls until the deadline; lag 0 when drained', async () => {
     // GIVEN 25 rows and a run of 1.5 s polling every second
-    const { rows, store } = memoryOutbox(25);
+    const { rows, store, cursor } = memoryOutbox(25);
     const { sent, publisher } = recordingPublisher();
     const clock = fakeClock(T0 + 60_000);
 
@@ -58,20 +58,20 @@ describe('runRelay (the relay Lambda per invocation)', () => {
     // THEN every row went out once, in id order, and is marked; the run slept only between polls (the last
     // wait cut to the deadline)
     expect(sent.map((m) => parseEventMessage(m.value).sequence)).toEqual(rows.map((r) => r.id));
-    expect(rows.every((r) => r.published)).toBe(true);
+    expect(cursor()).toBe(25);
     expect(report).toEqual({ relayed: 25, batches: 3, oldestUnsentAgeSeconds: 0 });
     expect(clock.sleeps).toEqual([1_000, 500]);
   });
 
   it('picks up rows committed while it polls', async () => {
     // GIVEN an empty outbox that gets 3 rows after the first poll
-    const { rows, store } = memoryOutbox(3);
-    for (const r of rows) r.published = true;
+    const { rows, store, hold, commit } = memoryOutbox(3);
+    for (const r of rows) hold(r.id);
     const { sent, publisher } = recordingPublisher();
     const clock = fakeClock(T0);
     const sleep = async (ms: number) => {
       await clock.sleep(ms);
-      if (clock.sleeps.length === 1) for (const r of rows) r.published = false;
+      if (clock.sleeps.length === 1) for (const r of rows) commit(r.id);
     };
 
     // WHEN it runs for 2 s
@@ -87,7 +87,7 @@ describe('runRelay (the relay Lambda per invocation)', () => {
 
   it('stops at the first failed batch, leaves its rows unsent, and reports the error with the lag', async () => {
     // GIVEN 25 rows and a broker that fails the second batch
-    const { rows, store } = memoryOutbox(25);
+    const { store, cursor } = memoryOutbox(25);
     const { sent, publisher } = recordingPublisher(new Set([2]));
     const clock = fakeClock(T0 + 100_000);
 
@@ -99,7 +99,7 @@ describe('runRelay (the relay Lambda per invocation)', () => {
 
     // THEN the first batch is published and marked, the rest wait; the lag is the 11th row's age (100 - 10 s)
     expect(sent).toHaveLength(10);
-    expect(rows.filter((r) => r.published).map((r) => r.id)).toEqual(rows.slice(0, 10).map((r) => r.id));
+    expect(cursor()).toBe(10);
     expect(report.relayed).toBe(10);
     expect((report.error as Error).message).toBe('broker down');
     expect(report.oldestUnsentAgeSeconds).toBe(90);
@@ -107,7 +107,7 @@ describe('runRelay (the relay Lambda per invocation)', () => {
 
   it('starts no batch after the deadline', async () => {
     // GIVEN a deadline already passed
-    const { rows, store } = memoryOutbox(5);
+    const { store, cursor } = memoryOutbox(5);
     const { sent, publisher } = recordingPublisher();
     const clock = fakeClock(T0 + 5_000);
 
@@ -119,18 +119,18 @@ describe('runRelay (the relay Lambda per invocation)', () => {
 
     // THEN nothing is sent, and the lag says how old the oldest row is
     expect(sent).toEqual([]);
-    expect(rows.some((r) => r.published)).toBe(false);
+    expect(cursor()).toBe(0);
     expect(report).toEqual({ relayed: 0, batches: 0, oldestUnsentAgeSeconds: 5 });
   });
 });
 
 describe('oldestUnsentAge', () => {
-  it('is the age of the oldest unpublished row in whole seconds, 0 for an empty outbox', async () => {
-    const { rows, store } = memoryOutbox(3);
+  it('is the age of the oldest row after the cursor in whole seconds, 0 when the relay is caught up', async () => {
+    const { store } = memoryOutbox(3);
     expect(await oldestUnsentAge(store, T0 + 7_400)).toBe(7);
-    rows[0]!.published = true;
+    await store.advanceRelayCursor('kafka', 1);
     expect(await oldestUnsentAge(store, T0 + 7_400)).toBe(6);
-    for (const r of rows) r.published = true;
+    await store.advanceRelayCursor('kafka', 3);
     expect(await oldestUnsentAge(store, T0 + 7_400)).toBe(0);
   });
 });

@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '#shared/config';
 import { ConfigError } from '#shared/errors';
+import { CommitFrontier } from '#shared/events/frontier';
 import {
   COST_EVENTS_TOPIC,
   EXECUTION_EVENTS_TOPIC,
   type OutgoingMessage,
   parseEventMessage,
+  relayMessage,
   toKafkaMessage,
 } from '#shared/events/kafka';
 import type { Publisher } from '#shared/events/kafka-client';
@@ -44,7 +46,6 @@ describe('the Kafka message of an outbox event', () => {
       type: 'cost.recorded',
       payload: { usdMicros: 101 },
       createdAt: new Date('2026-11-29T12:00:00Z'),
-      publishedAt: null,
     };
 
     // WHEN they become messages
@@ -66,6 +67,31 @@ describe('the Kafka message of an outbox event', () => {
     });
     expect(() => parseEventMessage('{"type":"x"}')).toThrow(/not a wflo event message/);
   });
+
+  it('is the same message when the relay builds it from the stored payload text', () => {
+    // GIVEN a row with a payload that needs escaping, as the relay reads it (payload as JSON text)
+    const row: EventRow = {
+      id: 7,
+      eventId: 'e-7',
+      executionId: 'run-"7"',
+      type: 'budget.warning',
+      payload: { note: 'a "quoted"\nline', n: [1, 2] },
+      createdAt: new Date('2026-11-29T12:00:00.123Z'),
+    };
+
+    // WHEN both ways build its message
+    const relayed = relayMessage({
+      id: row.id,
+      eventId: row.eventId,
+      executionId: row.executionId,
+      type: row.type,
+      createdAtMs: row.createdAt.getTime(),
+      payloadJson: JSON.stringify(row.payload),
+    });
+
+    // THEN byte for byte the same
+    expect(relayed).toEqual(toKafkaMessage(row));
+  });
 });
 
 /** One batch: a drain told to stop before it reads a second one; the rows it published and marked. */
@@ -73,9 +99,9 @@ const relayBatch = async (store: RelayStore, publisher: Publisher, batchSize: nu
   (await drainOutbox(store, publisher, { batchSize, stopping: () => true })).relayed;
 
 describe('one batch (drainOutbox stopping after it) / OutboxRelay', () => {
-  it('publishes the oldest unpublished rows, then marks them; nothing is marked when publishing fails', async () => {
+  it('publishes the rows after the cursor, then moves it; it stays put when publishing fails', async () => {
     // GIVEN 10 rows and a publisher that fails once
-    const { rows, store } = memoryOutbox(10);
+    const { rows, store, cursor } = memoryOutbox(10);
     const { sent, publisher } = recordingPublisher(1);
 
     // WHEN a batch fails, then two batches of 4 and one of 2 go through
@@ -83,15 +109,15 @@ describe('one batch (drainOutbox stopping after it) / OutboxRelay', () => {
     const counts = [await relayBatch(store, publisher, 4), await relayBatch(store, publisher, 4)];
     counts.push(await relayBatch(store, publisher, 4), await relayBatch(store, publisher, 4));
 
-    // THEN every row was sent once, in id order, and all are marked
+    // THEN every row was sent once, in id order, and the cursor is past all of them
     expect(counts).toEqual([4, 4, 2, 0]);
     expect(sent.map((m) => parseEventMessage(m.value).sequence)).toEqual(rows.map((r) => r.id));
-    expect(rows.every((r) => r.published)).toBe(true);
+    expect(cursor()).toBe(10);
   });
 
   it('keeps going through failures with backoff, and reports each one', async () => {
     // GIVEN a publisher that fails three times
-    const { rows, store } = memoryOutbox(25);
+    const { store, cursor } = memoryOutbox(25);
     const { sent, publisher } = recordingPublisher(3);
     const failures: number[] = [];
 
@@ -103,7 +129,7 @@ describe('one batch (drainOutbox stopping after it) / OutboxRelay', () => {
       onError: (_e, n) => failures.push(n),
     }).start();
     const until = Date.now() + 5_000;
-    while (rows.some((r) => !r.published) && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+    while (cursor() < 25 && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
     await relay.stop();
 
     // THEN all rows went out once, after the three reported failures
@@ -115,21 +141,22 @@ describe('one batch (drainOutbox stopping after it) / OutboxRelay', () => {
 
 /** A store and a publisher that log each call as it starts and ends, and a publisher that answers when told. */
 function tracedRelay(n: number, failPublishCall?: number) {
-  const { rows, store: inner } = memoryOutbox(n);
+  const { rows, store: inner, cursor } = memoryOutbox(n);
   const log: string[] = [];
   const acks: (() => void)[] = [];
   let calls = 0;
   let producing = 0;
   let maxProducing = 0;
   const store: RelayStore = {
-    async listUnpublishedEvents(limit, after) {
-      const got = await inner.listUnpublishedEvents(limit, after);
-      log.push(`read ${got.map((r) => r.id).join(',')}`);
+    relayCursor: inner.relayCursor,
+    async readRelayBatch(after, limit) {
+      const got = await inner.readRelayBatch(after, limit);
+      log.push(`read ${got.events.map((r) => r.id).join(',')}`);
       return got;
     },
-    async markEventsPublished(ids) {
-      log.push(`mark ${ids.join(',')}`);
-      return inner.markEventsPublished(ids);
+    async advanceRelayCursor(name, lastId) {
+      log.push(`mark ${lastId}`);
+      return inner.advanceRelayCursor(name, lastId);
     },
   };
   const sent: number[] = [];
@@ -152,6 +179,7 @@ function tracedRelay(n: number, failPublishCall?: number) {
   const acker = setInterval(() => acks.shift()?.(), 2);
   return {
     rows,
+    cursor,
     store,
     publisher,
     log,
@@ -172,7 +200,7 @@ describe('drainOutbox (the pipelined pass)', () => {
     // THEN every row went out once in id order, produces never overlapped, the read of a batch and the
     // mark of the one before happened while the batch between them was being produced, and a batch was
     // marked only after its own produce was acknowledged
-    expect(report).toEqual({ relayed: 7, batches: 3 });
+    expect(report).toEqual({ relayed: 7, batches: 3, heldAtGap: false });
     expect(t.sent).toEqual([1, 2, 3, 4, 5, 6, 7]);
     expect(t.maxProducing()).toBe(1);
     expect(t.log).toEqual([
@@ -180,16 +208,16 @@ describe('drainOutbox (the pipelined pass)', () => {
       'produce 1,2,3',
       'read 4,5,6',
       'acked 1,2,3',
-      'mark 1,2,3',
+      'mark 3',
       'produce 4,5,6',
       'read 7',
       'acked 4,5,6',
-      'mark 4,5,6',
+      'mark 6',
       'produce 7',
       'acked 7',
       'mark 7',
     ]);
-    expect(t.rows.every((r) => r.published)).toBe(true);
+    expect(t.cursor()).toBe(7);
   });
 
   it('marks the batch already acknowledged when a later produce fails, and leaves the failed one unsent', async () => {
@@ -201,29 +229,47 @@ describe('drainOutbox (the pipelined pass)', () => {
 
     // THEN the drain fails, rows 1-3 are marked, 4-9 wait in the outbox for the next pass (nothing skipped)
     await expect(draining).rejects.toThrow('broker down');
-    expect(t.rows.filter((r) => r.published).map((r) => r.id)).toEqual([1, 2, 3]);
+    expect(t.cursor()).toBe(3);
     const retry = tracedRelay(0);
     const again = await drainOutbox(t.store, retry.publisher, { batchSize: 3 }).finally(retry.done);
     expect(again.relayed).toBe(6);
     expect(retry.sent).toEqual([4, 5, 6, 7, 8, 9]);
   });
 
-  it('picks up, on the next pass, a row that was not yet visible when a later batch was read', async () => {
-    // GIVEN 6 rows of which row 2 commits late (invisible during the first pass)
-    const { rows, store } = memoryOutbox(6);
-    const late = rows[1]!;
-    late.published = true; // invisible to the reads of the first pass
+  it('holds the cursor at a row whose transaction is still running, and sends it once it commits', async () => {
+    // GIVEN 6 rows of which row 2's transaction is still running (invisible, so it holds the snapshot's xmin)
+    const o = memoryOutbox(6);
+    o.hold(2);
     const { sent, publisher } = recordingPublisher();
 
-    // WHEN one pass runs, then the row becomes visible and the next pass runs
-    const first = await drainOutbox(store, publisher, { batchSize: 2 });
-    late.published = false;
-    const second = await drainOutbox(store, publisher, { batchSize: 2 });
+    // WHEN one pass runs, then row 2 commits and the next pass runs
+    const first = await drainOutbox(o.store, publisher, { batchSize: 2 });
+    o.commit(2);
+    const second = await drainOutbox(o.store, publisher, { batchSize: 2 });
 
-    // THEN the first pass sent the 5 visible rows and the second the late one: nothing skipped
-    expect(first.relayed).toBe(5);
-    expect(second.relayed).toBe(1);
-    expect(sent.map((m) => parseEventMessage(m.value).sequence)).toEqual([1, 3, 4, 5, 6, 2]);
+    // THEN the first pass sent row 1 only (3-6 wait behind the gap, not past it) and said so; the second sent the
+    // rest in id order: nothing skipped, nothing out of order
+    expect(first).toEqual({ relayed: 1, batches: 1, heldAtGap: true });
+    expect(second.relayed).toBe(5);
+    expect(sent.map((m) => parseEventMessage(m.value).sequence)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(o.cursor()).toBe(6);
+  });
+
+  it('passes a gap whose transaction rolled back once no transaction that could hold it is running', async () => {
+    // GIVEN 6 rows of which row 2's transaction is running, and a relay that has stopped at it
+    const o = memoryOutbox(6);
+    o.hold(2);
+    const { sent, publisher } = recordingPublisher();
+    const frontier = new CommitFrontier();
+    await drainOutbox(o.store, publisher, { batchSize: 10, frontier });
+
+    // WHEN that transaction rolls back (row 2 never appears) and the relay looks again
+    o.rollback(2);
+    const again = await drainOutbox(o.store, publisher, { batchSize: 10, frontier });
+
+    // THEN the rows after the gap went out: the relay did not wait for ever
+    expect(again.heldAtGap).toBe(false);
+    expect(sent.map((m) => parseEventMessage(m.value).sequence)).toEqual([1, 3, 4, 5, 6]);
   });
 });
 

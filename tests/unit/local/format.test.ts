@@ -9,7 +9,6 @@ const event = (type: string, payload: Record<string, unknown>): EventRow => ({
   type,
   payload,
   createdAt: new Date(0),
-  publishedAt: null,
 });
 
 describe('wflo run output', () => {
