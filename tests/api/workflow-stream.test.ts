@@ -7,6 +7,8 @@ import { EVENT_TYPES } from '#shared/events/catalogue';
 import { startExecution } from '#shared/executions';
 import type { EventRow } from '#shared/ports/store';
 import { createApp } from '../../functions/api/app.ts';
+import { localFetch } from '../../infra/local/cli/api-client.ts';
+import { followWorkflowStream, type StreamedEvent } from '../../infra/local/cli/watch-command.ts';
 import type { LocalRuntime } from '../../infra/local/engine/runtime.ts';
 import { startLocal, stopLocal, TEST_MODEL } from '../helpers/local.ts';
 
@@ -276,5 +278,39 @@ describe('GET /stream?workflow= (SSE)', () => {
     console.log(`stuck workflow-stream client cut ${cutAt - t0} ms after its workflow started committing`);
     slow.destroy();
     await closeServer(own.server);
+  });
+
+  it('wflo watch follows a workflow through the API next to it (localFetch), and reports an unknown workflow with the problem', async () => {
+    // GIVEN `wflo watch --workflow hello`'s follower on this server, as it follows a `wflo dev`
+    const got: StreamedEvent[] = [];
+    const stop = new AbortController();
+    const opened = await local.runtime.store.lastEventId();
+    // (from a known position: how soon it connects does not matter, as with `wflo watch --after`)
+    const following = followWorkflowStream(localFetch(base), 'hello', {
+      after: opened,
+      signal: stop.signal,
+      onEvent: (e) => got.push(e),
+    });
+
+    // WHEN a hello run and an agent-loop run run
+    const helloRun = await start('hello', 30);
+    await start('agent-loop', 30);
+    await local.orchestrator.drain();
+    const expected = (await outboxAfter(opened)).filter((r) => r.executionId === helloRun);
+    const deadline = Date.now() + 30_000;
+    while ((got.at(-1)?.id ?? 0) < expected.at(-1)!.id && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
+    stop.abort();
+    await following;
+
+    // THEN it got the hello run's events, with their payloads, and nothing else; an unknown workflow is refused
+    expect(got.map((e) => e.id)).toEqual(expected.map((r) => r.id));
+    expect(got.find((e) => e.type === 'execution.started')?.executionId).toBe(helloRun);
+    await expect(
+      followWorkflowStream(localFetch(base), 'no-such-workflow', {
+        signal: new AbortController().signal,
+        onEvent: () => undefined,
+      }),
+    ).rejects.toThrow(/HTTP 404: workflow 'no-such-workflow' does not exist/);
   });
 });
