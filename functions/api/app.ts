@@ -27,6 +27,7 @@ import type { ExecutionSchema, ProblemSchema, StepSchema } from './schemas.ts';
 import { apiSecurityHeaders } from './security-headers.ts';
 import { registerStreamRoutes, type StreamOptions } from './stream.ts';
 import { registerTaskTokenRoutes } from './task-tokens.ts';
+import { registerWorkflowStreamRoute } from './workflow-stream.ts';
 
 export interface ApiDeps {
   readonly store: Store;
@@ -327,7 +328,8 @@ export function createApp(deps: ApiDeps) {
   });
 
   registerApprovalRoutes(app, () => deps.approvals);
-  registerStreamRoutes(app, deps);
+  const streams = registerStreamRoutes(app, deps);
+  registerWorkflowStreamRoute(app, { store: deps.store, engine: deps.engine, ...streams });
   registerTaskTokenRoutes(app, () => deps.taskTokens);
 
   app.doc31('/openapi.json', OPENAPI_INFO);

@@ -1,6 +1,7 @@
 import { CommitFrontier } from '#shared/events/frontier';
 import { throttle } from '#shared/log-throttle';
 import type { EventRow, OutboxPage, Store } from '#shared/ports/store';
+import { ExecutionWorkflows } from './execution-workflows.ts';
 
 /*
  * One outbox reader per process for every SSE stream it serves. Before this, each stream polled the outbox for
@@ -24,6 +25,10 @@ import type { EventRow, OutboxPage, Store } from '#shared/ports/store';
  * has ended: functions/shared/events/frontier.ts), however long that takes, so each stream gets its execution's
  * events in sequence order and none is skipped. A rolled-back insert costs one more read; PGlite, which runs one
  * statement at a time, passes its gaps at once.
+ *
+ * A stream may also follow every run of one workflow (`GET /stream?workflow=`). Rows carry no workflow, so
+ * while such a stream is open the hub looks up the workflow of each execution it has not seen before (one read
+ * per execution, kept in a bounded cache: execution-workflows.ts) before it hands a page of rows out.
  */
 
 /** How the hub reads the outbox and bounds each subscriber. */
@@ -36,6 +41,11 @@ export interface EventHubOptions {
    * Bytes of serialised events a subscriber may have waiting; past this it is cut off. @default 1 MiB
    */
   readonly maxBufferedBytes?: number | undefined;
+  /**
+   * Where workflow subscriptions learn each row's workflow. @default a cache over the store's getExecution,
+   * when the store has it (without either, subscribeWorkflow throws)
+   */
+  readonly executionWorkflows?: ExecutionWorkflows | undefined;
 }
 
 /** An outbox row with its SSE `data:` line, serialised once for all of its subscribers. */
@@ -49,13 +59,22 @@ export class SubscriberOverflow extends Error {
   override readonly name = 'SubscriberOverflow';
 }
 
-/** One stream's share of the hub: the events of its execution, in sequence order, as they commit. */
+/**
+ * One stream's share of the hub: the events of its execution (or of every run of its workflow), in sequence
+ * order, as they commit.
+ */
 export interface Subscription {
   /**
    * The events queued since the last call, waiting up to `waitMs` for one when none is queued ([] after
    * that). Throws SubscriberOverflow once the queue overflowed.
    */
   next(waitMs: number): Promise<HubEvent[]>;
+  /**
+   * The hub's position when `next` last returned: every event of this subscription with a sequence at or
+   * below it was in what `next` returned then or before. A stream that has sent those may tell its client to
+   * resume after it (the workflow stream does, so a quiet workflow's client does not resume from far back).
+   */
+  readonly upTo: number;
   /** Leaves the hub (idempotent). */
   close(): void;
 }
@@ -76,10 +95,13 @@ class Subscriber implements Subscription {
   queue: HubEvent[] = [];
   bytes = 0;
   overflowed = false;
+  upTo = 0;
   private wake: (() => void) | undefined;
 
   constructor(
-    readonly executionId: string,
+    /** The execution id or workflow name followed, and the hub's index of subscribers by that key. */
+    readonly key: string,
+    readonly index: Map<string, Set<Subscriber>>,
     private readonly hub: EventHub,
     readonly onOverflow: (() => void) | undefined,
   ) {}
@@ -108,11 +130,12 @@ class Subscriber implements Subscription {
       clearTimeout(timer);
       this.wake = undefined;
     }
-    if (this.overflowed)
-      throw new SubscriberOverflow(`subscriber of ${this.executionId} fell too far behind`);
+    if (this.overflowed) throw new SubscriberOverflow(`subscriber of ${this.key} fell too far behind`);
     const out = this.queue;
     this.queue = [];
     this.bytes = 0;
+    // Taken in the same turn as the queue: nothing can be dispatched in between.
+    this.upTo = this.hub.position;
     return out;
   }
 
@@ -133,6 +156,9 @@ class Subscriber implements Subscription {
  */
 export class EventHub {
   private readonly byExecution = new Map<string, Set<Subscriber>>();
+  private readonly byWorkflow = new Map<string, Set<Subscriber>>();
+  /** Each execution's workflow, for the workflow subscriptions; undefined when the store cannot tell. */
+  readonly executionWorkflows: ExecutionWorkflows | undefined;
   private count = 0;
   private cursor = 0;
   /** True from a start until the reader loop sees no subscriber (set and cleared synchronously). */
@@ -144,20 +170,24 @@ export class EventHub {
   private wakeReader: (() => void) | undefined;
   /** Which gaps in the sequence are final (a new one per start: the cursor restarts at the head). */
   private frontier = new CommitFrontier();
-  private readonly o: Required<EventHubOptions>;
+  private readonly o: Required<Omit<EventHubOptions, 'executionWorkflows'>>;
   /** Outbox reads made (for tests and the bench: one reader, whatever the number of streams). */
   reads = 0;
   private readonly warnReadFailed = throttle(10_000);
 
   constructor(
-    private readonly store: Pick<Store, 'readOutbox' | 'lastEventId'>,
+    private readonly store: Pick<Store, 'readOutbox' | 'lastEventId'> & Partial<Pick<Store, 'getExecution'>>,
     options: EventHubOptions = {},
   ) {
+    const { executionWorkflows, ...o } = options;
     this.o = {
-      pollMs: options.pollMs ?? 25,
-      pageSize: options.pageSize ?? 500,
-      maxBufferedBytes: options.maxBufferedBytes ?? 1024 * 1024,
+      pollMs: o.pollMs ?? 25,
+      pageSize: o.pageSize ?? 500,
+      maxBufferedBytes: o.maxBufferedBytes ?? 1024 * 1024,
     };
+    this.executionWorkflows =
+      executionWorkflows ??
+      (store.getExecution ? new ExecutionWorkflows(store as Pick<Store, 'getExecution'>) : undefined);
   }
 
   /** Streams subscribed now. */
@@ -171,9 +201,36 @@ export class EventHub {
    * when the subscriber is cut off for falling behind.
    */
   async subscribe(executionId: string, onOverflow?: () => void): Promise<Subscription> {
-    const sub = new Subscriber(executionId, this, onOverflow);
-    const set = this.byExecution.get(executionId) ?? new Set<Subscriber>();
-    this.byExecution.set(executionId, set);
+    return this.add(this.byExecution, executionId, onOverflow);
+  }
+
+  /**
+   * Follows every run of one workflow (those started later too) from the hub's current position, as
+   * `subscribe` does for one execution: read the backlog after this resolves.
+   */
+  async subscribeWorkflow(workflow: string, onOverflow?: () => void): Promise<Subscription> {
+    if (!this.executionWorkflows) {
+      throw new Error('this EventHub cannot tell executions’ workflows: give it a store with getExecution');
+    }
+    return this.add(this.byWorkflow, workflow, onOverflow);
+  }
+
+  /**
+   * Every event with a sequence at or below this has been handed to the subscribers it is for (or passed as a
+   * gap that never filled): a stream whose queue is empty has sent all of its events up to here.
+   */
+  get position(): number {
+    return this.cursor;
+  }
+
+  private async add(
+    index: Map<string, Set<Subscriber>>,
+    key: string,
+    onOverflow: (() => void) | undefined,
+  ): Promise<Subscription> {
+    const sub = new Subscriber(key, index, this, onOverflow);
+    const set = index.get(key) ?? new Set<Subscriber>();
+    index.set(key, set);
     set.add(sub);
     this.count++;
     if (!this.running) this.start();
@@ -188,10 +245,10 @@ export class EventHub {
 
   /** @internal Called by a subscription leaving (or cut off). */
   unsubscribe(sub: Subscriber): void {
-    const set = this.byExecution.get(sub.executionId);
+    const set = sub.index.get(sub.key);
     if (!set?.delete(sub)) return;
     this.count--;
-    if (set.size === 0) this.byExecution.delete(sub.executionId);
+    if (set.size === 0) sub.index.delete(sub.key);
     if (this.count === 0) this.wakeReader?.();
   }
 
@@ -225,6 +282,9 @@ export class EventHub {
       try {
         this.reads++;
         page = await this.store.readOutbox(this.cursor, this.o.pageSize);
+        // A failed lookup is retried with the same rows at the next poll, as a failed read is.
+        if (this.byWorkflow.size > 0)
+          await this.executionWorkflows?.resolve(page.rows.map((r) => r.executionId));
       } catch (error) {
         // A failed read (the database restarting, a Data API throttle) is retried at the next poll; streams
         // keep their heartbeats meanwhile. An outage fails every poll (40 a second): reported when it starts,
@@ -255,12 +315,21 @@ export class EventHub {
     });
     for (const row of rows.slice(0, n)) {
       this.cursor = row.id;
-      const set = this.byExecution.get(row.executionId);
-      if (!set) continue;
-      const event: HubEvent = { row, data: eventData(row) };
-      for (const sub of [...set]) sub.push(event, this.o.maxBufferedBytes);
+      this.deliver(row);
     }
     return this.cursor !== before;
+  }
+
+  /** Queues a row for the streams of its execution and those of its workflow (serialised once for all). */
+  private deliver(row: EventRow): void {
+    const ofRun = this.byExecution.get(row.executionId);
+    const workflow = this.byWorkflow.size > 0 ? this.executionWorkflows?.cached(row.executionId) : undefined;
+    const ofWorkflow = workflow === undefined ? undefined : this.byWorkflow.get(workflow);
+    if (!ofRun && !ofWorkflow) return;
+    const event: HubEvent = { row, data: eventData(row) };
+    for (const set of [ofRun, ofWorkflow]) {
+      for (const sub of set ? [...set] : []) sub.push(event, this.o.maxBufferedBytes);
+    }
   }
 
   private sleep(ms: number): Promise<void> {

@@ -70,10 +70,11 @@ export function resumeAfter(lastEventId: string | undefined, after: string | und
   return 0;
 }
 
-class WriteTimeout extends Error {}
+/** A stream's client did not take a write in time, or left. */
+export class WriteTimeout extends Error {}
 
 /** Writes, or throws WriteTimeout when the client has not taken the bytes within `ms`. */
-async function writeWithin(
+export async function writeWithin(
   stream: SSEStreamingApi,
   ms: number,
   write: () => Promise<unknown>,
@@ -90,6 +91,17 @@ async function writeWithin(
     clearTimeout(timer);
   }
   if (stream.aborted) throw new WriteTimeout('client gone');
+}
+
+/**
+ * Ends a stream whose client stopped reading. Ending it would wait for the client to read what is queued; the
+ * socket is cut instead (the Node server passes its response as env.outgoing; on Lambda the stream is aborted
+ * and the invocation ends).
+ */
+export function cutStream(c: Context, stream: SSEStreamingApi): void {
+  const outgoing = (c.env as { outgoing?: { destroy(): void } } | undefined)?.outgoing;
+  if (outgoing) outgoing.destroy();
+  else stream.abort();
 }
 
 /**
@@ -155,6 +167,13 @@ export async function followExecution(
   }
 }
 
+/** What the other stream routes share with the per-run one (workflow-stream.ts): one hub, the same limits. */
+export interface StreamRoutes {
+  /** The process's outbox reader, made on first use. */
+  readonly hub: () => EventHub;
+  readonly options: FollowOptions;
+}
+
 /**
  * `GET /executions/{id}/stream` (text/event-stream). The execution and `Last-Event-ID` are checked before the
  * stream opens, so a bad request is an ordinary 400/404 problem document.
@@ -167,7 +186,7 @@ export function registerStreamRoutes(
     /** The process's outbox reader for SSE. @default one made for this app over `store` */
     readonly eventHub?: EventHub | undefined;
   },
-): void {
+): StreamRoutes {
   const o: FollowOptions = {
     heartbeatMs: deps.stream?.heartbeatMs ?? 15_000,
     writeTimeoutMs: deps.stream?.writeTimeoutMs ?? 30_000,
@@ -198,13 +217,7 @@ export function registerStreamRoutes(
     c.header('cache-control', 'no-cache, no-transform');
     // Tells nginx-style proxies not to buffer the stream.
     c.header('x-accel-buffering', 'no');
-    // Ending the stream would wait for the client to read what is queued; the socket is cut instead (the Node
-    // server passes its response as env.outgoing; on Lambda the stream is aborted and the invocation ends).
-    const cut = (stream: SSEStreamingApi) => {
-      const outgoing = (c.env as { outgoing?: { destroy(): void } } | undefined)?.outgoing;
-      if (outgoing) outgoing.destroy();
-      else stream.abort();
-    };
+    const cut = (stream: SSEStreamingApi) => cutStream(c, stream);
     return streamSSE(
       c,
       async (stream) => {
@@ -238,4 +251,5 @@ export function registerStreamRoutes(
       404: { description: 'No such execution' },
     },
   });
+  return { hub: () => hubOf(deps.store), options: o };
 }

@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import { streamHandle } from 'hono/aws-lambda';
+import type { WorkflowEngine } from '#shared/ports/engine';
 
 /** What the streaming entry serves: anything with the Fetch API's `fetch` (a Hono app). */
 export interface FetchApp {
@@ -23,4 +24,23 @@ export function streamingHandler(load: () => Promise<FetchApp>) {
     return (await app).fetch(c.req.raw, c.env as object);
   });
   return streamHandle(front);
+}
+
+/**
+ * The engine port of the streaming function: it knows the deployed workflows' names (WORKFLOW_STATE_MACHINES,
+ * so `GET /stream?workflow=` answers 404 for an unknown one) and starts, stops and redrives nothing: the
+ * stream routes only read.
+ */
+export function workflowNamesEngine(names: Iterable<string>): WorkflowEngine {
+  const workflows = [...names].sort().map((name) => ({ name, description: '' }));
+  const refuse = (): never => {
+    throw new Error('the streaming API function serves the stream routes only; it has no engine');
+  };
+  return {
+    listWorkflows: async () => workflows,
+    startExecution: async () => refuse(),
+    stopExecution: async () => refuse(),
+    redriveExecution: async () => refuse(),
+    consoleUrl: () => null,
+  };
 }

@@ -23,10 +23,12 @@ export const API_STAGE = 'v1';
 /**
  * What a caller (a person or service running workflows: `wflo --api-url`, tests/deployed) invokes, as
  * `execute-api` method/path pairs: list workflows, start one, list executions, and read one execution with
- * its steps, costs and events, and cancel one. `*` in an execute-api resource matches across `/`, so `/executions/*`
- * covers `/executions/{id}` and everything under it, and nothing else.
+ * its steps, costs and events, and cancel one, and follow a workflow's runs live (`GET /stream?workflow=`). `*` in
+ * an execute-api resource matches across `/`, so `/executions/*` covers `/executions/{id}` and everything under it,
+ * and nothing else.
  */
 export const CALLER_ROUTES: readonly (readonly [method: string, path: string])[] = [
+  ['GET', '/stream'],
   ['GET', '/workflows'],
   ['POST', '/workflows/*/executions'],
   ['GET', '/executions'],
@@ -73,7 +75,7 @@ const PROBLEM_TEMPLATE =
 export class ApiStack extends Stack {
   readonly api: apigw.RestApi;
   readonly handler: WfloFunction;
-  /** The response-streaming function behind `GET /executions/{id}/stream` (SSE). */
+  /** The response-streaming function behind `GET /executions/{id}/stream` and `GET /stream?workflow=` (SSE). */
   readonly streamHandler: WfloFunction;
   readonly accessLogs: logs.LogGroup;
   /** Attach to the roles, users or groups that run workflows through this API (see DEPLOYMENT.md). */
@@ -115,12 +117,13 @@ export class ApiStack extends Stack {
       },
     });
     data.bindStore(this.handler);
-    // GET /executions/{id}/stream (SSE) streams through API Gateway's STREAM mode, which invokes the function with
-    // InvokeWithResponseStream for up to 15 minutes; the buffered API function keeps its 29 s. The stream routes
-    // read the store only.
+    // GET /executions/{id}/stream and GET /stream?workflow= (SSE) stream through API Gateway's STREAM mode, which
+    // invokes the function with InvokeWithResponseStream for up to 15 minutes; the buffered API function keeps its
+    // 29 s. The stream routes read the store, and the workflows' names (WORKFLOW_STATE_MACHINES: an unknown one
+    // is a 404).
     this.streamHandler = new WfloFunction(this, 'StreamHandler', {
       entry: 'functions/api/stream-handler.ts',
-      description: 'wflo API, streaming routes: live execution events (Server-Sent Events)',
+      description: 'wflo API, streaming routes: live events of a run or of a workflow (Server-Sent Events)',
       functionName: `${props.prefix}-api-stream`,
       memoryMb: 256,
       timeoutSeconds: STREAM_TIMEOUT_SECONDS,
@@ -270,6 +273,12 @@ export class ApiStack extends Stack {
     executionResource.addResource('stream').addMethod('GET', streamIntegration, {
       requestValidator: paramsValidator,
       requestParameters: idParam,
+    });
+    // GET /stream?workflow=: every run of one workflow, on the same streaming function. API Gateway refuses a
+    // request without `workflow` itself (400 in the problem format), before invoking anything for 15 minutes.
+    this.api.root.addResource('stream').addMethod('GET', streamIntegration, {
+      requestValidator: paramsValidator,
+      requestParameters: { 'method.request.querystring.workflow': true },
     });
 
     new CfnOutput(this, 'ApiUrl', {

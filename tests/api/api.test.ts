@@ -278,6 +278,7 @@ describe('API over HTTP (local server)', () => {
       '/executions/{id}/steps',
       '/executions/{id}/stream',
       '/health',
+      '/stream',
       '/task-tokens/failure',
       '/task-tokens/heartbeat',
       '/task-tokens/success',

@@ -31,6 +31,7 @@ describe('CLI: wflo run refuses bad input before writing anything', { timeout: 2
     [['run', 'hello', '--budget=-1'], /--budget: .*non-negative/],
     [['run', 'hello', '--budget', '0.0000001'], /--budget: more than 6 decimal places/],
     [['run'], /exactly one workflow name/],
+    [['watch'], /wflo watch needs --workflow <name>/],
     [['nope'], /unknown command 'nope'/],
     [['dev', '--host', '0.0.0.0'], /--host 0\.0\.0\.0 is reachable from other machines: add --allow-remote/],
   ])('%j → exit 2 with a message, no data folder', (args, message) => {

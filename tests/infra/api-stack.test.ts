@@ -28,7 +28,7 @@ describe('Stack: Api', () => {
 
   it('authorizes every method with IAM and validates requests', () => {
     const methods = resourcesOfType(w.json.api, 'AWS::ApiGateway::Method');
-    expect(methods.length).toBe(8);
+    expect(methods.length).toBe(9);
     for (const [, m] of methods) {
       expect(m.Properties).toMatchObject({
         AuthorizationType: 'AWS_IAM',
@@ -75,13 +75,60 @@ describe('Stack: Api', () => {
       FunctionName: Match.stringLikeRegexp('-api$'),
       Timeout: 29,
     });
-    // AND only that one method streams
+    // AND only the two stream methods stream (this one and GET /stream?workflow=)
     const streaming = resourcesOfType(w.json.api, 'AWS::ApiGateway::Method').filter(
       ([, m]) =>
         (m.Properties?.Integration as { ResponseTransferMode?: string } | undefined)?.ResponseTransferMode ===
         'STREAM',
     );
-    expect(streaming).toHaveLength(1);
+    expect(streaming).toHaveLength(2);
+  });
+
+  it('streams GET /stream?workflow= from the same streaming function, refusing a request without workflow at the gateway', () => {
+    // GIVEN the root's `stream` resource
+    const [[api]] = resourcesOfType(w.json.api, 'AWS::ApiGateway::RestApi') as [[string, unknown]];
+    const streamResources = resourcesOfType(w.json.api, 'AWS::ApiGateway::Resource').filter(
+      ([, r]) =>
+        r.Properties?.PathPart === 'stream' &&
+        JSON.stringify(r.Properties?.ParentId) === JSON.stringify({ 'Fn::GetAtt': [api, 'RootResourceId'] }),
+    );
+    expect(streamResources).toHaveLength(1);
+    const [resource] = streamResources[0]!;
+
+    // THEN its one method is GET, IAM-authorized, with `workflow` a required query parameter that the gateway
+    // validates, integrated in STREAM mode with the streaming function for 15 minutes
+    const methods = resourcesOfType(w.json.api, 'AWS::ApiGateway::Method').filter(
+      ([, m]) => JSON.stringify(m.Properties?.ResourceId) === JSON.stringify({ Ref: resource }),
+    );
+    expect(methods).toHaveLength(1);
+    expect(methods[0]![1].Properties).toMatchObject({
+      HttpMethod: 'GET',
+      AuthorizationType: 'AWS_IAM',
+      RequestValidatorId: expect.anything(),
+      RequestParameters: { 'method.request.querystring.workflow': true },
+      Integration: {
+        Type: 'AWS_PROXY',
+        ResponseTransferMode: 'STREAM',
+        TimeoutInMillis: 900_000,
+        Uri: {
+          'Fn::Join': [
+            '',
+            expect.arrayContaining([
+              { 'Fn::GetAtt': [logicalId(w.stacks.api.streamHandler.function), 'Arn'] },
+              '/response-streaming-invocations',
+            ]),
+          ],
+        },
+      },
+    });
+    // AND the streaming function knows the deployed workflows' names (an unknown one is a 404)
+    const env = (
+      w.json.api.Resources[logicalId(w.stacks.api.streamHandler.function)]!.Properties as {
+        Environment: { Variables: Record<string, unknown> };
+      }
+    ).Environment.Variables;
+    for (const wf of workflows)
+      expect(JSON.stringify(env.WORKFLOW_STATE_MACHINES)).toContain(`\\"${wf.name}\\":`);
   });
 
   it('logs access as JSON, throttles and traces the stage', () => {

@@ -51,6 +51,7 @@ describe('Stack: Api — caller policy', () => {
           Resource: [
             route(apiId, 'GET', '/executions'),
             route(apiId, 'GET', '/executions/*'),
+            route(apiId, 'GET', '/stream'),
             route(apiId, 'GET', '/workflows'),
             route(apiId, 'POST', '/executions/*/cancel'),
             route(apiId, 'POST', '/workflows/*/executions'),

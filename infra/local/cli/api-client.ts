@@ -8,8 +8,14 @@ import { ApiRequestError, ConfigError } from '#shared/errors';
 /** The service name API Gateway's IAM authorization verifies signatures for. */
 export const EXECUTE_API_SERVICE = 'execute-api';
 
-/** A `fetch` over the wflo API: the signed HTTP client, or the app itself in process. */
-export type ApiFetch = (path: string, init?: { method?: string; body?: string }) => Promise<Response>;
+/**
+ * A `fetch` over the wflo API: the signed HTTP client, or the app itself in process. `headers` are sent (and
+ * signed) besides the defaults; `signal` aborts the request and its streamed body (`wflo watch`).
+ */
+export type ApiFetch = (
+  path: string,
+  init?: { method?: string; body?: string; headers?: Record<string, string>; signal?: AbortSignal },
+) => Promise<Response>;
 
 /**
  * The region of an API Gateway URL (`https://<id>.execute-api.<region>.amazonaws.com/<stage>`), else
@@ -67,12 +73,17 @@ export function signedFetch(
   return async (path, init = {}) => {
     const url = new URL(path.replace(/^\//, ''), base);
     const method = init.method ?? 'GET';
-    const headers: Record<string, string> = { accept: 'application/json' };
+    const headers: Record<string, string> = { accept: 'application/json', ...init.headers };
     if (init.body !== undefined) headers['content-type'] = 'application/json';
     const signed = await signer.sign(toHttpRequest(url, method, headers, init.body));
     // fetch sets host itself (the same value); it refuses a host header of its own.
     const { host: _host, ...sent } = signed.headers;
-    return fetch(url, { method, headers: sent, ...(init.body === undefined ? {} : { body: init.body }) });
+    return fetch(url, {
+      method,
+      headers: sent,
+      ...(init.body === undefined ? {} : { body: init.body }),
+      ...(init.signal ? { signal: init.signal } : {}),
+    });
   };
 }
 
@@ -83,12 +94,13 @@ export function signedFetch(
 export function localFetch(baseUrl: string): ApiFetch {
   const base = new URL(baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`);
   return (path, init = {}) => {
-    const headers: Record<string, string> = { accept: 'application/json' };
+    const headers: Record<string, string> = { accept: 'application/json', ...init.headers };
     if (init.body !== undefined) headers['content-type'] = 'application/json';
     return fetch(new URL(path.replace(/^\//, ''), base), {
       method: init.method ?? 'GET',
       headers,
       ...(init.body === undefined ? {} : { body: init.body }),
+      ...(init.signal ? { signal: init.signal } : {}),
     });
   };
 }

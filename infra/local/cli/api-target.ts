@@ -17,6 +17,7 @@ export async function targetFetch(target: ApiTarget) {
 export const OWNER_AWARE: ReadonlySet<string> = new Set([
   'run',
   'executions',
+  'watch',
   'steps',
   'costs',
   'workflows',

@@ -33,6 +33,9 @@ Usage:
            [--unsafe-local-sandbox]              run one execution to the end, showing each step
   wflo executions [--workflow <name>] [--status <status>] [--limit 20] [--json]
                                                  list executions, newest first
+  wflo watch --workflow <name> [--after <seq>] [--json]
+                                                 every event of every run of a workflow, live
+                                                 (GET /stream?workflow=), until Ctrl+C
   wflo steps <executionId> [--json]              every attempt of every step of an execution
   wflo costs <executionId> [--json]              an execution's cost ledger and totals
   wflo cancel <executionId>                      stop a running execution, releasing its budget holds
@@ -52,7 +55,7 @@ Usage:
   wflo workflows                                 list the workflows
   wflo openapi                                   print the API's OpenAPI 3.1 document
 
-Against the deployed API: add --api-url <url> (or set WFLO_API_URL) to run, executions, steps, costs,
+Against the deployed API: add --api-url <url> (or set WFLO_API_URL) to run, executions, watch, steps, costs,
 cancel, redrive, approvals, approve, reject, task-success, task-failure, task-heartbeat and workflows. <url> is the stack's ApiUrl output; requests are signed with SigV4 (execute-api) using the
 default AWS credential chain (AWS_PROFILE, SSO, environment, instance role); the region comes from the
 URL, else AWS_REGION.
@@ -319,6 +322,9 @@ async function main(argv: string[]): Promise<number> {
       return run(rest, target);
     case 'executions':
       return executions(rest, target);
+    case 'watch':
+      // Loaded on use: the SSE client is no start-up cost of the other commands.
+      return (await import('./watch-command.ts')).watch(rest, target);
     case 'steps':
     case 'costs':
       return ofExecution(command, rest, target);

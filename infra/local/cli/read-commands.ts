@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import type { z } from '@hono/zod-openapi';
 import type { StepSchema } from '../../../functions/api/schemas.ts';
-import type { ApiClient } from './api-client.ts';
+import type { ApiClient, ApiFetch } from './api-client.ts';
 import { type ApiTarget, targetFetch } from './api-target.ts';
 import { boot, UsageError } from './boot.ts';
 import type { Costs, Execution } from './run-remote.ts';
@@ -14,9 +14,12 @@ import type { Costs, Execution } from './run-remote.ts';
  */
 export async function openApi(
   target: ApiTarget | undefined,
-): Promise<{ api: ApiClient; close(): Promise<void> }> {
+): Promise<{ api: ApiClient; fetch: ApiFetch; close(): Promise<void> }> {
   const { apiClient } = await import('./api-client.ts');
-  if (target) return { api: apiClient(await targetFetch(target)), close: async () => {} };
+  if (target) {
+    const fetch = await targetFetch(target);
+    return { api: apiClient(fetch), fetch, close: async () => {} };
+  }
   const { local } = await boot({ command: 'read', readOnly: true });
   const { createApp } = await import('../../../functions/api/app.ts');
   const { TaskCallbackHub } = await import('../engine/callbacks.ts');
@@ -33,10 +36,8 @@ export async function openApi(
     // waiting run with it (or fails it with States.HeartbeatTimeout once its heartbeat deadline has passed).
     taskTokens: new TaskCallbackHub(local.runtime.store),
   });
-  return {
-    api: apiClient((path, init) => Promise.resolve(app.request(path, init))),
-    close: () => local.close(),
-  };
+  const fetch: ApiFetch = (path, init) => Promise.resolve(app.request(path, init));
+  return { api: apiClient(fetch), fetch, close: () => local.close() };
 }
 
 /** `wflo executions`: the newest executions, filtered by workflow or status. */
