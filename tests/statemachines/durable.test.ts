@@ -231,10 +231,7 @@ describe('Resume: a run another process let go of continues from its journal', (
     ];
 
     // Act
-    const [byA, byB] = await Promise.all([
-      a.resume(rowsA, { concurrency: 4 }),
-      b.resume(rowsB, { concurrency: 4 }),
-    ]);
+    const [byA, byB] = await Promise.all([a.resume(rowsA, { batch: 4 }), b.resume(rowsB, { batch: 4 })]);
     await clock.waitForSleeps(24);
     clock.advance(10_000);
     await Promise.all([a.drain(), b.drain()]);

@@ -286,6 +286,33 @@ export interface Store {
     leaseMs: number;
     from?: string | null;
   }): Promise<boolean>;
+  /**
+   * {@link claimExecution} with `from` for many runs in one statement (a restart taking over what a dead
+   * process left): each run is claimed only if its own `from` (null: no one) owns it now. Returns the ids claimed.
+   */
+  claimExecutions(input: {
+    owner: string;
+    leaseMs: number;
+    runs: readonly { id: string; from: string | null }[];
+  }): Promise<string[]>;
+  /**
+   * What runs whose process died were holding, let go of in two statements for the whole set: each
+   * model-call hold becomes unconfirmed spend at its amount (as {@link recordUnconfirmed}, with
+   * `unconfirmedReason`), every other hold is released and every step still `running` ends failed with
+   * its run's `error` (as {@link releaseHeld}), and each run gets `execution.resumed` naming its previous owner.
+   */
+  settleInterruptedRuns(
+    runs: readonly {
+      executionId: string;
+      previousOwner: string | null;
+      error: { error: string; cause: string };
+    }[],
+    unconfirmedReason: string,
+  ): Promise<{ unconfirmed: number; reservations: number; steps: number }>;
+  /** {@link readJournal} for many executions in one statement; every id asked for is in the map. */
+  readJournals(executionIds: readonly string[]): Promise<Map<string, Record<string, unknown>>>;
+  /** {@link writeJournal} for many records in one statement (the last value of a repeated key wins). */
+  writeJournals(entries: readonly { executionId: string; key: string; value: unknown }[]): Promise<void>;
   /** Extends every lease `owner` holds on runs still driven; returns how many. */
   renewLeases(owner: string, leaseMs: number): Promise<number>;
   /** Driven runs (running, waiting for approval) that `owner` does not own, oldest first. */

@@ -6,6 +6,7 @@ import { executionMethods } from './executions.ts';
 import { ledgerMethods } from './ledger.ts';
 import { listingMethods } from './listing.ts';
 import { outboxMethods } from './outbox.ts';
+import { resumeMethods } from './resume.ts';
 import { stepMethods } from './steps.ts';
 
 /**
@@ -27,6 +28,7 @@ export function createStore(conn: DbConnection): Store {
     ...listingMethods(db),
     ...outboxMethods(db),
     ...durableMethods(db),
+    ...resumeMethods(db),
     close: () => conn.close(),
   };
 }

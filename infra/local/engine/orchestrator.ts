@@ -251,14 +251,21 @@ export class LocalOrchestrator {
     workflowName: string,
     executionId: string,
     input: unknown,
-    options: { claimed?: boolean } = {},
+    options: { claimed?: boolean; journal?: Record<string, unknown> } = {},
   ): RunHandle {
     const prepared = this.#prepared.get(workflowName);
     if (!prepared) throw new Error(`unknown workflow '${workflowName}'`);
     const existing = this.#running.get(executionId);
     if (existing) return existing;
     const controller = new AbortController();
-    const done = this.#drive(prepared, executionId, input, controller, options.claimed ?? false)
+    const done = this.#drive(
+      prepared,
+      executionId,
+      input,
+      controller,
+      options.claimed ?? false,
+      options.journal,
+    )
       .catch((err: unknown): ExecutionOutcome => {
         logger.error('could not record how the execution ended', { executionId, error: err as Error });
         return {
@@ -301,11 +308,7 @@ export class LocalOrchestrator {
    * in-flight steps are closed and its reservations released, then it is replayed from its journal.
    * @returns the ids resumed
    */
-  async resumeOrphans(options: {
-    exclusive: boolean;
-    limit?: number;
-    concurrency?: number;
-  }): Promise<string[]> {
+  async resumeOrphans(options: { exclusive: boolean; limit?: number; batch?: number }): Promise<string[]> {
     return this.resume(await this.findOrphans(options), options);
   }
 
@@ -339,80 +342,86 @@ export class LocalOrchestrator {
   }
 
   /**
-   * Resumes runs found by {@link findOrphans}, `concurrency` at a time (default 64): concurrent resumes'
-   * statements share the store's group commit (one at a time, 200 runs took ~10 s on PGlite; 16 at a time,
-   * 200 runs took 19 s after serving on a loaded 2-core machine, most of the recovery bench's overhead),
-   * while the bound keeps a large backlog from starving the runs already going.
+   * Resumes runs found by {@link findOrphans}, `batch` at a time (default 128). A batch is taken over with a
+   * handful of statements whatever its size (one backend runs a statement at a time; per run, the claim,
+   * hold settling, journal read and rewrite and event took ten, and most of a restart's recovery time): its
+   * runs are claimed together (compare-and-set on each run's owner), their holds settled, their in-flight
+   * Tasks set to start again, then each is driven from the journal read for the batch.
    * @returns the ids resumed (those another process claimed first are left out)
    */
-  async resume(rows: readonly OrphanRun[], options: { concurrency?: number } = {}): Promise<string[]> {
+  async resume(rows: readonly OrphanRun[], options: { batch?: number } = {}): Promise<string[]> {
+    const size = Math.max(1, options.batch ?? 128);
     const resumed: string[] = [];
-    let next = 0;
-    const worker = async () => {
-      for (let i = next++; i < rows.length; i = next++) {
-        const row = rows[i]!;
-        if (await this.#resumeOne(row)) resumed.push(row.id);
-      }
-    };
-    const width = Math.max(1, Math.min(options.concurrency ?? 64, rows.length));
-    await Promise.all(Array.from({ length: width }, worker));
+    for (let i = 0; i < rows.length && !this.#closed; i += size) {
+      resumed.push(...(await this.#resumeBatch(rows.slice(i, i + size))));
+    }
     return resumed;
   }
 
-  async #resumeOne(row: OrphanRun): Promise<boolean> {
-    // Closing (Ctrl+C while resuming) or the workflow's file deleted since the runs were listed: leave it.
-    if (this.#closed || this.#running.has(row.id) || !this.#prepared.has(row.workflow)) return false;
-    const claimed = await this.#options.store.claimExecution({
-      id: row.id,
-      owner: this.#owner,
-      leaseMs: this.#leaseMs,
-      from: row.owner,
-    });
-    if (!claimed) return false;
-    const settleHolds = async () => {
+  async #resumeBatch(batch: readonly OrphanRun[]): Promise<string[]> {
+    // Closing (Ctrl+C while resuming) or the workflow's file deleted since the runs were listed: left as they are.
+    const open = batch.filter(
+      (row) => !this.#closed && !this.#running.has(row.id) && this.#prepared.has(row.workflow),
+    );
+    const store = this.#options.store;
+    const claimed = new Set(
+      await store.claimExecutions({
+        owner: this.#owner,
+        leaseMs: this.#leaseMs,
+        runs: open.map((row) => ({ id: row.id, from: row.owner })),
+      }),
+    );
+    const rows = open.filter((row) => claimed.has(row.id));
+    if (rows.length === 0) return [];
+    // The holds and the journals are apart (the runs are claimed and not started yet), so the two go side by
+    // side; both end before any run starts.
+    const [, journals] = await Promise.all([
       // A model call in flight when the owner died may have been billed: its hold becomes unconfirmed spend at
       // its worst case (the ledger never claims less than may have been paid); other holds are released.
-      for (const hold of await this.#options.store.listHeldReservations(row.id)) {
-        if (hold.kind !== 'llm') continue;
-        await this.#options.store.recordUnconfirmed(
-          hold.key,
-          'the process driving the run stopped while this model call was in flight',
-        );
-      }
-      await this.#options.store.releaseHeld(row.id, {
-        error: 'wflo.Interrupted',
-        cause: `the process driving this run stopped (${row.owner ?? 'no owner'}); the step is attempted again`,
-      });
-    };
-    // The holds and the journal are apart (the run is claimed and not started yet): each chain's statements
-    // wait for one group commit after another, so the two go side by side; both end before the run starts.
-    await Promise.all([settleHolds(), this.#restartInterrupted(row.id)]);
-    await this.#options.store.appendEvents(row.id, [
-      { type: 'execution.resumed', payload: { executionId: row.id, previousOwner: row.owner } },
+      store.settleInterruptedRuns(
+        rows.map((row) => ({
+          executionId: row.id,
+          previousOwner: row.owner,
+          error: {
+            error: 'wflo.Interrupted',
+            cause: `the process driving this run stopped (${row.owner ?? 'no owner'}); the step is attempted again`,
+          },
+        })),
+        'the process driving the run stopped while this model call was in flight',
+      ),
+      this.#restartInterrupted(rows.map((row) => row.id)),
     ]);
-    this.start(row.workflow, row.id, row.input, { claimed: true });
-    return true;
+    for (const row of rows) {
+      this.start(row.workflow, row.id, row.input, { claimed: true, journal: journals.get(row.id) ?? {} });
+    }
+    return rows.map((row) => row.id);
   }
 
   /**
    * A Task that was running when its process died starts again as its next attempt (`RetryCount` + 1, not
    * counted against its Retry), so its step row, compute hold and model-call reservation are new ones; its
    * entry (EnteredTime, kept result) and its TimeoutSeconds deadline stay. A Task waiting out a retry's
-   * back-off, or a callback already handed out, was not running and is left as it is.
+   * back-off, or a callback already handed out, was not running and is left as it is. Returns each run's
+   * journal as it now stands (what its drive starts from).
    */
-  async #restartInterrupted(executionId: string): Promise<void> {
+  async #restartInterrupted(executionIds: readonly string[]): Promise<Map<string, Record<string, unknown>>> {
     const store = this.#options.store;
-    const journal = await store.readJournal(executionId);
-    for (const [key, value] of Object.entries(journal)) {
-      const record = value as StepRecord;
-      if (!key.startsWith('s:') || record.kind !== 'Task' || record.result || record.invoked) continue;
-      if (record.nextAt !== undefined && record.nextAt > (this.#options.clock ?? realClock).now()) continue;
-      const { token: _token, nextAt: _nextAt, ...rest } = record;
-      await store.writeJournal(executionId, key, {
-        ...rest,
-        attempt: record.attempt + 1,
-      } satisfies StepRecord);
+    const journals = await store.readJournals(executionIds);
+    const now = (this.#options.clock ?? realClock).now();
+    const rewrites: { executionId: string; key: string; value: StepRecord }[] = [];
+    for (const [executionId, journal] of journals) {
+      for (const [key, value] of Object.entries(journal)) {
+        const record = value as StepRecord;
+        if (!key.startsWith('s:') || record.kind !== 'Task' || record.result || record.invoked) continue;
+        if (record.nextAt !== undefined && record.nextAt > now) continue;
+        const { token: _token, nextAt: _nextAt, ...rest } = record;
+        const next = { ...rest, attempt: record.attempt + 1 } satisfies StepRecord;
+        rewrites.push({ executionId, key, value: next });
+        journal[key] = next;
+      }
     }
+    await store.writeJournals(rewrites);
+    return journals;
   }
 
   /**
@@ -509,6 +518,7 @@ export class LocalOrchestrator {
     input: unknown,
     controller: AbortController,
     claimed: boolean,
+    loaded?: Record<string, unknown>,
   ): Promise<ExecutionOutcome> {
     const store = this.#options.store;
     const workflowName = prepared.workflow.name;
@@ -517,7 +527,7 @@ export class LocalOrchestrator {
       if (!ok) throw new Error(`execution ${executionId} is driven by another process`);
     }
     const journal: Journal =
-      this.#options.durable === false ? memoryJournal() : await openJournal(store, executionId);
+      this.#options.durable === false ? memoryJournal() : await openJournal(store, executionId, loaded);
     let drive = journal.read<DriveRecord>(JOURNAL_KEYS.drive);
     if (!drive) {
       drive = { startedAt: Date.now(), redrives: 0, transitionsCharged: 0 };

@@ -78,9 +78,16 @@ export interface JournalStore {
   writeJournal(executionId: string, key: string, value: unknown): Promise<void>;
 }
 
-/** A journal over the store: everything is loaded once per drive; each write is one upsert. */
-export async function openJournal(store: JournalStore, executionId: string): Promise<Journal> {
-  const entries = new Map(Object.entries(await store.readJournal(executionId)));
+/**
+ * A journal over the store: everything is loaded once per drive (or handed in, already read with others'
+ * by a batch of resumes); each write is one upsert.
+ */
+export async function openJournal(
+  store: JournalStore,
+  executionId: string,
+  loaded?: Record<string, unknown>,
+): Promise<Journal> {
+  const entries = new Map(Object.entries(loaded ?? (await store.readJournal(executionId))));
   return {
     read: <T>(key: string) => entries.get(key) as T | undefined,
     write: async (key, value) => {
