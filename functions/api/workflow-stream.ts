@@ -1,8 +1,10 @@
+import { setTimeout } from 'node:timers/promises';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { type SSEStreamingApi, streamSSE } from 'hono/streaming';
 import { NotFoundError, ValidationError } from '#shared/errors';
+import { CommitFrontier } from '#shared/events/frontier';
 import type { WorkflowEngine } from '#shared/ports/engine';
 import type { EventRow, Store } from '#shared/ports/store';
 import { type EventHub, eventData, SubscriberOverflow } from './event-hub.ts';
@@ -59,13 +61,16 @@ const WorkflowStreamQuerySchema = z.object({
     }),
 });
 
+/** Wait before the backlog reads again while a gap in the sequence may still fill (ms). */
+const BACKLOG_GAP_POLL_MS = 25;
+
 /**
  * Follows every run of `workflow` until the client leaves: the backlog after `after` (none when undefined:
  * the stream starts at the outbox's head), then what the hub hands it. Throws WriteTimeout or
  * SubscriberOverflow when the client stops reading; `onOverflow` is called the moment the hub gives up on it.
  */
 export async function followWorkflow(
-  deps: { readonly store: Pick<Store, 'listEventsSince' | 'lastEventId'>; readonly hub: EventHub },
+  deps: { readonly store: Pick<Store, 'readOutbox' | 'lastEventId'>; readonly hub: EventHub },
   stream: SSEStreamingApi,
   workflow: string,
   after: number | undefined,
@@ -103,14 +108,20 @@ export async function followWorkflow(
     };
     await write(() => stream.write(`retry: 1000\n\n`));
     if (after !== undefined) {
+      // The backlog passes a sequence gap only once a read's snapshot proves it final, as the hub does: a row
+      // that commits late below what was sent would otherwise be dropped as already sent.
+      const frontier = new CommitFrontier();
       for (;;) {
-        const rows = await deps.store.listEventsSince(cursor, o.pageSize);
-        await workflows.resolve(rows.map((r) => r.executionId));
-        for (const row of rows) {
+        const page = await deps.store.readOutbox(cursor, o.pageSize);
+        const rows = page.rows.filter((r) => r.id > cursor);
+        const n = frontier.passable(cursor, { ids: rows.map((r) => r.id), xmin: page.xmin, xmax: page.xmax });
+        await workflows.resolve(rows.slice(0, n).map((r) => r.executionId));
+        for (const row of rows.slice(0, n)) {
           if (workflows.cached(row.executionId) === workflow) await send(row, eventData(row));
           else cursor = Math.max(cursor, row.id);
         }
-        if (rows.length < o.pageSize) break;
+        if (n < rows.length) await setTimeout(BACKLOG_GAP_POLL_MS);
+        else if (page.rows.length < o.pageSize) break;
       }
     }
     await tellPosition();

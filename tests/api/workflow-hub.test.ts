@@ -13,8 +13,11 @@ function outbox() {
   const workflowOf = new Map<string, string>();
   let failLookups = 0;
   const store = {
-    listEventsSince: async (after: number, limit: number) =>
-      visible.filter((r) => r.id > after).slice(0, limit),
+    // Every row is committed when it becomes visible and nothing is left running: xmin = xmax.
+    readOutbox: async (after: number, limit: number) => {
+      const rows = visible.filter((r) => r.id > after).slice(0, limit);
+      return { rows, xmin: rows.length ? 1 : 0, xmax: rows.length ? 1 : 0 };
+    },
     lastEventId: async () => visible.at(-1)?.id ?? 0,
     getExecution: vi.fn(async (id: string) => {
       if (failLookups > 0) {
@@ -38,7 +41,6 @@ function outbox() {
         type: 'step.started',
         payload: {},
         createdAt: new Date(),
-        publishedAt: null,
       });
     },
     failNextLookups(n: number) {
@@ -69,7 +71,7 @@ describe('Class: EventHub (workflow subscriptions)', () => {
     o.run('a-1', 'alpha');
     o.run('b-1', 'beta');
     o.commit(1, 'a-1');
-    const hub = new EventHub(o.store, { pollMs: 10, gapWaitMs: 0 });
+    const hub = new EventHub(o.store, { pollMs: 10 });
     const alpha = await hub.subscribeWorkflow('alpha');
     const runOfA = await hub.subscribe('a-1');
     open = [alpha, runOfA];
@@ -99,7 +101,7 @@ describe('Class: EventHub (workflow subscriptions)', () => {
   it('does not look workflows up while no workflow subscriber is open', async () => {
     const o = outbox();
     o.run('a-1', 'alpha');
-    const hub = new EventHub(o.store, { pollMs: 10, gapWaitMs: 0 });
+    const hub = new EventHub(o.store, { pollMs: 10 });
     const sub = await hub.subscribe('a-1');
     open = [sub];
     o.commit(1, 'a-1');
@@ -111,7 +113,7 @@ describe('Class: EventHub (workflow subscriptions)', () => {
     // Prepare
     const o = outbox();
     o.run('a-1', 'alpha');
-    const hub = new EventHub(o.store, { pollMs: 10, gapWaitMs: 0 });
+    const hub = new EventHub(o.store, { pollMs: 10 });
     const errors = vi.spyOn(console, 'error').mockImplementation(() => undefined);
     try {
       const alpha = await hub.subscribeWorkflow('alpha');
