@@ -4,4 +4,5 @@
 // bundle came to 792 KB. These deep imports (its `exports` map allows only ".") take the same modules.
 export { Admin } from '../../../node_modules/@platformatic/kafka/dist/clients/admin/index.js';
 export { Producer } from '../../../node_modules/@platformatic/kafka/dist/clients/producer/index.js';
+export { defaultPartitioner } from '../../../node_modules/@platformatic/kafka/dist/clients/producer/partitioners.js';
 export { stringSerializers } from '../../../node_modules/@platformatic/kafka/dist/clients/serde.js';
