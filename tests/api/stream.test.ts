@@ -17,7 +17,7 @@ import { startLocal, stopLocal, TEST_MODEL } from '../helpers/local.ts';
 let local: LocalRuntime;
 let server: ServerType;
 let base: string;
-/** Per-execution outbox reads made by the app (each stream's backlog; the hub reads with listEventsSince). */
+/** Per-execution outbox reads made by the app (each stream's backlog; the hub reads with readOutbox). */
 let perStreamReads = 0;
 
 beforeAll(async () => {

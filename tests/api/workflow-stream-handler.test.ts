@@ -106,7 +106,7 @@ describe('GET /stream?workflow= on the streaming Lambda (API Gateway REST respon
     };
     const hello = await ran('hello');
     const other = await ran('agent-loop');
-    const rows = (await store.listEventsSince(after, 100)).filter((r) => r.executionId === hello);
+    const rows = (await store.readOutbox(after, 100)).rows.filter((r) => r.executionId === hello);
     expect((await store.listEvents(other, 0, 10)).length).toBeGreaterThan(0);
 
     // Act: resume after `after`, leave once a heartbeat follows the backlog

@@ -110,7 +110,7 @@ function watch(workflow: string, lastEventId?: number, at = base, stopAfter?: nu
 async function outboxAfter(after: number): Promise<EventRow[]> {
   const rows: EventRow[] = [];
   for (;;) {
-    const page = await local.runtime.store.listEventsSince(rows.at(-1)?.id ?? after, 500);
+    const { rows: page } = await local.runtime.store.readOutbox(rows.at(-1)?.id ?? after, 500);
     rows.push(...page);
     if (page.length < 500) return rows;
   }

@@ -335,16 +335,13 @@ export interface Store {
   listSteps(executionId: string): Promise<StepRow[]>;
   listCosts(executionId: string): Promise<CostEntryRow[]>;
   listEvents(executionId: string, after: number, limit: number): Promise<EventRow[]>;
-  /**
-   * Every execution's outbox rows after sequence `after`, oldest first: what the SSE hub
-   * (functions/api/event-hub.ts) reads once for all its streams. An index range scan on the primary key.
-   */
-  listEventsSince(after: number, limit: number): Promise<EventRow[]>;
   /** The highest outbox sequence written so far (0 when there is none): where the SSE hub starts reading. */
   lastEventId(): Promise<number>;
   /**
-   * Like listEventsSince, with the bounds of the snapshot the page was read in (one statement): what lets the SSE
-   * hub pass a gap in the sequence only once it is final.
+   * Every execution's outbox rows after sequence `after`, oldest first (an index range scan on the primary key),
+   * with the bounds of the snapshot the page was read in (one statement): what the SSE hub
+   * (functions/api/event-hub.ts) reads once for all its streams, passing a gap in the sequence only once it is
+   * final.
    */
   readOutbox(after: number, limit: number): Promise<OutboxPage>;
   /**

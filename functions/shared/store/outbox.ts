@@ -9,7 +9,6 @@ export type OutboxMethods = Pick<
   Store,
   | 'appendEvents'
   | 'listEvents'
-  | 'listEventsSince'
   | 'lastEventId'
   | 'readOutbox'
   | 'readRelayBatch'
@@ -57,10 +56,6 @@ export function outboxMethods(db: WfloDb): OutboxMethods {
         .where(and(eq(events.executionId, executionId), gt(events.id, after)))
         .orderBy(asc(events.id))
         .limit(limit);
-    },
-
-    async listEventsSince(after, limit) {
-      return db.select().from(events).where(gt(events.id, after)).orderBy(asc(events.id)).limit(limit);
     },
 
     async lastEventId() {
