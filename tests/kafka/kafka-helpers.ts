@@ -34,6 +34,13 @@ export async function startConsumer(groupId = `test-${randomUUID()}`) {
     heartbeatInterval: 500,
   });
   const received: Received[] = [];
+  // Every partition this member held in any generation: under load a rebalance can move a partition between the
+  // time a fetch was sent and the time its records are delivered, so a record may come from a partition the member
+  // held a generation ago. A record from a partition it never held is still a failure.
+  const everAssigned = new Set<string>();
+  consumer.on('consumer:group:join', ({ assignments }: { assignments?: Consumer['assignments'] }) => {
+    for (const a of assignments ?? []) for (const p of a.partitions) everAssigned.add(`${a.topic}:${p}`);
+  });
   const stream = await consumer.consume({
     topics: TOPICS.map((t) => t.name),
     mode: 'committed',
@@ -60,6 +67,8 @@ export async function startConsumer(groupId = `test-${randomUUID()}`) {
     /** Partitions assigned to this member now (topic:partition). */
     assigned: () =>
       new Set((consumer.assignments ?? []).flatMap((a) => a.partitions.map((p) => `${a.topic}:${p}`))),
+    /** Partitions assigned to this member in any generation so far (topic:partition). */
+    everAssigned: () => new Set(everAssigned),
     close: async () => {
       await stream.close();
       await consumer.close();
