@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { untilWritten } from '#shared/db/retry';
 import { ConflictError } from '#shared/errors';
 import { type ExecutionEnd, projectExecutionEnd } from '#shared/execution-end';
 import { logger } from '#shared/observability';
@@ -138,6 +139,8 @@ export class LocalOrchestrator {
   readonly #leaseMs: number;
   #timers: NodeJS.Timeout[] = [];
   #closed = false;
+  /** Aborted when this process lets go of its runs (detachAll/close): ends the retries of end writes. */
+  readonly #stopping = new AbortController();
 
   constructor(options: LocalOrchestratorOptions) {
     const s3 = options.s3 ?? new LocalS3();
@@ -492,6 +495,7 @@ export class LocalOrchestrator {
    */
   async detachAll(): Promise<number> {
     const handles = [...this.#running.values()];
+    this.#stopping.abort(new DriveDetached('process stopping'));
     for (const h of handles)
       this.#controllers.get(h.executionId)?.abort(new DriveDetached('process stopping'));
     await Promise.all(handles.map((h) => h.done));
@@ -508,6 +512,7 @@ export class LocalOrchestrator {
   /** Stops the lease timers (the runs still driven keep their leases until they lapse). */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#stopping.abort(new DriveDetached('process stopping'));
     for (const t of this.#timers) clearInterval(t);
     this.#timers = [];
   }
@@ -591,11 +596,28 @@ export class LocalOrchestrator {
     // Detached: the run goes on in the next process; nothing about its end is true yet.
     if (controller.signal.reason instanceof DriveDetached) return { status: 'running' };
     const added = Math.max(0, transitions - drive.transitionsCharged);
-    await projectExecutionEnd(store, executionId, outcome, added, drive.redrives);
-    await journal.write(JOURNAL_KEYS.drive, {
-      ...drive,
-      transitionsCharged: drive.transitionsCharged + added,
-    });
+    // The run has ended; its row must say so. A store outage here (a PostgreSQL restart) is waited out, not
+    // dropped: a dropped end left the run `running`, its holds held, with its live owner never looking at it
+    // again. Both writes are idempotent (the row ends once, the transitions' idempotency key, one terminal
+    // event), so a retry after a half-done attempt changes nothing twice. A process that stops meanwhile leaves
+    // the run to the next one, which replays it from its journal to this same end.
+    const stopping = this.#stopping.signal;
+    const clock = this.#options.clock ?? realClock;
+    try {
+      await untilWritten(
+        async () => {
+          await projectExecutionEnd(store, executionId, outcome, added, drive.redrives);
+          await journal.write(JOURNAL_KEYS.drive, {
+            ...drive,
+            transitionsCharged: drive.transitionsCharged + added,
+          });
+        },
+        { signal: stopping, sleep: (ms) => clock.sleep(ms, stopping).catch(() => undefined) },
+      );
+    } catch (err) {
+      if (stopping.aborted) return { status: 'running' };
+      throw err;
+    }
     return outcome;
   }
 
