@@ -75,7 +75,7 @@ describe('prebuilt CLI cache', { timeout: 60_000 }, () => {
   it('builds once, then serves the cached build until a source changes, then rebuilds from the new source', async () => {
     // Prepare
     const root = project();
-    const cacheDir = join(root, 'node_modules/.cache/wflo-cli');
+    const cacheDir = join(root, 'node_modules/.cache/wflo/cli');
 
     // Act
     const first = await chooseCli({ root, cacheDir });
@@ -186,7 +186,7 @@ describe('prebuilt CLI cache', { timeout: 60_000 }, () => {
   it('two starts building at once both run the same installed build, and no temporary folder is left', async () => {
     // Prepare
     const root = project();
-    const cacheDir = join(root, 'node_modules/.cache/wflo-cli');
+    const cacheDir = join(root, 'node_modules/.cache/wflo/cli');
     const start = () =>
       new Promise<{ mode: string; entry: string }>((resolve, reject) => {
         const child = spawn(
