@@ -1,7 +1,7 @@
 // The prebuilt `wflo` CLI: one esbuild build of infra/local/cli/cli.ts (code splitting, packages external),
 // cached under node_modules/.cache/wflo/cli/ in a folder named by a hash of every source it could have been
-// built from, so that a start runs JavaScript instead of compiling TypeScript through tsx's loader. Plain JavaScript: it runs before any
-// TypeScript loader is registered. See docs/local-runtime.md ("How the CLI starts").
+// built from, so that a start runs JavaScript instead of compiling TypeScript through tsx's loader. Plain
+// JavaScript: it runs before any TypeScript loader is registered. See docs/local-runtime.md ("How the CLI starts").
 import { createHash, randomBytes } from 'node:crypto';
 import {
   existsSync,
