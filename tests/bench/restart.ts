@@ -6,6 +6,8 @@
  * restart again (nothing to replay). Each restart's wall time from spawn to serving, its CPU time at serving
  * (the machine is shared: CPU is the steadier figure), and the recovery PostgreSQL reports (`--verbose`
  * breakdown: WAL replayed and its duration). Target: serving within 5 s of a restart after kill -9 (issue 11).
+ * Last, the clean restart once more with the CLI's TypeScript compiled through tsx at the start
+ * (WFLO_CLI_BUILD=0, how every start ran before the prebuilt CLI): the baseline of what the prebuilt CLI saves.
  */
 import { readFileSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -43,9 +45,9 @@ export async function run(): Promise<BenchResult> {
   const processes: DevProcess[] = [];
   const dataDir = freshDataDirPath('bench-restart');
   const env = devEnv({ dataDir, openAiUrl: server.url, extra: { WFLO_VERBOSE: '1' } });
-  const serve = async () => {
+  const serve = async (serveEnv = env) => {
     const t0 = performance.now();
-    const dev = await startDev(env);
+    const dev = await startDev(serveEnv);
     const ms = performance.now() - t0;
     processes.push(dev);
     return { dev, ms, cpu: cpuMs(dev.pid) };
@@ -79,6 +81,8 @@ export async function run(): Promise<BenchResult> {
     const afterStop = await serve();
     const cleanReplay = recovery(afterStop.dev.lines);
     await afterStop.dev.stop();
+    const throughTsx = await serve({ ...env, WFLO_CLI_BUILD: '0' });
+    await throughTsx.dev.stop();
 
     return {
       name: 'restart',
@@ -93,6 +97,9 @@ export async function run(): Promise<BenchResult> {
         clean_restart_cpu_ms: afterStop.cpu,
         clean_wal_replayed_kb: cleanReplay.kb,
         kill9_over_clean: afterKill.ms / afterStop.ms,
+        clean_restart_tsx_to_serving_ms: Math.round(throughTsx.ms),
+        clean_restart_tsx_cpu_ms: throughTsx.cpu,
+        clean_cpu_prebuilt_over_tsx: afterStop.cpu / throughTsx.cpu,
       },
       targets: {
         kill9_restart_serving_ms: target(afterKill.ms, SERVING_BOUND_MS),
@@ -100,6 +107,7 @@ export async function run(): Promise<BenchResult> {
       notes: [
         `after kill -9: ${afterKill.dev.lines.filter((l) => /ms\)$/.test(l)).join(' | ')}`,
         `after a clean stop: ${afterStop.dev.lines.filter((l) => /ms\)$/.test(l)).join(' | ')}`,
+        `after a clean stop, through tsx: ${throughTsx.dev.lines.filter((l) => /ms\)$/.test(l)).join(' | ')}`,
         `load average at the end: ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`,
       ],
     };

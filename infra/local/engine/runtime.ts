@@ -39,11 +39,21 @@ export interface LocalRuntime {
   close(): Promise<void>;
 }
 
+/** The registry's handler folder: the one folder the local runtime imports handlers from. */
+const HANDLER_DIR = 'functions/activities/';
+
 /** Imports every activity's handler module (its registry `entry`) and keys it by its local ARN. */
 export async function loadLocalFunctions(): Promise<Map<string, LocalFunction>> {
   const entries = await Promise.all(
     ACTIVITIES.map(async (activity) => {
-      const mod = (await import(`../../../${activity.entry}`)) as { handler?: LambdaHandler };
+      const file = activity.entry.slice(HANDLER_DIR.length);
+      if (!activity.entry.startsWith(HANDLER_DIR) || file.includes('/') || !file.endsWith('.ts')) {
+        throw new Error(`${activity.entry}: an activity's handler must be a ${HANDLER_DIR}<name>.ts file`);
+      }
+      // The path's folder is literal so that the prebuilt CLI (infra/local/bin/cli-build.mjs) bundles exactly
+      // that folder's handlers: esbuild turns an import() whose template starts with a folder into a table of
+      // that folder's files. With `../../../${entry}` it would try to bundle the whole repository.
+      const mod = (await import(`../../../functions/activities/${file}`)) as { handler?: LambdaHandler };
       if (typeof mod.handler !== 'function') throw new Error(`${activity.entry} does not export a handler`);
       return [localFunctionArn(activity.id), { activity, handler: mod.handler }] as const;
     }),
