@@ -2,7 +2,8 @@ import type { CdkCustomResourceEvent, CdkCustomResourceResponse } from 'aws-lamb
 import type { Config } from '#shared/config';
 import { ConfigError } from '#shared/errors';
 import { TOPICS } from '#shared/events/kafka';
-import { ensureTopics, type KafkaSettings } from '#shared/events/kafka-client';
+import { ensureTopics } from '#shared/events/kafka-admin';
+import type { KafkaSettings } from '#shared/events/kafka-client';
 import { getConfig } from '#shared/wiring/config';
 
 /** The one physical id: the topics are the cluster's, not per resource instance. */

@@ -3,13 +3,14 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
+import type { Config } from '#shared/config';
 import { METRICS } from '#shared/contracts/metrics';
 import { ConfigError, EventBrokerUnavailableError } from '#shared/errors';
-import { kafkaPublisher, type Publisher } from '#shared/events/kafka-client';
+import type { Publisher } from '#shared/events/kafka-client';
 import { type RelayRunReport, runRelay } from '#shared/events/relay-run';
 import { logger, metrics } from '#shared/observability';
 import { getConfig } from '#shared/wiring/config';
-import { getStore } from '#shared/wiring/store';
+import { getRelayStore } from '#shared/wiring/relay-store';
 
 /** Rows per produce request (one Data API read, one produce, one update per batch). */
 export const RELAY_BATCH_SIZE = 500;
@@ -23,10 +24,33 @@ export const RELAY_RUN_MS = 55_000;
 // One producer per container: its connections and the IAM session survive between invocations.
 let publisher: Publisher | undefined;
 
+/**
+ * The container's publisher, its Kafka client loaded on the first publish: an invocation that finds the
+ * outbox empty (most cold starts) never evaluates the client's modules. Loaded once, then reused.
+ */
+function lazyPublisher(kafka: NonNullable<Config['kafka']>): Publisher {
+  let loaded: Promise<Publisher> | undefined;
+  const load = () => {
+    loaded ??= import('#shared/events/kafka-client')
+      .then(({ kafkaPublisher }) => kafkaPublisher(kafka))
+      .catch((error: unknown) => {
+        loaded = undefined;
+        throw error;
+      });
+    return loaded;
+  };
+  return {
+    publish: async (messages) => (await load()).publish(messages),
+    close: async () => {
+      if (loaded) await (await loaded).close();
+    },
+  };
+}
+
 async function relay(_event: unknown, context: Context): Promise<RelayRunReport> {
-  const [store, config] = await Promise.all([getStore(), getConfig()]);
+  const [store, config] = await Promise.all([getRelayStore(), getConfig()]);
   if (!config.kafka) throw new ConfigError('invalid configuration: KAFKA_BROKERS: required by the relay');
-  publisher ??= kafkaPublisher(config.kafka);
+  publisher ??= lazyPublisher(config.kafka);
   const start = Date.now();
   const report = await runRelay(
     { store, publisher },

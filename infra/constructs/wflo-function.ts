@@ -51,8 +51,23 @@ export const ZOD_ALIAS = join(REPO_ROOT, 'infra/constructs/bundling/zod.js');
  */
 export const KAFKA_ALIAS = join(REPO_ROOT, 'infra/constructs/bundling/platformatic-kafka.js');
 
-/** `@platformatic/wasm-utils` with its WebAssembly embedded (see infra/constructs/bundling/wasm-utils.js). */
+/**
+ * `@platformatic/wasm-utils` as CRC32C in JavaScript, without the WebAssembly and its LZ4/Snappy codecs, which
+ * wflo's clients never use (see infra/constructs/bundling/wasm-utils.js).
+ */
 export const WASM_UTILS_ALIAS = join(REPO_ROOT, 'infra/constructs/bundling/wasm-utils.js');
+
+/**
+ * `ajv/dist/2020.js` (imported by @platformatic/kafka only) as an Ajv that compiles nothing: the client
+ * validates options only with `strict: true`, which wflo never sets (see infra/constructs/bundling/ajv-2020.js).
+ */
+export const KAFKA_AJV_ALIAS = join(REPO_ROOT, 'infra/constructs/bundling/ajv-2020.js');
+
+/** `mnemonist` as the one class of it @platformatic/kafka uses (see infra/constructs/bundling/mnemonist.js). */
+export const MNEMONIST_ALIAS = join(REPO_ROOT, 'infra/constructs/bundling/mnemonist.js');
+
+/** `@aws-crypto/sha256-js` (the MSK IAM signer's) over node:crypto (see infra/constructs/bundling/sha256.js). */
+export const SHA256_ALIAS = join(REPO_ROOT, 'infra/constructs/bundling/sha256.js');
 
 /** Powertools Kafka's lazily imported Avro and Protobuf decoders get a stub that refuses (wflo events are JSON). */
 export const UNSUPPORTED_SCHEMA_ALIAS = join(REPO_ROOT, 'infra/constructs/bundling/unsupported-schema.js');
@@ -69,12 +84,15 @@ export const BUNDLE_OPTIONS = {
   minify: true,
   banner: ESM_REQUIRE_BANNER,
   external: EXTERNAL_MODULES,
-  // WebAssembly modules a dependency loads (wasm-utils.js) are embedded in the bundle.
+  // Embeds a WebAssembly module should a dependency import one (none does since wasm-utils.js is JavaScript).
   loader: { '.wasm': 'binary' },
   alias: {
     zod: ZOD_ALIAS,
     '@platformatic/kafka': KAFKA_ALIAS,
     '@platformatic/wasm-utils': WASM_UTILS_ALIAS,
+    'ajv/dist/2020.js': KAFKA_AJV_ALIAS,
+    mnemonist: MNEMONIST_ALIAS,
+    '@aws-crypto/sha256-js': SHA256_ALIAS,
     'avro-js': UNSUPPORTED_SCHEMA_ALIAS,
     protobufjs: UNSUPPORTED_SCHEMA_ALIAS,
   },

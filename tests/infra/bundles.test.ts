@@ -35,22 +35,11 @@ import {
  * port that refuses. That must fail as a network error, never as a module that cannot be found.
  */
 
-/** Bundles larger than this (minified) fail: the cold-start budget. */
-const MAX_BUNDLE_BYTES = 500 * 1024;
-
 /**
- * Entry points off every request path, allowed more than the budget, each for a measured reason. Both carry the
- * Kafka client (@platformatic/kafka, about 200 KB, and the ajv it validates its options with, about 130 KB),
- * already cut to the clients wflo uses (infra/constructs/bundling/platformatic-kafka.js): the relay (736 KB with the
- * embedded WebAssembly)
- * is started by a schedule and stays warm (it runs about 55 s of every minute), so its cold start is paid once
- * per container, not per event; the topics resource (589 KB) runs only during deploys.
- * Both exist only with MSK on (`-c kafka=true`).
+ * Bundles larger than this (minified) fail: the cold-start budget, for every bundle (the Kafka ones too:
+ * their client is cut to what wflo uses by the shims in infra/constructs/bundling/).
  */
-const BUNDLE_BUDGET_EXCEPTIONS: Readonly<Record<string, number>> = {
-  'functions/events/outbox-relay.ts': 760 * 1024,
-  'functions/custom-resources/kafka-topics.ts': 650 * 1024,
-};
+const MAX_BUNDLE_BYTES = 500 * 1024;
 
 /** The entry points MSK adds (synthesized here with kafka=true). */
 const KAFKA_ENTRIES = [
@@ -326,12 +315,10 @@ describe('Lambda bundles (synthesized assets, outside the repository)', () => {
     expect(leaks).toEqual([]);
   }, 300_000);
 
-  it('keeps every bundle under 500 KB minified (two listed exceptions), with no source map unless asked for', () => {
+  it('keeps every bundle under 500 KB minified, with no source map unless asked for', () => {
     for (const b of bundles) {
       const size = statSync(join(b.dir, 'index.mjs')).size;
-      expect(size, `${b.entry}: ${size} bytes`).toBeLessThan(
-        BUNDLE_BUDGET_EXCEPTIONS[b.entry] ?? MAX_BUNDLE_BYTES,
-      );
+      expect(size, `${b.entry}: ${size} bytes`).toBeLessThan(MAX_BUNDLE_BYTES);
       expect(readdirSync(b.dir), b.entry).not.toContain('index.mjs.map');
       expect(b.env.NODE_OPTIONS ?? '', b.entry).not.toContain('--enable-source-maps');
     }

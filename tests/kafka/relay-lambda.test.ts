@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ensureTopics, kafkaPublisher } from '#shared/events/kafka-client';
+import { ensureTopics } from '#shared/events/kafka-admin';
+import { kafkaPublisher } from '#shared/events/kafka-client';
 import { runRelay } from '#shared/events/relay-run';
 import {
   BROKERS,

@@ -1,16 +1,13 @@
 import {
-  Admin,
   type BaseOptions,
   defaultPartitioner,
   type Partitioner,
   Producer,
   stringSerializers,
 } from '@platformatic/kafka';
-import { generateAuthToken } from 'aws-msk-iam-sasl-signer-js';
 import type { Config } from '../config.ts';
 import { EventBrokerUnavailableError } from '../errors.ts';
 import type { OutgoingMessage } from './kafka.ts';
-import { TOPICS } from './kafka.ts';
 
 /*
  * The Kafka client (@platformatic/kafka: pure JavaScript, maintained, SASL OAUTHBEARER with re-authentication
@@ -32,6 +29,9 @@ export function clientOptions(kafka: KafkaSettings, clientId: string): BaseOptio
     timeout: 10_000,
     retries: 2,
     retryDelay: 250,
+    // Explicit although it is the client's default: with `strict` the client validates every option and send
+    // with ajv, which the Lambda bundles leave out (infra/constructs/bundling/ajv-2020.js; it throws if called).
+    strict: false,
   };
   if (kafka.auth.kind === 'none') return base;
   const { region } = kafka.auth;
@@ -41,7 +41,12 @@ export function clientOptions(kafka: KafkaSettings, clientId: string): BaseOptio
     sasl: {
       mechanism: 'OAUTHBEARER',
       // A fresh presigned token for every (re-)authentication: MSK sessions end when it expires (15 min).
-      token: async () => (await generateAuthToken({ region })).token,
+      // The signer is imported on the first authentication: at import it loads the SDK's STS client and
+      // credential providers, which a Lambda would otherwise pay for at init before it knows it has events.
+      token: async () => {
+        const { generateAuthToken } = await import('aws-msk-iam-sasl-signer-js');
+        return (await generateAuthToken({ region })).token;
+      },
     },
   };
 }
@@ -138,30 +143,4 @@ export function kafkaPublisher(
     },
     close: drop,
   };
-}
-
-/**
- * Creates the project's topics where they are missing (the local relay at start, the custom resource on
- * AWS). Returns the topics it created. `replicas` is 1 for a single local broker; MSK Serverless sets its own
- * (pass -1: the broker default).
- */
-export async function ensureTopics(kafka: KafkaSettings, replicas = 1): Promise<string[]> {
-  const admin = new Admin(clientOptions(kafka, 'wflo-topics'));
-  try {
-    const existing = new Set(await admin.listTopics());
-    const created: string[] = [];
-    for (const t of TOPICS) {
-      if (existing.has(t.name)) continue;
-      try {
-        await admin.createTopics({ topics: [t.name], partitions: t.partitions, replicas });
-        created.push(t.name);
-      } catch (error) {
-        // Another relay created it between the listing and here: what we wanted.
-        if (!/already exists/i.test(String((error as Error).message) + JSON.stringify(error))) throw error;
-      }
-    }
-    return created;
-  } finally {
-    await admin.close();
-  }
 }

@@ -1,5 +1,6 @@
 import type { Config } from '#shared/config';
-import { ensureTopics, kafkaPublisher, type Publisher } from '#shared/events/kafka-client';
+import { ensureTopics } from '#shared/events/kafka-admin';
+import { kafkaPublisher, type Publisher } from '#shared/events/kafka-client';
 import { OutboxRelay, type OutboxRelayOptions, relayUntilEmpty } from '#shared/events/relay';
 import type { Store } from '#shared/ports/store';
 
