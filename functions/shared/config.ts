@@ -6,132 +6,155 @@ import { ConfigError } from './errors.ts';
 import { LLM_PROVIDERS } from './llm/providers.ts';
 import { usdToMicros } from './money.ts';
 
-const optionalString = z
-  .string()
-  .trim()
-  .transform((v) => (v === '' ? undefined : v))
-  .optional();
+/**
+ * One environment variable: its zod schema (the contract), built only when the variable is set, and what it
+ * reads as when it is not. Building a zod schema is the expensive part of reading the environment (each
+ * `.min()`/`.default()` constructs another schema); a Lambda sets about ten of these variables, so building
+ * the fifty schemas up front cost each cold start ~20 ms of CPU. `unset` is exactly what the schema gives for
+ * `undefined` (its `.default()` value, or `undefined` for `.optional()`), by construction of
+ * {@link withDefault} and {@link optional}.
+ */
+export interface EnvField<T = unknown> {
+  readonly schema: () => z.ZodType;
+  readonly unset: T;
+  /** A blank value (empty or only spaces) reads as unset. */
+  readonly blankIsUnset?: boolean;
+}
+
+/** A variable that reads as `undefined` when unset (`schema().optional()`). */
+const optional = <S extends z.ZodType>(schema: () => S): EnvField<z.output<S> | undefined> => ({
+  schema: () => schema().optional(),
+  unset: undefined,
+});
+
+/** A variable that reads as `value` when unset (`schema().default(value)`). */
+const withDefault = <S extends z.ZodType>(value: z.output<S>, schema: () => S): EnvField<z.output<S>> => ({
+  // biome-ignore lint/suspicious/noExplicitAny: zod's `.default` wants its own NoUndefined<output<this>>, which a generic S cannot name; `value` is typed by S above.
+  schema: () => schema().default(value as any),
+  unset: value,
+});
+
+/**
+ * A text variable, trimmed, that reads as `undefined` when unset or blank (an empty variable counts as not
+ * set: readEnv treats it as unset before any schema runs). `check` adds the rules the trimmed text must meet.
+ */
+const optionalText = (
+  check: (text: z.ZodString) => z.ZodString = (text) => text,
+): EnvField<string | undefined> => ({
+  schema: () => check(z.string().trim()).optional(),
+  unset: undefined,
+  blankIsUnset: true,
+});
 
 // Keyed by the env contract: a key missing here, or one the contract does not name, fails `tsc`.
-const EnvSchema = z.object({
+// Exported for the config test (every field's `unset` is what its schema makes of undefined).
+export const ENV_FIELDS = {
   /** Embedded data folder; `memory://` keeps PGlite in memory (tests). */
-  WFLO_DATA_DIR: z.string().trim().min(1).default('.wflo'),
-  DATABASE_URL: optionalString.pipe(
-    z
-      .string()
-      .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
-      .optional(),
+  WFLO_DATA_DIR: withDefault('.wflo', () => z.string().trim().min(1)),
+  DATABASE_URL: optionalText((s) =>
+    s.regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL'),
   ),
-  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+  DATABASE_POOL_SIZE: withDefault(10, () => z.coerce.number().int().min(1).max(200)),
   // Aurora Data API store (set by the CDK constructs on AWS); all three or none.
-  DB_CLUSTER_ARN: optionalString.pipe(
-    z
-      .string()
-      .regex(/^arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:cluster:.+$/, 'must be an Aurora cluster ARN')
-      .optional(),
+  DB_CLUSTER_ARN: optionalText((s) =>
+    s.regex(/^arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:cluster:.+$/, 'must be an Aurora cluster ARN'),
   ),
-  DB_SECRET_ARN: optionalString.pipe(
-    z
-      .string()
-      .regex(
-        /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/,
-        'must be a Secrets Manager secret ARN',
-      )
-      .optional(),
+  DB_SECRET_ARN: optionalText((s) =>
+    s.regex(
+      /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/,
+      'must be a Secrets Manager secret ARN',
+    ),
   ),
-  DB_NAME: optionalString,
-  LLM_PROVIDER: z.enum(LLM_PROVIDERS).default('scripted'),
-  LLM_MODEL: optionalString,
-  OPENAI_BASE_URL: z.url().default('https://api.openai.com/v1'),
-  OPENAI_API_KEY: optionalString,
-  ANTHROPIC_BASE_URL: z.url().default('https://api.anthropic.com'),
-  ANTHROPIC_API_KEY: optionalString,
+  DB_NAME: optionalText(),
+  LLM_PROVIDER: withDefault('scripted', () => z.enum(LLM_PROVIDERS)),
+  LLM_MODEL: optionalText(),
+  OPENAI_BASE_URL: withDefault('https://api.openai.com/v1', () => z.url()),
+  OPENAI_API_KEY: optionalText(),
+  ANTHROPIC_BASE_URL: withDefault('https://api.anthropic.com', () => z.url()),
+  ANTHROPIC_API_KEY: optionalText(),
   /** On AWS: Secrets Manager secret holding the provider API key (raw string or JSON {"apiKey": "…"}). */
-  LLM_SECRET_ARN: optionalString,
-  LLM_SCRIPT_FILE: optionalString,
-  LLM_TIMEOUT_MS: z.coerce.number().int().min(100).max(900_000).default(120_000),
-  LLM_MAX_OUTPUT_TOKENS: z.coerce.number().int().min(1).max(200_000).default(1024),
-  WFLO_PRICES_FILE: optionalString,
-  WFLO_STATEMACHINES_DIR: z.string().trim().min(1).default('statemachines'),
-  WFLO_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
-  WFLO_HOST: z.string().trim().min(1).default('127.0.0.1'),
+  LLM_SECRET_ARN: optionalText(),
+  LLM_SCRIPT_FILE: optionalText(),
+  LLM_TIMEOUT_MS: withDefault(120_000, () => z.coerce.number().int().min(100).max(900_000)),
+  LLM_MAX_OUTPUT_TOKENS: withDefault(1024, () => z.coerce.number().int().min(1).max(200_000)),
+  WFLO_PRICES_FILE: optionalText(),
+  WFLO_STATEMACHINES_DIR: withDefault('statemachines', () => z.string().trim().min(1)),
+  WFLO_PORT: withDefault(3000, () => z.coerce.number().int().min(0).max(65535)),
+  WFLO_HOST: withDefault('127.0.0.1', () => z.string().trim().min(1)),
   /** Bearer token every request to `wflo dev` must carry (generated at start with --allow-remote when unset). */
-  WFLO_API_TOKEN: optionalString.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
+  WFLO_API_TOKEN: optionalText((s) => s.min(16, 'must be at least 16 characters')),
   /** Executions `wflo dev` runs at once; a start beyond them gets 429 with Retry-After. */
-  WFLO_MAX_RUNS_IN_FLIGHT: z.coerce.number().int().min(1).max(10_000).default(32),
+  WFLO_MAX_RUNS_IN_FLIGHT: withDefault(32, () => z.coerce.number().int().min(1).max(10_000)),
   /** Embedded engine on a shared PostgreSQL: how long a process's claim on a run holds without renewal. */
-  WFLO_LEASE_SECONDS: z.coerce.number().min(1).max(3_600).default(15),
+  WFLO_LEASE_SECONDS: withDefault(15, () => z.coerce.number().min(1).max(3_600)),
   /** Redis/Valkey for the response cache (`redis://` or `rediss://`); the store's table when unset. */
-  REDIS_URL: optionalString.pipe(
-    z
-      .string()
-      .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
-      .optional(),
-  ),
+  REDIS_URL: optionalText((s) => s.regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')),
   /** ElastiCache Serverless (set by the CDK constructs): endpoint, port, TLS, IAM user and cache name. */
-  VALKEY_ENDPOINT: optionalString,
-  VALKEY_PORT: z.coerce.number().int().min(1).max(65535).default(6379),
-  VALKEY_TLS: z.enum(['true', 'false']).default('true'),
-  VALKEY_AUTH: z.enum(['iam', 'none']).default('none'),
-  VALKEY_USER: optionalString,
-  VALKEY_CACHE_NAME: optionalString,
-  AWS_REGION: optionalString,
-  CACHE_TTL_SECONDS: z.coerce.number().int().min(1).max(31_536_000).default(86_400),
-  CACHE_TIMEOUT_MS: z.coerce.number().int().min(10).max(10_000).default(250),
+  VALKEY_ENDPOINT: optionalText(),
+  VALKEY_PORT: withDefault(6379, () => z.coerce.number().int().min(1).max(65535)),
+  VALKEY_TLS: withDefault('true', () => z.enum(['true', 'false'])),
+  VALKEY_AUTH: withDefault('none', () => z.enum(['iam', 'none'])),
+  VALKEY_USER: optionalText(),
+  VALKEY_CACHE_NAME: optionalText(),
+  AWS_REGION: optionalText(),
+  CACHE_TTL_SECONDS: withDefault(86_400, () => z.coerce.number().int().min(1).max(31_536_000)),
+  CACHE_TIMEOUT_MS: withDefault(250, () => z.coerce.number().int().min(10).max(10_000)),
   /** On AWS: JSON object workflow name → state machine ARN (set by the API stack). */
-  WORKFLOW_STATE_MACHINES: optionalString,
+  WORKFLOW_STATE_MACHINES: optionalText(),
   /** On AWS: the artifacts bucket (set by the CDK's bindArtifacts); a local directory when unset. */
-  ARTIFACTS_BUCKET: optionalString.pipe(
-    z
-      .string()
-      .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name')
-      .optional(),
+  ARTIFACTS_BUCKET: optionalText((s) =>
+    s.regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name'),
   ),
   /** Local artifacts directory. @default `${WFLO_DATA_DIR}/artifacts` (a per-user temp dir for memory://) */
-  WFLO_ARTIFACTS_DIR: optionalString,
+  WFLO_ARTIFACTS_DIR: optionalText(),
   /** Run sandboxed code WITHOUT bubblewrap when it is missing (trusted code only; `--unsafe-local-sandbox`). */
-  SANDBOX_UNSAFE_LOCAL: z.enum(['true', 'false', '1', '0']).default('false'),
+  SANDBOX_UNSAFE_LOCAL: withDefault('false', () => z.enum(['true', 'false', '1', '0'])),
   /** Size of one sandbox task (Fargate CPU units and MiB), for its compute cost where the task does not say. */
-  SANDBOX_CPU: z.coerce.number().int().min(256).max(16_384).default(512),
-  SANDBOX_MEMORY_MIB: z.coerce.number().int().min(512).max(122_880).default(1024),
+  SANDBOX_CPU: withDefault(512, () => z.coerce.number().int().min(256).max(16_384)),
+  SANDBOX_MEMORY_MIB: withDefault(1024, () => z.coerce.number().int().min(512).max(122_880)),
   /** Local sandboxes running at once; more wait in order. @default os.availableParallelism() */
-  SANDBOX_MAX_CONCURRENT: z.coerce.number().int().min(1).max(1024).optional(),
+  SANDBOX_MAX_CONCURRENT: optional(() => z.coerce.number().int().min(1).max(1024)),
   /** On AWS: the SNS topic approval requests are announced on (set by the CDK); none locally. */
-  APPROVALS_TOPIC_ARN: optionalString.pipe(
-    z
-      .string()
-      .regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:.+$/, 'must be an SNS topic ARN')
-      .optional(),
+  APPROVALS_TOPIC_ARN: optionalText((s) =>
+    s.regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:.+$/, 'must be an SNS topic ARN'),
   ),
   /** On AWS: the DynamoDB approvals table (set by the CDK's bindApprovals); the store's table when unset. */
-  APPROVALS_TABLE: optionalString.pipe(
-    z
-      .string()
-      .regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name')
-      .optional(),
-  ),
+  APPROVALS_TABLE: optionalText((s) => s.regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name')),
   /** Embedded: who decides approvals from this machine's API and CLI. @default the OS user name */
-  WFLO_USER: optionalString,
+  WFLO_USER: optionalText(),
   /** Embedded: the roles WFLO_USER acts in, comma-separated. @default none */
-  WFLO_USER_ROLES: optionalString,
-  WFLO_DEFAULT_BUDGET_USD: optionalString.pipe(
-    z
-      .string()
-      .regex(/^\d+(\.\d{1,6})?$/)
-      .optional(),
-  ),
+  WFLO_USER_ROLES: optionalText(),
+  WFLO_DEFAULT_BUDGET_USD: optionalText((s) => s.regex(/^\d+(\.\d{1,6})?$/)),
   /** Kafka bootstrap brokers (`host:port,…`): the outbox is relayed there when set; off (SSE reads the outbox) when not. */
-  KAFKA_BROKERS: optionalString,
+  KAFKA_BROKERS: optionalText(),
   /** `iam`: SASL OAUTHBEARER with an MSK IAM token (MSK Serverless, TLS); `none`: plaintext (a local broker). */
-  KAFKA_AUTH: z.enum(['none', 'iam']).default('none'),
+  KAFKA_AUTH: withDefault('none', () => z.enum(['none', 'iam'])),
   /** On AWS: the SNS topic the run notifier (a Kafka consumer) announces run ends on (set by the CDK). */
-  RUN_NOTIFICATIONS_TOPIC_ARN: optionalString.pipe(
-    z
-      .string()
-      .regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:.+$/, 'must be an SNS topic ARN')
-      .optional(),
+  RUN_NOTIFICATIONS_TOPIC_ARN: optionalText((s) =>
+    s.regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:.+$/, 'must be an SNS topic ARN'),
   ),
-} satisfies Record<ConfigEnvKey, z.ZodType>);
+} satisfies Record<ConfigEnvKey, EnvField>;
+
+/** The environment as read: each variable's parsed value, or its `unset` value. */
+type Env = { [K in keyof typeof ENV_FIELDS]: (typeof ENV_FIELDS)[K] extends EnvField<infer T> ? T : never };
+
+/** Parses each set variable through its schema; names every bad variable at once. */
+function readEnv(env: Record<string, string | undefined>): Env {
+  const values: Record<string, unknown> = {};
+  const issues: string[] = [];
+  for (const [key, field] of Object.entries(ENV_FIELDS) as [string, EnvField][]) {
+    const raw = env[key];
+    if (raw === undefined || (field.blankIsUnset && raw.trim() === '')) {
+      values[key] = field.unset;
+      continue;
+    }
+    const parsed = field.schema().safeParse(raw);
+    if (parsed.success) values[key] = parsed.data;
+    else for (const i of parsed.error.issues) issues.push(`${[key, ...i.path].join('.')}: ${i.message}`);
+  }
+  if (issues.length > 0) throw new ConfigError(`invalid configuration: ${issues.join('; ')}`);
+  return values as Env;
+}
 
 /** Which store adapter runs, chosen from the environment (never by a handler). */
 export type StoreConfig =
@@ -232,14 +255,7 @@ export interface Config {
  * @example const config = loadConfig({ DATABASE_URL: 'postgres://localhost/wflo' });
  */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  // jitless: the environment is parsed once per process, so the fast path zod would compile for this object
-  // (new Function over every key) never pays back; it cost each Lambda cold start ~10 ms of CPU.
-  const parsed = EnvSchema.safeParse(env, { jitless: true });
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-    throw new ConfigError(`invalid configuration: ${issues.join('; ')}`);
-  }
-  const e = parsed.data;
+  const e = readEnv(env);
   if (e.LLM_PROVIDER !== 'scripted' && !e.LLM_MODEL) {
     throw new ConfigError(`invalid configuration: LLM_MODEL: required when LLM_PROVIDER=${e.LLM_PROVIDER}`);
   }
@@ -328,7 +344,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   };
 }
 
-function kafkaConfig(e: z.infer<typeof EnvSchema>): Config['kafka'] {
+function kafkaConfig(e: Env): Config['kafka'] {
   if (!e.KAFKA_BROKERS) return undefined;
   const brokers = e.KAFKA_BROKERS.split(',')
     .map((b) => b.trim())
@@ -344,10 +360,12 @@ function kafkaConfig(e: z.infer<typeof EnvSchema>): Config['kafka'] {
   return { brokers, auth: { kind: 'none' } };
 }
 
-const StateMachinesSchema = z.record(
-  z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'workflow names are kebab-case'),
-  z.string().regex(/^arn:aws[a-z-]*:states:[^:]+:\d{12}:stateMachine:.+$/, 'must be a state machine ARN'),
-);
+/** Built on first use, like the variables' schemas: only a process with WORKFLOW_STATE_MACHINES set needs it. */
+const stateMachinesSchema = () =>
+  z.record(
+    z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'workflow names are kebab-case'),
+    z.string().regex(/^arn:aws[a-z-]*:states:[^:]+:\d{12}:stateMachine:.+$/, 'must be a state machine ARN'),
+  );
 
 function parseStateMachines(raw: string | undefined): Record<string, string> {
   if (!raw) return {};
@@ -357,7 +375,7 @@ function parseStateMachines(raw: string | undefined): Record<string, string> {
   } catch (cause) {
     throw new ConfigError('invalid configuration: WORKFLOW_STATE_MACHINES: not JSON', { cause });
   }
-  const parsed = StateMachinesSchema.safeParse(json);
+  const parsed = stateMachinesSchema().safeParse(json);
   if (!parsed.success) {
     const issues = parsed.error.issues.map(
       (i) => `WORKFLOW_STATE_MACHINES.${i.path.join('.')}: ${i.message}`,
@@ -367,7 +385,7 @@ function parseStateMachines(raw: string | undefined): Record<string, string> {
   return parsed.data;
 }
 
-function cacheTarget(e: z.infer<typeof EnvSchema>): Config['cache']['target'] {
+function cacheTarget(e: Env): Config['cache']['target'] {
   if (e.VALKEY_ENDPOINT) {
     let iam: { user: string; cacheName: string; region: string } | undefined;
     if (e.VALKEY_AUTH === 'iam') {

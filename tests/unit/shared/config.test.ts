@@ -1,9 +1,53 @@
 import { availableParallelism } from 'node:os';
-import { describe, expect, it } from 'vitest';
-import { loadConfig } from '#shared/config';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ENV_FIELDS, loadConfig } from '#shared/config';
+import { CONFIG_ENV_KEYS } from '#shared/contracts/env';
 import { ConfigError } from '#shared/errors';
 
+/** What the stacks set on a Lambda (tests/bench/cold-start.ts FUNCTION_ENV), besides the runtime's own variables. */
+const LAMBDA_ENV = {
+  AWS_REGION: 'eu-west-1',
+  DB_CLUSTER_ARN: 'arn:aws:rds:eu-west-1:123456789012:cluster:wflo',
+  DB_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:wflo-AbCdEf',
+  DB_NAME: 'wflo',
+  ARTIFACTS_BUCKET: 'wflo-artifacts',
+  LLM_PROVIDER: 'scripted',
+  APPROVALS_TABLE: 'wflo-approvals',
+};
+
 describe('Function: loadConfig', () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it('builds the zod schemas of the variables that are set only (a cold start pays for ten, not fifty)', () => {
+    // Prepare
+    const built = CONFIG_ENV_KEYS.map((key) => [key, vi.spyOn(ENV_FIELDS[key], 'schema')] as const);
+
+    // Act
+    const config = loadConfig(LAMBDA_ENV);
+
+    // Assess
+    expect(config.store).toEqual({
+      kind: 'data-api',
+      resourceArn: LAMBDA_ENV.DB_CLUSTER_ARN,
+      secretArn: LAMBDA_ENV.DB_SECRET_ARN,
+      database: 'wflo',
+    });
+    expect(config.cache.ttlSeconds).toBe(86_400);
+    const keys = built.filter(([, spy]) => spy.mock.calls.length > 0).map(([key]) => key);
+    expect(keys.sort()).toEqual(Object.keys(LAMBDA_ENV).sort());
+  });
+
+  it('reads an unset variable as exactly what its schema makes of undefined', () => {
+    // Prepare / Act / Assess: the shortcut for unset variables must not drift from the zod contract.
+    expect(Object.keys(ENV_FIELDS).sort()).toEqual([...CONFIG_ENV_KEYS].sort());
+    for (const key of CONFIG_ENV_KEYS) {
+      const field = ENV_FIELDS[key];
+      expect(field.schema().parse(undefined), key).toEqual(field.unset);
+    }
+  });
+
   it('defaults to the embedded target: PGlite under .wflo and the scripted demo model', () => {
     const config = loadConfig({});
     expect(config.store).toEqual({ kind: 'pglite', dataDir: '.wflo/pgdata' });
