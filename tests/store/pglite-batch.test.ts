@@ -82,6 +82,46 @@ describe('BatchingPglite (group commit over PGlite)', () => {
     expect(count.rows[0]?.c).toBe(20);
   });
 
+  it('groups statements issued from separate callbacks of one event-loop turn (each I/O callback is its own task)', async () => {
+    // Prepare: 30 callers woken one callback each, as 30 model answers arriving together are
+    const issued = Array.from(
+      { length: 30 },
+      (_, i) =>
+        new Promise<unknown>((resolve, reject) =>
+          setImmediate(() =>
+            client.query('insert into items (name, n) values ($1, $2)', [`cb-${i}`, i]).then(resolve, reject),
+          ),
+        ),
+    );
+    // Act
+    await Promise.all(issued);
+    // Assess: one message for all of them, not one per callback
+    expect(client.stats.batchedStatements).toBe(30);
+    expect(client.stats.batches).toBe(1);
+  });
+
+  it('lets the event loop run between batches, so chains of statements do not hold back I/O', async () => {
+    // Prepare: 40 callers, each running 5 statements one after the other (a run's steps), and a callback
+    // queued behind them as a network answer would be
+    const chain = async (i: number) => {
+      for (let k = 0; k < 5; k++)
+        await client.query('insert into items (name, n) values ($1, $2)', [`chain-${i}-${k}`, k]);
+    };
+    let statementsWhenIoRan = -1;
+    // Act
+    const chains = Promise.all(Array.from({ length: 40 }, (_, i) => chain(i)));
+    setImmediate(() => {
+      statementsWhenIoRan = client.stats.batchedStatements;
+    });
+    await chains;
+    // Assess: the callback ran while the chains were still going, not after all 200 statements
+    expect(statementsWhenIoRan).toBeGreaterThanOrEqual(0);
+    expect(statementsWhenIoRan).toBeLessThan(200);
+    expect(client.stats.batchedStatements).toBe(200);
+    // The chains advance together: a round of 40 statements per message
+    expect(client.stats.batches).toBe(5);
+  });
+
   it('returns the same rows, types and counts as PGlite itself, in both row modes', async () => {
     // Prepare
     const insert =

@@ -6,8 +6,8 @@ import type { PGlite, QueryOptions, Results } from '@electric-sql/pglite';
  * PGlite runs one statement at a time, and its cost per `query()` is mostly the extended-protocol
  * exchange (parse, describe, bind, execute, sync through the WASM boundary), not the statement: a small
  * INSERT costs ~300 µs alone and ~25 µs as one of many statements in a single simple-protocol message.
- * Many executions write at once, so this client queues the statements that arrive while PGlite is busy
- * and sends them together as one message. Postgres runs a multi-statement message as one implicit
+ * Many executions write at once, so this client queues the statements that arrive in one turn of the
+ * event loop (and while PGlite is busy) and sends them together as one message. Postgres runs a multi-statement message as one implicit
  * transaction, so a batch commits (and is synced to disk) as a whole before any caller sees its result,
  * and each caller's statement stays atomic; the statements see each other's effects in arrival order,
  * exactly as if they had run one after the other.
@@ -57,8 +57,11 @@ export class BatchingPglite {
       });
       if (!this.#flushing) {
         this.#flushing = true;
-        // Statements issued in the same turn join this batch; later ones wait for the next.
-        queueMicrotask(() => void this.#drain());
+        // After the I/O callbacks of this turn of the event loop, not at the end of this one: PGlite answers
+        // through promises alone, so a drain in a microtask ran each caller's statement before the next
+        // callback could add its own (batches of one), and ran the callers' whole chains of statements with
+        // no network I/O in between.
+        setImmediate(() => void this.#drain());
       }
     });
   }
@@ -87,15 +90,20 @@ export class BatchingPglite {
     return statement;
   }
 
+  /**
+   * Runs what is queued as one batch, then lets the event loop turn before the next: the callers answered
+   * go on to their next statements (which join the next batch together), and network I/O waiting behind
+   * them (a model answer, an HTTP request, a model call being sent) is served between batches instead of
+   * after every chain of statements has run to its end.
+   */
   async #drain(): Promise<void> {
+    const batch = this.#queue;
+    this.#queue = [];
     try {
-      while (this.#queue.length > 0) {
-        const batch = this.#queue;
-        this.#queue = [];
-        await this.#run(batch);
-      }
+      if (batch.length > 0) await this.#run(batch);
     } finally {
-      this.#flushing = false;
+      if (this.#queue.length > 0) setImmediate(() => void this.#drain());
+      else this.#flushing = false;
     }
   }
 
