@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { CommitFrontier } from '#shared/events/frontier';
 import { throttle } from '#shared/log-throttle';
 import type { EventRow, OutboxPage, Store } from '#shared/ports/store';
@@ -11,9 +12,14 @@ import { ExecutionWorkflows } from './execution-workflows.ts';
  * number of streams makes a short interval affordable (25 ms by default; 100 ms on the Data API, where each
  * read is an HTTPS call and a Lambda serves one stream anyway).
  *
- * A stream subscribes first and reads its backlog (after its Last-Event-ID) from the store second: the hub's
- * cursor when the subscription is made is at or below what that backlog read sees, so backlog + hub cover every
- * event, and the stream drops what it already sent by sequence (no gap, no repeat).
+ * A stream subscribes first and reads its backlog (after its Last-Event-ID, up to the subscription's `upTo`) from
+ * the store second. `upTo` is the hub's cursor when the subscription was made, and below the cursor nothing can
+ * still commit, so the backlog read sees every event up to it and the hub hands over every event after it: no
+ * gap, and the stream drops by sequence what it already sent (no repeat). That holds from the hub's start too:
+ * it does not start at the newest sequence a read sees (a lower one whose transaction was still running then
+ * could commit just after the first stream read its backlog, below the cursor, and reach no one) but at the
+ * newest one of a snapshot once a later snapshot proves every transaction running during it has ended
+ * (functions/shared/events/frontier.ts's rule); the first subscription waits for that, usually milliseconds.
  *
  * A subscriber is never awaited: the hub pushes into its queue and moves on. A queue that grows past
  * `maxBufferedBytes` (its client stopped reading, so its stream stopped draining the queue) ends that
@@ -48,6 +54,9 @@ export interface EventHubOptions {
   readonly executionWorkflows?: ExecutionWorkflows | undefined;
 }
 
+/** How often a starting hub looks whether the transactions running at its first read have ended (ms). */
+const START_POLL_MS = 5;
+
 /** An outbox row with its SSE `data:` line, serialised once for all of its subscribers. */
 export interface HubEvent {
   readonly row: EventRow;
@@ -70,9 +79,11 @@ export interface Subscription {
    */
   next(waitMs: number): Promise<HubEvent[]>;
   /**
-   * The hub's position when `next` last returned: every event of this subscription with a sequence at or
-   * below it was in what `next` returned then or before. A stream that has sent those may tell its client to
-   * resume after it (the workflow stream does, so a quiet workflow's client does not resume from far back).
+   * The hub's position when `next` last returned (before the first call: when the subscription was made, where
+   * the stream's backlog read ends). Every event of this subscription with a sequence at or below it was in
+   * what `next` returned then or before, or is visible in the store. A stream that has sent those may tell its
+   * client to resume after it (the workflow stream does, so a quiet workflow's client does not resume from far
+   * back).
    */
   readonly upTo: number;
   /** Leaves the hub (idempotent). */
@@ -168,7 +179,7 @@ export class EventHub {
   /** Resolves once the loop knows where to start (every subscribe waits for it). */
   private started: Promise<void> | undefined;
   private wakeReader: (() => void) | undefined;
-  /** Which gaps in the sequence are final (a new one per start: the cursor restarts at the head). */
+  /** Which gaps in the sequence are final (a new one per start: the cursor restarts at the proven head). */
   private frontier = new CommitFrontier();
   private readonly o: Required<Omit<EventHubOptions, 'executionWorkflows'>>;
   /** Outbox reads made (for tests and the bench: one reader, whatever the number of streams). */
@@ -176,7 +187,7 @@ export class EventHub {
   private readonly warnReadFailed = throttle(10_000);
 
   constructor(
-    private readonly store: Pick<Store, 'readOutbox' | 'lastEventId'> & Partial<Pick<Store, 'getExecution'>>,
+    private readonly store: Pick<Store, 'readOutbox' | 'outboxHead'> & Partial<Pick<Store, 'getExecution'>>,
     options: EventHubOptions = {},
   ) {
     const { executionWorkflows, ...o } = options;
@@ -240,6 +251,8 @@ export class EventHub {
       sub.close();
       throw error;
     }
+    // Where its backlog read ends: every event after it is handed to it from now on (or already was).
+    sub.upTo = this.position;
     return sub;
   }
 
@@ -259,7 +272,7 @@ export class EventHub {
 
   private start(): void {
     this.running = true;
-    const started = this.store.lastEventId().then((head) => {
+    const started = this.provenHead().then((head) => {
       this.cursor = head;
       this.frontier = new CommitFrontier();
     });
@@ -270,6 +283,21 @@ export class EventHub {
         // The subscribers waiting see the failure through subscribe(); the next one starts a new reader.
         this.running = false;
       });
+  }
+
+  /**
+   * The newest sequence below which nothing can still commit. A read's head may have a lower sequence still
+   * invisible: taken before the head was (so before the read, by a transaction below the read's xmax: the
+   * outbox id default takes the transaction id first), whose transaction is running. Once a later read's xmin
+   * reaches that xmax, every such transaction has ended: that sequence is visible by then, or never will be.
+   * Nothing running (PGlite, an idle database): at once.
+   */
+  private async provenHead(): Promise<number> {
+    const first = await this.store.outboxHead();
+    for (let seen = first; seen.xmin < first.xmax; seen = await this.store.outboxHead()) {
+      await sleep(START_POLL_MS);
+    }
+    return first.head;
   }
 
   private async run(): Promise<void> {

@@ -120,6 +120,10 @@ export async function followExecution(
 ): Promise<void> {
   // Subscribed before the backlog is read, so nothing can fall between the two.
   const sub = await deps.hub.subscribe(executionId, onOverflow);
+  // The backlog ends here and the hub hands over what follows. Past it the store may show a row above one that
+  // has yet to commit (two writers of one run); sent from the backlog, it would make the stream drop the lower
+  // one as already sent when the hub hands it over.
+  const backlogUpTo = sub.upTo;
   // A client gone while the stream waits for events leaves the hub now, not at the next heartbeat.
   stream.onAbort(() => sub.close());
   try {
@@ -143,12 +147,18 @@ export async function followExecution(
       TERMINAL_STATUSES.includes((await deps.store.getExecution(executionId))?.status ?? 'running');
     // Tells the browser how soon to reconnect when the connection drops.
     await write(() => stream.write(`retry: 1000\n\n`));
-    for (;;) {
+    let beyond = false;
+    while (!beyond) {
       const rows = await deps.store.listEvents(executionId, cursor, o.pageSize);
-      for (const row of rows) await send(row, eventData(row));
+      for (const row of rows) {
+        beyond = row.id > backlogUpTo;
+        if (beyond) break;
+        await send(row, eventData(row));
+      }
       if (rows.length < o.pageSize) break;
     }
-    if (await endedQuietly()) closeAt = Date.now() + o.settleMs;
+    // Rows past the backlog's end are the hub's to hand over: the run's terminal event may be one of them.
+    if (!beyond && (await endedQuietly())) closeAt = Date.now() + o.settleMs;
     while (!stream.aborted) {
       const now = Date.now();
       if (closeAt !== undefined && now >= closeAt) return;

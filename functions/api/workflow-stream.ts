@@ -23,9 +23,10 @@ import {
  * sequence, `event:` = the type, resume with `Last-Event-ID` with no gap and no repeat, heartbeats, a client
  * that stops reading cut off. It never ends by itself: runs keep starting.
  *
- * Without `Last-Event-ID` (or `after`) it starts at the outbox's head: what commits from now on. Replaying a
- * workflow's whole history would read the entire outbox (rows carry no workflow; `GET /executions?workflow=`
- * and `/executions/{id}/events` are the way to read the past).
+ * Without `Last-Event-ID` (or `after`) it starts at the hub's position when it subscribed (nothing below it can
+ * still commit; not the newest sequence visible, which a lower one may yet commit under): what commits from now
+ * on. Replaying a workflow's whole history would read the entire outbox (rows carry no workflow;
+ * `GET /executions?workflow=` and `/executions/{id}/events` are the way to read the past).
  *
  * Because a workflow may be quiet for a long time while other workflows commit, the stream also tells its
  * client how far it has looked: a `position` message (`id:` the sequence up to which every event of this
@@ -66,11 +67,11 @@ const BACKLOG_GAP_POLL_MS = 25;
 
 /**
  * Follows every run of `workflow` until the client leaves: the backlog after `after` (none when undefined:
- * the stream starts at the outbox's head), then what the hub hands it. Throws WriteTimeout or
+ * the stream starts at the hub's proven position), then what the hub hands it. Throws WriteTimeout or
  * SubscriberOverflow when the client stops reading; `onOverflow` is called the moment the hub gives up on it.
  */
 export async function followWorkflow(
-  deps: { readonly store: Pick<Store, 'readOutbox' | 'lastEventId'>; readonly hub: EventHub },
+  deps: { readonly store: Pick<Store, 'readOutbox'>; readonly hub: EventHub },
   stream: SSEStreamingApi,
   workflow: string,
   after: number | undefined,
@@ -83,7 +84,7 @@ export async function followWorkflow(
   const workflows = deps.hub.executionWorkflows!;
   try {
     /** Every event of the workflow up to here is sent (or was never the workflow's). */
-    let cursor = after ?? (await deps.store.lastEventId());
+    let cursor = after ?? sub.upTo;
     /** The last id the client was given; it resumes after it. */
     let told = after ?? -1;
     let lastWrite = Date.now();

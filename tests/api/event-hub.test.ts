@@ -50,7 +50,11 @@ function outbox() {
         if (rows.length === 0) return { rows, xmin: 0, xmax: 0 };
         return { rows, xmin: Math.min(taken + 1, ...running), xmax: taken + 1 };
       },
-      lastEventId: async () => visible.at(-1)?.id ?? 0,
+      outboxHead: async () => ({
+        head: visible.at(-1)?.id ?? 0,
+        xmin: Math.min(taken + 1, ...running),
+        xmax: taken + 1,
+      }),
     },
   };
 }
@@ -108,6 +112,32 @@ describe('Class: EventHub', () => {
     // Assess
     expect(whileGap).toEqual([]);
     expect(afterFill).toEqual([1, 2]);
+  });
+
+  it('starts below no sequence that may still commit: a row under the head that commits as the first stream subscribes is in its backlog', async () => {
+    // Prepare: a writer holding sequence 1 while sequence 2 (the head) is committed; the hub is not running
+    const o = outbox();
+    o.begin(1);
+    o.commit(2, 'run-b');
+    const hub = new EventHub(o.store, { pollMs: 10 });
+
+    // Act: the first stream subscribes and, as a stream does, reads its backlog from the store as soon as it
+    // has subscribed; sequence 1 commits 100 ms after the subscription was asked for
+    const subscribed = hub.subscribe('run-a').then(async (sub) => {
+      const { rows } = await o.store.readOutbox(0, 100);
+      return { sub, backlog: rows.filter((r) => r.executionId === 'run-a').map((r) => r.id) };
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    o.commit(1, 'run-a');
+    const { sub, backlog } = await subscribed;
+    open = [sub];
+    const live = await ids(sub, 1, 300);
+
+    // Assess: row 1 reached the stream exactly once, through its backlog (the subscription waited for the
+    // writer); the old hub started at the head (2) at once, so the backlog missed it and so did the hub
+    expect([...backlog, ...live]).toEqual([1]);
+    expect(backlog).toEqual([1]);
+    expect(sub.upTo).toBe(2);
   });
 
   it('passes a gap that never fills (a rolled-back insert) as soon as its transaction has ended', async () => {
@@ -180,7 +210,7 @@ describe('Class: EventHub', () => {
           failedReads++;
           throw new Error('database restarting');
         },
-        lastEventId: async () => 0,
+        outboxHead: async () => ({ head: 0, xmin: 1, xmax: 1 }),
       },
       { pollMs: 5 },
     );

@@ -18,7 +18,7 @@ function outbox() {
       const rows = visible.filter((r) => r.id > after).slice(0, limit);
       return { rows, xmin: rows.length ? 1 : 0, xmax: rows.length ? 1 : 0 };
     },
-    lastEventId: async () => visible.at(-1)?.id ?? 0,
+    outboxHead: async () => ({ head: visible.at(-1)?.id ?? 0, xmin: 1, xmax: 1 }),
     getExecution: vi.fn(async (id: string) => {
       if (failLookups > 0) {
         failLookups--;

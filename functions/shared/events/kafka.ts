@@ -65,17 +65,38 @@ export function toKafkaMessage(row: EventRow): OutgoingMessage {
   };
 }
 
+/** Bounded: a long-lived relay sees every run's id once. */
+const FRAGMENT_CACHE_LIMIT = 10_000;
+const fragments = new Map<string, string>();
+/** `"executionId":"…"` and `"type":"…"` recur across a batch (few runs, few types): quoted once each. */
+function fragment(name: string, value: string): string {
+  const k = name + value;
+  let f = fragments.get(k);
+  if (f === undefined) {
+    f = `,${JSON.stringify(name)}:${JSON.stringify(value)}`;
+    if (fragments.size >= FRAGMENT_CACHE_LIMIT) fragments.clear();
+    fragments.set(k, f);
+  }
+  return f;
+}
+/** The rows of one statement share their commit time: the last one formatted is usually the next one. */
+let lastMs = Number.NaN;
+let lastIso = '';
+
 /**
  * The Kafka message of an outbox row as the relay reads it: the same message as {@link toKafkaMessage}, with the
  * payload's stored JSON text put in as it is (never parsed and serialised again: the relay's hottest path).
  */
 export function relayMessage(e: RelayEvent): OutgoingMessage {
-  const time = new Date(e.createdAtMs).toISOString();
+  if (e.createdAtMs !== lastMs) {
+    lastIso = new Date(e.createdAtMs).toISOString();
+    lastMs = e.createdAtMs;
+  }
   return {
     topic: topicOf(e.type),
     key: e.executionId,
     // Key order as in EventMessage; JSON.stringify for the strings (ids and types are plain, but it costs nothing).
-    value: `{"eventId":${JSON.stringify(e.eventId)},"type":${JSON.stringify(e.type)},"executionId":${JSON.stringify(e.executionId)},"sequence":${e.id},"time":"${time}","payload":${e.payloadJson}}`,
+    value: `{"eventId":${JSON.stringify(e.eventId)}${fragment('type', e.type)}${fragment('executionId', e.executionId)},"sequence":${e.id},"time":"${lastIso}","payload":${e.payloadJson}}`,
     headers: { 'wflo-event-id': e.eventId, 'wflo-event-type': e.type },
   };
 }

@@ -49,6 +49,14 @@ export interface SnapshotBounds {
   readonly xmax: number;
 }
 
+/**
+ * The outbox's head as one snapshot saw it: the highest visible sequence (0 when there is none) and that
+ * snapshot's bounds (never 0: they tell whether a lower sequence may still commit).
+ */
+export interface OutboxHead extends SnapshotBounds {
+  readonly head: number;
+}
+
 /** A page of the outbox after some id, with the bounds of the snapshot that read it. */
 export interface OutboxPage extends SnapshotBounds {
   readonly rows: EventRow[];
@@ -335,8 +343,13 @@ export interface Store {
   listSteps(executionId: string): Promise<StepRow[]>;
   listCosts(executionId: string): Promise<CostEntryRow[]>;
   listEvents(executionId: string, after: number, limit: number): Promise<EventRow[]>;
-  /** The highest outbox sequence written so far (0 when there is none): where the SSE hub starts reading. */
+  /** The highest outbox sequence visible so far (0 when there is none). */
   lastEventId(): Promise<number>;
+  /**
+   * The highest visible outbox sequence with the bounds of the snapshot that saw it (one statement): where the SSE
+   * hub starts, once a later snapshot proves that nothing below it can still commit.
+   */
+  outboxHead(): Promise<OutboxHead>;
   /**
    * Every execution's outbox rows after sequence `after`, oldest first (an index range scan on the primary key),
    * with the bounds of the snapshot the page was read in (one statement): what the SSE hub

@@ -10,6 +10,7 @@ export type OutboxMethods = Pick<
   | 'appendEvents'
   | 'listEvents'
   | 'lastEventId'
+  | 'outboxHead'
   | 'readOutbox'
   | 'readRelayBatch'
   | 'relayCursor'
@@ -61,6 +62,11 @@ export function outboxMethods(db: WfloDb): OutboxMethods {
     async lastEventId() {
       const [row] = await db.select({ id: max(events.id) }).from(events);
       return Number(row?.id ?? 0);
+    },
+
+    async outboxHead() {
+      const [row] = await db.select({ head: max(events.id), xmin: XMIN, xmax: XMAX }).from(events);
+      return { head: Number(row?.head ?? 0), xmin: Number(row?.xmin ?? 0), xmax: Number(row?.xmax ?? 0) };
     },
 
     async readOutbox(after, limit) {
