@@ -69,7 +69,7 @@ describe.skipIf(!BROKERS)('the Lambda bundles’ Kafka client → the broker', (
     const consumer = await startConsumer();
 
     // WHEN it publishes 3 batches of 200 events of 10 runs, small and large payloads (several record batches)
-    const runs = Array.from({ length: 10 }, () => randomUUID());
+    const runs: string[] = Array.from({ length: 10 }, () => randomUUID());
     const sent: OutgoingMessage[] = [];
     const publisher = bundled.kafkaPublisher(settings, { clientId: 'wflo-bundle-test' });
     let id = 0;

@@ -1,9 +1,4 @@
-import {
-  type BaseOptions,
-  defaultPartitioner,
-  type MessageToProduce,
-  Producer,
-} from '@platformatic/kafka';
+import { type BaseOptions, defaultPartitioner, type MessageToProduce, Producer } from '@platformatic/kafka';
 import type { Config } from '../config.ts';
 import { EventBrokerUnavailableError } from '../errors.ts';
 import type { OutgoingMessage } from './kafka.ts';
