@@ -46,14 +46,14 @@ const HANDLER_DIR = 'functions/activities/';
 export async function loadLocalFunctions(): Promise<Map<string, LocalFunction>> {
   const entries = await Promise.all(
     ACTIVITIES.map(async (activity) => {
-      const file = activity.entry.slice(HANDLER_DIR.length);
-      if (!activity.entry.startsWith(HANDLER_DIR) || file.includes('/') || !file.endsWith('.ts')) {
+      const name = activity.entry.slice(HANDLER_DIR.length, -'.ts'.length);
+      if (!activity.entry.startsWith(HANDLER_DIR) || name.includes('/') || !activity.entry.endsWith('.ts')) {
         throw new Error(`${activity.entry}: an activity's handler must be a ${HANDLER_DIR}<name>.ts file`);
       }
-      // The path's folder is literal so that the prebuilt CLI (infra/local/bin/cli-build.mjs) bundles exactly
-      // that folder's handlers: esbuild turns an import() whose template starts with a folder into a table of
-      // that folder's files. With `../../../${entry}` it would try to bundle the whole repository.
-      const mod = (await import(`../../../functions/activities/${file}`)) as { handler?: LambdaHandler };
+      // The folder and extension are literal so that the prebuilt CLI (infra/local/bin/cli-build.mjs) bundles
+      // exactly that folder's handlers: esbuild turns an import() whose template starts with a folder into a
+      // table of the files matching it. With `../../../${entry}` it would try to bundle the whole repository.
+      const mod = (await import(`../../../functions/activities/${name}.ts`)) as { handler?: LambdaHandler };
       if (typeof mod.handler !== 'function') throw new Error(`${activity.entry} does not export a handler`);
       return [localFunctionArn(activity.id), { activity, handler: mod.handler }] as const;
     }),
