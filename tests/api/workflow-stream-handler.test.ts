@@ -97,7 +97,7 @@ async function invoke(
 describe('GET /stream?workflow= on the streaming Lambda (API Gateway REST response streaming)', () => {
   it('streams the events of one workflow’s runs after a Last-Event-ID, none of another workflow’s, until the client leaves', async () => {
     // Prepare: an ended run of hello and one of agent-loop, after a known position in the outbox
-    const after = await store.lastEventId();
+    const after = (await store.outboxHead()).head;
     const ran = async (workflow: string) => {
       const { execution } = await store.createExecution({ id: randomUUID(), workflow, input: {} });
       await store.markRunning(execution.id);

@@ -284,7 +284,7 @@ describe('GET /stream?workflow= (SSE)', () => {
     // GIVEN `wflo watch --workflow hello`'s follower on this server, as it follows a `wflo dev`
     const got: StreamedEvent[] = [];
     const stop = new AbortController();
-    const opened = await local.runtime.store.lastEventId();
+    const opened = (await local.runtime.store.outboxHead()).head;
     // (from a known position: how soon it connects does not matter, as with `wflo watch --after`)
     const following = followWorkflowStream(localFetch(base), 'hello', {
       after: opened,

@@ -343,8 +343,6 @@ export interface Store {
   listSteps(executionId: string): Promise<StepRow[]>;
   listCosts(executionId: string): Promise<CostEntryRow[]>;
   listEvents(executionId: string, after: number, limit: number): Promise<EventRow[]>;
-  /** The highest outbox sequence visible so far (0 when there is none). */
-  lastEventId(): Promise<number>;
   /**
    * The highest visible outbox sequence with the bounds of the snapshot that saw it (one statement): where the SSE
    * hub starts, once a later snapshot proves that nothing below it can still commit.

@@ -9,7 +9,6 @@ export type OutboxMethods = Pick<
   Store,
   | 'appendEvents'
   | 'listEvents'
-  | 'lastEventId'
   | 'outboxHead'
   | 'readOutbox'
   | 'readRelayBatch'
@@ -57,11 +56,6 @@ export function outboxMethods(db: WfloDb): OutboxMethods {
         .where(and(eq(events.executionId, executionId), gt(events.id, after)))
         .orderBy(asc(events.id))
         .limit(limit);
-    },
-
-    async lastEventId() {
-      const [row] = await db.select({ id: max(events.id) }).from(events);
-      return Number(row?.id ?? 0);
     },
 
     async outboxHead() {
