@@ -1,7 +1,7 @@
 import { type BaseOptions, defaultPartitioner, type MessageToProduce, Producer } from '@platformatic/kafka';
 import type { Config } from '../config.ts';
 import { EventBrokerUnavailableError } from '../errors.ts';
-import type { OutgoingMessage } from './kafka.ts';
+import { type OutgoingMessage, remembered } from './kafka.ts';
 
 /*
  * The Kafka client (@platformatic/kafka: pure JavaScript, maintained, SASL OAUTHBEARER with re-authentication
@@ -52,9 +52,6 @@ export interface Publisher {
   close(): Promise<void>;
 }
 
-/** Bounded so a long-lived relay, which sees every run's id once, does not keep them all. */
-const CACHE_LIMIT = 10_000;
-
 /**
  * Turns a batch of messages into what the producer sends, with the fewest allocations: every value and header
  * value is written into one buffer per batch (a slice each), while keys (a batch carries the events of few runs),
@@ -63,27 +60,11 @@ const CACHE_LIMIT = 10_000;
  * string handed to the client's string serialiser costs a buffer of its own (six per message).
  */
 function batchEncoder(): (messages: readonly OutgoingMessage[]) => MessageToProduce[] {
-  const keys = new Map<string, { bytes: Buffer; partition: number }>();
-  const names = new Map<string, Buffer>();
-  const keyOf = (key: string) => {
-    let known = keys.get(key);
-    if (!known) {
-      const bytes = Buffer.from(key);
-      known = { bytes, partition: defaultPartitioner({ topic: '', key: bytes }, bytes) };
-      if (keys.size >= CACHE_LIMIT) keys.clear();
-      keys.set(key, known);
-    }
-    return known;
-  };
-  const nameOf = (name: string) => {
-    let bytes = names.get(name);
-    if (!bytes) {
-      bytes = Buffer.from(name);
-      if (names.size >= CACHE_LIMIT) names.clear();
-      names.set(name, bytes);
-    }
-    return bytes;
-  };
+  const keyOf = remembered((key: string) => {
+    const bytes = Buffer.from(key);
+    return { bytes, partition: defaultPartitioner({ topic: '', key: bytes }, bytes) };
+  });
+  const nameOf = remembered((name: string) => Buffer.from(name));
   return (messages) => {
     // UTF-8 takes at most 3 bytes per UTF-16 unit: one allocation holds the whole batch. Never reused: an
     // abandoned send (timed out) may still be writing it.

@@ -65,20 +65,26 @@ export function toKafkaMessage(row: EventRow): OutgoingMessage {
   };
 }
 
-/** Bounded: a long-lived relay sees every run's id once. */
-const FRAGMENT_CACHE_LIMIT = 10_000;
-const fragments = new Map<string, string>();
-/** `"executionId":"…"` and `"type":"…"` recur across a batch (few runs, few types): quoted once each. */
-function fragment(name: string, value: string): string {
-  const k = name + value;
-  let f = fragments.get(k);
-  if (f === undefined) {
-    f = `,${JSON.stringify(name)}:${JSON.stringify(value)}`;
-    if (fragments.size >= FRAGMENT_CACHE_LIMIT) fragments.clear();
-    fragments.set(k, f);
-  }
-  return f;
+/**
+ * `make`, remembered per key: what the relay encodes per run or per event type (few of each in a batch).
+ * Bounded (emptied when full) because a long-lived relay sees every run's id once.
+ */
+export function remembered<K, V>(make: (key: K) => V, limit = 10_000): (key: K) => V {
+  const known = new Map<K, V>();
+  return (key) => {
+    let value = known.get(key);
+    if (value === undefined) {
+      value = make(key);
+      if (known.size >= limit) known.clear();
+      known.set(key, value);
+    }
+    return value;
+  };
 }
+
+/** `"type":"…"` and `"executionId":"…"` recur across a batch (few types, few runs): quoted once each. */
+const typeFragment = remembered((type: string) => `,"type":${JSON.stringify(type)}`);
+const executionFragment = remembered((id: string) => `,"executionId":${JSON.stringify(id)}`);
 /** The rows of one statement share their commit time: the last one formatted is usually the next one. */
 let lastMs = Number.NaN;
 let lastIso = '';
@@ -96,7 +102,7 @@ export function relayMessage(e: RelayEvent): OutgoingMessage {
     topic: topicOf(e.type),
     key: e.executionId,
     // Key order as in EventMessage; JSON.stringify for the strings (ids and types are plain, but it costs nothing).
-    value: `{"eventId":${JSON.stringify(e.eventId)}${fragment('type', e.type)}${fragment('executionId', e.executionId)},"sequence":${e.id},"time":"${lastIso}","payload":${e.payloadJson}}`,
+    value: `{"eventId":${JSON.stringify(e.eventId)}${typeFragment(e.type)}${executionFragment(e.executionId)},"sequence":${e.id},"time":"${lastIso}","payload":${e.payloadJson}}`,
     headers: { 'wflo-event-id': e.eventId, 'wflo-event-type': e.type },
   };
 }
