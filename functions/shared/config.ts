@@ -46,6 +46,10 @@ const optionalText = (
   blankIsUnset: true,
 });
 
+/** An SNS topic ARN (set by the CDK), or unset. A new field per variable, like every other. */
+const snsTopicArn = () =>
+  optionalText((s) => s.regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:.+$/, 'must be an SNS topic ARN'));
+
 // Keyed by the env contract: a key missing here, or one the contract does not name, fails `tsc`.
 // Exported for the config test (every field's `unset` is what its schema makes of undefined).
 export const ENV_FIELDS = {
@@ -115,9 +119,7 @@ export const ENV_FIELDS = {
   /** Local sandboxes running at once; more wait in order. @default os.availableParallelism() */
   SANDBOX_MAX_CONCURRENT: optional(() => z.coerce.number().int().min(1).max(1024)),
   /** On AWS: the SNS topic approval requests are announced on (set by the CDK); none locally. */
-  APPROVALS_TOPIC_ARN: optionalText((s) =>
-    s.regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:.+$/, 'must be an SNS topic ARN'),
-  ),
+  APPROVALS_TOPIC_ARN: snsTopicArn(),
   /** On AWS: the DynamoDB approvals table (set by the CDK's bindApprovals); the store's table when unset. */
   APPROVALS_TABLE: optionalText((s) => s.regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name')),
   /** Embedded: who decides approvals from this machine's API and CLI. @default the OS user name */
@@ -130,9 +132,7 @@ export const ENV_FIELDS = {
   /** `iam`: SASL OAUTHBEARER with an MSK IAM token (MSK Serverless, TLS); `none`: plaintext (a local broker). */
   KAFKA_AUTH: withDefault('none', () => z.enum(['none', 'iam'])),
   /** On AWS: the SNS topic the run notifier (a Kafka consumer) announces run ends on (set by the CDK). */
-  RUN_NOTIFICATIONS_TOPIC_ARN: optionalText((s) =>
-    s.regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:.+$/, 'must be an SNS topic ARN'),
-  ),
+  RUN_NOTIFICATIONS_TOPIC_ARN: snsTopicArn(),
 } satisfies Record<ConfigEnvKey, EnvField>;
 
 /** The environment as read: each variable's parsed value, or its `unset` value. */
