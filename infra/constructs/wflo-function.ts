@@ -8,6 +8,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import type { BuildOptions } from 'esbuild';
 import type { EnvBindings, EnvKey } from '../../functions/shared/contracts/env.ts';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../../functions/shared/contracts/metrics.ts';
 
@@ -97,6 +98,26 @@ export const BUNDLE_OPTIONS = {
     protobufjs: UNSUPPORTED_SCHEMA_ALIAS,
   },
 } as const;
+
+/**
+ * {@link BUNDLE_OPTIONS} as esbuild's own build options (what NodejsFunction hands esbuild), for the builds made
+ * outside CDK that must match a deployed bundle: the cold-start bench and the bundle tests. Fresh copies each
+ * call, as esbuild's option types are mutable.
+ */
+export function esbuildOptions(): BuildOptions {
+  return {
+    bundle: true,
+    format: BUNDLE_OPTIONS.format,
+    platform: BUNDLE_OPTIONS.platform,
+    target: BUNDLE_OPTIONS.target,
+    mainFields: [...BUNDLE_OPTIONS.mainFields],
+    minify: BUNDLE_OPTIONS.minify,
+    banner: { js: BUNDLE_OPTIONS.banner },
+    external: [...BUNDLE_OPTIONS.external],
+    alias: { ...BUNDLE_OPTIONS.alias },
+    loader: { ...BUNDLE_OPTIONS.loader },
+  };
+}
 
 /** Context key that ships source maps and turns on `--enable-source-maps` (`-c lambdaSourceMaps=true`). */
 export const SOURCE_MAPS_CONTEXT_KEY = 'lambdaSourceMaps';

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { build } from 'esbuild';
 import { ACTIVITIES } from '../../infra/activities.ts';
 import { MIGRATIONS_PATH } from '../../infra/constructs/database-migrations.ts';
-import { BUNDLE_OPTIONS, REPO_ROOT } from '../../infra/constructs/wflo-function.ts';
+import { esbuildOptions, REPO_ROOT } from '../../infra/constructs/wflo-function.ts';
 import {
   INIT_EVENTS,
   installRuntimePackages,
@@ -184,17 +184,8 @@ async function bundle(
     ...(typeof entry === 'string'
       ? { entryPoints: [join(REPO_ROOT, entry)] }
       : { stdin: { contents: entry.contents, resolveDir: REPO_ROOT, loader: 'js' } }),
-    bundle: true,
+    ...esbuildOptions(),
     outfile: join(outdir, 'index.mjs'),
-    format: BUNDLE_OPTIONS.format,
-    platform: BUNDLE_OPTIONS.platform,
-    target: BUNDLE_OPTIONS.target,
-    mainFields: [...BUNDLE_OPTIONS.mainFields],
-    minify: BUNDLE_OPTIONS.minify,
-    banner: { js: BUNDLE_OPTIONS.banner },
-    external: [...BUNDLE_OPTIONS.external],
-    alias: { ...BUNDLE_OPTIONS.alias },
-    loader: { ...BUNDLE_OPTIONS.loader },
     ...(sourcemap ? { sourcemap: 'external' as const, sourcesContent: false } : {}),
     logLevel: 'error',
   });

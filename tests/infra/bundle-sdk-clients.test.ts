@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
-import { BUNDLE_OPTIONS, REPO_ROOT } from '../../infra/constructs/wflo-function.ts';
+import { esbuildOptions, REPO_ROOT } from '../../infra/constructs/wflo-function.ts';
 
 /*
  * Every AWS SDK package a Lambda bundle imports is loaded at its cold start, whether or not the function
@@ -32,15 +32,10 @@ const CALLS: Readonly<Record<string, readonly string[]>> = {
 /** The external `@aws-sdk/*` packages the bundle of `entry` imports, statically or dynamically. */
 async function sdkImports(entry: string): Promise<string[]> {
   const { metafile } = await build({
-    ...BUNDLE_OPTIONS,
+    ...esbuildOptions(),
     minify: false,
-    banner: { js: BUNDLE_OPTIONS.banner },
-    mainFields: [...BUNDLE_OPTIONS.mainFields],
-    external: [...BUNDLE_OPTIONS.external],
-    alias: { ...BUNDLE_OPTIONS.alias },
     entryPoints: [join(REPO_ROOT, entry)],
     absWorkingDir: REPO_ROOT,
-    bundle: true,
     write: false,
     outdir: 'out',
     metafile: true,

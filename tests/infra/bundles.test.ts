@@ -7,7 +7,7 @@ import type { IConstruct } from 'constructs';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACTIVITIES } from '../../infra/activities.ts';
-import { BUNDLE_OPTIONS, REPO_ROOT, WfloFunction, ZOD_ALIAS } from '../../infra/constructs/wflo-function.ts';
+import { esbuildOptions, REPO_ROOT, WfloFunction, ZOD_ALIAS } from '../../infra/constructs/wflo-function.ts';
 import { type CfnTemplate, logicalId, STACK_KEYS, type StackKey, synthWflo } from './helpers.ts';
 import {
   dynamicImportSpecifiers,
@@ -276,14 +276,10 @@ describe('Lambda bundles (synthesized assets, outside the repository)', () => {
     // WHEN the entries are bundled again with the same esbuild options (in one build, unminified: the module
     // list does not depend on it), keeping the metafile: each output's modules
     const { metafile } = await build({
-      ...BUNDLE_OPTIONS,
+      ...esbuildOptions(),
       minify: false,
-      banner: { js: BUNDLE_OPTIONS.banner },
-      mainFields: [...BUNDLE_OPTIONS.mainFields],
-      external: [...BUNDLE_OPTIONS.external],
       entryPoints: bundles.map((b) => join(REPO_ROOT, b.entry)),
       absWorkingDir: REPO_ROOT,
-      bundle: true,
       write: false,
       outdir: 'out',
       metafile: true,

@@ -9,7 +9,7 @@ import type { OutgoingMessage } from '#shared/events/kafka';
 import { EXECUTION_EVENTS_TOPIC, relayMessage } from '#shared/events/kafka';
 import type { ensureTopics as EnsureTopics } from '#shared/events/kafka-admin';
 import type { kafkaPublisher as KafkaPublisher, KafkaSettings } from '#shared/events/kafka-client';
-import { BUNDLE_OPTIONS, REPO_ROOT } from '../../infra/constructs/wflo-function.ts';
+import { esbuildOptions, REPO_ROOT } from '../../infra/constructs/wflo-function.ts';
 import { isInsideRepo } from '../infra/lambda-sandbox.ts';
 import { BROKERS, kafkaSettings, startConsumer, waitFor } from './kafka-helpers.ts';
 
@@ -38,17 +38,8 @@ export { ensureTopics } from './functions/shared/events/kafka-admin.ts';`,
       resolveDir: REPO_ROOT,
       loader: 'ts',
     },
-    bundle: true,
+    ...esbuildOptions(),
     outfile,
-    format: BUNDLE_OPTIONS.format,
-    platform: BUNDLE_OPTIONS.platform,
-    target: BUNDLE_OPTIONS.target,
-    mainFields: [...BUNDLE_OPTIONS.mainFields],
-    minify: BUNDLE_OPTIONS.minify,
-    banner: { js: BUNDLE_OPTIONS.banner },
-    external: [...BUNDLE_OPTIONS.external],
-    alias: { ...BUNDLE_OPTIONS.alias },
-    loader: { ...BUNDLE_OPTIONS.loader },
     logLevel: 'error',
   });
   return {
