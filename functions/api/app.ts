@@ -23,7 +23,7 @@ import type { TaskTokenCallbacks } from '#shared/ports/task-callbacks';
 import { type ApprovalApiDeps, registerApprovalRoutes } from './approvals.ts';
 import type { EventHub } from './event-hub.ts';
 import { routes } from './routes.ts';
-import type { ExecutionSchema, ProblemSchema, StepSchema } from './schemas.ts';
+import { documentedRoute, type ExecutionSchema, type ProblemSchema, type StepSchema } from './schemas.ts';
 import { apiSecurityHeaders } from './security-headers.ts';
 import { registerStreamRoutes, type StreamOptions } from './stream.ts';
 import { registerTaskTokenRoutes } from './task-tokens.ts';
@@ -149,6 +149,11 @@ export function createApp(deps: ApiDeps) {
       }
     },
   });
+
+  // The routes validate with stand-ins that build their request schemas on first use; the document reads the
+  // built schemas (schemas.ts). Every route, app.openapi's and those registered directly, goes through here.
+  const registerPath = app.openAPIRegistry.registerPath.bind(app.openAPIRegistry);
+  app.openAPIRegistry.registerPath = (route) => registerPath(documentedRoute(route));
 
   app.use('*', apiSecurityHeaders());
 

@@ -6,7 +6,7 @@ import { ServiceUnavailableError, UnauthenticatedError } from '#shared/errors';
 import type { ApprovalRow, ApprovalStore } from '#shared/ports/approvals';
 import type { TaskCallbacks } from '#shared/ports/task-callbacks';
 import { json, problemResponse as problem } from './routes.ts';
-import { once } from './schemas.ts';
+import { once, requestSchema } from './schemas.ts';
 
 /** What the approval routes need. */
 export interface ApprovalApiDeps {
@@ -44,20 +44,24 @@ export const approvalSchema = once(() =>
 );
 export type ApprovalSchema = ReturnType<typeof approvalSchema>;
 
-export const DecisionBodySchema = z
-  .object({
-    decision: z.enum(['approve', 'reject']).openapi({ example: 'approve' }),
-    comment: z.string().max(4000).optional().openapi({ example: 'Looks good; tests pass.' }),
-  })
-  .strict()
-  .openapi('ApprovalDecision');
+export const DecisionBodySchema = requestSchema(() =>
+  z
+    .object({
+      decision: z.enum(['approve', 'reject']).openapi({ example: 'approve' }),
+      comment: z.string().max(4000).optional().openapi({ example: 'Looks good; tests pass.' }),
+    })
+    .strict()
+    .openapi('ApprovalDecision'),
+);
 
-const ApprovalIdParamSchema = z.object({
-  id: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]{1,80}$/, 'must be an approval id')
-    .openapi({ param: { name: 'id', in: 'path' }, example: 'apr-3f9a1c2b7d4e5f60718293a4' }),
-});
+const ApprovalIdParamSchema = requestSchema(() =>
+  z.object({
+    id: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,80}$/, 'must be an approval id')
+      .openapi({ param: { name: 'id', in: 'path' }, example: 'apr-3f9a1c2b7d4e5f60718293a4' }),
+  }),
+);
 
 export const approvalRoutes = {
   listApprovals: createRoute({
@@ -65,10 +69,12 @@ export const approvalRoutes = {
     path: '/approvals',
     tags: ['approvals'],
     request: {
-      query: z.object({
-        status: z.enum(APPROVAL_STATUSES).optional().openapi({ example: 'pending' }),
-        limit: z.coerce.number().int().min(1).max(200).default(50),
-      }),
+      query: requestSchema(() =>
+        z.object({
+          status: z.enum(APPROVAL_STATUSES).optional().openapi({ example: 'pending' }),
+          limit: z.coerce.number().int().min(1).max(200).default(50),
+        }),
+      ),
     },
     responses: {
       200: json(

@@ -1,11 +1,13 @@
-import { z } from '@hono/zod-openapi';
+import { type RouteConfig, z } from '@hono/zod-openapi';
 import { EXECUTION_STATUSES } from '#shared/ports/store';
 import { MAX_AGENT_ITERATIONS, MAX_INPUT_DEPTH } from '#shared/workflow-inputs';
 
 /*
- * Response schemas are built on first call (then kept), not at import: no request reads them (the app validates
- * requests only), so an API Lambda builds them only if it renders the OpenAPI document, instead of paying for
- * every one of them on each cold start. Request schemas (bodies, params, queries) stay plain constants.
+ * No schema is built at import. Response schemas are built on first call (then kept): no request reads them
+ * (the app validates requests only), so an API Lambda builds them only if it renders the OpenAPI document.
+ * Request schemas (bodies, params, queries) are stand-ins (requestSchema) that build theirs on the first
+ * request that parses with them, so a cold start builds only the schemas of the route it serves, not the
+ * thirty-odd of every route at registration.
  * Each `xSchema()` has a type `XSchema` of the same name for `z.infer<XSchema>`.
  */
 
@@ -16,6 +18,68 @@ export function once<T>(build: () => T): () => T {
     built ??= { value: build() };
     return built.value;
   };
+}
+
+/** Each stand-in made by requestSchema, and the function that builds (once) the schema it stands for. */
+const standIns = new WeakMap<object, () => z.ZodType>();
+
+/**
+ * A request schema (a body, params or a query) built on its first use. Returns a stand-in, `z.lazy(build)`,
+ * which hands every parse to the built schema, so a request gets the same data, the same issues and so the
+ * same problem document; it is typed as that schema, whose output it parses to. The OpenAPI document renders
+ * the built schema itself ({@link documentedRoute}), as it reads a route's parameters from an object schema.
+ */
+export function requestSchema<T extends z.ZodType>(build: () => T): T {
+  const built = once(build);
+  const standIn = z.lazy(built);
+  standIns.set(standIn, built);
+  // Not a T at run time (a ZodLazy), but it parses exactly as T does; routes and callers only parse with it.
+  return standIn as unknown as T;
+}
+
+/** The schema a {@link requestSchema} stand-in stands for (built now if it was not yet), or `schema` itself. */
+export function builtSchema<T>(schema: T): T {
+  const build = typeof schema === 'object' && schema !== null ? standIns.get(schema) : undefined;
+  return build ? (build() as T) : schema;
+}
+
+/**
+ * `route` as the OpenAPI document reads it: its request schemas are the built ones, not their stand-ins. They
+ * are built when the document first reads `request` (rendering it), not here, so registering a route builds
+ * nothing.
+ */
+export function documentedRoute<R extends RouteConfig>(route: R): R {
+  const { request } = route;
+  if (!request) return route;
+  let built: RouteConfig['request'] | undefined;
+  const build = (): RouteConfig['request'] => {
+    const { params, query, cookies, headers, body } = request;
+    return {
+      ...request,
+      ...(params && { params: builtSchema(params) }),
+      ...(query && { query: builtSchema(query) }),
+      ...(cookies && { cookies: builtSchema(cookies) }),
+      ...(headers && { headers: Array.isArray(headers) ? headers.map(builtSchema) : builtSchema(headers) }),
+      ...(body && {
+        body: {
+          ...body,
+          content: Object.fromEntries(
+            Object.entries(body.content).map(([type, media]) => [
+              type,
+              media && 'schema' in media ? { ...media, schema: builtSchema(media.schema) } : media,
+            ]),
+          ),
+        },
+      }),
+    };
+  };
+  return Object.defineProperty({ ...route }, 'request', {
+    enumerable: true,
+    get: () => {
+      built ??= build();
+      return built;
+    },
+  });
 }
 
 export const problemSchema = once(() =>
@@ -45,36 +109,38 @@ export const workflowSchema = once(() =>
 );
 export type WorkflowSchema = ReturnType<typeof workflowSchema>;
 
-export const StartExecutionBodySchema = z
-  .object({
-    input: z
-      .record(z.string(), z.unknown())
-      .default({})
-      .openapi({
-        example: { goal: 'Summarise the README' },
-        description: `The workflow's input: checked against the workflow's inputSchema (GET /workflows; e.g. agent-loop needs a goal and takes maxIterations from 1 to ${MAX_AGENT_ITERATIONS}) and nested at most ${MAX_INPUT_DEPTH} levels deep`,
-      }),
-    budgetUsd: z
-      .number()
-      .min(0, 'must be zero or positive')
-      .max(1_000_000)
-      .refine(
-        (v) => Math.abs(v * 1e6 - Math.round(v * 1e6)) < 1e-6,
-        'must have at most 6 decimal places (micro-dollars)',
-      )
-      .optional()
-      .openapi({
-        example: 0.5,
-        description: 'Hard budget for the whole execution, in USD (micro-dollar precision)',
-      }),
-    idempotencyKey: z
-      .string()
-      .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ -')
-      .optional()
-      .openapi({ description: 'The same key returns the same execution instead of starting another' }),
-  })
-  .strict()
-  .openapi('StartExecutionRequest');
+export const StartExecutionBodySchema = requestSchema(() =>
+  z
+    .object({
+      input: z
+        .record(z.string(), z.unknown())
+        .default({})
+        .openapi({
+          example: { goal: 'Summarise the README' },
+          description: `The workflow's input: checked against the workflow's inputSchema (GET /workflows; e.g. agent-loop needs a goal and takes maxIterations from 1 to ${MAX_AGENT_ITERATIONS}) and nested at most ${MAX_INPUT_DEPTH} levels deep`,
+        }),
+      budgetUsd: z
+        .number()
+        .min(0, 'must be zero or positive')
+        .max(1_000_000)
+        .refine(
+          (v) => Math.abs(v * 1e6 - Math.round(v * 1e6)) < 1e-6,
+          'must have at most 6 decimal places (micro-dollars)',
+        )
+        .optional()
+        .openapi({
+          example: 0.5,
+          description: 'Hard budget for the whole execution, in USD (micro-dollar precision)',
+        }),
+      idempotencyKey: z
+        .string()
+        .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ -')
+        .optional()
+        .openapi({ description: 'The same key returns the same execution instead of starting another' }),
+    })
+    .strict()
+    .openapi('StartExecutionRequest'),
+);
 
 export const executionSchema = once(() =>
   z
@@ -218,25 +284,31 @@ export const eventListSchema = once(() =>
 );
 export type EventListSchema = ReturnType<typeof eventListSchema>;
 
-export const ExecutionIdParamSchema = z.object({
-  id: z
-    .string()
-    .min(1)
-    .max(80)
-    .openapi({
-      param: { name: 'id', in: 'path' },
-      example: 'agent-loop-write-a-haiku-about-queues-3f9a1c2b7d4e',
-    }),
-});
+export const ExecutionIdParamSchema = requestSchema(() =>
+  z.object({
+    id: z
+      .string()
+      .min(1)
+      .max(80)
+      .openapi({
+        param: { name: 'id', in: 'path' },
+        example: 'agent-loop-write-a-haiku-about-queues-3f9a1c2b7d4e',
+      }),
+  }),
+);
 
-export const ListExecutionsQuerySchema = z.object({
-  workflow: z.string().min(1).optional(),
-  status: z.enum(EXECUTION_STATUSES).optional(),
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-  cursor: z.string().min(1).optional(),
-});
+export const ListExecutionsQuerySchema = requestSchema(() =>
+  z.object({
+    workflow: z.string().min(1).optional(),
+    status: z.enum(EXECUTION_STATUSES).optional(),
+    limit: z.coerce.number().int().min(1).max(100).default(20),
+    cursor: z.string().min(1).optional(),
+  }),
+);
 
-export const EventsQuerySchema = z.object({
-  after: z.coerce.number().int().min(0).default(0),
-  limit: z.coerce.number().int().min(1).max(1000).default(200),
-});
+export const EventsQuerySchema = requestSchema(() =>
+  z.object({
+    after: z.coerce.number().int().min(0).default(0),
+    limit: z.coerce.number().int().min(1).max(1000).default(200),
+  }),
+);

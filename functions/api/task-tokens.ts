@@ -10,7 +10,7 @@ import {
   taskOutputJson,
 } from '#shared/ports/task-callbacks';
 import { json, problemResponse as problem } from './routes.ts';
-import { once } from './schemas.ts';
+import { once, requestSchema } from './schemas.ts';
 
 /*
  * SendTaskSuccess / SendTaskFailure / SendTaskHeartbeat over HTTP, for `.waitForTaskToken` Tasks: the
@@ -23,29 +23,42 @@ import { once } from './schemas.ts';
 /** Step Functions' own limit on a task token's length. */
 const MAX_TOKEN_CHARS = 2048;
 
-const TokenSchema = z.string().min(1).max(MAX_TOKEN_CHARS);
+const tokenSchema = () => z.string().min(1).max(MAX_TOKEN_CHARS);
 
-const TokenParamSchema = z.object({
-  token: TokenSchema.openapi({
-    param: { name: 'token', in: 'path' },
-    description: 'The task token ($$.Task.Token), URL-encoded',
-    example: 'WyJleGVjLTEiLCJBc2sjMSIsMF0.q8Yp3bW1o6wC0mJ1rN6cSg',
+const TokenParamSchema = requestSchema(() =>
+  z.object({
+    token: tokenSchema().openapi({
+      param: { name: 'token', in: 'path' },
+      description: 'The task token ($$.Task.Token), URL-encoded',
+      example: 'WyJleGVjLTEiLCJBc2sjMSIsMF0.q8Yp3bW1o6wC0mJ1rN6cSg',
+    }),
   }),
-});
+);
 
-const output = z
-  .unknown()
-  .refine((v) => v !== undefined, 'required: the JSON the waiting Task returns')
-  .openapi({ description: 'Any JSON value, at most 256 KiB', example: { approved: true } });
-const failureFields = {
-  error: z.string().max(MAX_TASK_ERROR_CHARS).optional().openapi({ example: 'Rejected' }),
-  cause: z.string().max(MAX_TASK_CAUSE_CHARS).optional().openapi({ example: 'the reviewer said no' }),
-};
+const successBody = once(() =>
+  z
+    .object({
+      output: z
+        .unknown()
+        .refine((v) => v !== undefined, 'required: the JSON the waiting Task returns')
+        .openapi({ description: 'Any JSON value, at most 256 KiB', example: { approved: true } }),
+    })
+    .strict()
+    .openapi('TaskSuccess'),
+);
+const failureBody = once(() =>
+  z
+    .object({
+      error: z.string().max(MAX_TASK_ERROR_CHARS).optional().openapi({ example: 'Rejected' }),
+      cause: z.string().max(MAX_TASK_CAUSE_CHARS).optional().openapi({ example: 'the reviewer said no' }),
+    })
+    .strict()
+    .openapi('TaskFailure'),
+);
+const heartbeatBody = once(() => z.object({}).strict());
 
-export const TaskSuccessBodySchema = z.object({ output }).strict().openapi('TaskSuccess');
-export const TaskFailureBodySchema = z.object(failureFields).strict().openapi('TaskFailure');
-const HeartbeatBodySchema = z.object({}).strict();
-const WithToken = { taskToken: TokenSchema.openapi({ description: 'The task token ($$.Task.Token)' }) };
+export const TaskSuccessBodySchema = requestSchema(successBody);
+export const TaskFailureBodySchema = requestSchema(failureBody);
 
 // A response schema: built when the OpenAPI document is (see schemas.ts).
 const acceptedSchema = once(() =>
@@ -69,11 +82,10 @@ const SUMMARY: Record<Action, string> = {
   failure: 'SendTaskFailure: the waiting Task fails with `error` and `cause`',
   heartbeat: 'SendTaskHeartbeat: the waiting Task’s HeartbeatSeconds clock starts again',
 };
-const BODY = {
-  success: TaskSuccessBodySchema,
-  failure: TaskFailureBodySchema,
-  heartbeat: HeartbeatBodySchema,
-} as const;
+/** Each action's body, built on first use; the body forms add the token to it. */
+const BODY = { success: successBody, failure: failureBody, heartbeat: heartbeatBody } as const;
+/** The path forms' bodies, as request schemas. */
+const PATH_BODY = { success: TaskSuccessBodySchema, failure: TaskFailureBodySchema } as const;
 
 const pathRoute = <A extends 'success' | 'failure'>(action: A) =>
   createRoute({
@@ -84,7 +96,7 @@ const pathRoute = <A extends 'success' | 'failure'>(action: A) =>
     request: {
       params: TokenParamSchema,
       body: {
-        content: { 'application/json': { schema: BODY[action] as (typeof BODY)[A] } },
+        content: { 'application/json': { schema: PATH_BODY[action] as (typeof PATH_BODY)[A] } },
         required: true,
       },
     },
@@ -111,7 +123,13 @@ const bodyRoute = <A extends Action>(action: A) =>
       body: {
         content: {
           'application/json': {
-            schema: (BODY[action] as z.ZodObject<z.ZodRawShape>).extend(WithToken).strict(),
+            schema: requestSchema(() =>
+              (BODY[action]() as z.ZodObject<z.ZodRawShape>)
+                .extend({
+                  taskToken: tokenSchema().openapi({ description: 'The task token ($$.Task.Token)' }),
+                })
+                .strict(),
+            ),
           },
         },
         required: true,

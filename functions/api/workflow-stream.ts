@@ -8,6 +8,7 @@ import { CommitFrontier } from '#shared/events/frontier';
 import type { WorkflowEngine } from '#shared/ports/engine';
 import type { EventRow, Store } from '#shared/ports/store';
 import { type EventHub, eventData, SubscriberOverflow } from './event-hub.ts';
+import { requestSchema } from './schemas.ts';
 import {
   cutStream,
   type FollowOptions,
@@ -43,24 +44,26 @@ import {
 /** The SSE event type of the position messages (not an outbox event type). */
 export const POSITION_EVENT = 'position';
 
-const WorkflowStreamQuerySchema = z.object({
-  workflow: z
-    .string()
-    .min(1)
-    .openapi({
-      param: { name: 'workflow', in: 'query' },
-      description: 'The workflow whose runs to follow (GET /workflows lists them)',
-      example: 'agent-loop',
-    }),
-  after: z
-    .string()
-    .regex(/^\d{1,15}$/)
-    .optional()
-    .openapi({
-      param: { name: 'after', in: 'query' },
-      description: 'Resume after this event sequence, as Last-Event-ID does (the header wins)',
-    }),
-});
+const WorkflowStreamQuerySchema = requestSchema(() =>
+  z.object({
+    workflow: z
+      .string()
+      .min(1)
+      .openapi({
+        param: { name: 'workflow', in: 'query' },
+        description: 'The workflow whose runs to follow (GET /workflows lists them)',
+        example: 'agent-loop',
+      }),
+    after: z
+      .string()
+      .regex(/^\d{1,15}$/)
+      .optional()
+      .openapi({
+        param: { name: 'after', in: 'query' },
+        description: 'Resume after this event sequence, as Last-Event-ID does (the header wins)',
+      }),
+  }),
+);
 
 /** Wait before the backlog reads again while a gap in the sequence may still fill (ms). */
 const BACKLOG_GAP_POLL_MS = 25;

@@ -9,14 +9,17 @@ import { storeApprovals } from './store-approvals.ts';
 let documentClient: Pick<DynamoDBDocumentClient, 'send'> | undefined;
 
 /**
- * The document client over `raw`, with lib-dynamodb imported on the first send (see `commands` in
- * ./dynamo-approvals.ts: the API's cold start does not load it for routes that never touch approvals).
+ * The process's document client, made on the first send with its DynamoDB client, lib-dynamodb imported then
+ * (see `commands` in ./dynamo-approvals.ts): the API's cold start neither loads lib-dynamodb nor builds a
+ * DynamoDB client for routes that never touch approvals.
  */
-function lazyDocumentClient(raw: DynamoDBClient): Pick<DynamoDBDocumentClient, 'send'> {
+function lazyDocumentClient(): Pick<DynamoDBDocumentClient, 'send'> {
   let client: Promise<DynamoDBDocumentClient> | undefined;
   const send = async (command: Parameters<DynamoDBDocumentClient['send']>[0]) => {
     client ??= import('@aws-sdk/lib-dynamodb').then(({ DynamoDBDocumentClient }) =>
-      DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } }),
+      DynamoDBDocumentClient.from(new DynamoDBClient({}), {
+        marshallOptions: { removeUndefinedValues: true },
+      }),
     );
     return (await client).send(command);
   };
@@ -33,6 +36,6 @@ export function createApprovals(config: Config, db: WfloDb): ApprovalStore {
   const audit = storeApprovals(db);
   const target = config.approvals.target;
   if (target.kind === 'store') return audit;
-  documentClient ??= lazyDocumentClient(new DynamoDBClient({}));
+  documentClient ??= lazyDocumentClient();
   return dynamoApprovals({ client: documentClient, tableName: target.table, audit });
 }
