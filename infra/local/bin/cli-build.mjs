@@ -170,6 +170,10 @@ async function buildInto(esbuild, root, outdir) {
       // createRequire of their source module, which esbuild leaves alone: they load from node_modules too.
       external: EXTERNAL_PACKAGES.flatMap((name) => [name, `${name}/*`]),
       banner: { js: REQUIRE_SHIM },
+      // A package's ES module build where it has one, as the Lambda bundles do (BUNDLE_OPTIONS in
+      // infra/constructs/wflo-function.ts): tree-shaken, and fewer CommonJS wrappers run at load (the AWS SDK
+      // clients a start loads: about 15% less CPU than their CommonJS builds).
+      mainFields: ['module', 'main'],
       // Class and function names as in the source: errors are matched by name.
       keepNames: true,
       define: { 'import.meta.url': '__wfloSourceUrl' },
