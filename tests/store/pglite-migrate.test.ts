@@ -2,7 +2,13 @@ import { sql } from 'drizzle-orm';
 import { readMigrationFiles } from 'drizzle-orm/migrator';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DbConnection } from '#local/engine/db/client';
-import { migratePglite, migrationsUpToDate, openPglite } from '#local/engine/db/pglite';
+import {
+  migratePglite,
+  migrationsUpToDate,
+  openPglite,
+  WASM_TIERING_BUDGET,
+  wasmTieringFlag,
+} from '#local/engine/db/pglite';
 import { MIGRATIONS_DIR } from '#shared/db/connection';
 
 /*
@@ -44,5 +50,27 @@ describe('migrationsUpToDate', () => {
 
     // Assess
     expect(stale).toBe(false);
+  });
+});
+
+describe('wasmTieringFlag', () => {
+  it('raises V8 tiering budget for PGlite, unless the command line already tunes WebAssembly tiering', () => {
+    // Prepare
+    const plain = ['--enable-source-maps'];
+    const tuned = [
+      ['--liftoff-only'],
+      ['--wasm-tiering-budget=1000'],
+      ['--no-wasm-tier-up'],
+      ['--no-wasm-dynamic-tiering'],
+    ];
+
+    // Act
+    const flag = wasmTieringFlag(plain);
+    const kept = tuned.map((argv) => wasmTieringFlag(argv));
+
+    // Assess
+    expect(flag).toBe(`--wasm-tiering-budget=${WASM_TIERING_BUDGET}`);
+    expect(WASM_TIERING_BUDGET).toBeGreaterThan(1_800_000);
+    expect(kept).toEqual([undefined, undefined, undefined, undefined]);
   });
 });

@@ -1,4 +1,5 @@
-// The prebuilt `wflo` CLI: one esbuild build of infra/local/cli/cli.ts (code splitting, packages external),
+// The prebuilt `wflo` CLI: one esbuild build of infra/local/cli/cli.ts (code splitting, packages bundled but for
+// a few that must load from node_modules),
 // cached under node_modules/.cache/wflo/cli/ in a folder named by a hash of every source it could have been
 // built from, so that a start runs JavaScript instead of compiling TypeScript through tsx's loader. Plain
 // JavaScript: it runs before any TypeScript loader is registered. See docs/local-runtime.md ("How the CLI starts").
@@ -16,7 +17,7 @@ import {
 } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { isAbsolute, join, relative, sep } from 'node:path';
+import { isAbsolute, join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 /**
@@ -26,6 +27,37 @@ import { pathToFileURL } from 'node:url';
  */
 export const SOURCE_ROOTS = ['functions', 'infra', 'sandbox-image/src'];
 export const SOURCE_FILES = ['package.json', 'tsconfig.json'];
+
+/**
+ * What the installed packages are: npm rewrites its hidden lockfile at every install, update or ci, so hashing it
+ * (and the project's lockfile, for installs by other clients) gives a new key whenever node_modules changes and
+ * the bundled packages are never stale. A hand edit inside node_modules is not seen: rebuild with a new install.
+ */
+export const INSTALL_FILES = ['node_modules/.package-lock.json', 'package-lock.json'];
+
+/**
+ * Packages the build leaves to node_modules, imported by name at run time: PGlite (its WebAssembly and data
+ * files lie next to its module), packages whose code reads `__dirname` or resolves files by name (iovalkey,
+ * dynalite, asl-validator, pg's optional native binding), the Kafka client and its signer (loaded only with
+ * KAFKA_BROKERS), and build tools. Every other package is bundled: Node's loader resolved, read, detected and
+ * compiled each of their hundreds of files at every start (about a third of a restart's CPU on a 2-core machine).
+ */
+export const EXTERNAL_PACKAGES = [
+  '@electric-sql/pglite',
+  'dynalite',
+  'iovalkey',
+  'pg',
+  '@platformatic/kafka',
+  'aws-msk-iam-sasl-signer-js',
+  'asl-validator',
+  'drizzle-kit',
+  'esbuild',
+  'tsx',
+];
+
+/** Each output file's own `require` (bundled CommonJS packages require Node's built-in modules with it). */
+const REQUIRE_SHIM =
+  "import { createRequire as __wfloCreateRequire } from 'node:module'; const require = __wfloCreateRequire(import.meta.url);";
 
 /** The CLI's entry, relative to the repository root. */
 export const CLI_ENTRY = 'infra/local/cli/cli.ts';
@@ -76,7 +108,7 @@ export function sourceKey(root) {
   hash.update(`wflo-cli\0${root}\0${esbuildVersion(root)}\0`);
   const files = [];
   for (const dir of SOURCE_ROOTS) filesUnder(root, dir, files);
-  for (const file of SOURCE_FILES) if (existsSync(join(root, file))) files.push(file);
+  for (const file of [...SOURCE_FILES, ...INSTALL_FILES]) if (existsSync(join(root, file))) files.push(file);
   for (const file of files) {
     hash.update(file);
     hash.update('\0');
@@ -87,17 +119,17 @@ export function sourceKey(root) {
 }
 
 /**
- * esbuild plugin: each source module keeps its own `import.meta.url` (the URL of its .ts file), so a read
- * relative to a module (the migrations folder, createRequire) finds the same file from the bundle, wherever the
- * bundle lies. Other `import.meta` properties are refused: they would point into the cache folder.
+ * esbuild plugin: each source module keeps its own `import.meta.url` (the URL of its .ts file, or of a bundled
+ * package's own .js file), so a read relative to a module (the migrations folder, createRequire) finds the same
+ * file from the bundle, wherever the bundle lies. Other `import.meta` properties are refused: they would point
+ * into the cache folder.
  */
 function sourceUrlPlugin(root) {
   return {
     name: 'wflo-source-import-meta-url',
     setup(build) {
       build.onLoad({ filter: /\.[cm]?[jt]s$/ }, async (args) => {
-        if (args.path.split(sep).includes('node_modules') || relative(root, args.path).startsWith('..'))
-          return;
+        if (relative(root, args.path).startsWith('..')) return;
         const text = await readFile(args.path, 'utf8');
         if (!text.includes('import.meta')) return;
         const other = /import\.meta\.(?!url\b)\w+/.exec(text);
@@ -132,10 +164,16 @@ async function buildInto(esbuild, root, outdir) {
       format: 'esm',
       platform: 'node',
       target: 'node20',
-      // Packages load from node_modules as they do under tsx (PGlite's wasm and data files, dynalite, the AWS
-      // SDK clients resolved by name at run time): the cache folder lies under node_modules/, so their bare
-      // names resolve from it to the repository's node_modules.
-      packages: 'external',
+      // Packages are bundled, but for EXTERNAL_PACKAGES: those load from node_modules as under tsx (the cache
+      // folder lies under node_modules/, so their bare names resolve from it to the repository's node_modules).
+      // The AWS SDK clients the engine resolves by name at run time (aws-clients.ts) are required through a
+      // createRequire of their source module, which esbuild leaves alone: they load from node_modules too.
+      external: EXTERNAL_PACKAGES.flatMap((name) => [name, `${name}/*`]),
+      banner: { js: REQUIRE_SHIM },
+      // A package's ES module build where it has one, as the Lambda bundles do (BUNDLE_OPTIONS in
+      // infra/constructs/wflo-function.ts): tree-shaken, and fewer CommonJS wrappers run at load (the AWS SDK
+      // clients a start loads: about 15% less CPU than their CommonJS builds).
+      mainFields: ['module', 'main'],
       // Class and function names as in the source: errors are matched by name.
       keepNames: true,
       define: { 'import.meta.url': '__wfloSourceUrl' },
@@ -152,11 +190,13 @@ async function buildInto(esbuild, root, outdir) {
     const where = first?.location ? `${first.location.file}:${first.location.line}: ` : '';
     throw new Error(first ? `${where}${first.text}` : error.message);
   }
-  // The key covers SOURCE_ROOTS only: an input from elsewhere could change without a rebuild.
+  // The key covers SOURCE_ROOTS and the installed packages (INSTALL_FILES) only: an input from elsewhere (a
+  // package linked from outside the repository) could change without a rebuild.
   for (const input of Object.keys(result.metafile.inputs)) {
     const path = input.replace(/^[a-z-]+:/, '');
     const inside =
       SOURCE_FILES.includes(path) ||
+      (path.startsWith('node_modules/') && !path.split('/').includes('..')) ||
       SOURCE_ROOTS.some((dir) => path.startsWith(`${dir}/`) && !isAbsolute(path));
     if (!inside) throw new Error(`${input} is outside the sources the build's key hashes (${SOURCE_ROOTS})`);
   }

@@ -34,6 +34,11 @@ export async function boot(options: {
   watch?: boolean;
   /** `wflo dev`: serve first, then resume the runs left running (see LocalRuntime.resumeLeftRunning). */
   resumeWhileServing?: boolean;
+  /**
+   * Say now whether code-running workflows can run (it runs `bwrap --help`, a blocking child process).
+   * `wflo dev` passes false and calls {@link warnIfSandboxUnavailable} once it serves. @default true
+   */
+  checkSandbox?: boolean;
 }) {
   const progress = (message: string) => {
     if (!options.readOnly) console.error(`wflo: ${message}`);
@@ -100,7 +105,7 @@ export async function boot(options: {
     }
   };
   // Reading executions runs no code: the sandbox warning would only be noise there.
-  if (!options.readOnly) warnIfSandboxUnavailable(local);
+  if (!options.readOnly && options.checkSandbox !== false) warnIfSandboxUnavailable(local);
   return { config, local, claim };
 }
 

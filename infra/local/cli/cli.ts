@@ -8,7 +8,7 @@ import {
 } from '../engine/startup-timing.ts';
 import { type ApiTarget, OWNER_AWARE, ownerTarget, targetFetch } from './api-target.ts';
 import { approvals, decide } from './approval-commands.ts';
-import { boot, parseInput, UsageError } from './boot.ts';
+import { boot, parseInput, UsageError, warnIfSandboxUnavailable } from './boot.ts';
 import { cancel, executions, ofExecution, redrive, workflows } from './read-commands.ts';
 import { runRemote } from './run-remote.ts';
 import { taskToken } from './task-token-commands.ts';
@@ -93,6 +93,8 @@ async function dev(args: string[]): Promise<number> {
     unsafeLocalSandbox: values['unsafe-local-sandbox'],
     watch: true,
     resumeWhileServing: true,
+    // Said once serving: the bubblewrap probe is a blocking child process on the start's path otherwise.
+    checkSandbox: false,
   });
   // The API app's modules load while the store opens instead of after it.
   const serverModule = timedStartupStep('API server modules', import('./server.ts'));
@@ -137,6 +139,7 @@ Then follow it:
   curl -s ${server.url}/executions/<executionId>/costs${auth}
 
 Ctrl+C stops the server.`);
+  warnIfSandboxUnavailable(local);
   // Serving already: the runs a stopped process left are resumed now, next to the new ones.
   const resumeStarted = performance.now();
   local.resumeLeftRunning?.().then(

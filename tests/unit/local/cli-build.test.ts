@@ -1,5 +1,13 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -58,6 +66,15 @@ function load(entry: string): { greeting: string; lazy: string; sourceUrl: strin
   return JSON.parse(r.stdout);
 }
 
+/** Every JavaScript file of a build, concatenated. */
+function builtText(entry: string): string {
+  const dir = dirname(fileURLToPath(entry));
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.mjs'))
+    .map((f) => readFileSync(join(dir, f), 'utf8'))
+    .join('\n');
+}
+
 /** The build folders and temporary folders in a cache. */
 function cacheEntries(cacheDir: string): string[] {
   try {
@@ -113,6 +130,83 @@ describe('prebuilt CLI cache', { timeout: 60_000 }, () => {
     // Assess
     expect(after).not.toBe(before);
     expect(sourceKey(root)).toBe(after);
+  });
+
+  it('bundles packages (each keeping its own import.meta.url and Node built-ins), and a new install changes the key', async () => {
+    // Prepare: an ESM package reading a file next to itself through its module URL, which requires a
+    // CommonJS package that requires a Node built-in
+    const root = project({
+      'infra/local/cli/cli.ts': [
+        "import { fromData } from 'esm-dep';",
+        'export const greeting: string = fromData;',
+        'export const lazy = async () => 0;',
+        "export const sourceUrl = '';",
+      ].join('\n'),
+      'node_modules/esm-dep/package.json': JSON.stringify({
+        name: 'esm-dep',
+        type: 'module',
+        main: 'index.js',
+      }),
+      'node_modules/esm-dep/index.js': [
+        "import { readFileSync } from 'node:fs';",
+        "import cjs from 'cjs-dep';",
+        "export const fromData = cjs.upper(readFileSync(new URL('./data.txt', import.meta.url), 'utf8').trim());",
+      ].join('\n'),
+      'node_modules/esm-dep/data.txt': 'packaged data\n',
+      'node_modules/cjs-dep/package.json': JSON.stringify({ name: 'cjs-dep', main: 'index.js' }),
+      'node_modules/cjs-dep/index.js':
+        "const os = require('os'); exports.upper = (s) => s.toUpperCase() + os.EOL.trim();",
+      'node_modules/.package-lock.json': JSON.stringify({
+        packages: { 'node_modules/esm-dep': { version: '1.0.0' } },
+      }),
+    });
+    const cacheDir = join(root, 'cache');
+    const before = sourceKey(root);
+
+    // Act
+    const choice = await chooseCli({ root, cacheDir });
+    write(
+      root,
+      'node_modules/.package-lock.json',
+      JSON.stringify({ packages: { 'node_modules/esm-dep': { version: '1.0.1' } } }),
+    );
+    const after = sourceKey(root);
+
+    // Assess: the package's code is in the build (not imported from node_modules) and still finds its file
+    expect(choice).toMatchObject({ mode: 'prebuilt', built: true });
+    expect(load(choice.entry).greeting).toBe('PACKAGED DATA');
+    const built = builtText(choice.entry);
+    expect(built).toContain('toUpperCase');
+    expect(built).not.toMatch(/from ["']esm-dep["']/);
+    expect(after).not.toBe(before);
+  });
+
+  it('leaves the packages that must load from node_modules external', async () => {
+    // Prepare: a package on the external list
+    const root = project({
+      'infra/local/cli/cli.ts': [
+        "import { PGlite } from '@electric-sql/pglite';",
+        'export const greeting: string = PGlite.where;',
+        'export const lazy = async () => 0;',
+        "export const sourceUrl = '';",
+      ].join('\n'),
+      'node_modules/@electric-sql/pglite/package.json': JSON.stringify({
+        name: '@electric-sql/pglite',
+        type: 'module',
+        main: 'index.js',
+      }),
+      'node_modules/@electric-sql/pglite/index.js':
+        'export class PGlite { static where = import.meta.url.endsWith("/node_modules/@electric-sql/pglite/index.js") ? "node_modules" : import.meta.url; }',
+    });
+
+    // Act: built inside the repository's node_modules, so bare names resolve as they do for wflo
+    const choice = await chooseCli({ root, cacheDir: join(root, 'node_modules/.cache/wflo/cli') });
+
+    // Assess: imported by name from the build, not copied into it
+    expect(choice).toMatchObject({ mode: 'prebuilt', built: true });
+    expect(load(choice.entry).greeting).toBe('node_modules');
+    expect(builtText(choice.entry)).toMatch(/from ["']@electric-sql\/pglite["']/);
+    expect(builtText(choice.entry)).not.toContain('static where');
   });
 
   it('falls back to the TypeScript entry when esbuild fails, leaving nothing in the cache', async () => {

@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
 import { PGlite } from '@electric-sql/pglite';
 import { sql } from 'drizzle-orm';
 import { readMigrationFiles } from 'drizzle-orm/migrator';
@@ -12,6 +13,34 @@ import { type CheckpointerOptions, DEFAULT_CHECKPOINTER, startCheckpointer } fro
 import { recoveryObserver } from './pglite-recovery.ts';
 
 /**
+ * V8's budget for a WebAssembly function before it is recompiled by the optimizing compiler (TurboFan), ten times
+ * V8's default (1,800,000, "roughly bytes executed"). PostgreSQL's start (crash recovery, the catalog caches, the
+ * first statements) runs enough of PGlite's 10 MB module to send hundreds of functions to TurboFan at V8's
+ * default: about 0.5 s of CPU in the first second, on a 2-core machine taken from the start itself. With this
+ * budget the functions a long-running process keeps hot still get optimized, a little later.
+ */
+export const WASM_TIERING_BUDGET = 18_000_000;
+
+/**
+ * The V8 flag that sets {@link WASM_TIERING_BUDGET}, unless the command line already tunes WebAssembly tiering
+ * (`node --liftoff-only`, `--wasm-tiering-budget=…`, `--no-wasm-tier-up`…): the user's choice stands.
+ */
+export function wasmTieringFlag(execArgv: readonly string[]): string | undefined {
+  const tuned = execArgv.some((arg) => /^--(no-)?(wasm[-_](dynamic[-_])?tier|liftoff)/.test(arg));
+  return tuned ? undefined : `--wasm-tiering-budget=${WASM_TIERING_BUDGET}`;
+}
+
+let tieringSet = false;
+
+/** Sets the tiering budget once per process, before PGlite compiles its module (the budget is read then). */
+function tuneWasmTiering(): void {
+  if (tieringSet) return;
+  tieringSet = true;
+  const flag = wasmTieringFlag(process.execArgv);
+  if (flag) setFlagsFromString(flag);
+}
+
+/**
  * Opens the embedded PGlite store (the local target and the tests): file-backed under `dataDir` (created
  * 0700 on first run) or in memory for `memory://`. Local-only: no Lambda entry point may import this module
  * (tests/infra/bundles.test.ts loads every bundle where PGlite does not exist).
@@ -23,6 +52,7 @@ export async function openPglite(
   const inMemory = dataDir === 'memory://';
   // 0700 (each level made here): PGlite writes its files 0644, and they hold every execution's input.
   if (!inMemory) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  tuneWasmTiering();
   const pglite = inMemory
     ? await PGlite.create()
     : await PGlite.create({ dataDir, onStderr: recoveryObserver() });

@@ -32,8 +32,10 @@ interface DynaliteOptions {
   deleteTableMs?: number;
   updateTableMs?: number;
 }
-// dynalite is CommonJS without type declarations: typed here to what this module calls.
-const dynalite = require('dynalite') as (options: DynaliteOptions) => Server;
+// dynalite is CommonJS without type declarations: typed here to what this module calls. Required when the first
+// Task needs it, not when the engine loads: its LevelDB stack is ~100 ms of every `wflo dev` start otherwise.
+const dynalite = (options: DynaliteOptions): Server =>
+  (require('dynalite') as (options: DynaliteOptions) => Server)(options);
 
 /** dynalite checks that requests are signed, not by whom. */
 export const EMBEDDED_CREDENTIALS = { accessKeyId: 'wflo-local', secretAccessKey: 'wflo-local' } as const;

@@ -5,9 +5,6 @@ import {
   PutItemCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
-import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { Store } from '#shared/ports/store';
 import { TaskError } from '../task-rules.ts';
 import type { LocalIntegration, LocalIntegrationContext } from '../types.ts';
@@ -266,6 +263,9 @@ export class AwsIntegrations {
       case 'sns':
         if (!endpoint) return (params, ctx) => embeddedSnsPublish(params, ctx, deps);
         return async (params, ctx) => {
+          // The SNS, SQS and EventBridge clients load when a Task calls a configured endpoint: most starts
+          // never do, and they were ~300 KB of JavaScript evaluated before `wflo dev` served.
+          const { PublishCommand, SNSClient } = await import('@aws-sdk/client-sns');
           const out = await call(
             ctx,
             client(asClientClass(SNSClient)),
@@ -277,6 +277,7 @@ export class AwsIntegrations {
       case 'sqs':
         if (!endpoint) return (params, ctx) => embeddedSqsSend(params, ctx, deps);
         return async (params, ctx) => {
+          const { SendMessageCommand, SQSClient } = await import('@aws-sdk/client-sqs');
           const out = await call(
             ctx,
             client(asClientClass(SQSClient)),
@@ -289,6 +290,7 @@ export class AwsIntegrations {
         if (!endpoint) return (params, ctx) => embeddedPutEvents(params, ctx, deps);
         return async (params, ctx) => {
           const input = putEventsInput(params, ctx, style);
+          const { EventBridgeClient, PutEventsCommand } = await import('@aws-sdk/client-eventbridge');
           const out = await call(
             ctx,
             client(asClientClass(EventBridgeClient)),
