@@ -26,6 +26,9 @@ let seq = 0;
 const entered: number[] = [];
 const sent: number[] = [];
 let firstAttempts = 0;
+/** Runs the resuming process has asked the store to claim, and that count as each resumed Task started. */
+let claimed = 0;
+const claimedAtEntry: number[] = [];
 let openGate: () => void = () => undefined;
 const gate = new Promise<void>((resolve) => {
   openGate = resolve;
@@ -41,6 +44,7 @@ const handlers: Record<string, LambdaHandler> = {
       return { attempt };
     }
     entered.push(seq++);
+    claimedAtEntry.push(claimed);
     for (let i = 0; i < STATEMENTS_BEFORE_CALL; i++) await store.getExecution(id);
     sent.push(seq++);
     return { attempt };
@@ -69,11 +73,11 @@ const pipeline: Workflow = {
   } as never,
 };
 
-function orchestrator(): LocalOrchestrator {
+function orchestrator(over: Store = store): LocalOrchestrator {
   return new LocalOrchestrator({
     workflows: new Map([[pipeline.name, pipeline]]),
     functions: new Map([[CALL, { activity, handler: handlers[CALL]! }]]),
-    store,
+    store: over,
     retryIntervalScale: 1,
   });
 }
@@ -89,7 +93,7 @@ afterAll(async () => {
 });
 
 describe('Resuming many runs with a Task in flight', () => {
-  it('sends the first resumed runs’ calls before the last run has been taken over', async () => {
+  it('starts the first resumed Tasks early and sends their calls before the last Task starts', async () => {
     // Prepare: RUNS runs, each with its Task's call in flight, let go of by their process
     const first = orchestrator();
     const ids: string[] = [];
@@ -111,7 +115,14 @@ describe('Resuming many runs with a Task in flight', () => {
     await detached;
 
     // Act: the next process resumes them all
-    const second = orchestrator();
+    const counted: Store = {
+      ...store,
+      claimExecutions: (query) => {
+        claimed += query.runs.length;
+        return store.claimExecutions(query);
+      },
+    };
+    const second = orchestrator(counted);
     const resumed = await second.resumeOrphans({ exclusive: true });
     await second.drain();
 
@@ -120,6 +131,8 @@ describe('Resuming many runs with a Task in flight', () => {
     expect(resumed).toHaveLength(RUNS);
     expect(sent).toHaveLength(RUNS);
     expect(Math.min(...sent)).toBeLessThan(Math.max(...entered));
+    // ... and the first Tasks started after a small part of the runs had been taken over, not a whole large batch
+    expect(claimedAtEntry[0]).toBeLessThan(RUNS / 4);
     for (const id of ids) expect((await store.getExecution(id))?.status).toBe('succeeded');
   }, 120_000);
 });
