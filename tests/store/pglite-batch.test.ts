@@ -122,6 +122,54 @@ describe('BatchingPglite (group commit over PGlite)', () => {
     expect(client.stats.batches).toBe(5);
   });
 
+  it('runs the callers answered most recently first, so a crowd of chains does not move in lockstep', async () => {
+    // Prepare: 200 callers start together, each running 6 statements one after the other before it would wait
+    // on the network (a resumed run up to its model call)
+    const firstAnswered: number[] = [];
+    const finished: number[] = [];
+    const chain = async (i: number) => {
+      for (let k = 0; k < 6; k++) {
+        await client.query('insert into items (name, n) values ($1, $2)', [`run-${i}-${k}`, k]);
+        if (k === 0) firstAnswered[i] = client.stats.batches;
+      }
+      finished[i] = client.stats.batches;
+    };
+    // Act
+    await Promise.all(Array.from({ length: 200 }, (_, i) => chain(i)));
+    // Assess: the first callers reached their wait before the last caller's first statement ran (in lockstep
+    // every caller's first statement runs before any caller's second)
+    expect(Math.min(...finished)).toBeLessThan(Math.max(...firstAnswered));
+    // Each caller's statements ran in its order, once each
+    const rows = await pglite.query<{ name: string }>('select name from items order by id');
+    expect(rows.rows).toHaveLength(1200);
+    for (let i = 0; i < 200; i++) {
+      const own = rows.rows.map((r) => r.name).filter((n) => n.startsWith(`run-${i}-`));
+      expect(own).toEqual(Array.from({ length: 6 }, (_, k) => `run-${i}-${k}`));
+    }
+  });
+
+  it('serves statements that waited long among the oldest first, however many newer ones keep coming', async () => {
+    // Prepare: 200 callers each running 30 statements back to back, so a newer caller always has one queued;
+    // the clock moves 50 ms per answer
+    let now = 0;
+    client = new BatchingPglite(pglite, { now: () => now });
+    const firstAnswered: number[] = [];
+    const finished: number[] = [];
+    const chain = async (i: number) => {
+      for (let k = 0; k < 30; k++) {
+        await client.query('insert into items (name, n) values ($1, $2)', [`busy-${i}-${k}`, k]);
+        now += 50;
+        if (k === 0) firstAnswered[i] = client.stats.batches;
+      }
+      finished[i] = client.stats.batches;
+    };
+    // Act
+    await Promise.all(Array.from({ length: 200 }, (_, i) => chain(i)));
+    // Assess: every caller's first statement was answered before the first callers were done with all of
+    // theirs; newest-first alone would hold the later ones until the first had finished
+    expect(Math.max(...firstAnswered)).toBeLessThan(Math.min(...finished));
+  });
+
   it('returns the same rows, types and counts as PGlite itself, in both row modes', async () => {
     // Prepare
     const insert =

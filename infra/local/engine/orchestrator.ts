@@ -44,6 +44,8 @@ export * from './types.ts';
 
 const LAMBDA_INVOKE = /^arn:aws:states:::lambda:invoke(\.waitForTaskToken)?$/;
 const LAMBDA_ARN = /^arn:aws:lambda:[^:]+:\d{12}:function:[^:]+(:[^:]+)?$/;
+/** Runs in the first batch a restart takes over (see {@link LocalOrchestrator.resume}). */
+const FIRST_RESUME_BATCH = 16;
 /** setTimeout's ceiling; longer sleeps are taken in steps. */
 const MAX_TIMER_MS = 2_147_483_647;
 
@@ -345,17 +347,21 @@ export class LocalOrchestrator {
   }
 
   /**
-   * Resumes runs found by {@link findOrphans}, `batch` at a time (default 128). A batch is taken over with a
-   * handful of statements whatever its size (one backend runs a statement at a time; per run, the claim,
-   * hold settling, journal read and rewrite and event took ten, and most of a restart's recovery time): its
-   * runs are claimed together (compare-and-set on each run's owner), their holds settled, their in-flight
-   * Tasks set to start again, then each is driven from the journal read for the batch.
+   * Resumes runs found by {@link findOrphans} in batches of at most `batch` (default 128). A batch is taken
+   * over with a handful of statements whatever its size (one backend runs a statement at a time; per run, the
+   * claim, hold settling, journal read and rewrite and event took ten, and most of a restart's recovery time):
+   * its runs are claimed together (compare-and-set on each run's owner), their holds settled, their in-flight
+   * Tasks set to start again, then each is driven from the journal read for the batch. The first batch is small
+   * and each next one twice the last: the first runs are driven (their calls sent, their waits begun) after
+   * a few milliseconds of take-over instead of after the take-over of a whole large batch, while the number of
+   * batches stays logarithmic in the number of runs.
    * @returns the ids resumed (those another process claimed first are left out)
    */
   async resume(rows: readonly OrphanRun[], options: { batch?: number } = {}): Promise<string[]> {
-    const size = Math.max(1, options.batch ?? 128);
+    const most = Math.max(1, options.batch ?? 128);
     const resumed: string[] = [];
-    for (let i = 0; i < rows.length && !this.#closed; i += size) {
+    let size = Math.min(most, FIRST_RESUME_BATCH);
+    for (let i = 0; i < rows.length && !this.#closed; i += size, size = Math.min(most, size * 2)) {
       resumed.push(...(await this.#resumeBatch(rows.slice(i, i + size))));
     }
     return resumed;
