@@ -11,6 +11,7 @@ import {
   NotFoundError,
   PayloadTooLargeError,
   ServiceUnavailableError,
+  StoreUnavailableError,
   TaskCallbackError,
   UnauthenticatedError,
   ValidationError,
@@ -167,6 +168,15 @@ export function createApp(deps: ApiDeps) {
     if (err instanceof ForbiddenError) return send(403, 'Forbidden');
     if (err instanceof UnauthenticatedError) return send(401, 'Unauthenticated');
     if (err instanceof ServiceUnavailableError) return send(503, 'Service unavailable');
+    if (err instanceof StoreUnavailableError) {
+      // A passing store fault (connection lost, restart, throttling): the caller may retry. The message names
+      // the store operation and the driver's code only, never SQL text or parameters.
+      console.warn('store unavailable', { operation: err.message, code: err.code });
+      return c.json(problem(503, 'Service unavailable', 'the store is unavailable; retry shortly'), 503, {
+        'content-type': 'application/problem+json',
+        'retry-after': '1',
+      });
+    }
     if (err instanceof TaskCallbackError) {
       // The engine no longer has the task (run ended, token used) → gone; a token it cannot read → conflict.
       return err.reason === 'InvalidToken' ? send(409, 'Conflict') : send(410, 'Task gone');
