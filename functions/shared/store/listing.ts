@@ -34,9 +34,12 @@ export function listingMethods(db: WfloDb): ListingMethods {
       if (status) conditions.push(eq(executions.status, status));
       if (cursor) {
         const [at, id] = decodeCursor(cursor);
-        conditions.push(
-          or(lt(executions.createdAt, at), and(eq(executions.createdAt, at), lt(executions.id, id))),
-        );
+        // Postgres keeps microseconds, the cursor (a JS Date) milliseconds: page after the cursor row's own
+        // created_at, read back by its key, or rows created in the same millisecond after it would be skipped.
+        // When that row is gone, the end of the cursor's millisecond stands in: a run of that millisecond may
+        // show twice, none is skipped. A row comparison the (created_at desc, id desc) index serves.
+        const from = sql`coalesce((select c.created_at from ${executions} c where c.id = ${id}), ${at.toISOString()}::timestamptz + interval '999 microseconds')`;
+        conditions.push(sql`(${executions.createdAt}, ${executions.id}) < (${from}, ${id})`);
       }
       const rows = await db
         .select()
