@@ -7,6 +7,8 @@
  * over the no-crash time. Restart → all terminal alone is printed too; it leaves out the work done before the
  * kill, so it flatters recovery. Real processes (the CLI, PGlite under a temporary data directory) and the chaos
  * suite's model server. Bounded: the wait after the restart ends at 180 s, or after 30 s without progress.
+ * On 2 cores one pair of phases swings by ±0.3 in either ratio with the machine's load, so the bench runs
+ * RECOVERY_ROUNDS (3) rounds of both phases back to back and judges the median round; every round is printed.
  */
 import { rmSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -19,8 +21,45 @@ import { target } from './lib.ts';
 const RUNS = 200;
 const MODEL_DELAY_MS = 2_000;
 const RECOVERY_BOUND_MS = 180_000;
+const ROUNDS = Math.max(1, Number(process.env.RECOVERY_ROUNDS ?? 3));
+
+/** One round: the 200 runs without a crash, then 200 more killed in flight and recovered. */
+interface Round {
+  readonly figures: Record<string, number>;
+  readonly added: number;
+  readonly recovered: boolean;
+  readonly notes: string[];
+}
 
 export async function run(): Promise<BenchResult> {
+  const rounds: Round[] = [];
+  for (let i = 0; i < ROUNDS; i++) rounds.push(await round(i));
+  // The median round by the judged measure (an odd count: a real round, not an average of two).
+  const byAdded = [...rounds].sort((a, b) => a.added - b.added);
+  const median = byAdded[Math.floor((byAdded.length - 1) / 2)]!;
+  const recovered = rounds.every((r) => r.recovered);
+  const figures: Record<string, number> = { rounds: ROUNDS, ...median.figures };
+  for (const [i, r] of rounds.entries()) {
+    figures[`round_${i + 1}_with_crash_total_over_no_crash`] = r.figures.with_crash_total_over_no_crash!;
+    figures[`round_${i + 1}_recovery_over_no_crash`] = r.figures.recovery_over_no_crash!;
+  }
+  return {
+    name: 'recovery',
+    figures,
+    targets: {
+      // Not recovered in every round: the target is missed whatever the ratios say.
+      recovery_adds_under_20_percent: recovered
+        ? target(median.added, 1.2)
+        : { value: Math.round(median.added * 1000) / 1000, max: 1.2, ok: false },
+    },
+    notes: [
+      `median of ${ROUNDS} rounds (the figures above without a round_ prefix are that round's)`,
+      ...rounds.flatMap((r, i) => r.notes.map((n) => `round ${i + 1}: ${n}`)),
+    ],
+  };
+}
+
+async function round(index: number): Promise<Round> {
   const server = new ChaosOpenAiServer({ delayMs: MODEL_DELAY_MS });
   await server.start();
   const processes: DevProcess[] = [];
@@ -32,7 +71,7 @@ export async function run(): Promise<BenchResult> {
   };
   try {
     // Without a crash: 200 runs from their start to all terminal
-    const plainDir = freshDataDirPath('bench-recovery-plain');
+    const plainDir = freshDataDirPath(`bench-recovery-plain-${index}`);
     dirs.push(plainDir);
     const plain = await serve(plainDir);
     const t0 = performance.now();
@@ -46,11 +85,11 @@ export async function run(): Promise<BenchResult> {
         activity: () => server.stats().received,
       },
     );
-    const baselineMs = performance.now() - t0;
+    const baselineMs = baseline.endedAt - t0;
     await plain.stop();
 
     // The crash: every run's model call held until the kill, then answered after 2 s again
-    const crashDir = freshDataDirPath('bench-recovery-crash');
+    const crashDir = freshDataDirPath(`bench-recovery-crash-${index}`);
     dirs.push(crashDir);
     server.delayMs = 600_000;
     const first = await serve(crashDir);
@@ -78,7 +117,7 @@ export async function run(): Promise<BenchResult> {
         activity: () => server.stats().received,
       },
     );
-    const recoveryMs = performance.now() - t1;
+    const recoveryMs = recovery.endedAt - t1;
     await second.stop();
 
     // Both phases must run the whole workload: fewer runs started in one phase would compare unlike loads.
@@ -91,7 +130,8 @@ export async function run(): Promise<BenchResult> {
     const withCrashMs = beforeKillMs + recoveryMs;
     const added = withCrashMs / baselineMs;
     return {
-      name: 'recovery',
+      added,
+      recovered,
       figures: {
         runs: RUNS,
         model_delay_ms: MODEL_DELAY_MS,
@@ -105,12 +145,6 @@ export async function run(): Promise<BenchResult> {
         recovery_over_no_crash: ratio,
         crash_phase_before_kill_ms: Math.round(beforeKillMs),
         with_crash_total_over_no_crash: added,
-      },
-      targets: {
-        // Not recovered: the target is missed whatever the ratio of the bounded wait says.
-        recovery_adds_under_20_percent: recovered
-          ? target(added, 1.2)
-          : { value: Math.round(added * 1000) / 1000, max: 1.2, ok: false },
       },
       notes: [
         ...(sameWorkload

@@ -2,7 +2,7 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { TERMINAL_STATUSES } from '#shared/ports/store';
+import { EXECUTION_STATUSES, TERMINAL_STATUSES } from '#shared/ports/store';
 import { chaosMarker } from '../helpers/chaos-openai-server.ts';
 
 /*
@@ -232,14 +232,62 @@ export interface WaitOutcome {
   /** Every run terminal, or why the wait stopped: its deadline, or no progress for a while. */
   readonly ended: 'all-terminal' | 'deadline' | 'stalled';
   readonly ms: number;
+  /** `performance.now()` when the wait saw the outcome (for all-terminal: the round that listed no run left). */
+  readonly endedAt: number;
   readonly terminal: number;
   readonly statuses: Record<string, number>;
 }
 
+/** The statuses a run can still leave, in the order a run moves through them. */
+const UNFINISHED = EXECUTION_STATUSES.filter((s) => !TERMINAL.has(s));
+
+/** The ids among `ids` the API lists as unfinished (every page of each unfinished status), or undefined. */
+async function listUnfinished(url: string, ids: ReadonlySet<string>): Promise<Set<string> | undefined> {
+  const unfinished = new Set<string>();
+  try {
+    for (const status of UNFINISHED) {
+      let cursor: string | undefined;
+      do {
+        const query = new URLSearchParams({ status, limit: '100', ...(cursor ? { cursor } : {}) });
+        const res = await fetch(`${url}/executions?${query}`);
+        if (res.status !== 200) return undefined;
+        const page = (await res.json()) as { items: { executionId: string }[]; nextCursor: string | null };
+        for (const item of page.items) if (ids.has(item.executionId)) unfinished.add(item.executionId);
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor);
+    }
+  } catch {
+    return undefined; // The server is busy or restarting: asked again on the next round.
+  }
+  return unfinished;
+}
+
+/** Each run's status from `GET /executions/{id}`, 20 requests at a time (a run it cannot read is left out). */
+async function readStatuses(url: string, ids: readonly string[]): Promise<Map<string, string>> {
+  const status = new Map<string, string>();
+  for (let i = 0; i < ids.length; i += 20) {
+    await Promise.all(
+      ids.slice(i, i + 20).map(async (id) => {
+        try {
+          const res = await fetch(`${url}/executions/${encodeURIComponent(id)}`);
+          if (res.status === 200) status.set(id, ((await res.json()) as { status: string }).status);
+        } catch {
+          // The server is busy or restarting: the run counts as not terminal.
+        }
+      }),
+    );
+  }
+  return status;
+}
+
 /**
- * Polls `GET /executions/{id}` until every run is terminal, the deadline passes, or nothing progressed
- * (no run ended and `activity()` did not change) for `stallMs`: a run that resumes calls its model or ends
- * well within that, so a stall means nothing is resuming and waiting longer would only spend the budget.
+ * Waits until every run is terminal, the deadline passes, or nothing progressed (no run ended and `activity()`
+ * did not change) for `stallMs`: a run that resumes calls its model or ends well within that, so a stall means
+ * nothing is resuming and waiting longer would only spend the budget. Each round (every `intervalMs`, 200 ms by
+ * default) lists the unfinished runs (`GET /executions?status=…`, a few requests) instead of reading every run,
+ * so the wait costs the measured process little and ends close to the moment the last run did; a round that
+ * lists none of `ids` is confirmed run by run (`GET /executions/{id}`) before the wait ends. `endedAt` is the
+ * `performance.now()` of the round that saw the last run end, before that confirmation.
  */
 export async function waitTerminal(
   url: string,
@@ -247,49 +295,50 @@ export async function waitTerminal(
   options: { timeoutMs: number; stallMs?: number; activity?: () => number; intervalMs?: number },
 ): Promise<WaitOutcome> {
   const t0 = performance.now();
-  const status = new Map<string, string>();
+  const wanted = new Set(ids);
   let lastProgress = t0;
   let lastActivity = options.activity?.();
+  let lastUnfinished = Number.POSITIVE_INFINITY;
   for (;;) {
-    const pending = ids.filter((id) => !TERMINAL.has(status.get(id) ?? ''));
-    let ended = 0;
-    for (let i = 0; i < pending.length; i += 20) {
-      await Promise.all(
-        pending.slice(i, i + 20).map(async (id) => {
-          try {
-            const res = await fetch(`${url}/executions/${encodeURIComponent(id)}`);
-            if (res.status !== 200) return;
-            const s = ((await res.json()) as { status: string }).status;
-            status.set(id, s);
-            if (TERMINAL.has(s)) ended++;
-          } catch {
-            // The server is busy or restarting: asked again on the next round.
-          }
-        }),
-      );
-    }
+    const unfinished = await listUnfinished(url, wanted);
     const now = performance.now();
-    const activity = options.activity?.();
-    if (ended > 0 || activity !== lastActivity) lastProgress = now;
-    lastActivity = activity;
-    const terminal = ids.filter((id) => TERMINAL.has(status.get(id) ?? '')).length;
-    const done = terminal === ids.length;
-    const stalled = options.stallMs !== undefined && now - lastProgress > options.stallMs;
-    if (done || stalled || now - t0 > options.timeoutMs) {
-      const statuses: Record<string, number> = {};
-      for (const id of ids) {
-        const s = status.get(id) ?? 'unknown';
-        statuses[s] = (statuses[s] ?? 0) + 1;
+    if (unfinished?.size === 0) {
+      const status = await readStatuses(url, ids);
+      if (ids.every((id) => TERMINAL.has(status.get(id) ?? ''))) {
+        return outcome('all-terminal', t0, now, ids, status);
       }
-      return {
-        ended: done ? 'all-terminal' : stalled ? 'stalled' : 'deadline',
-        ms: Math.round(now - t0),
-        terminal,
-        statuses,
-      };
     }
-    await new Promise((r) => setTimeout(r, options.intervalMs ?? 1_000));
+    const activity = options.activity?.();
+    if ((unfinished && unfinished.size < lastUnfinished) || activity !== lastActivity) lastProgress = now;
+    if (unfinished) lastUnfinished = unfinished.size;
+    lastActivity = activity;
+    const stalled = options.stallMs !== undefined && now - lastProgress > options.stallMs;
+    if (stalled || now - t0 > options.timeoutMs) {
+      return outcome(stalled ? 'stalled' : 'deadline', t0, now, ids, await readStatuses(url, ids));
+    }
+    await new Promise((r) => setTimeout(r, options.intervalMs ?? 200));
   }
+}
+
+function outcome(
+  ended: WaitOutcome['ended'],
+  t0: number,
+  endedAt: number,
+  ids: readonly string[],
+  status: ReadonlyMap<string, string>,
+): WaitOutcome {
+  const statuses: Record<string, number> = {};
+  for (const id of ids) {
+    const s = status.get(id) ?? 'unknown';
+    statuses[s] = (statuses[s] ?? 0) + 1;
+  }
+  return {
+    ended,
+    ms: Math.round(endedAt - t0),
+    endedAt,
+    terminal: ids.filter((id) => TERMINAL.has(status.get(id) ?? '')).length,
+    statuses,
+  };
 }
 
 /** Resolves once `check()` is true, or throws after `timeoutMs` naming what was awaited. */
