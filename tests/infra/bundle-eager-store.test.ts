@@ -56,3 +56,67 @@ describe('Lambda bundles: the store driver is imported statically', () => {
     expect(holds).toBe(true);
   });
 });
+
+/** The tables (by SQL name) whose `pgTable` call a bundle of `entry` holds. */
+async function bundledTables(entry: string): Promise<string[]> {
+  const { outputFiles } = await build({
+    ...esbuildOptions(),
+    minify: false,
+    entryPoints: [join(REPO_ROOT, entry)],
+    absWorkingDir: REPO_ROOT,
+    write: false,
+    outdir: 'out',
+    logLevel: 'silent',
+  });
+  const text = outputFiles.map((f) => f.text).join('\n');
+  return [...new Set([...text.matchAll(/\bpgTable\(\s*"([a-z_]+)"/g)].map((m) => m[1]!))].sort();
+}
+
+/*
+ * functions/shared/db/schema.ts declares every table (drizzle-kit reads them all), each through a call marked
+ * pure, so that a bundle builds at its cold start only the tables its code names: none of the local engine's
+ * response cache, lock or approval tables for an activity that uses another adapter or none.
+ */
+describe('Lambda bundles: only the tables their code names', () => {
+  it.each([
+    // The relay reads the outbox and moves its cursor (events references executions).
+    ['functions/events/outbox-relay.ts', ['events', 'executions', 'relay_cursor']],
+    // An activity over the store only: the store's tables, none of the adapters' (approvals, cache, locks).
+    [
+      'functions/activities/execution-finish.ts',
+      [
+        'activity_results',
+        'budget_reservations',
+        'cost_entries',
+        'engine_journal',
+        'events',
+        'executions',
+        'relay_cursor',
+        'steps',
+      ],
+    ],
+  ])(
+    '%s builds %j',
+    async (entry, tables) => {
+      // GIVEN the entry point bundled as WfloFunction bundles it
+      // WHEN the tables it builds are read from the bundle
+      const built = await bundledTables(entry);
+
+      // THEN they are the ones its code uses
+      expect(built).toEqual(tables);
+    },
+    60_000,
+  );
+
+  it('lock-acquire builds the lock table of the store adapter and no other adapter table', async () => {
+    // GIVEN the lock activity (its store adapter is the locks table when no Valkey is configured)
+    // WHEN the tables it builds are read from the bundle
+    const built = await bundledTables('functions/activities/lock-acquire.ts');
+
+    // THEN the locks table is there, the response cache's, approvals' and fenced documents' are not
+    expect(built).toContain('locks');
+    expect(built).not.toContain('cache_entries');
+    expect(built).not.toContain('approvals');
+    expect(built).not.toContain('fenced_documents');
+  }, 60_000);
+});
