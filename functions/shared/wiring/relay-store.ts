@@ -1,7 +1,7 @@
+import { getLambdaDb } from '#shared/wiring/lambda-db';
 import { guardStore } from '../db/errors.ts';
 import type { RelayStore } from '../events/relay.ts';
 import { outboxMethods } from '../store/outbox.ts';
-import { getLambdaDb } from './lambda-db.ts';
 import { lazyPart } from './lazy.ts';
 
 /**
