@@ -216,9 +216,11 @@ export class LiteRequest {
           )));
     if (!simple) {
       materialised++;
+      // Node's Request reads a Request input only if it is one of its own: a stand-in gives its real one.
+      const source = isLite(input, LiteRequest) ? (input as LiteRequest)[MATERIALISE]() : input;
       // biome-ignore lint/correctness/noConstructorReturn: a construction the stand-in does not cover is a real Request
       return new (real().request())(
-        input as string,
+        source as string,
         init as ConstructorParameters<RealRequest>[1],
       ) as unknown as LiteRequest;
     }

@@ -138,6 +138,15 @@ const requestUses: Record<string, (c: Classes) => unknown> = {
     return [r.url, r.method, [...r.headers]];
   },
   'string tag': ({ Request }) => Object.prototype.toString.call(new Request('https://h/')),
+  'a Request as input, with a body (as bodyLimit rebuilds one)': async ({ Request }) => {
+    const first = new Request('https://h/x?a=1', { method: 'POST', headers: { a: '1' } });
+    const r = new Request(first, { body: new TextEncoder().encode('{"b":2}') });
+    return [r.url, r.method, [...r.headers], await r.json()];
+  },
+  'a Request as input, as is': ({ Request }) => {
+    const r = new Request(new Request('https://h/y', { method: 'DELETE', headers: { b: '2' } }));
+    return [r.url, r.method, [...r.headers]];
+  },
 };
 
 describe('LiteRequest (a bodiless request without undici)', () => {
@@ -196,6 +205,17 @@ const responseUses: Record<string, (c: Classes) => unknown> = {
   'a Response as init': async ({ Response }) => {
     const first = new Response('a', { status: 202, headers: { 'x-a': '1' } });
     const r = new Response('b', first as unknown as ConstructorParameters<typeof Response>[1]);
+    return [r.status, [...r.headers], await r.text()];
+  },
+  'a stream body with a Response as init (as Context rebuilds an answer)': async ({ Response }) => {
+    const first = new Response('a', { status: 202, headers: { 'x-a': '1', 'set-cookie': 'c=1' } });
+    const stream = new ReadableStream({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode('streamed'));
+        controller.close();
+      },
+    });
+    const r = new Response(stream, first as unknown as ConstructorParameters<typeof Response>[1]);
     return [r.status, [...r.headers], await r.text()];
   },
   'status out of range refused': ({ Response }) => new Response('x', { status: 600 }),
