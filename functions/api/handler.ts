@@ -10,6 +10,11 @@ import { getStore } from '#shared/wiring/store';
 import { readInputSchemas } from '#shared/workflow-inputs';
 import { createApp } from './app.ts';
 import { iamDecider } from './approvals.ts';
+import { installLiteWeb } from './lite-web.ts';
+
+// Headers, Request and Response without evaluating undici until a request needs a real one (lite-web.ts):
+// about 18 ms of CPU off a GET's cold start.
+installLiteWeb();
 
 const sfn = new SFNClient({});
 const callbacks = sfnTaskCallbacks(sfn);
