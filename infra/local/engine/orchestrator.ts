@@ -140,6 +140,8 @@ export class LocalOrchestrator {
   readonly #owner: string;
   readonly #leaseMs: number;
   #timers: NodeJS.Timeout[] = [];
+  /** The lease renewal in flight (one at a time): close() waits for it, so it cannot land after a let-go. */
+  #renewing: Promise<void> | undefined;
   #closed = false;
   /** Aborted when this process lets go of its runs (detachAll/close): ends the retries of end writes. */
   readonly #stopping = new AbortController();
@@ -440,9 +442,15 @@ export class LocalOrchestrator {
   startLeases(options: { sweep: boolean }): void {
     const renew = setInterval(
       () => {
-        this.#options.store.renewLeases(this.#owner, this.#leaseMs).catch((err: unknown) => {
-          logger.warn('could not renew run leases', { error: err as Error });
-        });
+        this.#renewing ??= this.#options.store
+          .renewLeases(this.#owner, this.#leaseMs)
+          .then(
+            () => undefined,
+            (err: unknown) => logger.warn('could not renew run leases', { error: err as Error }),
+          )
+          .finally(() => {
+            this.#renewing = undefined;
+          });
       },
       Math.max(100, Math.floor(this.#leaseMs / 3)),
     );
@@ -515,12 +523,15 @@ export class LocalOrchestrator {
     return handles.length;
   }
 
-  /** Stops the lease timers (the runs still driven keep their leases until they lapse). */
+  /** Stops the lease timers and waits for a renewal in flight (the runs still driven keep their leases until they lapse). */
   async close(): Promise<void> {
     this.#closed = true;
     this.#stopping.abort(new DriveDetached('process stopping'));
     for (const t of this.#timers) clearInterval(t);
     this.#timers = [];
+    // A renewal nobody awaited could otherwise land after detachAll lets the runs go and lease them again (the
+    // embedded store's group commit runs the most recently answered callers' statements first).
+    await this.#renewing;
   }
 
   async #drive(
