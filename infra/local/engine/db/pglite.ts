@@ -8,6 +8,7 @@ import { migrate } from 'drizzle-orm/pglite/migrator';
 import { type DbConnection, MIGRATIONS_DIR, type WfloDb } from '#shared/db/connection';
 import { schema } from '#shared/db/schema';
 import { rowsOf } from '#shared/store/statements';
+import { startupStep } from '../startup-timing.ts';
 import { BatchingPglite } from './pglite-batch.ts';
 import { type CheckpointerOptions, DEFAULT_CHECKPOINTER, startCheckpointer } from './pglite-checkpoint.ts';
 import { recoveryObserver } from './pglite-recovery.ts';
@@ -53,9 +54,11 @@ export async function openPglite(
   // 0700 (each level made here): PGlite writes its files 0644, and they hold every execution's input.
   if (!inMemory) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   tuneWasmTiering();
+  const created = startupStep('store: PGlite.create');
   const pglite = inMemory
     ? await PGlite.create()
     : await PGlite.create({ dataDir, onStderr: recoveryObserver() });
+  created();
   // Concurrent executions' statements are sent to PGlite together (group commit, see pglite-batch.ts).
   const client = new BatchingPglite(pglite);
   const db = drizzle({ client: client as unknown as typeof pglite, schema }) as unknown as WfloDb;
