@@ -6,10 +6,12 @@ import {
   migratePglite,
   migrationsUpToDate,
   openPglite,
-  WASM_TIERING_BUDGET,
+  PGLITE_SHARED_BUFFERS,
+  WASM_TIER_FLAG,
   wasmTieringFlag,
 } from '#local/engine/db/pglite';
 import { MIGRATIONS_DIR } from '#shared/db/connection';
+import { rowsOf } from '#shared/store/statements';
 
 /*
  * `wflo dev` on an existing data directory: the migrations already applied are recognised with one read
@@ -54,7 +56,7 @@ describe('migrationsUpToDate', () => {
 });
 
 describe('wasmTieringFlag', () => {
-  it('raises V8 tiering budget for PGlite, unless the command line already tunes WebAssembly tiering', () => {
+  it('keeps PGlite on Liftoff, unless the command line already tunes WebAssembly tiering', () => {
     // Prepare
     const plain = ['--enable-source-maps'];
     const tuned = [
@@ -69,8 +71,26 @@ describe('wasmTieringFlag', () => {
     const kept = tuned.map((argv) => wasmTieringFlag(argv));
 
     // Assess
-    expect(flag).toBe(`--wasm-tiering-budget=${WASM_TIERING_BUDGET}`);
-    expect(WASM_TIERING_BUDGET).toBeGreaterThan(1_800_000);
+    expect(flag).toBe('--liftoff-only');
+    expect(WASM_TIER_FLAG).toBe(flag);
     expect(kept).toEqual([undefined, undefined, undefined, undefined]);
   });
+});
+
+describe('openPglite', () => {
+  it("opens PostgreSQL with the smaller shared buffers, PGlite's other start parameters kept", async () => {
+    // Prepare
+    conn = await openPglite('memory://');
+
+    // Act
+    const rows = rowsOf<{ setting: string; search_path: string }>(
+      await conn.db.execute(
+        sql`select current_setting('shared_buffers') as setting, current_setting('search_path') as search_path`,
+      ),
+    );
+
+    // Assess
+    expect(rows[0]?.setting).toBe(PGLITE_SHARED_BUFFERS);
+    expect(rows[0]?.search_path).toBe('public');
+  }, 60_000);
 });

@@ -1,5 +1,6 @@
 import type { StoreConfig } from '#shared/config';
 import type { DbConnection } from '#shared/db/connection';
+import { timedStartupStep } from '../startup-timing.ts';
 
 export { type DbConnection, MIGRATIONS_DIR, type WfloDb } from '#shared/db/connection';
 
@@ -17,14 +18,18 @@ export async function openDb(
   config: StoreConfig,
   options: { migrate?: boolean } = {},
 ): Promise<DbConnection> {
+  // Each part a step of `wflo dev --verbose`'s breakdown: loading the driver, opening, checking migrations.
   const conn =
     config.kind === 'pglite'
-      ? await (await import('./pglite.ts')).openPglite(config.dataDir)
+      ? await (await timedStartupStep('store: PGlite modules', import('./pglite.ts'))).openPglite(
+          config.dataDir,
+        )
       : config.kind === 'data-api'
         ? await (await import('#shared/db/data-api')).openDataApi(config)
         : await (await import('./postgres.ts')).openPostgres(config);
   // On AWS the deploy-time custom resource applies migrations once; Lambdas must not race to apply them.
-  if (options.migrate ?? config.kind !== 'data-api') await migrateDb(conn);
+  if (options.migrate ?? config.kind !== 'data-api')
+    await timedStartupStep('store: migrations', migrateDb(conn));
   return conn;
 }
 

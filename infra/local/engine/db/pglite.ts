@@ -8,31 +8,52 @@ import { migrate } from 'drizzle-orm/pglite/migrator';
 import { type DbConnection, MIGRATIONS_DIR, type WfloDb } from '#shared/db/connection';
 import { schema } from '#shared/db/schema';
 import { rowsOf } from '#shared/store/statements';
+import { startupStep } from '../startup-timing.ts';
 import { BatchingPglite } from './pglite-batch.ts';
 import { type CheckpointerOptions, DEFAULT_CHECKPOINTER, startCheckpointer } from './pglite-checkpoint.ts';
 import { recoveryObserver } from './pglite-recovery.ts';
 
 /**
- * V8's budget for a WebAssembly function before it is recompiled by the optimizing compiler (TurboFan), ten times
- * V8's default (1,800,000, "roughly bytes executed"). PostgreSQL's start (crash recovery, the catalog caches, the
- * first statements) runs enough of PGlite's 10 MB module to send hundreds of functions to TurboFan at V8's
- * default: about 0.5 s of CPU in the first second, on a 2-core machine taken from the start itself. With this
- * budget the functions a long-running process keeps hot still get optimized, a little later.
+ * The V8 flag PGlite runs under: its WebAssembly compiled by V8's baseline compiler (Liftoff) only, never
+ * recompiled by the optimizing one (TurboFan). With tiering on, even at ten times V8's tiering budget, PostgreSQL's
+ * start (crash recovery, the catalog caches, the first statements) sends enough of PGlite's 10 MB module to
+ * TurboFan that, on a 2-core machine, the compiles take the CPU from the start itself and hold the event loop
+ * for 0.2-0.5 s after PGlite.create, before the first statement runs. Measured on a kill -9 directory with 200 runs
+ * in flight, interleaved (load 5-6): PGlite.create 350-560 ms instead of 650-1,000 ms with no hold after it, `wflo
+ * dev` serving after 815 ms instead of 1,161 ms (CPU at serving 790 ms instead of 1,120 ms), the 200 resumed
+ * runs' model calls all sent 1.3 s after the restart instead of 2.3 s. The cost is the code a long-running process
+ * keeps hot staying at Liftoff: a 200-run workload from a fresh start measured no slower within the noise of the
+ * machine. A flag is global to the process and read when a module compiles: set later, it changes nothing for
+ * PGlite's module (measured: no TurboFan compile after `--no-liftoff-only`).
  */
-export const WASM_TIERING_BUDGET = 18_000_000;
+export const WASM_TIER_FLAG = '--liftoff-only';
 
 /**
- * The V8 flag that sets {@link WASM_TIERING_BUDGET}, unless the command line already tunes WebAssembly tiering
- * (`node --liftoff-only`, `--wasm-tiering-budget=…`, `--no-wasm-tier-up`…): the user's choice stands.
+ * {@link WASM_TIER_FLAG}, unless the command line already tunes WebAssembly tiering (`node --liftoff-only`,
+ * `--wasm-tiering-budget=…`, `--no-wasm-tier-up`…): the user's choice stands.
  */
 export function wasmTieringFlag(execArgv: readonly string[]): string | undefined {
   const tuned = execArgv.some((arg) => /^--(no-)?(wasm[-_](dynamic[-_])?tier|liftoff)/.test(arg));
-  return tuned ? undefined : `--wasm-tiering-budget=${WASM_TIERING_BUDGET}`;
+  return tuned ? undefined : WASM_TIER_FLAG;
+}
+
+/**
+ * PostgreSQL's shared buffers for PGlite, instead of its default 128 MB: PGlite allocates them in its
+ * WebAssembly memory at each open, and zero-filling 128 MB (`memset`, on the one JS thread) was ~100 ms of
+ * a restart's CPU profile. The embedded store is a dev store: its pages also stay in the OS's page cache (PGlite
+ * reads the data directory's files through the file system), so a smaller buffer costs a read syscall, not a disk
+ * read. Given on the command line (`-c`), so nothing is written into the data directory's postgresql.conf.
+ */
+export const PGLITE_SHARED_BUFFERS = '16MB';
+
+/** PGlite's own start parameters plus {@link PGLITE_SHARED_BUFFERS}. */
+export function pgliteStartParams(): string[] {
+  return [...PGlite.defaultStartParams, '-c', `shared_buffers=${PGLITE_SHARED_BUFFERS}`];
 }
 
 let tieringSet = false;
 
-/** Sets the tiering budget once per process, before PGlite compiles its module (the budget is read then). */
+/** Sets {@link WASM_TIER_FLAG} once per process, before PGlite compiles its module (the flag is read then). */
 function tuneWasmTiering(): void {
   if (tieringSet) return;
   tieringSet = true;
@@ -53,9 +74,12 @@ export async function openPglite(
   // 0700 (each level made here): PGlite writes its files 0644, and they hold every execution's input.
   if (!inMemory) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   tuneWasmTiering();
+  const created = startupStep('store: PGlite.create');
+  const startParams = pgliteStartParams();
   const pglite = inMemory
-    ? await PGlite.create()
-    : await PGlite.create({ dataDir, onStderr: recoveryObserver() });
+    ? await PGlite.create({ startParams })
+    : await PGlite.create({ dataDir, startParams, onStderr: recoveryObserver() });
+  created();
   // Concurrent executions' statements are sent to PGlite together (group commit, see pglite-batch.ts).
   const client = new BatchingPglite(pglite);
   const db = drizzle({ client: client as unknown as typeof pglite, schema }) as unknown as WfloDb;
