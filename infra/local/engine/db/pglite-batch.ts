@@ -31,8 +31,13 @@ import type { PGlite, QueryOptions, Results } from '@electric-sql/pglite';
  * (model calls) together at the end with the CPU idle while they wait: the first callers run their chains to
  * their waits while the others queue, so waits overlap the rest of the work. Statements waiting longer than
  * {@link AGED_MS} take up to half of each batch, oldest first, so no caller starves under sustained load.
- * Reordering waiting statements changes no outcome: none of them has been answered, so no caller can depend on
- * another's effect yet, and each caller's own statements keep their order.
+ * Reordering waiting statements changes no outcome for code that awaits what it depends on: none of them has been
+ * answered, so no caller can depend on another's effect yet. What keeps its order: statements issued in one turn
+ * of the event loop, and a chain that awaits each statement before the next. What may not: a statement issued
+ * while an earlier one of the same caller is still unanswered (after a wait that is not the store), and anything
+ * that bypasses the queue (a transaction, `exec`, a statement that is not batched) against queued statements.
+ * As with a PostgreSQL pool, code that needs two writes in order awaits the first (orchestrator.ts renews leases
+ * one at a time and `close()` awaits the renewal in flight for this reason).
  */
 export class BatchingPglite {
   /** Statements waiting for the next batch, in arrival order. */
