@@ -1,7 +1,5 @@
-import { join } from 'node:path';
-import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
-import { esbuildOptions, REPO_ROOT } from '../../infra/constructs/wflo-function.ts';
+import { bundleInMemory } from './bundle-in-memory.ts';
 import { INIT_EVENTS } from './lambda-sandbox.ts';
 
 /*
@@ -17,16 +15,7 @@ const DATA_API = 'functions/shared/db/data-api.ts';
 
 /** The bundle's modules that import `target` dynamically, and whether the bundle holds `target` at all. */
 async function dynamicImporters(entry: string, target: string): Promise<{ holds: boolean; by: string[] }> {
-  const { metafile } = await build({
-    ...esbuildOptions(),
-    minify: false,
-    entryPoints: [join(REPO_ROOT, entry)],
-    absWorkingDir: REPO_ROOT,
-    write: false,
-    outdir: 'out',
-    metafile: true,
-    logLevel: 'silent',
-  });
+  const { metafile } = await bundleInMemory(entry);
   const by = Object.entries(metafile.inputs)
     .filter(([, input]) => input.imports.some((i) => i.path === target && i.kind === 'dynamic-import'))
     .map(([path]) => path);
@@ -59,15 +48,7 @@ describe('Lambda bundles: the store driver is imported statically', () => {
 
 /** The tables (by SQL name) whose `pgTable` call a bundle of `entry` holds. */
 async function bundledTables(entry: string): Promise<string[]> {
-  const { outputFiles } = await build({
-    ...esbuildOptions(),
-    minify: false,
-    entryPoints: [join(REPO_ROOT, entry)],
-    absWorkingDir: REPO_ROOT,
-    write: false,
-    outdir: 'out',
-    logLevel: 'silent',
-  });
+  const { outputFiles } = await bundleInMemory(entry);
   const text = outputFiles.map((f) => f.text).join('\n');
   return [...new Set([...text.matchAll(/\bpgTable\(\s*"([a-z_]+)"/g)].map((m) => m[1]!))].sort();
 }

@@ -1,7 +1,5 @@
-import { join } from 'node:path';
-import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
-import { esbuildOptions, REPO_ROOT } from '../../infra/constructs/wflo-function.ts';
+import { bundleInMemory } from './bundle-in-memory.ts';
 
 /*
  * Every AWS SDK package a Lambda bundle imports is loaded at its cold start, whether or not the function
@@ -31,16 +29,7 @@ const CALLS: Readonly<Record<string, readonly string[]>> = {
 
 /** The external `@aws-sdk/*` packages the bundle of `entry` imports, statically or dynamically. */
 async function sdkImports(entry: string): Promise<string[]> {
-  const { metafile } = await build({
-    ...esbuildOptions(),
-    minify: false,
-    entryPoints: [join(REPO_ROOT, entry)],
-    absWorkingDir: REPO_ROOT,
-    write: false,
-    outdir: 'out',
-    metafile: true,
-    logLevel: 'silent',
-  });
+  const { metafile } = await bundleInMemory(entry);
   const output = Object.values(metafile.outputs)[0]!;
   return [
     ...new Set(output.imports.filter((i) => i.external && i.path.startsWith('@aws-sdk/')).map((i) => i.path)),
