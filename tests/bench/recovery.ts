@@ -4,8 +4,10 @@
  * next to the time the same 200 runs take without a crash (model answering after 2 s in both). Target:
  * recovery adds < 20 %, judged on the whole crashed workload: the time to start the 200 and bring them to their
  * model call before the kill, plus restart → all terminal (the dead time between kill and restart left out),
- * over the no-crash time. Restart → all terminal alone is printed too; it leaves out the work done before the
- * kill, so it flatters recovery. Real processes (the CLI, PGlite under a temporary data directory) and the chaos
+ * over the no-crash time: how much later the runs end than they would have, the downtime left out. The issue's own
+ * wording ("time from restart to all 200 terminal, next to the time the same 200 take without a crash") is judged
+ * as a second target: restart → all terminal over the no-crash time. It leaves out the work done before the kill
+ * (starting the runs), which the restart repeats only in part, so it is the easier of the two. Real processes (the CLI, PGlite under a temporary data directory) and the chaos
  * suite's model server. Bounded: the wait after the restart ends at 180 s, or after 30 s without progress.
  * On 2 cores one pair of phases swings by ±0.3 in either ratio with the machine's load, so the bench runs
  * RECOVERY_ROUNDS (3) rounds of both phases back to back and judges the median round; every round is printed.
@@ -27,6 +29,8 @@ const ROUNDS = Math.max(1, Number(process.env.RECOVERY_ROUNDS ?? 3));
 interface Round {
   readonly figures: Record<string, number>;
   readonly added: number;
+  /** Restart → all terminal over the no-crash time. */
+  readonly ratio: number;
   readonly recovered: boolean;
   readonly notes: string[];
 }
@@ -51,6 +55,10 @@ export async function run(): Promise<BenchResult> {
       recovery_adds_under_20_percent: recovered
         ? target(median.added, 1.2)
         : { value: Math.round(median.added * 1000) / 1000, max: 1.2, ok: false },
+      // The issue's wording, on the same median round.
+      restart_to_all_terminal_under_1_2x_no_crash: recovered
+        ? target(median.ratio, 1.2)
+        : { value: Math.round(median.ratio * 1000) / 1000, max: 1.2, ok: false },
     },
     notes: [
       `median of ${ROUNDS} rounds (the figures above without a round_ prefix are that round's)`,
@@ -131,6 +139,7 @@ async function round(index: number): Promise<Round> {
     const added = withCrashMs / baselineMs;
     return {
       added,
+      ratio,
       recovered,
       figures: {
         runs: RUNS,
