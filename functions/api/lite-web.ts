@@ -444,26 +444,21 @@ for (const key of REQUEST_DELEGATED) {
     configurable: true,
   });
 }
-for (const key of BODY_METHODS) {
-  Object.defineProperty(LiteRequest.prototype, key, {
-    value(this: LiteRequest, ...args: unknown[]) {
-      const r = this[MATERIALISE]();
-      return (Reflect.get(r, key) as (...a: unknown[]) => unknown).apply(r, args);
-    },
-    configurable: true,
-    writable: true,
-  });
+/** Defines each of `keys` on a stand-in's prototype as a method the stand-in's real object answers. */
+function delegateMethods(prototype: { [MATERIALISE](): object }, keys: readonly string[]): void {
+  for (const key of keys) {
+    Object.defineProperty(prototype, key, {
+      value(this: { [MATERIALISE](): object }, ...args: unknown[]) {
+        const r = this[MATERIALISE]();
+        return (Reflect.get(r, key) as (...a: unknown[]) => unknown).apply(r, args);
+      },
+      configurable: true,
+      writable: true,
+    });
+  }
 }
-for (const key of ['blob', 'bytes', 'formData', 'clone'] as const) {
-  Object.defineProperty(LiteResponse.prototype, key, {
-    value(this: LiteResponse, ...args: unknown[]) {
-      const r = this[MATERIALISE]();
-      return (Reflect.get(r, key) as (...a: unknown[]) => unknown).apply(r, args);
-    },
-    configurable: true,
-    writable: true,
-  });
-}
+delegateMethods(LiteRequest.prototype, BODY_METHODS);
+delegateMethods(LiteResponse.prototype, ['blob', 'bytes', 'formData', 'clone']);
 
 /**
  * Puts the stand-ins in place of the global Headers, Request and Response, keeping Node's own (lazy)
