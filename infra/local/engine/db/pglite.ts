@@ -22,8 +22,9 @@ import { recoveryObserver } from './pglite-recovery.ts';
  * in flight, interleaved (load 5-6): PGlite.create 350-560 ms instead of 650-1,000 ms with no hold after it, `wflo
  * dev` serving after 815 ms instead of 1,161 ms (CPU at serving 790 ms instead of 1,120 ms), the 200 resumed
  * runs' model calls all sent 1.3 s after the restart instead of 2.3 s. The cost is the code a long-running process
- * keeps hot staying at Liftoff: a 200-run workload from a fresh start measured no slower within the noise of the
- * machine. A flag is global to the process and read when a module compiles: set later, it changes nothing for
+ * keeps hot staying at Liftoff: CPU-bound statement work is slower (the local-engine bench's burst of 50 runs at
+ * 290-310 ms instead of ~250 ms on the quiet machine), while the recovery bench's 200 runs without a crash, mostly
+ * waiting on their model, took the same time (docs/local-runtime.md, "Start-up"). A flag is global to the process and read when a module compiles: set later, it changes nothing for
  * PGlite's module (measured: no TurboFan compile after `--no-liftoff-only`).
  */
 export const WASM_TIER_FLAG = '--liftoff-only';
