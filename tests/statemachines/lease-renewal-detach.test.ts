@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { Store } from '#shared/ports/store';
 import type { InterpreterClock } from '../../infra/local/engine/interpreter/interpreter.ts';
 import { LocalOrchestrator } from '../../infra/local/engine/orchestrator.ts';
 import type { Workflow } from '../../infra/local/engine/workflows.ts';
-import { openTestStore } from '../helpers/database.ts';
+import { useTestStore } from '../helpers/store-fixture.ts';
 
 /*
  * A clean stop lets go of its runs (detachAll: each lease set to lapse at once) after stopping the lease timer.
@@ -12,15 +12,7 @@ import { openTestStore } from '../helpers/database.ts';
  * whole lease again (on PostgreSQL, two pool connections never ordered them either). close() waits for it.
  */
 
-let store: Store;
-let closeStore: () => Promise<void>;
-
-beforeAll(async () => {
-  ({ store, close: closeStore } = await openTestStore());
-}, 120_000);
-afterAll(async () => {
-  await closeStore();
-});
+const db = useTestStore('lease-detach');
 
 /** Sleeps that end only when aborted: the run waits in its Wait state until the orchestrator lets go. */
 const idleClock: InterpreterClock = {
@@ -45,6 +37,7 @@ async function turns(n: number): Promise<void> {
 describe('Leases: a clean stop lets go of its runs even with a renewal in flight', () => {
   it('a renewal fired before close() does not land after detachAll and re-lease the runs', async () => {
     // Prepare: the renewal the timer fires is held back, as a statement queued behind newer ones would be
+    const store = db.store;
     let land: () => void = () => undefined;
     const held = new Promise<void>((r) => {
       land = r;
@@ -76,7 +69,7 @@ describe('Leases: a clean stop lets go of its runs even with a renewal in flight
       leaseMs,
       owner: 'lease-detach-owner',
     });
-    const id = `lease-detach-${Math.random().toString(36).slice(2)}`;
+    const id = db.newId();
     await store.createExecution({ id, workflow: wf.name, input: {}, running: true });
     expect(await store.claimExecution({ id, owner: 'lease-detach-owner', leaseMs })).toBe(true);
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
